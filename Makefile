@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: MIT
+# udskit — plain GNU make. `make`, `make check`, `make check SANITIZE=1`, `make demo`,
+# `make install PREFIX=/usr/local DESTDIR=`.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+VERSION    := $(shell sed -n 's/^\#define UDS_VERSION_STRING "\(.*\)"/\1/p' include/udskit.h)
+SOMAJOR    := 0
+
+CC         ?= cc
+WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2
+CFLAGS     ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -fPIC -fvisibility=hidden
+LDLIBS_TEST := -lcmocka -lpthread
+
+# SANITIZE=1 builds everything into build/san with ASan + UBSan; `make` alone stays in build/.
+ifeq ($(SANITIZE),1)
+BUILD      := build/san
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=address,undefined
+else
+BUILD      ?= build
+endif
+
+LIB_SRC    := $(sort $(wildcard src/lib/*.c))
+CLI_SRC    := $(sort $(wildcard src/cli/*.c))
+TEST_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+
+STATIC_LIB := $(BUILD)/libudskit.a
+SHARED_LIB := $(BUILD)/libudskit.so.$(VERSION)
+SONAME     := libudskit.so.$(SOMAJOR)
+
+.PHONY: all lib cli tests examples check demo install uninstall clean deps
+all: $(BUILD)/uds $(STATIC_LIB) $(BUILD)/libudskit.so $(BUILD)/udskit.pc
+
+$(BUILD)/obj/%.o: %.c include/udskit.h $(wildcard src/lib/*.h src/cli/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(STATIC_LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^
+
+$(BUILD)/libudskit.so: $(SHARED_LIB)
+	ln -sf $(notdir $(SHARED_LIB)) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(BUILD)/uds: $(CLI_OBJ) $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC_LIB)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS_TEST)
+
+# Examples link against the shared library, as a user's program would.
+$(BUILD)/examples/%: examples/%.c include/udskit.h $(BUILD)/libudskit.so
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=default $(LDFLAGS) -o $@ $< -L$(BUILD) -ludskit \
+	    -Wl,-rpath,'$$ORIGIN/..'
+
+$(BUILD)/udskit.pc: udskit.pc.in include/udskit.h
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+tests: $(TEST_BIN)
+examples: $(EXAMPLE_BIN)
+
+# Installs missing test dependencies with apt when root, else prints the command to run.
+deps:
+	@scripts/test-deps.sh
+
+check: deps all tests examples
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests.sh
+
+demo: $(BUILD)/uds
+	@UDS=$(BUILD)/uds scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	install -m 0755 $(BUILD)/uds $(DESTDIR)$(BINDIR)/uds
+	install -m 0644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libudskit.a
+	install -m 0755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/$(notdir $(SHARED_LIB))
+	ln -sf $(notdir $(SHARED_LIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libudskit.so
+	install -m 0644 include/udskit.h $(DESTDIR)$(INCLUDEDIR)/udskit.h
+	install -m 0644 $(BUILD)/udskit.pc $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
+	install -m 0644 man/uds.1 $(DESTDIR)$(MANDIR)/man1/uds.1
+	if [ -f man/udskit.3 ]; then install -m 0644 man/udskit.3 $(DESTDIR)$(MANDIR)/man3/udskit.3; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/uds $(DESTDIR)$(LIBDIR)/libudskit.a \
+	    $(DESTDIR)$(LIBDIR)/libudskit.so* $(DESTDIR)$(INCLUDEDIR)/udskit.h \
+	    $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc $(DESTDIR)$(MANDIR)/man1/uds.1 \
+	    $(DESTDIR)$(MANDIR)/man3/udskit.3
+
+clean:
+	rm -rf build

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udskit.h — the one public header of libudskit: safe, fast, observable local IPC over
+ * Unix domain sockets (AF_UNIX) on Linux.
+ *
+ * Conventions (every function below follows them unless its comment says otherwise):
+ *  - failure returns -1 (or NULL) and sets errno, like the system calls wrapped; success
+ *    returns >= 0 (an fd, a count, or 0); predicates return 1/0, or -1 on error;
+ *  - nothing here prints, logs, exits, raises a signal, installs a signal handler or
+ *    touches the process umask;
+ *  - every fd the library opens is O_CLOEXEC, every send uses MSG_NOSIGNAL;
+ *  - out-parameters are named ret_* and are written only on success;
+ *  - option structs are passed as const pointers; NULL or an all-zero struct means
+ *    "defaults", and new fields are only ever appended.
+ */
+#ifndef UDSKIT_H
+#define UDSKIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UDS_API __attribute__((visibility("default")))
+
+#define UDS_VERSION_MAJOR 0
+#define UDS_VERSION_MINOR 1
+#define UDS_VERSION_PATCH 0
+#define UDS_VERSION_STRING "0.1.0"
+
+/* The version of the library actually linked (may differ from UDS_VERSION_STRING). */
+UDS_API const char *uds_version(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Addresses (SPEC §1)
+ *
+ *   /run/app.sock, ./app.sock, app.sock   a socket file
+ *   @name                                 Linux abstract namespace
+ *   unix:PATH, unix:@name                 the same, explicit
+ *   tcp:HOST:PORT, tcp:[v6]:PORT          TCP (only with UDS_ADDR_ALLOW_TCP)
+ *
+ * Parsing is pure: no syscalls, no allocation.
+ * ------------------------------------------------------------------------------------- */
+
+/* sun_path holds 108 bytes: a path of up to 107 bytes plus its NUL; an abstract name of
+ * up to 107 bytes after the leading NUL. */
+#define UDS_SUN_PATH_MAX 107
+/* Longest filesystem path accepted (longer than sun_path: bound through a /proc alias). */
+#define UDS_PATH_MAX 4095
+#define UDS_HOST_MAX 255
+
+enum uds_addr_kind {
+    UDS_ADDR_PATH = 1,  /* name is a filesystem path */
+    UDS_ADDR_ABSTRACT,  /* name is the abstract name, without the '@' */
+    UDS_ADDR_TCP,       /* host and port */
+};
+
+struct uds_addr {
+    enum uds_addr_kind kind;
+    size_t len;                     /* bytes in name, excluding the NUL */
+    char name[UDS_PATH_MAX + 1];    /* NUL-terminated */
+    char host[UDS_HOST_MAX + 1];    /* TCP only; IPv6 without brackets */
+    uint16_t port;                  /* TCP only */
+};
+
+enum uds_addr_flags {
+    UDS_ADDR_ALLOW_TCP = 1u << 0,   /* accept tcp:HOST:PORT */
+};
+
+/* Parse the len bytes at text into *ret_addr.
+ * Errors: EINVAL empty address, embedded NUL, "unix:" or "@" with nothing after it, a
+ *         malformed tcp: address, or tcp: without UDS_ADDR_ALLOW_TCP;
+ *         ENAMETOOLONG abstract name over UDS_SUN_PATH_MAX bytes, path over UDS_PATH_MAX,
+ *         host over UDS_HOST_MAX. */
+UDS_API int uds_addr_parse_n(const char *text, size_t len, unsigned flags,
+                             struct uds_addr *ret_addr);
+/* The same for a NUL-terminated string. */
+UDS_API int uds_addr_parse(const char *text, unsigned flags, struct uds_addr *ret_addr);
+
+/* Write the canonical text form ("/path", "rel/path", "@name", "tcp:host:port",
+ * "tcp:[v6]:port") into buf, NUL-terminated and truncated to size like snprintf.
+ * Returns the length the full text needs (excluding the NUL); -1/EINVAL on a bad addr. */
+UDS_API int uds_addr_format(const struct uds_addr *addr, char *buf, size_t size);
+
+/* Fill a sockaddr_un for a path or abstract address, with its exact length (an abstract
+ * name is not NUL-padded: "@x" and "@x\0\0" are different sockets).
+ * Errors: ENAMETOOLONG a path longer than UDS_SUN_PATH_MAX (uds_listen and uds_connect
+ * reach such paths anyway); EAFNOSUPPORT a TCP address. */
+UDS_API int uds_addr_to_sockaddr(const struct uds_addr *addr, struct sockaddr_un *ret_sa,
+                                 socklen_t *ret_len);
+
+/* ---------------------------------------------------------------------------------------
+ * Safe listen (SPEC §2)
+ * ------------------------------------------------------------------------------------- */
+
+enum uds_socket_type {
+    UDS_STREAM = 0,     /* SOCK_STREAM, the default */
+    UDS_SEQPACKET,      /* SOCK_SEQPACKET */
+    UDS_DGRAM,          /* SOCK_DGRAM */
+};
+
+/* The SOCK_* constant for a type, or -1/EINVAL. */
+UDS_API int uds_socket_type_to_sock(enum uds_socket_type type);
+/* "stream", "seqpacket", "dgram"; NULL for an unknown type. */
+UDS_API const char *uds_socket_type_name(enum uds_socket_type type);
+/* Parse one of the names above; -1/EINVAL otherwise. */
+UDS_API int uds_socket_type_parse(const char *name, enum uds_socket_type *ret_type);
+
+enum uds_listen_flags {
+    UDS_LISTEN_SET_OWNER = 1u << 0,  /* chown the socket file to opts->owner */
+    UDS_LISTEN_SET_GROUP = 1u << 1,  /* chown the socket file to opts->group */
+    UDS_LISTEN_NONBLOCK = 1u << 2,   /* the listening fd is O_NONBLOCK */
+};
+
+struct uds_listen_opts {
+    enum uds_socket_type type;  /* default UDS_STREAM */
+    mode_t mode;                /* permission bits of the socket file; 0 means 0600 */
+    uid_t owner;                /* with UDS_LISTEN_SET_OWNER */
+    gid_t group;                /* with UDS_LISTEN_SET_GROUP */
+    int backlog;                /* 0 means SOMAXCONN */
+    unsigned flags;             /* enum uds_listen_flags */
+};
+
+/* A bound listener. Lives in caller storage; uds_unlisten() releases it. */
+struct uds_listener {
+    int fd;                     /* the listening (or, for dgram, bound) socket */
+    int lock_fd;                /* flock'ed PATH.lock, or -1 (abstract, adopted) */
+    enum uds_socket_type type;
+    struct uds_addr addr;       /* as given */
+    dev_t dev;                  /* the socket file this listener bound, to unlink it */
+    ino_t ino;                  /*   only while the path still names that inode */
+    bool owns_path;             /* created the socket and lock files (not adopted) */
+};
+
+/* What uds_listen() found; written on success and on failure alike. */
+struct uds_listen_info {
+    bool removed_stale;         /* a socket nobody listened on was removed */
+    pid_t holder_pid;           /* EADDRINUSE: pid of the live listener, 0 if unknown */
+};
+
+/* Bind and listen on address (any form of §1 but tcp:), safely:
+ *  - the path is examined with lstat() first; a path that exists and is not a socket
+ *    (regular file, directory, symlink to anything) is never touched;
+ *  - PATH.lock is created and flock()ed for the listener's lifetime, so of several
+ *    processes starting at once on one path exactly one wins;
+ *  - an existing socket is probed with connect(): ECONNREFUSED means stale, and it is
+ *    removed (info->removed_stale) and replaced; a live listener is left alone;
+ *  - the socket file never exists with a mode wider than opts->mode, and the process
+ *    umask is not changed; then it is chown()ed (flags) and chmod()ed to exactly the mode;
+ *  - a path longer than sun_path is bound through /proc/self/fd/N/NAME of an O_PATH fd
+ *    to its directory.
+ * Returns the listening fd (also ret_listener->fd).
+ * Errors: EINVAL bad address or options; EAFNOSUPPORT a tcp: address;
+ *         EADDRINUSE a live listener holds the path (info->holder_pid) or the lock file is
+ *         held by another listener starting; EEXIST the path exists and is not a socket;
+ *         ENOENT the directory is missing; EACCES/EPERM permission; ENAMETOOLONG.
+ * info may be NULL. */
+UDS_API int uds_listen(const char *address, const struct uds_listen_opts *opts,
+                       struct uds_listener *ret_listener, struct uds_listen_info *info);
+
+/* The same with an already parsed address. */
+UDS_API int uds_listen_addr(const struct uds_addr *addr, const struct uds_listen_opts *opts,
+                            struct uds_listener *ret_listener, struct uds_listen_info *info);
+
+/* Take over an fd that is already bound and listening (socket activation, inherited):
+ * sets O_CLOEXEC, reads its type and address. The listener does not own the path, so
+ * uds_unlisten() will only close the fd. Consumes fd (closed on failure too).
+ * Errors: ENOTSOCK, EAFNOSUPPORT (not AF_UNIX), EINVAL (not listening, stream/seqpacket). */
+UDS_API int uds_listener_adopt(int fd, struct uds_listener *ret_listener);
+
+/* Close the listener. If it created the socket file and the path still names the inode it
+ * bound, unlink the path (before closing, so no one connects to a dying socket) and the
+ * lock file; a path that another instance has taken over since is left alone.
+ * Safe to call twice and on an all-zero-fd struct set up by uds_listener_init(). */
+UDS_API int uds_unlisten(struct uds_listener *listener);
+
+/* Make listener an empty one (fd = lock_fd = -1) so uds_unlisten() on it is a no-op. */
+UDS_API void uds_listener_init(struct uds_listener *listener);
+
+/* ---------------------------------------------------------------------------------------
+ * Connect
+ * ------------------------------------------------------------------------------------- */
+
+enum uds_connect_flags {
+    UDS_CONNECT_NONBLOCK = 1u << 0,  /* the returned fd is O_NONBLOCK */
+};
+
+struct uds_connect_opts {
+    enum uds_socket_type type;  /* default UDS_STREAM */
+    int timeout_ms;             /* connect deadline, also on a full backlog; 0 = none */
+    int wait_ms;                /* keep retrying (backoff) while the server is absent
+                                 * (ENOENT, ECONNREFUSED) or its backlog full, up to this
+                                 * long; 0 = one attempt */
+    unsigned flags;             /* enum uds_connect_flags */
+};
+
+/* Connect to address (any form of §1 but tcp:). A dgram socket is also auto-bound to an
+ * abstract address so a server can reply. A full backlog (EAGAIN) is waited out, never
+ * reported, until the deadline. Returns the connected fd.
+ * Errors: ENOENT no such socket; ECONNREFUSED nobody listens (stale socket);
+ *         EACCES/EPERM; ETIMEDOUT deadline passed; EPROTOTYPE type mismatch;
+ *         EINVAL/ENAMETOOLONG/EAFNOSUPPORT address. */
+UDS_API int uds_connect(const char *address, const struct uds_connect_opts *opts);
+UDS_API int uds_connect_addr(const struct uds_addr *addr, const struct uds_connect_opts *opts);
+
+/* ---------------------------------------------------------------------------------------
+ * I/O helpers
+ * ------------------------------------------------------------------------------------- */
+
+/* Send all len bytes (MSG_NOSIGNAL), across partial sends and EINTR; on a non-blocking fd,
+ * waits with poll() for room. Returns len, or -1 (EPIPE when the peer is gone). */
+UDS_API ssize_t uds_send_all(int fd, const void *buf, size_t len);
+
+/* Receive exactly len bytes, across partial reads and EINTR (polls on a non-blocking fd).
+ * Returns len, or fewer only at end of stream (0 if EOF before any byte), or -1. */
+UDS_API ssize_t uds_recv_all(int fd, void *buf, size_t len);
+
+/* Set or clear O_NONBLOCK. */
+UDS_API int uds_set_nonblock(int fd, bool on);
+
+/* ---------------------------------------------------------------------------------------
+ * Peer identity
+ * ------------------------------------------------------------------------------------- */
+
+enum uds_peer_flags {
+    UDS_PEER_GROUPS = 1u << 0,  /* also fetch supplementary groups (SO_PEERGROUPS) */
+    UDS_PEER_PIDFD = 1u << 1,   /* also fetch a pidfd (SO_PEERPIDFD), where the kernel has
+                                 * it; no pidfd_open(pid) fallback: that races pid reuse */
+};
+
+struct uds_peer {
+    pid_t pid;          /* as of connect() / listen() (SO_PEERCRED); 0 for none */
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;      /* supplementary groups (UDS_PEER_GROUPS), malloc'ed, or NULL */
+    size_t n_groups;
+    int pidfd;          /* O_CLOEXEC pidfd, or -1 */
+};
+
+/* Read the peer's identity of a connected AF_UNIX socket. uds_peer_done() releases it.
+ * A kernel without SO_PEERGROUPS/SO_PEERPIDFD leaves groups NULL / pidfd -1 (no error).
+ * Errors: ENOTCONN, ENOTSOCK, ENOMEM. */
+UDS_API int uds_peer_get(int fd, unsigned flags, struct uds_peer *ret_peer);
+/* Free groups and close the pidfd; leaves *peer in a state safe to pass again. */
+UDS_API void uds_peer_done(struct uds_peer *peer);
+
+/* An allow-list of uids and gids. Both empty: everyone is allowed. Otherwise a peer is
+ * allowed when its uid is in uids, or its primary gid or one of its supplementary groups
+ * (if fetched) is in gids. */
+struct uds_allow {
+    const uid_t *uids;
+    size_t n_uids;
+    const gid_t *gids;
+    size_t n_gids;
+};
+
+/* 1 when peer passes allow (NULL allow = everyone), 0 when not. */
+UDS_API int uds_peer_allowed(const struct uds_peer *peer, const struct uds_allow *allow);
+
+/* Whether an allow-list restricts anyone (non-NULL with a non-empty list). */
+UDS_API bool uds_allow_is_set(const struct uds_allow *allow);
+
+/* ---------------------------------------------------------------------------------------
+ * Event loop: epoll + timerfd. Knows fds, timers and callbacks; nothing about sockets.
+ * Single-threaded: every call on one loop from one thread.
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_loop;
+
+enum uds_events {
+    UDS_EV_READ = 1u << 0,
+    UDS_EV_WRITE = 1u << 1,
+    UDS_EV_HUP = 1u << 2,       /* reported, never requested */
+    UDS_EV_ERROR = 1u << 3,     /* reported, never requested */
+};
+
+UDS_API struct uds_loop *uds_loop_new(void);
+/* Frees the loop; does not close the fds registered in it. NULL is fine. */
+UDS_API void uds_loop_free(struct uds_loop *loop);
+
+/* Watch fd for events (UDS_EV_READ/WRITE); fn(loop, fd, events, data) when ready.
+ * Errors: EEXIST fd already watched; EINVAL; ENOMEM. */
+UDS_API int uds_loop_add(struct uds_loop *loop, int fd, unsigned events,
+                         void (*fn)(struct uds_loop *loop, int fd, unsigned events, void *data),
+                         void *data);
+/* Change the events watched for fd (0 = none, keep registered). Errors: ENOENT. */
+UDS_API int uds_loop_mod(struct uds_loop *loop, int fd, unsigned events);
+/* Stop watching fd. Safe from inside any callback, for any fd. Errors: ENOENT. */
+UDS_API int uds_loop_del(struct uds_loop *loop, int fd);
+
+/* Call fn once, after_ms milliseconds from now. Returns a timer id (> 0), or 0 with errno
+ * on failure. */
+UDS_API uint64_t uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms,
+                                    void (*fn)(struct uds_loop *loop, uint64_t timer_id,
+                                               void *data),
+                                    void *data);
+/* Cancel a pending timer; a timer that already fired or was cancelled is ignored. */
+UDS_API void uds_loop_timer_cancel(struct uds_loop *loop, uint64_t timer_id);
+
+/* Monotonic clock in milliseconds, as the loop sees it. */
+UDS_API uint64_t uds_loop_now_ms(struct uds_loop *loop);
+
+/* Wait up to timeout_ms (-1 forever, 0 not at all) and dispatch what is ready.
+ * Returns the number of callbacks run, or -1 (EINTR is retried, not returned). */
+UDS_API int uds_loop_run_once(struct uds_loop *loop, int timeout_ms);
+/* Dispatch until uds_loop_stop(). Returns 0, or -1 on a failing epoll_wait. */
+UDS_API int uds_loop_run(struct uds_loop *loop);
+/* Make uds_loop_run() return after the current dispatch. */
+UDS_API void uds_loop_stop(struct uds_loop *loop);
+
+/* One fd (the epoll fd) that turns readable when the loop has work: put it in the caller's
+ * own poll/epoll loop and call uds_loop_run_once(loop, 0) when it is readable. */
+UDS_API int uds_loop_fd(const struct uds_loop *loop);
+
+/* ---------------------------------------------------------------------------------------
+ * Server: many connections on one loop, with bounded buffers, limits and graceful stop.
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_server;
+struct uds_conn;
+
+struct uds_server_callbacks {
+    /* A connection was accepted and passed the allow-list. Return -1 to refuse it (it is
+     * closed, on_close is not called). May be NULL. */
+    int (*on_open)(struct uds_conn *conn, void *data);
+    /* Bytes arrived (stream), or one whole message (seqpacket). The span is valid during
+     * the call only. May call uds_conn_send() and uds_conn_close(). */
+    void (*on_data)(struct uds_conn *conn, const void *buf, size_t len, void *data);
+    /* The peer shut down its writing side. Queued replies are still delivered; the
+     * connection closes once they are flushed. May be NULL. */
+    void (*on_eof)(struct uds_conn *conn, void *data);
+    /* The connection is closing (error is 0 for an orderly close, else an errno such as
+     * ETIMEDOUT for the idle timeout, EMSGSIZE, ECONNRESET). May be NULL. */
+    void (*on_close)(struct uds_conn *conn, int error, void *data);
+    /* A peer was refused by the allow-list; its identity is in peer. May be NULL. */
+    void (*on_deny)(const struct uds_peer *peer, void *data);
+    /* accept() failed for a reason the server survives (EMFILE, ENFILE, ENOBUFS, ENOMEM):
+     * the server sheds that client and keeps going. May be NULL. */
+    void (*on_accept_error)(int error, void *data);
+};
+
+struct uds_server_opts {
+    size_t max_conns;           /* 0 = 1024; at the limit accept pauses (backlog waits) */
+    int idle_timeout_ms;        /* close a connection idle this long; 0 = never */
+    int drain_timeout_ms;       /* graceful stop gives up after this; 0 = 10000, <0 never */
+    size_t max_outbuf;          /* queued reply bytes above which reading that client
+                                 * pauses (backpressure); 0 = 1 MiB */
+    size_t read_size;           /* bytes per read, and the largest seqpacket message;
+                                 * 0 = 64 KiB */
+    unsigned read_budget;       /* reads per connection per wakeup; 0 = 32 */
+    const struct uds_allow *allow;  /* checked on accept; NULL = everyone */
+    unsigned peer_flags;        /* enum uds_peer_flags fetched for every connection */
+};
+
+/* A server over listener (taken over: the server unlistens it when it stops or is freed).
+ * loop: NULL makes the server its own loop (see uds_server_fd()).
+ * On failure the listener is left to the caller. */
+UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
+                                          const struct uds_server_opts *opts,
+                                          const struct uds_server_callbacks *callbacks,
+                                          void *data);
+/* Run the server's loop until it has stopped (uds_server_stop() and the drain finished).
+ * Only for a server that owns its loop. */
+UDS_API int uds_server_run(struct uds_server *server);
+/* Begin a stop. graceful: stop accepting (the socket file is removed at once; clients
+ * already queued in the backlog are still accepted and served), let connections finish,
+ * flush replies, close each connection when its peer is done or after drain_timeout_ms.
+ * Not graceful: close everything now. Returns 0. */
+UDS_API int uds_server_stop(struct uds_server *server, bool graceful);
+/* True once a stop has finished (no connections left, listener closed). */
+UDS_API bool uds_server_stopped(const struct uds_server *server);
+/* Pollable fd of the server's loop for embedding (== uds_loop_fd(uds_server_loop(s))). */
+UDS_API int uds_server_fd(const struct uds_server *server);
+UDS_API struct uds_loop *uds_server_loop(const struct uds_server *server);
+/* Number of open connections. */
+UDS_API size_t uds_server_conn_count(const struct uds_server *server);
+/* Close every connection and the listener, free the server (and its own loop). */
+UDS_API void uds_server_free(struct uds_server *server);
+
+/* Queue bytes to send to conn (copied; the caller's buffer is free on return). Sends what
+ * it can at once. Errors: EPIPE the connection is closing; ENOMEM. */
+UDS_API int uds_conn_send(struct uds_conn *conn, const void *buf, size_t len);
+/* Close after the queued bytes are flushed (graceful) — or now, dropping them. Deferred
+ * until the current callback returns, so a callback may close its own connection. */
+UDS_API void uds_conn_close(struct uds_conn *conn, bool flush);
+/* The connection's fd (do not close it), peer and user data. */
+UDS_API int uds_conn_fd(const struct uds_conn *conn);
+UDS_API const struct uds_peer *uds_conn_peer(const struct uds_conn *conn);
+UDS_API void uds_conn_set_data(struct uds_conn *conn, void *data);
+UDS_API void *uds_conn_data(const struct uds_conn *conn);
+/* The server the connection belongs to. */
+UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UDSKIT_H */

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Run every test (cmocka unit tests, bats CLI tests, library checks) and end with the one
+# line "N passed, N failed". Each suite is bounded in time.
+set -u
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build}
+export UDS="$PWD/$BUILD/uds"
+export UDS_BUILD="$PWD/$BUILD"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export CMOCKA_MESSAGE_OUTPUT=TAP
+
+passed=0
+failed=0
+failures=()
+
+# Count TAP lines from one suite's output; a suite that dies without reporting a failure
+# (a crash, a sanitizer abort, a timeout) still counts as one failure.
+tally() {
+    local name=$1 status=$2 log=$3 ok notok
+    ok=$(grep -c '^ok ' "$log")
+    notok=$(grep -c '^not ok ' "$log")
+    passed=$((passed + ok))
+    failed=$((failed + notok))
+    grep '^not ok ' "$log" | sed "s|^|  $name: |" >> "$summary"
+    if [ "$status" -ne 0 ] && [ "$notok" -eq 0 ]; then
+        failed=$((failed + 1))
+        echo "  $name: exited with status $status" >> "$summary"
+    fi
+}
+
+summary=$(mktemp)
+log=$(mktemp)
+trap 'rm -f "$summary" "$log"' EXIT
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    echo "# unit: $(basename "$t")"
+    timeout -k 5 300 "$t" > "$log" 2>&1
+    status=$?
+    cat "$log"
+    tally "$(basename "$t")" "$status" "$log"
+done
+
+# Only uds_ symbols may leave the shared library.
+echo "# library: exported symbols"
+bad=$(nm -D --defined-only "$BUILD/libudskit.so" | awk '$3 !~ /^uds_/ && $2 ~ /[TDBRVW]/ {print $3}')
+if [ -z "$bad" ]; then
+    echo "ok 1 - libudskit.so exports only uds_ symbols" > "$log"
+    status=0
+else
+    { echo "not ok 1 - libudskit.so exports only uds_ symbols"; echo "# $bad"; } > "$log"
+    status=1
+fi
+cat "$log"
+tally symbols "$status" "$log"
+
+if ls tests/cli/*.bats >/dev/null 2>&1; then
+    echo "# cli: bats"
+    BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60} timeout -k 10 1500 \
+        bats --tap tests/cli > "$log" 2>&1
+    status=$?
+    cat "$log"
+    tally bats "$status" "$log"
+fi
+
+if [ -s "$summary" ]; then
+    echo "# failures:"
+    cat "$summary"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Make sure the test dependencies are present: install them with apt when run as root,
+# otherwise print the exact command to run and fail.
+set -u
+
+packages=()
+need_cmd() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
+
+need_cmd bats bats
+need_cmd socat socat
+need_cmd python3 python3
+need_cmd ss iproute2
+need_cmd setpriv util-linux
+need_cmd lsof lsof
+need_cmd pkg-config pkg-config
+# Debian's default nc may be the traditional one, which has no -U.
+if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
+[ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)
+
+[ ${#packages[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing test dependencies: ${packages[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 || true
+    exec apt-get install -y -qq "${packages[@]}" >&2
+fi
+echo "missing test dependencies; install them with:" >&2
+echo "  sudo apt-get install -y ${packages[*]}" >&2
+exit 1

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io.c — whole-buffer send/recv over partial transfers and EINTR, O_NONBLOCK, and a
+ * poll() wait. Blocking helpers for clients and tests; the server never calls them (it
+ * has its own non-blocking path in server.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <time.h>
+
+#include "internal.h"
+
+uint64_t uds__now_ms(void) {
+    struct timespec ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+int uds__wait_fd(int fd, short events, int timeout_ms) {
+    uint64_t deadline = timeout_ms >= 0 ? uds__now_ms() + (uint64_t) timeout_ms : 0;
+    struct pollfd pfd = { .fd = fd, .events = events };
+
+    for (;;) {
+        int wait_ms = -1;
+        if (timeout_ms >= 0) {
+            uint64_t now = uds__now_ms();
+            wait_ms = now >= deadline ? 0 : (int) (deadline - now);
+        }
+        int n = poll(&pfd, 1, wait_ms);
+        if (n > 0)
+            return 0;   /* ready, or POLLERR/POLLHUP: the next call reports the error */
+        if (n == 0)
+            return uds__fail(ETIMEDOUT);
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+UDS_API ssize_t uds_send_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    size_t done = 0;
+
+    if (!buf && len > 0)
+        return uds__fail(EINVAL);
+    while (done < len) {
+        ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
+        if (n >= 0) {
+            done += (size_t) n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (uds__wait_fd(fd, POLLOUT, -1) < 0)
+                return -1;
+            continue;
+        }
+        return -1;
+    }
+    return (ssize_t) done;
+}
+
+UDS_API ssize_t uds_recv_all(int fd, void *buf, size_t len) {
+    char *p = buf;
+    size_t done = 0;
+
+    if (!buf && len > 0)
+        return uds__fail(EINVAL);
+    while (done < len) {
+        ssize_t n = recv(fd, p + done, len - done, 0);
+        if (n > 0) {
+            done += (size_t) n;
+            continue;
+        }
+        if (n == 0)
+            break;  /* end of stream: the caller sees a short count */
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (uds__wait_fd(fd, POLLIN, -1) < 0)
+                return -1;
+            continue;
+        }
+        return -1;
+    }
+    return (ssize_t) done;
+}
+
+UDS_API int uds_set_nonblock(int fd, bool on) {
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0)
+        return -1;
+    int wanted = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+    if (wanted != flags && fcntl(fd, F_SETFL, wanted) < 0)
+        return -1;
+    return 0;
+}
