@@ -31,17 +31,20 @@ LIB_SRC    := $(sort $(wildcard src/lib/*.c))
 CLI_SRC    := $(sort $(wildcard src/cli/*.c))
 TEST_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
+FUZZER_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=build/fuzz/fuzz_%)
 
 STATIC_LIB := $(BUILD)/libudskit.a
 SHARED_LIB := $(BUILD)/libudskit.so.$(VERSION)
 SONAME     := libudskit.so.$(SOMAJOR)
 
-.PHONY: all lib cli tests examples check demo install uninstall clean deps
+.PHONY: all lib cli tests examples replays fuzz check demo install uninstall clean deps
 all: $(BUILD)/uds $(STATIC_LIB) $(BUILD)/libudskit.so $(BUILD)/udskit.pc
 
 $(BUILD)/obj/%.o: %.c include/udskit.h $(wildcard src/lib/*.h src/cli/*.h tests/unit/*.h)
@@ -78,14 +81,30 @@ $(BUILD)/udskit.pc: udskit.pc.in include/udskit.h
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
+# Each fuzz target twice: a plain replay of its corpus, built by the normal compiler and run
+# by `make check`; and a libFuzzer binary (`make fuzz`, clang) to search for new inputs:
+#   build/fuzz/fuzz_addr -max_total_time=600 tests/fuzz/corpus/addr
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc/lib $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(STATIC_LIB)
+
+FUZZ_CC    ?= clang
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) include/udskit.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc/lib \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -o $@ $< $(LIB_SRC)
+
 tests: $(TEST_BIN)
 examples: $(EXAMPLE_BIN)
+replays: $(REPLAY_BIN)
+fuzz: $(FUZZER_BIN)
 
 # Installs missing test dependencies with apt when root, else prints the command to run.
 deps:
 	@scripts/test-deps.sh
 
-check: deps all tests examples
+check: deps all tests examples replays
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests.sh
 
 demo: $(BUILD)/uds

@@ -44,6 +44,17 @@ for t in "$BUILD"/tests/test_*; do
     tally "$(basename "$t")" "$status" "$log"
 done
 
+# Every fuzz target's corpus, replayed (crashers found by `make fuzz` are kept there).
+for r in "$BUILD"/fuzz/replay_*; do
+    [ -x "$r" ] || continue
+    target=${r##*/replay_}
+    echo "# fuzz replay: $target"
+    timeout -k 5 300 "$r" tests/fuzz/corpus/"$target"/* > "$log" 2>&1
+    status=$?
+    cat "$log"
+    tally "replay_$target" "$status" "$log"
+done
+
 # Only uds_ symbols may leave the shared library.
 echo "# library: exported symbols"
 bad=$(nm -D --defined-only "$BUILD/libudskit.so" | awk '$3 !~ /^uds_/ && $2 ~ /[TDBRVW]/ {print $3}')

@@ -33,12 +33,27 @@ static int parse_port(const char *text, size_t len, uint16_t *ret_port) {
     return 0;
 }
 
+/* Host names and IP literals: letters, digits, '.', '-', '_', and in a bracketed IPv6
+ * literal ':' and '%' (zone id). Anything else ("[", "/", spaces) is a typo to report, and
+ * would not survive formatting and re-parsing. */
+static bool valid_host(const char *host, size_t len, bool bracketed) {
+    for (size_t i = 0; i < len; i++) {
+        char c = host[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '-' || c == '_' || (bracketed && (c == ':' || c == '%'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* "HOST:PORT" or "[V6]:PORT". */
 static int parse_tcp(const char *text, size_t len, struct uds_addr *addr) {
     const char *host, *port;
     size_t host_len;
+    bool bracketed = len > 0 && text[0] == '[';
 
-    if (len > 0 && text[0] == '[') {
+    if (bracketed) {
         const char *close = memchr(text, ']', len);
         if (!close || close + 1 >= text + len || close[1] != ':')
             return uds__fail(EINVAL);
@@ -56,7 +71,10 @@ static int parse_tcp(const char *text, size_t len, struct uds_addr *addr) {
         if (memchr(host, ':', host_len))
             return uds__fail(EINVAL);
     }
-    if (host_len == 0)
+    if (host_len == 0 || !valid_host(host, host_len, bracketed))
+        return uds__fail(EINVAL);
+    /* Brackets are for IPv6 literals only, which always hold a ':'. */
+    if (bracketed && !memchr(host, ':', host_len))
         return uds__fail(EINVAL);
     if (host_len > UDS_HOST_MAX)
         return uds__fail(ENAMETOOLONG);
@@ -125,7 +143,14 @@ UDS_API int uds_addr_format(const struct uds_addr *addr, char *buf, size_t size)
         return uds__fail(EINVAL);
     switch (addr->kind) {
     case UDS_ADDR_PATH:
-        n = snprintf(buf, size, "%s", addr->name);
+        /* A file literally named "tcp:…" or "unix:…" keeps an explicit prefix, so the text
+         * parses back to the same path. (A path never starts with '@': "unix:@x" is
+         * abstract, and a file named "@x" is written "./@x".) */
+        if (has_prefix(addr->name, addr->len, "tcp:") ||
+            has_prefix(addr->name, addr->len, "unix:"))
+            n = snprintf(buf, size, "unix:%s", addr->name);
+        else
+            n = snprintf(buf, size, "%s", addr->name);
         break;
     case UDS_ADDR_ABSTRACT:
         n = snprintf(buf, size, "@%s", addr->name);

@@ -155,6 +155,25 @@ static void addr_tcp_malformed_is_einval(void **state) {
     parse_fails("tcp:[::1]80", UDS_ADDR_ALLOW_TCP, EINVAL);
     parse_fails("tcp:[::1", UDS_ADDR_ALLOW_TCP, EINVAL);
     parse_fails("tcp:[]:80", UDS_ADDR_ALLOW_TCP, EINVAL);
+    parse_fails("tcp:[[]:543", UDS_ADDR_ALLOW_TCP, EINVAL);
+    parse_fails("tcp:[%]:543", UDS_ADDR_ALLOW_TCP, EINVAL);
+    parse_fails("tcp:[localhost]:543", UDS_ADDR_ALLOW_TCP, EINVAL);
+    parse_fails("tcp:a b:80", UDS_ADDR_ALLOW_TCP, EINVAL);
+    parse_fails("tcp:a/b:80", UDS_ADDR_ALLOW_TCP, EINVAL);
+}
+
+static void addr_path_named_like_a_prefix_round_trips(void **state) {
+    struct uds_addr a, b;
+    char buf[64];
+    (void) state;
+    parse_ok("unix:tcp:x", UDS_ADDR_ALLOW_TCP, &a);
+    assert_int_equal(a.kind, UDS_ADDR_PATH);
+    assert_string_equal(a.name, "tcp:x");
+    uds_addr_format(&a, buf, sizeof(buf));
+    assert_string_equal(buf, "unix:tcp:x");
+    parse_ok(buf, UDS_ADDR_ALLOW_TCP, &b);
+    assert_int_equal(b.kind, UDS_ADDR_PATH);
+    assert_string_equal(b.name, "tcp:x");
 }
 
 static void addr_format_round_trips(void **state) {
@@ -266,6 +285,7 @@ int main(void) {
         cmocka_unit_test(addr_tcp_host_port_parse),
         cmocka_unit_test(addr_tcp_malformed_is_einval),
         cmocka_unit_test(addr_format_round_trips),
+        cmocka_unit_test(addr_path_named_like_a_prefix_round_trips),
         cmocka_unit_test(addr_format_truncates_like_snprintf),
         cmocka_unit_test(addr_sockaddr_abstract_has_exact_length),
         cmocka_unit_test(addr_sockaddr_path_includes_nul),
