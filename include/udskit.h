@@ -225,6 +225,70 @@ UDS_API ssize_t uds_recv_all(int fd, void *buf, size_t len);
 UDS_API int uds_set_nonblock(int fd, bool on);
 
 /* ---------------------------------------------------------------------------------------
+ * Messages: length-prefixed framing on stream sockets. A frame is a 4-byte big-endian
+ * payload length, then the payload. The decoder is a pure, incremental state machine: no
+ * syscalls, no allocation, no fds, no pointers kept into the caller's buffers.
+ * ------------------------------------------------------------------------------------- */
+
+#define UDS_FRAME_HEADER_SIZE 4
+#define UDS_FRAME_DEFAULT_MAX (16u << 20)   /* 16 MiB */
+
+struct uds_frame_decoder {
+    uint32_t max;           /* largest payload accepted */
+    uint32_t length;        /* payload length of the frame being decoded */
+    uint32_t remaining;     /* payload bytes of it still to come */
+    uint8_t header[UDS_FRAME_HEADER_SIZE];
+    uint8_t have;           /* header bytes collected so far */
+    bool in_payload;        /* header complete, payload (or its end) still to report */
+    int error;              /* sticky errno once a frame was refused, else 0 */
+};
+
+enum uds_frame_event {
+    UDS_FRAME_NEED_MORE = 0,    /* all input consumed; nothing to report yet */
+    UDS_FRAME_PIECE,            /* piece holds payload bytes of the current frame */
+};
+
+struct uds_frame_piece {
+    const uint8_t *data;    /* points into the buffer given to feed(); valid until the
+                             * caller reuses that buffer */
+    size_t len;             /* may be 0 (an empty frame) */
+    uint32_t frame_len;     /* the whole payload's length */
+    bool first;             /* the frame's first piece: allocate frame_len now if needed */
+    bool last;              /* the frame is complete with this piece */
+};
+
+/* Start decoding with a maximum payload of max bytes (0 = UDS_FRAME_DEFAULT_MAX). */
+UDS_API void uds_frame_decoder_init(struct uds_frame_decoder *decoder, uint32_t max);
+
+/* Consume at most len bytes of buf. Returns the number of bytes consumed and sets
+ * *ret_event; for UDS_FRAME_PIECE, *ret_piece describes payload bytes of one frame (a whole
+ * frame that lies in buf comes as one piece with first and last set, without copying).
+ * Call again with the rest of buf until it is consumed. A length over max is refused as
+ * soon as its 4 header bytes are known, before anyone allocates.
+ * Errors (sticky: every later call fails the same way): EMSGSIZE frame over max. */
+UDS_API ssize_t uds_frame_decoder_feed(struct uds_frame_decoder *decoder, const void *buf,
+                                       size_t len, enum uds_frame_event *ret_event,
+                                       struct uds_frame_piece *ret_piece);
+
+/* Whether the decoder is between frames (no partial header or payload pending): a stream
+ * that ends when this is false ended mid-frame. */
+UDS_API bool uds_frame_decoder_idle(const struct uds_frame_decoder *decoder);
+
+/* Write the 4-byte header for a payload of len bytes. */
+UDS_API void uds_frame_header(uint8_t out[UDS_FRAME_HEADER_SIZE], uint32_t len);
+
+/* Send one frame (header and payload in one sendmsg where they fit), across partial sends
+ * and EINTR. Errors: EMSGSIZE len over UINT32_MAX; those of uds_send_all(). */
+UDS_API int uds_frame_send(int fd, const void *buf, size_t len);
+
+/* Receive one frame of at most max bytes (0 = UDS_FRAME_DEFAULT_MAX) into a malloc'ed
+ * buffer (*ret_buf, free() it; NUL-terminated for convenience, not counted in *ret_len).
+ * Returns 1 with a frame, 0 at a clean end of stream (no partial frame).
+ * Errors: EMSGSIZE frame over max (the stream is then out of step: close it);
+ *         EPROTO the stream ended inside a frame; ENOMEM; those of recv(). */
+UDS_API int uds_frame_recv(int fd, uint32_t max, void **ret_buf, size_t *ret_len);
+
+/* ---------------------------------------------------------------------------------------
  * Peer identity
  * ------------------------------------------------------------------------------------- */
 
@@ -396,6 +460,132 @@ UDS_API void uds_conn_set_data(struct uds_conn *conn, void *data);
 UDS_API void *uds_conn_data(const struct uds_conn *conn);
 /* The server the connection belongs to. */
 UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
+
+/* ---------------------------------------------------------------------------------------
+ * Inspection (SPEC §2): the Unix sockets of the caller's network namespace, read through
+ * NETLINK_SOCK_DIAG (UNIX_DIAG_*), and the processes that hold them, read from
+ * /proc/PID/fd. Needs no privilege; an unprivileged caller sees every socket but only the
+ * processes whose /proc entries it may read.
+ * ------------------------------------------------------------------------------------- */
+
+enum uds_sock_state {
+    UDS_SOCK_UNKNOWN = 0,       /* a state this library does not know */
+    UDS_SOCK_UNCONNECTED,       /* not connected: new, bound dgram, or peer gone (ss UNCONN) */
+    UDS_SOCK_LISTENING,         /* ss LISTEN */
+    UDS_SOCK_CONNECTED,         /* ss ESTAB */
+    UDS_SOCK_CONNECTING,        /* ss SYN-SENT */
+};
+
+/* "unconnected", "listening", "connected", "connecting", "unknown". */
+UDS_API const char *uds_sock_state_name(enum uds_sock_state state);
+
+enum uds_sockinfo_has {
+    UDS_SOCKINFO_QUEUES = 1u << 0,  /* recv_q and send_q are set */
+    UDS_SOCKINFO_UID = 1u << 1,     /* uid is set */
+    UDS_SOCKINFO_FILE = 1u << 2,    /* file_dev and file_ino are set */
+    UDS_SOCKINFO_SHUTDOWN = 1u << 3,/* shutdown is set */
+};
+
+/* One socket as the kernel describes it. */
+struct uds_sockinfo {
+    enum uds_socket_type type;
+    enum uds_sock_state state;
+    enum uds_addr_kind name_kind;   /* UDS_ADDR_PATH, UDS_ADDR_ABSTRACT, or 0: unnamed */
+    size_t name_len;                /* bytes in name, excluding the NUL that follows them */
+    char name[UDS_SUN_PATH_MAX + 2];/* the path exactly as bound: it may be relative (to the
+                                     * binder's cwd then) or a /proc/self/fd alias (a long
+                                     * path); or the abstract name without '@', which may
+                                     * contain NUL bytes */
+    ino_t inode;                    /* the socket's inode: fstat(fd).st_ino, socket:[N] */
+    uint64_t cookie;
+    ino_t peer_inode;               /* the connected peer's inode, 0 for none */
+    uint32_t recv_q;                /* bytes waiting to be read; a listener: connections
+                                     * waiting in the backlog (ss Recv-Q) */
+    uint32_t send_q;                /* bytes sent, not yet read by the peer; a listener:
+                                     * its backlog (ss Send-Q) */
+    uid_t uid;                      /* the creator's uid */
+    dev_t file_dev;                 /* the socket file bound, as lstat() st_dev/st_ino */
+    ino_t file_ino;
+    unsigned shutdown;              /* 1: no more receiving, 2: no more sending, 3: both */
+    unsigned has;                   /* enum uds_sockinfo_has: which fields the kernel gave */
+    size_t n_pending;               /* a listener: clients waiting in its backlog */
+    const ino_t *pending;           /*   their inodes (NULL when n_pending is 0) */
+};
+
+/* Every Unix socket of the network namespace, sorted by inode. Caller storage. */
+struct uds_socklist {
+    struct uds_sockinfo *socks;
+    size_t n;
+};
+
+/* Dump every Unix socket into *ret_list (release it with uds_socklist_done()). A dump the
+ * kernel marks as interrupted by concurrent changes is retried a few times.
+ * Errors: EPROTONOSUPPORT/ENOENT the kernel has no unix_diag; EAGAIN every retry was
+ *         interrupted; ETIMEDOUT the kernel did not answer; EPROTO a malformed answer;
+ *         ENOMEM. */
+UDS_API int uds_socklist_dump(struct uds_socklist *ret_list);
+/* Free the list; leaves it empty. NULL is fine. */
+UDS_API void uds_socklist_done(struct uds_socklist *list);
+/* The socket with this inode, or NULL (errno ENOENT). */
+UDS_API const struct uds_sockinfo *uds_socklist_find(const struct uds_socklist *list,
+                                                     ino_t inode);
+
+enum uds_path_status {
+    UDS_PATH_UNKNOWN = 0,   /* cannot tell: unnamed, abstract, relative, a /proc/self alias,
+                             * no file identity, or the path cannot be examined */
+    UDS_PATH_OK,            /* the path names the socket's file */
+    UDS_PATH_MISSING,       /* nothing is at the path: the file was deleted */
+    UDS_PATH_REPLACED,      /* the path names another file now */
+};
+
+/* Whether path (NULL: the socket's own name, when it is absolute) still names the file
+ * sock was bound to. MISSING and REPLACED mean the socket is unreachable by that path. */
+UDS_API enum uds_path_status uds_sockinfo_path_status(const struct uds_sockinfo *sock,
+                                                      const char *path);
+
+/* One open fd of a process that refers to a socket. */
+struct uds_procfd {
+    ino_t inode;        /* the socket's inode */
+    pid_t pid;
+    int fd;
+    char command[16];   /* /proc/PID/comm */
+};
+
+/* Caller storage: entries sorted by inode, then pid, then fd. */
+struct uds_procfd_list {
+    struct uds_procfd *entries;
+    size_t n;
+    size_t n_denied;    /* processes whose fds the caller may not read */
+};
+
+/* Scan /proc/PID/fd of every process (pid 0) or of one process. Processes that exit during
+ * the scan are skipped; those the caller may not read are counted in n_denied.
+ * Errors: ENOENT /proc is not mounted, or the one pid does not exist; EACCES the one pid
+ *         may not be read; ENOMEM. */
+UDS_API int uds_procfd_scan(pid_t pid, struct uds_procfd_list *ret_list);
+/* Free the list; leaves it empty. NULL is fine. */
+UDS_API void uds_procfd_done(struct uds_procfd_list *list);
+/* The number of entries for inode; *ret_first points at the first of them (NULL if none). */
+UDS_API size_t uds_procfd_find(const struct uds_procfd_list *list, ino_t inode,
+                               const struct uds_procfd **ret_first);
+
+/* Resolve the relative name of a bound socket against the current directory of process
+ * pid (one that holds it): writes the absolute path into buf (size bytes) and returns 1
+ * when that path names the socket's file now, 0 when it does not (the process changed
+ * directory, or the file was replaced).
+ * Errors: EINVAL sock has no relative name or no file identity; ENOENT/ESRCH no such
+ *         process; EACCES its cwd may not be read; ENAMETOOLONG buf too small. */
+UDS_API int uds_sockinfo_resolve(const struct uds_sockinfo *sock, pid_t pid, char *buf,
+                                 size_t size);
+
+/* When process pid started, in seconds since the epoch.
+ * Errors: ENOENT no such process; EIO /proc says something unexpected. */
+UDS_API int uds_proc_start_time(pid_t pid, time_t *ret_time);
+
+/* Which process holds a flock() on the file at path (from /proc/locks): returns 1 and
+ * *ret_pid (0 if the holder is outside the caller's pid namespace) when one does, 0 when
+ * none does. Errors: those of lstat(path); ENOENT /proc/locks missing. */
+UDS_API int uds_flock_holder(const char *path, pid_t *ret_pid);
 
 #ifdef __cplusplus
 }
