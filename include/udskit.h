@@ -201,8 +201,10 @@ struct uds_connect_opts {
 };
 
 /* Connect to address (any form of §1 but tcp:). A dgram socket is also auto-bound to an
- * abstract address so a server can reply. A full backlog (EAGAIN) is waited out, never
- * reported, until the deadline. Returns the connected fd.
+ * abstract address so a server can reply. The call has one deadline, the larger of
+ * timeout_ms and wait_ms: a missing or stale server is retried only while wait_ms runs; a
+ * full backlog (EAGAIN) is waited out, never reported, until the deadline (with neither
+ * set, for as long as it takes). Returns the connected fd.
  * Errors: ENOENT no such socket; ECONNREFUSED nobody listens (stale socket);
  *         EACCES/EPERM; ETIMEDOUT deadline passed; EPROTOTYPE type mismatch;
  *         EINVAL/ENAMETOOLONG/EAFNOSUPPORT address. */
@@ -289,6 +291,38 @@ UDS_API int uds_frame_send(int fd, const void *buf, size_t len);
 UDS_API int uds_frame_recv(int fd, uint32_t max, void **ret_buf, size_t *ret_len);
 
 /* ---------------------------------------------------------------------------------------
+ * Fd passing (SCM_RIGHTS). Received fds are O_CLOEXEC (MSG_CMSG_CLOEXEC) and belong to the
+ * caller only on success: on any failure every fd that arrived is closed.
+ * ------------------------------------------------------------------------------------- */
+
+/* The kernel's limit of fds in one message (SCM_MAX_FD). */
+#define UDS_MAX_FDS 253
+
+/* Send len bytes (len >= 1: the fds travel with the first byte) with n_fds fds attached,
+ * across partial sends and EINTR (the fds go with the first sendmsg only).
+ * Returns len. Errors: EINVAL len == 0 or n_fds over UDS_MAX_FDS; those of sendmsg(). */
+UDS_API ssize_t uds_send_fds(int fd, const void *buf, size_t len, const int *fds,
+                             size_t n_fds);
+
+/* Receive up to len bytes (one recvmsg, retried on EINTR and, on a non-blocking fd, waited
+ * for) and the fds that came with them, at most max_fds (the per-message limit), into
+ * ret_fds; *ret_n_fds is how many. Returns the byte count (0 at end of stream).
+ * Errors: EMSGSIZE more fds arrived than max_fds, or the control data was truncated
+ * (MSG_CTRUNC) — every fd that did arrive is closed; EPROTO unexpected control data. */
+UDS_API ssize_t uds_recv_fds(int fd, void *buf, size_t len, int *ret_fds, size_t max_fds,
+                             size_t *ret_n_fds);
+
+/* One framed message (see Messages) with fds attached to it: the fds ride on the header,
+ * so they stay tied to their message however the bytes are split on the way. */
+UDS_API int uds_frame_send_fds(int fd, const void *buf, size_t len, const int *fds,
+                               size_t n_fds);
+/* Receive one framed message and its fds (at most max_fds). Returns 1, or 0 at a clean end
+ * of stream. Errors: those of uds_frame_recv() and uds_recv_fds(); fds arriving anywhere
+ * but on the header are a protocol error (EPROTO). On failure no fd is left open. */
+UDS_API int uds_frame_recv_fds(int fd, uint32_t max, void **ret_buf, size_t *ret_len,
+                               int *ret_fds, size_t max_fds, size_t *ret_n_fds);
+
+/* ---------------------------------------------------------------------------------------
  * Peer identity
  * ------------------------------------------------------------------------------------- */
 
@@ -309,7 +343,8 @@ struct uds_peer {
 
 /* Read the peer's identity of a connected AF_UNIX socket. uds_peer_done() releases it.
  * A kernel without SO_PEERGROUPS/SO_PEERPIDFD leaves groups NULL / pidfd -1 (no error).
- * Errors: ENOTCONN, ENOTSOCK, ENOMEM. */
+ * Errors: ENOTCONN (also a connected dgram socket: it has no peer credentials), ENOTSOCK,
+ * ENOMEM, EIO the kernel answered with an unexpected length. */
 UDS_API int uds_peer_get(int fd, unsigned flags, struct uds_peer *ret_peer);
 /* Free groups and close the pidfd; leaves *peer in a state safe to pass again. */
 UDS_API void uds_peer_done(struct uds_peer *peer);
