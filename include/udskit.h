@@ -323,6 +323,208 @@ UDS_API int uds_frame_recv_fds(int fd, uint32_t max, void **ret_buf, size_t *ret
                                int *ret_fds, size_t max_fds, size_t *ret_n_fds);
 
 /* ---------------------------------------------------------------------------------------
+ * Socket activation and readiness (systemd's protocol, also spoken by
+ * systemd-socket-activate): the fds a service manager passes through LISTEN_FDS, and state
+ * datagrams to NOTIFY_SOCKET. Both read the process environment, which is process-global:
+ * call them before starting threads.
+ * ------------------------------------------------------------------------------------- */
+
+/* The first passed fd (systemd's SD_LISTEN_FDS_START); the others follow it. */
+#define UDS_LISTEN_FDS_START 3
+
+enum uds_activation_flags {
+    /* Remove LISTEN_PID, LISTEN_PIDFDID, LISTEN_FDS and LISTEN_FDNAMES from the environment
+     * whatever the outcome, so that child processes do not inherit them. unsetenv() is
+     * process-global and not thread-safe: for single-threaded callers. */
+    UDS_ACTIVATION_UNSET_ENV = 1u << 0,
+};
+
+/* The fds passed to this process, in caller storage; uds_activation_done() frees it. */
+struct uds_activation {
+    size_t n_fds;
+    int *fds;       /* UDS_LISTEN_FDS_START + i; -1 once uds_activation_listener() took it */
+    char **names;   /* from LISTEN_FDNAMES (split at ':'), "unknown" each when it is unset */
+};
+
+/* Take the fds passed by a service manager: when LISTEN_PID is this process, LISTEN_FDS fds
+ * starting at UDS_LISTEN_FDS_START (and LISTEN_PIDFDID, when set, names this process too).
+ * Each of them is made close-on-exec. Returns their count; 0 when none were passed, or they
+ * were meant for another process. *ret_activation is written on success (empty for 0);
+ * the fds stay open and belong to the caller.
+ * Errors: EINVAL LISTEN_PID, LISTEN_PIDFDID or LISTEN_FDS is not a plain decimal number
+ *         (systemd also takes blanks and 0x/octal forms; nothing writes them), LISTEN_FDS is
+ *         0, or LISTEN_FDNAMES does not hold exactly one name per fd, or unknown flags;
+ *         EBADF one of the fds is not open; ENOMEM. */
+UDS_API int uds_activation_get(unsigned flags, struct uds_activation *ret_activation);
+/* Free what uds_activation_get() allocated (not the fds); leaves it empty. NULL is fine. */
+UDS_API void uds_activation_done(struct uds_activation *activation);
+
+/* The fd named name, or with name NULL the first fd uds_listener_adopt() takes (an AF_UNIX
+ * listening stream or seqpacket socket, or a dgram socket). The fd stays in *activation.
+ * Errors: ENOENT no such fd (or it was taken). */
+UDS_API int uds_activation_find(const struct uds_activation *activation, const char *name);
+
+/* uds_activation_find(), then uds_listener_adopt() on that fd, which leaves *activation
+ * (its entry becomes -1) and is consumed even if adopting fails. Returns the fd.
+ * Errors: ENOENT as above; EAFNOSUPPORT the named fd is not such a socket (it is left
+ *         open, in *activation); those of uds_listener_adopt(). */
+UDS_API int uds_activation_listener(struct uds_activation *activation, const char *name,
+                                    struct uds_listener *ret_listener);
+
+/* Send state (e.g. "READY=1", "STOPPING=1", "STATUS=text", several separated by '\n') as
+ * one datagram to the AF_UNIX socket named by $NOTIFY_SOCKET (an absolute path or
+ * "@abstract"). The receiver learns our pid/uid/gid from the kernel (SO_PASSCRED).
+ * Returns 1 when sent, 0 when NOTIFY_SOCKET is unset (nothing to do).
+ * Errors: EINVAL state empty, or NOTIFY_SOCKET is not an absolute path or '@' name;
+ *         EAFNOSUPPORT another family (vsock:...); ENAMETOOLONG; those of sendto() (ENOENT,
+ *         ECONNREFUSED: nothing listens there; EMSGSIZE; EACCES). */
+UDS_API int uds_notify(const char *state);
+
+/* ---------------------------------------------------------------------------------------
+ * Large messages through sealed memfds. On a stream socket, a message of at least the
+ * pool's threshold travels as a memfd passed with SCM_RIGHTS, mapped by the receiver: its
+ * bytes never go through the socket. A smaller one travels inline. Each message is one
+ * frame (see Messages) whose payload starts with a kind byte:
+ *   'I', then the payload bytes                                   no fds
+ *   'M', then the payload length, 8 bytes big-endian              fds: memfd [, release]
+ *
+ * Sender. Buffers come from a pool and are reused. A pooled buffer is sealed F_SEAL_SHRINK,
+ * F_SEAL_GROW, F_SEAL_FUTURE_WRITE and F_SEAL_SEAL when it is created: from then on nobody
+ * can resize it, nor write it through a new fd or mapping, while the sender's own writable
+ * mapping (made before the seal) keeps working for the next message. The receiver gets a
+ * read-only fd to it. With each pooled message goes the write end of a new pipe, the
+ * release token: the receiver closes it when done with the message (the kernel does when
+ * the receiver exits, or when the connection closes with the message unread), and the pool
+ * reuses that buffer only once the pipe's read end reports POLLHUP. No acknowledgement
+ * travels on the stream. When every pooled buffer is still held by the receiver (after
+ * waiting up to wait_ms for one), the message goes in a one-off memfd sealed F_SEAL_WRITE
+ * instead: the pool never fails for want of a buffer, and a receiver that holds messages
+ * cannot deadlock its sender.
+ *
+ * Receiver. It takes a memfd only when F_GET_SEALS has F_SEAL_SHRINK and F_SEAL_GROW, and
+ * F_SEAL_WRITE or F_SEAL_FUTURE_WRITE, and fstat() then finds a regular file of at least
+ * the announced length (the seals are checked first, so the size cannot drop after the
+ * check); only then does it map it, read-only and MAP_SHARED. An unsealed or shrinkable
+ * memfd is refused: its sender could truncate it and the receiver would die of SIGBUS on
+ * its next read. Every refusal is EPROTO, with every fd that came closed. A receiver cache
+ * keeps the mappings of pooled buffers (known by inode) from one message to the next: a
+ * fresh mapping costs a page fault per few pages, more than the copy it saves.
+ *
+ * Trust. A pooled buffer (F_SEAL_FUTURE_WRITE) can still be changed by its sender while the
+ * receiver reads it: a hostile sender can make the bytes inconsistent, never fault the
+ * receiver. A receiver that parses an untrusted peer's data in place asks for
+ * UDS_MEMFD_RECV_IMMUTABLE (only F_SEAL_WRITE: the bytes can no longer change), and its
+ * peer sends with UDS_MEMFD_POOL_IMMUTABLE (a fresh memfd per message, slower). A receiver
+ * may also keep a pooled buffer's fd and read what is written into it later, so a pool
+ * serves one connection: it binds to the first socket it sends a pooled buffer on.
+ * ------------------------------------------------------------------------------------- */
+
+#define UDS_MEMFD_DEFAULT_THRESHOLD (256u << 10)    /* 256 KiB */
+#define UDS_MEMFD_DEFAULT_BUFFERS 4
+#define UDS_MEMFD_DEFAULT_MAX ((size_t) 1 << 30)    /* 1 GiB */
+
+enum uds_memfd_pool_flags {
+    UDS_MEMFD_POOL_IMMUTABLE = 1u << 0, /* every memfd sealed F_SEAL_WRITE: a fresh one per
+                                         * message, nothing reused */
+};
+
+struct uds_memfd_pool_opts {
+    size_t threshold;       /* payloads of at least this many bytes go by memfd; 0 = the
+                             * default, SIZE_MAX = only those too big for a frame */
+    size_t max_buffers;     /* buffers kept for reuse; 0 = UDS_MEMFD_DEFAULT_BUFFERS */
+    unsigned flags;         /* enum uds_memfd_pool_flags */
+    int wait_ms;            /* every buffer in flight: wait this long for a release before
+                             * using a one-off memfd; 0 = not at all, -1 = for ever (then a
+                             * receiver that holds max_buffers messages blocks the sender) */
+};
+
+struct uds_memfd_pool_stats {
+    uint64_t sent_inline;   /* messages sent inline */
+    uint64_t sent_pooled;   /* messages sent in a pooled buffer */
+    uint64_t sent_fresh;    /* messages sent in a one-off memfd */
+    uint64_t created;       /* memfds created, pooled and one-off */
+    size_t buffers;         /* pooled buffers alive */
+    size_t in_flight;       /* of those, not yet released by the receiver */
+};
+
+struct uds_memfd_pool;
+
+/* A pool for one connection. NULL opts: defaults. Errors: EINVAL; ENOMEM. */
+UDS_API struct uds_memfd_pool *uds_memfd_pool_new(const struct uds_memfd_pool_opts *opts);
+/* Unmap and close every buffer (a receiver's mapping stays valid). Send or give back every
+ * buffer lent by uds_memfd_buf_init() first. NULL is fine. */
+UDS_API void uds_memfd_pool_free(struct uds_memfd_pool *pool);
+/* Counters, after collecting the releases that have arrived. */
+UDS_API void uds_memfd_pool_stats(struct uds_memfd_pool *pool,
+                                  struct uds_memfd_pool_stats *ret_stats);
+
+/* A writable buffer lent by a pool, in caller storage: write data[0..len) and send it. */
+struct uds_memfd_buf {
+    void *data;
+    size_t len;
+    int priv_slot;          /* library-private from here on */
+    int priv_fd;
+};
+
+/* Lend a buffer for a message of len bytes, to be filled in place (no copy at all): a
+ * pooled buffer, a one-off memfd, or for a message under the threshold plain memory.
+ * Give it back with uds_memfd_buf_send() or uds_memfd_buf_done(). Errors: EINVAL; ENOMEM;
+ * those of memfd_create(), ftruncate() and mmap(). */
+UDS_API int uds_memfd_buf_init(struct uds_memfd_pool *pool, size_t len,
+                               struct uds_memfd_buf *ret_buf);
+/* Send buf as one message on the stream socket fd; buf goes back to the pool whatever the
+ * outcome. Errors: EINVAL a pooled buffer on another socket than the pool's first; those of
+ * uds_frame_send_fds(). */
+UDS_API int uds_memfd_buf_send(int fd, struct uds_memfd_pool *pool, struct uds_memfd_buf *buf);
+/* Give back a buffer that will not be sent. Safe after uds_memfd_buf_send() too. */
+UDS_API void uds_memfd_buf_done(struct uds_memfd_pool *pool, struct uds_memfd_buf *buf);
+
+/* Send len bytes of buf as one message: inline under the threshold, else copied once into
+ * a memfd (uds_memfd_buf_init() avoids even that copy). Errors: those above. */
+UDS_API int uds_memfd_send(int fd, struct uds_memfd_pool *pool, const void *buf, size_t len);
+
+enum uds_memfd_recv_flags {
+    UDS_MEMFD_RECV_IMMUTABLE = 1u << 0, /* refuse memfds not sealed F_SEAL_WRITE */
+};
+
+/* The receiver's mappings of pooled buffers, kept for reuse (one per connection). */
+struct uds_memfd_cache;
+
+/* A cache of up to max_entries mappings (0 = 8); the least recently used one not lent to
+ * a message is unmapped to make room. Errors: ENOMEM. */
+UDS_API struct uds_memfd_cache *uds_memfd_cache_new(size_t max_entries);
+/* Unmap everything. Call uds_memfd_msg_done() on its messages first. NULL is fine. */
+UDS_API void uds_memfd_cache_free(struct uds_memfd_cache *cache);
+
+/* One received message, in caller storage; uds_memfd_msg_done() releases it. */
+struct uds_memfd_msg {
+    const void *data;       /* len bytes, read-only; valid until uds_memfd_msg_done() */
+    size_t len;
+    bool mapped;            /* came as a memfd (data is a shared mapping) */
+    bool immutable;         /* nobody can change the bytes any more (inline: a private copy;
+                             * a memfd: sealed F_SEAL_WRITE) */
+    bool priv_live;         /* library-private from here on */
+    void *priv_mem;
+    void *priv_entry;
+    int priv_release_fd;
+};
+
+/* Receive one message sent by uds_memfd_send()/uds_memfd_buf_send(), of at most max bytes
+ * (0 = UDS_MEMFD_DEFAULT_MAX; it also bounds the memory a sparse memfd makes the receiver
+ * allocate by reading it). cache may be NULL: each memfd is then mapped for its message
+ * alone. Returns 1 with a message, 0 at a clean end of stream.
+ * Errors: EPROTO a refused memfd (unsealed, sealed too weakly, shorter than announced, not
+ *         a regular file), an unknown kind byte, or fds where none belong; EMSGSIZE over
+ *         max, or too many fds; ENOMEM; those of uds_frame_recv_fds() and mmap().
+ *         On failure no fd is left open and the stream may be out of step: close it. */
+UDS_API int uds_memfd_recv(int fd, struct uds_memfd_cache *cache, size_t max, unsigned flags,
+                           struct uds_memfd_msg *ret_msg);
+/* Release the message (unmap it, or return its mapping to the cache, or free it) and close
+ * its release token, so that the sender may reuse the buffer: the bytes must not be read
+ * afterwards. Leaves *msg safe to pass again; an all-zero struct is fine too. */
+UDS_API void uds_memfd_msg_done(struct uds_memfd_msg *msg);
+
+/* ---------------------------------------------------------------------------------------
  * Peer identity
  * ------------------------------------------------------------------------------------- */
 
@@ -435,7 +637,8 @@ struct uds_server_callbacks {
      * connection closes once they are flushed. May be NULL. */
     void (*on_eof)(struct uds_conn *conn, void *data);
     /* The connection is closing (error is 0 for an orderly close, else an errno such as
-     * ETIMEDOUT for the idle timeout, EMSGSIZE, ECONNRESET). May be NULL. */
+     * ETIMEDOUT for the idle or drain timeout, ECANCELED for a non-graceful stop or
+     * uds_server_free(), EMSGSIZE, ECONNRESET, EPIPE). May be NULL. */
     void (*on_close)(struct uds_conn *conn, int error, void *data);
     /* A peer was refused by the allow-list; its identity is in peer. May be NULL. */
     void (*on_deny)(const struct uds_peer *peer, void *data);
@@ -479,11 +682,16 @@ UDS_API int uds_server_fd(const struct uds_server *server);
 UDS_API struct uds_loop *uds_server_loop(const struct uds_server *server);
 /* Number of open connections. */
 UDS_API size_t uds_server_conn_count(const struct uds_server *server);
-/* Close every connection and the listener, free the server (and its own loop). */
+/* Close every connection (on_close with ECANCELED) and the listener, free the server (and
+ * its own loop). Not from inside one of the server's callbacks. */
 UDS_API void uds_server_free(struct uds_server *server);
 
 /* Queue bytes to send to conn (copied; the caller's buffer is free on return). Sends what
- * it can at once. Errors: EPIPE the connection is closing; ENOMEM. */
+ * it can at once. On seqpacket each call is one message (of any length, 0 included).
+ * Errors: EPIPE the connection is closing; ECONNRESET/EPIPE the peer is gone (the
+ * connection is then closed with that error); EMSGSIZE a seqpacket message too large for
+ * the socket (the connection stays open; behind queued replies, the connection closes
+ * with EMSGSIZE when its turn comes); ENOMEM. */
 UDS_API int uds_conn_send(struct uds_conn *conn, const void *buf, size_t len);
 /* Close after the queued bytes are flushed (graceful) — or now, dropping them. Deferred
  * until the current callback returns, so a callback may close its own connection. */
@@ -607,7 +815,8 @@ UDS_API size_t uds_procfd_find(const struct uds_procfd_list *list, ino_t inode,
 /* Resolve the relative name of a bound socket against the current directory of process
  * pid (one that holds it): writes the absolute path into buf (size bytes) and returns 1
  * when that path names the socket's file now, 0 when it does not (the process changed
- * directory, or the file was replaced).
+ * directory, or the file was deleted or replaced); buf is "" when the directory itself is
+ * gone.
  * Errors: EINVAL sock has no relative name or no file identity; ENOENT/ESRCH no such
  *         process; EACCES its cwd may not be read; ENAMETOOLONG buf too small. */
 UDS_API int uds_sockinfo_resolve(const struct uds_sockinfo *sock, pid_t pid, char *buf,

@@ -14,17 +14,23 @@ export CMOCKA_MESSAGE_OUTPUT=TAP
 
 passed=0
 failed=0
+skipped=0
 failures=()
 
 # Count TAP lines from one suite's output; a suite that dies without reporting a failure
 # (a crash, a sanitizer abort, a timeout) still counts as one failure.
 tally() {
-    local name=$1 status=$2 log=$3 ok notok
-    ok=$(grep -c '^ok ' "$log")
-    notok=$(grep -c '^not ok ' "$log")
+    local name=$1 status=$2 log=$3 ok notok skip
+    # TAP skips ("ok 3 x # skip why" from bats, "not ok 3 - x # SKIP" from cmocka) are
+    # neither passes nor failures; they are counted and listed.
+    skip=$(grep -Eci '^(not )?ok .*# skip' "$log")
+    ok=$(grep '^ok ' "$log" | grep -Evci '# skip')
+    notok=$(grep '^not ok ' "$log" | grep -Evci '# skip')
     passed=$((passed + ok))
     failed=$((failed + notok))
-    grep '^not ok ' "$log" | sed "s|^|  $name: |" >> "$summary"
+    skipped=$((skipped + skip))
+    grep '^not ok ' "$log" | grep -Evi '# skip' | sed "s|^|  $name: |" >> "$summary"
+    grep -Ei '^(not )?ok .*# skip' "$log" | sed "s|^|  $name: |" >> "$skips"
     if [ "$status" -ne 0 ] && [ "$notok" -eq 0 ]; then
         failed=$((failed + 1))
         echo "  $name: exited with status $status" >> "$summary"
@@ -32,8 +38,9 @@ tally() {
 }
 
 summary=$(mktemp)
+skips=$(mktemp)
 log=$(mktemp)
-trap 'rm -f "$summary" "$log"' EXIT
+trap 'rm -f "$summary" "$skips" "$log"' EXIT
 
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
@@ -77,9 +84,13 @@ if ls tests/cli/*.bats >/dev/null 2>&1; then
     tally bats "$status" "$log"
 fi
 
+if [ -s "$skips" ]; then
+    echo "# skipped:"
+    cat "$skips"
+fi
 if [ -s "$summary" ]; then
     echo "# failures:"
     cat "$summary"
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

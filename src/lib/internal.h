@@ -52,4 +52,28 @@ int uds__sockaddr_for(const struct uds_addr *addr, struct sockaddr_un *ret_sa,
  * Returns 0 when ready, -1 with ETIMEDOUT or another errno. Retries EINTR. */
 int uds__wait_fd(int fd, short events, int timeout_ms);
 
+/* One netlink message of a sock_diag dump, as diag_parse.c reads it (pure). */
+enum uds__diag_kind {
+    UDS__DIAG_SKIP = 0,     /* not for us: another type or address family; ignore it */
+    UDS__DIAG_SOCK,         /* a socket: info is set */
+    UDS__DIAG_DONE,         /* end of the dump; error may say it failed */
+    UDS__DIAG_ERROR,        /* NLMSG_ERROR: error is the errno (0 for a plain ack) */
+};
+
+struct uds__diag_msg {
+    enum uds__diag_kind kind;
+    uint32_t seq;
+    uint32_t port;          /* nlmsg_pid */
+    bool interrupted;       /* NLM_F_DUMP_INTR: the dump raced with changes */
+    int error;              /* DONE/ERROR: a positive errno, or 0 */
+    struct uds_sockinfo info;   /* SOCK: info.pending is NULL, info.n_pending is set */
+    const unsigned char *pending;   /* SOCK: info.n_pending native-endian u32 inodes,
+                                     * unaligned, inside the parsed buffer */
+};
+
+/* Parse the netlink message at the start of buf (len bytes left in the datagram).
+ * Returns the bytes it occupies, padding included (> 0, <= len), or -1/EPROTO when the
+ * message is malformed (the rest of the datagram cannot be trusted either). */
+ssize_t uds__diag_parse(const void *buf, size_t len, struct uds__diag_msg *ret_msg);
+
 #endif /* UDSKIT_INTERNAL_H */

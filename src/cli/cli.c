@@ -1,0 +1,777 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.c — the pieces every `uds` command shares: the one errno → exit-code table and the
+ * "uds: ADDRESS: what happened; what to do" messages (which look at the path with stat to
+ * say why), option-value parsers, and the text/JSON logger. No sockets are opened here.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ---- errno → exit code and wording: the one table ------------------------------------- */
+
+static const struct errmap {
+    int err;
+    enum cli_op op;     /* CLI_OP_ANY matches every operation */
+    int code;
+    const char *what;
+    const char *todo;
+} errmap[] = {
+    { EADDRINUSE, CLI_OP_LISTEN, EX_UNAVAILABLE, "in use by a running server", "not removed" },
+    { EEXIST, CLI_OP_LISTEN, EX_CANTCREAT, "exists and is not a socket",
+      "remove it or choose another path" },
+    { ENOTSOCK, CLI_OP_LISTEN, EX_CANTCREAT, "exists and is not a socket",
+      "remove it or choose another path" },
+    { ENOENT, CLI_OP_LISTEN, EX_CANTCREAT, "directory does not exist",
+      "create it or choose another path" },
+    { ENOTDIR, CLI_OP_LISTEN, EX_CANTCREAT, "a component of the path is not a directory",
+      "choose another path" },
+    { EISDIR, CLI_OP_LISTEN, EX_CANTCREAT, "exists and is not a socket",
+      "remove it or choose another path" },
+    { EROFS, CLI_OP_LISTEN, EX_CANTCREAT, "read-only file system",
+      "choose a writable directory" },
+    { ENOSPC, CLI_OP_LISTEN, EX_CANTCREAT, "no space left on the device",
+      "free some space or choose another file system" },
+    { EDQUOT, CLI_OP_LISTEN, EX_CANTCREAT, "disk quota exceeded",
+      "free some space or choose another file system" },
+    { EACCES, CLI_OP_LISTEN, EX_NOPERM, "permission denied",
+      "choose a directory you can write to, or run as its owner" },
+    { EPERM, CLI_OP_LISTEN, EX_NOPERM, "operation not permitted",
+      "setting --owner or --group needs root (CAP_CHOWN)" },
+    { ENOENT, CLI_OP_CONNECT, EX_UNAVAILABLE, "no such socket", "is the server running?" },
+    { ENOTDIR, CLI_OP_CONNECT, EX_UNAVAILABLE, "no such socket (a component of the path is "
+      "not a directory)", "check the address" },
+    { ECONNREFUSED, CLI_OP_CONNECT, EX_UNAVAILABLE, "nothing is listening (stale socket file)",
+      "start the server, or remove the file" },
+    { ENOTSOCK, CLI_OP_CONNECT, EX_UNAVAILABLE, "exists and is not a socket",
+      "check the address" },
+    { EACCES, CLI_OP_CONNECT, EX_NOPERM, "permission denied",
+      "ask for access, or run as the owner" },
+    { EPERM, CLI_OP_CONNECT, EX_NOPERM, "permission denied",
+      "ask for access, or run as the owner" },
+    { EAGAIN, CLI_OP_CONNECT, EX_TEMPFAIL, "the server's backlog is full",
+      "retry later, or give it time with --timeout" },
+    { EPROTOTYPE, CLI_OP_CONNECT, EX_UNAVAILABLE, "the server uses another socket type",
+      "try another --type (stream, seqpacket or dgram)" },
+    { ECONNREFUSED, CLI_OP_EXCHANGE, EX_UNAVAILABLE, "nothing is listening any more",
+      "is the server running?" },
+    { ETIMEDOUT, CLI_OP_CONNECT, EX_TEMPFAIL, "timed out connecting (the server is not "
+      "accepting)", "is it overloaded? try a longer --timeout" },
+    { ETIMEDOUT, CLI_OP_ANY, EX_TEMPFAIL, "timed out",
+      "the server may be slow or stuck; try a longer --timeout" },
+    { ECONNRESET, CLI_OP_ANY, CLI_EXIT_FAILURE, "connection reset by the server",
+      "check the server's log" },
+    { EPIPE, CLI_OP_ANY, CLI_EXIT_FAILURE,
+      "the server closed the connection before all input was sent", "check the server's log" },
+    { EMSGSIZE, CLI_OP_ANY, CLI_EXIT_FAILURE, "message too long for this socket type",
+      "send less at once, or use --type stream" },
+    { ENAMETOOLONG, CLI_OP_ANY, EX_USAGE, "name too long",
+      "use a shorter path or abstract name" },
+    { EINVAL, CLI_OP_ANY, EX_USAGE, "not a valid address",
+      "use a path, @name, unix:PATH or unix:@name" },
+    { EAFNOSUPPORT, CLI_OP_ANY, EX_USAGE, "not a Unix socket address",
+      "use a path, @name, unix:PATH or unix:@name" },
+    { EMFILE, CLI_OP_ANY, CLI_EXIT_FAILURE, "too many open files",
+      "raise the limit (ulimit -n) or lower --max-conns" },
+    { ENFILE, CLI_OP_ANY, CLI_EXIT_FAILURE, "too many open files in the system",
+      "close some programs, or raise fs.file-max" },
+    { ENOMEM, CLI_OP_ANY, CLI_EXIT_FAILURE, "out of memory",
+      "free some memory, or lower --max-conns" },
+    { ENOBUFS, CLI_OP_ANY, CLI_EXIT_FAILURE, "out of kernel buffer space",
+      "free some memory, or retry" },
+};
+
+static const struct errmap *errmap_find(enum cli_op op, int err) {
+    const struct errmap *any = NULL;
+
+    for (size_t i = 0; i < sizeof(errmap) / sizeof(errmap[0]); i++) {
+        if (errmap[i].err != err)
+            continue;
+        if (errmap[i].op == op)
+            return &errmap[i];
+        if (errmap[i].op == CLI_OP_ANY && !any)
+            any = &errmap[i];
+    }
+    return any;
+}
+
+int cli_exit_code(enum cli_op op, int err) {
+    const struct errmap *m = errmap_find(op, err);
+    return m ? m->code : CLI_EXIT_FAILURE;
+}
+
+/* ---- describing a path: mode, owner, which directory is in the way --------------------- */
+
+static void mode_string(mode_t m, char out[11]) {
+    static const char rwx[] = "rwxrwxrwx";
+    char type = '?';
+
+    switch (m & S_IFMT) {
+    case S_IFSOCK: type = 's'; break;
+    case S_IFDIR: type = 'd'; break;
+    case S_IFREG: type = '-'; break;
+    case S_IFLNK: type = 'l'; break;
+    case S_IFIFO: type = 'p'; break;
+    case S_IFCHR: type = 'c'; break;
+    case S_IFBLK: type = 'b'; break;
+    }
+    out[0] = type;
+    for (int i = 0; i < 9; i++)
+        out[1 + i] = (m & (1u << (8 - i))) ? rwx[i] : '-';
+    if (m & S_ISUID)
+        out[3] = (m & S_IXUSR) ? 's' : 'S';
+    if (m & S_ISGID)
+        out[6] = (m & S_IXGRP) ? 's' : 'S';
+    if (m & S_ISVTX)
+        out[9] = (m & S_IXOTH) ? 't' : 'T';
+    out[10] = '\0';
+}
+
+static void user_name(uid_t uid, char *buf, size_t size) {
+    struct passwd pw, *res = NULL;
+    char tmp[4096];
+
+    if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+        snprintf(buf, size, "%s", res->pw_name);
+    else
+        snprintf(buf, size, "%u", (unsigned) uid);
+}
+
+static void group_name(gid_t gid, char *buf, size_t size) {
+    struct group gr, *res = NULL;
+    char tmp[8192];
+
+    if (getgrgid_r(gid, &gr, tmp, sizeof(tmp), &res) == 0 && res)
+        snprintf(buf, size, "%s", res->gr_name);
+    else
+        snprintf(buf, size, "%u", (unsigned) gid);
+}
+
+/* "srw------- root:root" */
+static void describe_stat(const struct stat *st, char *buf, size_t size) {
+    char mode[11], user[256], group[256];
+
+    mode_string(st->st_mode, mode);
+    user_name(st->st_uid, user, sizeof(user));
+    group_name(st->st_gid, group, sizeof(group));
+    snprintf(buf, size, "%s %s:%s", mode, user, group);
+}
+
+enum dir_problem_kind {
+    DIR_OK = 0,
+    DIR_MISSING,        /* a directory on the way does not exist */
+    DIR_NOT_DIR,        /* ... is not a directory */
+    DIR_NO_SEARCH,      /* ... cannot be searched (x) by the caller */
+    DIR_NO_WRITE,       /* the parent cannot be written (need_write) */
+};
+
+struct dir_problem {
+    enum dir_problem_kind kind;
+    char dir[UDS_PATH_MAX + 1];
+    struct stat st;     /* of dir, for DIR_NO_SEARCH and DIR_NO_WRITE */
+};
+
+static bool check_dir(const char *dir, bool is_parent, bool need_write, struct dir_problem *p) {
+    snprintf(p->dir, sizeof(p->dir), "%s", dir);
+    if (stat(dir, &p->st) < 0) {
+        if (errno == ENOENT) {
+            p->kind = DIR_MISSING;
+            return true;
+        }
+        if (errno == ENOTDIR) {
+            p->kind = DIR_NOT_DIR;
+            return true;
+        }
+        /* EACCES here means an earlier directory blocked us; that one was reported. */
+        return false;
+    }
+    if (!S_ISDIR(p->st.st_mode)) {
+        p->kind = DIR_NOT_DIR;
+        return true;
+    }
+    if (faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0 && errno == EACCES) {
+        p->kind = DIR_NO_SEARCH;
+        return true;
+    }
+    if (is_parent && need_write && faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0 &&
+        errno == EACCES) {
+        p->kind = DIR_NO_WRITE;
+        return true;
+    }
+    return false;
+}
+
+/* The first directory on the way to path that is missing or in the caller's way. */
+static void find_dir_problem(const char *path, bool need_write, struct dir_problem *p) {
+    const char *last = strrchr(path, '/');
+    size_t end = last ? (size_t) (last - path) : 0;
+    char dir[UDS_PATH_MAX + 1];
+
+    p->kind = DIR_OK;
+    if (strlen(path) > UDS_PATH_MAX)
+        return;
+    if (path[0] != '/' && check_dir(".", !last, need_write, p))
+        return;
+    if (!last)
+        return;
+    for (size_t i = 0; i <= end; i++) {
+        if (i != end && path[i] != '/')
+            continue;
+        if (i == 0) {
+            if (path[0] != '/')
+                continue;
+            snprintf(dir, sizeof(dir), "/");
+        } else {
+            memcpy(dir, path, i);
+            dir[i] = '\0';
+        }
+        if (check_dir(dir, i == end, need_write, p))
+            return;
+    }
+    p->kind = DIR_OK;
+}
+
+/* ---- messages ------------------------------------------------------------------------- */
+
+void cli_error(const char *address, const char *todo, const char *fmt, ...) {
+    char what[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (address)
+        cli_log(CLI_LOG_ERROR, "error", address, NULL, 0, "%s: %s%s%s", address, what,
+                todo ? "; " : "", todo ? todo : "");
+    else
+        cli_log(CLI_LOG_ERROR, "error", NULL, NULL, 0, "%s%s%s", what, todo ? "; " : "",
+                todo ? todo : "");
+}
+
+int cli_fail(enum cli_op op, const char *address, int err, const struct cli_fail_info *info) {
+    const struct errmap *m = errmap_find(op, err);
+    const char *what = m ? m->what : strerror(err);
+    const char *todo = m ? m->todo : "check the address and try again";
+    int code = m ? m->code : CLI_EXIT_FAILURE;
+    struct uds_addr addr;
+    bool is_path = uds_addr_parse(address, 0, &addr) == 0 && addr.kind == UDS_ADDR_PATH;
+    const char *path = is_path ? addr.name : NULL;
+    char buf[3 * UDS_PATH_MAX], desc[600], dur[32];
+    struct dir_problem dp;
+    struct stat st;
+
+    switch (err) {
+    case EADDRINUSE:
+        if (op == CLI_OP_LISTEN && info && info->holder_pid > 0) {
+            snprintf(buf, sizeof(buf), "%s (pid %ld)", what, (long) info->holder_pid);
+            what = buf;
+        }
+        break;
+    case ENOENT:
+    case ENOTDIR:
+        if (!path)
+            break;
+        find_dir_problem(path, false, &dp);
+        if (dp.kind == DIR_MISSING || dp.kind == DIR_NOT_DIR) {
+            const char *why = dp.kind == DIR_MISSING ? "does not exist" : "is not a directory";
+            if (op == CLI_OP_LISTEN)
+                snprintf(buf, sizeof(buf), "directory %s %s", dp.dir, why);
+            else
+                snprintf(buf, sizeof(buf), "no such socket (directory %s %s)", dp.dir, why);
+            what = buf;
+        }
+        break;
+    case ECONNREFUSED:
+        if (op != CLI_OP_CONNECT)
+            break;
+        if (!path) {
+            what = "nothing is listening";
+            todo = "is the server running?";
+        } else if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+            /* Linux connect() to a regular file or directory also says ECONNREFUSED. */
+            what = "exists and is not a socket";
+            todo = "check the address";
+        }
+        break;
+    case EACCES:
+    case EPERM: {
+        uid_t me = geteuid();
+        if (!path)
+            break;
+        find_dir_problem(path, op == CLI_OP_LISTEN, &dp);
+        if (dp.kind == DIR_NO_SEARCH || dp.kind == DIR_NO_WRITE) {
+            describe_stat(&dp.st, desc, sizeof(desc));
+            snprintf(buf, sizeof(buf), "permission denied (directory %s is not %s: %s, you "
+                     "are uid %u)", dp.dir, dp.kind == DIR_NO_SEARCH ? "searchable" : "writable",
+                     desc, (unsigned) me);
+            what = buf;
+            if (op == CLI_OP_LISTEN)
+                todo = "choose a directory you can write to, or ask for access";
+            else
+                todo = "ask for access to the directory, or run as its owner";
+        } else if (op == CLI_OP_CONNECT && stat(path, &st) == 0) {
+            describe_stat(&st, desc, sizeof(desc));
+            if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0) {
+                snprintf(buf, sizeof(buf), "permission denied (socket %s is writable by you, "
+                         "uid %u; a security module may refuse it)", desc, (unsigned) me);
+                todo = "check the SELinux/AppArmor policy";
+            } else {
+                snprintf(buf, sizeof(buf), "permission denied (socket %s, you are uid %u)",
+                         desc, (unsigned) me);
+            }
+            what = buf;
+        }
+        break;
+    }
+    case ETIMEDOUT:
+        if (info && info->timeout_ms > 0) {
+            cli_format_duration(info->timeout_ms, dur, sizeof(dur));
+            if (op == CLI_OP_CONNECT)
+                snprintf(buf, sizeof(buf), "timed out after %s connecting (the server is not "
+                         "accepting)", dur);
+            else
+                snprintf(buf, sizeof(buf), "no complete reply within %s", dur);
+            what = buf;
+        }
+        break;
+    case ENAMETOOLONG:
+        snprintf(buf, sizeof(buf), "name too long (%zu bytes; the limit is %d for an abstract "
+                 "name or a path's last component, %d for a path)", strlen(address),
+                 UDS_SUN_PATH_MAX, UDS_PATH_MAX);
+        what = buf;
+        break;
+    }
+    cli_error(address, todo, "%s", what);
+    return code;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "uds%s%s: %s\nTry 'uds%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "",
+            msg, cmd ? " " : "", cmd ? cmd : "");
+    return EX_USAGE;
+}
+
+int cli_getopt_error(const char *cmd, int c, char **argv) {
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    bool is_long = arg && strncmp(arg, "--", 2) == 0;
+    char shortopt[3] = { '-', (char) optopt, '\0' };
+    const char *name = is_long || optopt == 0 ? arg : shortopt;
+
+    if (c == ':')
+        return cli_usage(cmd, "option '%s' needs a value", name);
+    return cli_usage(cmd, "unknown option '%s'", name);
+}
+
+/* ---- option values -------------------------------------------------------------------- */
+
+int cli_parse_duration_ms(const char *text, int *ret_ms) {
+    const char *p = text;
+    long long whole = 0, frac_ms = 0;
+    int frac_digits = 0;
+    bool any = false, round_up = false, in_ms = false;
+
+    while (isdigit((unsigned char) *p)) {
+        whole = whole * 10 + (*p++ - '0');
+        any = true;
+        if (whole > 2000000)
+            goto bad;
+    }
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char) *p)) {
+            if (frac_digits < 3)
+                frac_ms = frac_ms * 10 + (*p - '0');
+            else if (*p != '0')
+                round_up = true;
+            frac_digits++;
+            p++;
+            any = true;
+        }
+    }
+    if (!any)
+        goto bad;
+    if (strcmp(p, "ms") == 0)
+        in_ms = true;
+    else if (*p != '\0' && strcmp(p, "s") != 0)
+        goto bad;
+    for (int i = frac_digits; i < 3; i++)
+        frac_ms *= 10;
+    long long ms;
+    if (in_ms)
+        ms = whole + (frac_ms > 0 || round_up ? 1 : 0);
+    else
+        ms = whole * 1000 + frac_ms + (round_up ? 1 : 0);
+    if (ms > INT_MAX)
+        goto bad;
+    *ret_ms = (int) ms;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+int cli_parse_size(const char *text, size_t *ret_size) {
+    unsigned long long value = 0, mult = 1;
+    const char *p = text;
+
+    if (!isdigit((unsigned char) *p))
+        goto bad;
+    while (isdigit((unsigned char) *p)) {
+        value = value * 10 + (unsigned long long) (*p++ - '0');
+        if (value > (1ull << 40))
+            goto bad;
+    }
+    switch (*p) {
+    case 'k': case 'K': mult = 1ull << 10; p++; break;
+    case 'm': case 'M': mult = 1ull << 20; p++; break;
+    case 'g': case 'G': mult = 1ull << 30; p++; break;
+    }
+    if (mult > 1 && (strcmp(p, "iB") == 0 || strcmp(p, "B") == 0))
+        p += strlen(p);
+    else if (mult == 1 && strcmp(p, "B") == 0)
+        p++;
+    if (*p != '\0' || value * mult > SIZE_MAX / 2)
+        goto bad;
+    *ret_size = (size_t) (value * mult);
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+int cli_parse_long(const char *text, long min, long max, long *ret_value) {
+    char *end;
+    long v;
+
+    if (!isdigit((unsigned char) text[0]) && !(text[0] == '-' && isdigit((unsigned char) text[1])))
+        goto bad;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        goto bad;
+    *ret_value = v;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+int cli_parse_mode(const char *text, mode_t *ret_mode) {
+    unsigned v = 0;
+    size_t n = strlen(text);
+
+    if (n == 0 || n > 4)
+        goto bad;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '7')
+            goto bad;
+        v = v * 8 + (unsigned) (text[i] - '0');
+    }
+    if (v > 0777)
+        goto bad;
+    *ret_mode = (mode_t) v;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+/* A plain non-negative decimal id; (uid_t) -1 is "no change" to chown, so never an id. */
+static int parse_id(const char *text, unsigned long *ret_id) {
+    char *end;
+    unsigned long v;
+
+    if (!isdigit((unsigned char) text[0]))
+        return -1;
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v >= UINT32_MAX)
+        return -1;
+    *ret_id = v;
+    return 0;
+}
+
+int cli_parse_user(const char *text, uid_t *ret_uid) {
+    struct passwd pw, *res = NULL;
+    char buf[16384];
+    unsigned long id;
+    int r;
+
+    if (parse_id(text, &id) == 0) {
+        *ret_uid = (uid_t) id;
+        return 0;
+    }
+    if (text[0] == '\0')
+        goto bad;
+    r = getpwnam_r(text, &pw, buf, sizeof(buf), &res);
+    if (r != 0 || !res) {
+        errno = r != 0 ? r : ENOENT;
+        return -1;
+    }
+    *ret_uid = res->pw_uid;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+int cli_parse_group(const char *text, gid_t *ret_gid) {
+    struct group gr, *res = NULL;
+    char buf[65536];
+    unsigned long id;
+    int r;
+
+    if (parse_id(text, &id) == 0) {
+        *ret_gid = (gid_t) id;
+        return 0;
+    }
+    if (text[0] == '\0')
+        goto bad;
+    r = getgrnam_r(text, &gr, buf, sizeof(buf), &res);
+    if (r != 0 || !res) {
+        errno = r != 0 ? r : ENOENT;
+        return -1;
+    }
+    *ret_gid = res->gr_gid;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+/* Split text at commas and resolve each item (a name or a number) into an array of ids. */
+static int parse_id_list(const char *text, bool users, void **ret_ids, size_t *ret_n,
+                         char *bad, size_t bad_size) {
+    size_t n = 1, i = 0;
+    uint32_t *ids;
+    const char *p = text;
+
+    for (const char *q = text; *q; q++)
+        n += *q == ',';
+    ids = calloc(n, sizeof(*ids));
+    if (!ids)
+        return -1;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen(p);
+        char item[256];
+        int r = -1;
+
+        if (len > 0 && len < sizeof(item)) {
+            memcpy(item, p, len);
+            item[len] = '\0';
+            if (users) {
+                uid_t u;
+                r = cli_parse_user(item, &u);
+                ids[i] = (uint32_t) u;
+            } else {
+                gid_t g;
+                r = cli_parse_group(item, &g);
+                ids[i] = (uint32_t) g;
+            }
+        }
+        if (r < 0) {
+            snprintf(bad, bad_size, "%.*s", (int) len, p);
+            free(ids);
+            errno = EINVAL;
+            return -1;
+        }
+        i++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *ret_ids = ids;
+    *ret_n = i;
+    return 0;
+}
+
+_Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
+               "ids are 32 bits on Linux");
+
+int cli_parse_uid_list(const char *text, uid_t **ret_ids, size_t *ret_n, char *bad,
+                       size_t bad_size) {
+    void *ids;
+    if (parse_id_list(text, true, &ids, ret_n, bad, bad_size) < 0)
+        return -1;
+    *ret_ids = ids;
+    return 0;
+}
+
+int cli_parse_gid_list(const char *text, gid_t **ret_ids, size_t *ret_n, char *bad,
+                       size_t bad_size) {
+    void *ids;
+    if (parse_id_list(text, false, &ids, ret_n, bad, bad_size) < 0)
+        return -1;
+    *ret_ids = ids;
+    return 0;
+}
+
+const char *cli_format_duration(int ms, char *buf, size_t size) {
+    if (ms % 1000 == 0) {
+        snprintf(buf, size, "%ds", ms / 1000);
+    } else {
+        int len = snprintf(buf, size, "%d.%03d", ms / 1000, ms % 1000);
+        while (len > 0 && (size_t) len < size && buf[len - 1] == '0')
+            buf[--len] = '\0';
+        snprintf(buf + len, size - (size_t) len, "s");
+    }
+    return buf;
+}
+
+uint64_t cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+/* ---- logging -------------------------------------------------------------------------- */
+
+static int log_verbosity;
+static bool log_json;
+
+void cli_log_setup(int verbosity, bool json) {
+    log_verbosity = verbosity;
+    log_json = json;
+}
+
+bool cli_log_enabled(enum cli_level level) {
+    switch (level) {
+    case CLI_LOG_ERROR: return true;
+    case CLI_LOG_WARN:
+    case CLI_LOG_INFO: return log_verbosity >= 0;
+    case CLI_LOG_DEBUG: return log_verbosity >= 1;
+    }
+    return false;
+}
+
+/* A growing line buffer; output past its end is dropped (lines are short). */
+struct line {
+    char buf[8192];
+    size_t len;
+};
+
+static void line_add(struct line *l, const char *s, size_t n) {
+    size_t room = sizeof(l->buf) - 1 - l->len;
+    if (n > room)
+        n = room;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void line_puts(struct line *l, const char *s) {
+    line_add(l, s, strlen(s));
+}
+
+static void line_json_string(struct line *l, const char *s) {
+    line_add(l, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char) c;
+            line_add(l, esc, 2);
+        } else if (c == '\n') {
+            line_puts(l, "\\n");
+        } else if (c == '\t') {
+            line_puts(l, "\\t");
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            line_puts(l, esc);
+        } else {
+            line_add(l, s, 1);
+        }
+    }
+    line_add(l, "\"", 1);
+}
+
+static void line_json_key(struct line *l, const char *key) {
+    line_add(l, ",", 1);
+    line_json_string(l, key);
+    line_add(l, ":", 1);
+}
+
+static const char *level_name(enum cli_level level) {
+    static const char *const names[] = { "error", "warning", "info", "debug" };
+    return names[level];
+}
+
+__attribute__((format(printf, 6, 0)))
+static void vlog(enum cli_level level, const char *event, const char *address,
+                 const struct cli_kv *kv, size_t n_kv, const char *fmt, va_list ap) {
+    struct line l = { .len = 0 };
+    char msg[4096];
+
+    if (!cli_log_enabled(level))
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (!log_json) {
+        line_puts(&l, "uds: ");
+        line_puts(&l, msg);
+    } else {
+        struct timespec ts;
+        struct tm tm;
+        char stamp[64], num[32];
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ldZ",
+                 ts.tv_nsec / 1000000);
+        line_puts(&l, "{\"ts\":");
+        line_json_string(&l, stamp);
+        line_json_key(&l, "level");
+        line_json_string(&l, level_name(level));
+        line_json_key(&l, "event");
+        line_json_string(&l, event);
+        if (address) {
+            line_json_key(&l, "address");
+            line_json_string(&l, address);
+        }
+        for (size_t i = 0; i < n_kv; i++) {
+            line_json_key(&l, kv[i].key);
+            if (kv[i].str) {
+                line_json_string(&l, kv[i].str);
+            } else {
+                snprintf(num, sizeof(num), "%lld", kv[i].num);
+                line_puts(&l, num);
+            }
+        }
+        line_json_key(&l, "message");
+        line_json_string(&l, msg);
+        line_puts(&l, "}");
+    }
+    l.buf[l.len++] = '\n';    /* line_add() always leaves room for it */
+    /* One write per line, so lines from concurrent writers never interleave. */
+    if (write(STDERR_FILENO, l.buf, l.len) < 0) {
+        /* Nowhere left to report that stderr failed. */
+    }
+}
+
+void cli_log(enum cli_level level, const char *event, const char *address,
+             const struct cli_kv *kv, size_t n_kv, const char *fmt, ...) {
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(level, event, address, kv, n_kv, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h — what the commands of `uds` share: exit codes, the one error-message format
+ * ("uds: ADDRESS: what happened; what to do"), option-value parsing and logging.
+ * The CLI reaches the library through <udskit.h> only; nothing here opens sockets.
+ */
+#ifndef UDS_CLI_H
+#define UDS_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sysexits.h>
+
+#include <udskit.h>
+
+/* Exit codes (sysexits.h): EX_OK 0, EX_USAGE 64, EX_UNAVAILABLE 69, EX_CANTCREAT 73,
+ * EX_TEMPFAIL 75, EX_NOPERM 77; anything else is 1. */
+#define CLI_EXIT_FAILURE 1
+
+/* Commands: argv[0] is the command name, options follow. Each returns an exit code. */
+int cmd_serve(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+/* What the failing call was doing: the same errno means different things (ENOENT is "no
+ * directory" for listen, "no server" for connect). */
+enum cli_op {
+    CLI_OP_ANY = 0,
+    CLI_OP_LISTEN,
+    CLI_OP_CONNECT,
+    CLI_OP_EXCHANGE,    /* after connect: sending and receiving */
+};
+
+/* Facts that go into a message besides errno. */
+struct cli_fail_info {
+    pid_t holder_pid;   /* EADDRINUSE on listen: the live server, 0 if unknown */
+    int timeout_ms;     /* ETIMEDOUT: the deadline that passed */
+};
+
+/* The exit code for err during op (the one errno → sysexits table). */
+int cli_exit_code(enum cli_op op, int err);
+
+/* Print "uds: ADDRESS: what happened; what to do" for err during op and return the exit
+ * code. The message looks at the path (lstat, modes, directories) where that helps. */
+int cli_fail(enum cli_op op, const char *address, int err, const struct cli_fail_info *info);
+
+/* Print "uds: ADDRESS: WHAT; TODO" (address may be NULL) as an error. */
+void cli_error(const char *address, const char *todo, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A usage error: "uds CMD: MESSAGE" and "Try 'uds CMD --help'." on stderr; returns 64. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A getopt_long() result of '?' or ':' (optstring must start with ':') as a usage error. */
+int cli_getopt_error(const char *cmd, int c, char **argv);
+
+/* ---- option values -------------------------------------------------------------------- */
+/* Each returns 0, or -1 (errno EINVAL/ERANGE) leaving ret_* untouched; the caller says
+ * what was expected, with an example, through cli_usage(). */
+
+/* Seconds, decimals allowed ("0.5", "10"), into milliseconds (rounded up, at most ~24 d). */
+int cli_parse_duration_ms(const char *text, int *ret_ms);
+/* Bytes with an optional K/M/G suffix (binary: 1K = 1024). */
+int cli_parse_size(const char *text, size_t *ret_size);
+/* A decimal integer in [min, max]. */
+int cli_parse_long(const char *text, long min, long max, long *ret_value);
+/* Octal permission bits, at most 0777 ("660", "0660"). */
+int cli_parse_mode(const char *text, mode_t *ret_mode);
+/* A user or group name, or a number. ENOENT: no such name. */
+int cli_parse_user(const char *text, uid_t *ret_uid);
+int cli_parse_group(const char *text, gid_t *ret_gid);
+/* Comma-separated names or numbers into a malloc'ed array (the caller frees it). On failure
+ * the offending item is copied into bad. */
+int cli_parse_uid_list(const char *text, uid_t **ret_ids, size_t *ret_n, char *bad,
+                       size_t bad_size);
+int cli_parse_gid_list(const char *text, gid_t **ret_ids, size_t *ret_n, char *bad,
+                       size_t bad_size);
+
+/* "0.5s", "10s" — the duration as a user typed it, for messages. */
+const char *cli_format_duration(int ms, char *buf, size_t size);
+
+/* Monotonic milliseconds. */
+uint64_t cli_now_ms(void);
+
+/* ---- logging -------------------------------------------------------------------------- */
+
+enum cli_level {
+    CLI_LOG_ERROR = 0,
+    CLI_LOG_WARN,
+    CLI_LOG_INFO,
+    CLI_LOG_DEBUG,  /* -v */
+};
+
+/* One extra field of a log line (text mode ignores them, JSON mode prints them). */
+struct cli_kv {
+    const char *key;
+    const char *str;    /* string value, or NULL for num */
+    long long num;
+};
+#define CLI_KV_STR(k, v) ((struct cli_kv){ .key = (k), .str = (v) })
+#define CLI_KV_NUM(k, v) ((struct cli_kv){ .key = (k), .num = (long long) (v) })
+
+/* verbosity: -1 quiet (errors only), 0 normal, 1 verbose. json: --log json. */
+void cli_log_setup(int verbosity, bool json);
+bool cli_log_enabled(enum cli_level level);
+
+/* One log line on stderr. Text: "uds: MESSAGE". JSON: {"ts", "level", "event", "address",
+ * the fields, "message"}. address may be NULL. */
+void cli_log(enum cli_level level, const char *event, const char *address,
+             const struct cli_kv *kv, size_t n_kv, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* ---- relay (cmd_connect.c) ------------------------------------------------------------ */
+
+/* Copy input to a connected socket and the socket to out_fd, both ways at once with
+ * poll(), until done (used by `uds connect` and `uds send`). */
+struct cli_relay {
+    int sock;
+    enum uds_socket_type type;
+    int in_fd;              /* read input from here, or -1 to send in_buf */
+    const void *in_buf;     /* with in_fd == -1: the whole input (one message for
+                             * seqpacket/dgram) */
+    size_t in_len;
+    int out_fd;
+    uint64_t deadline_ms;   /* cli_now_ms() deadline for the whole exchange, 0 = none */
+    int timeout_ms;         /* the --timeout behind deadline_ms, for the message */
+    int linger_ms;          /* dgram: after the input ends, wait up to this long (since the
+                             * last reply) for more replies; 0 = no limit */
+    size_t max_replies;     /* dgram: stop after this many replies; 0 = once every message
+                             * sent has had a reply (or linger_ms passed) */
+    const char *address;    /* for messages */
+};
+
+/* Returns an exit code; prints the message for a failure. */
+int cli_relay_run(const struct cli_relay *relay);
+
+#endif /* UDS_CLI_H */

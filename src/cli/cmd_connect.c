@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_connect.c — `uds connect`: stdin to a Unix socket and the socket to stdout, like
+ * `nc -U`, and the relay that does it (shared with `uds send`). Connecting is the
+ * library's job; this file only moves bytes and explains failures.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define RELAY_BUF (64 * 1024)
+
+static void connect_usage(FILE *out) {
+    fprintf(out,
+            "Usage: uds connect [OPTIONS] ADDRESS\n"
+            "\n"
+            "Connect stdin and stdout to the Unix socket at ADDRESS, like 'nc -U': what is read\n"
+            "from stdin is sent, what arrives is written to stdout. At the end of stdin the\n"
+            "sending side is shut down and output continues until the server closes.\n"
+            "\n"
+            "Options:\n"
+            "      --type TYPE        stream (default), seqpacket or dgram; with seqpacket and\n"
+            "                         dgram each read of stdin (up to 64 KiB) is one message\n"
+            "      --timeout SECONDS  give up connecting after SECONDS (exit 75); dgram: how\n"
+            "                         long to wait for replies after stdin ends (default 1)\n"
+            "      --wait SECONDS     wait up to SECONDS for the server to appear\n"
+            "  -q, --quiet            print errors only\n"
+            "  -h, --help             show this help\n"
+            "\n"
+            "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
+            "unix:@name.\n"
+            "\n"
+            "Exit status: 0 done, 1 failure, 64 usage error, 69 no server (no such socket, or\n"
+            "a stale one), 75 timeout, 77 permission denied.\n");
+}
+
+/* Write some of what is pending for stdout. Returns 0, or -1 with errno (EPIPE: the reader
+ * left). */
+static int relay_write_out(int fd, const char *buf, size_t *off, size_t *len) {
+    ssize_t n = write(fd, buf + *off, *len);
+
+    if (n > 0) {
+        *off += (size_t) n;
+        *len -= (size_t) n;
+        return 0;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    return -1;
+}
+
+int cli_relay_run(const struct cli_relay *r) {
+    char ibuf[RELAY_BUF], obuf[RELAY_BUF];
+    const char *ip = r->in_buf;
+    size_t ilen = 0, olen = 0, ooff = 0, sent = 0, got = 0;
+    bool msgs = r->type != UDS_STREAM, dgram = r->type == UDS_DGRAM;
+    bool in_done = false, have_in = false, shut = false, sock_eof = false, lost = false;
+    uint64_t linger_until = 0;
+    struct cli_fail_info info = { .timeout_ms = r->timeout_ms };
+
+    if (r->in_fd < 0) {
+        ilen = r->in_len;
+        /* A message socket sends the given input as one message, even an empty one. */
+        have_in = ilen > 0 || msgs;
+        in_done = true;
+    }
+    for (;;) {
+        struct pollfd p[3];
+        int n = 0, i_in = -1, i_sock = -1, i_out = -1, timeout = -1;
+        uint64_t now = cli_now_ms();
+
+        if (in_done && !have_in && !shut) {
+            shut = true;
+            if (!dgram && shutdown(r->sock, SHUT_WR) < 0 && errno != ENOTCONN)
+                return cli_fail(CLI_OP_EXCHANGE, r->address, errno, NULL);
+            linger_until = now + (uint64_t) r->linger_ms;
+        }
+        if (olen == 0) {
+            if (!dgram && sock_eof)
+                break;
+            if (dgram && r->max_replies > 0 && got >= r->max_replies)
+                break;
+            if (dgram && shut && r->max_replies == 0 && got >= sent)
+                break;
+            if (dgram && shut && r->linger_ms > 0 && now >= linger_until)
+                break;
+        }
+        if (r->deadline_ms) {
+            if (now >= r->deadline_ms)
+                return cli_fail(CLI_OP_EXCHANGE, r->address, ETIMEDOUT, &info);
+            timeout = (int) (r->deadline_ms - now);
+        }
+        if (dgram && shut && r->linger_ms > 0) {
+            int left = linger_until > now ? (int) (linger_until - now) : 0;
+            if (timeout < 0 || left < timeout)
+                timeout = left;
+        }
+
+        if (!in_done && !have_in) {
+            p[n] = (struct pollfd){ .fd = r->in_fd, .events = POLLIN };
+            i_in = n++;
+        }
+        short sock_events = (short) ((have_in ? POLLOUT : 0) |
+                                     (!sock_eof && olen == 0 ? POLLIN : 0));
+        /* With nothing to ask of the socket, leave it out: a hung-up socket would
+         * otherwise wake poll() at once, again and again. */
+        if (sock_events) {
+            p[n] = (struct pollfd){ .fd = r->sock, .events = sock_events };
+            i_sock = n++;
+        }
+        if (olen > 0) {
+            p[n] = (struct pollfd){ .fd = r->out_fd, .events = POLLOUT };
+            i_out = n++;
+        }
+        int ready = poll(p, (nfds_t) n, timeout);
+        if (ready < 0) {
+            if (errno == EINTR)
+                continue;
+            return cli_fail(CLI_OP_EXCHANGE, r->address, errno, NULL);
+        }
+        if (ready == 0)
+            continue;
+
+        if (i_in >= 0 && p[i_in].revents) {
+            ssize_t got_in = read(r->in_fd, ibuf, sizeof(ibuf));
+            if (got_in > 0) {
+                ip = ibuf;
+                ilen = (size_t) got_in;
+                have_in = true;
+            } else if (got_in == 0 || (p[i_in].revents & POLLNVAL)) {
+                in_done = true;
+            } else if (errno != EINTR && errno != EAGAIN) {
+                cli_error("stdin", "check the input", "cannot read: %s", strerror(errno));
+                return CLI_EXIT_FAILURE;
+            }
+        }
+
+        short rev = i_sock >= 0 ? p[i_sock].revents : 0;
+        if (have_in && (rev & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t w = send(r->sock, ip, ilen, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w >= 0) {
+                if (msgs) {
+                    /* seqpacket and dgram sends are all or nothing. */
+                    ilen = 0;
+                    sent++;
+                } else {
+                    ip += w;
+                    ilen -= (size_t) w;
+                }
+                have_in = ilen > 0;
+            } else if (errno == EPIPE || errno == ECONNRESET) {
+                /* The server stopped reading: keep what it still sends us, report at the
+                 * end that input was left over. */
+                lost = true;
+                have_in = false;
+                in_done = true;
+                shut = true;
+            } else if (errno != EAGAIN && errno != EINTR) {
+                return cli_fail(CLI_OP_EXCHANGE, r->address, errno, NULL);
+            }
+        }
+        if (!sock_eof && olen == 0 && (rev & (POLLIN | POLLERR | POLLHUP))) {
+            ssize_t got_out = recv(r->sock, obuf, sizeof(obuf),
+                                   MSG_DONTWAIT | (msgs ? MSG_TRUNC : 0));
+            if (got_out > 0 || (got_out == 0 && dgram)) {
+                if ((size_t) got_out > sizeof(obuf)) {
+                    cli_log(CLI_LOG_WARN, "truncated", r->address, NULL, 0,
+                            "%s: a %zd-byte message was cut to %zu bytes", r->address,
+                            got_out, sizeof(obuf));
+                    got_out = (ssize_t) sizeof(obuf);
+                }
+                olen = (size_t) got_out;
+                ooff = 0;
+                if (msgs)
+                    got++;
+                linger_until = cli_now_ms() + (uint64_t) r->linger_ms;
+            } else if (got_out == 0) {
+                /* On seqpacket an empty message reads as 0 too; it is taken for the end,
+                 * which is what a server that closes after its replies sends. */
+                sock_eof = true;
+            } else if (errno != EAGAIN && errno != EINTR) {
+                return cli_fail(CLI_OP_EXCHANGE, r->address, errno, NULL);
+            }
+        }
+        if (i_out >= 0 && p[i_out].revents && olen > 0 &&
+            relay_write_out(r->out_fd, obuf, &ooff, &olen) < 0) {
+            if (errno == EPIPE)
+                return EX_OK;   /* whoever reads our output has seen enough (| head) */
+            cli_error("stdout", "check where the output goes", "cannot write: %s",
+                      strerror(errno));
+            return CLI_EXIT_FAILURE;
+        }
+        /* A chunk that arrived while stdout was not polled yet: try it now. */
+        if (olen > 0 && i_out < 0 && relay_write_out(r->out_fd, obuf, &ooff, &olen) < 0) {
+            if (errno == EPIPE)
+                return EX_OK;
+            cli_error("stdout", "check where the output goes", "cannot write: %s",
+                      strerror(errno));
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    if (lost)
+        return cli_fail(CLI_OP_EXCHANGE, r->address, EPIPE, NULL);
+    return EX_OK;
+}
+
+int cmd_connect(int argc, char **argv) {
+    enum { OPT_TYPE = 256, OPT_TIMEOUT, OPT_WAIT };
+    static const struct option longopts[] = {
+        { "type", required_argument, NULL, OPT_TYPE },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "wait", required_argument, NULL, OPT_WAIT },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct {
+        enum uds_socket_type type;
+        int timeout_ms;
+        int wait_ms;
+        bool quiet;
+        const char *address;
+    } args = { .type = UDS_STREAM };
+    int c, fd, code;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_TYPE:
+            if (uds_socket_type_parse(optarg, &args.type) < 0)
+                return cli_usage("connect", "--type: '%s' is not a socket type; e.g. --type "
+                                 "stream, seqpacket or dgram", optarg);
+            break;
+        case OPT_TIMEOUT:
+            if (cli_parse_duration_ms(optarg, &args.timeout_ms) < 0 || args.timeout_ms == 0)
+                return cli_usage("connect", "--timeout: '%s' is not a positive duration in "
+                                 "seconds; e.g. --timeout 2.5", optarg);
+            break;
+        case OPT_WAIT:
+            if (cli_parse_duration_ms(optarg, &args.wait_ms) < 0)
+                return cli_usage("connect", "--wait: '%s' is not a duration in seconds; e.g. "
+                                 "--wait 5", optarg);
+            break;
+        case 'q':
+            args.quiet = true;
+            break;
+        case 'h':
+            connect_usage(stdout);
+            return EX_OK;
+        default:
+            return cli_getopt_error("connect", c, argv);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage("connect", "missing ADDRESS; e.g. uds connect /run/app.sock");
+    if (argc - optind > 1)
+        return cli_usage("connect", "one ADDRESS only; '%s' is extra", argv[optind + 1]);
+    args.address = argv[optind];
+    cli_log_setup(args.quiet ? -1 : 0, false);
+
+    struct uds_connect_opts opts = {
+        .type = args.type,
+        .timeout_ms = args.timeout_ms,
+        .wait_ms = args.wait_ms,
+    };
+    fd = uds_connect(args.address, &opts);
+    if (fd < 0) {
+        struct cli_fail_info info = {
+            .timeout_ms = args.timeout_ms ? args.timeout_ms : args.wait_ms,
+        };
+        return cli_fail(CLI_OP_CONNECT, args.address, errno, &info);
+    }
+    struct cli_relay relay = {
+        .sock = fd,
+        .type = args.type,
+        .in_fd = STDIN_FILENO,
+        .out_fd = STDOUT_FILENO,
+        .linger_ms = args.timeout_ms ? args.timeout_ms : 1000,
+        .address = args.address,
+    };
+    code = cli_relay_run(&relay);
+    (void) close(fd);   /* nothing more to say about a socket we are done with */
+    return code;
+}

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_ls.c — `uds ls`: every Unix socket of the network namespace as a table or JSON, with
+ * the processes that hold each one, peers named by address or process, relative names
+ * resolved through the holder's directory, and sockets whose path no longer reaches them
+ * marked. The facts come from the library (sock_diag, /proc); this file only presents them.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "cli.h"
+
+/* Room for a resolved relative name: a directory of PATH_MAX and the name. */
+#define RESOLVED_MAX (UDS_PATH_MAX + UDS_SUN_PATH_MAX + 8)
+
+struct args {
+    bool listening;
+    bool all;
+    bool processes;
+    bool json;
+    const char *pattern;
+};
+
+/* What ls shows for one socket, computed once per socket of the dump. */
+struct view {
+    char *addr;                 /* raw bytes (an abstract name may hold NULs); NULL unnamed */
+    size_t addr_len;
+    char *text;                 /* addr for a terminal, control bytes escaped; NULL unnamed */
+    enum uds_path_status status;
+    bool relative;              /* a relative name no holder's directory resolved */
+    const struct uds_procfd *procs;
+    size_t n_procs;
+};
+
+struct ctx {
+    const struct args *args;
+    struct uds_socklist socks;
+    struct uds_procfd_list procs;
+    bool have_procs;
+    struct view *views;         /* parallel to socks.socks */
+};
+
+static void ls_usage(FILE *out) {
+    fprintf(out,
+            "Usage: uds ls [OPTIONS] [PATTERN]\n"
+            "\n"
+            "List the Unix sockets of this machine (its network namespace), like ss -x -a -p\n"
+            "but readable: TYPE, STATE, RECV-Q, SEND-Q, ADDRESS, INODE, PEER and PROCESS.\n"
+            "ADDRESS is an absolute path, @name for an abstract socket, or - when unnamed; a\n"
+            "relative name is resolved through the directory of a process that holds the\n"
+            "socket, and shown as ./NAME when none can tell. A path marked (deleted) or\n"
+            "(replaced) no longer leads to the socket: it is unreachable by that path.\n"
+            "For a listener, RECV-Q is the connections waiting to be accepted and SEND-Q its\n"
+            "backlog. PEER is the peer's address, or its process when it has none.\n"
+            "\n"
+            "Options:\n"
+            "  -l, --listening   only sockets that accept: listeners, and bound dgram sockets\n"
+            "                    that are not connected\n"
+            "  -a, --all         unnamed sockets too (by default only sockets with an address)\n"
+            "  -p, --processes   every process and fd that holds each socket (by default the\n"
+            "                    first process and how many more)\n"
+            "      --json        one JSON array, one object per socket (see uds(1))\n"
+            "  -h, --help        show this help\n"
+            "\n"
+            "PATTERN is a shell glob matched against ADDRESS, e.g. '/run/*' or '@*'.\n"
+            "Processes of other users are shown only to root.\n"
+            "\n"
+            "Exit status: 0 listed (even if nothing matched), 1 failure, 64 usage error,\n"
+            "69 the kernel cannot list sockets (no unix_diag).\n");
+}
+
+/* ---- addresses ------------------------------------------------------------------------ */
+
+static void *xmalloc(size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "uds: out of memory\n");
+        exit(CLI_EXIT_FAILURE);
+    }
+    return p;
+}
+
+static char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+/* bytes → text safe for a terminal: control bytes and backslashes as \xNN. */
+static void escape_text(const char *s, size_t len, char *out, size_t size) {
+    size_t o = 0;
+
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            o += (size_t) snprintf(out + o, size - o, "\\x%02x", c);
+        else
+            out[o++] = (char) c;
+    }
+    out[o] = '\0';
+}
+
+static bool is_self_alias(const char *name) {
+    return strncmp(name, "/proc/self/", 11) == 0 || strncmp(name, "/proc/thread-self/", 18) == 0 ||
+           strncmp(name, "/dev/fd/", 8) == 0;
+}
+
+static void set_addr(struct view *v, const char *prefix, const char *s, size_t len) {
+    size_t p = strlen(prefix);
+
+    v->addr = xmalloc(p + len + 1);
+    memcpy(v->addr, prefix, p);
+    memcpy(v->addr + p, s, len);
+    v->addr_len = p + len;
+    v->addr[v->addr_len] = '\0';
+    v->text = xmalloc(4 * v->addr_len + 1);
+    escape_text(v->addr, v->addr_len, v->text, 4 * v->addr_len + 1);
+}
+
+static void compute_view(struct ctx *c, size_t i) {
+    const struct uds_sockinfo *s = &c->socks.socks[i];
+    struct view *v = &c->views[i];
+    char resolved[RESOLVED_MAX];
+
+    v->status = UDS_PATH_UNKNOWN;
+    if (c->have_procs)
+        v->n_procs = uds_procfd_find(&c->procs, s->inode, &v->procs);
+    switch (s->name_kind) {
+    case UDS_ADDR_ABSTRACT:
+        set_addr(v, "@", s->name, s->name_len);
+        break;
+    case UDS_ADDR_PATH:
+        if (s->name[0] == '/') {
+            set_addr(v, "", s->name, s->name_len);
+            if (!is_self_alias(s->name))
+                v->status = uds_sockinfo_path_status(s, NULL);
+            break;
+        }
+        /* Relative to the binder's directory: any holder still sitting there can tell. */
+        for (size_t k = 0; k < v->n_procs; k++) {
+            if (k > 0 && v->procs[k].pid == v->procs[k - 1].pid)
+                continue;
+            if (uds_sockinfo_resolve(s, v->procs[k].pid, resolved, sizeof(resolved)) == 1) {
+                set_addr(v, "", resolved, strlen(resolved));
+                v->status = UDS_PATH_OK;
+                break;
+            }
+        }
+        if (!v->addr) {
+            /* "./" keeps a file named "@x" apart from the abstract "@x". */
+            bool dotted = strncmp(s->name, "./", 2) == 0 || strncmp(s->name, "../", 3) == 0;
+            set_addr(v, dotted ? "" : "./", s->name, s->name_len);
+            v->relative = true;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static bool accepts(const struct uds_sockinfo *s) {
+    if (s->state == UDS_SOCK_LISTENING)
+        return true;
+    return s->type == UDS_DGRAM && s->name_kind != 0 && s->peer_inode == 0 &&
+           s->state == UDS_SOCK_UNCONNECTED;
+}
+
+static bool selected(const struct ctx *c, size_t i) {
+    const struct uds_sockinfo *s = &c->socks.socks[i];
+    const struct view *v = &c->views[i];
+
+    if (c->args->listening && !accepts(s))
+        return false;
+    if (c->args->pattern)
+        return v->text && fnmatch(c->args->pattern, v->text, 0) == 0;
+    return c->args->all || s->name_kind != 0;
+}
+
+static const char *status_mark(enum uds_path_status st) {
+    switch (st) {
+    case UDS_PATH_MISSING:
+        return " (deleted)";
+    case UDS_PATH_REPLACED:
+        return " (replaced)";
+    default:
+        return "";
+    }
+}
+
+static const char *status_name(const struct uds_sockinfo *s, const struct view *v) {
+    if (s->name_kind != UDS_ADDR_PATH)
+        return NULL;
+    switch (v->status) {
+    case UDS_PATH_OK:
+        return "ok";
+    case UDS_PATH_MISSING:
+        return "deleted";
+    case UDS_PATH_REPLACED:
+        return "replaced";
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- table ---------------------------------------------------------------------------- */
+
+enum { COL_TYPE, COL_STATE, COL_RECVQ, COL_SENDQ, COL_ADDR, COL_INODE, COL_PEER, COL_PROC,
+       N_COLS };
+
+static const char *const headers[N_COLS] = {
+    "TYPE", "STATE", "RECV-Q", "SEND-Q", "ADDRESS", "INODE", "PEER", "PROCESS",
+};
+
+struct cells {
+    char *col[N_COLS];
+};
+
+/* Append to out (size bytes, *o used so far), truncating, never past the end. */
+__attribute__((format(printf, 4, 5)))
+static void append(char *out, size_t size, size_t *o, const char *fmt, ...) {
+    va_list ap;
+    int n;
+
+    if (*o + 1 >= size)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(out + *o, size - *o, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *o = *o + (size_t) n < size ? *o + (size_t) n : size - 1;
+}
+
+/* "4242/nginx", ",+N" more processes; with -p every "pid/command:fd". */
+static char *process_text(const struct view *v, bool every) {
+    /* pid, '/', a command of 15 bytes escaped to at most 60, ':', fd, ',' */
+    size_t size = 32 + v->n_procs * 96, o = 0, distinct = 0;
+    char *out = xmalloc(size);
+
+    out[0] = '\0';
+    if (v->n_procs == 0) {
+        append(out, size, &o, "-");
+        return out;
+    }
+    for (size_t k = 0; k < v->n_procs; k++) {
+        const struct uds_procfd *p = &v->procs[k];
+        char comm[64];
+        bool new_pid = k == 0 || p->pid != v->procs[k - 1].pid;
+
+        distinct += new_pid;
+        escape_text(p->command, strlen(p->command), comm, sizeof(comm));
+        if (every)
+            append(out, size, &o, "%s%d/%s:%d", k ? "," : "", (int) p->pid, comm, p->fd);
+        else if (k == 0)
+            append(out, size, &o, "%d/%s", (int) p->pid, comm);
+    }
+    if (!every && distinct > 1)
+        append(out, size, &o, ",+%zu", distinct - 1);
+    return out;
+}
+
+static char *peer_text(const struct ctx *c, const struct uds_sockinfo *s) {
+    const struct uds_sockinfo *p;
+    char buf[64];
+
+    if (s->peer_inode == 0)
+        return xstrdup("-");
+    p = uds_socklist_find(&c->socks, s->peer_inode);
+    if (p) {
+        const struct view *v = &c->views[p - c->socks.socks];
+        if (v->text)
+            return xstrdup(v->text);
+        if (v->n_procs > 0)
+            return process_text(v, false);
+    }
+    /* A peer in another network namespace, or one nobody may see. */
+    snprintf(buf, sizeof(buf), "#%lu", (unsigned long) s->peer_inode);
+    return xstrdup(buf);
+}
+
+static void fill_cells(const struct ctx *c, size_t i, struct cells *r) {
+    const struct uds_sockinfo *s = &c->socks.socks[i];
+    const struct view *v = &c->views[i];
+    char buf[64];
+
+    r->col[COL_TYPE] = xstrdup(uds_socket_type_name(s->type));
+    r->col[COL_STATE] = xstrdup(uds_sock_state_name(s->state));
+    snprintf(buf, sizeof(buf), "%lu", (unsigned long) s->recv_q);
+    r->col[COL_RECVQ] = xstrdup(s->has & UDS_SOCKINFO_QUEUES ? buf : "-");
+    snprintf(buf, sizeof(buf), "%lu", (unsigned long) s->send_q);
+    r->col[COL_SENDQ] = xstrdup(s->has & UDS_SOCKINFO_QUEUES ? buf : "-");
+    if (v->text) {
+        const char *mark = status_mark(v->status);
+        size_t len = strlen(v->text) + strlen(mark) + 1;
+        r->col[COL_ADDR] = xmalloc(len);
+        snprintf(r->col[COL_ADDR], len, "%s%s", v->text, mark);
+    } else {
+        r->col[COL_ADDR] = xstrdup("-");
+    }
+    snprintf(buf, sizeof(buf), "%lu", (unsigned long) s->inode);
+    r->col[COL_INODE] = xstrdup(buf);
+    r->col[COL_PEER] = peer_text(c, s);
+    r->col[COL_PROC] = process_text(v, c->args->processes);
+}
+
+static void print_table(const struct ctx *c, const size_t *order, size_t n) {
+    struct cells *rows = xmalloc(n * sizeof(*rows));
+    size_t width[N_COLS];
+    static const bool right[N_COLS] = { [COL_RECVQ] = true, [COL_SENDQ] = true };
+
+    for (int k = 0; k < N_COLS; k++)
+        width[k] = strlen(headers[k]);
+    for (size_t i = 0; i < n; i++) {
+        fill_cells(c, order[i], &rows[i]);
+        for (int k = 0; k < N_COLS; k++)
+            if (strlen(rows[i].col[k]) > width[k])
+                width[k] = strlen(rows[i].col[k]);
+    }
+    for (size_t i = 0; i <= n; i++) {
+        for (int k = 0; k < N_COLS; k++) {
+            const char *cell = i == 0 ? headers[k] : rows[i - 1].col[k];
+            if (k == N_COLS - 1)
+                printf("%s\n", cell);
+            else if (right[k] && i > 0)
+                printf("%*s  ", (int) width[k], cell);
+            else
+                printf("%-*s  ", (int) width[k], cell);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < N_COLS; k++)
+            free(rows[i].col[k]);
+    free(rows);
+}
+
+/* ---- JSON ----------------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t len) {
+    size_t n;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0) {
+        n = 2;
+        cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        n = 3;
+        cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* A JSON string of len bytes. Bytes that are not UTF-8 become U+0080..U+00FF escapes
+ * (each byte stands for itself, Latin-1 style), so the output is always valid JSON. */
+static void json_string(const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *) s;
+
+    putchar('"');
+    for (size_t i = 0; i < len;) {
+        unsigned char ch = u[i];
+        size_t n;
+
+        if (ch == '"' || ch == '\\') {
+            printf("\\%c", ch);
+            i++;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            printf("\\u%04x", ch);
+            i++;
+        } else if ((n = utf8_seq(u + i, len - i)) > 0) {
+            fwrite(u + i, 1, n, stdout);
+            i += n;
+        } else {
+            printf("\\u%04x", ch);
+            i++;
+        }
+    }
+    putchar('"');
+}
+
+static void json_procs(const struct uds_procfd *procs, size_t n) {
+    putchar('[');
+    for (size_t k = 0; k < n; k++) {
+        printf("%s{\"pid\":%d,\"command\":", k ? "," : "", (int) procs[k].pid);
+        json_string(procs[k].command, strlen(procs[k].command));
+        printf(",\"fd\":%d}", procs[k].fd);
+    }
+    putchar(']');
+}
+
+static void print_json_one(const struct ctx *c, size_t i) {
+    const struct uds_sockinfo *s = &c->socks.socks[i];
+    const struct view *v = &c->views[i];
+    const char *st = status_name(s, v);
+    const char *kind = s->name_kind == UDS_ADDR_PATH       ? "path"
+                       : s->name_kind == UDS_ADDR_ABSTRACT ? "abstract"
+                                                           : "unnamed";
+
+    fputs("{\"address\":", stdout);
+    if (v->addr)
+        json_string(v->addr, v->addr_len);
+    else
+        fputs("null", stdout);
+    printf(",\"kind\":\"%s\",\"name\":", kind);
+    if (s->name_kind != 0)
+        json_string(s->name, s->name_len);
+    else
+        fputs("null", stdout);
+    printf(",\"path_status\":");
+    if (st)
+        printf("\"%s\"", st);
+    else
+        fputs("null", stdout);
+    printf(",\"type\":\"%s\",\"state\":\"%s\",\"inode\":%lu", uds_socket_type_name(s->type),
+           uds_sock_state_name(s->state), (unsigned long) s->inode);
+    if (s->peer_inode)
+        printf(",\"peer_inode\":%lu", (unsigned long) s->peer_inode);
+    else
+        fputs(",\"peer_inode\":null", stdout);
+    fputs(",\"peer_address\":", stdout);
+    {
+        const struct uds_sockinfo *p = s->peer_inode ? uds_socklist_find(&c->socks, s->peer_inode)
+                                                     : NULL;
+        const struct view *pv = p ? &c->views[p - c->socks.socks] : NULL;
+        if (pv && pv->addr)
+            json_string(pv->addr, pv->addr_len);
+        else
+            fputs("null", stdout);
+    }
+    if (s->has & UDS_SOCKINFO_QUEUES)
+        printf(",\"recv_q\":%lu,\"send_q\":%lu", (unsigned long) s->recv_q,
+               (unsigned long) s->send_q);
+    else
+        fputs(",\"recv_q\":null,\"send_q\":null", stdout);
+    if (s->has & UDS_SOCKINFO_UID)
+        printf(",\"uid\":%lu", (unsigned long) s->uid);
+    else
+        fputs(",\"uid\":null", stdout);
+    if (s->has & UDS_SOCKINFO_FILE)
+        printf(",\"file\":{\"dev\":\"%u:%u\",\"inode\":%lu}", major(s->file_dev),
+               minor(s->file_dev), (unsigned long) s->file_ino);
+    else
+        fputs(",\"file\":null", stdout);
+    if (s->state == UDS_SOCK_LISTENING) {
+        fputs(",\"pending\":[", stdout);
+        for (size_t k = 0; k < s->n_pending; k++)
+            printf("%s%lu", k ? "," : "", (unsigned long) s->pending[k]);
+        putchar(']');
+    }
+    fputs(",\"processes\":", stdout);
+    json_procs(v->procs, v->n_procs);
+    putchar('}');
+}
+
+static void print_json(const struct ctx *c, const size_t *order, size_t n) {
+    putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ",\n " : "\n ", stdout);
+        print_json_one(c, order[i]);
+    }
+    fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+/* ---- the command ---------------------------------------------------------------------- */
+
+/* Named sockets first, by address; then by inode. */
+static int by_address(const void *a, const void *b, void *arg) {
+    const struct ctx *c = arg;
+    size_t i = *(const size_t *) a, j = *(const size_t *) b;
+    const struct view *x = &c->views[i], *y = &c->views[j];
+    ino_t xi = c->socks.socks[i].inode, yi = c->socks.socks[j].inode;
+
+    if (!x->text != !y->text)
+        return x->text ? -1 : 1;
+    if (x->text) {
+        int r = strcmp(x->text, y->text);
+        if (r)
+            return r;
+    }
+    return xi < yi ? -1 : xi > yi;
+}
+
+int cmd_ls(int argc, char **argv) {
+    enum { OPT_JSON = 256 };
+    static const struct option longopts[] = {
+        { "listening", no_argument, NULL, 'l' },
+        { "all", no_argument, NULL, 'a' },
+        { "processes", no_argument, NULL, 'p' },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct args args = { 0 };
+    struct ctx c = { .args = &args };
+    size_t *order = NULL, n = 0;
+    bool missing_proc = false;
+    int ch;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, ":laph", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'l':
+            args.listening = true;
+            break;
+        case 'a':
+            args.all = true;
+            break;
+        case 'p':
+            args.processes = true;
+            break;
+        case OPT_JSON:
+            args.json = true;
+            break;
+        case 'h':
+            ls_usage(stdout);
+            return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
+        default:
+            return cli_getopt_error("ls", ch, argv);
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage("ls", "one PATTERN at most; quote a glob: uds ls '/run/*'");
+    if (argc - optind == 1)
+        args.pattern = argv[optind];
+    cli_log_setup(0, false);
+
+    if (uds_socklist_dump(&c.socks) < 0) {
+        int e = errno;
+        if (e == EPROTONOSUPPORT || e == ENOENT) {
+            cli_error(NULL, "load it (modprobe unix_diag) or use ss -x",
+                      "cannot list sockets: this kernel has no unix_diag (%s)", strerror(e));
+            return EX_UNAVAILABLE;
+        }
+        cli_error(NULL, "try again", "cannot list sockets: %s", strerror(e));
+        return CLI_EXIT_FAILURE;
+    }
+    if (uds_procfd_scan(0, &c.procs) == 0)
+        c.have_procs = true;
+    else
+        cli_log(CLI_LOG_WARN, "warning", NULL, NULL, 0,
+                "cannot read processes from /proc (%s); the PROCESS column stays empty",
+                strerror(errno));
+    c.views = calloc(c.socks.n ? c.socks.n : 1, sizeof(*c.views));
+    order = calloc(c.socks.n ? c.socks.n : 1, sizeof(*order));
+    if (!c.views || !order) {
+        cli_error(NULL, NULL, "out of memory");
+        free(c.views);
+        free(order);
+        uds_procfd_done(&c.procs);
+        uds_socklist_done(&c.socks);
+        return CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < c.socks.n; i++)
+        compute_view(&c, i);
+    for (size_t i = 0; i < c.socks.n; i++)
+        if (selected(&c, i)) {
+            order[n++] = i;
+            missing_proc |= c.views[i].n_procs == 0;
+        }
+    qsort_r(order, n, sizeof(*order), by_address, &c);
+
+    if (args.json)
+        print_json(&c, order, n);
+    else
+        print_table(&c, order, n);
+    if (missing_proc && c.have_procs && c.procs.n_denied > 0)
+        cli_log(CLI_LOG_INFO, "note", NULL, NULL, 0,
+                "%zu processes could not be read (other users'); run as root to see which "
+                "process holds every socket", c.procs.n_denied);
+
+    free(order);
+    for (size_t i = 0; i < c.socks.n; i++) {
+        free(c.views[i].addr);
+        free(c.views[i].text);
+    }
+    free(c.views);
+    uds_procfd_done(&c.procs);
+    uds_socklist_done(&c.socks);
+    return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
+}

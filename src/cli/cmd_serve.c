@@ -1,0 +1,819 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_serve.c — `uds serve`: the policy of a Unix-socket server (echo, or a fixed reply per
+ * message), its options, signals, readiness and logs. Listening, accepting, buffering and
+ * draining are the library's (uds_listen, uds_server); dgram, which has no connections,
+ * is served here on a uds_loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Fds a server needs besides one per connection: stdio, listener, lock file, epoll, timer,
+ * signalfd, the EMFILE spare, and some slack. */
+#define FD_MARGIN 32
+
+struct serve_args {
+    const char *address;
+    enum uds_socket_type type;
+    const char *reply;          /* --reply TEXT, or NULL for echo */
+    char *reply_line;           /* TEXT "\n", for line-based replies on a stream */
+    size_t reply_line_len;
+    mode_t mode;
+    bool set_owner, set_group;
+    uid_t owner;
+    gid_t group;
+    uid_t *allow_uids;
+    size_t n_allow_uids;
+    gid_t *allow_gids;
+    size_t n_allow_gids;
+    long max_conns;
+    int idle_ms;
+    int drain_ms;
+    size_t max_message;
+    long ready_fd;
+    int verbosity;
+    bool json;
+};
+
+struct serve {
+    const struct serve_args *args;
+    char addr[UDS_PATH_MAX + 8];    /* canonical address, for logs */
+    bool abstract;                  /* addr is in the abstract namespace */
+    struct uds_allow allow;
+    struct uds_listener listener;
+    struct uds_server *server;      /* stream, seqpacket */
+    struct uds_loop *loop;          /* the server's loop, or dgram's own */
+    char *dgram_buf;
+    unsigned signals;               /* stop signals received */
+    bool ran;                       /* the loop ran until a stop */
+    bool cut_off;                   /* a second signal closed connections in flight */
+    uint64_t accept_error_logged_ms;
+    unsigned accept_errors_unlogged;
+};
+
+static void serve_usage(FILE *out) {
+    fprintf(out,
+            "Usage: uds serve [OPTIONS] ADDRESS\n"
+            "\n"
+            "Serve the Unix socket at ADDRESS (a path, @abstract, unix:PATH or unix:@name):\n"
+            "echo what each client sends, or answer each message with --reply TEXT. A stale\n"
+            "socket file (nobody listening) is replaced; a live server's is never touched.\n"
+            "\n"
+            "Handler:\n"
+            "      --reply TEXT          answer each message with TEXT instead of echoing;\n"
+            "                            on a stream a message is a line (TEXT and a newline\n"
+            "                            per line, and for data left without a newline at\n"
+            "                            the end); on seqpacket and dgram it is one packet\n"
+            "                            (answered with exactly TEXT)\n"
+            "      --type TYPE           stream (default), seqpacket or dgram\n"
+            "\n"
+            "Access:\n"
+            "  -m, --mode OCTAL          permissions of the socket file (default 0600)\n"
+            "  -o, --owner USER          owner of the socket file (name or number)\n"
+            "  -g, --group GROUP         group of the socket file (name or number)\n"
+            "      --allow-uid LIST      accept only these users (comma-separated names or\n"
+            "                            numbers); other peers are closed at once and logged\n"
+            "      --allow-gid LIST      accept only members of these groups (primary or\n"
+            "                            supplementary); with --allow-uid, either suffices\n"
+            "\n"
+            "Limits:\n"
+            "  -c, --max-conns N         at most N clients at once (default 1024); more wait\n"
+            "                            in the backlog until one leaves\n"
+            "      --idle-timeout SECONDS  close a client idle that long (default: never)\n"
+            "      --drain-timeout SECONDS on SIGTERM/SIGINT, give clients that long to finish\n"
+            "                            (default 10)\n"
+            "      --max-message BYTES   longest line (--reply on a stream) or packet\n"
+            "                            (seqpacket, dgram), K/M suffixes (default 64K); a\n"
+            "                            client over it is closed and logged\n"
+            "\n"
+            "Readiness and logs:\n"
+            "      --ready-fd N          write a newline to fd N, then close it, once ready\n"
+            "      --log FORMAT          text (default) or json (one JSON object per line)\n"
+            "  -q, --quiet               log errors only\n"
+            "  -v, --verbose             also log each connection opening and closing\n"
+            "  -h, --help                show this help\n"
+            "\n"
+            "Once ready it logs 'uds: listening on ADDRESS' on stderr and, when NOTIFY_SOCKET\n"
+            "is set, sends READY=1 there. Sockets passed by systemd (LISTEN_FDS) that are\n"
+            "bound to ADDRESS are used instead of binding. SIGTERM or SIGINT stops gracefully:\n"
+            "no new clients, the socket file is removed, clients in flight get their replies;\n"
+            "a second signal stops at once. SIGHUP stops like SIGTERM.\n"
+            "\n"
+            "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off clients\n"
+            "in flight), 64 usage error, 69 the address is held by a running server, 73 cannot\n"
+            "create (the path exists and is not a socket, or its directory is missing),\n"
+            "77 permission denied.\n");
+}
+
+/* ---- systemd: readiness and socket activation ----------------------------------------- */
+
+/* A state datagram ("READY=1", "STOPPING=1") to $NOTIFY_SOCKET, when it is set. */
+static void notify_systemd(const char *state) {
+    if (uds_notify(state) < 0)
+        cli_log(CLI_LOG_WARN, "notify", NULL, NULL, 0, "NOTIFY_SOCKET=%s: cannot send %s: %s",
+                getenv("NOTIFY_SOCKET"), state, strerror(errno));
+}
+
+/* Whether fd is an AF_UNIX socket bound to the same name as addr. */
+static bool fd_bound_to(int fd, const struct uds_addr *addr) {
+    struct sockaddr_un want, have;
+    socklen_t want_len, have_len = sizeof(have);
+
+    if (uds_addr_to_sockaddr(addr, &want, &want_len) < 0)
+        return false;
+    if (getsockname(fd, (struct sockaddr *) &have, &have_len) < 0 || have.sun_family != AF_UNIX)
+        return false;
+    if (addr->kind == UDS_ADDR_ABSTRACT)
+        return have_len == want_len && memcmp(have.sun_path, want.sun_path,
+                                              want_len - offsetof(struct sockaddr_un,
+                                                                  sun_path)) == 0;
+    if (have_len <= offsetof(struct sockaddr_un, sun_path) || have.sun_path[0] == '\0')
+        return false;
+    if (strncmp(have.sun_path, want.sun_path, sizeof(have.sun_path)) == 0)
+        return true;
+    /* The same file by another name ("app.sock" for "/run/app.sock", a symlinked dir). */
+    struct stat a, b;
+    char bound[sizeof(have.sun_path) + 1];
+    memcpy(bound, have.sun_path, sizeof(have.sun_path));
+    bound[sizeof(have.sun_path)] = '\0';
+    return stat(bound, &a) == 0 && stat(addr->name, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/* systemd socket activation: the fd from LISTEN_FDS bound to address, adopted into *ret.
+ * Returns 1 when one was taken, 0 when none was passed for it, -1 on error. */
+static int take_activated_fd(const char *address, struct uds_listener *ret) {
+    struct uds_activation act;
+    struct uds_addr addr;
+    int found = -1, n;
+
+    /* The variables are for this process only: a child must not take them as its own. */
+    n = uds_activation_get(UDS_ACTIVATION_UNSET_ENV, &act);
+    if (n <= 0)
+        return n;
+    if (uds_addr_parse(address, 0, &addr) == 0) {
+        for (size_t i = 0; i < act.n_fds && found < 0; i++)
+            if (act.fds[i] >= 0 && fd_bound_to(act.fds[i], &addr))
+                found = act.fds[i];
+    }
+    uds_activation_done(&act);
+    if (found < 0)
+        return 0;
+    return uds_listener_adopt(found, ret) < 0 ? -1 : 1;
+}
+
+/* ---- process setup ------------------------------------------------------------------------ */
+
+/* Soft RLIMIT_NOFILE up to the hard limit; say so when even that is short of max_conns. */
+static void raise_nofile(long max_conns) {
+    struct rlimit rl;
+    unsigned long long need = (unsigned long long) max_conns + FD_MARGIN;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
+        cli_log(CLI_LOG_WARN, "limit", NULL, NULL, 0, "--max-conns %ld needs about %llu open "
+                "files but the hard limit is %llu; raise it (ulimit -Hn, LimitNOFILE=) or "
+                "lower --max-conns", max_conns, need, (unsigned long long) rl.rlim_max);
+    } else if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
+        cli_log(CLI_LOG_WARN, "limit", NULL, NULL, 0, "--max-conns %ld needs about %llu open "
+                "files but only %llu are allowed (ulimit -n); raise it or lower --max-conns",
+                max_conns, need, (unsigned long long) rl.rlim_cur);
+    }
+}
+
+/* Stop signals arrive on a signalfd in the loop, so the stop runs as ordinary loop code. */
+static int open_signalfd(void) {
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    /* A shell starts background jobs with SIGINT ignored, and an ignored signal is
+     * discarded even while blocked: take it back so `kill -INT` stops us. SIGHUP stays
+     * ignored if it was (nohup). */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* ---- logging helpers ------------------------------------------------------------------ */
+
+static void log_peer(const struct serve *sv, enum cli_level level, const char *event,
+                     const struct uds_peer *peer, const char *what, const char *reason) {
+    struct cli_kv kv[] = {
+        CLI_KV_NUM("pid", peer ? peer->pid : 0),
+        CLI_KV_NUM("uid", peer ? peer->uid : 0),
+        CLI_KV_NUM("gid", peer ? peer->gid : 0),
+        CLI_KV_STR("reason", reason ? reason : ""),
+    };
+
+    if (!cli_log_enabled(level))
+        return;
+    cli_log(level, event, sv->addr, kv, reason ? 4 : 3, "%s: %s pid %ld uid %lu gid %lu%s%s",
+            sv->addr, what, (long) (peer ? peer->pid : 0),
+            (unsigned long) (peer ? peer->uid : 0), (unsigned long) (peer ? peer->gid : 0),
+            reason ? ": " : "", reason ? reason : "");
+}
+
+static const char *signal_name(uint32_t signo) {
+    switch (signo) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    }
+    return "a signal";
+}
+
+/* ---- stream and seqpacket: callbacks for uds_server ------------------------------------ */
+
+/* A --reply stream connection's only state is how many bytes of an unfinished line it has
+ * sent; it is kept in the connection's data pointer itself, so idle clients cost nothing. */
+static size_t pending_get(const struct uds_conn *conn) {
+    return (size_t) (uintptr_t) uds_conn_data(conn);
+}
+
+static void pending_set(struct uds_conn *conn, size_t n) {
+    uds_conn_set_data(conn, (void *) (uintptr_t) n);
+}
+
+static void send_or_close(const struct serve *sv, struct uds_conn *conn, const void *buf,
+                          size_t len) {
+    if (uds_conn_send(conn, buf, len) < 0 && errno != EPIPE) {
+        log_peer(sv, CLI_LOG_WARN, "close", uds_conn_peer(conn), "closing connection from",
+                 strerror(errno));
+        uds_conn_close(conn, false);
+    }
+}
+
+static int on_open(struct uds_conn *conn, void *data) {
+    struct serve *sv = data;
+
+    pending_set(conn, 0);
+    log_peer(sv, CLI_LOG_DEBUG, "open", uds_conn_peer(conn), "connection from", NULL);
+    return 0;
+}
+
+static void on_data(struct uds_conn *conn, const void *buf, size_t len, void *data) {
+    struct serve *sv = data;
+    const struct serve_args *a = sv->args;
+    const char *p = buf, *end = p + len;
+    size_t pending;
+
+    if (!a->reply) {
+        send_or_close(sv, conn, buf, len);
+        return;
+    }
+    if (a->type != UDS_STREAM) {
+        send_or_close(sv, conn, a->reply, strlen(a->reply));
+        return;
+    }
+    /* A stream has no message boundaries (one read() is not one message): a message is a
+     * line, and a line may arrive in pieces or many in one read. */
+    pending = pending_get(conn);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        size_t piece = nl ? (size_t) (nl - p) : (size_t) (end - p);
+        if (pending + piece > a->max_message) {
+            char why[96];
+            snprintf(why, sizeof(why), "a line longer than --max-message %zu bytes",
+                     a->max_message);
+            log_peer(sv, CLI_LOG_WARN, "close", uds_conn_peer(conn), "closing connection from",
+                     why);
+            uds_conn_close(conn, false);
+            return;
+        }
+        if (!nl) {
+            pending += piece;
+            break;
+        }
+        pending = 0;
+        send_or_close(sv, conn, a->reply_line, a->reply_line_len);
+        p = nl + 1;
+    }
+    pending_set(conn, pending);
+}
+
+static void on_eof(struct uds_conn *conn, void *data) {
+    struct serve *sv = data;
+    const struct serve_args *a = sv->args;
+
+    /* Data left without a final newline is one last message. */
+    if (a->reply && a->type == UDS_STREAM && pending_get(conn) > 0) {
+        pending_set(conn, 0);
+        send_or_close(sv, conn, a->reply_line, a->reply_line_len);
+    }
+}
+
+static void on_close(struct uds_conn *conn, int error, void *data) {
+    struct serve *sv = data;
+    char why[128];
+
+    if (error == 0) {
+        log_peer(sv, CLI_LOG_DEBUG, "close", uds_conn_peer(conn), "closed connection from",
+                 NULL);
+        return;
+    }
+    if (error == ETIMEDOUT) {
+        char dur[32];
+        snprintf(why, sizeof(why), "idle for %s (--idle-timeout)",
+                 cli_format_duration(sv->args->idle_ms, dur, sizeof(dur)));
+    } else if (error == EMSGSIZE) {
+        snprintf(why, sizeof(why), "a message longer than --max-message %zu bytes",
+                 sv->args->max_message);
+    } else {
+        snprintf(why, sizeof(why), "%s", strerror(error));
+    }
+    log_peer(sv, error == EMSGSIZE ? CLI_LOG_WARN : CLI_LOG_DEBUG, "close", uds_conn_peer(conn),
+             "closed connection from", why);
+}
+
+static void on_deny(const struct uds_peer *peer, void *data) {
+    log_peer(data, CLI_LOG_WARN, "deny", peer, "refused",
+             "not in --allow-uid/--allow-gid");
+}
+
+static void on_accept_error(int error, void *data) {
+    struct serve *sv = data;
+    uint64_t now = cli_now_ms();
+
+    /* Under EMFILE every wakeup fails the same way: one line per second is enough. */
+    if (sv->accept_error_logged_ms && now - sv->accept_error_logged_ms < 1000) {
+        sv->accept_errors_unlogged++;
+        return;
+    }
+    cli_log(CLI_LOG_WARN, "accept_error", sv->addr, NULL, 0, "%s: shed a client: %s%s; raise "
+            "the open-file limit (ulimit -n) or lower --max-conns", sv->addr, strerror(error),
+            sv->accept_errors_unlogged ? " (and more since the last report)" : "");
+    sv->accept_error_logged_ms = now;
+    sv->accept_errors_unlogged = 0;
+}
+
+/* ---- dgram: no connections, so no uds_server ------------------------------------------- */
+
+static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct serve *sv = data;
+    const struct serve_args *a = sv->args;
+
+    (void) loop;
+    (void) events;
+    /* A budget per wakeup, so a flood cannot starve the signalfd. */
+    for (int budget = 32; budget > 0; budget--) {
+        struct sockaddr_un from;
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
+        } ctl;
+        struct iovec iov = { .iov_base = sv->dgram_buf, .iov_len = a->max_message };
+        struct msghdr mh = {
+            .msg_name = &from,
+            .msg_namelen = sizeof(from),
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
+            .msg_control = ctl.buf,
+            .msg_controllen = sizeof(ctl.buf),
+        };
+        struct uds_peer peer = { .pidfd = -1 };
+        bool have_cred = false;
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                cli_log(CLI_LOG_WARN, "recv_error", sv->addr, NULL, 0, "%s: receiving: %s",
+                        sv->addr, strerror(errno));
+            return;
+        }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level != SOL_SOCKET)
+                continue;
+            if (c->cmsg_type == SCM_CREDENTIALS &&
+                c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+                struct ucred cred;
+                memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+                peer.pid = cred.pid;
+                peer.uid = cred.uid;
+                peer.gid = cred.gid;
+                have_cred = true;
+            } else if (c->cmsg_type == SCM_RIGHTS) {
+                /* Nobody asked for fds: close what a sender passed, or they leak. */
+                size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < nfds; i++) {
+                    int passed;
+                    memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                    (void) close(passed);   /* unwanted; its close status is irrelevant */
+                }
+            }
+        }
+        if (uds_allow_is_set(&sv->allow) && (!have_cred || !uds_peer_allowed(&peer, &sv->allow))) {
+            on_deny(&peer, sv);
+            continue;
+        }
+        if (mh.msg_flags & MSG_TRUNC) {
+            char why[96];
+            snprintf(why, sizeof(why), "a datagram longer than --max-message %zu bytes, dropped",
+                     a->max_message);
+            log_peer(sv, CLI_LOG_WARN, "drop", &peer, "datagram from", why);
+            continue;
+        }
+        log_peer(sv, CLI_LOG_DEBUG, "datagram", &peer, "datagram from", NULL);
+        if (mh.msg_namelen <= offsetof(struct sockaddr_un, sun_path)) {
+            log_peer(sv, CLI_LOG_WARN, "drop", &peer, "cannot answer the datagram from",
+                     "its socket is not bound to an address (bind it, e.g. to an abstract "
+                     "name)");
+            continue;
+        }
+        const void *out = a->reply ? a->reply : sv->dgram_buf;
+        size_t out_len = a->reply ? strlen(a->reply) : (size_t) n;
+        if (sendto(fd, out, out_len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *) &from,
+                   mh.msg_namelen) < 0) {
+            /* Datagrams are unreliable by contract: a full or vanished sender loses its
+             * answer, which is worth a line but not a stop. */
+            log_peer(sv, errno == EAGAIN || errno == ECONNREFUSED ? CLI_LOG_DEBUG
+                                                                   : CLI_LOG_WARN,
+                     "drop", &peer, "cannot answer the datagram from", strerror(errno));
+        }
+    }
+}
+
+/* ---- signals --------------------------------------------------------------------------- */
+
+static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct serve *sv = data;
+    struct signalfd_siginfo si;
+
+    (void) events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        const char *name = signal_name(si.ssi_signo);
+        size_t conns = sv->server ? uds_server_conn_count(sv->server) : 0;
+        struct cli_kv kv[] = {
+            CLI_KV_STR("signal", name),
+            CLI_KV_NUM("connections", conns),
+        };
+
+        sv->signals++;
+        if (sv->signals == 1) {
+            notify_systemd("STOPPING=1");
+            if (!sv->server) {
+                cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 1, "%s: stopping on %s",
+                        sv->addr, name);
+                uds_loop_stop(loop);
+                continue;
+            }
+            char dur[32];
+            cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 2, "%s: stopping on %s: no new "
+                    "clients, finishing %zu connection%s (up to %s; a second signal stops at "
+                    "once)", sv->addr, name, conns, conns == 1 ? "" : "s",
+                    cli_format_duration(sv->args->drain_ms, dur, sizeof(dur)));
+            uds_server_stop(sv->server, true);
+        } else {
+            cli_log(CLI_LOG_INFO, "stopping_now", sv->addr, kv, 2, "%s: %s again: stopping "
+                    "now, closing %zu connection%s", sv->addr, name, conns,
+                    conns == 1 ? "" : "s");
+            if (conns > 0)
+                sv->cut_off = true;
+            if (sv->server)
+                uds_server_stop(sv->server, false);
+            else
+                uds_loop_stop(loop);
+        }
+    }
+}
+
+/* ---- options --------------------------------------------------------------------------- */
+
+static void serve_args_done(struct serve_args *a) {
+    free(a->allow_uids);
+    free(a->allow_gids);
+    free(a->reply_line);
+}
+
+/* Returns -1 when the command should go on, else the exit code. */
+static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
+    enum {
+        OPT_TYPE = 256, OPT_REPLY, OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_IDLE, OPT_DRAIN,
+        OPT_MAX_MESSAGE, OPT_READY_FD, OPT_LOG,
+    };
+    static const struct option longopts[] = {
+        { "type", required_argument, NULL, OPT_TYPE },
+        { "reply", required_argument, NULL, OPT_REPLY },
+        { "mode", required_argument, NULL, 'm' },
+        { "owner", required_argument, NULL, 'o' },
+        { "group", required_argument, NULL, 'g' },
+        { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
+        { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
+        { "max-conns", required_argument, NULL, 'c' },
+        { "idle-timeout", required_argument, NULL, OPT_IDLE },
+        { "drain-timeout", required_argument, NULL, OPT_DRAIN },
+        { "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
+        { "ready-fd", required_argument, NULL, OPT_READY_FD },
+        { "log", required_argument, NULL, OPT_LOG },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char bad[256];
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":m:o:g:c:qvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_TYPE:
+            if (uds_socket_type_parse(optarg, &a->type) < 0)
+                return cli_usage("serve", "--type: '%s' is not a socket type; e.g. --type "
+                                 "stream, seqpacket or dgram", optarg);
+            break;
+        case OPT_REPLY:
+            a->reply = optarg;
+            break;
+        case 'm':
+            if (cli_parse_mode(optarg, &a->mode) < 0)
+                return cli_usage("serve", "--mode: '%s' is not an octal mode; e.g. --mode 0660",
+                                 optarg);
+            break;
+        case 'o':
+            if (cli_parse_user(optarg, &a->owner) < 0)
+                return cli_usage("serve", "--owner: '%s' is not a user; e.g. --owner www-data "
+                                 "or --owner 33", optarg);
+            a->set_owner = true;
+            break;
+        case 'g':
+            if (cli_parse_group(optarg, &a->group) < 0)
+                return cli_usage("serve", "--group: '%s' is not a group; e.g. --group www-data "
+                                 "or --group 33", optarg);
+            a->set_group = true;
+            break;
+        case OPT_ALLOW_UID:
+            free(a->allow_uids);
+            a->allow_uids = NULL;
+            if (cli_parse_uid_list(optarg, &a->allow_uids, &a->n_allow_uids, bad,
+                                   sizeof(bad)) < 0)
+                return cli_usage("serve", "--allow-uid: '%s' is not a user; e.g. --allow-uid "
+                                 "root,1000", bad);
+            break;
+        case OPT_ALLOW_GID:
+            free(a->allow_gids);
+            a->allow_gids = NULL;
+            if (cli_parse_gid_list(optarg, &a->allow_gids, &a->n_allow_gids, bad,
+                                   sizeof(bad)) < 0)
+                return cli_usage("serve", "--allow-gid: '%s' is not a group; e.g. --allow-gid "
+                                 "adm,1000", bad);
+            break;
+        case 'c':
+            if (cli_parse_long(optarg, 1, 1L << 24, &a->max_conns) < 0)
+                return cli_usage("serve", "--max-conns: '%s' is not a number from 1 to %ld; "
+                                 "e.g. --max-conns 100", optarg, 1L << 24);
+            break;
+        case OPT_IDLE:
+            if (cli_parse_duration_ms(optarg, &a->idle_ms) < 0)
+                return cli_usage("serve", "--idle-timeout: '%s' is not a duration in seconds; "
+                                 "e.g. --idle-timeout 30", optarg);
+            break;
+        case OPT_DRAIN:
+            if (cli_parse_duration_ms(optarg, &a->drain_ms) < 0)
+                return cli_usage("serve", "--drain-timeout: '%s' is not a duration in "
+                                 "seconds; e.g. --drain-timeout 2.5", optarg);
+            break;
+        case OPT_MAX_MESSAGE:
+            if (cli_parse_size(optarg, &a->max_message) < 0 || a->max_message == 0 ||
+                a->max_message > (1u << 30))
+                return cli_usage("serve", "--max-message: '%s' is not a size from 1 byte to "
+                                 "1G; e.g. --max-message 64K", optarg);
+            break;
+        case OPT_READY_FD:
+            if (cli_parse_long(optarg, 0, INT32_MAX, &a->ready_fd) < 0 ||
+                fcntl((int) a->ready_fd, F_GETFD) < 0)
+                return cli_usage("serve", "--ready-fd: '%s' is not an open file descriptor; "
+                                 "e.g. --ready-fd 3 3>ready", optarg);
+            break;
+        case OPT_LOG:
+            if (strcmp(optarg, "json") == 0)
+                a->json = true;
+            else if (strcmp(optarg, "text") == 0)
+                a->json = false;
+            else
+                return cli_usage("serve", "--log: '%s' is not a log format; e.g. --log json",
+                                 optarg);
+            break;
+        case 'q':
+            a->verbosity = -1;
+            break;
+        case 'v':
+            a->verbosity = 1;
+            break;
+        case 'h':
+            serve_usage(stdout);
+            return EX_OK;
+        default:
+            return cli_getopt_error("serve", c, argv);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage("serve", "missing ADDRESS; e.g. uds serve /run/app.sock");
+    if (argc - optind > 1)
+        return cli_usage("serve", "one ADDRESS only; '%s' is extra", argv[optind + 1]);
+    a->address = argv[optind];
+    if (a->reply) {
+        a->reply_line_len = strlen(a->reply) + 1;
+        a->reply_line = malloc(a->reply_line_len + 1);
+        if (!a->reply_line)
+            return cli_fail(CLI_OP_ANY, a->address, ENOMEM, NULL);
+        snprintf(a->reply_line, a->reply_line_len + 1, "%s\n", a->reply);
+    }
+    return -1;
+}
+
+/* ---- the command ----------------------------------------------------------------------- */
+
+static int start_listening(struct serve *sv) {
+    const struct serve_args *a = sv->args;
+    struct uds_listen_opts lopts = {
+        .type = a->type,
+        .mode = a->mode,
+        .owner = a->owner,
+        .group = a->group,
+        .flags = UDS_LISTEN_NONBLOCK | (a->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
+                 (a->set_group ? UDS_LISTEN_SET_GROUP : 0u),
+    };
+    struct uds_listen_info info = { .removed_stale = false };
+    int r = take_activated_fd(a->address, &sv->listener);
+
+    if (r < 0)
+        return cli_fail(CLI_OP_LISTEN, a->address, errno, NULL);
+    if (r == 1) {
+        uds_addr_format(&sv->listener.addr, sv->addr, sizeof(sv->addr));
+        sv->abstract = sv->listener.addr.kind == UDS_ADDR_ABSTRACT;
+        if (sv->listener.type != a->type)
+            return cli_usage("serve", "%s: the socket passed by the service manager is %s, "
+                             "not %s; e.g. --type %s", sv->addr,
+                             uds_socket_type_name(sv->listener.type),
+                             uds_socket_type_name(a->type),
+                             uds_socket_type_name(sv->listener.type));
+        cli_log(CLI_LOG_INFO, "activated", sv->addr, NULL, 0, "%s: using the socket passed by "
+                "the service manager (LISTEN_FDS)", sv->addr);
+        return -1;
+    }
+    if (uds_listen(a->address, &lopts, &sv->listener, &info) < 0) {
+        struct cli_fail_info fi = { .holder_pid = info.holder_pid };
+        return cli_fail(CLI_OP_LISTEN, a->address, errno, &fi);
+    }
+    uds_addr_format(&sv->listener.addr, sv->addr, sizeof(sv->addr));
+    sv->abstract = sv->listener.addr.kind == UDS_ADDR_ABSTRACT;
+    if (info.removed_stale)
+        cli_log(CLI_LOG_INFO, "stale_removed", sv->addr, NULL, 0, "%s: removed stale socket "
+                "file (no server was listening)", sv->addr);
+    return -1;
+}
+
+/* Readiness: the log line scripts wait for, --ready-fd, and systemd. */
+static void announce_ready(struct serve *sv) {
+    const struct serve_args *a = sv->args;
+    struct cli_kv kv[] = {
+        CLI_KV_STR("type", uds_socket_type_name(a->type)),
+        CLI_KV_NUM("pid", getpid()),
+    };
+
+    if (sv->abstract && !uds_allow_is_set(&sv->allow))
+        cli_log(CLI_LOG_WARN, "open_access", sv->addr, NULL, 0, "%s: an abstract socket has no "
+                "file permissions: anyone in this network namespace can connect; restrict "
+                "it with --allow-uid/--allow-gid", sv->addr);
+    cli_log(CLI_LOG_INFO, "listening", sv->addr, kv, 2, "listening on %s", sv->addr);
+    if (a->ready_fd >= 0) {
+        int fd = (int) a->ready_fd;
+        if (write(fd, "\n", 1) != 1)
+            cli_log(CLI_LOG_WARN, "ready_fd", sv->addr, NULL, 0, "--ready-fd %d: cannot "
+                    "write: %s", fd, strerror(errno));
+        (void) close(fd);   /* the close is the rest of the signal; nothing to retry */
+    }
+    notify_systemd("READY=1");
+}
+
+static int run_dgram(struct serve *sv, int sigfd) {
+    int on = 1;
+
+    sv->dgram_buf = malloc(sv->args->max_message);
+    sv->loop = uds_loop_new();
+    if (!sv->dgram_buf || !sv->loop)
+        return cli_fail(CLI_OP_ANY, sv->addr, ENOMEM, NULL);
+    /* SCM_CREDENTIALS on every datagram: the sender's pid/uid/gid for logs and allow-lists. */
+    if (setsockopt(sv->listener.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
+        uds_loop_add(sv->loop, sv->listener.fd, UDS_EV_READ, on_datagram, sv) < 0 ||
+        uds_loop_add(sv->loop, sigfd, UDS_EV_READ, on_signal, sv) < 0)
+        return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
+    announce_ready(sv);
+    if (uds_loop_run(sv->loop) < 0)
+        return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
+    sv->ran = true;
+    return EX_OK;
+}
+
+static int run_server(struct serve *sv, int sigfd) {
+    const struct serve_args *a = sv->args;
+    struct uds_server_opts sopts = {
+        .max_conns = (size_t) a->max_conns,
+        .idle_timeout_ms = a->idle_ms,
+        /* 0 asks the library for its default; "--drain-timeout 0" means no waiting. */
+        .drain_timeout_ms = a->drain_ms > 0 ? a->drain_ms : 1,
+        .read_size = a->type == UDS_SEQPACKET ? a->max_message : 0,
+        .allow = uds_allow_is_set(&sv->allow) ? &sv->allow : NULL,
+        .peer_flags = a->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u,
+    };
+    struct uds_server_callbacks cbs = {
+        .on_open = on_open,
+        .on_data = on_data,
+        .on_eof = on_eof,
+        .on_close = on_close,
+        .on_deny = on_deny,
+        .on_accept_error = on_accept_error,
+    };
+
+    sv->server = uds_server_new(NULL, &sv->listener, &sopts, &cbs, sv);
+    if (!sv->server)
+        return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
+    sv->loop = uds_server_loop(sv->server);
+    if (uds_loop_add(sv->loop, sigfd, UDS_EV_READ, on_signal, sv) < 0)
+        return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
+    announce_ready(sv);
+    if (uds_server_run(sv->server) < 0)
+        return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
+    sv->ran = true;
+    return sv->cut_off ? CLI_EXIT_FAILURE : EX_OK;
+}
+
+int cmd_serve(int argc, char **argv) {
+    struct serve_args args = {
+        .type = UDS_STREAM,
+        .mode = 0600,
+        .max_conns = 1024,
+        .drain_ms = 10000,
+        .max_message = 64 * 1024,
+        .ready_fd = -1,
+    };
+    struct serve sv = { .args = &args };
+    int code, sigfd = -1;
+
+    uds_listener_init(&sv.listener);
+    code = parse_serve_args(argc, argv, &args);
+    if (code >= 0)
+        goto out;
+    cli_log_setup(args.verbosity, args.json);
+    sv.allow = (struct uds_allow){
+        .uids = args.allow_uids,
+        .n_uids = args.n_allow_uids,
+        .gids = args.allow_gids,
+        .n_gids = args.n_allow_gids,
+    };
+
+    /* Before the socket exists, so a stop signal can never leave it behind. */
+    sigfd = open_signalfd();
+    if (sigfd < 0) {
+        code = cli_fail(CLI_OP_ANY, args.address, errno, NULL);
+        goto out;
+    }
+    raise_nofile(args.max_conns);
+    code = start_listening(&sv);
+    if (code >= 0)
+        goto out;
+    if (args.type == UDS_DGRAM)
+        code = run_dgram(&sv, sigfd);
+    else
+        code = run_server(&sv, sigfd);
+    if (sv.ran)
+        cli_log(CLI_LOG_INFO, "stopped", sv.addr, NULL, 0, "%s: stopped", sv.addr);
+out:
+    if (sv.server) {
+        uds_server_free(sv.server);     /* also its loop and listener */
+    } else {
+        /* uds_server_new() leaves the listener to us when it fails. */
+        uds_loop_free(sv.loop);
+        uds_unlisten(&sv.listener);
+    }
+    if (sigfd >= 0)
+        (void) close(sigfd);    /* nothing is pending on it that matters any more */
+    free(sv.dgram_buf);
+    serve_args_done(&args);
+    return code;
+}

@@ -1,0 +1,836 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.c — connections over a uds_loop: accept (allow-list, connection limit, EMFILE
+ * shedding), reads into one shared buffer, queued replies with backpressure, idle timeout,
+ * deferred close and graceful drain. It does not interpret the bytes (policy lives in the
+ * callbacks) and makes no epoll calls (loop.c does).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+
+#include "internal.h"
+
+#define DEFAULT_MAX_CONNS 1024
+#define DEFAULT_DRAIN_MS 10000
+#define DEFAULT_MAX_OUTBUF (1024 * 1024)
+#define DEFAULT_READ_SIZE (64 * 1024)
+#define DEFAULT_READ_BUDGET 32
+#define ACCEPT_BATCH 64         /* accepts per wakeup, so a connect storm cannot starve I/O */
+#define ACCEPT_DRAIN_MAX 65536  /* graceful stop: more than any backlog (somaxconn) holds */
+#define ACCEPT_PAUSE_MS 100     /* accept back-off when shedding is impossible */
+#define IDLE_TICK_MAX_MS 1000
+#define OUT_MIN_CAP 256
+#define MSG_HDR sizeof(uint32_t)    /* seqpacket queue: each message is prefixed by its length */
+
+struct uds_conn {
+    struct uds_server *server;
+    struct uds_conn *prev;      /* activity list (head: least recently active) */
+    struct uds_conn *next;      /* the same, or the pending list once dead */
+    void *data;
+    char *out;                  /* unsent bytes [out_head, out_tail); NULL when none */
+    size_t out_head;
+    size_t out_tail;
+    size_t out_cap;
+    uint64_t active_ms;
+    struct uds_peer peer;
+    int fd;
+    int error;                  /* for on_close */
+    unsigned events;            /* watched in the loop now */
+    bool dead : 1;              /* closing: on the pending list, freed at depth 0 */
+    bool linger : 1;            /* close once the queue is flushed; reading stopped */
+    bool eof : 1;               /* the peer shut down its side; reading stopped */
+    bool paused : 1;            /* backpressure: reading stopped until the queue drains */
+    bool refused : 1;           /* on_open said no: no on_close */
+};
+
+struct uds_server {
+    struct uds_loop *loop;
+    struct uds_listener listener;
+    struct uds_server_callbacks cb;
+    void *data;
+    char *rbuf;                 /* one read buffer shared by every connection */
+    size_t read_size;
+    size_t max_outbuf;
+    size_t max_conns;
+    size_t n_conns;
+    unsigned read_budget;
+    unsigned peer_flags;
+    int idle_ms;
+    int drain_ms;
+    int reserve_fd;             /* spare fd given up to shed a client on EMFILE */
+    struct uds_allow allow;     /* own copies of the caller's lists */
+    struct uds_conn *head;      /* activity order */
+    struct uds_conn *tail;
+    struct uds_conn *pending;   /* closed, waiting for the callback stack to unwind */
+    struct uds_conn *pending_tail;
+    unsigned depth;             /* callbacks and API calls in progress */
+    unsigned listen_events;
+    uint64_t idle_timer;
+    uint64_t drain_timer;
+    uint64_t accept_timer;
+    bool own_loop;
+    bool seqpacket;
+    bool listening;
+    bool accept_paused;         /* backing off after an accept error */
+    bool stopping;
+    bool stopped;
+};
+
+static void close_conn(struct uds_conn *c, bool flush, int error);
+
+/* --- deferred close ----------------------------------------------------------------------
+ * Every entry from the loop and every public call that can close runs between enter() and
+ * leave(). A close inside only marks the connection and moves it to the pending list; the
+ * outermost leave() runs on_close and frees it, when no frame up the stack can still hold
+ * the pointer (Redis CONN_FLAG_CLOSE_SCHEDULED, with a server-wide depth instead of
+ * per-connection refs, because callbacks may close other connections too). */
+
+static void enter(struct uds_server *s) {
+    s->depth++;
+}
+
+static void finalize(struct uds_conn *c) {
+    struct uds_server *s = c->server;
+
+    s->n_conns--;
+    (void) uds_loop_del(s->loop, c->fd);
+    if (!c->refused && s->cb.on_close)
+        s->cb.on_close(c, c->error, s->data);
+    (void) close(c->fd);
+    uds_peer_done(&c->peer);
+    free(c->out);
+    free(c);
+}
+
+static void update_listener(struct uds_server *s);
+static void finish_stop(struct uds_server *s);
+
+static void leave(struct uds_server *s) {
+    if (s->depth > 1) {
+        s->depth--;
+        return;
+    }
+    /* on_close runs with depth still 1, so closes it asks for land on this list too. */
+    while (s->pending) {
+        struct uds_conn *c = s->pending;
+        s->pending = c->next;
+        if (!s->pending)
+            s->pending_tail = NULL;
+        finalize(c);
+    }
+    s->depth = 0;
+    update_listener(s);
+    if (s->stopping && !s->stopped && s->n_conns == 0)
+        finish_stop(s);
+}
+
+/* --- activity list ---------------------------------------------------------------------- */
+
+static void list_remove(struct uds_server *s, struct uds_conn *c) {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        s->tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void list_append(struct uds_server *s, struct uds_conn *c) {
+    c->prev = s->tail;
+    c->next = NULL;
+    if (s->tail)
+        s->tail->next = c;
+    else
+        s->head = c;
+    s->tail = c;
+}
+
+static void touch(struct uds_conn *c) {
+    struct uds_server *s = c->server;
+
+    if (s->idle_ms <= 0)
+        return;
+    c->active_ms = uds_loop_now_ms(s->loop);
+    if (s->tail != c) {
+        list_remove(s, c);
+        list_append(s, c);
+    }
+}
+
+/* --- per-connection I/O ----------------------------------------------------------------- */
+
+static size_t queued(const struct uds_conn *c) {
+    return c->out_tail - c->out_head;
+}
+
+static bool reading(const struct uds_conn *c) {
+    return !c->dead && !c->linger && !c->eof && !c->paused;
+}
+
+static void update_events(struct uds_conn *c) {
+    unsigned want = 0;
+
+    if (c->dead)
+        return;
+    if (reading(c))
+        want |= UDS_EV_READ;
+    if (queued(c) > 0)
+        want |= UDS_EV_WRITE;
+    if (want == c->events)
+        return;
+    if (uds_loop_mod(c->server->loop, c->fd, want) < 0) {
+        close_conn(c, false, errno);
+        return;
+    }
+    c->events = want;
+}
+
+static void schedule_close(struct uds_conn *c, int error) {
+    struct uds_server *s = c->server;
+
+    c->dead = true;
+    c->error = error;
+    list_remove(s, c);
+    if (s->pending_tail)
+        s->pending_tail->next = c;
+    else
+        s->pending = c;
+    s->pending_tail = c;
+}
+
+/* flush: drop what is queued (false) or send it first (true). A second call can turn a
+ * lingering close into an immediate one, never the reverse. */
+static void close_conn(struct uds_conn *c, bool flush, int error) {
+    if (c->dead)
+        return;
+    if (flush && queued(c) > 0) {
+        if (!c->linger) {
+            c->linger = true;
+            c->error = error;
+            update_events(c);
+        }
+        return;
+    }
+    schedule_close(c, c->linger && error == 0 ? c->error : error);
+}
+
+static void out_release(struct uds_conn *c) {
+    free(c->out);
+    c->out = NULL;
+    c->out_head = c->out_tail = c->out_cap = 0;
+}
+
+static int out_append(struct uds_conn *c, const void *hdr, size_t hdr_len, const void *buf,
+                      size_t len) {
+    size_t need = hdr_len + len;
+
+    if (c->out_cap - c->out_tail < need && c->out_head > 0) {
+        memmove(c->out, c->out + c->out_head, queued(c));
+        c->out_tail -= c->out_head;
+        c->out_head = 0;
+    }
+    if (c->out_cap - c->out_tail < need) {
+        if (need > SIZE_MAX / 2 - c->out_tail)
+            return uds__fail(ENOMEM);
+        size_t cap = c->out_cap * 2;
+        if (cap < c->out_tail + need)
+            cap = c->out_tail + need;
+        if (cap < OUT_MIN_CAP)
+            cap = OUT_MIN_CAP;
+        char *p = realloc(c->out, cap);
+        if (!p)
+            return -1;
+        c->out = p;
+        c->out_cap = cap;
+    }
+    if (hdr_len > 0)
+        memcpy(c->out + c->out_tail, hdr, hdr_len);
+    if (len > 0)
+        memcpy(c->out + c->out_tail + hdr_len, buf, len);
+    c->out_tail += need;
+    return 0;
+}
+
+/* Returns bytes sent, or -1 with errno (EAGAIN when the socket is full). */
+static ssize_t send_nb(int fd, const void *buf, size_t len) {
+    ssize_t n;
+
+    do {
+        n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EWOULDBLOCK)
+        errno = EAGAIN;
+    return n;
+}
+
+static void flush(struct uds_conn *c) {
+    struct uds_server *s = c->server;
+
+    while (queued(c) > 0) {
+        const char *p = c->out + c->out_head;
+        size_t len = queued(c), hdr = 0;
+        if (s->seqpacket) {
+            uint32_t msg_len;
+            memcpy(&msg_len, p, MSG_HDR);
+            hdr = MSG_HDR;
+            len = msg_len;
+        }
+        /* A seqpacket message goes whole or not at all. */
+        ssize_t n = send_nb(c->fd, p + hdr, len);
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            close_conn(c, false, errno);
+            return;
+        }
+        c->out_head += hdr + (size_t) n;
+        touch(c);
+    }
+    if (queued(c) == 0)
+        out_release(c);
+    if (c->paused && queued(c) <= s->max_outbuf / 2)
+        c->paused = false;
+    if (c->linger && queued(c) == 0) {
+        schedule_close(c, c->error);
+        return;
+    }
+    update_events(c);
+}
+
+/* On seqpacket, recv() returns 0 both for an empty message and at end of stream. It is the
+ * end only if the peer has shut down and nothing at all is left queued (SIOCINQ counts the
+ * bytes of every queued message); trailing empty messages before the end are lost. */
+static bool seqpacket_at_eof(int fd) {
+    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+    int inq = 0;
+
+    if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLHUP)))
+        return false;
+    return ioctl(fd, SIOCINQ, &inq) < 0 || inq == 0;
+}
+
+static void got_eof(struct uds_conn *c) {
+    struct uds_server *s = c->server;
+
+    c->eof = true;
+    update_events(c);
+    if (s->cb.on_eof && !c->dead)
+        s->cb.on_eof(c, s->data);
+    close_conn(c, true, 0);
+}
+
+static void read_some(struct uds_conn *c) {
+    struct uds_server *s = c->server;
+
+    for (unsigned i = 0; i < s->read_budget && reading(c); i++) {
+        ssize_t n;
+        bool truncated = false;
+        if (s->seqpacket) {
+            struct iovec iov = { .iov_base = s->rbuf, .iov_len = s->read_size };
+            struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+            /* MSG_TRUNC makes a too-long message report its real length instead of
+             * being cut silently; passed fds are dropped by the kernel (no msg_control). */
+            n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            truncated = n >= 0 && (msg.msg_flags & MSG_TRUNC);
+        } else {
+            n = recv(c->fd, s->rbuf, s->read_size, MSG_DONTWAIT);
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                close_conn(c, false, errno);
+            return;
+        }
+        if (truncated) {
+            close_conn(c, false, EMSGSIZE);
+            return;
+        }
+        if (n == 0 && (!s->seqpacket || seqpacket_at_eof(c->fd))) {
+            got_eof(c);
+            return;
+        }
+        touch(c);
+        if (s->cb.on_data)
+            s->cb.on_data(c, s->rbuf, (size_t) n, s->data);
+        /* A short stream read means the socket is empty: skip the EAGAIN round trip. */
+        if (!s->seqpacket && (size_t) n < s->read_size)
+            return;
+    }
+    /* Budget spent with data left: level-triggered epoll reports the fd again next turn,
+     * after the other ready connections have had theirs. */
+}
+
+static void conn_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
+    struct uds_conn *c = arg;
+    struct uds_server *s = c->server;
+
+    (void) loop, (void) fd;
+    enter(s);
+    if ((events & (UDS_EV_WRITE | UDS_EV_HUP | UDS_EV_ERROR)) && queued(c) > 0)
+        flush(c);
+    if ((events & (UDS_EV_READ | UDS_EV_HUP | UDS_EV_ERROR)) && reading(c))
+        read_some(c);
+    leave(s);
+}
+
+/* --- accepting -------------------------------------------------------------------------- */
+
+static void update_listener(struct uds_server *s) {
+    if (!s->listening)
+        return;
+    unsigned want = !s->stopping && !s->accept_paused && s->n_conns < s->max_conns ?
+                    UDS_EV_READ : 0;
+    /* At the limit the listener leaves the epoll set: clients wait in the kernel backlog
+     * instead of being accepted and dropped (s6-ipcserverd). */
+    if (want != s->listen_events && uds_loop_mod(s->loop, s->listener.fd, want) == 0)
+        s->listen_events = want;
+}
+
+static void accept_error(struct uds_server *s, int error) {
+    if (s->cb.on_accept_error)
+        s->cb.on_accept_error(error, s->data);
+}
+
+static void resume_accept(struct uds_loop *loop, uint64_t id, void *arg) {
+    struct uds_server *s = arg;
+
+    (void) loop, (void) id;
+    s->accept_timer = 0;
+    s->accept_paused = false;
+    enter(s);
+    leave(s);   /* re-evaluates the listener */
+}
+
+static void pause_accept(struct uds_server *s) {
+    if (s->accept_timer)
+        return;
+    s->accept_timer = uds_loop_timer_add(s->loop, ACCEPT_PAUSE_MS, resume_accept, s);
+    /* Without a timer there would be nothing to resume with: keep accepting instead. */
+    s->accept_paused = s->accept_timer != 0;
+}
+
+static int open_reserve(void) {
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Out of fds, the pending client cannot even be accepted to be refused, and a level-
+ * triggered listener would wake us forever: give up the spare fd, accept the client into it
+ * and close it at once, then take the spare back (libuv uv__emfile_trick). Returns whether
+ * a client was shed. */
+static bool shed_one(struct uds_server *s) {
+    if (s->reserve_fd < 0)
+        return false;
+    (void) close(s->reserve_fd);
+    int fd;
+    do {
+        fd = accept4(s->listener.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    } while (fd < 0 && errno == EINTR);
+    if (fd >= 0)
+        (void) close(fd);
+    s->reserve_fd = open_reserve();
+    return fd >= 0;
+}
+
+static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg);
+
+static void arm_idle_timer(struct uds_server *s) {
+    if (s->idle_ms <= 0 || s->idle_timer || s->stopped)
+        return;
+    uint64_t tick = (uint64_t) s->idle_ms / 4;
+    if (tick > IDLE_TICK_MAX_MS)
+        tick = IDLE_TICK_MAX_MS;
+    if (tick == 0)
+        tick = 1;
+    /* On failure the next accepted connection tries again. */
+    s->idle_timer = uds_loop_timer_add(s->loop, tick, idle_tick, s);
+}
+
+static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg) {
+    struct uds_server *s = arg;
+    uint64_t now = uds_loop_now_ms(loop);
+
+    (void) id;
+    s->idle_timer = 0;
+    enter(s);
+    /* Most recently active at the tail: stop at the first one still within its time. */
+    for (struct uds_conn *c = s->head, *next; c; c = next) {
+        next = c->next;
+        if (c->active_ms + (uint64_t) s->idle_ms > now)
+            break;
+        close_conn(c, false, ETIMEDOUT);
+    }
+    leave(s);
+    if (s->n_conns > 0)
+        arm_idle_timer(s);
+}
+
+static void accept_one(struct uds_server *s, int fd) {
+    struct uds_peer peer;
+
+    if (uds_peer_get(fd, s->peer_flags, &peer) < 0) {
+        int e = errno;
+        (void) close(fd);
+        /* The client left before we looked: nothing to report. */
+        if (e != ENOTCONN)
+            accept_error(s, e);
+        return;
+    }
+    if (uds_peer_allowed(&peer, &s->allow) != 1) {
+        if (s->cb.on_deny)
+            s->cb.on_deny(&peer, s->data);
+        uds_peer_done(&peer);
+        (void) close(fd);
+        return;
+    }
+    struct uds_conn *c = calloc(1, sizeof(*c));
+    if (c) {
+        c->server = s;
+        c->fd = fd;
+    }
+    if (!c || uds_loop_add(s->loop, fd, UDS_EV_READ, conn_io, c) < 0) {
+        int e = errno;
+        free(c);
+        uds_peer_done(&peer);
+        (void) close(fd);
+        accept_error(s, e);
+        return;
+    }
+    c->peer = peer;
+    c->events = UDS_EV_READ;
+    c->active_ms = uds_loop_now_ms(s->loop);
+    list_append(s, c);
+    s->n_conns++;
+    arm_idle_timer(s);
+    if (s->cb.on_open && s->cb.on_open(c, s->data) < 0) {
+        c->refused = true;
+        close_conn(c, false, 0);
+    }
+}
+
+/* drain: accept everything queued, even past max_conns (graceful stop serves the backlog). */
+static void accept_batch(struct uds_server *s, bool drain) {
+    unsigned batch = drain ? ACCEPT_DRAIN_MAX : ACCEPT_BATCH;
+
+    for (unsigned i = 0; i < batch; i++) {
+        if (!drain && (s->n_conns >= s->max_conns || s->accept_paused))
+            break;
+        int fd = accept4(s->listener.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0) {
+            accept_one(s, fd);
+            continue;
+        }
+        int e = errno;
+        if (e == EINTR || e == ECONNABORTED)
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            break;
+        bool shed = (e == EMFILE || e == ENFILE) && shed_one(s);
+        accept_error(s, e);
+        /* A shed client is progress: the listener stays readable only while more wait. */
+        if (!shed)
+            pause_accept(s);
+        break;
+    }
+}
+
+static void listener_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
+    struct uds_server *s = arg;
+
+    (void) loop, (void) fd, (void) events;
+    enter(s);
+    accept_batch(s, false);
+    leave(s);
+}
+
+/* --- stop --------------------------------------------------------------------------------- */
+
+static void close_listener(struct uds_server *s) {
+    if (!s->listening)
+        return;
+    (void) uds_loop_del(s->loop, s->listener.fd);
+    /* The socket file is gone before any other check: nobody new can queue up. Failing to
+     * unlink (permissions changed under us) leaves a stale socket, which uds_listen
+     * replaces safely; there is no one to report it to. */
+    (void) uds_unlisten(&s->listener);
+    s->listening = false;
+    if (s->accept_timer) {
+        uds_loop_timer_cancel(s->loop, s->accept_timer);
+        s->accept_timer = 0;
+    }
+}
+
+static void close_all(struct uds_server *s, int error) {
+    while (s->head)
+        close_conn(s->head, false, error);
+}
+
+static void finish_stop(struct uds_server *s) {
+    s->stopped = true;
+    uds_loop_timer_cancel(s->loop, s->idle_timer);
+    uds_loop_timer_cancel(s->loop, s->drain_timer);
+    uds_loop_timer_cancel(s->loop, s->accept_timer);
+    s->idle_timer = s->drain_timer = s->accept_timer = 0;
+    close_listener(s);
+    if (s->own_loop)
+        uds_loop_stop(s->loop);
+}
+
+static void drain_expired(struct uds_loop *loop, uint64_t id, void *arg) {
+    struct uds_server *s = arg;
+
+    (void) loop, (void) id;
+    s->drain_timer = 0;
+    enter(s);
+    close_all(s, ETIMEDOUT);
+    leave(s);
+}
+
+UDS_API int uds_server_stop(struct uds_server *s, bool graceful) {
+    if (!s)
+        return uds__fail(EINVAL);
+    if (s->stopped)
+        return 0;
+    enter(s);
+    if (!s->stopping) {
+        s->stopping = true;
+        if (graceful && s->listening)
+            accept_batch(s, true);
+        close_listener(s);
+        if (graceful && s->drain_ms >= 0)
+            s->drain_timer = uds_loop_timer_add(s->loop, (uint64_t) s->drain_ms,
+                                                drain_expired, s);
+    }
+    if (!graceful)
+        close_all(s, ECANCELED);
+    leave(s);
+    return 0;
+}
+
+/* --- public ------------------------------------------------------------------------------ */
+
+static int copy_allow(const struct uds_allow *from, struct uds_allow *to) {
+    if (!from)
+        return 0;
+    if (from->uids && from->n_uids > 0) {
+        uid_t *u = malloc(from->n_uids * sizeof(*u));
+        if (!u)
+            return -1;
+        memcpy(u, from->uids, from->n_uids * sizeof(*u));
+        to->uids = u;
+        to->n_uids = from->n_uids;
+    }
+    if (from->gids && from->n_gids > 0) {
+        gid_t *g = malloc(from->n_gids * sizeof(*g));
+        if (!g)
+            return -1;
+        memcpy(g, from->gids, from->n_gids * sizeof(*g));
+        to->gids = g;
+        to->n_gids = from->n_gids;
+    }
+    return 0;
+}
+
+static void free_server(struct uds_server *s) {
+    free((void *) s->allow.uids);
+    free((void *) s->allow.gids);
+    free(s->rbuf);
+    uds__close_keep_errno(s->reserve_fd);
+    if (s->own_loop)
+        uds_loop_free(s->loop);
+    free(s);
+}
+
+UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
+                                          const struct uds_server_opts *opts,
+                                          const struct uds_server_callbacks *callbacks,
+                                          void *data) {
+    static const struct uds_server_opts defaults = { 0 };
+
+    if (!opts)
+        opts = &defaults;
+    if (!listener || listener->fd < 0 || opts->idle_timeout_ms < 0 ||
+        (listener->type != UDS_STREAM && listener->type != UDS_SEQPACKET)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct uds_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->reserve_fd = -1;
+    s->loop = loop;
+    if (!loop) {
+        s->loop = uds_loop_new();
+        s->own_loop = true;
+        if (!s->loop)
+            goto fail;
+    }
+    if (callbacks)
+        s->cb = *callbacks;
+    s->data = data;
+    s->max_conns = opts->max_conns ? opts->max_conns : DEFAULT_MAX_CONNS;
+    s->idle_ms = opts->idle_timeout_ms;
+    s->drain_ms = opts->drain_timeout_ms ? opts->drain_timeout_ms : DEFAULT_DRAIN_MS;
+    s->max_outbuf = opts->max_outbuf ? opts->max_outbuf : DEFAULT_MAX_OUTBUF;
+    s->read_size = opts->read_size ? opts->read_size : DEFAULT_READ_SIZE;
+    s->read_budget = opts->read_budget ? opts->read_budget : DEFAULT_READ_BUDGET;
+    s->peer_flags = opts->peer_flags;
+    s->seqpacket = listener->type == UDS_SEQPACKET;
+    if (copy_allow(opts->allow, &s->allow) < 0)
+        goto fail;
+    /* A gid in the allow-list matches supplementary groups too: they must be fetched. */
+    if (s->allow.n_gids > 0)
+        s->peer_flags |= UDS_PEER_GROUPS;
+    s->rbuf = malloc(s->read_size);
+    if (!s->rbuf)
+        goto fail;
+    if (uds_set_nonblock(listener->fd, true) < 0)
+        goto fail;
+    /* Best effort: without it EMFILE is survived by pausing instead of shedding. */
+    s->reserve_fd = open_reserve();
+    if (uds_loop_add(s->loop, listener->fd, UDS_EV_READ, listener_io, s) < 0)
+        goto fail;
+    s->listen_events = UDS_EV_READ;
+    s->listening = true;
+    s->listener = *listener;
+    uds_listener_init(listener);
+    return s;
+
+fail:
+    {
+        int e = errno;
+        free_server(s);
+        errno = e;
+    }
+    return NULL;
+}
+
+UDS_API int uds_server_run(struct uds_server *s) {
+    if (!s || !s->own_loop)
+        return uds__fail(EINVAL);
+    while (!s->stopped) {
+        if (uds_loop_run_once(s->loop, -1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+UDS_API bool uds_server_stopped(const struct uds_server *s) {
+    return s && s->stopped;
+}
+
+UDS_API int uds_server_fd(const struct uds_server *s) {
+    if (!s)
+        return uds__fail(EINVAL);
+    return uds_loop_fd(s->loop);
+}
+
+UDS_API struct uds_loop *uds_server_loop(const struct uds_server *s) {
+    return s ? s->loop : NULL;
+}
+
+UDS_API size_t uds_server_conn_count(const struct uds_server *s) {
+    return s ? s->n_conns : 0;
+}
+
+UDS_API void uds_server_free(struct uds_server *s) {
+    if (!s)
+        return;
+    enter(s);
+    s->stopping = true;
+    close_listener(s);
+    close_all(s, ECANCELED);
+    leave(s);
+    free_server(s);
+}
+
+/* Send now what the socket takes, queue the rest. */
+static int send_or_queue(struct uds_conn *c, const char *buf, size_t len) {
+    struct uds_server *s = c->server;
+    size_t sent = 0;
+
+    if (queued(c) == 0) {
+        ssize_t n = send_nb(c->fd, buf, len);
+        if (n < 0 && errno != EAGAIN) {
+            /* Too big for one seqpacket message is the caller's mistake, not the link's. */
+            if (errno != EMSGSIZE)
+                close_conn(c, false, errno);
+            return -1;
+        }
+        if (n >= 0) {
+            touch(c);
+            if ((size_t) n == len)
+                return 0;
+            sent = (size_t) n;
+        }
+    }
+    uint32_t msg_len = (uint32_t) len;
+    if (s->seqpacket ? out_append(c, &msg_len, MSG_HDR, buf, len) < 0
+                     : out_append(c, NULL, 0, buf + sent, len - sent) < 0)
+        return -1;
+    /* Stop taking input from a client that does not take its replies: the queue stops
+     * growing at max_outbuf plus what one read can produce. */
+    if (queued(c) > s->max_outbuf)
+        c->paused = true;
+    update_events(c);
+    return 0;
+}
+
+UDS_API int uds_conn_send(struct uds_conn *c, const void *buf, size_t len) {
+    if (!c || (!buf && len > 0))
+        return uds__fail(EINVAL);
+    if (c->dead || c->linger)
+        return uds__fail(EPIPE);
+    struct uds_server *s = c->server;
+    if (s->seqpacket && len > UINT32_MAX)
+        return uds__fail(EMSGSIZE);
+    if (!s->seqpacket && len == 0)
+        return 0;
+
+    enter(s);
+    int ret = send_or_queue(c, buf, len);
+    int e = errno;
+    leave(s);
+    errno = e;
+    return ret;
+}
+
+UDS_API void uds_conn_close(struct uds_conn *c, bool flush) {
+    if (!c)
+        return;
+    struct uds_server *s = c->server;
+    enter(s);
+    close_conn(c, flush, 0);
+    leave(s);
+}
+
+UDS_API int uds_conn_fd(const struct uds_conn *c) {
+    return c ? c->fd : uds__fail(EINVAL);
+}
+
+UDS_API const struct uds_peer *uds_conn_peer(const struct uds_conn *c) {
+    return c ? &c->peer : NULL;
+}
+
+UDS_API void uds_conn_set_data(struct uds_conn *c, void *data) {
+    if (c)
+        c->data = data;
+}
+
+UDS_API void *uds_conn_data(const struct uds_conn *c) {
+    return c ? c->data : NULL;
+}
+
+UDS_API struct uds_server *uds_conn_server(const struct uds_conn *c) {
+    return c ? c->server : NULL;
+}

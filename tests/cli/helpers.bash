@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: MIT
+# helpers.bash — shared by the uds CLI tests: a private directory per test, servers started
+# in the background and waited for by their readiness line (never a bare sleep), and a
+# teardown that stops every process a test started and fails if a socket file is left.
+
+bats_require_minimum_version 1.5.0   # run --separate-stderr
+
+UDS=${UDS:-$BATS_TEST_DIRNAME/../../build/uds}
+NOBODY=65534
+MY_UID=$(id -u)
+MY_GID=$(id -g)
+MY_IDS="uid $MY_UID gid $MY_GID"    # as the server logs a peer running these tests
+
+setup() {
+    T=$(mktemp -d "${TMPDIR:-/tmp}/uds-cli.XXXXXX")
+    # Unprivileged clients (setpriv to nobody) must be able to reach sockets in here.
+    chmod 0755 "$T"
+    BG_PIDS=()
+    # Tests that deliberately leave a socket file behind (kill -9) list it here.
+    LEFTOVER_OK=()
+}
+
+teardown() {
+    local pid leaked=() left sanitizer
+    for pid in "${BG_PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null || continue
+        kill -TERM "$pid" 2>/dev/null
+        if ! wait_exit "$pid" 5; then
+            kill -KILL "$pid" 2>/dev/null
+            leaked+=("$pid")
+        fi
+    done
+    for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+    left=$(find "$T" -type s 2>/dev/null | grep -vxF -f <(printf '%s\n' "${LEFTOVER_OK[@]}" "") ||
+        true)
+    # A sanitizer report from a background process (SANITIZE=1 builds) fails the test too.
+    sanitizer=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T"/*.log "$T"/*.err \
+        2>/dev/null || true)
+    [ -z "$sanitizer" ] || cat $sanitizer >&2
+    rm -rf "$T"
+    if [ ${#leaked[@]} -gt 0 ]; then
+        echo "processes did not stop on SIGTERM: ${leaked[*]}" >&2
+        return 1
+    fi
+    if [ -n "$left" ]; then
+        echo "socket files left behind: $left" >&2
+        return 1
+    fi
+    [ -z "$sanitizer" ]
+}
+
+# need_root: the test drops privileges (setpriv) or changes owners, which only root can do.
+need_root() {
+    [ "$(id -u)" -eq 0 ] || skip "needs root (to drop to uid $NOBODY or chown)"
+}
+
+# wait_for_line FILE PATTERN [SECONDS]: poll FILE until a line matches PATTERN (grep -E).
+wait_for_line() {
+    local file=$1 pattern=$2 secs=${3:-5} i
+    for ((i = 0; i < secs * 50; i++)); do
+        grep -qE -- "$pattern" "$file" 2>/dev/null && return 0
+        sleep 0.02
+    done
+    echo "timed out after ${secs}s waiting for /$pattern/ in $file:" >&2
+    cat "$file" >&2 2>/dev/null
+    return 1
+}
+
+# wait_exit PID [SECONDS]: true once PID has exited (bounded).
+wait_exit() {
+    local pid=$1 secs=${2:-5} i
+    for ((i = 0; i < secs * 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# wait_path_gone PATH [SECONDS]
+wait_path_gone() {
+    local path=$1 secs=${2:-5} i
+    for ((i = 0; i < secs * 50; i++)); do
+        [ -e "$path" ] || return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# wait_status PID [SECONDS]: wait for a background child (bounded); its exit status goes in
+# WAIT_STATUS (not printed: `wait` only works in the shell that started the child).
+wait_status() {
+    local pid=$1
+    WAIT_STATUS=
+    wait_exit "$pid" "${2:-10}" || { echo "pid $pid still running" >&2; return 1; }
+    WAIT_STATUS=0
+    wait "$pid" || WAIT_STATUS=$?
+}
+
+# bg_start LOG CMD...: start CMD in the background with stderr to LOG; sets BG_PID. fd 3 is
+# closed so bats does not wait for the process. A background command's stdin is /dev/null:
+# give scripts as files, not here-documents.
+bg_start() {
+    local log=$1
+    shift
+    "$@" 2>"$log" 3>&- &
+    BG_PID=$!
+    BG_PIDS+=("$BG_PID")
+}
+
+# start_server [SERVE ARGS...] ADDRESS: `uds serve` in the background, waited for by its
+# "listening on" line; sets SERVER_PID and SERVER_LOG.
+start_server() {
+    SERVER_LOG=${SERVER_LOG_FILE:-$T/server.log}
+    bg_start "$SERVER_LOG" "$UDS" serve "$@"
+    SERVER_PID=$BG_PID
+    wait_for_line "$SERVER_LOG" 'listening on'
+}
+
+# stop_server: SIGTERM, bounded wait; the exit status goes in WAIT_STATUS.
+stop_server() {
+    kill -TERM "$SERVER_PID"
+    wait_status "$SERVER_PID"
+}
+
+# as_nobody CMD...: run CMD as uid/gid 65534 with no supplementary groups.
+as_nobody() {
+    setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups "$@"
+}
+
+# A unique abstract name for this test.
+abstract_name() {
+    echo "@uds-test-$$-${BATS_TEST_NUMBER}-$RANDOM"
+}
+
+# py_echo ADDRESS DATA: a Python client sends DATA, half-closes, prints what comes back.
+py_echo() {
+    timeout 10 python3 - "$1" "$2" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode())
+EOF
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# `uds` itself: --version, --help of every command, usage errors (exit 64, one message and a
+# "Try" line, no help dump).
+
+load helpers
+
+@test "version: prints uds X.Y.Z (libudskit X.Y.Z)" {
+    run timeout 5 "$UDS" --version
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ ^uds\ [0-9]+\.[0-9]+\.[0-9]+\ \(libudskit\ [0-9]+\.[0-9]+\.[0-9]+\)$ ]]
+}
+
+@test "help: uds --help lists the commands on stdout, exit 0" {
+    run --separate-stderr timeout 5 "$UDS" --help
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    [[ "$output" == *"Usage: uds COMMAND"* ]]
+    for cmd in serve connect send; do
+        [[ "$output" == *"  $cmd "* ]]
+    done
+}
+
+@test "help: every command has --help and -h on stdout, exit 0" {
+    for cmd in serve connect send; do
+        for flag in --help -h; do
+            run --separate-stderr timeout 5 "$UDS" "$cmd" "$flag"
+            [ "$status" -eq 0 ]
+            [ -z "$stderr" ]
+            [[ "$output" == *"Usage: uds $cmd [OPTIONS] ADDRESS"* ]]
+            [[ "$output" == *"Exit status:"* ]]
+        done
+        run --separate-stderr timeout 5 "$UDS" help "$cmd"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Usage: uds $cmd"* ]]
+    done
+}
+
+@test "usage: no command exits 64" {
+    run --separate-stderr timeout 5 "$UDS"
+    [ "$status" -eq 64 ]
+    [ -z "$output" ]
+    [[ "$stderr" == *"Usage: uds"* ]]
+}
+
+@test "usage: unknown command exits 64 and names it" {
+    run --separate-stderr timeout 5 "$UDS" frobnicate
+    [ "$status" -eq 64 ]
+    [ "${stderr_lines[0]}" = "uds: 'frobnicate' is not a command; see 'uds --help'" ]
+    [ "${stderr_lines[1]}" = "Try 'uds --help'." ]
+}
+
+@test "usage: bad --mode prints one line with an example and a Try line, exit 64" {
+    run --separate-stderr timeout 5 "$UDS" serve --mode 9x9 "$T/s.sock"
+    [ "$status" -eq 64 ]
+    [ -z "$output" ]
+    [ "${#stderr_lines[@]}" -eq 2 ]
+    [ "${stderr_lines[0]}" = "uds serve: --mode: '9x9' is not an octal mode; e.g. --mode 0660" ]
+    [ "${stderr_lines[1]}" = "Try 'uds serve --help'." ]
+    [ ! -e "$T/s.sock" ]
+}
+
+@test "usage: bad option values and arguments exit 64 without a help dump" {
+    local cases=(
+        "serve"
+        "serve --type bogus $T/s.sock"
+        "serve --max-message 1X $T/s.sock"
+        "serve --max-message 0 $T/s.sock"
+        "serve --allow-uid no-such-user-xyz $T/s.sock"
+        "serve --allow-uid 0,,1 $T/s.sock"
+        "serve --allow-gid no-such-group-xyz $T/s.sock"
+        "serve --owner no-such-user-xyz $T/s.sock"
+        "serve --group no-such-group-xyz $T/s.sock"
+        "serve --bogus $T/s.sock"
+        "serve -c 0 $T/s.sock"
+        "serve --idle-timeout abc $T/s.sock"
+        "serve --drain-timeout -1 $T/s.sock"
+        "serve --log xml $T/s.sock"
+        "serve --ready-fd 97 $T/s.sock"
+        "serve $T/a.sock $T/b.sock"
+        "serve --mode"
+        "connect"
+        "connect --timeout -1 $T/s.sock"
+        "connect --timeout 0 $T/s.sock"
+        "connect --wait soon $T/s.sock"
+        "connect --type raw $T/s.sock"
+        "connect $T/a.sock $T/b.sock"
+        "send"
+        "send --timeout 1x $T/s.sock hi"
+        "send -x $T/s.sock hi"
+    )
+    local c
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086 # word splitting is the point
+        run --separate-stderr timeout 5 "$UDS" $c
+        echo "case: uds $c -> $status: $stderr"
+        [ "$status" -eq 64 ]
+        [ -z "$output" ]
+        [ "${#stderr_lines[@]}" -eq 2 ]
+        [[ "${stderr_lines[1]}" == "Try 'uds "*" --help'." ]]
+    done
+    [ -z "$(ls -A "$T")" ]
+}
+
+@test "usage: bad addresses exit 64 (empty, abstract name over 107 bytes)" {
+    run --separate-stderr timeout 5 "$UDS" serve ""
+    [ "$status" -eq 64 ]
+    run --separate-stderr timeout 5 "$UDS" connect "@$(printf 'a%.0s' {1..120})"
+    [ "$status" -eq 64 ]
+    [[ "$stderr" == *"too long"* ]]
+}
