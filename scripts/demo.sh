@@ -18,7 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 show() { printf '$ %s\n' "$*"; }
 
 # Start "uds serve ARGS" in the background, its log in $dir/NAME.log; wait until it says
@@ -42,11 +43,13 @@ start_server hello --reply "Hello from server!" "$sock"
 show "uds send $sock 'Hi server!'"
 "$UDS" send "$sock" "Hi server!"
 show "ls -l $sock"
-ls -l "$sock" | sed "s|$dir|\$dir|"
+ls -l "$sock"
 
-step "2. Inspecting: the socket as ss -x shows it"
+step "2. Inspecting: the socket as ss -x and uds ls show it"
 show "ss -x -l | grep $sock"
 ss -x -l | grep -F "$sock" || echo "(ss shows nothing: iproute2 missing?)"
+show "uds ls -l '$dir/*'"
+"$UDS" ls -l "$dir/*"
 
 step "3. Many clients at once (the tutorial's server serves one)"
 echo_sock=$dir/echo.sock
@@ -71,7 +74,7 @@ step "5. Gotcha: a stale socket file, left by a server that crashed"
 kill -KILL "${pids[0]}"
 wait "${pids[0]}" 2>/dev/null || true
 show "kill -9 <server>; ls -l $sock"
-ls -l "$sock" | sed "s|$dir|\$dir|"
+ls -l "$sock"
 show "uds send $sock 'anyone?'"
 set +e
 "$UDS" send "$sock" "anyone?"
@@ -91,7 +94,25 @@ set -e
 show "cat $dir/notes.txt"
 cat "$dir/notes.txt"
 
-step "7. Stopping: SIGTERM drains the clients and removes the socket files"
+step "7. Gotcha: permissions block access (the socket is 0600 by default)"
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    chmod 0755 "$dir"
+    as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    show "setpriv --reuid=nobody uds send $sock 'let me in'"
+    set +e
+    as_nobody "$UDS" send "$sock" "let me in"
+    echo "(exit status $?)"
+    set -e
+    open_sock=$dir/open.sock
+    show "uds serve --mode 0666 --reply 'Hello, anyone!' $open_sock &"
+    start_server open --mode 0666 --reply "Hello, anyone!" "$open_sock"
+    show "setpriv --reuid=nobody uds send $open_sock 'let me in'"
+    as_nobody "$UDS" send "$open_sock" "let me in"
+else
+    echo "(run as root to see another user refused: this step drops to uid 65534)"
+fi
+
+step "8. Stopping: SIGTERM drains the clients and removes the socket files"
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 pids=()
