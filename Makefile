@@ -119,7 +119,11 @@ install: all
 	ln -sf $(notdir $(SHARED_LIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libudskit.so
 	install -m 0644 include/udskit.h $(DESTDIR)$(INCLUDEDIR)/udskit.h
-	install -m 0644 $(BUILD)/udskit.pc $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
+	# Written here, not copied from the build: the PREFIX of `make install` may differ
+	# from the one `make` saw.
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' udskit.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
 	install -m 0644 man/uds.1 $(DESTDIR)$(MANDIR)/man1/uds.1
 	if [ -f man/udskit.3 ]; then install -m 0644 man/udskit.3 $(DESTDIR)$(MANDIR)/man3/udskit.3; fi
 
