@@ -5,51 +5,41 @@
  * thread cannot inherit them), and every fd that arrived is closed when the call fails.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
 #include "internal.h"
 
-UDS_API ssize_t uds_send_fds(int fd, const void *buf, size_t len, const int *fds,
-                             size_t n_fds) {
-    if (!buf || len == 0 || n_fds > UDS_MAX_FDS || (n_fds > 0 && !fds))
-        return uds__fail(EINVAL);
-    if (n_fds == 0)
-        return uds_send_all(fd, buf, len);
-
+/* Fill msg's control buffer with one SCM_RIGHTS message carrying fds. */
+static void attach_fds(struct msghdr *msg, char *control, const int *fds, size_t n_fds) {
     size_t control_len = CMSG_SPACE(n_fds * sizeof(int));
-    union {
-        struct cmsghdr align;
-        char bytes[CMSG_SPACE(UDS_MAX_FDS * sizeof(int))];
-    } control;
-    memset(control.bytes, 0, control_len);
-    struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
-                          .msg_controllen = control_len };
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    memset(control, 0, control_len);
+    msg->msg_control = control;
+    msg->msg_controllen = control_len;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg);
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;
     cmsg->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
     memcpy(CMSG_DATA(cmsg), fds, n_fds * sizeof(int));
+}
 
-    ssize_t n;
-    for (;;) {
-        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (n >= 0)
-            break;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (uds__wait_fd(fd, POLLOUT, -1) < 0)
-                return -1;
-            continue;
-        }
-        return -1;
-    }
-    /* The fds went with the bytes just sent; the rest of the buffer goes without them. */
-    if ((size_t) n < len && uds_send_all(fd, (const char *) buf + n, len - (size_t) n) < 0)
+union fd_control {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(UDS_MAX_FDS * sizeof(int))];
+};
+
+UDS_API ssize_t uds_send_fds(int fd, const void *buf, size_t len, const int *fds,
+                             size_t n_fds) {
+    union fd_control control;
+
+    if (!buf || len == 0 || n_fds > UDS_MAX_FDS || (n_fds > 0 && !fds))
+        return uds__fail(EINVAL);
+    struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (n_fds > 0)
+        attach_fds(&msg, control.bytes, fds, n_fds);
+    if (uds__sendmsg_all(fd, &msg) < 0)
         return -1;
     return (ssize_t) len;
 }
@@ -115,19 +105,9 @@ UDS_API ssize_t uds_recv_fds(int fd, void *buf, size_t len, int *ret_fds, size_t
     size_t n_fds = 0;
     ssize_t n;
 
-    for (;;) {
-        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-        if (n >= 0)
-            break;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (uds__wait_fd(fd, POLLIN, -1) < 0)
-                return -1;
-            continue;
-        }
+    n = uds__recvmsg_wait(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0)
         return -1;
-    }
     if (take_fds(&msg, fds_local, max_fds, &n_fds) < 0)
         return -1;
     if (n_fds > 0)
@@ -139,19 +119,23 @@ UDS_API ssize_t uds_recv_fds(int fd, void *buf, size_t len, int *ret_fds, size_t
 UDS_API int uds_frame_send_fds(int fd, const void *buf, size_t len, const int *fds,
                                size_t n_fds) {
     uint8_t header[UDS_FRAME_HEADER_SIZE];
+    union fd_control control;
 
-    if (n_fds == 0)
-        return uds_frame_send(fd, buf, len);
-    if (!buf && len > 0)
+    if ((!buf && len > 0) || n_fds > UDS_MAX_FDS || (n_fds > 0 && !fds))
         return uds__fail(EINVAL);
     if (len > UINT32_MAX)
         return uds__fail(EMSGSIZE);
     uds_frame_header(header, (uint32_t) len);
-    if (uds_send_fds(fd, header, sizeof(header), fds, n_fds) < 0)
-        return -1;
-    if (len > 0 && uds_send_all(fd, buf, len) < 0)
-        return -1;
-    return 0;
+    /* Header, payload and fds in one sendmsg: the fds ride on the header's first byte,
+     * which is where uds_frame_recv_fds() looks for them. */
+    struct iovec iov[2] = {
+        { .iov_base = header, .iov_len = sizeof(header) },
+        { .iov_base = (void *) buf, .iov_len = len },
+    };
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+    if (n_fds > 0)
+        attach_fds(&msg, control.bytes, fds, n_fds);
+    return uds__sendmsg_all(fd, &msg);
 }
 
 /* Read exactly len bytes with recvmsg, so that fds arriving where none belong are seen

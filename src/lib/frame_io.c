@@ -5,7 +5,6 @@
  * from its own non-blocking reads.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 
@@ -27,34 +26,7 @@ UDS_API int uds_frame_send(int fd, const void *buf, size_t len) {
         { .iov_base = (void *) buf, .iov_len = len },
     };
     struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-    size_t total = sizeof(header) + len, sent = 0;
-
-    while (sent < total) {
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (uds__wait_fd(fd, POLLOUT, -1) < 0)
-                    return -1;
-                continue;
-            }
-            return -1;
-        }
-        sent += (size_t) n;
-        /* Advance the iovecs past what went out. */
-        size_t skip = (size_t) n;
-        while (msg.msg_iovlen > 0 && skip >= msg.msg_iov->iov_len) {
-            skip -= msg.msg_iov->iov_len;
-            msg.msg_iov++;
-            msg.msg_iovlen--;
-        }
-        if (msg.msg_iovlen > 0) {
-            msg.msg_iov->iov_base = (char *) msg.msg_iov->iov_base + skip;
-            msg.msg_iov->iov_len -= skip;
-        }
-    }
-    return 0;
+    return uds__sendmsg_all(fd, &msg);
 }
 
 UDS_API int uds_frame_recv(int fd, uint32_t max, void **ret_buf, size_t *ret_len) {

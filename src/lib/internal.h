@@ -52,6 +52,14 @@ int uds__sockaddr_for(const struct uds_addr *addr, struct sockaddr_un *ret_sa,
  * Returns 0 when ready, -1 with ETIMEDOUT or another errno. Retries EINTR. */
 int uds__wait_fd(int fd, short events, int timeout_ms);
 
+/* Send everything msg's iovecs hold (MSG_NOSIGNAL), across partial sends and EINTR,
+ * waiting with poll() on a non-blocking fd. Control data (fds) goes with the first
+ * sendmsg only. msg's iovecs are consumed (advanced) on the way. Returns 0 or -1. */
+int uds__sendmsg_all(int fd, struct msghdr *msg);
+
+/* One recvmsg(), retried on EINTR and waited for with poll() on a non-blocking fd. */
+ssize_t uds__recvmsg_wait(int fd, struct msghdr *msg, int flags);
+
 /* One netlink message of a sock_diag dump, as diag_parse.c reads it (pure). */
 enum uds__diag_kind {
     UDS__DIAG_SKIP = 0,     /* not for us: another type or address family; ignore it */

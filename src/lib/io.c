@@ -38,28 +38,60 @@ int uds__wait_fd(int fd, short events, int timeout_ms) {
     }
 }
 
-UDS_API ssize_t uds_send_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    size_t done = 0;
-
-    if (!buf && len > 0)
-        return uds__fail(EINVAL);
-    while (done < len) {
-        ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
-        if (n >= 0) {
-            done += (size_t) n;
-            continue;
+int uds__sendmsg_all(int fd, struct msghdr *msg) {
+    for (;;) {
+        /* Skip what is already sent (and empty iovecs) before each attempt. */
+        while (msg->msg_iovlen > 0 && msg->msg_iov->iov_len == 0) {
+            msg->msg_iov++;
+            msg->msg_iovlen--;
         }
+        if (msg->msg_iovlen == 0)
+            return 0;
+        ssize_t n = sendmsg(fd, msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && uds__wait_fd(fd, POLLOUT, -1) == 0)
+                continue;
+            return -1;
+        }
+        /* The control data (fds) went with these bytes; the rest goes without it. */
+        msg->msg_control = NULL;
+        msg->msg_controllen = 0;
+        size_t done = (size_t) n;
+        while (msg->msg_iovlen > 0 && done >= msg->msg_iov->iov_len) {
+            done -= msg->msg_iov->iov_len;
+            msg->msg_iov++;
+            msg->msg_iovlen--;
+        }
+        if (msg->msg_iovlen > 0) {
+            msg->msg_iov->iov_base = (char *) msg->msg_iov->iov_base + done;
+            msg->msg_iov->iov_len -= done;
+        }
+    }
+}
+
+ssize_t uds__recvmsg_wait(int fd, struct msghdr *msg, int flags) {
+    for (;;) {
+        ssize_t n = recvmsg(fd, msg, flags);
+        if (n >= 0)
+            return n;
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (uds__wait_fd(fd, POLLOUT, -1) < 0)
-                return -1;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && uds__wait_fd(fd, POLLIN, -1) == 0)
             continue;
-        }
         return -1;
     }
-    return (ssize_t) done;
+}
+
+UDS_API ssize_t uds_send_all(int fd, const void *buf, size_t len) {
+    if (!buf && len > 0)
+        return uds__fail(EINVAL);
+    struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (uds__sendmsg_all(fd, &msg) < 0)
+        return -1;
+    return (ssize_t) len;
 }
 
 UDS_API ssize_t uds_recv_all(int fd, void *buf, size_t len) {
@@ -69,21 +101,14 @@ UDS_API ssize_t uds_recv_all(int fd, void *buf, size_t len) {
     if (!buf && len > 0)
         return uds__fail(EINVAL);
     while (done < len) {
-        ssize_t n = recv(fd, p + done, len - done, 0);
-        if (n > 0) {
-            done += (size_t) n;
-            continue;
-        }
+        struct iovec iov = { .iov_base = p + done, .iov_len = len - done };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n = uds__recvmsg_wait(fd, &msg, 0);
+        if (n < 0)
+            return -1;
         if (n == 0)
             break;  /* end of stream: the caller sees a short count */
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (uds__wait_fd(fd, POLLIN, -1) < 0)
-                return -1;
-            continue;
-        }
-        return -1;
+        done += (size_t) n;
     }
     return (ssize_t) done;
 }
