@@ -187,8 +187,9 @@ int main(int argc, char **argv) {
                              (unsigned long long) best.stats.created);
                 char label[16];
                 snprintf(label, sizeof(label), "%zu KiB", sizes_kib[s]);
-                printf("%-9s %-10s %-15s %10.1f %10.0f %7.2fx  %s\n", label, pingpong ? "ping-pong" : "stream",
-                       mode_name[m], per * 1e6, (double) size / per / 1e6, base / per, pool);
+                printf("%-9s %-10s %-15s %10.1f %10.0f %7.2fx  %s\n", label,
+                       pingpong ? "ping-pong" : "stream", mode_name[m], per * 1e6,
+                       (double) size / per / 1e6, base / per, pool);
                 fflush(stdout);
             }
         }

@@ -129,7 +129,7 @@ static int get(struct uds_activation *ret) {
     if (parse_decimal(e, INT32_MAX, &pid) < 0 || pid == 0)
         return uds__fail(EINVAL);
     if ((pid_t) pid != getpid())
-        return 0;   /* meant for another process (the one that exec'ed us passed them on) */
+        return 0;   /* meant for an ancestor, which left them in the environment */
     e = getenv("LISTEN_PIDFDID");
     if (e) {
         int r = pidfdid_matches(e);

@@ -125,8 +125,13 @@ static int slot_create(struct uds_memfd_pool *pool, struct slot *s, size_t cap) 
         n.map = NULL;
         goto fail;
     }
-    if (fcntl(n.memfd, F_ADD_SEALS, SEALS_POOLED) < 0)
+    if (fcntl(n.memfd, F_ADD_SEALS, SEALS_POOLED) < 0) {
+        /* No F_SEAL_FUTURE_WRITE before Linux 5.1: nothing can be reused safely, so every
+         * message from now on gets a one-off memfd sealed F_SEAL_WRITE. */
+        if (errno == EINVAL)
+            pool->flags |= UDS_MEMFD_POOL_IMMUTABLE;
         goto fail;
+    }
     n.send_fd = reopen_read_only(n.memfd);
     *s = n;
     return 0;
@@ -353,8 +358,9 @@ UDS_API int uds_memfd_buf_init(struct uds_memfd_pool *pool, size_t len,
 UDS_API void uds_memfd_buf_done(struct uds_memfd_pool *pool, struct uds_memfd_buf *buf) {
     if (!pool || !buf || !buf->data)
         return;
-    if (buf->priv_slot >= 0 && (size_t) buf->priv_slot < pool->n_slots) {
-        pool->slots[buf->priv_slot].lent = false;
+    if (buf->priv_slot >= 0) {
+        if ((size_t) buf->priv_slot < pool->n_slots)
+            pool->slots[buf->priv_slot].lent = false;
     } else if (buf->priv_fd >= 0) {
         (void) munmap(buf->data, buf->len);
         uds__close_keep_errno(buf->priv_fd);
@@ -362,33 +368,6 @@ UDS_API void uds_memfd_buf_done(struct uds_memfd_pool *pool, struct uds_memfd_bu
         free(buf->data);
     }
     *buf = (struct uds_memfd_buf) { .priv_slot = -1, .priv_fd = -1 };
-}
-
-/* Every byte of the iovecs, across partial sends, EINTR, and EAGAIN on a non-blocking fd. */
-static int send_iov_all(int fd, struct iovec *iov, int iovcnt) {
-    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t) iovcnt };
-
-    while (msg.msg_iovlen > 0) {
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if ((errno == EAGAIN || errno == EWOULDBLOCK) && uds__wait_fd(fd, POLLOUT, -1) == 0)
-                continue;
-            return -1;
-        }
-        size_t skip = (size_t) n;
-        while (msg.msg_iovlen > 0 && skip >= msg.msg_iov->iov_len) {
-            skip -= msg.msg_iov->iov_len;
-            msg.msg_iov++;
-            msg.msg_iovlen--;
-        }
-        if (msg.msg_iovlen > 0) {
-            msg.msg_iov->iov_base = (char *) msg.msg_iov->iov_base + skip;
-            msg.msg_iov->iov_len -= skip;
-        }
-    }
-    return 0;
 }
 
 static int send_inline(int fd, const void *buf, size_t len) {
@@ -400,52 +379,21 @@ static int send_inline(int fd, const void *buf, size_t len) {
         { .iov_base = prefix, .iov_len = sizeof(prefix) },
         { .iov_base = (void *) buf, .iov_len = len },
     };
-    return send_iov_all(fd, iov, len ? 2 : 1);
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+    return uds__sendmsg_all(fd, &msg);
 }
 
-/* The whole frame (header, kind, length) and its fds in one sendmsg where it fits, so
- * that the receiver wakes once per message rather than once for the header and once more
- * for the rest. The fds ride on the first byte, as uds_frame_send_fds() sends them. */
+/* One frame, one sendmsg: the receiver wakes once per message. */
 static int send_memfd(int fd, size_t len, const int *fds, size_t n_fds) {
-    uint8_t frame[UDS_FRAME_HEADER_SIZE + MEMFD_PAYLOAD];
+    uint8_t payload[MEMFD_PAYLOAD];
     uint64_t v = len;
-    union {
-        struct cmsghdr align;
-        char bytes[CMSG_SPACE(2 * sizeof(int))];
-    } control;
 
-    uds_frame_header(frame, MEMFD_PAYLOAD);
-    frame[UDS_FRAME_HEADER_SIZE] = KIND_MEMFD;
+    payload[0] = KIND_MEMFD;
     for (int i = 8; i >= 1; i--) {
-        frame[UDS_FRAME_HEADER_SIZE + i] = (uint8_t) v;
+        payload[i] = (uint8_t) v;
         v >>= 8;
     }
-    memset(control.bytes, 0, sizeof(control.bytes));
-    struct iovec iov = { .iov_base = frame, .iov_len = sizeof(frame) };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
-                          .msg_controllen = CMSG_SPACE(n_fds * sizeof(int)) };
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
-
-    ssize_t n;
-    for (;;) {
-        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (n >= 0)
-            break;
-        if (errno == EINTR)
-            continue;
-        if ((errno == EAGAIN || errno == EWOULDBLOCK) && uds__wait_fd(fd, POLLOUT, -1) == 0)
-            continue;
-        return -1;
-    }
-    /* A nearly full socket took only part: the rest goes without the fds. */
-    if ((size_t) n < sizeof(frame) &&
-        uds_send_all(fd, frame + n, sizeof(frame) - (size_t) n) < 0)
-        return -1;
-    return 0;
+    return uds_frame_send_fds(fd, payload, sizeof(payload), fds, n_fds);
 }
 
 /* A pool's buffers go to one socket only (see the header): the first one it sends on. */
