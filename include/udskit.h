@@ -399,7 +399,9 @@ UDS_API int uds_notify(const char *state);
  * travels on the stream. When every pooled buffer is still held by the receiver (after
  * waiting up to wait_ms for one), the message goes in a one-off memfd sealed F_SEAL_WRITE
  * instead: the pool never fails for want of a buffer, and a receiver that holds messages
- * cannot deadlock its sender.
+ * cannot deadlock its sender. So does every message on a kernel without
+ * F_SEAL_FUTURE_WRITE (before Linux 5.1). A receiver that forks while it holds a message
+ * keeps that buffer in flight until the child closes its copy of the token (or execs).
  *
  * Receiver. It takes a memfd only when F_GET_SEALS has F_SEAL_SHRINK and F_SEAL_GROW, and
  * F_SEAL_WRITE or F_SEAL_FUTURE_WRITE, and fstat() then finds a regular file of at least
@@ -631,20 +633,32 @@ struct uds_server_callbacks {
      * closed, on_close is not called). May be NULL. */
     int (*on_open)(struct uds_conn *conn, void *data);
     /* Bytes arrived (stream), or one whole message (seqpacket). The span is valid during
-     * the call only. May call uds_conn_send() and uds_conn_close(). */
+     * the call only. May call uds_conn_send() and uds_conn_close(). Not called when
+     * on_message is set. */
     void (*on_data)(struct uds_conn *conn, const void *buf, size_t len, void *data);
     /* The peer shut down its writing side. Queued replies are still delivered; the
      * connection closes once they are flushed. May be NULL. */
     void (*on_eof)(struct uds_conn *conn, void *data);
     /* The connection is closing (error is 0 for an orderly close, else an errno such as
      * ETIMEDOUT for the idle or drain timeout, ECANCELED for a non-graceful stop or
-     * uds_server_free(), EMSGSIZE, ECONNRESET, EPIPE). May be NULL. */
+     * uds_server_free(), EMSGSIZE, EPROTO, ECONNRESET, EPIPE). May be NULL. */
     void (*on_close)(struct uds_conn *conn, int error, void *data);
     /* A peer was refused by the allow-list; its identity is in peer. May be NULL. */
     void (*on_deny)(const struct uds_peer *peer, void *data);
     /* accept() failed for a reason the server survives (EMFILE, ENFILE, ENOBUFS, ENOMEM):
      * the server sheds that client and keeps going. May be NULL. */
     void (*on_accept_error)(int error, void *data);
+    /* Message mode, when set: one call per whole message, on_data unused. On stream the
+     * bytes are decoded as frames (see Messages); on seqpacket each packet is a message.
+     * msg is valid during the call only: a message that arrived within one read points
+     * into the read buffer (no copy); one split across reads is assembled in a buffer
+     * allocated once its header is known and freed after the call. A length over
+     * max_message closes the connection with EMSGSIZE (nothing allocated); a stream
+     * ending inside a message closes it with EPROTO (on_eof is not called); either way
+     * replies already queued are flushed first. Small replies sent while more messages of
+     * the same read wait are sent together after the last of them (one send, not one
+     * each); order is always kept. */
+    void (*on_message)(struct uds_conn *conn, const void *msg, size_t len, void *data);
 };
 
 struct uds_server_opts {
@@ -658,6 +672,9 @@ struct uds_server_opts {
     unsigned read_budget;       /* reads per connection per wakeup; 0 = 32 */
     const struct uds_allow *allow;  /* checked on accept; NULL = everyone */
     unsigned peer_flags;        /* enum uds_peer_flags fetched for every connection */
+    uint32_t max_message;       /* message mode: largest message accepted; 0 =
+                                 * UDS_FRAME_DEFAULT_MAX (on seqpacket read_size also
+                                 * bounds it) */
 };
 
 /* A server over listener (taken over: the server unlistens it when it stops or is freed).
@@ -682,6 +699,11 @@ UDS_API int uds_server_fd(const struct uds_server *server);
 UDS_API struct uds_loop *uds_server_loop(const struct uds_server *server);
 /* Number of open connections. */
 UDS_API size_t uds_server_conn_count(const struct uds_server *server);
+/* Stop (paused true) or resume accepting, whatever max_conns says; clients wait in the
+ * backlog meanwhile. For a limit the server cannot count itself, such as processes started
+ * for detached connections. A graceful uds_server_stop() still accepts the clients already
+ * queued. */
+UDS_API void uds_server_pause(struct uds_server *server, bool paused);
 /* Close every connection (on_close with ECANCELED) and the listener, free the server (and
  * its own loop). Not from inside one of the server's callbacks. */
 UDS_API void uds_server_free(struct uds_server *server);
@@ -691,11 +713,22 @@ UDS_API void uds_server_free(struct uds_server *server);
  * Errors: EPIPE the connection is closing; ECONNRESET/EPIPE the peer is gone (the
  * connection is then closed with that error); EMSGSIZE a seqpacket message too large for
  * the socket (the connection stays open; behind queued replies, the connection closes
- * with EMSGSIZE when its turn comes); ENOMEM. */
+ * with EMSGSIZE when its turn comes); ENOMEM (if part was sent already, the connection is
+ * closed with ENOMEM: the peer would be out of step). */
 UDS_API int uds_conn_send(struct uds_conn *conn, const void *buf, size_t len);
+/* Queue one message: on stream a frame (4-byte header, then the payload), on seqpacket
+ * the payload alone as one packet; whatever mode the connection reads in. Copies, sends
+ * and fails like uds_conn_send(); also EMSGSIZE len over UINT32_MAX on stream. */
+UDS_API int uds_conn_send_message(struct uds_conn *conn, const void *buf, size_t len);
 /* Close after the queued bytes are flushed (graceful) — or now, dropping them. Deferred
  * until the current callback returns, so a callback may close its own connection. */
 UDS_API void uds_conn_close(struct uds_conn *conn, bool flush);
+/* Hand the connection's fd over to the caller, who owns it from now on: the server stops
+ * watching it at once, forgets the connection without closing the fd (on_close is not
+ * called; queued bytes are dropped) and no longer counts it against max_conns. The fd is
+ * still O_NONBLOCK and O_CLOEXEC. conn stays valid until the current callback returns.
+ * Returns the fd. Errors: EPIPE the connection is closing. */
+UDS_API int uds_conn_detach(struct uds_conn *conn);
 /* The connection's fd (do not close it), peer and user data. */
 UDS_API int uds_conn_fd(const struct uds_conn *conn);
 UDS_API const struct uds_peer *uds_conn_peer(const struct uds_conn *conn);
@@ -703,6 +736,83 @@ UDS_API void uds_conn_set_data(struct uds_conn *conn, void *data);
 UDS_API void *uds_conn_data(const struct uds_conn *conn);
 /* The server the connection belongs to. */
 UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
+
+/* ---------------------------------------------------------------------------------------
+ * Relay: bridge pairs of connected stream sockets (Unix or TCP) on a uds_loop, as a proxy
+ * does. Bytes read on one side are written to the other, both ways at once; an end of
+ * stream on one side is passed on as shutdown(SHUT_WR) on the other, and the relay ends
+ * once both directions have ended. Each direction holds at most buffer_size bytes: a side
+ * that does not read makes the relay stop reading its peer (backpressure), so memory stays
+ * flat. While a direction carries bulk data it moves through a pipe with splice(), never
+ * copied into user space; small messages go through a buffer (one read() takes a whole
+ * queue of them). splice() into a socket cannot take MSG_NOSIGNAL, so the relay splices
+ * only while SIGPIPE is ignored (signal(SIGPIPE, SIG_IGN)) and copies otherwise. Buffers
+ * and pipes are taken from pools shared by a group when bytes are in flight and given back
+ * when they are not: an idle relay holds its two sockets and nothing else.
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_relay_group;
+struct uds_relay;
+
+enum uds_relay_flags {
+    UDS_RELAY_NO_SPLICE = 1u << 0,  /* always copy through a buffer */
+};
+
+struct uds_relay_opts {
+    size_t buffer_size;     /* bytes in flight per direction; 0 = 64 KiB; at most 1 GiB */
+    int idle_timeout_ms;    /* end a relay when no byte moved either way for this long
+                             * (ETIMEDOUT); 0 = never */
+    unsigned flags;         /* enum uds_relay_flags */
+};
+
+enum uds_relay_side {
+    UDS_RELAY_NONE = 0,     /* neither side (a timeout, or a local failure) */
+    UDS_RELAY_A,
+    UDS_RELAY_B,
+};
+
+struct uds_relay_info {
+    uint64_t bytes_from_a;      /* read from side A (and written to B, unless B failed) */
+    uint64_t bytes_from_b;
+    uint64_t spliced_from_a;    /* of those, moved with splice() */
+    uint64_t spliced_from_b;
+    int error;                  /* 0 while running and for an orderly end; else the first
+                                 * error: ECONNRESET/EPIPE a peer went away (reading from
+                                 * or writing to error_side), ETIMEDOUT the idle timeout,
+                                 * ENOMEM... */
+    enum uds_relay_side error_side;
+};
+
+/* Relays that share a loop, options and pools of buffers and pipes. The loop must outlive
+ * the group. Errors: EINVAL (bad options); ENOMEM. */
+UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
+                                                    const struct uds_relay_opts *opts);
+/* Live relays in the group. */
+UDS_API size_t uds_relay_group_count(const struct uds_relay_group *group);
+/* End every relay as uds_relay_free() does (no on_close calls) and free the group. Not
+ * from inside a relay's on_close. NULL is fine. */
+UDS_API void uds_relay_group_free(struct uds_relay_group *group);
+
+/* Relay between the connected stream sockets fd_a and fd_b (made non-blocking), taking
+ * both over: they are closed when the relay ends, and on failure too. prefix_len bytes of
+ * prefix (copied; at most buffer_size) are sent to B before anything read from A — a PROXY
+ * protocol header, for instance. When the relay ends, both fds are closed (after an error
+ * other than ETIMEDOUT with SO_LINGER 0, so that a TCP peer gets a reset instead of an end
+ * it could take for complete), then on_close(relay, info, data) is called, then the relay
+ * is freed: do not use it after on_close returns. on_close may be NULL.
+ * Errors: EINVAL; EMSGSIZE prefix longer than buffer_size; ENOMEM; those of fcntl() and
+ *         of uds_loop_add(). */
+UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a, int fd_b,
+                                        const void *prefix, size_t prefix_len,
+                                        void (*on_close)(struct uds_relay *relay,
+                                                         const struct uds_relay_info *info,
+                                                         void *data),
+                                        void *data);
+/* Counters so far (error is 0 while the relay runs). */
+UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_info *ret_info);
+/* End the relay now: close both fds with SO_LINGER 0 (a reset for a TCP peer), without
+ * calling on_close, and free it. Not from inside its own on_close. NULL is fine. */
+UDS_API void uds_relay_free(struct uds_relay *relay);
 
 /* ---------------------------------------------------------------------------------------
  * Inspection (SPEC §2): the Unix sockets of the caller's network namespace, read through

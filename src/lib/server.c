@@ -2,8 +2,9 @@
 /*
  * server.c — connections over a uds_loop: accept (allow-list, connection limit, EMFILE
  * shedding), reads into one shared buffer, queued replies with backpressure, idle timeout,
- * deferred close and graceful drain. It does not interpret the bytes (policy lives in the
- * callbacks) and makes no epoll calls (loop.c does).
+ * deferred close and graceful drain; in message mode, cuts stream input into frames with
+ * frame.c. Beyond that it does not interpret the bytes (policy lives in the callbacks) and
+ * makes no epoll calls (loop.c does).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #define IDLE_TICK_MAX_MS 1000
 #define OUT_MIN_CAP 256
 #define MSG_HDR sizeof(uint32_t)    /* seqpacket queue: each message is prefixed by its length */
+#define GATHER_MAX 8192         /* message mode: replies below this are sent together */
 
 struct uds_conn {
     struct uds_server *server;
@@ -39,6 +41,10 @@ struct uds_conn {
     size_t out_tail;
     size_t out_cap;
     uint64_t active_ms;
+    char *msg;                  /* message mode: a message split across reads, being put
+                                 * together; NULL between messages */
+    size_t msg_have;
+    struct uds_frame_decoder dec;
     struct uds_peer peer;
     int fd;
     int error;                  /* for on_close */
@@ -48,6 +54,8 @@ struct uds_conn {
     bool eof : 1;               /* the peer shut down its side; reading stopped */
     bool paused : 1;            /* backpressure: reading stopped until the queue drains */
     bool refused : 1;           /* on_open said no: no on_close */
+    bool detached : 1;          /* fd handed to the caller: not closed, no on_close */
+    bool gather : 1;            /* delivering one read's messages: queue small replies */
 };
 
 struct uds_server {
@@ -62,6 +70,7 @@ struct uds_server {
     size_t n_conns;
     unsigned read_budget;
     unsigned peer_flags;
+    uint32_t max_message;
     int idle_ms;
     int drain_ms;
     int reserve_fd;             /* spare fd given up to shed a client on EMFILE */
@@ -77,8 +86,10 @@ struct uds_server {
     uint64_t accept_timer;
     bool own_loop;
     bool seqpacket;
+    bool messages;              /* on_message is set */
     bool listening;
     bool accept_paused;         /* backing off after an accept error */
+    bool user_paused;           /* uds_server_pause() */
     bool stopping;
     bool stopped;
 };
@@ -100,11 +111,14 @@ static void finalize(struct uds_conn *c) {
     struct uds_server *s = c->server;
 
     s->n_conns--;
-    (void) uds_loop_del(s->loop, c->fd);
-    if (!c->refused && s->cb.on_close)
+    if (c->fd >= 0)
+        (void) uds_loop_del(s->loop, c->fd);
+    if (!c->refused && !c->detached && s->cb.on_close)
         s->cb.on_close(c, c->error, s->data);
-    (void) close(c->fd);
+    if (c->fd >= 0)
+        (void) close(c->fd);
     uds_peer_done(&c->peer);
+    free(c->msg);
     free(c->out);
     free(c);
 }
@@ -261,12 +275,19 @@ static int out_append(struct uds_conn *c, const void *hdr, size_t hdr_len, const
     return 0;
 }
 
-/* Returns bytes sent, or -1 with errno (EAGAIN when the socket is full). */
-static ssize_t send_nb(int fd, const void *buf, size_t len) {
+/* Sends hdr (hdr_len may be 0) then buf in one call, so a frame header never goes out in a
+ * packet of its own. Returns bytes sent, or -1 with errno (EAGAIN when the socket is full). */
+static ssize_t send_nb(int fd, const void *hdr, size_t hdr_len, const void *buf, size_t len) {
+    struct iovec iov[2] = {
+        { .iov_base = (void *) hdr, .iov_len = hdr_len },
+        { .iov_base = (void *) buf, .iov_len = len },
+    };
+    struct msghdr msg = { .msg_iov = hdr_len > 0 ? iov : iov + 1,
+                          .msg_iovlen = hdr_len > 0 ? 2 : 1 };
     ssize_t n;
 
     do {
-        n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EWOULDBLOCK)
         errno = EAGAIN;
@@ -286,7 +307,7 @@ static void flush(struct uds_conn *c) {
             len = msg_len;
         }
         /* A seqpacket message goes whole or not at all. */
-        ssize_t n = send_nb(c->fd, p + hdr, len);
+        ssize_t n = send_nb(c->fd, NULL, 0, p + hdr, len);
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) {
@@ -324,15 +345,97 @@ static void got_eof(struct uds_conn *c) {
 
     c->eof = true;
     update_events(c);
+    if (s->messages && !s->seqpacket && !uds_frame_decoder_idle(&c->dec)) {
+        /* The rest of this message will never come. */
+        free(c->msg);
+        c->msg = NULL;
+        close_conn(c, true, EPROTO);
+        return;
+    }
     if (s->cb.on_eof && !c->dead)
         s->cb.on_eof(c, s->data);
     close_conn(c, true, 0);
+}
+
+/* Message mode on stream: cut len bytes of input into frames. A frame lying whole in buf is
+ * handed over in place; only one split across reads is copied, into c->msg, allocated once
+ * its header has passed the max_message check. */
+static void feed_frames(struct uds_conn *c, const char *buf, size_t len) {
+    struct uds_server *s = c->server;
+    size_t off = 0;
+
+    /* A callback that closes its connection ends the delivery: the rest is dropped. */
+    while (off < len && !c->dead && !c->linger) {
+        enum uds_frame_event ev;
+        struct uds_frame_piece p;
+        ssize_t used = uds_frame_decoder_feed(&c->dec, buf + off, len - off, &ev, &p);
+        if (used < 0) {
+            close_conn(c, true, errno);
+            return;
+        }
+        off += (size_t) used;
+        if (ev != UDS_FRAME_PIECE)
+            continue;
+        /* One read may hold a thousand small requests: their replies go out in one send
+         * (after the last of them) rather than a send each, which is most of the cost of a
+         * small message. A lone request is answered at once. */
+        c->gather = off < len;
+        if (p.first && p.last) {
+            s->cb.on_message(c, p.data, p.len, s->data);
+            continue;
+        }
+        if (p.first) {
+            /* frame_len > 0 here: an empty frame always comes whole. */
+            c->msg = malloc(p.frame_len);
+            if (!c->msg) {
+                close_conn(c, false, ENOMEM);
+                return;
+            }
+            c->msg_have = 0;
+        }
+        /* read_some may have received the piece straight into place. */
+        if (p.data != (const uint8_t *) c->msg + c->msg_have)
+            memcpy(c->msg + c->msg_have, p.data, p.len);
+        c->msg_have += p.len;
+        if (p.last) {
+            char *msg = c->msg;
+            c->msg = NULL;
+            s->cb.on_message(c, msg, p.frame_len, s->data);
+            free(msg);
+        }
+    }
+}
+
+static void deliver(struct uds_conn *c, const char *buf, size_t len) {
+    struct uds_server *s = c->server;
+
+    if (!s->messages) {
+        if (s->cb.on_data)
+            s->cb.on_data(c, buf, len, s->data);
+    } else if (!s->seqpacket) {
+        feed_frames(c, buf, len);
+        c->gather = false;
+        if (!c->dead && queued(c) > 0)
+            flush(c);
+    } else if (len > s->max_message) {
+        close_conn(c, true, EMSGSIZE);
+    } else {
+        s->cb.on_message(c, buf, len, s->data);
+    }
 }
 
 static void read_some(struct uds_conn *c) {
     struct uds_server *s = c->server;
 
     for (unsigned i = 0; i < s->read_budget && reading(c); i++) {
+        char *dst = s->rbuf;
+        size_t want = s->read_size;
+        /* The rest of a message being put together that would fill a whole read anyway is
+         * received straight into its buffer: one copy fewer, and larger reads. */
+        if (c->msg && c->dec.remaining >= s->read_size) {
+            dst = c->msg + c->msg_have;
+            want = c->dec.remaining;
+        }
         ssize_t n;
         bool truncated = false;
         if (s->seqpacket) {
@@ -343,7 +446,7 @@ static void read_some(struct uds_conn *c) {
             n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
             truncated = n >= 0 && (msg.msg_flags & MSG_TRUNC);
         } else {
-            n = recv(c->fd, s->rbuf, s->read_size, MSG_DONTWAIT);
+            n = recv(c->fd, dst, want, MSG_DONTWAIT);
         }
         if (n < 0) {
             if (errno == EINTR)
@@ -353,7 +456,7 @@ static void read_some(struct uds_conn *c) {
             return;
         }
         if (truncated) {
-            close_conn(c, false, EMSGSIZE);
+            close_conn(c, s->messages, EMSGSIZE);
             return;
         }
         if (n == 0 && (!s->seqpacket || seqpacket_at_eof(c->fd))) {
@@ -361,10 +464,9 @@ static void read_some(struct uds_conn *c) {
             return;
         }
         touch(c);
-        if (s->cb.on_data)
-            s->cb.on_data(c, s->rbuf, (size_t) n, s->data);
+        deliver(c, dst, (size_t) n);
         /* A short stream read means the socket is empty: skip the EAGAIN round trip. */
-        if (!s->seqpacket && (size_t) n < s->read_size)
+        if (!s->seqpacket && (size_t) n < want)
             return;
     }
     /* Budget spent with data left: level-triggered epoll reports the fd again next turn,
@@ -389,8 +491,8 @@ static void conn_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
 static void update_listener(struct uds_server *s) {
     if (!s->listening)
         return;
-    unsigned want = !s->stopping && !s->accept_paused && s->n_conns < s->max_conns ?
-                    UDS_EV_READ : 0;
+    unsigned want = !s->stopping && !s->accept_paused && !s->user_paused &&
+                    s->n_conns < s->max_conns ? UDS_EV_READ : 0;
     /* At the limit the listener leaves the epoll set: clients wait in the kernel backlog
      * instead of being accepted and dropped (s6-ipcserverd). */
     if (want != s->listen_events && uds_loop_mod(s->loop, s->listener.fd, want) == 0)
@@ -507,6 +609,7 @@ static void accept_one(struct uds_server *s, int fd) {
         return;
     }
     c->peer = peer;
+    uds_frame_decoder_init(&c->dec, s->max_message);
     c->events = UDS_EV_READ;
     c->active_ms = uds_loop_now_ms(s->loop);
     list_append(s, c);
@@ -523,7 +626,7 @@ static void accept_batch(struct uds_server *s, bool drain) {
     unsigned batch = drain ? ACCEPT_DRAIN_MAX : ACCEPT_BATCH;
 
     for (unsigned i = 0; i < batch; i++) {
-        if (!drain && (s->n_conns >= s->max_conns || s->accept_paused))
+        if (!drain && (s->n_conns >= s->max_conns || s->accept_paused || s->user_paused))
             break;
         int fd = accept4(s->listener.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) {
@@ -686,6 +789,8 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
     s->read_budget = opts->read_budget ? opts->read_budget : DEFAULT_READ_BUDGET;
     s->peer_flags = opts->peer_flags;
     s->seqpacket = listener->type == UDS_SEQPACKET;
+    s->messages = s->cb.on_message != NULL;
+    s->max_message = opts->max_message ? opts->max_message : UDS_FRAME_DEFAULT_MAX;
     if (copy_allow(opts->allow, &s->allow) < 0)
         goto fail;
     /* A gid in the allow-list matches supplementary groups too: they must be fetched. */
@@ -754,13 +859,22 @@ UDS_API void uds_server_free(struct uds_server *s) {
     free_server(s);
 }
 
-/* Send now what the socket takes, queue the rest. */
-static int send_or_queue(struct uds_conn *c, const char *buf, size_t len) {
+/* Send now what the socket takes of hdr + buf, queue the rest. */
+static int send_or_queue(struct uds_conn *c, const uint8_t *hdr, size_t hdr_len,
+                         const char *buf, size_t len) {
     struct uds_server *s = c->server;
     size_t sent = 0;
+    bool small = hdr_len + len < GATHER_MAX;
 
-    if (queued(c) == 0) {
-        ssize_t n = send_nb(c->fd, buf, len);
+    /* A large reply is not worth copying to save a send: let the small ones before it go,
+     * then send it directly. */
+    if (c->gather && !small && queued(c) > 0) {
+        flush(c);
+        if (c->dead)
+            return uds__fail(c->error ? c->error : EPIPE);
+    }
+    if (queued(c) == 0 && !(c->gather && small)) {
+        ssize_t n = send_nb(c->fd, hdr, hdr_len, buf, len);
         if (n < 0 && errno != EAGAIN) {
             /* Too big for one seqpacket message is the caller's mistake, not the link's. */
             if (errno != EMSGSIZE)
@@ -769,40 +883,71 @@ static int send_or_queue(struct uds_conn *c, const char *buf, size_t len) {
         }
         if (n >= 0) {
             touch(c);
-            if ((size_t) n == len)
+            if ((size_t) n == hdr_len + len)
                 return 0;
             sent = (size_t) n;
         }
     }
-    uint32_t msg_len = (uint32_t) len;
-    if (s->seqpacket ? out_append(c, &msg_len, MSG_HDR, buf, len) < 0
-                     : out_append(c, NULL, 0, buf + sent, len - sent) < 0)
+    int r;
+    if (s->seqpacket) {
+        /* A seqpacket message is sent whole or not at all: sent is 0 here. */
+        uint32_t msg_len = (uint32_t) len;
+        r = out_append(c, &msg_len, MSG_HDR, buf, len);
+    } else {
+        size_t hsent = sent < hdr_len ? sent : hdr_len, bsent = sent - hsent;
+        r = out_append(c, hsent < hdr_len ? hdr + hsent : NULL, hdr_len - hsent,
+                       bsent < len ? buf + bsent : NULL, len - bsent);
+    }
+    if (r < 0) {
+        /* Part of it is on the wire already: dropping the rest would leave the peer out
+         * of step (mid-frame, or missing bytes), so the connection cannot go on. */
+        if (sent > 0) {
+            int e = errno;
+            close_conn(c, false, e);
+            errno = e;
+        }
         return -1;
+    }
     /* Stop taking input from a client that does not take its replies: the queue stops
      * growing at max_outbuf plus what one read can produce. */
     if (queued(c) > s->max_outbuf)
         c->paused = true;
-    update_events(c);
+    /* Gathering: deliver() flushes next, which sets the events once. */
+    if (!c->gather)
+        update_events(c);
     return 0;
 }
 
-UDS_API int uds_conn_send(struct uds_conn *c, const void *buf, size_t len) {
+/* framed: prefix a frame header on stream (seqpacket keeps its own boundaries). */
+static int conn_send(struct uds_conn *c, const void *buf, size_t len, bool framed) {
     if (!c || (!buf && len > 0))
         return uds__fail(EINVAL);
     if (c->dead || c->linger)
         return uds__fail(EPIPE);
     struct uds_server *s = c->server;
-    if (s->seqpacket && len > UINT32_MAX)
+    framed = framed && !s->seqpacket;
+    if ((s->seqpacket || framed) && len > UINT32_MAX)
         return uds__fail(EMSGSIZE);
-    if (!s->seqpacket && len == 0)
+    if (!s->seqpacket && !framed && len == 0)
         return 0;
 
+    uint8_t hdr[UDS_FRAME_HEADER_SIZE];
+    if (framed)
+        uds_frame_header(hdr, (uint32_t) len);
     enter(s);
-    int ret = send_or_queue(c, buf, len);
+    int ret = send_or_queue(c, hdr, framed ? sizeof(hdr) : 0, buf, len);
     int e = errno;
     leave(s);
     errno = e;
     return ret;
+}
+
+UDS_API int uds_conn_send(struct uds_conn *c, const void *buf, size_t len) {
+    return conn_send(c, buf, len, false);
+}
+
+UDS_API int uds_conn_send_message(struct uds_conn *c, const void *buf, size_t len) {
+    return conn_send(c, buf, len, true);
 }
 
 UDS_API void uds_conn_close(struct uds_conn *c, bool flush) {
@@ -812,6 +957,32 @@ UDS_API void uds_conn_close(struct uds_conn *c, bool flush) {
     enter(s);
     close_conn(c, flush, 0);
     leave(s);
+}
+
+UDS_API int uds_conn_detach(struct uds_conn *c) {
+    if (!c)
+        return uds__fail(EINVAL);
+    if (c->dead || c->linger)
+        return uds__fail(EPIPE);
+    struct uds_server *s = c->server;
+    int fd = c->fd;
+    enter(s);
+    /* Out of the epoll set at once, not when the conn is freed: the caller may close fd
+     * before that, and its number be reused by a new connection. */
+    (void) uds_loop_del(s->loop, fd);
+    c->fd = -1;
+    c->detached = true;
+    schedule_close(c, 0);
+    leave(s);
+    return fd;
+}
+
+UDS_API void uds_server_pause(struct uds_server *s, bool paused) {
+    if (!s)
+        return;
+    enter(s);
+    s->user_paused = paused;
+    leave(s);   /* re-evaluates the listener */
 }
 
 UDS_API int uds_conn_fd(const struct uds_conn *c) {
