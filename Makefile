@@ -66,9 +66,9 @@ $(BUILD)/libudskit.so: $(SHARED_LIB)
 $(BUILD)/uds: $(CLI_OBJ) $(STATIC_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC_LIB)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(STATIC_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS_TEST)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tests/unit/testutil.o $(STATIC_LIB) $(LDLIBS_TEST)
 
 # Examples link against the shared library, as a user's program would.
 $(BUILD)/examples/%: examples/%.c include/udskit.h $(BUILD)/libudskit.so

@@ -114,7 +114,7 @@ int cli_exit_code(enum cli_op op, int err) {
 
 /* ---- describing a path: mode, owner, which directory is in the way --------------------- */
 
-static void mode_string(mode_t m, char out[11]) {
+void cli_mode_string(mode_t m, char out[11]) {
     static const char rwx[] = "rwxrwxrwx";
     char type = '?';
 
@@ -139,7 +139,7 @@ static void mode_string(mode_t m, char out[11]) {
     out[10] = '\0';
 }
 
-static void user_name(uid_t uid, char *buf, size_t size) {
+void cli_user_name(uid_t uid, char *buf, size_t size) {
     struct passwd pw, *res = NULL;
     char tmp[4096];
 
@@ -149,7 +149,7 @@ static void user_name(uid_t uid, char *buf, size_t size) {
         snprintf(buf, size, "%u", (unsigned) uid);
 }
 
-static void group_name(gid_t gid, char *buf, size_t size) {
+void cli_group_name(gid_t gid, char *buf, size_t size) {
     struct group gr, *res = NULL;
     char tmp[8192];
 
@@ -159,13 +159,26 @@ static void group_name(gid_t gid, char *buf, size_t size) {
         snprintf(buf, size, "%u", (unsigned) gid);
 }
 
+void cli_append(char *buf, size_t size, size_t *used, const char *fmt, ...) {
+    va_list ap;
+    int n;
+
+    if (*used + 1 >= size)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *used, size - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *used = *used + (size_t) n < size ? *used + (size_t) n : size - 1;
+}
+
 /* "srw------- root:root" */
 static void describe_stat(const struct stat *st, char *buf, size_t size) {
     char mode[11], user[256], group[256];
 
-    mode_string(st->st_mode, mode);
-    user_name(st->st_uid, user, sizeof(user));
-    group_name(st->st_gid, group, sizeof(group));
+    cli_mode_string(st->st_mode, mode);
+    cli_user_name(st->st_uid, user, sizeof(user));
+    cli_group_name(st->st_gid, group, sizeof(group));
     snprintf(buf, size, "%s %s:%s", mode, user, group);
 }
 
@@ -643,6 +656,86 @@ uint64_t cli_now_ms(void) {
     return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
 }
 
+/* ---- JSON strings ----------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t len) {
+    size_t n;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0) {
+        n = 2;
+        cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        n = 3;
+        cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+void cli_json_escape(const char *s, size_t len,
+                     void (*emit)(void *ctx, const char *text, size_t n), void *ctx) {
+    const unsigned char *u = (const unsigned char *) s;
+    size_t plain = 0;   /* bytes before i that go out as they are */
+    size_t i = 0;
+
+    emit(ctx, "\"", 1);
+    while (i < len) {
+        unsigned char ch = u[i];
+        char esc[8];
+        size_t n;
+
+        if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f &&
+            (n = utf8_seq(u + i, len - i)) > 0) {
+            i += n;
+            continue;
+        }
+        if (i > plain)
+            emit(ctx, s + plain, i - plain);
+        switch (ch) {
+        case '"': emit(ctx, "\\\"", 2); break;
+        case '\\': emit(ctx, "\\\\", 2); break;
+        case '\n': emit(ctx, "\\n", 2); break;
+        case '\t': emit(ctx, "\\t", 2); break;
+        case '\r': emit(ctx, "\\r", 2); break;
+        default:
+            /* A control byte, or one that is not UTF-8: each such byte stands for itself,
+             * Latin-1 style (U+0080..U+00FF), so the output is always valid JSON. */
+            snprintf(esc, sizeof(esc), "\\u%04x", ch);
+            emit(ctx, esc, 6);
+        }
+        plain = ++i;
+    }
+    if (i > plain)
+        emit(ctx, s + plain, i - plain);
+    emit(ctx, "\"", 1);
+}
+
+static void file_emit(void *ctx, const char *s, size_t n) {
+    fwrite(s, 1, n, ctx);
+}
+
+void cli_json_string(FILE *out, const char *s, size_t len) {
+    cli_json_escape(s, len, file_emit, out);
+}
+
 /* ---- logging -------------------------------------------------------------------------- */
 
 static int log_verbosity;
@@ -681,27 +774,12 @@ static void line_puts(struct line *l, const char *s) {
     line_add(l, s, strlen(s));
 }
 
+static void line_emit(void *ctx, const char *s, size_t n) {
+    line_add(ctx, s, n);
+}
+
 static void line_json_string(struct line *l, const char *s) {
-    line_add(l, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char) c;
-            line_add(l, esc, 2);
-        } else if (c == '\n') {
-            line_puts(l, "\\n");
-        } else if (c == '\t') {
-            line_puts(l, "\\t");
-        } else if (c < 0x20 || c == 0x7f) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            line_puts(l, esc);
-        } else {
-            line_add(l, s, 1);
-        }
-    }
-    line_add(l, "\"", 1);
+    cli_json_escape(s, strlen(s), line_emit, l);
 }
 
 static void line_json_key(struct line *l, const char *key) {

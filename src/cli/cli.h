@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sysexits.h>
 
@@ -26,6 +27,8 @@ int cmd_connect(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* ---- errors --------------------------------------------------------------------------- */
 
@@ -89,6 +92,27 @@ const char *cli_format_duration(int ms, char *buf, size_t size);
 /* Monotonic milliseconds. */
 uint64_t cli_now_ms(void);
 
+/* ---- words for people, JSON for programs --------------------------------------------- */
+
+/* "srwxr-x---" as ls -l writes it: the type letter and the permission bits (setuid, setgid
+ * and sticky included). */
+void cli_mode_string(mode_t mode, char out[11]);
+/* The name of the user (group), or its number when it has none. */
+void cli_user_name(uid_t uid, char *buf, size_t size);
+void cli_group_name(gid_t gid, char *buf, size_t size);
+
+/* printf at buf + *used (buf holds size bytes), truncating, never past the end. */
+void cli_append(char *buf, size_t size, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* s (len bytes, NULs allowed) as one quoted JSON string, handed to emit in pieces. Valid
+ * UTF-8 goes out as it is; control bytes are escaped, and every byte that is not UTF-8
+ * becomes \u0080..\u00ff (the byte's own value), so the output is always valid JSON. */
+void cli_json_escape(const char *s, size_t len,
+                     void (*emit)(void *ctx, const char *text, size_t n), void *ctx);
+/* The same, written to out. */
+void cli_json_string(FILE *out, const char *s, size_t len);
+
 /* ---- logging -------------------------------------------------------------------------- */
 
 enum cli_level {
@@ -136,9 +160,53 @@ struct cli_relay {
     size_t max_replies;     /* dgram: stop after this many replies; 0 = once every message
                              * sent has had a reply (or linger_ms passed) */
     const char *address;    /* for messages */
+    bool pass_fd;           /* pass fd_to_pass (SCM_RIGHTS) with the first bytes sent; with
+                             * no input at all, with a single NUL byte */
+    int fd_to_pass;
 };
 
 /* Returns an exit code; prints the message for a failure. */
 int cli_relay_run(const struct cli_relay *relay);
+
+/* ---- serve -- PROGRAM (serve_exec.c) ------------------------------------------------------ */
+
+/* PROGRAM ARGS, the UCSPI environment and the children started with them. */
+struct cli_exec;
+
+/* One running child. */
+struct cli_child {
+    pid_t pid;
+    pid_t peer_pid;         /* the client it serves */
+    uid_t uid;
+    gid_t gid;
+    uint64_t started_ms;    /* cli_now_ms() */
+};
+
+/* Find argv[0] (as execvp would, once) and prepare the environment: the server's own minus
+ * PROTO, UNIXLOCAL*, UNIXREMOTE*, LISTEN_* and NOTIFY_SOCKET, plus PROTO=UNIX,
+ * UNIXLOCALPATH=local_path, UNIXLOCALUID and UNIXLOCALGID. Also makes every inherited fd
+ * above 2 close-on-exec and opens /dev/null on a closed 0, 1 or 2. argv must outlive it.
+ * Errors: ENOENT no such program (in PATH); EACCES not an executable file; ENOMEM. */
+struct cli_exec *cli_exec_new(char *const argv[], const char *local_path);
+void cli_exec_free(struct cli_exec *exec);
+/* The program's path as found. */
+const char *cli_exec_path(const struct cli_exec *exec);
+
+/* Start the program on the connected socket fd (made blocking, then its stdin and stdout;
+ * the caller still closes its own fd) for peer, with UNIXREMOTEPID, UNIXREMOTEEUID and
+ * UNIXREMOTEEGID set, an empty signal mask, default dispositions, and a process group of
+ * its own. Returns the child's pid. Errors: those of posix_spawn() and execve() (ENOENT,
+ * EACCES, ENOEXEC, EAGAIN, ENOMEM). */
+pid_t cli_exec_spawn(struct cli_exec *exec, int fd, const struct uds_peer *peer);
+
+/* Reap one child that has exited (never blocks): 1 with its record and wait status, 0 when
+ * none has. Call until 0 on every SIGCHLD. */
+int cli_exec_reap(struct cli_exec *exec, struct cli_child *ret_child, int *ret_status);
+/* Children started and not reaped yet. */
+size_t cli_exec_count(const struct cli_exec *exec);
+/* Send sig to every child's process group (SIGTERM is followed by SIGCONT). */
+void cli_exec_kill(struct cli_exec *exec, int sig);
+/* "exited with status 3", "killed by SIGTERM". */
+void cli_exec_describe_status(int status, char *buf, size_t size);
 
 #endif /* UDS_CLI_H */

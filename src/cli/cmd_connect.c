@@ -5,6 +5,7 @@
  * library's job; this file only moves bytes and explains failures.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,14 +30,17 @@ static void connect_usage(FILE *out) {
             "      --timeout SECONDS  give up connecting after SECONDS (exit 75); dgram: how\n"
             "                         long to wait for replies after stdin ends (default 1)\n"
             "      --wait SECONDS     wait up to SECONDS for the server to appear\n"
+            "      --send-fd FILE     open FILE read-only and pass its descriptor (SCM_RIGHTS)\n"
+            "                         with the first bytes sent; with empty stdin it goes\n"
+            "                         with a single NUL byte\n"
             "  -q, --quiet            print errors only\n"
             "  -h, --help             show this help\n"
             "\n"
             "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
             "unix:@name.\n"
             "\n"
-            "Exit status: 0 done, 1 failure, 64 usage error, 69 no server (no such socket, or\n"
-            "a stale one), 75 timeout, 77 permission denied.\n");
+            "Exit status: 0 done, 1 failure, 64 usage error, 66 cannot open --send-fd FILE,\n"
+            "69 no server (no such socket, or a stale one), 75 timeout, 77 permission denied.\n");
 }
 
 /* Write some of what is pending for stdout. Returns 0, or -1 with errno (EPIPE: the reader
@@ -60,6 +64,7 @@ int cli_relay_run(const struct cli_relay *r) {
     size_t ilen = 0, olen = 0, ooff = 0, sent = 0, got = 0;
     bool msgs = r->type != UDS_STREAM, dgram = r->type == UDS_DGRAM;
     bool in_done = false, have_in = false, shut = false, sock_eof = false, lost = false;
+    bool fd_pending = r->pass_fd;
     uint64_t linger_until = 0;
     struct cli_fail_info info = { .timeout_ms = r->timeout_ms };
 
@@ -74,6 +79,13 @@ int cli_relay_run(const struct cli_relay *r) {
         int n = 0, i_in = -1, i_sock = -1, i_out = -1, timeout = -1;
         uint64_t now = cli_now_ms();
 
+        /* Ancillary data needs at least one byte to ride on (on a stream, a sendmsg of no
+         * bytes sends nothing at all): with no input, the fd goes with a NUL byte. */
+        if (in_done && !have_in && fd_pending && !shut) {
+            ip = "";
+            ilen = 1;
+            have_in = true;
+        }
         if (in_done && !have_in && !shut) {
             shut = true;
             if (!dgram && shutdown(r->sock, SHUT_WR) < 0 && errno != ENOTCONN)
@@ -142,7 +154,16 @@ int cli_relay_run(const struct cli_relay *r) {
 
         short rev = i_sock >= 0 ? p[i_sock].revents : 0;
         if (have_in && (rev & (POLLOUT | POLLERR | POLLHUP))) {
-            ssize_t w = send(r->sock, ip, ilen, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t w;
+            if (fd_pending) {
+                /* The whole first chunk with the fd (one message, or on a stream bytes
+                 * that fit in an empty socket buffer); may block briefly, once. */
+                w = uds_send_fds(r->sock, ip, ilen, &r->fd_to_pass, 1);
+                if (w >= 0)
+                    fd_pending = false;
+            } else {
+                w = send(r->sock, ip, ilen, MSG_NOSIGNAL | MSG_DONTWAIT);
+            }
             if (w >= 0) {
                 if (msgs) {
                     /* seqpacket and dgram sends are all or nothing. */
@@ -210,11 +231,12 @@ int cli_relay_run(const struct cli_relay *r) {
 }
 
 int cmd_connect(int argc, char **argv) {
-    enum { OPT_TYPE = 256, OPT_TIMEOUT, OPT_WAIT };
+    enum { OPT_TYPE = 256, OPT_TIMEOUT, OPT_WAIT, OPT_SEND_FD };
     static const struct option longopts[] = {
         { "type", required_argument, NULL, OPT_TYPE },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "wait", required_argument, NULL, OPT_WAIT },
+        { "send-fd", required_argument, NULL, OPT_SEND_FD },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -224,9 +246,10 @@ int cmd_connect(int argc, char **argv) {
         int timeout_ms;
         int wait_ms;
         bool quiet;
+        const char *send_fd;
         const char *address;
     } args = { .type = UDS_STREAM };
-    int c, fd, code;
+    int c, fd, code, file = -1;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
@@ -246,6 +269,9 @@ int cmd_connect(int argc, char **argv) {
                 return cli_usage("connect", "--wait: '%s' is not a duration in seconds; e.g. "
                                  "--wait 5", optarg);
             break;
+        case OPT_SEND_FD:
+            args.send_fd = optarg;
+            break;
         case 'q':
             args.quiet = true;
             break;
@@ -263,6 +289,16 @@ int cmd_connect(int argc, char **argv) {
     args.address = argv[optind];
     cli_log_setup(args.quiet ? -1 : 0, false);
 
+    if (args.send_fd) {
+        /* Read-only: the receiver gets no more than it needs to read the file. */
+        file = open(args.send_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (file < 0) {
+            int e = errno;
+            cli_error(args.send_fd, "check the --send-fd FILE", "cannot open: %s",
+                      strerror(e));
+            return e == EACCES || e == EPERM ? EX_NOPERM : EX_NOINPUT;
+        }
+    }
     struct uds_connect_opts opts = {
         .type = args.type,
         .timeout_ms = args.timeout_ms,
@@ -273,7 +309,10 @@ int cmd_connect(int argc, char **argv) {
         struct cli_fail_info info = {
             .timeout_ms = args.timeout_ms ? args.timeout_ms : args.wait_ms,
         };
-        return cli_fail(CLI_OP_CONNECT, args.address, errno, &info);
+        code = cli_fail(CLI_OP_CONNECT, args.address, errno, &info);
+        if (file >= 0)
+            (void) close(file);     /* never sent: nothing to report about it */
+        return code;
     }
     struct cli_relay relay = {
         .sock = fd,
@@ -282,8 +321,12 @@ int cmd_connect(int argc, char **argv) {
         .out_fd = STDOUT_FILENO,
         .linger_ms = args.timeout_ms ? args.timeout_ms : 1000,
         .address = args.address,
+        .pass_fd = file >= 0,
+        .fd_to_pass = file,
     };
     code = cli_relay_run(&relay);
     (void) close(fd);   /* nothing more to say about a socket we are done with */
+    if (file >= 0)
+        (void) close(file);     /* the receiver has its own copy */
     return code;
 }

@@ -9,9 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,27 +106,6 @@ static void add(struct doctor *d, const char *code, enum severity sev, int exit_
 
 /* ---- words for people ----------------------------------------------------------------- */
 
-static void mode_string(mode_t m, char out[11]) {
-    static const char rwx[] = "rwxrwxrwx";
-    char type = '?';
-
-    switch (m & S_IFMT) {
-    case S_IFSOCK: type = 's'; break;
-    case S_IFDIR: type = 'd'; break;
-    case S_IFREG: type = '-'; break;
-    case S_IFLNK: type = 'l'; break;
-    case S_IFIFO: type = 'p'; break;
-    case S_IFCHR: type = 'c'; break;
-    case S_IFBLK: type = 'b'; break;
-    }
-    out[0] = type;
-    for (int i = 0; i < 9; i++)
-        out[1 + i] = (m & (1u << (8 - i))) ? rwx[i] : '-';
-    if (m & S_ISVTX)
-        out[9] = (m & S_IXOTH) ? 't' : 'T';
-    out[10] = '\0';
-}
-
 static const char *file_kind(mode_t m) {
     switch (m & S_IFMT) {
     case S_IFREG: return "a regular file";
@@ -142,33 +119,13 @@ static const char *file_kind(mode_t m) {
     }
 }
 
-static void user_name(uid_t uid, char *buf, size_t size) {
-    struct passwd pw, *res = NULL;
-    char tmp[4096];
-
-    if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
-        snprintf(buf, size, "%s", res->pw_name);
-    else
-        snprintf(buf, size, "%u", (unsigned) uid);
-}
-
-static void group_name(gid_t gid, char *buf, size_t size) {
-    struct group gr, *res = NULL;
-    char tmp[8192];
-
-    if (getgrgid_r(gid, &gr, tmp, sizeof(tmp), &res) == 0 && res)
-        snprintf(buf, size, "%s", res->gr_name);
-    else
-        snprintf(buf, size, "%u", (unsigned) gid);
-}
-
 /* "srw-rw---- (owner root, group app)" */
 static void describe_stat(const struct stat *st, char *buf, size_t size) {
     char mode[11], user[256], group[256];
 
-    mode_string(st->st_mode, mode);
-    user_name(st->st_uid, user, sizeof(user));
-    group_name(st->st_gid, group, sizeof(group));
+    cli_mode_string(st->st_mode, mode);
+    cli_user_name(st->st_uid, user, sizeof(user));
+    cli_group_name(st->st_gid, group, sizeof(group));
     snprintf(buf, size, "%s (owner %s, group %s)", mode, user, group);
 }
 
@@ -185,21 +142,6 @@ static bool in_group(gid_t gid) {
     return false;
 }
 
-/* Append to buf (size bytes, *o used so far), truncating, never past the end. */
-__attribute__((format(printf, 4, 5)))
-static void append(char *buf, size_t size, size_t *o, const char *fmt, ...) {
-    va_list ap;
-    int n;
-
-    if (*o + 1 >= size)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *o, size - *o, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *o = *o + (size_t) n < size ? *o + (size_t) n : size - 1;
-}
-
 /* "uid 65534 (nobody), group nogroup", "uid 1000 (ann), groups ann, wheel" */
 static void describe_me(char *buf, size_t size) {
     gid_t groups[NGROUPS_MAX];
@@ -209,16 +151,16 @@ static void describe_me(char *buf, size_t size) {
 
     for (int i = 0; i < n; i++)
         others += groups[i] != getegid();
-    user_name(geteuid(), user, sizeof(user));
-    group_name(getegid(), name, sizeof(name));
+    cli_user_name(geteuid(), user, sizeof(user));
+    cli_group_name(getegid(), name, sizeof(name));
     buf[0] = '\0';
-    append(buf, size, &o, "uid %u (%s), group%s %s", (unsigned) geteuid(), user,
+    cli_append(buf, size, &o, "uid %u (%s), group%s %s", (unsigned) geteuid(), user,
            others ? "s" : "", name);
     for (int i = 0; i < n; i++) {
         if (groups[i] == getegid())
             continue;
-        group_name(groups[i], name, sizeof(name));
-        append(buf, size, &o, ", %s", name);
+        cli_group_name(groups[i], name, sizeof(name));
+        cli_append(buf, size, &o, ", %s", name);
     }
 }
 
@@ -414,7 +356,7 @@ static bool check_dirs(struct doctor *d, const char *path) {
             const char *why = perm_class(&st, &w, &x);
             describe_stat(&st, desc, sizeof(desc));
             describe_me(me, sizeof(me));
-            group_name(st.st_gid, group, sizeof(group));
+            cli_group_name(st.st_gid, group, sizeof(group));
             if (asprintf(&advice,
                      "Ask the owner of %s to let you through (chmod o+x %s, or add you to "
                      "group %s and chmod g+x %s), or run as a user who may. The socket's own "
@@ -532,7 +474,7 @@ static void check_write(struct doctor *d, const char *path, const struct stat *s
     why = perm_class(st, &w, &x);
     describe_stat(st, desc, sizeof(desc));
     describe_me(me, sizeof(me));
-    group_name(st->st_gid, group, sizeof(group));
+    cli_group_name(st->st_gid, group, sizeof(group));
     if (asprintf(&advice,
                  "Ask for access: the server can give its socket a group you are in and mode "
                  "0660 (uds serve --group %s --mode 0660, and add yourself to %s), or mode "
@@ -750,18 +692,7 @@ static const char *sev_name(enum severity s) {
 }
 
 static void json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *u = (const unsigned char *) s; *u; u++) {
-        if (*u == '"' || *u == '\\')
-            printf("\\%c", *u);
-        else if (*u < 0x20 || *u == 0x7f)
-            printf("\\u%04x", *u);
-        else if (*u >= 0x80)
-            printf("\\u%04x", *u);  /* the address may not be UTF-8; keep the JSON valid */
-        else
-            putchar(*u);
-    }
-    putchar('"');
+    cli_json_string(stdout, s, strlen(s));
 }
 
 /* Finding texts are ours (ASCII) except for the paths in them: make them printable. On a

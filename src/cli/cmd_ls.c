@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,21 +218,6 @@ struct cells {
     char *col[N_COLS];
 };
 
-/* Append to out (size bytes, *o used so far), truncating, never past the end. */
-__attribute__((format(printf, 4, 5)))
-static void append(char *out, size_t size, size_t *o, const char *fmt, ...) {
-    va_list ap;
-    int n;
-
-    if (*o + 1 >= size)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(out + *o, size - *o, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *o = *o + (size_t) n < size ? *o + (size_t) n : size - 1;
-}
-
 /* "4242/nginx", ",+N" more processes; with -p every "pid/command:fd". */
 static char *process_text(const struct view *v, bool every) {
     /* pid, '/', a command of 15 bytes escaped to at most 60, ':', fd, ',' */
@@ -242,7 +226,7 @@ static char *process_text(const struct view *v, bool every) {
 
     out[0] = '\0';
     if (v->n_procs == 0) {
-        append(out, size, &o, "-");
+        cli_append(out, size, &o, "-");
         return out;
     }
     for (size_t k = 0; k < v->n_procs; k++) {
@@ -253,12 +237,12 @@ static char *process_text(const struct view *v, bool every) {
         distinct += new_pid;
         escape_text(p->command, strlen(p->command), comm, sizeof(comm));
         if (every)
-            append(out, size, &o, "%s%d/%s:%d", k ? "," : "", (int) p->pid, comm, p->fd);
+            cli_append(out, size, &o, "%s%d/%s:%d", k ? "," : "", (int) p->pid, comm, p->fd);
         else if (k == 0)
-            append(out, size, &o, "%d/%s", (int) p->pid, comm);
+            cli_append(out, size, &o, "%d/%s", (int) p->pid, comm);
     }
     if (!every && distinct > 1)
-        append(out, size, &o, ",+%zu", distinct - 1);
+        cli_append(out, size, &o, ",+%zu", distinct - 1);
     return out;
 }
 
@@ -338,70 +322,11 @@ static void print_table(const struct ctx *c, const size_t *order, size_t n) {
 
 /* ---- JSON ----------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t len) {
-    size_t n;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0) {
-        n = 2;
-        cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        n = 3;
-        cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        n = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n > len)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/* A JSON string of len bytes. Bytes that are not UTF-8 become U+0080..U+00FF escapes
- * (each byte stands for itself, Latin-1 style), so the output is always valid JSON. */
-static void json_string(const char *s, size_t len) {
-    const unsigned char *u = (const unsigned char *) s;
-
-    putchar('"');
-    for (size_t i = 0; i < len;) {
-        unsigned char ch = u[i];
-        size_t n;
-
-        if (ch == '"' || ch == '\\') {
-            printf("\\%c", ch);
-            i++;
-        } else if (ch < 0x20 || ch == 0x7f) {
-            printf("\\u%04x", ch);
-            i++;
-        } else if ((n = utf8_seq(u + i, len - i)) > 0) {
-            fwrite(u + i, 1, n, stdout);
-            i += n;
-        } else {
-            printf("\\u%04x", ch);
-            i++;
-        }
-    }
-    putchar('"');
-}
-
 static void json_procs(const struct uds_procfd *procs, size_t n) {
     putchar('[');
     for (size_t k = 0; k < n; k++) {
         printf("%s{\"pid\":%d,\"command\":", k ? "," : "", (int) procs[k].pid);
-        json_string(procs[k].command, strlen(procs[k].command));
+        cli_json_string(stdout, procs[k].command, strlen(procs[k].command));
         printf(",\"fd\":%d}", procs[k].fd);
     }
     putchar(']');
@@ -417,12 +342,12 @@ static void print_json_one(const struct ctx *c, size_t i) {
 
     fputs("{\"address\":", stdout);
     if (v->addr)
-        json_string(v->addr, v->addr_len);
+        cli_json_string(stdout, v->addr, v->addr_len);
     else
         fputs("null", stdout);
     printf(",\"kind\":\"%s\",\"name\":", kind);
     if (s->name_kind != 0)
-        json_string(s->name, s->name_len);
+        cli_json_string(stdout, s->name, s->name_len);
     else
         fputs("null", stdout);
     printf(",\"path_status\":");
@@ -442,7 +367,7 @@ static void print_json_one(const struct ctx *c, size_t i) {
                                                      : NULL;
         const struct view *pv = p ? &c->views[p - c->socks.socks] : NULL;
         if (pv && pv->addr)
-            json_string(pv->addr, pv->addr_len);
+            cli_json_string(stdout, pv->addr, pv->addr_len);
         else
             fputs("null", stdout);
     }

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_send.c — `uds send`: one request, one reply. Sends MESSAGE (or stdin), half-closes,
- * prints the reply until the server closes. The moving of bytes is cmd_connect.c's relay.
+ * prints the reply until the server closes (the moving of bytes is cmd_connect.c's relay);
+ * or with --framed, one length-prefixed message out and one back (the library's decoder
+ * cuts the reply).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -26,6 +31,10 @@ static void send_usage(FILE *out) {
             "\n"
             "Options:\n"
             "  -n                     do not add the newline\n"
+            "      --framed           send MESSAGE as one frame (a 4-byte big-endian length,\n"
+            "                         then the bytes) and print the payload of the one frame\n"
+            "                         that comes back; the connection is not half-closed\n"
+            "                         (stream only)\n"
             "      --type TYPE        stream (default), seqpacket or dgram (the message is\n"
             "                         one packet)\n"
             "      --timeout SECONDS  give up after SECONDS: connecting, sending and the whole\n"
@@ -65,8 +74,9 @@ static char *join_message(char **words, int n, bool no_newline, size_t *ret_len)
     return msg;
 }
 
-/* All of stdin, for a message socket where the input must go as one packet. */
-static char *read_all_stdin(size_t *ret_len) {
+/* All of stdin (at most max bytes), for a message socket where the input must go as one
+ * packet, or for one frame. */
+static char *read_all_stdin(size_t max, size_t *ret_len) {
     size_t len = 0, cap = 64 * 1024;
     char *buf = malloc(cap);
 
@@ -75,7 +85,7 @@ static char *read_all_stdin(size_t *ret_len) {
     for (;;) {
         if (len == cap) {
             char *bigger;
-            if (cap >= SEND_MAX_MESSAGE) {
+            if (cap >= max) {
                 free(buf);
                 errno = EMSGSIZE;
                 return NULL;
@@ -106,10 +116,163 @@ static char *read_all_stdin(size_t *ret_len) {
     return buf;
 }
 
+/* ---- --framed ---------------------------------------------------------------------------- */
+
+struct exchange {
+    int fd;                 /* connected, non-blocking */
+    uint64_t deadline_ms;   /* 0 = none */
+    int timeout_ms;
+    const char *address;
+};
+
+/* Wait for events on x->fd until the deadline. Returns poll's revents, or -1 with errno
+ * (ETIMEDOUT). */
+static int wait_for(const struct exchange *x, short events) {
+    struct pollfd p = { .fd = x->fd, .events = events };
+
+    for (;;) {
+        int timeout = -1;
+        if (x->deadline_ms) {
+            uint64_t now = cli_now_ms();
+            if (now >= x->deadline_ms) {
+                errno = ETIMEDOUT;
+                return -1;
+            }
+            timeout = (int) (x->deadline_ms - now);
+        }
+        int n = poll(&p, 1, timeout);
+        if (n > 0)
+            return p.revents;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static int write_all(int fd, const char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        buf += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+/* Collect the reply frame from in (len bytes); returns 1 once it is whole (in *reply). */
+static int take_reply(struct uds_frame_decoder *dec, const char *in, size_t len, char **reply,
+                      size_t *have, size_t *reply_len) {
+    while (len > 0) {
+        enum uds_frame_event ev;
+        struct uds_frame_piece piece;
+        ssize_t used = uds_frame_decoder_feed(dec, in, len, &ev, &piece);
+
+        if (used < 0)
+            return -1;
+        in += used;
+        len -= (size_t) used;
+        if (ev != UDS_FRAME_PIECE)
+            continue;
+        if (piece.first) {
+            /* The decoder has checked the length against its maximum already. */
+            *reply = malloc(piece.frame_len ? piece.frame_len : 1);
+            if (!*reply)
+                return -1;
+            *reply_len = piece.frame_len;
+        }
+        memcpy(*reply + *have, piece.data, piece.len);
+        *have += piece.len;
+        if (piece.last)
+            return 1;   /* anything after the one reply is not ours to read */
+    }
+    return 0;
+}
+
+/* Send one frame, receive one, print its payload. Reads while it sends, so a server that
+ * answers early cannot deadlock a large request. Returns an exit code. */
+static int framed_exchange(const struct exchange *x, const char *msg, size_t len) {
+    uint8_t hdr[UDS_FRAME_HEADER_SIZE];
+    struct uds_frame_decoder dec;
+    struct cli_fail_info info = { .timeout_ms = x->timeout_ms };
+    size_t off = 0, total = sizeof(hdr) + len, have = 0, reply_len = 0;
+    char *reply = NULL, buf[64 * 1024];
+    int code = CLI_EXIT_FAILURE, r = 0;
+
+    if (len > UINT32_MAX)
+        return cli_fail(CLI_OP_EXCHANGE, x->address, EMSGSIZE, NULL);
+    uds_frame_header(hdr, (uint32_t) len);
+    uds_frame_decoder_init(&dec, 0);
+    while (r == 0) {
+        int rev = wait_for(x, (short) (POLLIN | (off < total ? POLLOUT : 0)));
+        if (rev < 0) {
+            code = cli_fail(CLI_OP_EXCHANGE, x->address, errno, &info);
+            goto out;
+        }
+        if (off < total && (rev & (POLLOUT | POLLERR))) {
+            struct iovec iov[2] = {
+                { .iov_base = hdr + (off < sizeof(hdr) ? off : sizeof(hdr)),
+                  .iov_len = off < sizeof(hdr) ? sizeof(hdr) - off : 0 },
+                { .iov_base = (char *) msg + (off > sizeof(hdr) ? off - sizeof(hdr) : 0),
+                  .iov_len = len - (off > sizeof(hdr) ? off - sizeof(hdr) : 0) },
+            };
+            struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+            ssize_t n = sendmsg(x->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n >= 0) {
+                off += (size_t) n;
+            } else if (errno != EAGAIN && errno != EINTR && errno != EPIPE &&
+                       errno != ECONNRESET) {
+                code = cli_fail(CLI_OP_EXCHANGE, x->address, errno, NULL);
+                goto out;
+            }
+            /* A peer that hung up may still have answered: the reading below says. */
+        }
+        if (!(rev & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        ssize_t n = recv(x->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n < 0) {
+            code = cli_fail(CLI_OP_EXCHANGE, x->address, errno, NULL);
+            goto out;
+        }
+        if (n == 0) {
+            if (uds_frame_decoder_idle(&dec))
+                cli_error(x->address, "check the server's log", "the server closed the "
+                          "connection without a reply%s", off < total ? " (before taking the "
+                          "whole message)" : "");
+            else
+                cli_error(x->address, "check the server's log", "the server closed the "
+                          "connection in the middle of its reply");
+            goto out;
+        }
+        r = take_reply(&dec, buf, (size_t) n, &reply, &have, &reply_len);
+        if (r < 0 && errno == EMSGSIZE) {
+            cli_error(x->address, "is it speaking another protocol?", "the reply announces "
+                      "more than %u bytes", UDS_FRAME_DEFAULT_MAX);
+            goto out;
+        }
+        if (r < 0) {
+            code = cli_fail(CLI_OP_EXCHANGE, x->address, errno, NULL);
+            goto out;
+        }
+    }
+    if (write_all(STDOUT_FILENO, reply, reply_len) < 0 && errno != EPIPE) {
+        cli_error("stdout", "check where the output goes", "cannot write: %s", strerror(errno));
+        goto out;
+    }
+    code = EX_OK;
+out:
+    free(reply);
+    return code;
+}
+
 int cmd_send(int argc, char **argv) {
-    enum { OPT_TYPE = 256, OPT_TIMEOUT, OPT_WAIT };
+    enum { OPT_TYPE = 256, OPT_TIMEOUT, OPT_WAIT, OPT_FRAMED };
     static const struct option longopts[] = {
         { "type", required_argument, NULL, OPT_TYPE },
+        { "framed", no_argument, NULL, OPT_FRAMED },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "wait", required_argument, NULL, OPT_WAIT },
         { "quiet", no_argument, NULL, 'q' },
@@ -122,6 +285,7 @@ int cmd_send(int argc, char **argv) {
         int wait_ms;
         bool quiet;
         bool no_newline;
+        bool framed;
         const char *address;
     } args = { .type = UDS_STREAM };
     char *msg = NULL;
@@ -149,6 +313,9 @@ int cmd_send(int argc, char **argv) {
         case 'n':
             args.no_newline = true;
             break;
+        case OPT_FRAMED:
+            args.framed = true;
+            break;
         case 'q':
             args.quiet = true;
             break;
@@ -162,18 +329,22 @@ int cmd_send(int argc, char **argv) {
     if (optind >= argc)
         return cli_usage("send", "missing ADDRESS; e.g. uds send /run/app.sock 'hello'");
     args.address = argv[optind++];
+    if (args.framed && args.type != UDS_STREAM)
+        return cli_usage("send", "--framed is for stream sockets: seqpacket and dgram keep "
+                         "message boundaries themselves; drop --framed or --type");
     cli_log_setup(args.quiet ? -1 : 0, false);
 
     if (optind < argc) {
         msg = join_message(argv + optind, argc - optind, args.no_newline, &msg_len);
         if (!msg)
             return cli_fail(CLI_OP_ANY, args.address, errno, NULL);
-    } else if (args.type != UDS_STREAM) {
-        msg = read_all_stdin(&msg_len);
+    } else if (args.type != UDS_STREAM || args.framed) {
+        size_t max = args.framed ? UDS_FRAME_DEFAULT_MAX : SEND_MAX_MESSAGE;
+        msg = read_all_stdin(max, &msg_len);
         if (!msg) {
             if (errno == EMSGSIZE) {
-                cli_error("stdin", "send less, or use --type stream", "more than %u bytes "
-                          "for one message", SEND_MAX_MESSAGE);
+                cli_error("stdin", args.framed ? "send less" : "send less, or use --type stream",
+                          "more than %zu bytes for one message", max);
                 return CLI_EXIT_FAILURE;
             }
             cli_error("stdin", "check the input", "cannot read: %s", strerror(errno));
@@ -186,6 +357,7 @@ int cmd_send(int argc, char **argv) {
         .type = args.type,
         .timeout_ms = args.timeout_ms,
         .wait_ms = args.wait_ms,
+        .flags = args.framed ? UDS_CONNECT_NONBLOCK : 0u,
     };
     fd = uds_connect(args.address, &opts);
     if (fd < 0) {
@@ -196,6 +368,20 @@ int cmd_send(int argc, char **argv) {
         free(msg);
         return code;
     }
+    uint64_t deadline = args.timeout_ms ? start + (uint64_t) args.wait_ms +
+                                          (uint64_t) args.timeout_ms : 0;
+    if (args.framed) {
+        struct exchange x = {
+            .fd = fd,
+            .deadline_ms = deadline,
+            .timeout_ms = args.timeout_ms,
+            .address = args.address,
+        };
+        code = framed_exchange(&x, msg, msg_len);
+        (void) close(fd);   /* done with it, as below */
+        free(msg);
+        return code;
+    }
     struct cli_relay relay = {
         .sock = fd,
         .type = args.type,
@@ -203,8 +389,7 @@ int cmd_send(int argc, char **argv) {
         .in_buf = msg,
         .in_len = msg_len,
         .out_fd = STDOUT_FILENO,
-        .deadline_ms = args.timeout_ms ? start + (uint64_t) args.wait_ms +
-                                             (uint64_t) args.timeout_ms : 0,
+        .deadline_ms = deadline,
         .timeout_ms = args.timeout_ms,
         .max_replies = 1,
         .address = args.address,

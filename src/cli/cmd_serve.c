@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_serve.c — `uds serve`: the policy of a Unix-socket server (echo, or a fixed reply per
- * message), its options, signals, readiness and logs. Listening, accepting, buffering and
- * draining are the library's (uds_listen, uds_server); dgram, which has no connections,
- * is served here on a uds_loop.
+ * cmd_serve.c — `uds serve`: the policy of a Unix-socket server (echo, a fixed reply per
+ * message, framed messages, or a program per client), its options, signals, readiness and
+ * logs. Listening, accepting, buffering and draining are the library's (uds_listen,
+ * uds_server); starting programs is serve_exec.c's; dgram, which has no connections, is
+ * served here on a uds_loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -24,11 +26,16 @@
 /* Fds a server needs besides one per connection: stdio, listener, lock file, epoll, timer,
  * signalfd, the EMFILE spare, and some slack. */
 #define FD_MARGIN 32
+/* After SIGKILL, how long to wait for the children to be reaped before exiting anyway (a
+ * process in uninterruptible sleep dies only when its I/O ends). */
+#define KILL_GRACE_MS 2000
 
 struct serve_args {
     const char *address;
     enum uds_socket_type type;
     const char *reply;          /* --reply TEXT, or NULL for echo */
+    bool framed;                /* --framed: length-prefixed messages */
+    char **program;             /* -- PROGRAM ARGS (NULL-terminated), or NULL */
     char *reply_line;           /* TEXT "\n", for line-based replies on a stream */
     size_t reply_line_len;
     mode_t mode;
@@ -40,9 +47,11 @@ struct serve_args {
     gid_t *allow_gids;
     size_t n_allow_gids;
     long max_conns;
+    long max_per_uid;           /* --max-conns-per-uid, 0 = no limit */
     int idle_ms;
     int drain_ms;
     size_t max_message;
+    bool max_message_set;
     long ready_fd;
     int verbosity;
     bool json;
@@ -55,22 +64,36 @@ struct serve {
     struct uds_allow allow;
     struct uds_listener listener;
     struct uds_server *server;      /* stream, seqpacket */
-    struct uds_loop *loop;          /* the server's loop, or dgram's own */
+    struct uds_loop *loop;          /* the server's loop, or our own (dgram, -- PROGRAM) */
+    bool own_loop;                  /* loop is ours to free */
     char *dgram_buf;
     unsigned signals;               /* stop signals received */
     bool ran;                       /* the loop ran until a stop */
     bool cut_off;                   /* a second signal closed connections in flight */
     uint64_t accept_error_logged_ms;
     unsigned accept_errors_unlogged;
+    struct uid_count *uids;         /* --max-conns-per-uid: clients (programs) per uid */
+    size_t n_uids;
+    size_t cap_uids;
+    struct cli_exec *exec;          /* -- PROGRAM */
+    const char *program_name;       /* its argv[0], for logs */
+    bool stopping;                  /* -- PROGRAM: stop begun, waiting for the children */
+    uint64_t stop_timer;
+};
+
+struct uid_count {
+    uid_t uid;
+    size_t n;
 };
 
 static void serve_usage(FILE *out) {
     fprintf(out,
-            "Usage: uds serve [OPTIONS] ADDRESS\n"
+            "Usage: uds serve [OPTIONS] ADDRESS [-- PROGRAM [ARG...]]\n"
             "\n"
             "Serve the Unix socket at ADDRESS (a path, @abstract, unix:PATH or unix:@name):\n"
-            "echo what each client sends, or answer each message with --reply TEXT. A stale\n"
-            "socket file (nobody listening) is replaced; a live server's is never touched.\n"
+            "echo what each client sends, answer each message with --reply TEXT, or run\n"
+            "PROGRAM for each client. A stale socket file (nobody listening) is replaced; a\n"
+            "live server's is never touched.\n"
             "\n"
             "Handler:\n"
             "      --reply TEXT          answer each message with TEXT instead of echoing;\n"
@@ -78,7 +101,16 @@ static void serve_usage(FILE *out) {
             "                            per line, and for data left without a newline at\n"
             "                            the end); on seqpacket and dgram it is one packet\n"
             "                            (answered with exactly TEXT)\n"
+            "      --framed              messages are frames: a 4-byte big-endian length,\n"
+            "                            then that many bytes; each is echoed, or answered\n"
+            "                            with TEXT as one frame (stream, seqpacket)\n"
             "      --type TYPE           stream (default), seqpacket or dgram\n"
+            "  -- PROGRAM [ARG...]       run PROGRAM for each client, its stdin and stdout\n"
+            "                            the connection, stderr the server's (UCSPI, like\n"
+            "                            unixserver and s6-ipcserver); its environment has\n"
+            "                            PROTO=UNIX, UNIXREMOTEPID, UNIXREMOTEEUID,\n"
+            "                            UNIXREMOTEEGID, UNIXLOCALPATH, UNIXLOCALUID and\n"
+            "                            UNIXLOCALGID\n"
             "\n"
             "Access:\n"
             "  -m, --mode OCTAL          permissions of the socket file (default 0600)\n"
@@ -90,32 +122,38 @@ static void serve_usage(FILE *out) {
             "                            supplementary); with --allow-uid, either suffices\n"
             "\n"
             "Limits:\n"
-            "  -c, --max-conns N         at most N clients at once (default 1024); more wait\n"
-            "                            in the backlog until one leaves\n"
+            "  -c, --max-conns N         at most N clients at once (default 1024), with\n"
+            "                            PROGRAM N programs running; more wait in the backlog\n"
+            "                            until one leaves\n"
+            "      --max-conns-per-uid N at most N clients of one user at once; more are\n"
+            "                            closed at once and logged\n"
             "      --idle-timeout SECONDS  close a client idle that long (default: never)\n"
-            "      --drain-timeout SECONDS on SIGTERM/SIGINT, give clients that long to finish\n"
-            "                            (default 10)\n"
-            "      --max-message BYTES   longest line (--reply on a stream) or packet\n"
-            "                            (seqpacket, dgram), K/M suffixes (default 64K); a\n"
-            "                            client over it is closed and logged\n"
+            "      --drain-timeout SECONDS on SIGTERM/SIGINT, give clients (programs, after\n"
+            "                            their SIGTERM) that long to finish (default 10)\n"
+            "      --max-message BYTES   longest line (--reply on a stream), frame\n"
+            "                            (--framed) or packet (seqpacket, dgram), K/M\n"
+            "                            suffixes (default 64K); a client over it is closed\n"
+            "                            and logged\n"
             "\n"
             "Readiness and logs:\n"
             "      --ready-fd N          write a newline to fd N, then close it, once ready\n"
             "      --log FORMAT          text (default) or json (one JSON object per line)\n"
             "  -q, --quiet               log errors only\n"
-            "  -v, --verbose             also log each connection opening and closing\n"
+            "  -v, --verbose             also log each connection opening and closing (each\n"
+            "                            program starting and ending)\n"
             "  -h, --help                show this help\n"
             "\n"
             "Once ready it logs 'uds: listening on ADDRESS' on stderr and, when NOTIFY_SOCKET\n"
             "is set, sends READY=1 there. Sockets passed by systemd (LISTEN_FDS) that are\n"
             "bound to ADDRESS are used instead of binding. SIGTERM or SIGINT stops gracefully:\n"
-            "no new clients, the socket file is removed, clients in flight get their replies;\n"
-            "a second signal stops at once. SIGHUP stops like SIGTERM.\n"
+            "no new clients, the socket file is removed, clients in flight get their replies\n"
+            "(programs get SIGTERM, and SIGKILL after --drain-timeout); a second signal stops\n"
+            "at once. SIGHUP stops like SIGTERM.\n"
             "\n"
             "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off clients\n"
-            "in flight), 64 usage error, 69 the address is held by a running server, 73 cannot\n"
-            "create (the path exists and is not a socket, or its directory is missing),\n"
-            "77 permission denied.\n");
+            "in flight), 64 usage error (also: PROGRAM not found), 69 the address is held by a\n"
+            "running server, 73 cannot create (the path exists and is not a socket, or its\n"
+            "directory is missing), 77 permission denied.\n");
 }
 
 /* ---- systemd: readiness and socket activation ----------------------------------------- */
@@ -200,14 +238,17 @@ static void raise_nofile(long max_conns) {
     }
 }
 
-/* Stop signals arrive on a signalfd in the loop, so the stop runs as ordinary loop code. */
-static int open_signalfd(void) {
+/* Stop signals (and SIGCHLD, for children) arrive on a signalfd in the loop, so the stop and
+ * the reaping run as ordinary loop code. */
+static int open_signalfd(bool children) {
     sigset_t set;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    if (children)
+        sigaddset(&set, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -1;
     /* A shell starts background jobs with SIGINT ignored, and an ignored signal is
@@ -246,6 +287,60 @@ static const char *signal_name(uint32_t signo) {
     return "a signal";
 }
 
+/* ---- --max-conns-per-uid ----------------------------------------------------------------- */
+
+static struct uid_count *uid_find(struct serve *sv, uid_t uid) {
+    for (size_t i = 0; i < sv->n_uids; i++)
+        if (sv->uids[i].uid == uid)
+            return &sv->uids[i];
+    return NULL;
+}
+
+/* Count one more client of peer's uid, or say why not: returns 0, or -1 having logged the
+ * refusal (over the limit, or no memory to count it). what: "program running" or
+ * "connection open", for the message. */
+static int uid_take(struct serve *sv, const struct uds_peer *peer, const char *what) {
+    struct uid_count *u;
+    char why[160];
+
+    if (sv->args->max_per_uid <= 0)
+        return 0;
+    u = uid_find(sv, peer->uid);
+    if (u && u->n >= (size_t) sv->args->max_per_uid) {
+        const char *space = strchr(what, ' ');
+        snprintf(why, sizeof(why), "uid %lu already has %zu %.*s%s%s (--max-conns-per-uid %ld)",
+                 (unsigned long) peer->uid, u->n, (int) (space - what), what,
+                 u->n == 1 ? "" : "s", space, sv->args->max_per_uid);
+        log_peer(sv, CLI_LOG_WARN, "deny", peer, "refused", why);
+        return -1;
+    }
+    if (!u) {
+        if (sv->n_uids == sv->cap_uids) {
+            size_t cap = sv->cap_uids ? sv->cap_uids * 2 : 8;
+            struct uid_count *bigger = realloc(sv->uids, cap * sizeof(*bigger));
+            if (!bigger) {
+                log_peer(sv, CLI_LOG_WARN, "deny", peer, "refused", strerror(ENOMEM));
+                return -1;
+            }
+            sv->uids = bigger;
+            sv->cap_uids = cap;
+        }
+        u = &sv->uids[sv->n_uids++];
+        *u = (struct uid_count){ .uid = peer->uid, .n = 0 };
+    }
+    u->n++;
+    return 0;
+}
+
+static void uid_release(struct serve *sv, uid_t uid) {
+    struct uid_count *u;
+
+    if (sv->args->max_per_uid <= 0 || !(u = uid_find(sv, uid)))
+        return;
+    if (--u->n == 0)
+        *u = sv->uids[--sv->n_uids];
+}
+
 /* ---- stream and seqpacket: callbacks for uds_server ------------------------------------ */
 
 /* A --reply stream connection's only state is how many bytes of an unfinished line it has
@@ -270,6 +365,8 @@ static void send_or_close(const struct serve *sv, struct uds_conn *conn, const v
 static int on_open(struct uds_conn *conn, void *data) {
     struct serve *sv = data;
 
+    if (uid_take(sv, uds_conn_peer(conn), "connection open") < 0)
+        return -1;
     pending_set(conn, 0);
     log_peer(sv, CLI_LOG_DEBUG, "open", uds_conn_peer(conn), "connection from", NULL);
     return 0;
@@ -326,10 +423,24 @@ static void on_eof(struct uds_conn *conn, void *data) {
     }
 }
 
+static void on_message(struct uds_conn *conn, const void *msg, size_t len, void *data) {
+    struct serve *sv = data;
+    const char *reply = sv->args->reply;
+    const void *out = reply ? reply : msg;
+    size_t out_len = reply ? strlen(reply) : len;
+
+    if (uds_conn_send_message(conn, out, out_len) < 0 && errno != EPIPE) {
+        log_peer(sv, CLI_LOG_WARN, "close", uds_conn_peer(conn), "closing connection from",
+                 strerror(errno));
+        uds_conn_close(conn, false);
+    }
+}
+
 static void on_close(struct uds_conn *conn, int error, void *data) {
     struct serve *sv = data;
     char why[128];
 
+    uid_release(sv, uds_conn_peer(conn)->uid);
     if (error == 0) {
         log_peer(sv, CLI_LOG_DEBUG, "close", uds_conn_peer(conn), "closed connection from",
                  NULL);
@@ -342,11 +453,13 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
     } else if (error == EMSGSIZE) {
         snprintf(why, sizeof(why), "a message longer than --max-message %zu bytes",
                  sv->args->max_message);
+    } else if (error == EPROTO && sv->args->framed) {
+        snprintf(why, sizeof(why), "the stream ended in the middle of a message");
     } else {
         snprintf(why, sizeof(why), "%s", strerror(error));
     }
-    log_peer(sv, error == EMSGSIZE ? CLI_LOG_WARN : CLI_LOG_DEBUG, "close", uds_conn_peer(conn),
-             "closed connection from", why);
+    log_peer(sv, error == EMSGSIZE || error == EPROTO ? CLI_LOG_WARN : CLI_LOG_DEBUG, "close",
+             uds_conn_peer(conn), "closed connection from", why);
 }
 
 static void on_deny(const struct uds_peer *peer, void *data) {
@@ -368,6 +481,166 @@ static void on_accept_error(int error, void *data) {
             sv->accept_errors_unlogged ? " (and more since the last report)" : "");
     sv->accept_error_logged_ms = now;
     sv->accept_errors_unlogged = 0;
+}
+
+/* ---- -- PROGRAM: a process per client ------------------------------------------------------ */
+
+static void log_child(const struct serve *sv, enum cli_level level, const char *event,
+                      const struct cli_child *ch, const char *what) {
+    char dur[32];
+    uint64_t ms = cli_now_ms() - ch->started_ms;
+    struct cli_kv kv[] = {
+        CLI_KV_NUM("child_pid", ch->pid),
+        CLI_KV_NUM("pid", ch->peer_pid),
+        CLI_KV_NUM("uid", ch->uid),
+        CLI_KV_NUM("gid", ch->gid),
+        CLI_KV_STR("status", what ? what : ""),
+        CLI_KV_NUM("duration_ms", ms),
+    };
+
+    if (!cli_log_enabled(level))
+        return;
+    if (!what) {
+        cli_log(level, event, sv->addr, kv, 4, "%s: started %s (pid %ld) for pid %ld uid %lu "
+                "gid %lu", sv->addr, sv->program_name, (long) ch->pid, (long) ch->peer_pid,
+                (unsigned long) ch->uid, (unsigned long) ch->gid);
+        return;
+    }
+    cli_log(level, event, sv->addr, kv, 6, "%s: %s (pid %ld) for pid %ld uid %lu gid %lu %s "
+            "after %s", sv->addr, sv->program_name, (long) ch->pid, (long) ch->peer_pid,
+            (unsigned long) ch->uid, (unsigned long) ch->gid, what,
+            cli_format_duration(ms > INT32_MAX ? INT32_MAX : (int) ms, dur, sizeof(dur)));
+}
+
+/* At --max-conns programs the listener rests: new clients wait in the backlog (s6). */
+static void update_accepting(struct serve *sv) {
+    if (!sv->stopping)
+        uds_server_pause(sv->server, cli_exec_count(sv->exec) >= (size_t) sv->args->max_conns);
+}
+
+/* The connection goes to a new process and leaves the server: the server never reads it. */
+static int on_open_exec(struct uds_conn *conn, void *data) {
+    struct serve *sv = data;
+    const struct uds_peer *peer = uds_conn_peer(conn);
+    char why[256];
+    pid_t pid;
+    int fd;
+
+    if (sv->stopping || uid_take(sv, peer, "program running") < 0)
+        return -1;
+    pid = cli_exec_spawn(sv->exec, uds_conn_fd(conn), peer);
+    if (pid < 0) {
+        snprintf(why, sizeof(why), "cannot start %s: %s", cli_exec_path(sv->exec),
+                 strerror(errno));
+        log_peer(sv, CLI_LOG_WARN, "exec_error", peer, "closing connection from", why);
+        uid_release(sv, peer->uid);
+        return -1;
+    }
+    /* Our copy goes, with close() and never shutdown(): the child's stays connected. */
+    fd = uds_conn_detach(conn);
+    if (fd >= 0)
+        (void) close(fd);
+    if (cli_log_enabled(CLI_LOG_DEBUG)) {
+        struct cli_child ch = {
+            .pid = pid, .peer_pid = peer->pid, .uid = peer->uid, .gid = peer->gid,
+            .started_ms = cli_now_ms(),
+        };
+        log_child(sv, CLI_LOG_DEBUG, "exec", &ch, NULL);
+    }
+    update_accepting(sv);
+    return 0;
+}
+
+static void reap_children(struct serve *sv) {
+    struct cli_child ch;
+    char what[64];
+    int status;
+
+    while (cli_exec_reap(sv->exec, &ch, &status) == 1) {
+        uid_release(sv, ch.uid);
+        if (cli_log_enabled(CLI_LOG_DEBUG)) {
+            cli_exec_describe_status(status, what, sizeof(what));
+            log_child(sv, CLI_LOG_DEBUG, "exit", &ch, what);
+        }
+    }
+    update_accepting(sv);
+    if (sv->stopping && cli_exec_count(sv->exec) == 0)
+        uds_loop_stop(sv->loop);
+}
+
+static void stop_now(struct uds_loop *loop, uint64_t id, void *data) {
+    struct serve *sv = data;
+    size_t n = cli_exec_count(sv->exec);
+    char dur[32];
+
+    (void) id;
+    sv->stop_timer = 0;
+    cli_log(CLI_LOG_WARN, "stopped_waiting", sv->addr, NULL, 0, "%s: %zu program%s not reaped "
+            "%s after SIGKILL; exiting without them", sv->addr, n, n == 1 ? "" : "s",
+            cli_format_duration(KILL_GRACE_MS, dur, sizeof(dur)));
+    uds_loop_stop(loop);
+}
+
+static void kill_children(struct serve *sv) {
+    cli_exec_kill(sv->exec, SIGKILL);
+    uds_loop_timer_cancel(sv->loop, sv->stop_timer);
+    sv->stop_timer = uds_loop_timer_add(sv->loop, KILL_GRACE_MS, stop_now, sv);
+}
+
+static void drain_expired(struct uds_loop *loop, uint64_t id, void *data) {
+    struct serve *sv = data;
+    size_t n = cli_exec_count(sv->exec);
+    char dur[32];
+
+    (void) loop, (void) id;
+    sv->stop_timer = 0;
+    cli_log(CLI_LOG_WARN, "drain_timeout", sv->addr, NULL, 0, "%s: %zu program%s still running "
+            "after --drain-timeout %s: killing them (SIGKILL)", sv->addr, n, n == 1 ? "" : "s",
+            cli_format_duration(sv->args->drain_ms, dur, sizeof(dur)));
+    kill_children(sv);
+}
+
+/* First signal: no new clients, SIGTERM to every program, SIGKILL after --drain-timeout.
+ * Second signal: SIGKILL now. The loop ends once every child is reaped. */
+static void stop_exec(struct serve *sv, const char *name) {
+    size_t n = cli_exec_count(sv->exec);
+    struct cli_kv kv[] = {
+        CLI_KV_STR("signal", name),
+        CLI_KV_NUM("programs", n),
+    };
+    char dur[32];
+
+    if (sv->signals == 1) {
+        notify_systemd("STOPPING=1");
+        sv->stopping = true;
+        /* Not graceful for the backlog: a client still queued would only get a program
+         * that is told to stop at once. */
+        uds_server_stop(sv->server, false);
+        if (n == 0) {
+            cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 2, "%s: stopping on %s", sv->addr,
+                    name);
+            uds_loop_stop(sv->loop);
+            return;
+        }
+        cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 2, "%s: stopping on %s: no new clients, "
+                "sent SIGTERM to %zu program%s (SIGKILL after %s; a second signal sends it at "
+                "once)", sv->addr, name, n, n == 1 ? "" : "s",
+                cli_format_duration(sv->args->drain_ms, dur, sizeof(dur)));
+        cli_exec_kill(sv->exec, SIGTERM);
+        sv->stop_timer = uds_loop_timer_add(sv->loop, (uint64_t) sv->args->drain_ms,
+                                            drain_expired, sv);
+        if (!sv->stop_timer)
+            kill_children(sv);
+        return;
+    }
+    cli_log(CLI_LOG_INFO, "stopping_now", sv->addr, kv, 2, "%s: %s again: stopping now, killing "
+            "%zu program%s (SIGKILL)", sv->addr, name, n, n == 1 ? "" : "s");
+    if (n == 0) {
+        uds_loop_stop(sv->loop);
+        return;
+    }
+    sv->cut_off = true;
+    kill_children(sv);
 }
 
 /* ---- dgram: no connections, so no uds_server ------------------------------------------- */
@@ -466,6 +739,11 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
 
     (void) events;
     while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD) {
+            /* Signals coalesce: one SIGCHLD may stand for many children. */
+            reap_children(sv);
+            continue;
+        }
         const char *name = signal_name(si.ssi_signo);
         size_t conns = sv->server ? uds_server_conn_count(sv->server) : 0;
         struct cli_kv kv[] = {
@@ -474,6 +752,13 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
         };
 
         sv->signals++;
+        if (sv->exec) {
+            /* signalfd hands out the lowest signal number first: SIGTERM before a SIGCHLD
+             * that came first. Reap now, so the count below is of programs still alive. */
+            reap_children(sv);
+            stop_exec(sv, name);
+            continue;
+        }
         if (sv->signals == 1) {
             notify_systemd("STOPPING=1");
             if (!sv->server) {
@@ -510,21 +795,44 @@ static void serve_args_done(struct serve_args *a) {
     free(a->reply_line);
 }
 
+/* Options that make no sense together: a usage error, or -1 when all is well. */
+static int check_combinations(const struct serve_args *a) {
+    if (a->program) {
+        const char *which = a->reply ? "--reply" : a->framed ? "--framed" :
+                            a->idle_ms > 0 ? "--idle-timeout" :
+                            a->max_message_set ? "--max-message" : NULL;
+        if (which)
+            return cli_usage("serve", "%s does not go with -- PROGRAM: the program does the "
+                             "talking; e.g. uds serve ADDRESS -- cat", which);
+        if (a->type == UDS_DGRAM)
+            return cli_usage("serve", "-- PROGRAM needs connections: --type stream or "
+                             "seqpacket, not dgram");
+    }
+    if (a->framed && a->type == UDS_DGRAM)
+        return cli_usage("serve", "--framed needs --type stream or seqpacket, not dgram");
+    if (a->max_per_uid > 0 && a->type == UDS_DGRAM)
+        return cli_usage("serve", "--max-conns-per-uid needs connections: --type stream or "
+                         "seqpacket, not dgram");
+    return -1;
+}
+
 /* Returns -1 when the command should go on, else the exit code. */
 static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
     enum {
-        OPT_TYPE = 256, OPT_REPLY, OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_IDLE, OPT_DRAIN,
-        OPT_MAX_MESSAGE, OPT_READY_FD, OPT_LOG,
+        OPT_TYPE = 256, OPT_REPLY, OPT_FRAMED, OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_PER_UID,
+        OPT_IDLE, OPT_DRAIN, OPT_MAX_MESSAGE, OPT_READY_FD, OPT_LOG,
     };
     static const struct option longopts[] = {
         { "type", required_argument, NULL, OPT_TYPE },
         { "reply", required_argument, NULL, OPT_REPLY },
+        { "framed", no_argument, NULL, OPT_FRAMED },
         { "mode", required_argument, NULL, 'm' },
         { "owner", required_argument, NULL, 'o' },
         { "group", required_argument, NULL, 'g' },
         { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
         { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
         { "max-conns", required_argument, NULL, 'c' },
+        { "max-conns-per-uid", required_argument, NULL, OPT_PER_UID },
         { "idle-timeout", required_argument, NULL, OPT_IDLE },
         { "drain-timeout", required_argument, NULL, OPT_DRAIN },
         { "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
@@ -535,11 +843,14 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    const char *dash_value = NULL;  /* an option's value that happens to be "--" */
     char bad[256];
     int c;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, ":m:o:g:c:qvh", longopts, NULL)) != -1) {
+        if (optarg && strcmp(optarg, "--") == 0)
+            dash_value = optarg;
         switch (c) {
         case OPT_TYPE:
             if (uds_socket_type_parse(optarg, &a->type) < 0)
@@ -548,6 +859,9 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
             break;
         case OPT_REPLY:
             a->reply = optarg;
+            break;
+        case OPT_FRAMED:
+            a->framed = true;
             break;
         case 'm':
             if (cli_parse_mode(optarg, &a->mode) < 0)
@@ -587,6 +901,11 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
                 return cli_usage("serve", "--max-conns: '%s' is not a number from 1 to %ld; "
                                  "e.g. --max-conns 100", optarg, 1L << 24);
             break;
+        case OPT_PER_UID:
+            if (cli_parse_long(optarg, 1, 1L << 24, &a->max_per_uid) < 0)
+                return cli_usage("serve", "--max-conns-per-uid: '%s' is not a number from 1 to "
+                                 "%ld; e.g. --max-conns-per-uid 10", optarg, 1L << 24);
+            break;
         case OPT_IDLE:
             if (cli_parse_duration_ms(optarg, &a->idle_ms) < 0)
                 return cli_usage("serve", "--idle-timeout: '%s' is not a duration in seconds; "
@@ -602,6 +921,7 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
                 a->max_message > (1u << 30))
                 return cli_usage("serve", "--max-message: '%s' is not a size from 1 byte to "
                                  "1G; e.g. --max-message 64K", optarg);
+            a->max_message_set = true;
             break;
         case OPT_READY_FD:
             if (cli_parse_long(optarg, 0, INT32_MAX, &a->ready_fd) < 0 ||
@@ -631,11 +951,24 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
             return cli_getopt_error("serve", c, argv);
         }
     }
+    /* getopt_long moves a "--" in front of the operands: ADDRESS, then PROGRAM ARGS. */
+    bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0 &&
+                    argv[optind - 1] != dash_value;
     if (optind >= argc)
         return cli_usage("serve", "missing ADDRESS; e.g. uds serve /run/app.sock");
-    if (argc - optind > 1)
-        return cli_usage("serve", "one ADDRESS only; '%s' is extra", argv[optind + 1]);
+    if (!dashdash && argc - optind > 1)
+        return cli_usage("serve", "one ADDRESS only; '%s' is extra (to run a program for each "
+                         "client: uds serve ADDRESS -- PROGRAM)", argv[optind + 1]);
     a->address = argv[optind];
+    if (dashdash) {
+        if (argc - optind < 2)
+            return cli_usage("serve", "missing PROGRAM after --; e.g. uds serve %s -- cat",
+                             a->address);
+        a->program = argv + optind + 1;
+    }
+    int code = check_combinations(a);
+    if (code >= 0)
+        return code;
     if (a->reply) {
         a->reply_line_len = strlen(a->reply) + 1;
         a->reply_line = malloc(a->reply_line_len + 1);
@@ -716,6 +1049,7 @@ static int run_dgram(struct serve *sv, int sigfd) {
 
     sv->dgram_buf = malloc(sv->args->max_message);
     sv->loop = uds_loop_new();
+    sv->own_loop = true;
     if (!sv->dgram_buf || !sv->loop)
         return cli_fail(CLI_OP_ANY, sv->addr, ENOMEM, NULL);
     /* SCM_CREDENTIALS on every datagram: the sender's pid/uid/gid for logs and allow-lists. */
@@ -740,11 +1074,13 @@ static int run_server(struct serve *sv, int sigfd) {
         .read_size = a->type == UDS_SEQPACKET ? a->max_message : 0,
         .allow = uds_allow_is_set(&sv->allow) ? &sv->allow : NULL,
         .peer_flags = a->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u,
+        .max_message = (uint32_t) a->max_message,
     };
     struct uds_server_callbacks cbs = {
         .on_open = on_open,
-        .on_data = on_data,
-        .on_eof = on_eof,
+        .on_data = a->framed ? NULL : on_data,
+        .on_message = a->framed ? on_message : NULL,
+        .on_eof = a->framed ? NULL : on_eof,
         .on_close = on_close,
         .on_deny = on_deny,
         .on_accept_error = on_accept_error,
@@ -761,6 +1097,58 @@ static int run_server(struct serve *sv, int sigfd) {
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     sv->ran = true;
     return sv->cut_off ? CLI_EXIT_FAILURE : EX_OK;
+}
+
+/* -- PROGRAM: the server only accepts and hands each connection to a new process; the loop is
+ * ours, since it outlives the server's stop while the children finish. */
+static int run_exec(struct serve *sv, int sigfd) {
+    const struct serve_args *a = sv->args;
+    struct uds_server_opts sopts = {
+        .max_conns = (size_t) a->max_conns,
+        .allow = uds_allow_is_set(&sv->allow) ? &sv->allow : NULL,
+        .peer_flags = a->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u,
+    };
+    struct uds_server_callbacks cbs = {
+        .on_open = on_open_exec,
+        .on_deny = on_deny,
+        .on_accept_error = on_accept_error,
+    };
+
+    sv->loop = uds_loop_new();
+    sv->own_loop = true;
+    if (!sv->loop)
+        return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
+    sv->server = uds_server_new(sv->loop, &sv->listener, &sopts, &cbs, sv);
+    if (!sv->server || uds_loop_add(sv->loop, sigfd, UDS_EV_READ, on_signal, sv) < 0)
+        return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
+    announce_ready(sv);
+    if (uds_loop_run(sv->loop) < 0)
+        return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
+    sv->ran = true;
+    return sv->cut_off ? CLI_EXIT_FAILURE : EX_OK;
+}
+
+/* -- PROGRAM, found before the socket exists: a typo is a usage error, not a server that
+ * fails every client. */
+static int prepare_exec(struct serve *sv) {
+    const struct serve_args *a = sv->args;
+    struct uds_addr addr;
+    char local[UDS_PATH_MAX + 8];
+
+    /* UNIXLOCALPATH is the address as given (in its canonical form), as ucspi-unix has it. */
+    if (uds_addr_parse(a->address, 0, &addr) < 0)
+        return cli_fail(CLI_OP_LISTEN, a->address, errno, NULL);
+    uds_addr_format(&addr, local, sizeof(local));
+    sv->program_name = a->program[0];
+    sv->exec = cli_exec_new(a->program, local);
+    if (sv->exec)
+        return -1;
+    if (errno == ENOENT)
+        return cli_usage("serve", "%s: no such program%s", a->program[0],
+                         strchr(a->program[0], '/') ? "" : " in PATH");
+    if (errno == EACCES)
+        return cli_usage("serve", "%s: not an executable file", a->program[0]);
+    return cli_fail(CLI_OP_ANY, a->address, errno, NULL);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -788,31 +1176,39 @@ int cmd_serve(int argc, char **argv) {
     };
 
     /* Before the socket exists, so a stop signal can never leave it behind. */
-    sigfd = open_signalfd();
+    sigfd = open_signalfd(args.program != NULL);
     if (sigfd < 0) {
         code = cli_fail(CLI_OP_ANY, args.address, errno, NULL);
         goto out;
+    }
+    if (args.program) {
+        code = prepare_exec(&sv);
+        if (code >= 0)
+            goto out;
     }
     raise_nofile(args.max_conns);
     code = start_listening(&sv);
     if (code >= 0)
         goto out;
-    if (args.type == UDS_DGRAM)
+    if (args.program)
+        code = run_exec(&sv, sigfd);
+    else if (args.type == UDS_DGRAM)
         code = run_dgram(&sv, sigfd);
     else
         code = run_server(&sv, sigfd);
     if (sv.ran)
         cli_log(CLI_LOG_INFO, "stopped", sv.addr, NULL, 0, "%s: stopped", sv.addr);
 out:
-    if (sv.server) {
-        uds_server_free(sv.server);     /* also its loop and listener */
-    } else {
-        /* uds_server_new() leaves the listener to us when it fails. */
+    if (sv.server)
+        uds_server_free(sv.server);     /* also its listener, and its loop unless ours */
+    else
+        uds_unlisten(&sv.listener);     /* uds_server_new() leaves it to us when it fails */
+    if (sv.own_loop)
         uds_loop_free(sv.loop);
-        uds_unlisten(&sv.listener);
-    }
     if (sigfd >= 0)
         (void) close(sigfd);    /* nothing is pending on it that matters any more */
+    cli_exec_free(sv.exec);
+    free(sv.uids);
     free(sv.dgram_buf);
     serve_args_done(&args);
     return code;

@@ -14,11 +14,13 @@ static const struct command {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
-    { "serve", cmd_serve, "serve a Unix socket (echo, or a fixed reply)" },
+    { "serve", cmd_serve, "serve a Unix socket: echo, a reply, or a program per client" },
     { "connect", cmd_connect, "connect stdin and stdout to a Unix socket, like nc -U" },
     { "send", cmd_send, "send one message and print the reply" },
     { "ls", cmd_ls, "list the machine's Unix sockets and who holds them" },
     { "doctor", cmd_doctor, "explain why a socket does or does not work for you" },
+    { "proxy", cmd_proxy, "bridge Unix sockets and TCP: LISTEN to TARGET, both ways" },
+    { "bench", cmd_bench, "measure transports, or load an echo server" },
 };
 
 static void usage(FILE *out) {

@@ -195,3 +195,92 @@ EOF
     [ "$stderr" = "uds: $T/s.sock: the server uses another socket type; try another --type \
 (stream, seqpacket or dgram)" ]
 }
+
+# ---- --send-fd -------------------------------------------------------------------------------
+
+# fd_receiver TYPE PATH: a Python server (started in the background) that accepts one client,
+# takes the fds that come with its first message (recvmsg, SCM_RIGHTS), reads the rest of the
+# stream, and answers with what it got: the first bytes, the rest, how many fds, the passed
+# file's content and its access mode. Waits until it listens.
+fd_receiver() {
+    cat >"$T/receiver.py" <<'PY'
+import array, fcntl, os, socket, sys
+kind = {"stream": socket.SOCK_STREAM, "seqpacket": socket.SOCK_SEQPACKET}[sys.argv[1]]
+path = sys.argv[2]
+s = socket.socket(socket.AF_UNIX, kind)
+s.bind(path)
+s.listen(1)
+open(path + ".ready", "w").close()
+c, _ = s.accept()
+c.settimeout(5)
+fds = array.array("i")
+first, anc, flags, _ = c.recvmsg(65536, socket.CMSG_SPACE(16 * fds.itemsize))
+for level, typ, data in anc:
+    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+        fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+rest = b""
+while kind == socket.SOCK_STREAM:
+    b = c.recv(65536)
+    if not b:
+        break
+    rest += b
+content = os.read(fds[0], 1000) if fds else b""
+mode = fcntl.fcntl(fds[0], fcntl.F_GETFL) & os.O_ACCMODE if fds else -1
+c.sendall(b"first=%r rest=%r fds=%d content=%r rdonly=%r\n"
+          % (first, rest, len(fds), content, mode == os.O_RDONLY))
+c.close()
+os.unlink(path)
+PY
+    bg_start "$T/receiver.err" python3 "$T/receiver.py" "$1" "$2"
+    wait_path "$2.ready"
+}
+
+@test "connect --send-fd: a Python receiver gets the fd with the first bytes and reads the file" {
+    printf 'the secret\n' >"$T/file"
+    fd_receiver stream "$T/r.sock"
+    run --separate-stderr timeout 5 "$UDS" connect --send-fd "$T/file" "$T/r.sock" <<<"hello"
+    [ "$status" -eq 0 ]
+    [ "$output" = "first=b'hello\\n' rest=b'' fds=1 content=b'the secret\\n' rdonly=True" ]
+    [ -z "$stderr" ]
+}
+
+@test "connect --send-fd: with empty stdin the fd travels with a single NUL byte" {
+    printf 'x' >"$T/file"
+    fd_receiver stream "$T/r.sock"
+    run --separate-stderr timeout 5 "$UDS" connect --send-fd "$T/file" "$T/r.sock" </dev/null
+    [ "$status" -eq 0 ]
+    [ "$output" = "first=b'\\x00' rest=b'' fds=1 content=b'x' rdonly=True" ]
+}
+
+@test "connect --send-fd: on seqpacket the fd comes with the first message" {
+    printf 'seq' >"$T/file"
+    fd_receiver seqpacket "$T/r.sock"
+    run --separate-stderr timeout 5 "$UDS" connect --type seqpacket --send-fd "$T/file" \
+        "$T/r.sock" <<<"msg"
+    [ "$status" -eq 0 ]
+    [ "$output" = "first=b'msg\\n' rest=b'' fds=1 content=b'seq' rdonly=True" ]
+}
+
+@test "connect --send-fd: a FILE that cannot be opened exits 66 (77 for permission) before connecting" {
+    start_server -v "$T/s.sock"
+    run --separate-stderr timeout 5 "$UDS" connect --send-fd "$T/none" "$T/s.sock" </dev/null
+    [ "$status" -eq 66 ]
+    [ "$stderr" = "uds: $T/none: cannot open: No such file or directory; check the --send-fd FILE" ]
+    if [ "$(id -u)" -eq 0 ]; then
+        printf 'private' >"$T/private"
+        chmod 0600 "$T/private"
+        run --separate-stderr as_nobody timeout 5 "$UDS" connect --send-fd "$T/private" \
+            "$T/s.sock" </dev/null
+        [ "$status" -eq 77 ]
+        [[ "$stderr" == *"cannot open: Permission denied"* ]]
+    fi
+    ! grep -q "connection from" "$SERVER_LOG"
+}
+
+@test "connect --send-fd: our own server drops the fd it did not ask for and echoes the bytes" {
+    printf 'x' >"$T/file"
+    start_server "$T/s.sock"
+    run --separate-stderr timeout 5 "$UDS" connect --send-fd "$T/file" "$T/s.sock" <<<"echo me"
+    [ "$status" -eq 0 ]
+    [ "$output" = "echo me" ]
+}

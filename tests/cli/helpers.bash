@@ -76,6 +76,17 @@ wait_exit() {
     return 1
 }
 
+# wait_path PATH [SECONDS]: until PATH exists (bounded).
+wait_path() {
+    local path=$1 secs=${2:-5} i
+    for ((i = 0; i < secs * 50; i++)); do
+        [ -e "$path" ] && return 0
+        sleep 0.02
+    done
+    echo "timed out after ${secs}s waiting for $path" >&2
+    return 1
+}
+
 # wait_path_gone PATH [SECONDS]
 wait_path_gone() {
     local path=$1 secs=${2:-5} i
@@ -149,4 +160,73 @@ while True:
     out += b
 sys.stdout.write(out.decode())
 EOF
+}
+
+# open_client NAME ADDRESS [CONNECT ARGS...]: a `uds connect` that stays connected until
+# close_client NAME; say_client NAME TEXT sends it a line; what it receives goes to
+# $T/NAME.out. Sets CLIENT_PID.
+open_client() {
+    local name=$1 addr=$2 fd
+    shift 2
+    mkfifo "$T/$name.in"
+    # The client must not hold the write ends of the other clients' FIFOs: they would never
+    # see the end of their input.
+    bg_start "$T/$name.err" bash -c 'in=$1 out=$2; shift 2
+        for f in $OPEN_CLIENT_FDS; do eval "exec $f>&-"; done
+        exec "$0" connect "$@" <"$in" >"$out"' \
+        "$UDS" "$T/$name.in" "$T/$name.out" "$@" "$addr"
+    CLIENT_PID=$BG_PID
+    exec {fd}>"$T/$name.in"
+    printf -v "CLIENT_FD_$name" %s "$fd"
+    export OPEN_CLIENT_FDS="${OPEN_CLIENT_FDS:-} $fd"
+}
+
+say_client() {
+    local v="CLIENT_FD_$1"
+    printf '%s\n' "$2" >&"${!v}"
+}
+
+close_client() {
+    local v="CLIENT_FD_$1" fd
+    fd=${!v}
+    exec {fd}>&-
+}
+
+# procs_where ppid|pgrp VALUE: "PID STATE" of each process whose parent (process group) is
+# VALUE, one per line; read from /proc/PID/stat, so no procps is needed.
+procs_where() {
+    local key=$1 value=$2 f line rest
+    for f in /proc/[0-9]*/stat; do
+        read -r line 2>/dev/null <"$f" || continue
+        rest=${line##*) }   # after the command name, which may hold spaces and parentheses
+        # state ppid pgrp ...
+        # shellcheck disable=SC2086 # splitting the fields is the point
+        set -- $rest
+        if [ "$key" = ppid ]; then [ "$2" = "$value" ] || continue; fi
+        if [ "$key" = pgrp ]; then [ "$3" = "$value" ] || continue; fi
+        f=${f#/proc/}
+        echo "${f%/stat} $1"
+    done
+}
+
+# children_of PID: "PID STATE" of each child process, one per line.
+children_of() {
+    procs_where ppid "$1"
+}
+
+# alive_in_group PGID: "PID STATE" of each process of the group that is not a zombie.
+alive_in_group() {
+    procs_where pgrp "$1" | grep -v ' Z$' || true
+}
+
+# wait_no_children PID [SECONDS]: until PID has no child processes at all (bounded).
+wait_no_children() {
+    local pid=$1 secs=${2:-5} i
+    for ((i = 0; i < secs * 50; i++)); do
+        [ -z "$(children_of "$pid")" ] && return 0
+        sleep 0.02
+    done
+    echo "children of $pid still there:" >&2
+    children_of "$pid" >&2
+    return 1
 }

@@ -3,10 +3,8 @@
  * fds 3.. in a forked child with LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES set by hand (as
  * systemd-socket-activate sets them), and NOTIFY_SOCKET datagrams received on a dgram
  * socket this test binds (path, abstract, long path). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,89 +18,28 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/vfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
-struct fixture {
-    char dir[64];
-    int fds_before;
-};
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
-}
-
+/* NOTIFY_SOCKET is set by the tests that need it, and by nobody else. */
 static int setup(void **state) {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/udskit-activate-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    fx->fds_before = count_fds();
     unsetenv("NOTIFY_SOCKET");
-    alarm(20);
-    *state = fx;
-    return 0;
+    return tu_fixture_setup(state);
 }
 
 static int teardown(void **state) {
-    struct fixture *fx = *state;
-    int fds_after = count_fds();
-
     unsetenv("NOTIFY_SOCKET");
-    (void) nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    alarm(0);
-    int before = fx->fds_before;
-    free(fx);
-    assert_int_equal(fds_after, before);
-    return 0;
+    return tu_fixture_teardown(state);
 }
 
 /* --- helpers: sockets in the parent, the activated side in a forked child ----------- */
 
 static int unix_socket_at(const char *path, int type, bool listening) {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-
-    assert_true(fd >= 0);
-    if (path[0] == '@') {
-        size_t n = strlen(path);
-        memcpy(sa.sun_path + 1, path + 1, n - 1);
-        len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n);
-    } else {
-        assert_true(strlen(path) < sizeof(sa.sun_path));
-        strcpy(sa.sun_path, path);
-    }
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, len), 0);
-    if (listening)
-        assert_int_equal(listen(fd, 8), 0);
-    return fd;
+    return tu_bind_unix(path, type, listening ? 8 : -1);
 }
 
 /* In the child: checks report to stderr and exit 1; the parent asserts exit status 0. */
@@ -128,9 +65,7 @@ struct child {
 /* Fork; in the child move the sockets to 3.. (dup2 clears FD_CLOEXEC, as a manager leaves
  * them), set the environment, and run body. */
 static void run_activated(struct child *c) {
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = tu_fork();
     if (pid == 0) {
         int high[4];
         for (int i = 0; i < c->n_fds; i++)
@@ -176,10 +111,7 @@ static void run_activated(struct child *c) {
         c->body();
         _exit(0);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_wait_child(pid), 0);
 }
 
 static void close_all(struct child *c) {
@@ -199,15 +131,22 @@ static bool env_clean(void) {
 
 /* Three sockets: a stream listener on a path, a seqpacket listener on an abstract name, a
  * bound dgram socket. */
-static void three_sockets(struct fixture *fx, struct child *c) {
-    char path[128], dgram[128], abstract[64];
-    snprintf(path, sizeof(path), "%s/web.sock", fx->dir);
-    snprintf(dgram, sizeof(dgram), "%s/logs.sock", fx->dir);
+static void three_sockets(struct tu_fixture *fx, struct child *c) {
+    char abstract[64];
     snprintf(abstract, sizeof(abstract), "@udskit-test-activate-%d", (int) getpid());
-    c->fds[0] = unix_socket_at(path, SOCK_STREAM, true);
+    c->fds[0] = unix_socket_at(tu_path(fx->dir, "web.sock"), SOCK_STREAM, true);
     c->fds[1] = unix_socket_at(abstract, SOCK_SEQPACKET, true);
-    c->fds[2] = unix_socket_at(dgram, SOCK_DGRAM, false);
+    c->fds[2] = unix_socket_at(tu_path(fx->dir, "logs.sock"), SOCK_DGRAM, false);
     c->n_fds = 3;
+}
+
+/* Runs c with the three sockets, then closes them and removes their files. */
+static void run_with_three_sockets(struct tu_fixture *fx, struct child *c) {
+    three_sockets(fx, c);
+    run_activated(c);
+    close_all(c);
+    unlink(tu_path(fx->dir, "web.sock"));
+    unlink(tu_path(fx->dir, "logs.sock"));
 }
 
 /* --- LISTEN_FDS ---------------------------------------------------------------------- */
@@ -245,12 +184,10 @@ static void body_names_match_fds(void) {
 }
 
 static void activation_names_match_fds(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .listen_names = "web:admin:logs",
                        .body = body_names_match_fds };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void body_unknown_names(void) {
@@ -263,11 +200,9 @@ static void body_unknown_names(void) {
 }
 
 static void activation_without_names_they_are_unknown(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .body = body_unknown_names };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void body_empty_names_kept(void) {
@@ -280,11 +215,9 @@ static void body_empty_names_kept(void) {
 }
 
 static void activation_empty_names_are_not_coalesced(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .listen_names = "a::c", .body = body_empty_names_kept };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void body_sets_cloexec(void) {
@@ -299,11 +232,9 @@ static void body_sets_cloexec(void) {
 }
 
 static void activation_fds_become_cloexec_and_env_is_unset(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .listen_names = "a:b:c", .body = body_sets_cloexec };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void body_keeps_env(void) {
@@ -314,11 +245,9 @@ static void body_keeps_env(void) {
 }
 
 static void activation_without_unset_flag_keeps_env(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .listen_names = "a:b:c", .body = body_keeps_env };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void body_not_for_us(void) {
@@ -333,20 +262,16 @@ static void body_not_for_us(void) {
 }
 
 static void activation_wrong_listen_pid_is_ignored(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .listen_names = "a:b:c", .pid_mode = 1,
                        .body = body_not_for_us };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void activation_without_listen_pid_is_zero(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .pid_mode = 2, .body = body_not_for_us };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void body_einval_and_unset(void) {
@@ -359,43 +284,27 @@ static void body_einval_and_unset(void) {
 }
 
 static void activation_garbage_listen_fds_is_einval(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     const char *bad[] = { "", "x", "3x", "-1", "+3", " 3", "3 ", "0x3", "0", "99999999999" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct child c = { .listen_fds = bad[i], .body = body_einval_and_unset };
-        three_sockets(fx, &c);
-        run_activated(&c);
-        close_all(&c);
-        char path[128];
-        snprintf(path, sizeof(path), "%s/web.sock", fx->dir);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s/logs.sock", fx->dir);
-        unlink(path);
+        run_with_three_sockets(fx, &c);
     }
 }
 
 static void activation_garbage_listen_pid_is_einval(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .pid_mode = 3, .body = body_einval_and_unset };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void activation_name_count_mismatch_is_einval(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     const char *bad[] = { "a:b", "a:b:c:d", "", "abc" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct child c = { .listen_fds = "3", .listen_names = bad[i],
                            .body = body_einval_and_unset };
-        three_sockets(fx, &c);
-        run_activated(&c);
-        close_all(&c);
-        char path[128];
-        snprintf(path, sizeof(path), "%s/web.sock", fx->dir);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s/logs.sock", fx->dir);
-        unlink(path);
+        run_with_three_sockets(fx, &c);
     }
 }
 
@@ -407,9 +316,8 @@ static void body_ebadf(void) {
 }
 
 static void activation_fd_not_open_is_ebadf(void **state) {
-    struct fixture *fx = *state;
-    char path[128];
-    snprintf(path, sizeof(path), "%s/one.sock", fx->dir);
+    struct tu_fixture *fx = *state;
+    const char *path = tu_path(fx->dir, "one.sock");
     /* LISTEN_FDS says 2, but fd 4 is closed. */
     struct child c = { .fds = { unix_socket_at(path, SOCK_STREAM, true), -1 }, .n_fds = 2,
                        .listen_fds = "2", .body = body_ebadf };
@@ -435,11 +343,10 @@ static void body_find_first_unix_listener(void) {
 }
 
 static void activation_find_null_picks_first_unix_listener(void **state) {
-    struct fixture *fx = *state;
-    char path[128];
+    struct tu_fixture *fx = *state;
+    const char *path = tu_path(fx->dir, "l.sock");
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    snprintf(path, sizeof(path), "%s/l.sock", fx->dir);
     struct child c = {
         .fds = { p[0], socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
                  unix_socket_at(path, SOCK_STREAM, true) },
@@ -494,20 +401,16 @@ static void body_pidfdid_self(void) {
 }
 
 static void activation_listen_pidfdid_must_name_this_process(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .listen_pidfdid = "1", .body = body_pidfdid_self };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void activation_garbage_listen_pidfdid_is_einval(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct child c = { .listen_fds = "3", .listen_pidfdid = "12x",
                        .body = body_einval_and_unset };
-    three_sockets(fx, &c);
-    run_activated(&c);
-    close_all(&c);
+    run_with_three_sockets(fx, &c);
 }
 
 static void activation_invalid_arguments_are_einval(void **state) {
@@ -572,9 +475,8 @@ static void notify_without_notify_socket_is_zero(void **state) {
 }
 
 static void notify_path_gets_one_datagram_with_credentials(void **state) {
-    struct fixture *fx = *state;
-    char path[128];
-    snprintf(path, sizeof(path), "%s/notify", fx->dir);
+    struct tu_fixture *fx = *state;
+    const char *path = tu_path(fx->dir, "notify");
     int fd = notify_receiver(path);
     setenv("NOTIFY_SOCKET", path, 1);
     assert_int_equal(uds_notify("READY=1"), 1);
@@ -598,7 +500,7 @@ static void notify_abstract_name_gets_datagram(void **state) {
 }
 
 static void notify_long_path_gets_datagram(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     char path[PATH_MAX];
     int n = snprintf(path, sizeof(path), "%s/", fx->dir);
     memset(path + n, 'd', 120);
@@ -613,15 +515,14 @@ static void notify_long_path_gets_datagram(void **state) {
 }
 
 static void notify_nobody_there_fails(void **state) {
-    struct fixture *fx = *state;
-    char path[128];
-    snprintf(path, sizeof(path), "%s/absent", fx->dir);
+    struct tu_fixture *fx = *state;
+    const char *path = tu_path(fx->dir, "absent");
     setenv("NOTIFY_SOCKET", path, 1);
     errno = 0;
     assert_int_equal(uds_notify("READY=1"), -1);
     assert_int_equal(errno, ENOENT);
     /* A socket file nobody holds any more. */
-    snprintf(path, sizeof(path), "%s/stale", fx->dir);
+    path = tu_path(fx->dir, "stale");
     close(unix_socket_at(path, SOCK_DGRAM, false));
     setenv("NOTIFY_SOCKET", path, 1);
     errno = 0;

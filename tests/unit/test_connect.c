@@ -2,11 +2,8 @@
 /* test_connect.c — connect with real listeners: missing and stale sockets, waiting for a
  * server that starts later, a full backlog waited out or timed out, dgram autobind, types,
  * and permissions as an unprivileged user. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,97 +17,15 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
-struct fixture {
-    char dir[64];
-    char path[PATH_MAX];
-    int fds_before;
-};
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
-}
-
-static int setup(void **state) {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/udskit-connect-XXXXXX");
-    /* 0755: the permission tests' unprivileged child must reach the socket */
-    if (!mkdtemp(fx->dir) || chmod(fx->dir, 0755) < 0) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->path, sizeof(fx->path), "%s/s.sock", fx->dir);
-    fx->fds_before = count_fds();
-    alarm(20);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state) {
-    struct fixture *fx = *state;
-    int fds_after = count_fds();
-
-    alarm(0);
-    (void) nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    assert_int_equal(fds_after, fx->fds_before);
-    free(fx);
-    return 0;
-}
-
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 static void make_stale_socket(const char *path) {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    assert_true(fd >= 0);
-    strcpy(sa.sun_path, path);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-    close(fd);
-}
-
-static int drop_to_nobody(void) {
-    if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-        setresuid(65534, 65534, 65534) < 0)
-        return -1;
-    return 0;
+    close(tu_bind_unix(path, SOCK_STREAM, -1));
 }
 
 /* Fill l's backlog with non-blocking connects until the kernel answers EAGAIN. Returns
@@ -137,68 +52,67 @@ static int fill_backlog(const char *path, int *fds, int max) {
 /* ---- absent servers ------------------------------------------------------------------ */
 
 static void connect_missing_path_enoent(void **state) {
-    struct fixture *fx = *state;
-    int fds = count_fds();
+    struct tu_fixture *fx = *state;
+    int fds = tu_count_open_fds();
 
     assert_int_equal(uds_connect(fx->path, NULL), -1);
     assert_int_equal(errno, ENOENT);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
 }
 
 static void connect_stale_socket_econnrefused(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     int fds;
 
     make_stale_socket(fx->path);
-    fds = count_fds();
+    fds = tu_count_open_fds();
     assert_int_equal(uds_connect(fx->path, NULL), -1);
     assert_int_equal(errno, ECONNREFUSED);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
 }
 
 static void connect_wait_expiry_returns_enoent(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_connect_opts opts = { .wait_ms = 150 };
-    uint64_t t0 = now_ms(), elapsed;
-    int fds = count_fds();
+    uint64_t t0 = tu_now_ms(), elapsed;
+    int fds = tu_count_open_fds();
 
     assert_int_equal(uds_connect(fx->path, &opts), -1);
     assert_int_equal(errno, ENOENT);
-    elapsed = now_ms() - t0;
+    elapsed = tu_now_ms() - t0;
     assert_true(elapsed >= 140);
     assert_true(elapsed < 1000);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
 }
 
 static void connect_wait_expiry_on_stale_socket_returns_econnrefused(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_connect_opts opts = { .wait_ms = 150, .timeout_ms = 100 };
     uint64_t t0, elapsed;
 
     make_stale_socket(fx->path);
-    t0 = now_ms();
+    t0 = tu_now_ms();
     assert_int_equal(uds_connect(fx->path, &opts), -1);
     assert_int_equal(errno, ECONNREFUSED);
-    elapsed = now_ms() - t0;
+    elapsed = tu_now_ms() - t0;
     assert_true(elapsed >= 140);
     assert_true(elapsed < 1000);
 }
 
 static void connect_wait_reaches_a_server_that_starts_later(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_connect_opts opts = { .wait_ms = 5000 };
     uint64_t t0;
     char buf[4] = { 0 };
-    int status, fd;
+    int fd;
     pid_t pid;
 
-    t0 = now_ms();
-    pid = fork();
-    assert_true(pid >= 0);
+    t0 = tu_now_ms();
+    pid = tu_fork();
     if (pid == 0) {
         struct uds_listener l;
         int a;
-        sleep_ms(100);
+        tu_sleep_ms(100);
         if (uds_listen(fx->path, NULL, &l, NULL) < 0)
             _exit(1);
         a = accept4(l.fd, NULL, NULL, SOCK_CLOEXEC);
@@ -211,33 +125,30 @@ static void connect_wait_reaches_a_server_that_starts_later(void **state) {
     }
     fd = uds_connect(fx->path, &opts);
     assert_true(fd >= 0);
-    assert_true(now_ms() - t0 >= 90);
+    assert_true(tu_now_ms() - t0 >= 90);
     assert_int_equal(uds_recv_all(fd, buf, 2), 2);
     assert_string_equal(buf, "hi");
     close(fd);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_wait_child(pid), 0);
 }
 
 /* A long path whose directory does not exist yet is waited for like a missing socket. */
 static void connect_wait_long_path_directory_appears_later(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_connect_opts opts = { .wait_ms = 5000 };
     char dir[PATH_MAX], path[PATH_MAX + 16];
-    int status, fd;
+    int fd;
     pid_t pid;
 
     snprintf(dir, sizeof(dir), "%s/%0100d", fx->dir, 7);
     snprintf(path, sizeof(path), "%s/s.sock", dir);
     assert_true(strlen(path) > UDS_SUN_PATH_MAX);
-    pid = fork();
-    assert_true(pid >= 0);
+    pid = tu_fork();
     if (pid == 0) {
         struct uds_listener l;
         char c;
         int a;
-        sleep_ms(80);
+        tu_sleep_ms(80);
         if (mkdir(dir, 0755) < 0 || uds_listen(path, NULL, &l, NULL) < 0)
             _exit(1);
         a = accept4(l.fd, NULL, NULL, SOCK_CLOEXEC);
@@ -251,8 +162,7 @@ static void connect_wait_long_path_directory_appears_later(void **state) {
     fd = uds_connect(path, &opts);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_wait_child(pid), 0);
 }
 
 /* ---- full backlog -------------------------------------------------------------------- */
@@ -260,7 +170,7 @@ static void connect_wait_long_path_directory_appears_later(void **state) {
 #define MAX_PENDING 64
 
 static void connect_full_backlog_times_out_etimedout(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts lopts = { .backlog = 1 };
     struct uds_connect_opts opts = { .timeout_ms = 200 };
     struct uds_listener l;
@@ -270,21 +180,21 @@ static void connect_full_backlog_times_out_etimedout(void **state) {
     assert_true(uds_listen(fx->path, &lopts, &l, NULL) >= 0);
     n = fill_backlog(fx->path, pending, MAX_PENDING);
     assert_true(n >= 1);
-    fds = count_fds();
-    t0 = now_ms();
+    fds = tu_count_open_fds();
+    t0 = tu_now_ms();
     assert_int_equal(uds_connect(fx->path, &opts), -1);
     assert_int_equal(errno, ETIMEDOUT);
-    elapsed = now_ms() - t0;
+    elapsed = tu_now_ms() - t0;
     assert_true(elapsed >= 190);
     assert_true(elapsed < 1500);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
     for (int i = 0; i < n; i++)
         close(pending[i]);
     assert_int_equal(uds_unlisten(&l), 0);
 }
 
 static void connect_wait_on_full_backlog_times_out_etimedout(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts lopts = { .backlog = 1 };
     struct uds_connect_opts opts = { .wait_ms = 150 };
     struct uds_listener l;
@@ -293,10 +203,10 @@ static void connect_wait_on_full_backlog_times_out_etimedout(void **state) {
 
     assert_true(uds_listen(fx->path, &lopts, &l, NULL) >= 0);
     n = fill_backlog(fx->path, pending, MAX_PENDING);
-    t0 = now_ms();
+    t0 = tu_now_ms();
     assert_int_equal(uds_connect(fx->path, &opts), -1);
     assert_int_equal(errno, ETIMEDOUT);
-    elapsed = now_ms() - t0;
+    elapsed = tu_now_ms() - t0;
     assert_true(elapsed >= 140);
     assert_true(elapsed < 1500);
     for (int i = 0; i < n; i++)
@@ -314,14 +224,14 @@ struct late_acceptor {
 static void *accept_later(void *arg) {
     struct late_acceptor *la = arg;
 
-    sleep_ms(la->delay_ms);
+    tu_sleep_ms(la->delay_ms);
     la->accepted[la->n] = accept4(la->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (la->accepted[la->n] >= 0)
         la->n++;
     return NULL;
 }
 
-static void expect_backlog_waited_out(struct fixture *fx, int timeout_ms) {
+static void expect_backlog_waited_out(struct tu_fixture *fx, int timeout_ms) {
     struct uds_listen_opts lopts = { .backlog = 1 };
     struct uds_connect_opts opts = { .timeout_ms = timeout_ms };
     struct uds_listener l;
@@ -335,11 +245,11 @@ static void expect_backlog_waited_out(struct fixture *fx, int timeout_ms) {
     assert_true(uds_listen(fx->path, &lopts, &l, NULL) >= 0);
     n = fill_backlog(fx->path, pending, MAX_PENDING);
     la.listen_fd = l.fd;
-    t0 = now_ms();
+    t0 = tu_now_ms();
     assert_int_equal(pthread_create(&t, NULL, accept_later, &la), 0);
     fd = uds_connect(fx->path, &opts);
     assert_true(fd >= 0);
-    assert_true(now_ms() - t0 >= 140);
+    assert_true(tu_now_ms() - t0 >= 140);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(la.n, 1);
     /* the send timeout used to bound the wait is not left on the caller's fd */
@@ -365,7 +275,7 @@ static void connect_full_backlog_without_timeout_waits_until_server_accepts(void
 /* ---- types and flags ----------------------------------------------------------------- */
 
 static void connect_nonblock_flag_sets_o_nonblock_and_cloexec(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_connect_opts opts = { .flags = UDS_CONNECT_NONBLOCK, .timeout_ms = 1000 };
     struct uds_listener l;
     char c;
@@ -388,7 +298,7 @@ static void connect_nonblock_flag_sets_o_nonblock_and_cloexec(void **state) {
 }
 
 static void connect_dgram_is_autobound_and_gets_a_reply(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts lopts = { .type = UDS_DGRAM };
     struct uds_connect_opts opts = { .type = UDS_DGRAM };
     struct uds_listener l;
@@ -416,7 +326,7 @@ static void connect_dgram_is_autobound_and_gets_a_reply(void **state) {
 }
 
 static void connect_seqpacket_keeps_boundaries(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts lopts = { .type = UDS_SEQPACKET };
     struct uds_connect_opts opts = { .type = UDS_SEQPACKET };
     struct uds_listener l;
@@ -438,16 +348,16 @@ static void connect_seqpacket_keeps_boundaries(void **state) {
 }
 
 static void connect_type_mismatch_eprototype(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_connect_opts opts = { .type = UDS_SEQPACKET, .wait_ms = 100 };
     struct uds_listener l;
     int fds;
 
     assert_true(uds_listen(fx->path, NULL, &l, NULL) >= 0);
-    fds = count_fds();
+    fds = tu_count_open_fds();
     assert_int_equal(uds_connect(fx->path, &opts), -1);
     assert_int_equal(errno, EPROTOTYPE);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
     assert_int_equal(uds_unlisten(&l), 0);
 }
 
@@ -471,7 +381,7 @@ static void connect_abstract_name(void **state) {
 }
 
 static void connect_bad_arguments_einval(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_connect_opts bad_timeout = { .timeout_ms = -1 };
     struct uds_connect_opts bad_wait = { .wait_ms = -5 };
     struct uds_connect_opts bad_type = { .type = (enum uds_socket_type) 9 };
@@ -496,7 +406,7 @@ static void connect_bad_arguments_einval(void **state) {
 }
 
 static void connect_path_too_long_even_for_alias_enametoolong(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     char path[PATH_MAX];
 
     snprintf(path, sizeof(path), "%s/%0100d", fx->dir, 1);
@@ -506,27 +416,19 @@ static void connect_path_too_long_even_for_alias_enametoolong(void **state) {
 
 /* ---- permissions (meaningful only when a root parent can drop a child to nobody) ----- */
 
-static int child_connect_as_nobody(const char *path) {
-    int status;
-    pid_t pid = fork();
+/* In the child: 0 if path lets us connect, 13 if it refuses with EACCES. */
+static int connect_result(void *path) {
+    if (uds_connect(path, NULL) >= 0)
+        return 0;
+    return errno == EACCES ? 13 : 101;
+}
 
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd;
-        if (drop_to_nobody() < 0)
-            _exit(100);
-        fd = uds_connect(path, NULL);
-        if (fd >= 0)
-            _exit(0);
-        _exit(errno == EACCES ? 13 : 101);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+static int child_connect_as_nobody(const char *path) {
+    return tu_run_as_nobody(connect_result, (void *) path);
 }
 
 static void connect_mode_0600_as_other_user_eacces(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
 
     if (geteuid() != 0)
@@ -537,7 +439,7 @@ static void connect_mode_0600_as_other_user_eacces(void **state) {
 }
 
 static void connect_mode_0666_as_other_user_succeeds(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .mode = 0666 };
     struct uds_listener l;
 
@@ -550,7 +452,7 @@ static void connect_mode_0666_as_other_user_succeeds(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, tu_fixture_setup, tu_fixture_teardown)
         T(connect_missing_path_enoent),
         T(connect_stale_socket_econnrefused),
         T(connect_wait_expiry_returns_enoent),

@@ -3,7 +3,6 @@
  * sockets this test opens: names, types, states, peers, queues, backlogs, file identity. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
@@ -18,12 +17,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../../src/lib/internal.h"
+#include "testutil.h"
 
 /* ---- building messages ---------------------------------------------------------------- */
 
@@ -428,61 +427,17 @@ static void parse_walks_several_messages_in_one_datagram(void **state) {
 
 /* ---- real dumps ----------------------------------------------------------------------- */
 
-struct fixture {
-    char dir[64];
-};
-
+/* The state of these tests is their directory. */
 static int setup(void **state) {
-    struct fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    strcpy(f->dir, "/tmp/udskit-diag-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    (void) chmod(f->dir, 0755);
+    *state = tu_tmpdir_new();
     alarm(20);
-    *state = f;
     return 0;
 }
 
 static int teardown(void **state) {
-    struct fixture *f = *state;
-    char cmd[128];
     alarm(0);
-    (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
-    free(f);
+    tu_tmpdir_free(*state);
     return 0;
-}
-
-static ino_t inode_of(int fd) {
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    return st.st_ino;
-}
-
-static int bind_path(int type, const char *path, int backlog) {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    assert_true(strlen(path) < sizeof(sa.sun_path));
-    strcpy(sa.sun_path, path);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-    if (backlog >= 0)
-        assert_int_equal(listen(fd, backlog), 0);
-    return fd;
-}
-
-static int connect_path(const char *path) {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    strcpy(sa.sun_path, path);
-    assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-    return fd;
 }
 
 static const struct uds_sockinfo *must_find_inode(const struct uds_socklist *l, ino_t ino) {
@@ -492,17 +447,15 @@ static const struct uds_sockinfo *must_find_inode(const struct uds_socklist *l, 
 }
 
 static const struct uds_sockinfo *must_find(const struct uds_socklist *l, int fd) {
-    return must_find_inode(l, inode_of(fd));
+    return must_find_inode(l, tu_fd_inode(fd));
 }
 
 static void dump_listener_shows_path_backlog_and_pending_clients(void **state) {
-    struct fixture *f = *state;
     struct uds_socklist l = { 0 };
-    char path[128];
+    const char *path = tu_path(*state, "l.sock");
     struct stat st;
-    (void) snprintf(path, sizeof(path), "%s/l.sock", f->dir);
-    int lfd = bind_path(SOCK_STREAM, path, 5);
-    int c1 = connect_path(path), c2 = connect_path(path);
+    int lfd = tu_bind_unix(path, SOCK_STREAM, 5);
+    int c1 = tu_connect_unix(path), c2 = tu_connect_unix(path);
 
     assert_int_equal(uds_socklist_dump(&l), 0);
     const struct uds_sockinfo *s = must_find(&l, lfd);
@@ -523,8 +476,8 @@ static void dump_listener_shows_path_backlog_and_pending_clients(void **state) {
     assert_non_null(s->pending);
     bool seen1 = false, seen2 = false;
     for (size_t i = 0; i < s->n_pending; i++) {
-        seen1 |= s->pending[i] == inode_of(c1);
-        seen2 |= s->pending[i] == inode_of(c2);
+        seen1 |= s->pending[i] == tu_fd_inode(c1);
+        seen2 |= s->pending[i] == tu_fd_inode(c2);
     }
     assert_true(seen1 && seen2);
     /* A client is connected at once, but its peer (the server's socket to be) has no
@@ -551,8 +504,8 @@ static void dump_listener_shows_path_backlog_and_pending_clients(void **state) {
     assert_true(srv->has & UDS_SOCKINFO_FILE);
     assert_int_equal(srv->file_ino, st.st_ino);
     c = must_find_inode(&l, srv->peer_inode);
-    assert_true(c->inode == inode_of(c1) || c->inode == inode_of(c2));
-    assert_int_equal(c->peer_inode, inode_of(a));
+    assert_true(c->inode == tu_fd_inode(c1) || c->inode == tu_fd_inode(c2));
+    assert_int_equal(c->peer_inode, tu_fd_inode(a));
     uds_socklist_done(&l);
     close(a);
     close(c1);
@@ -565,14 +518,14 @@ static void dump_socketpair_shows_peers_and_queued_bytes(void **state) {
     int sv[2];
     char data[100] = { 0 };
     (void) state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(send(sv[0], data, sizeof(data), MSG_NOSIGNAL), (ssize_t) sizeof(data));
     assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
 
     assert_int_equal(uds_socklist_dump(&l), 0);
     const struct uds_sockinfo *a = must_find(&l, sv[0]), *b = must_find(&l, sv[1]);
-    assert_int_equal(a->peer_inode, inode_of(sv[1]));
-    assert_int_equal(b->peer_inode, inode_of(sv[0]));
+    assert_int_equal(a->peer_inode, tu_fd_inode(sv[1]));
+    assert_int_equal(b->peer_inode, tu_fd_inode(sv[0]));
     assert_int_equal(a->state, UDS_SOCK_CONNECTED);
     assert_int_equal(b->recv_q, 100);
     assert_true(a->send_q > 0);
@@ -583,8 +536,7 @@ static void dump_socketpair_shows_peers_and_queued_bytes(void **state) {
     assert_int_equal(b->shutdown & 1, 1);
     assert_int_equal(uds_sockinfo_path_status(a, NULL), UDS_PATH_UNKNOWN);
     uds_socklist_done(&l);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static void dump_abstract_dgram_and_seqpacket_types(void **state) {
@@ -602,7 +554,7 @@ static void dump_abstract_dgram_and_seqpacket_types(void **state) {
     assert_int_equal(bind(d, (struct sockaddr *) &sa,
                           (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n + 2)),
                      0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_SEQPACKET, sv);
     q = sv[0];
 
     assert_int_equal(uds_socklist_dump(&l), 0);
@@ -620,8 +572,7 @@ static void dump_abstract_dgram_and_seqpacket_types(void **state) {
     assert_int_equal(s->state, UDS_SOCK_CONNECTED);
     uds_socklist_done(&l);
     close(d);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 /* The inodes in /proc/net/unix (the kernel's other view of the same table). */
@@ -648,7 +599,7 @@ static void dump_sees_every_socket_that_proc_net_unix_lists(void **state) {
     (void) state;
     assert_non_null(before);
     assert_non_null(after);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_DGRAM, sv);
     size_t nb = proc_net_unix(before, MAX);
     assert_int_equal(uds_socklist_dump(&l), 0);
     size_t na = proc_net_unix(after, MAX);
@@ -670,8 +621,7 @@ static void dump_sees_every_socket_that_proc_net_unix_lists(void **state) {
     uds_socklist_done(&l);
     free(before);
     free(after);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static void find_unknown_inode_is_enoent(void **state) {
@@ -695,11 +645,9 @@ static const struct uds_sockinfo *dump_one(struct uds_socklist *l, int fd) {
 }
 
 static void path_status_tells_deleted_and_replaced_files(void **state) {
-    struct fixture *f = *state;
     struct uds_socklist l = { 0 };
-    char path[128];
-    (void) snprintf(path, sizeof(path), "%s/p.sock", f->dir);
-    int fd = bind_path(SOCK_STREAM, path, 1);
+    const char *path = tu_path(*state, "p.sock");
+    int fd = tu_bind_unix(path, SOCK_STREAM, 1);
 
     const struct uds_sockinfo *s = dump_one(&l, fd);
     assert_int_equal(uds_sockinfo_path_status(s, NULL), UDS_PATH_OK);
@@ -707,7 +655,7 @@ static void path_status_tells_deleted_and_replaced_files(void **state) {
     assert_int_equal(unlink(path), 0);
     assert_int_equal(uds_sockinfo_path_status(s, NULL), UDS_PATH_MISSING);
     /* Another server takes the path: the first is unreachable by it. */
-    int other = bind_path(SOCK_STREAM, path, 1);
+    int other = tu_bind_unix(path, SOCK_STREAM, 1);
     assert_int_equal(uds_sockinfo_path_status(s, NULL), UDS_PATH_REPLACED);
     uds_socklist_done(&l);
     close(other);
@@ -728,39 +676,33 @@ static void path_status_of_a_self_alias_or_relative_name_is_unknown(void **state
     assert_int_equal(uds_sockinfo_path_status(NULL, "/"), UDS_PATH_UNKNOWN);
 }
 
-static void drop_to_nobody(void) {
-    if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-        setresuid(65534, 65534, 65534) < 0)
-        _exit(99);
+struct root_socket {
+    const char *path;
+    ino_t ino;
+};
+
+/* In the child: 0 if the dump shows the root-owned socket with its name. */
+static int dump_shows_root_socket(void *arg) {
+    const struct root_socket *want = arg;
+    struct uds_socklist l = { 0 };
+
+    if (uds_socklist_dump(&l) < 0)
+        return 1;
+    const struct uds_sockinfo *s = uds_socklist_find(&l, want->ino);
+    if (!s || strcmp(s->name, want->path) != 0 || s->uid != 0)
+        return 2;
+    uds_socklist_done(&l);
+    return 0;
 }
 
 static void dump_works_for_an_unprivileged_user(void **state) {
-    struct fixture *f = *state;
-    char path[128];
-    pid_t pid;
-    int status;
+    const char *path = tu_path(*state, "u.sock");
     if (geteuid() != 0)
         skip();
-    (void) snprintf(path, sizeof(path), "%s/u.sock", f->dir);
-    int fd = bind_path(SOCK_STREAM, path, 1);
-    ino_t ino = inode_of(fd);
+    int fd = tu_bind_unix(path, SOCK_STREAM, 1);
+    struct root_socket want = { .path = path, .ino = tu_fd_inode(fd) };
 
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct uds_socklist l = { 0 };
-        drop_to_nobody();
-        if (uds_socklist_dump(&l) < 0)
-            _exit(1);
-        const struct uds_sockinfo *s = uds_socklist_find(&l, ino);
-        if (!s || strcmp(s->name, path) != 0 || s->uid != 0)
-            _exit(2);
-        uds_socklist_done(&l);
-        _exit(0);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_run_as_nobody(dump_shows_root_socket, &want), 0);
     close(fd);
 }
 

@@ -2,7 +2,6 @@
 /* test_fdpass.c — SCM_RIGHTS over real socketpairs: fds arrive close-on-exec, stay tied to
  * their message, and are never leaked on any failure path (the process's open fds are
  * counted before and after). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -11,51 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
-static int count_open_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    assert_non_null(d);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-struct fixture {
-    int sv[2];
-    int fds_before;
-};
-
-static int setup(void **state) {
-    struct fixture *f = calloc(1, sizeof(*f));
-    f->fds_before = count_open_fds();
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv) < 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    struct fixture *f = *state;
-    close(f->sv[0]);
-    close(f->sv[1]);
-    /* Nothing the test received may still be open. */
-    int after = count_open_fds();
-    int before = f->fds_before;
-    free(f);
-    assert_int_equal(after, before);
-    return 0;
-}
-
 static void fdpass_received_fd_works_and_is_cloexec(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int p[2], got = -1;
     size_t n_got = 0;
     char buf[8];
@@ -73,7 +36,7 @@ static void fdpass_received_fd_works_and_is_cloexec(void **state) {
 }
 
 static void fdpass_253_fds_in_one_message(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int fds[UDS_MAX_FDS], got[UDS_MAX_FDS];
     size_t n_got = 0;
     char c;
@@ -91,7 +54,7 @@ static void fdpass_253_fds_in_one_message(void **state) {
 }
 
 static void fdpass_more_fds_than_allowed_closes_all_and_fails(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int fds[5], got[2] = { -1, -1 };
     size_t n_got = 99;
     char c;
@@ -107,7 +70,7 @@ static void fdpass_more_fds_than_allowed_closes_all_and_fails(void **state) {
 }
 
 static void fdpass_ctrunc_closes_every_fd_that_arrived(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int fds[UDS_MAX_FDS], got[1];
     size_t n_got = 0;
     char c;
@@ -123,7 +86,7 @@ static void fdpass_ctrunc_closes_every_fd_that_arrived(void **state) {
 }
 
 static void fdpass_fds_where_none_are_allowed_fail(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     size_t n_got = 0;
     char c;
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -135,7 +98,7 @@ static void fdpass_fds_where_none_are_allowed_fail(void **state) {
 }
 
 static void fdpass_plain_bytes_have_no_fds(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int got[4];
     size_t n_got = 9;
     char buf[8];
@@ -145,7 +108,7 @@ static void fdpass_plain_bytes_have_no_fds(void **state) {
 }
 
 static void fdpass_too_many_fds_to_send_is_einval(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int fds[UDS_MAX_FDS + 1] = { 0 };
     errno = 0;
     assert_int_equal(uds_send_fds(f->sv[0], "x", 1, fds, UDS_MAX_FDS + 1), -1);
@@ -153,17 +116,11 @@ static void fdpass_too_many_fds_to_send_is_einval(void **state) {
     assert_int_equal(uds_send_fds(f->sv[0], "", 0, fds, 1), -1);
 }
 
-static ino_t inode_of(int fd) {
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    return st.st_ino;
-}
-
 static void fdpass_fds_stay_with_their_frame(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int a = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int b = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    ino_t ino_a = inode_of(a), ino_b = inode_of(b);
+    ino_t ino_a = tu_fd_inode(a), ino_b = tu_fd_inode(b);
     void *buf;
     size_t len, n_got;
     int got[4];
@@ -177,7 +134,7 @@ static void fdpass_fds_stay_with_their_frame(void **state) {
     assert_int_equal(uds_frame_recv_fds(f->sv[1], 0, &buf, &len, got, 4, &n_got), 1);
     assert_string_equal(buf, "first");
     assert_int_equal(n_got, 1);
-    assert_int_equal(inode_of(got[0]), ino_a);
+    assert_int_equal(tu_fd_inode(got[0]), ino_a);
     close(got[0]);
     free(buf);
 
@@ -189,13 +146,13 @@ static void fdpass_fds_stay_with_their_frame(void **state) {
     assert_int_equal(uds_frame_recv_fds(f->sv[1], 0, &buf, &len, got, 4, &n_got), 1);
     assert_string_equal(buf, "second");
     assert_int_equal(n_got, 1);
-    assert_int_equal(inode_of(got[0]), ino_b);
+    assert_int_equal(tu_fd_inode(got[0]), ino_b);
     close(got[0]);
     free(buf);
 }
 
 static void fdpass_fds_inside_a_payload_are_a_protocol_error(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     uint8_t h[4];
     void *buf = NULL;
     size_t len, n_got;
@@ -212,7 +169,7 @@ static void fdpass_fds_inside_a_payload_are_a_protocol_error(void **state) {
 }
 
 static void fdpass_oversize_frame_with_fds_closes_them(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     void *buf = NULL;
     size_t len, n_got;
     int got[4];
@@ -224,7 +181,7 @@ static void fdpass_oversize_frame_with_fds_closes_them(void **state) {
     assert_int_equal(errno, EMSGSIZE);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, tu_pair_setup, tu_pair_teardown)
 
 int main(void) {
     const struct CMUnitTest tests[] = {

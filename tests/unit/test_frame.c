@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
 static size_t frame(uint8_t *out, const char *payload) {
@@ -217,7 +218,7 @@ static void frame_send_and_recv_round_trip(void **state) {
     void *buf;
     size_t len;
     (void) state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_frame_send(sv[0], "Hi server!", 10), 0);
     assert_int_equal(uds_frame_send(sv[0], "", 0), 0);
     assert_int_equal(uds_frame_recv(sv[1], 0, &buf, &len), 1);
@@ -255,7 +256,7 @@ static void frame_large_frame_crosses_partial_sends(void **state) {
     (void) state;
     for (size_t i = 0; i < n; i++)
         data[i] = (uint8_t) (i * 7u);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     struct big b = { .fd = sv[0], .data = data, .len = n };
     assert_int_equal(pthread_create(&t, NULL, send_big, &b), 0);
     assert_int_equal(uds_frame_recv(sv[1], 0, &buf, &len), 1);
@@ -265,8 +266,7 @@ static void frame_large_frame_crosses_partial_sends(void **state) {
     assert_memory_equal(buf, data, n);
     free(buf);
     free(data);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static void frame_recv_over_max_is_emsgsize(void **state) {
@@ -274,14 +274,13 @@ static void frame_recv_over_max_is_emsgsize(void **state) {
     void *buf = NULL;
     size_t len = 0;
     (void) state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_frame_send(sv[0], "0123456789", 10), 0);
     errno = 0;
     assert_int_equal(uds_frame_recv(sv[1], 9, &buf, &len), -1);
     assert_int_equal(errno, EMSGSIZE);
     assert_null(buf);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static void frame_recv_of_truncated_stream_is_eproto(void **state) {
@@ -290,7 +289,7 @@ static void frame_recv_of_truncated_stream_is_eproto(void **state) {
     void *buf = NULL;
     size_t len = 0;
     (void) state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     uds_frame_header(h, 10);
     assert_int_equal(uds_send_all(sv[0], h, 4), 4);
     assert_int_equal(uds_send_all(sv[0], "abc", 3), 3);
@@ -301,7 +300,7 @@ static void frame_recv_of_truncated_stream_is_eproto(void **state) {
     assert_null(buf);
     close(sv[1]);
     /* A header cut short is a truncated frame too. */
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_send_all(sv[0], h, 2), 2);
     close(sv[0]);
     errno = 0;

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
 #define BIG (4u << 20) /* far more than a socket buffer holds: forces partial sends */
@@ -46,15 +47,14 @@ static void io_send_all_moves_a_buffer_larger_than_the_socket(void **state) {
     assert_non_null(out);
     assert_non_null(in);
     fill_pattern(out, BIG);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     struct pump p = { .fd = sv[1], .len = BIG, .buf = in };
     assert_int_equal(pthread_create(&t, NULL, reader, &p), 0);
     assert_int_equal(uds_send_all(sv[0], out, BIG), (ssize_t) BIG);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(p.result, (ssize_t) BIG);
     assert_memory_equal(in, out, BIG);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
     free(out);
     free(in);
 }
@@ -65,16 +65,14 @@ static void io_send_all_waits_on_a_nonblocking_fd(void **state) {
     pthread_t t;
     (void) state;
     fill_pattern(out, BIG);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
-                     0);
+    tu_socketpair(SOCK_STREAM | SOCK_NONBLOCK, sv);
     struct pump p = { .fd = sv[1], .len = BIG, .buf = in };
     assert_int_equal(pthread_create(&t, NULL, reader, &p), 0);
     assert_int_equal(uds_send_all(sv[0], out, BIG), (ssize_t) BIG);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(p.result, (ssize_t) BIG);
     assert_memory_equal(in, out, BIG);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
     free(out);
     free(in);
 }
@@ -83,14 +81,13 @@ static void io_recv_all_returns_short_count_at_eof(void **state) {
     int sv[2];
     char buf[16];
     (void) state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_send_all(sv[0], "abc", 3), 3);
     assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
     assert_int_equal(uds_recv_all(sv[1], buf, sizeof(buf)), 3);
     assert_memory_equal(buf, "abc", 3);
     assert_int_equal(uds_recv_all(sv[1], buf, sizeof(buf)), 0);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static void on_alarm(int sig) {
@@ -117,7 +114,7 @@ static void io_recv_all_survives_eintr(void **state) {
     (void) state;
     /* No SA_RESTART: the signal interrupts recv() with EINTR, which must be retried. */
     assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     struct delayed d = { .fd = sv[0] };
     assert_int_equal(pthread_create(&t, NULL, send_later, &d), 0);
     assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
@@ -127,8 +124,7 @@ static void io_recv_all_survives_eintr(void **state) {
     assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
     assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
     alarm(60); /* setitimer replaced the suite's hang guard: put it back */
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static void io_send_to_closed_peer_is_epipe_without_sigpipe(void **state) {
@@ -136,7 +132,7 @@ static void io_send_to_closed_peer_is_epipe_without_sigpipe(void **state) {
     (void) state;
     /* SIGPIPE stays at its default (fatal) action: MSG_NOSIGNAL is what keeps us alive. */
     assert_true(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     close(sv[1]);
     errno = 0;
     assert_int_equal(uds_send_all(sv[0], "x", 1), -1);
@@ -147,7 +143,7 @@ static void io_send_to_closed_peer_is_epipe_without_sigpipe(void **state) {
 static void io_set_nonblock_toggles_the_flag(void **state) {
     int sv[2];
     (void) state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_set_nonblock(sv[0], true), 0);
     assert_true(fcntl(sv[0], F_GETFL) & O_NONBLOCK);
     assert_int_equal(uds_set_nonblock(sv[0], false), 0);
@@ -155,18 +151,16 @@ static void io_set_nonblock_toggles_the_flag(void **state) {
     errno = 0;
     assert_int_equal(uds_set_nonblock(-1, true), -1);
     assert_int_equal(errno, EBADF);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static void io_zero_length_is_a_no_op(void **state) {
     int sv[2];
     (void) state;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_send_all(sv[0], NULL, 0), 0);
     assert_int_equal(uds_recv_all(sv[1], NULL, 0), 0);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 int main(void) {

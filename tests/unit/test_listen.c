@@ -2,11 +2,8 @@
 /* test_listen.c — safe listen and unlisten on real sockets in a per-test directory: lock
  * file, stale and live sockets, paths that are not sockets, modes, races between starters,
  * long paths, abstract names, adoption; every error path is checked for fd leaks. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,71 +17,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../../src/lib/internal.h"
+#include "testutil.h"
 #include "udskit.h"
-
-struct fixture {
-    char dir[64];
-    char path[PATH_MAX];
-    char lock[PATH_MAX];
-    int fds_before;
-};
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
-}
-
-static int setup(void **state) {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/udskit-listen-XXXXXX");
-    if (!mkdtemp(fx->dir) || chmod(fx->dir, 0755) < 0) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->path, sizeof(fx->path), "%s/s.sock", fx->dir);
-    snprintf(fx->lock, sizeof(fx->lock), "%s/s.sock.lock", fx->dir);
-    fx->fds_before = count_fds();
-    alarm(20);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state) {
-    struct fixture *fx = *state;
-    int fds_after = count_fds();
-
-    alarm(0);
-    (void) nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    /* Every test releases what it opened: anything left is a leak in the library. */
-    assert_int_equal(fds_after, fx->fds_before);
-    free(fx);
-    return 0;
-}
 
 static bool exists(const char *path) {
     struct stat st;
@@ -104,43 +43,12 @@ static mode_t mode_of(const char *path) {
 }
 
 static void make_stale_socket(const char *path, int type) {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-
-    assert_true(fd >= 0);
-    assert_true(strlen(path) < sizeof(sa.sun_path));
-    strcpy(sa.sun_path, path);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-    if (type != SOCK_DGRAM)
-        assert_int_equal(listen(fd, 1), 0);
-    close(fd);  /* the file stays: a stale socket */
+    close(tu_bind_unix(path, type, type != SOCK_DGRAM ? 1 : -1));  /* the file stays: stale */
 }
 
 /* A listener set up by hand, without udskit's lock file, as another program would. */
 static int raw_listener(const char *path) {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    assert_true(fd >= 0);
-    strcpy(sa.sun_path, path);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-    assert_int_equal(listen(fd, 8), 0);
-    return fd;
-}
-
-static int raw_connect(const char *path) {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    assert_true(fd >= 0);
-    strcpy(sa.sun_path, path);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return tu_bind_unix(path, SOCK_STREAM, 8);
 }
 
 static void write_file(const char *path, const char *text) {
@@ -153,7 +61,7 @@ static void write_file(const char *path, const char *text) {
 /* ---- fresh path, modes, umask -------------------------------------------------------- */
 
 static void listen_fresh_path_creates_socket_and_lock(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
     struct uds_listen_info info = { .removed_stale = true, .holder_pid = 42 };
     struct stat st;
@@ -176,8 +84,7 @@ static void listen_fresh_path_creates_socket_and_lock(void **state) {
     assert_int_equal(st.st_dev, l.dev);
     assert_true(exists(fx->lock));
 
-    c = raw_connect(fx->path);
-    assert_true(c >= 0);
+    c = tu_connect_unix(fx->path);
     int a = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     assert_true(a >= 0);
     close(a);
@@ -186,7 +93,7 @@ static void listen_fresh_path_creates_socket_and_lock(void **state) {
 }
 
 static void listen_default_mode_is_0600_under_umask_0(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
     mode_t old = umask(0);
 
@@ -197,7 +104,7 @@ static void listen_default_mode_is_0600_under_umask_0(void **state) {
 }
 
 static void listen_mode_0660_exact_under_umask_077(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .mode = 0660 };
     struct uds_listener l;
     mode_t old = umask(077);
@@ -209,7 +116,7 @@ static void listen_mode_0660_exact_under_umask_077(void **state) {
 }
 
 static void listen_mode_0660_exact_under_umask_0(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .mode = 0660 };
     struct uds_listener l;
     mode_t old = umask(0);
@@ -221,7 +128,7 @@ static void listen_mode_0660_exact_under_umask_0(void **state) {
 }
 
 static void listen_leaves_process_umask_unchanged(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .mode = 0666 };
     struct uds_listener l;
     mode_t old = umask(027);
@@ -254,7 +161,7 @@ static void *watch_mode(void *arg) {
 /* Without fchmod before bind, a socket file is born 0777 & ~umask: under umask 0 a
  * watcher spinning on lstat would catch it world-writable before the chmod. */
 static void listen_socket_file_never_wider_than_mode(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .mode = 0600 };
     struct watcher w = { .path = fx->path };
     pthread_t t;
@@ -274,7 +181,7 @@ static void listen_socket_file_never_wider_than_mode(void **state) {
 }
 
 static void listen_nonblock_flag_sets_o_nonblock(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .flags = UDS_LISTEN_NONBLOCK };
     struct uds_listener l;
     int fd = uds_listen(fx->path, &opts, &l, NULL);
@@ -287,7 +194,7 @@ static void listen_nonblock_flag_sets_o_nonblock(void **state) {
 }
 
 static void listen_owner_and_group_are_set(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = {
         .mode = 0660, .owner = 65534, .group = 65534,
         .flags = UDS_LISTEN_SET_OWNER | UDS_LISTEN_SET_GROUP,
@@ -305,47 +212,41 @@ static void listen_owner_and_group_are_set(void **state) {
     assert_int_equal(uds_unlisten(&l), 0);
 }
 
+/* As nobody: 0 if listening with a chown to root fails EPERM and leaves nothing behind. */
+static int chown_refused_as_nobody(void *arg) {
+    const struct tu_fixture *fx = arg;
+    struct uds_listen_opts opts = { .owner = 0, .flags = UDS_LISTEN_SET_OWNER };
+    struct uds_listener l;
+    int before = tu_count_open_fds(), r, e;
+
+    r = uds_listen(fx->path, &opts, &l, NULL);
+    e = errno;
+    if (r != -1)
+        return 11;
+    if (e != EPERM)
+        return 12;
+    if (exists(fx->path) || exists(fx->lock))
+        return 13;
+    if (tu_count_open_fds() != before)
+        return 14;
+    return 0;
+}
+
 /* Unprivileged, a chown to another user is refused: the call fails, and neither the
  * socket nor the lock file stays behind. */
 static void listen_chown_not_permitted_fails_and_cleans_up(void **state) {
-    struct fixture *fx = *state;
-    pid_t pid;
-    int status;
+    struct tu_fixture *fx = *state;
 
     if (geteuid() != 0)
         skip();
     assert_int_equal(chmod(fx->dir, 0777), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct uds_listen_opts opts = { .owner = 0, .flags = UDS_LISTEN_SET_OWNER };
-        struct uds_listener l;
-        int before, r, e;
-        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-            setresuid(65534, 65534, 65534) < 0)
-            _exit(10);
-        before = count_fds();
-        r = uds_listen(fx->path, &opts, &l, NULL);
-        e = errno;
-        if (r != -1)
-            _exit(11);
-        if (e != EPERM)
-            _exit(12);
-        if (exists(fx->path) || exists(fx->lock))
-            _exit(13);
-        if (count_fds() != before)
-            _exit(14);
-        _exit(0);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_run_as_nobody(chown_refused_as_nobody, fx), 0);
 }
 
 /* ---- what is already at the path ----------------------------------------------------- */
 
 static void listen_stale_socket_is_replaced(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
     struct uds_listen_info info;
     int c, a;
@@ -354,8 +255,7 @@ static void listen_stale_socket_is_replaced(void **state) {
     assert_true(uds_listen(fx->path, NULL, &l, &info) >= 0);
     assert_true(info.removed_stale);
     assert_int_equal(info.holder_pid, 0);
-    c = raw_connect(fx->path);
-    assert_true(c >= 0);
+    c = tu_connect_unix(fx->path);
     a = accept4(l.fd, NULL, NULL, SOCK_CLOEXEC);
     assert_true(a >= 0);
     close(a);
@@ -364,7 +264,7 @@ static void listen_stale_socket_is_replaced(void **state) {
 }
 
 static void listen_stale_dgram_socket_is_replaced(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .type = UDS_DGRAM };
     struct uds_listener l;
     struct uds_listen_info info;
@@ -376,7 +276,7 @@ static void listen_stale_dgram_socket_is_replaced(void **state) {
 }
 
 static void listen_live_listener_eaddrinuse(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener first, second;
     struct uds_listen_info info;
     ino_t ino;
@@ -384,10 +284,10 @@ static void listen_live_listener_eaddrinuse(void **state) {
     assert_true(uds_listen(fx->path, NULL, &first, NULL) >= 0);
     ino = inode_of(fx->path);
     uds_listener_init(&second);
-    int before = count_fds();
+    int before = tu_count_open_fds();
     assert_int_equal(uds_listen(fx->path, NULL, &second, &info), -1);
     assert_int_equal(errno, EADDRINUSE);
-    assert_int_equal(count_fds(), before);
+    assert_int_equal(tu_count_open_fds(), before);
     assert_int_equal(info.holder_pid, getpid());
     assert_false(info.removed_stale);
     assert_int_equal(second.fd, -1);    /* ret_listener untouched on failure */
@@ -398,16 +298,16 @@ static void listen_live_listener_eaddrinuse(void **state) {
 
 /* A live server that does not use udskit (no lock file): the probe finds it. */
 static void listen_live_foreign_listener_eaddrinuse_nothing_left(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
     struct uds_listen_info info;
     int server = raw_listener(fx->path);
     ino_t ino = inode_of(fx->path);
-    int before = count_fds();
+    int before = tu_count_open_fds();
 
     assert_int_equal(uds_listen(fx->path, NULL, &l, &info), -1);
     assert_int_equal(errno, EADDRINUSE);
-    assert_int_equal(count_fds(), before);
+    assert_int_equal(tu_count_open_fds(), before);
     assert_int_equal(info.holder_pid, getpid());
     assert_int_equal(inode_of(fx->path), ino);
     assert_false(exists(fx->lock));     /* the lock file we created is gone again */
@@ -415,17 +315,16 @@ static void listen_live_foreign_listener_eaddrinuse_nothing_left(void **state) {
 }
 
 static void listen_live_listener_in_child_reports_child_pid(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
     struct uds_listen_info info;
-    int ready[2], hold[2], status;
+    int ready[2], hold[2];
     char c;
     pid_t pid;
 
     assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
     assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
-    pid = fork();
-    assert_true(pid >= 0);
+    pid = tu_fork();
     if (pid == 0) {
         struct uds_listener mine;
         close(ready[0]);
@@ -445,23 +344,22 @@ static void listen_live_listener_in_child_reports_child_pid(void **state) {
     assert_int_equal(info.holder_pid, pid);
     close(hold[1]);
     close(ready[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_wait_child(pid), 0);
     assert_false(exists(fx->path));
     assert_false(exists(fx->lock));
 }
 
-static void expect_eexist_untouched(struct fixture *fx) {
+static void expect_eexist_untouched(struct tu_fixture *fx) {
     struct uds_listener l;
     struct uds_listen_info info;
     struct stat before, after;
-    int fds = count_fds();
+    int fds = tu_count_open_fds();
 
     assert_int_equal(lstat(fx->path, &before), 0);
     assert_int_equal(uds_listen(fx->path, NULL, &l, &info), -1);
     assert_int_equal(errno, EEXIST);
     assert_false(info.removed_stale);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
     assert_int_equal(lstat(fx->path, &after), 0);
     assert_int_equal(after.st_ino, before.st_ino);
     assert_int_equal(after.st_mode, before.st_mode);
@@ -470,7 +368,7 @@ static void expect_eexist_untouched(struct fixture *fx) {
 }
 
 static void listen_regular_file_eexist_untouched(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     char buf[16] = { 0 };
     int fd;
 
@@ -484,17 +382,16 @@ static void listen_regular_file_eexist_untouched(void **state) {
 }
 
 static void listen_directory_eexist_untouched(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
 
     assert_int_equal(mkdir(fx->path, 0755), 0);
     expect_eexist_untouched(fx);
 }
 
 static void listen_symlink_to_socket_eexist_untouched(void **state) {
-    struct fixture *fx = *state;
-    char target[PATH_MAX];
+    struct tu_fixture *fx = *state;
+    const char *target = tu_path(fx->dir, "target.sock");
 
-    snprintf(target, sizeof(target), "%s/target.sock", fx->dir);
     make_stale_socket(target, SOCK_STREAM);
     assert_int_equal(symlink(target, fx->path), 0);
     expect_eexist_untouched(fx);
@@ -502,34 +399,32 @@ static void listen_symlink_to_socket_eexist_untouched(void **state) {
 }
 
 static void listen_dangling_symlink_eexist_untouched(void **state) {
-    struct fixture *fx = *state;
-    char target[PATH_MAX];
+    struct tu_fixture *fx = *state;
+    const char *target = tu_path(fx->dir, "nowhere");
 
-    snprintf(target, sizeof(target), "%s/nowhere", fx->dir);
     assert_int_equal(symlink(target, fx->path), 0);
     expect_eexist_untouched(fx);
     assert_false(exists(target));
 }
 
 static void listen_fifo_eexist_untouched(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
 
     assert_int_equal(mkfifo(fx->path, 0600), 0);
     expect_eexist_untouched(fx);
 }
 
 static void listen_lock_held_by_other_process_eaddrinuse(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
     struct uds_listen_info info;
-    int ready[2], hold[2], status, fds;
+    int ready[2], hold[2], fds;
     char c;
     pid_t pid;
 
     assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
     assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
-    pid = fork();
-    assert_true(pid >= 0);
+    pid = tu_fork();
     if (pid == 0) {
         int fd = open(fx->lock, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0 || flock(fd, LOCK_EX) < 0)
@@ -542,22 +437,21 @@ static void listen_lock_held_by_other_process_eaddrinuse(void **state) {
     close(ready[1]);
     close(hold[0]);
     assert_int_equal(read(ready[0], &c, 1), 1);
-    fds = count_fds();
+    fds = tu_count_open_fds();
     assert_int_equal(uds_listen(fx->path, NULL, &l, &info), -1);
     assert_int_equal(errno, EADDRINUSE);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
     assert_int_equal(info.holder_pid, 0);   /* starting up: no socket to ask yet */
     assert_true(exists(fx->lock));          /* not ours to remove */
     assert_false(exists(fx->path));
     close(hold[1]);
     close(ready[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_wait_child(pid), 0);
 }
 
 /* A lock file left by a crashed listener (nobody holds it) does not stop a new one. */
 static void listen_leftover_unlocked_lock_file_is_reused(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
 
     write_file(fx->lock, "");
@@ -575,7 +469,7 @@ struct outcome {
 };
 
 static void listen_race_of_starters_exactly_one_wins(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     int go[2], hold[2], res[2], wins = 0, in_use = 0;
     pid_t pids[STARTERS];
 
@@ -583,8 +477,7 @@ static void listen_race_of_starters_exactly_one_wins(void **state) {
     assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
     assert_int_equal(pipe2(res, O_CLOEXEC), 0);
     for (int i = 0; i < STARTERS; i++) {
-        pids[i] = fork();
-        assert_true(pids[i] >= 0);
+        pids[i] = tu_fork();
         if (pids[i] == 0) {
             struct uds_listener l;
             struct outcome o;
@@ -614,11 +507,8 @@ static void listen_race_of_starters_exactly_one_wins(void **state) {
     }
     close(hold[1]);
     close(res[0]);
-    for (int i = 0; i < STARTERS; i++) {
-        int status;
-        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
-        assert_int_equal(WEXITSTATUS(status), 0);
-    }
+    for (int i = 0; i < STARTERS; i++)
+        assert_int_equal(tu_wait_child(pids[i]), 0);
     assert_int_equal(wins, 1);
     assert_int_equal(in_use, STARTERS - 1);
     assert_false(exists(fx->path));
@@ -628,7 +518,7 @@ static void listen_race_of_starters_exactly_one_wins(void **state) {
 /* ---- unlisten ------------------------------------------------------------------------ */
 
 static void unlisten_removes_socket_and_lock(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
 
     assert_true(uds_listen(fx->path, NULL, &l, NULL) >= 0);
@@ -642,7 +532,7 @@ static void unlisten_removes_socket_and_lock(void **state) {
 }
 
 static void unlisten_twice_is_a_noop(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l, empty;
 
     assert_true(uds_listen(fx->path, NULL, &l, NULL) >= 0);
@@ -656,14 +546,13 @@ static void unlisten_twice_is_a_noop(void **state) {
 
 /* Another instance owns the path now (its socket renamed over ours): leave it alone. */
 static void unlisten_leaves_a_replaced_path_alone(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
-    char other[PATH_MAX];
+    const char *other = tu_path(fx->dir, "other.sock");
     int server;
     ino_t theirs;
 
     assert_true(uds_listen(fx->path, NULL, &l, NULL) >= 0);
-    snprintf(other, sizeof(other), "%s/other.sock", fx->dir);
     server = raw_listener(other);
     assert_int_equal(rename(other, fx->path), 0);
     theirs = inode_of(fx->path);
@@ -676,7 +565,7 @@ static void unlisten_leaves_a_replaced_path_alone(void **state) {
 /* ---- long paths ---------------------------------------------------------------------- */
 
 /* dir/aaaa.../bbbb.../name: well over sun_path's 107 bytes, each part short. */
-static void make_long_path(const struct fixture *fx, const char *name, char *out, size_t size) {
+static void make_long_path(const struct tu_fixture *fx, const char *name, char *out, size_t size) {
     char a[61], b[61];
 
     memset(a, 'a', 60);
@@ -692,7 +581,7 @@ static void make_long_path(const struct fixture *fx, const char *name, char *out
 }
 
 static void listen_long_path_listens_connects_and_unlistens(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     char path[PATH_MAX], lock[PATH_MAX + 8];
     struct uds_listener l;
     struct stat st;
@@ -723,7 +612,7 @@ static void listen_long_path_listens_connects_and_unlistens(void **state) {
 }
 
 static void listen_long_path_stale_socket_is_replaced(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     char path[PATH_MAX];
     struct uds_listener l, second;
     struct uds_listen_info info;
@@ -744,22 +633,22 @@ static void listen_long_path_stale_socket_is_replaced(void **state) {
 }
 
 static void listen_path_too_long_even_for_alias_enametoolong(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     char path[PATH_MAX], name[101];
     struct uds_listener l;
-    int fds = count_fds();
+    int fds = tu_count_open_fds();
 
     memset(name, 'n', 100);
     name[100] = '\0';
-    snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
+    tu_path_into(path, sizeof(path), fx->dir, name);
     assert_int_equal(uds_listen(path, NULL, &l, NULL), -1);
     assert_int_equal(errno, ENAMETOOLONG);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
     assert_false(exists(path));
 }
 
 static void sockaddr_for_long_path_uses_proc_alias(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     char path[PATH_MAX], expect[64];
     struct uds_addr addr;
     struct sockaddr_un sa;
@@ -793,7 +682,7 @@ static void sockaddr_for_abstract_has_exact_length(void **state) {
 }
 
 static void sockaddr_for_long_path_in_missing_dir_enoent(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     char path[PATH_MAX];
     struct uds_addr addr;
     struct sockaddr_un sa;
@@ -844,11 +733,11 @@ static void listen_abstract_name_collision_eaddrinuse(void **state) {
 
     abstract_name(name, sizeof(name));
     assert_true(uds_listen(name, NULL, &l, NULL) >= 0);
-    fds = count_fds();
+    fds = tu_count_open_fds();
     assert_int_equal(uds_listen(name, NULL, &second, &info), -1);
     assert_int_equal(errno, EADDRINUSE);
     assert_int_equal(info.holder_pid, getpid());
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
     assert_int_equal(uds_unlisten(&l), 0);
 }
 
@@ -860,7 +749,7 @@ static int sock_type_of(int fd) {
 }
 
 static void listen_seqpacket_listens(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .type = UDS_SEQPACKET };
     struct uds_connect_opts copts = { .type = UDS_SEQPACKET };
     struct uds_listener l;
@@ -884,7 +773,7 @@ static void listen_seqpacket_listens(void **state) {
 }
 
 static void listen_dgram_binds_and_receives(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listen_opts opts = { .type = UDS_DGRAM, .mode = 0640 };
     struct uds_connect_opts copts = { .type = UDS_DGRAM };
     struct uds_listener l;
@@ -905,15 +794,14 @@ static void listen_dgram_binds_and_receives(void **state) {
 }
 
 static void listen_missing_directory_enoent(void **state) {
-    struct fixture *fx = *state;
-    char path[PATH_MAX];
+    struct tu_fixture *fx = *state;
+    const char *path = tu_path(fx->dir, "missing/s.sock");
     struct uds_listener l;
-    int fds = count_fds();
+    int fds = tu_count_open_fds();
 
-    snprintf(path, sizeof(path), "%s/missing/s.sock", fx->dir);
     assert_int_equal(uds_listen(path, NULL, &l, NULL), -1);
     assert_int_equal(errno, ENOENT);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tu_count_open_fds(), fds);
 }
 
 static void listen_tcp_address_eafnosupport(void **state) {
@@ -925,7 +813,7 @@ static void listen_tcp_address_eafnosupport(void **state) {
 }
 
 static void listen_bad_arguments_einval(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct uds_listener l;
     struct uds_listen_opts bad_mode = { .mode = 04600 };
     struct uds_listen_opts bad_backlog = { .backlog = -1 };
@@ -953,7 +841,7 @@ static void listen_bad_arguments_einval(void **state) {
 /* ---- adopt --------------------------------------------------------------------------- */
 
 static void listener_adopt_takes_an_inherited_fd(void **state) {
-    struct fixture *fx = *state;
+    struct tu_fixture *fx = *state;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct uds_listener l;
     int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);   /* inherited: no CLOEXEC */
@@ -999,7 +887,7 @@ static void listener_adopt_rejects_and_closes_bad_fds(void **state) {
     (void) state;
 
     uds_listener_init(&l);
-    fds = count_fds();
+    fds = tu_count_open_fds();
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     close(p[1]);
     assert_int_equal(uds_listener_adopt(p[0], &l), -1);
@@ -1010,7 +898,7 @@ static void listener_adopt_rejects_and_closes_bad_fds(void **state) {
     t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_int_equal(uds_listener_adopt(t, &l), -1);
     assert_int_equal(errno, EAFNOSUPPORT);
-    assert_int_equal(count_fds(), fds);     /* consumed: closed on failure too */
+    assert_int_equal(tu_count_open_fds(), fds);     /* consumed: closed on failure too */
     assert_int_equal(l.fd, -1);
     assert_int_equal(uds_listener_adopt(-1, &l), -1);
     assert_int_equal(errno, EBADF);
@@ -1018,7 +906,7 @@ static void listener_adopt_rejects_and_closes_bad_fds(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, tu_fixture_setup, tu_fixture_teardown)
         T(listen_fresh_path_creates_socket_and_lock),
         T(listen_default_mode_is_0600_under_umask_0),
         T(listen_mode_0660_exact_under_umask_077),

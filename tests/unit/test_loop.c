@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
 #define MAX_CALLS 16
@@ -399,7 +400,7 @@ static void loop_peer_close_reports_hup(void **state) {
     struct rec *r = *state;
     int sv[2];
 
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_loop_add(r->loop, sv[0], UDS_EV_READ, record_fd, r), 0);
     close(sv[1]);
     assert_int_equal(uds_loop_run_once(r->loop, 1000), 1);

@@ -3,7 +3,6 @@
  * and mapped, buffer reuse only after release, refusal of memfds a sender could still
  * shrink or that are shorter than announced, and no fd left open on any path (the
  * process's open fds are counted before and after every test). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,47 +20,11 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
-
-static int count_open_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    assert_non_null(d);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-struct fixture {
-    int sv[2];
-    int fds_before;
-};
-
-static int setup(void **state) {
-    struct fixture *f = calloc(1, sizeof(*f));
-    f->fds_before = count_open_fds();
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv) < 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    struct fixture *f = *state;
-    if (f->sv[0] >= 0)
-        close(f->sv[0]);
-    if (f->sv[1] >= 0)
-        close(f->sv[1]);
-    int after = count_open_fds();
-    int before = f->fds_before;
-    free(f);
-    assert_int_equal(after, before);
-    return 0;
-}
 
 static void fill(uint8_t *p, size_t len, unsigned seed) {
     for (size_t i = 0; i < len; i++)
@@ -106,7 +69,7 @@ static void expect_refused(int fd, unsigned flags, int error) {
 }
 
 static void memfd_round_trip_inline_and_mapped_sizes(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     const size_t sizes[] = { 0, 1, 4095, 64 * KIB - 1, 64 * KIB, MIB + 3, 5 * MIB };
     struct uds_memfd_pool_opts o = { .threshold = 64 * KIB };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
@@ -135,7 +98,7 @@ static void memfd_round_trip_inline_and_mapped_sizes(void **state) {
 }
 
 static void memfd_in_place_buffer_round_trip(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool *pool = uds_memfd_pool_new(NULL);
     struct uds_memfd_buf b;
     struct uds_memfd_msg m;
@@ -155,7 +118,7 @@ static void memfd_in_place_buffer_round_trip(void **state) {
 }
 
 static void memfd_pool_reuses_buffers_after_release(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1, .max_buffers = 2 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     struct uds_memfd_cache *cache = uds_memfd_cache_new(0);
@@ -186,7 +149,7 @@ static void memfd_pool_reuses_buffers_after_release(void **state) {
 }
 
 static void memfd_pool_all_in_flight_falls_back_to_fresh(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1, .max_buffers = 2 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     uint8_t *src = malloc(256 * KIB);
@@ -242,7 +205,7 @@ static void *late_receiver_main(void *arg) {
 }
 
 static void memfd_pool_wait_ms_waits_for_a_release(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1, .max_buffers = 1, .wait_ms = 5000 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     struct late_receiver r = { .fd = f->sv[1] };
@@ -263,7 +226,7 @@ static void memfd_pool_wait_ms_waits_for_a_release(void **state) {
 }
 
 static void memfd_closed_connection_releases_unread_buffers(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1, .max_buffers = 2 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     uint8_t src[8192] = { 0 };
@@ -303,14 +266,14 @@ static void memfd_buf_done_returns_an_unsent_buffer(void **state) {
 }
 
 static void memfd_pool_is_bound_to_its_first_socket(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1024 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     uint8_t src[4096] = { 0 };
     int other[2];
     struct uds_memfd_msg m;
 
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other), 0);
+    tu_socketpair(SOCK_STREAM, other);
     assert_int_equal(uds_memfd_send(f->sv[0], pool, src, sizeof(src)), 0);
     errno = 0;
     assert_int_equal(uds_memfd_send(other[0], pool, src, sizeof(src)), -1);
@@ -320,13 +283,12 @@ static void memfd_pool_is_bound_to_its_first_socket(void **state) {
     assert_int_equal(uds_memfd_recv(other[1], NULL, 0, 0, &m), 1);
     assert_int_equal(m.len, 100);
     uds_memfd_msg_done(&m);
-    close(other[0]);
-    close(other[1]);
+    tu_close_pair(other);
     uds_memfd_pool_free(pool);
 }
 
 static void memfd_pooled_fd_is_read_only_and_sealed(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     uint8_t src[8192] = { 0 };
@@ -359,7 +321,7 @@ static void memfd_pooled_fd_is_read_only_and_sealed(void **state) {
 }
 
 static void memfd_recv_refuses_unsealed_memfd(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int memfd = make_memfd(8192, 0);
     send_raw_memfd(f->sv[0], memfd, 8192, -1);
     close(memfd);
@@ -367,7 +329,7 @@ static void memfd_recv_refuses_unsealed_memfd(void **state) {
 }
 
 static void memfd_recv_refuses_memfd_without_shrink_seal(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int memfd = make_memfd(8192, F_SEAL_GROW | F_SEAL_WRITE);
     send_raw_memfd(f->sv[0], memfd, 8192, -1);
     close(memfd);
@@ -375,7 +337,7 @@ static void memfd_recv_refuses_memfd_without_shrink_seal(void **state) {
 }
 
 static void memfd_recv_refuses_memfd_without_grow_seal(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int memfd = make_memfd(8192, F_SEAL_SHRINK | F_SEAL_WRITE);
     send_raw_memfd(f->sv[0], memfd, 8192, -1);
     close(memfd);
@@ -383,7 +345,7 @@ static void memfd_recv_refuses_memfd_without_grow_seal(void **state) {
 }
 
 static void memfd_recv_refuses_memfd_without_write_seal(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int memfd = make_memfd(8192, F_SEAL_SHRINK | F_SEAL_GROW);
     send_raw_memfd(f->sv[0], memfd, 8192, -1);
     close(memfd);
@@ -391,7 +353,7 @@ static void memfd_recv_refuses_memfd_without_write_seal(void **state) {
 }
 
 static void memfd_recv_refuses_memfd_smaller_than_announced(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int memfd = make_memfd(4096, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
     send_raw_memfd(f->sv[0], memfd, 4097, -1);
     close(memfd);
@@ -399,7 +361,7 @@ static void memfd_recv_refuses_memfd_smaller_than_announced(void **state) {
 }
 
 static void memfd_recv_refuses_fd_that_is_not_a_memfd(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -414,7 +376,7 @@ static void memfd_recv_refuses_fd_that_is_not_a_memfd(void **state) {
 }
 
 static void memfd_recv_immutable_refuses_pooled_buffer(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     uint8_t src[8192] = { 0 };
@@ -425,7 +387,7 @@ static void memfd_recv_immutable_refuses_pooled_buffer(void **state) {
 }
 
 static void memfd_recv_immutable_accepts_write_sealed_memfd(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1, .flags = UDS_MEMFD_POOL_IMMUTABLE };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     struct uds_memfd_cache *cache = uds_memfd_cache_new(0);
@@ -449,7 +411,7 @@ static void memfd_recv_immutable_accepts_write_sealed_memfd(void **state) {
 }
 
 static void memfd_recv_inline_over_max_is_emsgsize(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 4096 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     uint8_t src[2000] = { 0 };
@@ -463,7 +425,7 @@ static void memfd_recv_inline_over_max_is_emsgsize(void **state) {
 }
 
 static void memfd_recv_memfd_over_max_is_emsgsize(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 4096 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     uint8_t src[8192] = { 0 };
@@ -481,7 +443,7 @@ static void memfd_recv_memfd_over_max_is_emsgsize(void **state) {
 }
 
 static void memfd_recv_inline_with_fds_is_eproto(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     assert_int_equal(uds_frame_send_fds(f->sv[0], "Ihello", 6, &devnull, 1), 0);
     close(devnull);
@@ -489,7 +451,7 @@ static void memfd_recv_inline_with_fds_is_eproto(void **state) {
 }
 
 static void memfd_recv_unknown_kind_or_empty_frame_is_eproto(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     assert_int_equal(uds_frame_send(f->sv[0], "Xabc", 4), 0);
     expect_refused(f->sv[1], 0, EPROTO);
     assert_int_equal(uds_frame_send(f->sv[0], "", 0), 0);
@@ -505,7 +467,7 @@ static void memfd_recv_unknown_kind_or_empty_frame_is_eproto(void **state) {
 }
 
 static void memfd_recv_too_many_fds_is_emsgsize(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     int memfd = make_memfd(4096, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
     uint8_t m[9] = { 'M', 0, 0, 0, 0, 0, 0, 0x10, 0 };
     int fds[3] = { memfd, memfd, memfd };
@@ -515,7 +477,7 @@ static void memfd_recv_too_many_fds_is_emsgsize(void **state) {
 }
 
 static void memfd_recv_end_of_stream_is_zero(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_msg m = { .len = 7 };
     close(f->sv[0]);
     f->sv[0] = -1;
@@ -524,7 +486,7 @@ static void memfd_recv_end_of_stream_is_zero(void **state) {
 }
 
 static void memfd_hand_made_sealed_memfd_is_accepted(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_msg m;
     /* A buffer longer than the message: only the announced bytes are the message. */
     int memfd = make_memfd(3 * 4096, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
@@ -543,7 +505,7 @@ static void memfd_hand_made_sealed_memfd_is_accepted(void **state) {
 }
 
 static void memfd_cache_evicts_least_recently_used(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts o = { .threshold = 1, .max_buffers = 3 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
     struct uds_memfd_cache *cache = uds_memfd_cache_new(1);
@@ -571,7 +533,7 @@ static void memfd_cache_evicts_least_recently_used(void **state) {
 }
 
 static void memfd_invalid_arguments_are_einval(void **state) {
-    struct fixture *f = *state;
+    struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts bad = { .flags = 1u << 7 };
     struct uds_memfd_pool *pool = uds_memfd_pool_new(NULL);
     struct uds_memfd_msg m;
@@ -592,7 +554,7 @@ static void memfd_invalid_arguments_are_einval(void **state) {
     uds_memfd_msg_done(NULL);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, tu_pair_setup, tu_pair_teardown)
 
 int main(void) {
     const struct CMUnitTest tests[] = {

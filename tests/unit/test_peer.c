@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_peer.c — peer identity over real socketpairs and connections (SO_PEERCRED,
  * SO_PEERGROUPS, SO_PEERPIDFD) and the uid/gid allow-list check. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -12,51 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int setup(void **state) {
-    int *fds_before = malloc(sizeof(int));
-
-    if (!fds_before)
-        return -1;
-    *fds_before = count_fds();
-    alarm(20);
-    *state = fds_before;
-    return 0;
-}
-
-static int teardown(void **state) {
-    int *fds_before = *state;
-    int fds_after = count_fds();
-
-    alarm(0);
-    assert_int_equal(fds_after, *fds_before);
-    free(fds_before);
-    return 0;
-}
-
-static void pair(int sv[2]) {
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-}
 
 static bool contains(const gid_t *list, size_t n, gid_t gid) {
     for (size_t i = 0; i < n; i++)
@@ -86,7 +46,7 @@ static void peer_socketpair_matches_our_credentials(void **state) {
     int sv[2];
     (void) state;
 
-    pair(sv);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_peer_get(sv[0], 0, &peer), 0);
     assert_int_equal(peer.pid, getpid());
     assert_int_equal(peer.uid, geteuid());
@@ -95,8 +55,7 @@ static void peer_socketpair_matches_our_credentials(void **state) {
     assert_int_equal(peer.n_groups, 0);
     assert_int_equal(peer.pidfd, -1);
     uds_peer_done(&peer);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static void peer_groups_match_getgroups(void **state) {
@@ -106,7 +65,7 @@ static void peer_groups_match_getgroups(void **state) {
     (void) state;
 
     assert_true(n >= 0);
-    pair(sv);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_peer_get(sv[0], UDS_PEER_GROUPS, &peer), 0);
     assert_int_equal(peer.n_groups, (size_t) n);
     for (int i = 0; i < n; i++)
@@ -114,45 +73,42 @@ static void peer_groups_match_getgroups(void **state) {
     if (n == 0)
         assert_null(peer.groups);
     uds_peer_done(&peer);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
+}
+
+/* In the child: 0 if a peer with 100 supplementary groups shows all of them. */
+static int many_groups_fetched(void *arg) {
+    enum { N = 100 };
+    gid_t groups[N];
+    struct uds_peer peer;
+    int sv[2];
+    (void) arg;
+
+    for (int i = 0; i < N; i++)
+        groups[i] = (gid_t) (20000 + i);
+    if (setgroups(N, groups) < 0)
+        return 1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return 2;
+    if (uds_peer_get(sv[1], UDS_PEER_GROUPS, &peer) < 0)
+        return 3;
+    if (peer.n_groups != N)
+        return 4;
+    for (int i = 0; i < N; i++)
+        if (!contains(peer.groups, peer.n_groups, groups[i]))
+            return 5;
+    uds_peer_done(&peer);
+    return 0;
 }
 
 /* More groups than the first buffer holds: the ERANGE resize path. Needs root to set
  * them, in a child so the test process keeps its own. */
 static void peer_many_groups_are_all_fetched(void **state) {
-    enum { N = 100 };
-    int status;
-    pid_t pid;
     (void) state;
 
     if (geteuid() != 0)
         skip();
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        gid_t groups[N];
-        struct uds_peer peer;
-        int sv[2];
-        for (int i = 0; i < N; i++)
-            groups[i] = (gid_t) (20000 + i);
-        if (setgroups(N, groups) < 0)
-            _exit(1);
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-            _exit(2);
-        if (uds_peer_get(sv[1], UDS_PEER_GROUPS, &peer) < 0)
-            _exit(3);
-        if (peer.n_groups != N)
-            _exit(4);
-        for (int i = 0; i < N; i++)
-            if (!contains(peer.groups, peer.n_groups, groups[i]))
-                _exit(5);
-        uds_peer_done(&peer);
-        _exit(0);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_run_in_child(many_groups_fetched, NULL), 0);
 }
 
 static void peer_pidfd_is_ours_or_minus_one(void **state) {
@@ -160,7 +116,7 @@ static void peer_pidfd_is_ours_or_minus_one(void **state) {
     int sv[2];
     (void) state;
 
-    pair(sv);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_peer_get(sv[0], UDS_PEER_PIDFD | UDS_PEER_GROUPS, &peer), 0);
     if (peer.pidfd >= 0) {
         assert_true(fcntl(peer.pidfd, F_GETFD) & FD_CLOEXEC);
@@ -172,8 +128,7 @@ static void peer_pidfd_is_ours_or_minus_one(void **state) {
     assert_int_equal(peer.pidfd, -1);
     assert_null(peer.groups);
     uds_peer_done(&peer);   /* twice is harmless */
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 /* Across a real connect, each side sees the other process: a child is the client. */
@@ -181,14 +136,13 @@ static void peer_of_accepted_connection_is_the_client_process(void **state) {
     char name[64];
     struct uds_listener l;
     struct uds_peer peer;
-    int a, status;
+    int a;
     pid_t pid;
     (void) state;
 
     snprintf(name, sizeof(name), "@udskit-peer-%d", (int) getpid());
     assert_true(uds_listen(name, NULL, &l, NULL) >= 0);
-    pid = fork();
-    assert_true(pid >= 0);
+    pid = tu_fork();
     if (pid == 0) {
         struct uds_peer server;
         int fd = uds_connect(name, NULL);
@@ -206,8 +160,7 @@ static void peer_of_accepted_connection_is_the_client_process(void **state) {
         assert_int_equal(pidfd_pid(peer.pidfd), pid);
     uds_peer_done(&peer);
     close(a);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tu_wait_child(pid), 0);
     assert_int_equal(uds_unlisten(&l), 0);
 }
 
@@ -241,7 +194,7 @@ static void peer_bad_arguments_einval(void **state) {
     int sv[2];
     (void) state;
 
-    pair(sv);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_peer_get(sv[0], 0, NULL), -1);
     assert_int_equal(errno, EINVAL);
     assert_int_equal(uds_peer_get(sv[0], 1u << 9, &peer), -1);
@@ -249,8 +202,7 @@ static void peer_bad_arguments_einval(void **state) {
     assert_int_equal(uds_peer_allowed(NULL, NULL), -1);
     assert_int_equal(errno, EINVAL);
     uds_peer_done(NULL);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 /* ---- allow-lists --------------------------------------------------------------------- */
@@ -334,19 +286,18 @@ static void allow_real_peer_by_uid_and_group(void **state) {
     int sv[2];
     (void) state;
 
-    pair(sv);
+    tu_socketpair(SOCK_STREAM, sv);
     assert_int_equal(uds_peer_get(sv[1], UDS_PEER_GROUPS, &peer), 0);
     assert_int_equal(uds_peer_allowed(&peer, &by_uid), 1);
     assert_int_equal(uds_peer_allowed(&peer, &by_gid), 1);
     assert_int_equal(uds_peer_allowed(&peer, &other), 0);
     uds_peer_done(&peer);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, tu_fixture_setup, tu_fixture_teardown)
         T(peer_socketpair_matches_our_credentials),
         T(peer_groups_match_getgroups),
         T(peer_many_groups_are_all_fetched),

@@ -4,7 +4,6 @@
  * socket names, process start times and flock holders. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,24 +22,20 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
 struct fixture {
-    char dir[64];
-    pid_t child;
+    char *dir;
+    pid_t child;    /* from spawn(), killed by teardown */
     int pipe[2];
 };
 
 static int setup(void **state) {
     struct fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    strcpy(f->dir, "/tmp/udskit-procfd-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    (void) chmod(f->dir, 0755);
+
+    assert_non_null(f);
+    f->dir = tu_tmpdir_new();
     f->pipe[0] = f->pipe[1] = -1;
     alarm(20);
     *state = f;
@@ -49,27 +44,13 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     struct fixture *f = *state;
-    char cmd[128];
+
     alarm(0);
-    if (f->child > 0) {
-        (void) kill(f->child, SIGKILL);
-        (void) waitpid(f->child, NULL, 0);
-    }
-    if (f->pipe[0] >= 0)
-        close(f->pipe[0]);
-    if (f->pipe[1] >= 0)
-        close(f->pipe[1]);
-    (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
+    tu_kill_child(f->child);
+    tu_close_pair(f->pipe);
+    tu_tmpdir_free(f->dir);
     free(f);
     return 0;
-}
-
-static ino_t inode_of(int fd) {
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    return st.st_ino;
 }
 
 static void comm_of_self(char *buf, size_t size) {
@@ -85,8 +66,7 @@ static void comm_of_self(char *buf, size_t size) {
 static void spawn(struct fixture *f, void (*fn)(struct fixture *f)) {
     char c;
     assert_int_equal(pipe2(f->pipe, O_CLOEXEC), 0);
-    f->child = fork();
-    assert_true(f->child >= 0);
+    f->child = tu_fork();
     if (f->child == 0) {
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         fn(f);
@@ -107,14 +87,14 @@ static void scan_finds_own_socket_fds_with_pid_and_command(void **state) {
     int sv[2];
     (void) state;
     comm_of_self(comm, sizeof(comm));
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
 
     assert_int_equal(uds_procfd_scan(0, &l), 0);
-    assert_int_equal(uds_procfd_find(&l, inode_of(sv[1]), &e), 1);
+    assert_int_equal(uds_procfd_find(&l, tu_fd_inode(sv[1]), &e), 1);
     assert_int_equal(e->pid, getpid());
     assert_int_equal(e->fd, sv[1]);
     assert_string_equal(e->command, comm);
-    assert_int_equal(e->inode, inode_of(sv[1]));
+    assert_int_equal(e->inode, tu_fd_inode(sv[1]));
     for (size_t i = 1; i < l.n; i++)
         assert_true(l.entries[i - 1].inode <= l.entries[i].inode);
     uds_procfd_done(&l);
@@ -124,13 +104,12 @@ static void scan_finds_own_socket_fds_with_pid_and_command(void **state) {
 
     /* The same for one pid only. */
     assert_int_equal(uds_procfd_scan(getpid(), &l), 0);
-    assert_int_equal(uds_procfd_find(&l, inode_of(sv[0]), &e), 1);
+    assert_int_equal(uds_procfd_find(&l, tu_fd_inode(sv[0]), &e), 1);
     assert_int_equal(e->fd, sv[0]);
     for (size_t i = 0; i < l.n; i++)
         assert_int_equal(l.entries[i].pid, getpid());
     uds_procfd_done(&l);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 static int shared_fd = -1;
@@ -148,12 +127,12 @@ static void find_returns_every_process_that_holds_a_socket(void **state) {
     struct uds_procfd_list l = { 0 };
     const struct uds_procfd *e;
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    tu_socketpair(SOCK_STREAM, sv);
     shared_fd = sv[0];
     spawn(f, child_keeps_fds);
 
     assert_int_equal(uds_procfd_scan(0, &l), 0);
-    size_t n = uds_procfd_find(&l, inode_of(sv[0]), &e);
+    size_t n = uds_procfd_find(&l, tu_fd_inode(sv[0]), &e);
     /* parent: sv[0]; child: sv[0] (inherited) and 100 */
     assert_int_equal(n, 3);
     size_t child_entries = 0;
@@ -169,8 +148,7 @@ static void find_returns_every_process_that_holds_a_socket(void **state) {
     assert_int_equal(uds_procfd_find(&l, (ino_t) -1, &e), 0);
     assert_null(e);
     uds_procfd_done(&l);
-    close(sv[0]);
-    close(sv[1]);
+    tu_close_pair(sv);
 }
 
 /* A burst of short-lived children: each opens a socket and exits at once. */
@@ -201,62 +179,51 @@ static void scan_survives_processes_exiting_mid_scan(void **state) {
     }
 }
 
-static void drop_to_nobody(void) {
-    if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-        setresuid(65534, 65534, 65534) < 0)
-        _exit(99);
+/* In the child, as nobody, with the parent's socketpair in arg: 0 if the scan counts root's
+ * processes as unreadable, finds our own sockets but not the parent's. */
+static int scan_sees_only_own_sockets(void *arg) {
+    const int *sv = arg;
+    ino_t root_ino = tu_fd_inode(sv[0]);
+    struct uds_procfd_list l = { 0 };
+    int mine[2];
+
+    close(sv[0]);   /* the parent's socket, inherited: only the parent holds it now */
+    close(sv[1]);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mine) < 0)
+        return 1;
+    if (uds_procfd_scan(0, &l) < 0)
+        return 2;
+    /* The parent (root) may not be read; our own sockets may. */
+    if (l.n_denied == 0)
+        return 3;
+    if (uds_procfd_find(&l, root_ino, NULL) != 0)
+        return 4;
+    if (uds_procfd_find(&l, tu_fd_inode(mine[0]), NULL) != 1)
+        return 5;
+    uds_procfd_done(&l);
+    errno = 0;
+    if (uds_procfd_scan(getppid(), &l) != -1 || errno != EACCES)
+        return 6;
+    return 0;
 }
 
 static void scan_as_unprivileged_user_counts_unreadable_processes(void **state) {
-    pid_t pid;
-    int status, sv[2];
+    int sv[2];
     (void) state;
     if (geteuid() != 0)
         skip();
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    ino_t root_ino = inode_of(sv[0]);
-
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct uds_procfd_list l = { 0 };
-        int mine[2];
-        close(sv[0]);   /* the parent's socket, inherited: only the parent holds it now */
-        close(sv[1]);
-        drop_to_nobody();
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mine) < 0)
-            _exit(1);
-        if (uds_procfd_scan(0, &l) < 0)
-            _exit(2);
-        /* The parent (root) may not be read; our own sockets may. */
-        if (l.n_denied == 0)
-            _exit(3);
-        if (uds_procfd_find(&l, root_ino, NULL) != 0)
-            _exit(4);
-        if (uds_procfd_find(&l, inode_of(mine[0]), NULL) != 1)
-            _exit(5);
-        uds_procfd_done(&l);
-        errno = 0;
-        if (uds_procfd_scan(getppid(), &l) != -1 || errno != EACCES)
-            _exit(6);
-        _exit(0);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    close(sv[0]);
-    close(sv[1]);
+    tu_socketpair(SOCK_STREAM, sv);
+    assert_int_equal(tu_run_as_nobody(scan_sees_only_own_sockets, sv), 0);
+    tu_close_pair(sv);
 }
 
 static void scan_of_a_missing_pid_is_enoent(void **state) {
     struct uds_procfd_list l = { .n = 7 };
-    pid_t pid = fork();
-    int status;
+    pid_t pid = tu_fork();
     (void) state;
-    assert_true(pid >= 0);
     if (pid == 0)
         _exit(0);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(tu_wait_child(pid), 0);
     errno = 0;
     assert_int_equal(uds_procfd_scan(pid, &l), -1);
     assert_int_equal(errno, ENOENT);
@@ -286,10 +253,10 @@ static const struct uds_sockinfo *find_named(const struct uds_socklist *l, const
 static void resolve_relative_name_through_the_holders_cwd(void **state) {
     struct fixture *f = *state;
     struct uds_socklist sl = { 0 };
-    char path[128], buf[256];
+    const char *path = tu_path(f->dir, "rel.sock");
+    char buf[256];
     struct stat st;
     spawn(f, child_binds_relative_name);
-    (void) snprintf(path, sizeof(path), "%s/rel.sock", f->dir);
     assert_int_equal(lstat(path, &st), 0);
 
     assert_int_equal(uds_socklist_dump(&sl), 0);
@@ -318,8 +285,7 @@ static void start_time_of_a_new_process_is_now(void **state) {
     time_t started, before = time(NULL);
     pid_t pid;
     (void) state;
-    pid = fork();
-    assert_true(pid >= 0);
+    pid = tu_fork();
     if (pid == 0) {
         pause();
         _exit(0);
@@ -327,8 +293,7 @@ static void start_time_of_a_new_process_is_now(void **state) {
     assert_int_equal(uds_proc_start_time(pid, &started), 0);
     /* btime and the tick count are whole seconds: allow for rounding both ways. */
     assert_true(started >= before - 2 && started <= time(NULL) + 2);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    tu_kill_child(pid);
     errno = 0;
     assert_int_equal(uds_proc_start_time(pid, &started), -1);
     assert_int_equal(errno, ENOENT);
@@ -346,7 +311,7 @@ static void child_holds_lock(struct fixture *f) {
 static void flock_holder_names_the_process_that_holds_it(void **state) {
     struct fixture *f = *state;
     pid_t holder = -1;
-    (void) snprintf(lock_path, sizeof(lock_path), "%s/x.sock.lock", f->dir);
+    tu_path_into(lock_path, sizeof(lock_path), f->dir, "x.sock.lock");
     int fd = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
     assert_true(fd >= 0);
     close(fd);
@@ -357,12 +322,11 @@ static void flock_holder_names_the_process_that_holds_it(void **state) {
     assert_int_equal(uds_flock_holder(lock_path, &holder), 1);
     assert_int_equal(holder, f->child);
 
-    kill(f->child, SIGKILL);
-    waitpid(f->child, NULL, 0);
+    tu_kill_child(f->child);
     f->child = 0;
     assert_int_equal(uds_flock_holder(lock_path, &holder), 0);
     errno = 0;
-    (void) snprintf(lock_path, sizeof(lock_path), "%s/none.lock", f->dir);
+    tu_path_into(lock_path, sizeof(lock_path), f->dir, "none.lock");
     assert_int_equal(uds_flock_holder(lock_path, &holder), -1);
     assert_int_equal(errno, ENOENT);
 }

@@ -1,0 +1,887 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_load.c — `uds bench ADDRESS`: a load generator for echo servers, one thread driving
+ * every connection through epoll. Requests come from a table of random records, so every
+ * byte echoed back is checked against what was sent, in order; latencies go into an HDR
+ * histogram. It measures and reports; it serves nothing and knows no server's internals.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define MAX_EVENTS 512
+#define READ_BUF (256 * 1024)
+#define TABLE_BYTES (1024 * 1024)   /* the request table aims at about this size */
+#define TABLE_MAX_RECORDS 251       /* prime: a record index never lines up with a pipeline */
+#define IOV_BATCH 64
+#define WRITE_BATCH (1024 * 1024)   /* bytes per writev, at most */
+#define MMSG_BATCH 64
+#define FD_MARGIN 16
+#define PROGRESS_NS 1000000000ull
+#define MAX_CONSECUTIVE_ERRORS 100
+
+struct lconn {
+    int fd;
+    unsigned id;
+    uint64_t claimed;       /* requests this connection may send: [0, claimed) */
+    uint64_t tx_req;        /* the request being written ... */
+    size_t tx_off;          /*   ... and how much of it is out */
+    uint64_t rx_req;        /* the request whose reply is arriving ... */
+    size_t rx_off;          /*   ... and how much of it came */
+    uint64_t replies;       /* replies on this connection since it opened */
+    uint64_t *ts;           /* send time of request k at ts[k % pipeline] */
+    uint64_t opened_ns;     /* --reconnect: when the connect began */
+    bool out_armed;
+};
+
+struct load {
+    const struct bench_load_args *a;
+    int epfd;
+    int sock_type;          /* SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM */
+    bool packets;           /* seqpacket or dgram: one request, one packet */
+    bool tcp;
+    struct sockaddr_storage sa;     /* fast reconnects */
+    socklen_t sa_len;
+    bool fast_connect;      /* sa is usable (a short path, abstract, or TCP) */
+    struct lconn *conns;
+    uint8_t *table;         /* n_rec records of rec bytes each */
+    size_t rec;             /* bytes per request on the wire: [header] + payload */
+    size_t n_rec;
+    uint8_t *rbuf;
+    size_t rbuf_size;
+    struct mmsghdr *mm;     /* packets: receive vector */
+    struct iovec *mm_iov;
+    uint64_t budget;        /* requests not yet handed to a connection */
+    uint64_t completed;
+    uint64_t errors;
+    unsigned consecutive_errors;
+    char first_error[512];
+    bool failed;            /* stop: a fatal error */
+    uint64_t start_ns;
+    uint64_t end_ns;
+    uint64_t rate_from_ns;      /* the rate counts from here (connect storms: half-way) */
+    uint64_t rate_from_count;
+    uint64_t deadline_ns;   /* -d */
+    uint64_t last_progress_ns;  /* a reply arrived */
+    uint64_t next_report_ns;
+    bool progress;          /* a progress line on stderr (a TTY) */
+    struct bench_hist hist;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig) {
+    (void) sig;
+    interrupted = 1;
+}
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+__attribute__((format(printf, 2, 3)))
+static void record_error(struct load *L, const char *fmt, ...) {
+    va_list ap;
+
+    L->errors++;
+    L->consecutive_errors++;
+    if (L->first_error[0])
+        return;
+    va_start(ap, fmt);
+    vsnprintf(L->first_error, sizeof(L->first_error), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the request table ----------------------------------------------------------------- */
+
+static uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* Records of random bytes, each with its frame header when framed: a reply that comes back
+ * shifted, truncated, reordered or from another connection does not match. */
+static int build_table(struct load *L) {
+    const struct bench_load_args *a = L->a;
+    size_t hdr = a->framed && !L->packets ? UDS_FRAME_HEADER_SIZE : 0;
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+    L->rec = hdr + a->size;
+    L->n_rec = L->rec ? TABLE_BYTES / L->rec : TABLE_MAX_RECORDS;
+    if (L->n_rec > TABLE_MAX_RECORDS)
+        L->n_rec = TABLE_MAX_RECORDS;
+    if (L->n_rec < 3)
+        L->n_rec = 3;
+    L->table = malloc(L->n_rec * L->rec + 1);
+    if (!L->table)
+        return -1;
+    for (size_t r = 0; r < L->n_rec; r++) {
+        uint8_t *p = L->table + r * L->rec;
+        if (hdr)
+            uds_frame_header(p, (uint32_t) a->size);
+        for (size_t i = hdr; i < L->rec; i++)
+            p[i] = (uint8_t) (xorshift(&seed) >> 32);
+    }
+    return 0;
+}
+
+static size_t rec_index(const struct load *L, const struct lconn *c, uint64_t k) {
+    return (size_t) ((k + (uint64_t) c->id * 7u) % L->n_rec);
+}
+
+static const uint8_t *rec_ptr(const struct load *L, const struct lconn *c, uint64_t k) {
+    return L->table + rec_index(L, c, k) * L->rec;
+}
+
+/* ---- connecting ------------------------------------------------------------------------ */
+
+static int tcp_resolve(struct load *L) {
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+    struct addrinfo *res = NULL;
+    char port[8];
+    int r;
+
+    snprintf(port, sizeof(port), "%u", (unsigned) L->a->addr.port);
+    r = getaddrinfo(L->a->addr.host, port, &hints, &res);
+    if (r != 0 || !res) {
+        errno = r == EAI_SYSTEM ? errno : EHOSTUNREACH;
+        return -1;
+    }
+    memcpy(&L->sa, res->ai_addr, res->ai_addrlen);
+    L->sa_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    L->fast_connect = true;
+    return 0;
+}
+
+/* A connected, non-blocking socket, or -1 with errno. */
+static int open_conn(struct load *L) {
+    const struct bench_load_args *a = L->a;
+    int fd;
+
+    if (!L->fast_connect) {
+        struct uds_connect_opts o = {
+            .type = a->type,
+            .timeout_ms = a->timeout_ms,
+            .flags = UDS_CONNECT_NONBLOCK,
+        };
+        return uds_connect_addr(&a->addr, &o);
+    }
+    /* The short way for --reconnect storms: no parsing, and a blocking connect that sleeps
+     * while the backlog is full (SO_SNDTIMEO bounds it) instead of polling. */
+    fd = socket(L->sa.ss_family, L->sock_type | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = { .tv_sec = a->timeout_ms / 1000,
+                          .tv_usec = (a->timeout_ms % 1000) * 1000 };
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+        goto fail;
+    if (L->tcp && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        goto fail;
+    if (L->sock_type == SOCK_DGRAM) {
+        /* Autobind, so that the server has an address to answer to. */
+        struct sockaddr_un any = { .sun_family = AF_UNIX };
+        if (bind(fd, (struct sockaddr *) &any, sizeof(sa_family_t)) < 0)
+            goto fail;
+    }
+    while (connect(fd, (struct sockaddr *) &L->sa, L->sa_len) < 0) {
+        if (errno == EINTR && !interrupted)
+            continue;
+        if (errno == EAGAIN || errno == EINPROGRESS)
+            errno = ETIMEDOUT;
+        goto fail;
+    }
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+        goto fail;
+    return fd;
+fail:
+    {
+        int e = errno;
+        (void) close(fd);
+        errno = e;
+    }
+    return -1;
+}
+
+static int prepare_address(struct load *L) {
+    const struct bench_load_args *a = L->a;
+
+    L->tcp = a->addr.kind == UDS_ADDR_TCP;
+    L->sock_type = L->tcp ? SOCK_STREAM : uds_socket_type_to_sock(a->type);
+    L->packets = L->sock_type != SOCK_STREAM;
+    if (L->tcp)
+        return tcp_resolve(L);
+    struct sockaddr_un sun;
+    socklen_t len;
+    /* A path too long for sun_path goes through uds_connect() every time. */
+    if (uds_addr_to_sockaddr(&a->addr, &sun, &len) == 0) {
+        memcpy(&L->sa, &sun, len);
+        L->sa_len = len;
+        L->fast_connect = true;
+    }
+    return 0;
+}
+
+/* ---- per-connection state -------------------------------------------------------------- */
+
+static void conn_reset(struct lconn *c) {
+    c->claimed = c->tx_req = c->rx_req = c->replies = 0;
+    c->tx_off = c->rx_off = 0;
+    c->out_armed = false;
+}
+
+static int watch(struct load *L, struct lconn *c, int op) {
+    struct epoll_event ev = {
+        .events = EPOLLIN | (c->out_armed ? EPOLLOUT : 0u),
+        .data.ptr = c,
+    };
+    return epoll_ctl(L->epfd, op, c->fd, &ev);
+}
+
+static void conn_close(struct load *L, struct lconn *c) {
+    /* Requests handed out and never answered go back to the budget (-n). */
+    if (L->a->requests)
+        L->budget += c->claimed - c->rx_req;
+    if (c->fd >= 0)
+        (void) close(c->fd);    /* also leaves the epoll set: nothing else holds the file */
+    c->fd = -1;
+    conn_reset(c);
+}
+
+static int conn_open(struct load *L, struct lconn *c) {
+    conn_reset(c);
+    c->opened_ns = bench_now_ns();
+    c->fd = open_conn(L);
+    if (c->fd < 0)
+        return -1;
+    if (watch(L, c, EPOLL_CTL_ADD) < 0) {
+        int e = errno;
+        conn_close(L, c);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static bool running(const struct load *L) {
+    return !L->failed && !interrupted;
+}
+
+/* Hand out requests: keep `pipeline` in flight while the budget lasts. */
+static void claim(struct load *L, struct lconn *c) {
+    const struct bench_load_args *a = L->a;
+
+    if ((a->reconnect && c->claimed > 0) || !running(L))
+        return;
+    uint64_t want = (a->reconnect ? 1 : c->rx_req + a->pipeline) - c->claimed;
+    if (want > L->budget)
+        want = L->budget;
+    L->budget -= want;
+    c->claimed += want;
+}
+
+/* ---- sending --------------------------------------------------------------------------- */
+
+static void set_out(struct load *L, struct lconn *c, bool on) {
+    if (c->out_armed == on)
+        return;
+    c->out_armed = on;
+    if (watch(L, c, EPOLL_CTL_MOD) < 0)
+        record_error(L, "epoll_ctl: %s", strerror(errno));
+}
+
+/* Advance the stream send position by n bytes, stamping requests as their first byte goes. */
+static void tx_advance(const struct load *L, struct lconn *c, size_t n, uint64_t now) {
+    size_t pipeline = L->a->pipeline;
+
+    while (n > 0) {
+        if (c->tx_off == 0)
+            c->ts[c->tx_req % pipeline] = now;
+        size_t left = L->rec - c->tx_off;
+        if (n < left) {
+            c->tx_off += n;
+            return;
+        }
+        n -= left;
+        c->tx_off = 0;
+        c->tx_req++;
+    }
+}
+
+/* Returns -1 when the connection failed (and was handled). */
+static int send_stream(struct load *L, struct lconn *c) {
+    while (c->tx_req < c->claimed) {
+        struct iovec iov[IOV_BATCH];
+        int n = 0;
+        size_t total = 0, off = c->tx_off;
+        uint64_t k = c->tx_req;
+
+        /* Consecutive requests are consecutive records: one iovec per run of the table. */
+        while (k < c->claimed && n < IOV_BATCH && total < WRITE_BATCH) {
+            size_t r = rec_index(L, c, k);
+            uint64_t run = c->claimed - k;
+            if (run > L->n_rec - r)
+                run = L->n_rec - r;
+            iov[n].iov_base = L->table + r * L->rec + off;
+            iov[n].iov_len = (size_t) run * L->rec - off;
+            total += iov[n].iov_len;
+            n++;
+            k += run;
+            off = 0;
+        }
+        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t) n };
+        uint64_t now = bench_now_ns();
+        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                set_out(L, c, true);
+                return 0;
+            }
+            return -1;
+        }
+        tx_advance(L, c, (size_t) w, now);
+        if ((size_t) w < total) {
+            set_out(L, c, true);
+            return 0;
+        }
+    }
+    set_out(L, c, false);
+    return 0;
+}
+
+static int send_packets(struct load *L, struct lconn *c) {
+    size_t pipeline = L->a->pipeline;
+
+    while (c->tx_req < c->claimed) {
+        struct mmsghdr mm[MMSG_BATCH];
+        struct iovec iov[MMSG_BATCH];
+        unsigned n = 0;
+
+        for (uint64_t k = c->tx_req; k < c->claimed && n < MMSG_BATCH; k++, n++) {
+            iov[n] = (struct iovec) { .iov_base = (void *) rec_ptr(L, c, k),
+                                      .iov_len = L->rec };
+            mm[n] = (struct mmsghdr) { .msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 } };
+        }
+        uint64_t now = bench_now_ns();
+        int w = sendmmsg(c->fd, mm, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                set_out(L, c, true);
+                return 0;
+            }
+            return -1;
+        }
+        for (int i = 0; i < w; i++)
+            c->ts[(c->tx_req++) % pipeline] = now;
+        if ((unsigned) w < n) {
+            set_out(L, c, true);
+            return 0;
+        }
+    }
+    set_out(L, c, false);
+    return 0;
+}
+
+/* ---- receiving ------------------------------------------------------------------------- */
+
+static void complete(struct load *L, struct lconn *c, uint64_t now) {
+    uint64_t sent = L->a->reconnect ? c->opened_ns : c->ts[c->rx_req % L->a->pipeline];
+
+    bench_hist_record(&L->hist, now - sent);
+    c->rx_req++;
+    c->replies++;
+    L->completed++;
+    L->consecutive_errors = 0;
+    L->last_progress_ns = now;
+}
+
+/* Returns -1 on a mismatch (recorded). */
+static int check_stream(struct load *L, struct lconn *c, const uint8_t *p, size_t n,
+                        uint64_t now) {
+    uint64_t rx_pos = c->rx_req * L->rec + c->rx_off;
+    uint64_t tx_pos = c->tx_req * L->rec + c->tx_off;
+
+    if (rx_pos + n > tx_pos) {
+        record_error(L, "connection %u got %llu bytes more than it sent; is it an echo "
+                     "server?", c->id, (unsigned long long) (rx_pos + n - tx_pos));
+        return -1;
+    }
+    while (n > 0) {
+        const uint8_t *want = rec_ptr(L, c, c->rx_req) + c->rx_off;
+        size_t take = L->rec - c->rx_off;
+        if (take > n)
+            take = n;
+        if (memcmp(want, p, take) != 0) {
+            size_t i = 0;
+            while (want[i] == p[i])
+                i++;
+            record_error(L, "reply %llu on connection %u differs from the request at byte %zu "
+                         "(sent 0x%02x, got 0x%02x); is it an echo server?",
+                         (unsigned long long) c->replies + 1, c->id, c->rx_off + i, want[i],
+                         p[i]);
+            return -1;
+        }
+        c->rx_off += take;
+        p += take;
+        n -= take;
+        if (c->rx_off == L->rec) {
+            c->rx_off = 0;
+            complete(L, c, now);
+        }
+    }
+    return 0;
+}
+
+/* Read what is there. Returns 1 when the peer closed, 0, or -1 on an error (recorded). */
+static int recv_stream(struct load *L, struct lconn *c) {
+    for (;;) {
+        ssize_t n = recv(c->fd, L->rbuf, L->rbuf_size, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            record_error(L, "connection %u: %s", c->id, strerror(errno));
+            return -1;
+        }
+        if (n == 0)
+            return 1;
+        if (check_stream(L, c, L->rbuf, (size_t) n, bench_now_ns()) < 0)
+            return -1;
+        /* A short read emptied the socket: skip the EAGAIN round trip. */
+        if ((size_t) n < L->rbuf_size)
+            return 0;
+    }
+}
+
+static int recv_packets(struct load *L, struct lconn *c) {
+    for (;;) {
+        unsigned want = MMSG_BATCH;
+        for (unsigned i = 0; i < want; i++) {
+            L->mm[i].msg_hdr = (struct msghdr) { .msg_iov = &L->mm_iov[i], .msg_iovlen = 1 };
+            L->mm[i].msg_len = 0;
+        }
+        int n = recvmmsg(c->fd, L->mm, want, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            record_error(L, "connection %u: %s", c->id, strerror(errno));
+            return -1;
+        }
+        uint64_t now = bench_now_ns();
+        for (int i = 0; i < n; i++) {
+            size_t len = L->mm[i].msg_len;
+            /* Requests are never empty: an empty read on seqpacket is the end. */
+            if (len == 0 && L->sock_type == SOCK_SEQPACKET)
+                return 1;
+            if (c->rx_req >= c->tx_req) {
+                record_error(L, "connection %u got a packet it did not ask for; is it an echo "
+                             "server?", c->id);
+                return -1;
+            }
+            if (len != L->rec || (L->mm[i].msg_hdr.msg_flags & MSG_TRUNC) ||
+                memcmp(L->mm_iov[i].iov_base, rec_ptr(L, c, c->rx_req), L->rec) != 0) {
+                record_error(L, "reply %llu on connection %u differs from the request (%zu "
+                             "bytes sent, %zu back); is it an echo server?",
+                             (unsigned long long) c->replies + 1, c->id, L->rec, len);
+                return -1;
+            }
+            complete(L, c, now);
+        }
+        if ((unsigned) n < want)
+            return 0;
+    }
+}
+
+/* ---- the loop -------------------------------------------------------------------------- */
+
+/* Put a connection back in service after it failed or (--reconnect) finished; false when
+ * it stays closed. */
+static bool reopen(struct load *L, struct lconn *c) {
+    conn_close(L, c);
+    while (running(L) && L->budget > 0) {
+        if (L->consecutive_errors >= MAX_CONSECUTIVE_ERRORS) {
+            L->failed = true;
+            break;
+        }
+        if (conn_open(L, c) == 0)
+            return true;
+        record_error(L, "connecting: %s", strerror(errno));
+    }
+    return false;
+}
+
+static void pump(struct load *L, struct lconn *c) {
+    claim(L, c);
+    int r = L->packets ? send_packets(L, c) : send_stream(L, c);
+    if (r < 0) {
+        record_error(L, "connection %u: sending: %s", c->id, strerror(errno));
+        if (reopen(L, c))
+            pump(L, c);
+    }
+}
+
+static void on_event(struct load *L, struct lconn *c, uint32_t events) {
+    if (events & EPOLLIN || events & (EPOLLHUP | EPOLLERR)) {
+        int r = L->packets ? recv_packets(L, c) : recv_stream(L, c);
+        bool done = L->a->reconnect && c->rx_req == c->claimed && c->claimed > 0;
+        if (r == 1 && !done)
+            record_error(L, "the server closed connection %u with %llu of its requests "
+                         "unanswered", c->id, (unsigned long long) (c->tx_req - c->rx_req +
+                                                                   (c->tx_off > 0)));
+        if (r != 0 || done) {
+            if (reopen(L, c))
+                pump(L, c);
+            return;
+        }
+    }
+    pump(L, c);
+}
+
+static void report_progress(struct load *L, uint64_t now, bool last) {
+    char rate[32], done[32];
+    double secs = (double) (now - L->start_ns) / 1e9;
+
+    if (!L->progress)
+        return;
+    if (last) {
+        fputs("\r\033[K", stderr);
+        return;
+    }
+    fprintf(stderr, "\r\033[K%.0f s: %s requests, %s/s, %llu errors", secs,
+            bench_fmt_count((double) L->completed, done, sizeof(done)),
+            bench_fmt_count(secs > 0 ? (double) L->completed / secs : 0, rate, sizeof(rate)),
+            (unsigned long long) L->errors);
+}
+
+/* A connection storm of empty connections needs no loop: connect, close, count. A Unix
+ * connect() returns as soon as the connection is queued in the server's backlog, so the
+ * first few thousand cost the server nothing yet; only once the backlog is full does each
+ * connect wait for an accept. The rate is therefore taken over the second half of the run,
+ * when the client goes at the server's pace (or at its own, if that is slower). */
+static void run_connect_only(struct load *L) {
+    const struct bench_load_args *a = L->a;
+    struct lconn *c = &L->conns[0];
+    uint64_t half = a->duration_ms ? L->start_ns + (uint64_t) a->duration_ms * 500000ull : 0;
+
+    while (running(L) && L->budget > 0) {
+        uint64_t t0 = bench_now_ns();
+        int fd = open_conn(L);
+        if (fd < 0) {
+            record_error(L, "connecting: %s", strerror(errno));
+            if (L->consecutive_errors >= MAX_CONSECUTIVE_ERRORS)
+                L->failed = true;
+            continue;
+        }
+        (void) close(fd);
+        L->budget--;
+        c->opened_ns = t0;
+        complete(L, c, bench_now_ns());
+        uint64_t now = L->last_progress_ns;
+        if (!L->rate_from_ns &&
+            (half ? now >= half : L->completed >= (a->requests + 1) / 2)) {
+            L->rate_from_ns = now;
+            L->rate_from_count = L->completed;
+        }
+        if (L->deadline_ns && now >= L->deadline_ns)
+            break;
+        if (now >= L->next_report_ns) {
+            report_progress(L, now, false);
+            L->next_report_ns = now + PROGRESS_NS;
+        }
+    }
+    L->end_ns = bench_now_ns();
+}
+
+static void run_loop(struct load *L) {
+    const struct bench_load_args *a = L->a;
+    struct epoll_event ev[MAX_EVENTS];
+
+    for (size_t i = 0; i < a->conns; i++)
+        if (L->conns[i].fd >= 0)
+            pump(L, &L->conns[i]);
+    for (;;) {
+        uint64_t now = bench_now_ns();
+        if (!running(L))
+            break;
+        if (a->requests && L->completed >= a->requests)
+            break;
+        if (L->deadline_ns && now >= L->deadline_ns)
+            break;
+        if (now - L->last_progress_ns > (uint64_t) a->timeout_ms * 1000000ull) {
+            record_error(L, "no reply for %d ms; the server may be stuck (--timeout)",
+                         a->timeout_ms);
+            L->failed = true;
+            break;
+        }
+        if (now >= L->next_report_ns) {
+            report_progress(L, now, false);
+            L->next_report_ns = now + PROGRESS_NS;
+        }
+        uint64_t wake = L->next_report_ns;
+        if (L->deadline_ns && L->deadline_ns < wake)
+            wake = L->deadline_ns;
+        int timeout = (int) ((wake - now + 999999) / 1000000);
+        int n = epoll_wait(L->epfd, ev, MAX_EVENTS, timeout > 0 ? timeout : 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            record_error(L, "epoll_wait: %s", strerror(errno));
+            L->failed = true;
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            on_event(L, ev[i].data.ptr, ev[i].events);
+    }
+    L->end_ns = bench_now_ns();
+}
+
+/* ---- setup and report ------------------------------------------------------------------- */
+
+static int raise_nofile(size_t need) {
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);   /* checked just below */
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+            return -1;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        cli_error(NULL, "raise the limit (ulimit -n) or use fewer connections",
+                  "-c %zu needs about %zu open files; the limit is %llu", need - FD_MARGIN,
+                  need, (unsigned long long) rl.rlim_cur);
+        return -1;
+    }
+    return 0;
+}
+
+static double cpu_seconds(void) {
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return 0;
+    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
+           (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+}
+
+static void json_str(const char *s) {
+    cli_json_string(stdout, s, strlen(s));
+}
+
+static void print_report(const struct load *L, double cpu) {
+    const struct bench_load_args *a = L->a;
+    const struct bench_hist *h = &L->hist;
+    double secs = (double) (L->end_ns - L->start_ns) / 1e9;
+    double rps = secs > 0 ? (double) L->completed / secs : 0;
+    if (L->rate_from_ns && L->end_ns > L->rate_from_ns)
+        rps = (double) (L->completed - L->rate_from_count) /
+              ((double) (L->end_ns - L->rate_from_ns) / 1e9);
+    double mbps = rps * (double) a->size / 1e6;
+    double cpu_pct = secs > 0 ? 100.0 * cpu / secs : 0;
+    const char *type = L->tcp ? "tcp" : uds_socket_type_name(a->type);
+    uint64_t p50 = bench_hist_percentile(h, 50), p90 = bench_hist_percentile(h, 90);
+    uint64_t p99 = bench_hist_percentile(h, 99), p999 = bench_hist_percentile(h, 99.9);
+
+    if (a->json) {
+        printf("{\"address\":");
+        json_str(a->address);
+        printf(",\"type\":\"%s\",\"framed\":%s,\"reconnect\":%s,\"connections\":%zu,"
+               "\"pipeline\":%zu,\"size\":%zu,\"duration_s\":%.3f,\"requests\":%llu,"
+               "\"requests_per_s\":%.1f,\"mb_per_s\":%.3f,\"errors\":%llu,",
+               type, a->framed ? "true" : "false", a->reconnect ? "true" : "false", a->conns,
+               a->pipeline, a->size, secs, (unsigned long long) L->completed, rps, mbps,
+               (unsigned long long) L->errors);
+        if (a->reconnect)
+            printf("\"connections_per_s\":%.1f,", rps);
+        printf("\"latency_us\":{\"min\":%.3f,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
+               "\"p999\":%.3f,\"max\":%.3f,\"mean\":%.3f},\"client_cpu_percent\":%.1f",
+               h->count ? (double) h->min / 1e3 : 0, (double) p50 / 1e3, (double) p90 / 1e3,
+               (double) p99 / 1e3, (double) p999 / 1e3, (double) h->max / 1e3,
+               bench_hist_mean(h) / 1e3, cpu_pct);
+        if (L->first_error[0]) {
+            printf(",\"first_error\":");
+            json_str(L->first_error);
+        }
+        printf("}\n");
+        return;
+    }
+
+    char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], sz[32];
+    bool storm = a->reconnect && a->size == 0;
+    printf("uds bench: %s: %s%s, ", a->address, type, a->framed ? " framed" : "");
+    if (storm)
+        printf("connect and close, one at a time\n");
+    else if (a->reconnect)
+        printf("a new connection for each %s request, %zu at a time\n",
+               bench_fmt_size(a->size, sz, sizeof(sz)), a->conns);
+    else
+        printf("%zu connection%s x pipeline %zu, %s requests\n", a->conns,
+               a->conns == 1 ? "" : "s", a->pipeline, bench_fmt_size(a->size, sz, sizeof(sz)));
+    printf("  %-12s %s in %.2f s, %s, %llu error%s\n", storm ? "connections" : "requests",
+           bench_fmt_count((double) L->completed, b1, sizeof(b1)), secs,
+           storm ? "nothing sent" : "every reply checked", (unsigned long long) L->errors,
+           L->errors == 1 ? "" : "s");
+    if (storm)
+        printf("  throughput   %s connections/s (steady state: the second half of the run)\n",
+               bench_fmt_count(rps, b1, sizeof(b1)));
+    else
+        printf("  throughput   %s %s/s, %.1f MB/s each way\n",
+               bench_fmt_count(rps, b1, sizeof(b1)),
+               a->reconnect ? "connections" : "requests", mbps);
+    printf("  latency us   p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s)\n",
+           bench_fmt_us(p50, b1, sizeof(b1)), bench_fmt_us(p90, b2, sizeof(b2)),
+           bench_fmt_us(p99, b3, sizeof(b3)), bench_fmt_us(p999, b4, sizeof(b4)),
+           bench_fmt_us(h->max, b5, sizeof(b5)),
+           bench_fmt_us((uint64_t) bench_hist_mean(h), b6, sizeof(b6)));
+    printf("  load         this generator used %.0f%% of a CPU%s\n", cpu_pct,
+           cpu_pct > 90 ? ": it may be the bottleneck; give it a core of its own" : "");
+}
+
+static void load_free(struct load *L) {
+    if (L->conns) {
+        for (size_t i = 0; i < L->a->conns; i++) {
+            if (L->conns[i].fd >= 0)
+                (void) close(L->conns[i].fd);
+            free(L->conns[i].ts);
+        }
+    }
+    free(L->conns);
+    if (L->mm_iov)
+        free(L->mm_iov[0].iov_base);
+    free(L->mm_iov);
+    free(L->mm);
+    free(L->rbuf);
+    free(L->table);
+    if (L->epfd >= 0)
+        (void) close(L->epfd);
+}
+
+static int setup(struct load *L) {
+    const struct bench_load_args *a = L->a;
+
+    if (prepare_address(L) < 0)
+        return cli_fail(CLI_OP_CONNECT, a->address, errno, NULL);
+    if (raise_nofile(a->conns + FD_MARGIN) < 0)
+        return CLI_EXIT_FAILURE;
+    L->epfd = epoll_create1(EPOLL_CLOEXEC);
+    L->conns = calloc(a->conns, sizeof(*L->conns));
+    L->rbuf_size = READ_BUF;
+    L->rbuf = malloc(L->rbuf_size);
+    if (L->epfd < 0 || !L->conns || !L->rbuf || build_table(L) < 0)
+        return cli_fail(CLI_OP_ANY, a->address, errno, NULL);
+    if (L->packets) {
+        L->mm = calloc(MMSG_BATCH, sizeof(*L->mm));
+        L->mm_iov = calloc(MMSG_BATCH, sizeof(*L->mm_iov));
+        uint8_t *space = L->mm_iov ? malloc(MMSG_BATCH * (L->rec + 1)) : NULL;
+        if (!L->mm || !space)
+            return cli_fail(CLI_OP_ANY, a->address, ENOMEM, NULL);
+        for (size_t i = 0; i < MMSG_BATCH; i++)
+            L->mm_iov[i] = (struct iovec) { .iov_base = space + i * (L->rec + 1),
+                                            .iov_len = L->rec + 1 };
+    }
+    for (size_t i = 0; i < a->conns; i++) {
+        struct lconn *c = &L->conns[i];
+        c->fd = -1;
+        c->id = (unsigned) i;
+        c->ts = calloc(a->pipeline, sizeof(*c->ts));
+        if (!c->ts)
+            return cli_fail(CLI_OP_ANY, a->address, ENOMEM, NULL);
+    }
+    /* One connection first, with the full error message if the server is not there; with
+     * --reconnect and empty requests the storm itself makes every connection. */
+    size_t open_now = a->reconnect && a->size == 0 ? 0 : a->conns;
+    for (size_t i = 0; i < open_now; i++) {
+        if (conn_open(L, &L->conns[i]) < 0)
+            return cli_fail(CLI_OP_CONNECT, a->address, errno, NULL);
+    }
+    if (open_now == 0) {
+        int fd = open_conn(L);
+        if (fd < 0)
+            return cli_fail(CLI_OP_CONNECT, a->address, errno, NULL);
+        (void) close(fd);
+    }
+    return -1;
+}
+
+int bench_load_run(const struct bench_load_args *a) {
+    struct load L = { .a = a, .epfd = -1 };
+    struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
+    int code;
+
+    bench_hist_init(&L.hist);
+    if (a->cpu >= 0 && bench_pin(a->cpu) < 0) {
+        code = cli_usage("bench", "--cpu %d: cannot run there (%s); see nproc", a->cpu,
+                         strerror(errno));
+        goto out;
+    }
+    code = setup(&L);
+    if (code >= 0)
+        goto out;
+
+    /* Ctrl-C ends the run early and still reports what was measured. */
+    interrupted = 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    L.progress = !a->quiet && isatty(STDERR_FILENO);
+    L.budget = a->requests ? a->requests : UINT64_MAX;
+    double cpu0 = cpu_seconds();
+    L.start_ns = L.last_progress_ns = bench_now_ns();
+    L.next_report_ns = L.start_ns + PROGRESS_NS;
+    if (a->duration_ms)
+        L.deadline_ns = L.start_ns + (uint64_t) a->duration_ms * 1000000ull;
+    if (a->reconnect && a->size == 0)
+        run_connect_only(&L);
+    else
+        run_loop(&L);
+    double cpu = cpu_seconds() - cpu0;
+    report_progress(&L, L.end_ns, true);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+
+    print_report(&L, cpu);
+    if (fflush(stdout) != 0) {
+        code = CLI_EXIT_FAILURE;
+        goto out;
+    }
+    code = EX_OK;
+    if (L.errors > 0) {
+        cli_error(a->address, "check the server's log", "%llu error%s; the first: %s",
+                  (unsigned long long) L.errors, L.errors == 1 ? "" : "s", L.first_error);
+        code = CLI_EXIT_FAILURE;
+    } else if (L.completed == 0) {
+        cli_error(a->address, "is it an echo server?", "no reply at all");
+        code = CLI_EXIT_FAILURE;
+    }
+out:
+    load_free(&L);
+    return code;
+}

@@ -1,0 +1,1304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_proxy.c — `uds proxy LISTEN TARGET`: accept on a Unix or TCP listener, connect each
+ * client to the target (Unix or TCP) without blocking, optionally send a PROXY protocol
+ * header, then hand the pair to the library's relay (uds_relay), which moves the bytes.
+ * Limits, access checks, signals, logs and the graceful stop are here; no byte of a
+ * connection is read or written by this file.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Fds besides those of the connections: stdio, listener, lock file, epoll, timer,
+ * signalfd, the EMFILE spare, the pooled pipes (64 pairs), and some slack. */
+#define FD_MARGIN 192
+#define MAX_TCP_ADDRS 8
+#define ACCEPT_BUDGET 64
+#define RETRY_FIRST_MS 1
+#define RETRY_MAX_MS 100
+/* "tcp:[v6%zone]:port", "pid 4294967295 uid 4294967295 gid 4294967295" */
+#define CLIENT_TEXT_MAX 128
+
+struct proxy_args {
+    const char *listen;
+    const char *target;
+    mode_t mode;
+    bool mode_set;
+    bool set_owner, set_group;
+    uid_t owner;
+    gid_t group;
+    uid_t *allow_uids;
+    size_t n_allow_uids;
+    gid_t *allow_gids;
+    size_t n_allow_gids;
+    bool public;
+    int send_proxy;             /* 0, 1 (v1 text) or 2 (v2 binary) */
+    long max_conns;
+    int connect_ms;
+    int idle_ms;
+    int drain_ms;
+    size_t buffer_size;
+    bool no_splice;
+    long ready_fd;
+    int verbosity;
+    bool json;
+};
+
+/* Where clients are relayed to, resolved once at start. */
+struct target {
+    struct uds_addr addr;
+    char text[UDS_PATH_MAX + 16];
+    bool is_unix;
+    struct sockaddr_un un;      /* Unix: the address to connect to */
+    socklen_t un_len;
+    int dirfd;                  /* a long path: O_PATH fd of its directory, else -1 */
+    struct sockaddr_storage tcp[MAX_TCP_ADDRS];
+    socklen_t tcp_len[MAX_TCP_ADDRS];
+    size_t n_tcp;
+};
+
+struct conn;
+
+struct proxy {
+    const struct proxy_args *args;
+    struct uds_loop *loop;
+    struct uds_relay_group *relays;
+    struct target target;
+    /* the listener */
+    bool listen_unix;
+    struct uds_listener listener;   /* Unix */
+    int listen_fd;                  /* either kind; -1 once closed */
+    char listen_text[UDS_PATH_MAX + 16];
+    bool abstract;
+    bool accepting;                 /* the listener is in the loop */
+    struct uds_allow allow;
+    int spare_fd;                   /* given up to accept-and-close under EMFILE */
+    /* connections: connecting and relaying */
+    struct conn *conns;
+    size_t n_conns;
+    /* stop */
+    unsigned signals;
+    bool stopping;
+    bool cut_off;
+    uint64_t drain_timer;
+    /* rate limits */
+    uint64_t fail_logged_ms;
+    unsigned fails_unlogged;
+    uint64_t accept_error_logged_ms;
+    unsigned accept_errors_unlogged;
+    bool limit_logged;
+};
+
+struct conn {
+    struct proxy *px;
+    struct conn *prev, *next;
+    int client;                 /* -1 once handed to the relay */
+    int target;                 /* -1 while not connecting */
+    bool target_watched;        /* target is in the loop, waiting for the TCP handshake */
+    size_t next_addr;           /* next TCP address to try */
+    uint64_t timeout_timer;
+    uint64_t retry_timer;
+    unsigned backoff_ms;
+    struct uds_relay *relay;
+    uint64_t started_ms;
+    char client_text[CLIENT_TEXT_MAX];
+    struct sockaddr_storage peer, local;    /* the client's and ours, for PROXY headers */
+    socklen_t peer_len, local_len;
+};
+
+static void proxy_usage(FILE *out) {
+    fprintf(out,
+            "Usage: uds proxy [OPTIONS] LISTEN TARGET\n"
+            "\n"
+            "Accept clients on LISTEN and relay each one, both ways, to its own connection to\n"
+            "TARGET. Each side is a Unix socket (a path, @abstract, unix:PATH or unix:@name)\n"
+            "or tcp:HOST:PORT (tcp:[IPv6]:PORT): a Unix-socket service exposed on TCP, a TCP\n"
+            "service on a Unix socket, or a Unix socket re-exposed at another path with\n"
+            "other permissions. One thread relays every connection; an end of input on one\n"
+            "side is passed on as a half-close on the other; a side that does not read slows\n"
+            "its peer; bulk data moves with splice() (zero-copy).\n"
+            "\n"
+            "Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a live\n"
+            "server's or any other file is never touched):\n"
+            "  -m, --mode OCTAL          permissions of the socket file (default 0600)\n"
+            "  -o, --owner USER          owner of the socket file (name or number)\n"
+            "  -g, --group GROUP         group of the socket file (name or number)\n"
+            "      --allow-uid LIST      accept only these users (comma-separated names or\n"
+            "                            numbers); other peers are closed at once and logged\n"
+            "      --allow-gid LIST      accept only members of these groups (primary or\n"
+            "                            supplementary); with --allow-uid, either suffices\n"
+            "\n"
+            "TCP listener (binds only the host given):\n"
+            "      --public              allow a host that is not loopback (127.0.0.0/8, ::1)\n"
+            "\n"
+            "Target:\n"
+            "      --connect-timeout SECONDS  give up connecting to TARGET for a client after\n"
+            "                            this long and close that client (default 5)\n"
+            "      --send-proxy          begin each connection to TARGET with a PROXY protocol\n"
+            "                            v1 header (text) naming the client's address\n"
+            "      --send-proxy-v2       the same with a PROXY protocol v2 header (binary)\n"
+            "\n"
+            "Limits:\n"
+            "  -c, --max-conns N         at most N clients at once (default 1024); more wait\n"
+            "                            in the backlog until one leaves\n"
+            "      --idle-timeout SECONDS  close a connection when nothing moved either way\n"
+            "                            for that long (default: never)\n"
+            "      --drain-timeout SECONDS on SIGTERM/SIGINT, give open connections that long\n"
+            "                            to finish (default 10)\n"
+            "      --buffer-size BYTES   bytes in flight per direction of a connection, K/M\n"
+            "                            suffixes (default 64K)\n"
+            "      --no-splice           always copy through a buffer, never splice()\n"
+            "\n"
+            "Readiness and logs:\n"
+            "      --ready-fd N          write a newline to fd N, then close it, once ready\n"
+            "      --log FORMAT          text (default) or json (one JSON object per line)\n"
+            "  -q, --quiet               log errors only\n"
+            "  -v, --verbose             also log each connection opening and closing\n"
+            "  -h, --help                show this help\n"
+            "\n"
+            "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
+            "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
+            "times out is closed and logged; the proxy serves on. The target sees every\n"
+            "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid.\n"
+            "SIGTERM or SIGINT stops gracefully: no new clients, open connections finish (up\n"
+            "to --drain-timeout); a second signal stops at once.\n"
+            "\n"
+            "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off open\n"
+            "connections), 64 usage error, 69 LISTEN is held by a running server, 73 cannot\n"
+            "create (the path exists and is not a socket, or its directory is missing),\n"
+            "77 permission denied.\n");
+}
+
+/* ---- addresses -------------------------------------------------------------------------- */
+
+/* "tcp:1.2.3.4:80", "tcp:[::1]:80" */
+static void format_inet(const struct sockaddr *sa, char *buf, size_t size) {
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        snprintf(buf, size, "tcp:%s:%u", host, (unsigned) ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(buf, size, "tcp:[%s]:%u", host, (unsigned) ntohs(in6->sin6_port));
+    } else {
+        snprintf(buf, size, "unknown");
+    }
+}
+
+static bool is_loopback(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+/* Resolve a tcp: address into up to max sockaddrs. Returns the count, or -1 after printing
+ * the usage error. */
+static int resolve_tcp(const struct uds_addr *addr, const char *text, bool passive,
+                       struct sockaddr_storage *ret, socklen_t *ret_len, size_t max) {
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0),
+    };
+    struct addrinfo *res = NULL;
+    char port[8];
+    size_t n = 0;
+    int r;
+
+    snprintf(port, sizeof(port), "%u", (unsigned) addr->port);
+    r = getaddrinfo(addr->host, port, &hints, &res);
+    if (r != 0) {
+        cli_usage("proxy", "%s: cannot resolve '%s': %s; check the host name", text,
+                  addr->host, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+        return -1;
+    }
+    for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
+        memcpy(&ret[n], ai->ai_addr, ai->ai_addrlen);
+        ret_len[n] = ai->ai_addrlen;
+        n++;
+    }
+    freeaddrinfo(res);
+    if (n == 0) {
+        cli_usage("proxy", "%s: '%s' has no IPv4 or IPv6 address; check the host name", text,
+                  addr->host);
+        return -1;
+    }
+    return (int) n;
+}
+
+/* The target, resolved once: a TCP host's addresses, or a Unix sockaddr. A path longer
+ * than sun_path is reached through /proc/self/fd/N/NAME of its directory, opened now. */
+static int setup_target(struct proxy *px) {
+    struct target *t = &px->target;
+    const char *text = px->args->target;
+    int n;
+
+    t->dirfd = -1;
+    if (uds_addr_parse(text, UDS_ADDR_ALLOW_TCP, &t->addr) < 0)
+        return cli_usage("proxy", "TARGET '%s' is not an address (%s); e.g. /run/app.sock, "
+                         "@name or tcp:127.0.0.1:8080", text, strerror(errno));
+    uds_addr_format(&t->addr, t->text, sizeof(t->text));
+    if (t->addr.kind == UDS_ADDR_TCP) {
+        n = resolve_tcp(&t->addr, t->text, false, t->tcp, t->tcp_len, MAX_TCP_ADDRS);
+        if (n < 0)
+            return EX_USAGE;
+        if (t->addr.port == 0)
+            return cli_usage("proxy", "%s: TARGET needs a port other than 0", t->text);
+        t->n_tcp = (size_t) n;
+        return -1;
+    }
+    t->is_unix = true;
+    if (uds_addr_to_sockaddr(&t->addr, &t->un, &t->un_len) == 0)
+        return -1;
+    if (errno != ENAMETOOLONG || t->addr.kind != UDS_ADDR_PATH)
+        return cli_fail(CLI_OP_CONNECT, text, errno, NULL);
+    /* A long path: name it through the directory's fd, as the library does. */
+    char dir[UDS_PATH_MAX + 1];
+    const char *slash = strrchr(t->addr.name, '/');
+    const char *base = slash ? slash + 1 : t->addr.name;
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == t->addr.name)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int) (slash - t->addr.name), t->addr.name);
+    t->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (t->dirfd < 0)
+        return cli_fail(CLI_OP_CONNECT, text, errno, NULL);
+    char alias[64 + UDS_SUN_PATH_MAX];
+    if (strlen(base) > UDS_SUN_PATH_MAX)
+        return cli_fail(CLI_OP_CONNECT, text, ENAMETOOLONG, NULL);
+    snprintf(alias, sizeof(alias), "/proc/self/fd/%d/%.*s", t->dirfd, (int) UDS_SUN_PATH_MAX,
+             base);
+    struct uds_addr a;
+    if (uds_addr_parse(alias, 0, &a) < 0 || uds_addr_to_sockaddr(&a, &t->un, &t->un_len) < 0)
+        return cli_fail(CLI_OP_CONNECT, text, ENAMETOOLONG, NULL);
+    return -1;
+}
+
+/* ---- logging ------------------------------------------------------------------------------ */
+
+/* What a failed connection to the target means, and what to do about it. */
+static void describe_connect_error(const struct proxy *px, int err, char *buf, size_t size) {
+    const struct target *t = &px->target;
+    char dur[32];
+
+    switch (err) {
+    case ENOENT:
+        snprintf(buf, size, "no such socket; is the server running?");
+        break;
+    case ECONNREFUSED:
+        snprintf(buf, size, t->is_unix ? "nothing is listening (stale socket file); start "
+                 "the server" : "connection refused; is the server running?");
+        break;
+    case ETIMEDOUT:
+        snprintf(buf, size, "timed out after %s (--connect-timeout); is the server "
+                 "overloaded?", cli_format_duration(px->args->connect_ms, dur, sizeof(dur)));
+        break;
+    case EACCES:
+    case EPERM:
+        snprintf(buf, size, "permission denied; give this proxy's user (uid %lu) access",
+                 (unsigned long) geteuid());
+        break;
+    case ENOTSOCK:
+        snprintf(buf, size, "exists and is not a socket; check the address");
+        break;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        snprintf(buf, size, "%s; check the address", strerror(err));
+        break;
+    default:
+        snprintf(buf, size, "%s", strerror(err));
+        break;
+    }
+}
+
+static void log_connect_failure(struct proxy *px, const struct conn *c, int err) {
+    uint64_t now = cli_now_ms();
+    char why[256];
+    struct cli_kv kv[] = {
+        CLI_KV_STR("client", c->client_text),
+        CLI_KV_STR("reason", strerror(err)),
+    };
+
+    /* A target that is down fails every client: one line per second says it all. */
+    if (px->fail_logged_ms && now - px->fail_logged_ms < 1000) {
+        px->fails_unlogged++;
+        return;
+    }
+    describe_connect_error(px, err, why, sizeof(why));
+    if (px->fails_unlogged)
+        cli_log(CLI_LOG_WARN, "target_error", px->target.text, kv, 2, "%s: client %s closed "
+                "(and %u more since the last report): %s", px->target.text, c->client_text,
+                px->fails_unlogged, why);
+    else
+        cli_log(CLI_LOG_WARN, "target_error", px->target.text, kv, 2, "%s: client %s "
+                "closed: %s", px->target.text, c->client_text, why);
+    px->fail_logged_ms = now;
+    px->fails_unlogged = 0;
+}
+
+/* ---- connections -------------------------------------------------------------------------- */
+
+static void pause_accepting(struct proxy *px);
+static void resume_accepting(struct proxy *px);
+static void check_drained(struct proxy *px);
+
+static void conn_unlink(struct conn *c) {
+    struct proxy *px = c->px;
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        px->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    px->n_conns--;
+}
+
+static void cancel_timers(struct conn *c) {
+    if (c->timeout_timer)
+        uds_loop_timer_cancel(c->px->loop, c->timeout_timer);
+    if (c->retry_timer)
+        uds_loop_timer_cancel(c->px->loop, c->retry_timer);
+    c->timeout_timer = c->retry_timer = 0;
+}
+
+static void close_target(struct conn *c) {
+    if (c->target < 0)
+        return;
+    if (c->target_watched)
+        (void) uds_loop_del(c->px->loop, c->target);
+    c->target_watched = false;
+    (void) close(c->target);    /* an unfinished connection: nothing to flush */
+    c->target = -1;
+}
+
+/* Drop a connection that is not relaying (yet): both fds, its timers, its slot. */
+static void conn_free(struct conn *c) {
+    struct proxy *px = c->px;
+
+    cancel_timers(c);
+    close_target(c);
+    if (c->client >= 0)
+        (void) close(c->client);    /* the client learns of it by the EOF */
+    if (c->relay)
+        uds_relay_free(c->relay);
+    conn_unlink(c);
+    free(c);
+    resume_accepting(px);
+    check_drained(px);
+}
+
+static void conn_fail(struct conn *c, int err) {
+    log_connect_failure(c->px, c, err);
+    conn_free(c);
+}
+
+/* PROXY protocol v1: "PROXY TCP4 SRC DST SPORT DPORT\r\n"; a Unix client is UNKNOWN (v1
+ * has no family for it). */
+static size_t proxy_v1(const struct conn *c, char *buf, size_t size) {
+    const struct sockaddr *p = (const struct sockaddr *) &c->peer;
+    const struct sockaddr *l = (const struct sockaddr *) &c->local;
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    int n;
+
+    if (p->sa_family == AF_INET && l->sa_family == AF_INET) {
+        const struct sockaddr_in *pi = (const void *) p, *li = (const void *) l;
+        inet_ntop(AF_INET, &pi->sin_addr, src, sizeof(src));
+        inet_ntop(AF_INET, &li->sin_addr, dst, sizeof(dst));
+        n = snprintf(buf, size, "PROXY TCP4 %s %s %u %u\r\n", src, dst,
+                     (unsigned) ntohs(pi->sin_port), (unsigned) ntohs(li->sin_port));
+    } else if (p->sa_family == AF_INET6 && l->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *pi = (const void *) p, *li = (const void *) l;
+        inet_ntop(AF_INET6, &pi->sin6_addr, src, sizeof(src));
+        inet_ntop(AF_INET6, &li->sin6_addr, dst, sizeof(dst));
+        n = snprintf(buf, size, "PROXY TCP6 %s %s %u %u\r\n", src, dst,
+                     (unsigned) ntohs(pi->sin6_port), (unsigned) ntohs(li->sin6_port));
+    } else {
+        n = snprintf(buf, size, "PROXY UNKNOWN\r\n");
+    }
+    return n > 0 && (size_t) n < size ? (size_t) n : 0;
+}
+
+/* PROXY protocol v2: signature, version 2 + PROXY, family, length, addresses. */
+static size_t proxy_v2(const struct conn *c, unsigned char *buf, size_t size) {
+    static const unsigned char sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51,
+                                           0x55, 0x49, 0x54, 0x0a };
+    const struct sockaddr *p = (const struct sockaddr *) &c->peer;
+    const struct sockaddr *l = (const struct sockaddr *) &c->local;
+    unsigned char *a = buf + 16;
+    size_t alen;
+
+    if (size < 16 + 216)
+        return 0;
+    memcpy(buf, sig, sizeof(sig));
+    buf[12] = 0x21;     /* version 2, command PROXY */
+    if (p->sa_family == AF_INET && l->sa_family == AF_INET) {
+        const struct sockaddr_in *pi = (const void *) p, *li = (const void *) l;
+        buf[13] = 0x11;     /* TCP over IPv4 */
+        memcpy(a, &pi->sin_addr, 4);
+        memcpy(a + 4, &li->sin_addr, 4);
+        memcpy(a + 8, &pi->sin_port, 2);
+        memcpy(a + 10, &li->sin_port, 2);
+        alen = 12;
+    } else if (p->sa_family == AF_INET6 && l->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *pi = (const void *) p, *li = (const void *) l;
+        buf[13] = 0x21;     /* TCP over IPv6 */
+        memcpy(a, &pi->sin6_addr, 16);
+        memcpy(a + 16, &li->sin6_addr, 16);
+        memcpy(a + 32, &pi->sin6_port, 2);
+        memcpy(a + 34, &li->sin6_port, 2);
+        alen = 36;
+    } else {
+        /* Unix stream: 108 bytes of source path (an unnamed client: zeros), then 108 of
+         * the listener's. */
+        const struct sockaddr_un *pu = (const void *) p, *lu = (const void *) l;
+        buf[13] = 0x31;
+        memset(a, 0, 216);
+        if (c->peer_len > offsetof(struct sockaddr_un, sun_path))
+            memcpy(a, pu->sun_path, c->peer_len - offsetof(struct sockaddr_un, sun_path));
+        if (c->local_len > offsetof(struct sockaddr_un, sun_path))
+            memcpy(a + 108, lu->sun_path, c->local_len - offsetof(struct sockaddr_un, sun_path));
+        alen = 216;
+    }
+    buf[14] = (unsigned char) (alen >> 8);
+    buf[15] = (unsigned char) alen;
+    return 16 + alen;
+}
+
+static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info *info,
+                           void *data) {
+    struct conn *c = data;
+    struct proxy *px = c->px;
+    bool target_failed = info->error && info->error_side == UDS_RELAY_B;
+    enum cli_level level = target_failed ? CLI_LOG_WARN : CLI_LOG_DEBUG;
+    char why[160] = "";
+    struct cli_kv kv[] = {
+        CLI_KV_STR("client", c->client_text),
+        CLI_KV_NUM("bytes_from_client", info->bytes_from_a),
+        CLI_KV_NUM("bytes_from_target", info->bytes_from_b),
+        CLI_KV_NUM("spliced", info->spliced_from_a + info->spliced_from_b),
+        CLI_KV_NUM("duration_ms", cli_now_ms() - c->started_ms),
+        CLI_KV_STR("reason", info->error ? strerror(info->error) : ""),
+    };
+
+    (void) relay;
+    c->relay = NULL;
+    if (info->error == ETIMEDOUT) {
+        char dur[32];
+        snprintf(why, sizeof(why), ": idle for %s (--idle-timeout)",
+                 cli_format_duration(px->args->idle_ms, dur, sizeof(dur)));
+    } else if (info->error) {
+        snprintf(why, sizeof(why), ": %s %s", info->error_side == UDS_RELAY_A ? "client" :
+                 info->error_side == UDS_RELAY_B ? "target" : "proxy", strerror(info->error));
+    }
+    if (cli_log_enabled(level))
+        cli_log(level, "close", px->listen_text, kv, info->error ? 6 : 5, "%s: closed "
+                "connection from %s after %llu bytes from it and %llu to it%s",
+                px->listen_text, c->client_text, (unsigned long long) info->bytes_from_a,
+                (unsigned long long) info->bytes_from_b, why);
+    conn_free(c);
+}
+
+/* The target answered: relay. */
+static void conn_connected(struct conn *c) {
+    struct proxy *px = c->px;
+    unsigned char hdr[16 + 216];
+    size_t hdr_len = 0;
+    int client = c->client, target = c->target;
+
+    cancel_timers(c);
+    if (c->target_watched)
+        (void) uds_loop_del(px->loop, c->target);
+    c->target_watched = false;
+    if (px->args->send_proxy == 1)
+        hdr_len = proxy_v1(c, (char *) hdr, sizeof(hdr));
+    else if (px->args->send_proxy == 2)
+        hdr_len = proxy_v2(c, hdr, sizeof(hdr));
+    /* The relay owns both fds from here, also if it fails. */
+    c->client = c->target = -1;
+    c->relay = uds_relay_new(px->relays, client, target, hdr, hdr_len, on_relay_close, c);
+    if (!c->relay) {
+        cli_log(CLI_LOG_WARN, "relay_error", px->listen_text, NULL, 0, "%s: closed connection "
+                "from %s: cannot relay it: %s", px->listen_text, c->client_text,
+                strerror(errno));
+        conn_free(c);
+        return;
+    }
+    if (cli_log_enabled(CLI_LOG_DEBUG)) {
+        struct cli_kv kv[] = { CLI_KV_STR("client", c->client_text) };
+        cli_log(CLI_LOG_DEBUG, "open", px->listen_text, kv, 1, "%s: connection from %s, "
+                "relayed to %s", px->listen_text, c->client_text, px->target.text);
+    }
+}
+
+static void conn_start_connect(struct conn *c);
+
+static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct conn *c = data;
+
+    (void) loop;
+    (void) timer_id;
+    c->retry_timer = 0;
+    conn_start_connect(c);
+}
+
+static void on_connect_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct conn *c = data;
+
+    (void) loop;
+    (void) timer_id;
+    c->timeout_timer = 0;
+    conn_fail(c, ETIMEDOUT);
+}
+
+static void on_target_ready(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct conn *c = data;
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    (void) loop;
+    (void) events;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == 0) {
+        conn_connected(c);
+        return;
+    }
+    close_target(c);
+    if (c->next_addr < c->px->target.n_tcp) {
+        conn_start_connect(c);      /* the host's next address */
+        return;
+    }
+    conn_fail(c, err);
+}
+
+static void set_nodelay(int fd) {
+    int on = 1;
+
+    /* Small writes must leave at once: the relay already sends what it has in one go, and
+     * Nagle's wait for an ACK would add a round trip to every request. */
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/* One non-blocking connect attempt: done at once (Unix), in progress (TCP), retried after
+ * a pause (a full Unix backlog), or failed. */
+static void conn_start_connect(struct conn *c) {
+    struct proxy *px = c->px;
+    const struct target *t = &px->target;
+    const struct sockaddr *sa;
+    socklen_t sa_len;
+    int fd, err;
+
+    if (t->is_unix) {
+        sa = (const struct sockaddr *) &t->un;
+        sa_len = t->un_len;
+    } else {
+        sa = (const struct sockaddr *) &t->tcp[c->next_addr];
+        sa_len = t->tcp_len[c->next_addr];
+        c->next_addr++;
+    }
+    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        conn_fail(c, errno);
+        return;
+    }
+    if (!t->is_unix)
+        set_nodelay(fd);
+    c->target = fd;
+    for (;;) {
+        if (connect(fd, sa, sa_len) == 0) {
+            conn_connected(c);
+            return;
+        }
+        if (errno != EINTR)
+            break;
+    }
+    err = errno;
+    if (err == EINPROGRESS) {
+        if (uds_loop_add(px->loop, fd, UDS_EV_WRITE, on_target_ready, c) < 0) {
+            conn_fail(c, errno);
+            return;
+        }
+        c->target_watched = true;
+        return;
+    }
+    close_target(c);
+    if (err == EAGAIN && t->is_unix) {
+        /* The server's backlog is full: it is there, just busy. Try again shortly, until
+         * --connect-timeout says otherwise. */
+        c->retry_timer = uds_loop_timer_add(px->loop, c->backoff_ms, on_retry, c);
+        c->backoff_ms = c->backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : c->backoff_ms * 2;
+        if (!c->retry_timer)
+            conn_fail(c, errno);
+        return;
+    }
+    if (!t->is_unix && c->next_addr < t->n_tcp) {
+        conn_start_connect(c);
+        return;
+    }
+    conn_fail(c, err);
+}
+
+/* ---- accepting ---------------------------------------------------------------------------- */
+
+static void describe_peer(const struct uds_peer *peer, char *buf, size_t size) {
+    snprintf(buf, size, "pid %ld uid %lu gid %lu", (long) peer->pid, (unsigned long) peer->uid,
+             (unsigned long) peer->gid);
+}
+
+/* A new client: check it, then start its connection to the target. Consumes fd. */
+static void handle_client(struct proxy *px, int fd) {
+    const struct proxy_args *a = px->args;
+    struct conn *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        cli_log(CLI_LOG_WARN, "accept_error", px->listen_text, NULL, 0, "%s: shed a client: %s",
+                px->listen_text, strerror(ENOMEM));
+        (void) close(fd);
+        return;
+    }
+    *c = (struct conn) {
+        .px = px,
+        .client = fd,
+        .target = -1,
+        .backoff_ms = RETRY_FIRST_MS,
+        .started_ms = cli_now_ms(),
+        .peer_len = sizeof(c->peer),
+        .local_len = sizeof(c->local),
+    };
+    if (getpeername(fd, (struct sockaddr *) &c->peer, &c->peer_len) < 0)
+        c->peer_len = 0;
+    if (getsockname(fd, (struct sockaddr *) &c->local, &c->local_len) < 0)
+        c->local_len = 0;
+    if (px->listen_unix) {
+        struct uds_peer peer = { .pidfd = -1 };
+        unsigned flags = a->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u;
+        if (uds_peer_get(fd, flags, &peer) < 0) {
+            snprintf(c->client_text, sizeof(c->client_text), "an unknown peer");
+        } else {
+            describe_peer(&peer, c->client_text, sizeof(c->client_text));
+        }
+        if (uds_allow_is_set(&px->allow) && !uds_peer_allowed(&peer, &px->allow)) {
+            struct cli_kv kv[] = {
+                CLI_KV_NUM("pid", peer.pid),
+                CLI_KV_NUM("uid", peer.uid),
+                CLI_KV_NUM("gid", peer.gid),
+            };
+            cli_log(CLI_LOG_WARN, "deny", px->listen_text, kv, 3, "%s: refused %s: not in "
+                    "--allow-uid/--allow-gid", px->listen_text, c->client_text);
+            uds_peer_done(&peer);
+            (void) close(fd);
+            free(c);
+            return;
+        }
+        uds_peer_done(&peer);
+    } else {
+        format_inet((const struct sockaddr *) &c->peer, c->client_text,
+                    sizeof(c->client_text));
+        set_nodelay(fd);
+    }
+    c->next = px->conns;
+    if (px->conns)
+        px->conns->prev = c;
+    px->conns = c;
+    px->n_conns++;
+    if (a->connect_ms > 0) {
+        c->timeout_timer = uds_loop_timer_add(px->loop, (uint64_t) a->connect_ms,
+                                              on_connect_timeout, c);
+        if (!c->timeout_timer) {
+            conn_fail(c, errno);
+            return;
+        }
+    }
+    conn_start_connect(c);
+}
+
+static void log_accept_error(struct proxy *px, int err) {
+    uint64_t now = cli_now_ms();
+
+    /* Under EMFILE every wakeup fails the same way: one line per second is enough. */
+    if (px->accept_error_logged_ms && now - px->accept_error_logged_ms < 1000) {
+        px->accept_errors_unlogged++;
+        return;
+    }
+    cli_log(CLI_LOG_WARN, "accept_error", px->listen_text, NULL, 0, "%s: shed a client: %s%s; "
+            "raise the open-file limit (ulimit -n) or lower --max-conns", px->listen_text,
+            strerror(err), px->accept_errors_unlogged ? " (and more since the last report)" : "");
+    px->accept_error_logged_ms = now;
+    px->accept_errors_unlogged = 0;
+}
+
+static void on_accept(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct proxy *px = data;
+
+    (void) loop;
+    (void) events;
+    for (int budget = ACCEPT_BUDGET; budget > 0; budget--) {
+        if (px->n_conns >= (size_t) px->args->max_conns) {
+            pause_accepting(px);
+            return;
+        }
+        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            handle_client(px, c);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EAGAIN)
+            return;
+        int err = errno;
+        if ((err == EMFILE || err == ENFILE) && px->spare_fd >= 0) {
+            /* Out of fds: free the spare one to take the client off the backlog and close
+             * it, or the listener stays readable and the loop spins (libuv's trick). */
+            (void) close(px->spare_fd);
+            c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+            if (c >= 0)
+                (void) close(c);
+            px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+        log_accept_error(px, err);
+        return;
+    }
+}
+
+static void pause_accepting(struct proxy *px) {
+    if (!px->accepting || px->listen_fd < 0)
+        return;
+    if (uds_loop_mod(px->loop, px->listen_fd, 0) == 0)
+        px->accepting = false;
+    if (!px->limit_logged) {
+        cli_log(CLI_LOG_INFO, "limit", px->listen_text, NULL, 0, "%s: --max-conns %ld "
+                "reached: new clients wait in the backlog until one leaves (said once)",
+                px->listen_text, px->args->max_conns);
+        px->limit_logged = true;
+    }
+}
+
+static void resume_accepting(struct proxy *px) {
+    if (px->accepting || px->listen_fd < 0 || px->n_conns >= (size_t) px->args->max_conns)
+        return;
+    if (uds_loop_mod(px->loop, px->listen_fd, UDS_EV_READ) == 0)
+        px->accepting = true;
+}
+
+/* ---- listening ---------------------------------------------------------------------------- */
+
+static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char *text) {
+    struct sockaddr_storage ss[1];
+    socklen_t len[1];
+    int fd, on = 1, err;
+
+    if (resolve_tcp(addr, text, true, ss, len, 1) < 0)
+        return EX_USAGE;
+    if (!is_loopback((const struct sockaddr *) &ss[0]) && !px->args->public)
+        return cli_usage("proxy", "%s: not a loopback address: anyone who can reach this "
+                         "machine could connect; add --public to mean it, or listen on "
+                         "tcp:127.0.0.1:PORT or tcp:[::1]:PORT", text);
+    fd = socket(ss[0].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
+    /* Restarting must not wait out TIME_WAIT; V6ONLY, so that [::] means IPv6 only. */
+    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (ss[0].ss_family == AF_INET6)
+        (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *) &ss[0], len[0]) < 0 || listen(fd, SOMAXCONN) < 0) {
+        err = errno;
+        (void) close(fd);
+        switch (err) {
+        case EADDRINUSE:
+            cli_error(text, "stop it or choose another port", "port in use by another program");
+            return EX_UNAVAILABLE;
+        case EACCES:
+        case EPERM:
+            cli_error(text, "ports below 1024 need root or CAP_NET_BIND_SERVICE",
+                      "permission denied");
+            return EX_NOPERM;
+        case EADDRNOTAVAIL:
+            cli_error(text, "check the host", "not an address of this machine");
+            return EX_UNAVAILABLE;
+        }
+        return cli_fail(CLI_OP_LISTEN, text, err, NULL);
+    }
+    /* The port the kernel chose for :0, for the readiness line. */
+    len[0] = sizeof(ss[0]);
+    if (getsockname(fd, (struct sockaddr *) &ss[0], &len[0]) == 0)
+        format_inet((const struct sockaddr *) &ss[0], px->listen_text,
+                    sizeof(px->listen_text));
+    px->listen_fd = fd;
+    if (!is_loopback((const struct sockaddr *) &ss[0]))
+        cli_log(CLI_LOG_WARN, "public", px->listen_text, NULL, 0, "%s: reachable from other "
+                "machines (--public); nothing here checks who connects", px->listen_text);
+    return -1;
+}
+
+static int start_listening(struct proxy *px) {
+    const struct proxy_args *a = px->args;
+    struct uds_addr addr;
+
+    if (uds_addr_parse(a->listen, UDS_ADDR_ALLOW_TCP, &addr) < 0)
+        return cli_usage("proxy", "LISTEN '%s' is not an address (%s); e.g. /run/app.sock, "
+                         "@name or tcp:127.0.0.1:8080", a->listen, strerror(errno));
+    uds_addr_format(&addr, px->listen_text, sizeof(px->listen_text));
+    if (addr.kind == UDS_ADDR_TCP) {
+        const char *unix_only = a->mode_set ? "--mode" : a->set_owner ? "--owner" :
+                                a->set_group ? "--group" : a->n_allow_uids ? "--allow-uid" :
+                                a->n_allow_gids ? "--allow-gid" : NULL;
+        if (unix_only)
+            return cli_usage("proxy", "%s is for a Unix listener; %s has no file permissions "
+                             "nor peer credentials", unix_only, px->listen_text);
+        return listen_tcp(px, &addr, px->listen_text);
+    }
+    if (a->public)
+        return cli_usage("proxy", "--public is for a TCP listener; %s is a Unix socket",
+                         px->listen_text);
+
+    struct uds_listen_opts lopts = {
+        .type = UDS_STREAM,
+        .mode = a->mode,
+        .owner = a->owner,
+        .group = a->group,
+        .flags = UDS_LISTEN_NONBLOCK | (a->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
+                 (a->set_group ? UDS_LISTEN_SET_GROUP : 0u),
+    };
+    struct uds_listen_info info = { .removed_stale = false };
+    if (uds_listen_addr(&addr, &lopts, &px->listener, &info) < 0) {
+        struct cli_fail_info fi = { .holder_pid = info.holder_pid };
+        return cli_fail(CLI_OP_LISTEN, a->listen, errno, &fi);
+    }
+    px->listen_unix = true;
+    px->listen_fd = px->listener.fd;
+    px->abstract = addr.kind == UDS_ADDR_ABSTRACT;
+    if (info.removed_stale)
+        cli_log(CLI_LOG_INFO, "stale_removed", px->listen_text, NULL, 0, "%s: removed stale "
+                "socket file (no server was listening)", px->listen_text);
+    return -1;
+}
+
+static void stop_listening(struct proxy *px) {
+    if (px->listen_fd < 0)
+        return;
+    (void) uds_loop_del(px->loop, px->listen_fd);
+    if (px->listen_unix)
+        (void) uds_unlisten(&px->listener);     /* removes the socket file it made */
+    else
+        (void) close(px->listen_fd);            /* clients in its backlog get a reset */
+    px->listen_fd = -1;
+    px->accepting = false;
+}
+
+/* ---- signals and stopping ----------------------------------------------------------------- */
+
+static int open_signalfd(void) {
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    /* A shell starts background jobs with SIGINT ignored, and an ignored signal is
+     * discarded even while blocked: take it back so `kill -INT` stops us. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void close_all(struct proxy *px) {
+    while (px->conns)
+        conn_free(px->conns);
+}
+
+static void check_drained(struct proxy *px) {
+    if (px->stopping && px->n_conns == 0)
+        uds_loop_stop(px->loop);
+}
+
+static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct proxy *px = data;
+    char dur[32];
+
+    (void) loop;
+    (void) timer_id;
+    px->drain_timer = 0;
+    cli_log(CLI_LOG_INFO, "drain_timeout", px->listen_text, NULL, 0, "%s: %zu connection%s "
+            "still open after %s (--drain-timeout): closing them", px->listen_text,
+            px->n_conns, px->n_conns == 1 ? "" : "s",
+            cli_format_duration(px->args->drain_ms, dur, sizeof(dur)));
+    close_all(px);
+    uds_loop_stop(px->loop);
+}
+
+static const char *signal_name(uint32_t signo) {
+    switch (signo) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    }
+    return "a signal";
+}
+
+static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct proxy *px = data;
+    struct signalfd_siginfo si;
+
+    (void) events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        const char *name = signal_name(si.ssi_signo);
+        struct cli_kv kv[] = {
+            CLI_KV_STR("signal", name),
+            CLI_KV_NUM("connections", px->n_conns),
+        };
+        char dur[32];
+
+        px->signals++;
+        if (px->signals > 1) {
+            cli_log(CLI_LOG_INFO, "stopping_now", px->listen_text, kv, 2, "%s: %s again: "
+                    "stopping now, closing %zu connection%s", px->listen_text, name,
+                    px->n_conns, px->n_conns == 1 ? "" : "s");
+            if (px->n_conns > 0)
+                px->cut_off = true;
+            close_all(px);
+            uds_loop_stop(loop);
+            continue;
+        }
+        if (uds_notify("STOPPING=1") < 0)
+            cli_log(CLI_LOG_WARN, "notify", NULL, NULL, 0, "NOTIFY_SOCKET: cannot send "
+                    "STOPPING=1: %s", strerror(errno));
+        cli_log(CLI_LOG_INFO, "stopping", px->listen_text, kv, 2, "%s: stopping on %s: no new "
+                "clients, finishing %zu connection%s (up to %s; a second signal stops at "
+                "once)", px->listen_text, name, px->n_conns, px->n_conns == 1 ? "" : "s",
+                cli_format_duration(px->args->drain_ms, dur, sizeof(dur)));
+        px->stopping = true;
+        stop_listening(px);
+        if (px->n_conns == 0) {
+            uds_loop_stop(loop);
+            continue;
+        }
+        px->drain_timer = uds_loop_timer_add(loop, (uint64_t) px->args->drain_ms,
+                                             on_drain_timeout, px);
+        if (!px->drain_timer)
+            on_drain_timeout(loop, 0, px);
+    }
+}
+
+/* ---- process setup ------------------------------------------------------------------------ */
+
+/* Soft RLIMIT_NOFILE up to the hard limit; say so when even that is short of max_conns
+ * (two fds per connection). */
+static void raise_nofile(long max_conns) {
+    struct rlimit rl;
+    unsigned long long need = 2ull * (unsigned long long) max_conns + FD_MARGIN;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+        cli_log(CLI_LOG_WARN, "limit", NULL, NULL, 0, "--max-conns %ld needs about %llu open "
+                "files (two per connection) but only %llu are allowed; raise the limit "
+                "(ulimit -n, LimitNOFILE=) or lower --max-conns", max_conns, need,
+                (unsigned long long) rl.rlim_cur);
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+/* Returns -1 when the command should go on, else the exit code. */
+static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
+    enum {
+        OPT_ALLOW_UID = 256, OPT_ALLOW_GID, OPT_PUBLIC, OPT_CONNECT_TIMEOUT, OPT_SEND_PROXY,
+        OPT_SEND_PROXY_V2, OPT_IDLE, OPT_DRAIN, OPT_BUFFER, OPT_NO_SPLICE, OPT_READY_FD,
+        OPT_LOG,
+    };
+    static const struct option longopts[] = {
+        { "mode", required_argument, NULL, 'm' },
+        { "owner", required_argument, NULL, 'o' },
+        { "group", required_argument, NULL, 'g' },
+        { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
+        { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
+        { "public", no_argument, NULL, OPT_PUBLIC },
+        { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+        { "send-proxy", no_argument, NULL, OPT_SEND_PROXY },
+        { "send-proxy-v2", no_argument, NULL, OPT_SEND_PROXY_V2 },
+        { "max-conns", required_argument, NULL, 'c' },
+        { "idle-timeout", required_argument, NULL, OPT_IDLE },
+        { "drain-timeout", required_argument, NULL, OPT_DRAIN },
+        { "buffer-size", required_argument, NULL, OPT_BUFFER },
+        { "no-splice", no_argument, NULL, OPT_NO_SPLICE },
+        { "ready-fd", required_argument, NULL, OPT_READY_FD },
+        { "log", required_argument, NULL, OPT_LOG },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char bad[256];
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":m:o:g:c:qvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (cli_parse_mode(optarg, &a->mode) < 0)
+                return cli_usage("proxy", "--mode: '%s' is not an octal mode; e.g. --mode 0660",
+                                 optarg);
+            a->mode_set = true;
+            break;
+        case 'o':
+            if (cli_parse_user(optarg, &a->owner) < 0)
+                return cli_usage("proxy", "--owner: '%s' is not a user; e.g. --owner www-data "
+                                 "or --owner 33", optarg);
+            a->set_owner = true;
+            break;
+        case 'g':
+            if (cli_parse_group(optarg, &a->group) < 0)
+                return cli_usage("proxy", "--group: '%s' is not a group; e.g. --group www-data "
+                                 "or --group 33", optarg);
+            a->set_group = true;
+            break;
+        case OPT_ALLOW_UID:
+            free(a->allow_uids);
+            a->allow_uids = NULL;
+            if (cli_parse_uid_list(optarg, &a->allow_uids, &a->n_allow_uids, bad,
+                                   sizeof(bad)) < 0)
+                return cli_usage("proxy", "--allow-uid: '%s' is not a user; e.g. --allow-uid "
+                                 "root,1000", bad);
+            break;
+        case OPT_ALLOW_GID:
+            free(a->allow_gids);
+            a->allow_gids = NULL;
+            if (cli_parse_gid_list(optarg, &a->allow_gids, &a->n_allow_gids, bad,
+                                   sizeof(bad)) < 0)
+                return cli_usage("proxy", "--allow-gid: '%s' is not a group; e.g. --allow-gid "
+                                 "adm,1000", bad);
+            break;
+        case OPT_PUBLIC:
+            a->public = true;
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (cli_parse_duration_ms(optarg, &a->connect_ms) < 0 || a->connect_ms == 0)
+                return cli_usage("proxy", "--connect-timeout: '%s' is not a duration in "
+                                 "seconds above 0; e.g. --connect-timeout 2.5", optarg);
+            break;
+        case OPT_SEND_PROXY:
+        case OPT_SEND_PROXY_V2:
+            a->send_proxy = c == OPT_SEND_PROXY ? 1 : 2;
+            break;
+        case 'c':
+            if (cli_parse_long(optarg, 1, 1L << 24, &a->max_conns) < 0)
+                return cli_usage("proxy", "--max-conns: '%s' is not a number from 1 to %ld; "
+                                 "e.g. --max-conns 100", optarg, 1L << 24);
+            break;
+        case OPT_IDLE:
+            if (cli_parse_duration_ms(optarg, &a->idle_ms) < 0)
+                return cli_usage("proxy", "--idle-timeout: '%s' is not a duration in seconds; "
+                                 "e.g. --idle-timeout 30", optarg);
+            break;
+        case OPT_DRAIN:
+            if (cli_parse_duration_ms(optarg, &a->drain_ms) < 0)
+                return cli_usage("proxy", "--drain-timeout: '%s' is not a duration in "
+                                 "seconds; e.g. --drain-timeout 2.5", optarg);
+            break;
+        case OPT_BUFFER:
+            if (cli_parse_size(optarg, &a->buffer_size) < 0 || a->buffer_size < 1024 ||
+                a->buffer_size > (64u << 20))
+                return cli_usage("proxy", "--buffer-size: '%s' is not a size from 1K to 64M; "
+                                 "e.g. --buffer-size 256K", optarg);
+            break;
+        case OPT_NO_SPLICE:
+            a->no_splice = true;
+            break;
+        case OPT_READY_FD:
+            if (cli_parse_long(optarg, 0, INT32_MAX, &a->ready_fd) < 0 ||
+                fcntl((int) a->ready_fd, F_GETFD) < 0)
+                return cli_usage("proxy", "--ready-fd: '%s' is not an open file descriptor; "
+                                 "e.g. --ready-fd 3 3>ready", optarg);
+            break;
+        case OPT_LOG:
+            if (strcmp(optarg, "json") == 0)
+                a->json = true;
+            else if (strcmp(optarg, "text") == 0)
+                a->json = false;
+            else
+                return cli_usage("proxy", "--log: '%s' is not a log format; e.g. --log json",
+                                 optarg);
+            break;
+        case 'q':
+            a->verbosity = -1;
+            break;
+        case 'v':
+            a->verbosity = 1;
+            break;
+        case 'h':
+            proxy_usage(stdout);
+            return EX_OK;
+        default:
+            return cli_getopt_error("proxy", c, argv);
+        }
+    }
+    if (argc - optind < 2)
+        return cli_usage("proxy", "needs LISTEN and TARGET; e.g. uds proxy tcp:127.0.0.1:6380 "
+                         "/run/redis.sock");
+    if (argc - optind > 2)
+        return cli_usage("proxy", "LISTEN and TARGET only; '%s' is extra", argv[optind + 2]);
+    a->listen = argv[optind];
+    a->target = argv[optind + 1];
+    return -1;
+}
+
+/* ---- the command -------------------------------------------------------------------------- */
+
+static void announce_ready(struct proxy *px) {
+    const struct proxy_args *a = px->args;
+    struct cli_kv kv[] = {
+        CLI_KV_STR("target", px->target.text),
+        CLI_KV_NUM("pid", getpid()),
+    };
+
+    if (px->abstract && !uds_allow_is_set(&px->allow))
+        cli_log(CLI_LOG_WARN, "open_access", px->listen_text, NULL, 0, "%s: an abstract socket "
+                "has no file permissions: anyone in this network namespace can connect; "
+                "restrict it with --allow-uid/--allow-gid", px->listen_text);
+    if (px->target.is_unix)
+        cli_log(CLI_LOG_WARN, "identity", px->target.text, NULL, 0, "%s: %s reach it as this "
+                "proxy (pid %ld uid %lu gid %lu): its SO_PEERCRED checks see the proxy, not "
+                "them%s", px->target.text, px->listen_unix ? "clients" : "TCP clients",
+                (long) getpid(), (unsigned long) geteuid(), (unsigned long) getegid(),
+                px->listen_unix ? "; restrict clients here with --allow-uid/--allow-gid" : "");
+    cli_log(CLI_LOG_INFO, "listening", px->listen_text, kv, 2, "listening on %s; forwarding "
+            "to %s", px->listen_text, px->target.text);
+    if (a->ready_fd >= 0) {
+        int fd = (int) a->ready_fd;
+        if (write(fd, "\n", 1) != 1)
+            cli_log(CLI_LOG_WARN, "ready_fd", px->listen_text, NULL, 0, "--ready-fd %d: cannot "
+                    "write: %s", fd, strerror(errno));
+        (void) close(fd);   /* the close is the rest of the signal; nothing to retry */
+    }
+    if (uds_notify("READY=1") < 0)
+        cli_log(CLI_LOG_WARN, "notify", NULL, NULL, 0, "NOTIFY_SOCKET: cannot send READY=1: %s",
+                strerror(errno));
+}
+
+static int run(struct proxy *px, int sigfd) {
+    const struct proxy_args *a = px->args;
+    struct uds_relay_opts ropts = {
+        .buffer_size = a->buffer_size,
+        .idle_timeout_ms = a->idle_ms,
+        .flags = a->no_splice ? UDS_RELAY_NO_SPLICE : 0u,
+    };
+
+    px->loop = uds_loop_new();
+    if (!px->loop)
+        return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
+    px->relays = uds_relay_group_new(px->loop, &ropts);
+    if (!px->relays)
+        return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
+    if (uds_loop_add(px->loop, sigfd, UDS_EV_READ, on_signal, px) < 0 ||
+        uds_loop_add(px->loop, px->listen_fd, UDS_EV_READ, on_accept, px) < 0)
+        return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
+    px->accepting = true;
+    announce_ready(px);
+    if (uds_loop_run(px->loop) < 0)
+        return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
+    cli_log(CLI_LOG_INFO, "stopped", px->listen_text, NULL, 0, "%s: stopped", px->listen_text);
+    return px->cut_off ? CLI_EXIT_FAILURE : EX_OK;
+}
+
+int cmd_proxy(int argc, char **argv) {
+    struct proxy_args args = {
+        .mode = 0600,
+        .max_conns = 1024,
+        .connect_ms = 5000,
+        .drain_ms = 10000,
+        .ready_fd = -1,
+    };
+    struct proxy px = { .args = &args, .listen_fd = -1, .spare_fd = -1 };
+    int code, sigfd = -1;
+
+    px.target.dirfd = -1;
+    uds_listener_init(&px.listener);
+    code = parse_proxy_args(argc, argv, &args);
+    if (code >= 0)
+        goto out;
+    cli_log_setup(args.verbosity, args.json);
+    px.allow = (struct uds_allow){
+        .uids = args.allow_uids,
+        .n_uids = args.n_allow_uids,
+        .gids = args.allow_gids,
+        .n_gids = args.n_allow_gids,
+    };
+    code = setup_target(&px);
+    if (code >= 0)
+        goto out;
+    /* Before the socket exists, so a stop signal can never leave it behind. */
+    sigfd = open_signalfd();
+    if (sigfd < 0) {
+        code = cli_fail(CLI_OP_ANY, args.listen, errno, NULL);
+        goto out;
+    }
+    raise_nofile(args.max_conns);
+    px.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    code = start_listening(&px);
+    if (code >= 0)
+        goto out;
+    code = run(&px, sigfd);
+out:
+    if (px.loop && px.drain_timer)
+        uds_loop_timer_cancel(px.loop, px.drain_timer);
+    while (px.conns)
+        conn_free(px.conns);
+    uds_relay_group_free(px.relays);
+    if (px.loop) {
+        if (px.listen_fd >= 0)
+            (void) uds_loop_del(px.loop, px.listen_fd);
+        if (sigfd >= 0)
+            (void) uds_loop_del(px.loop, sigfd);
+    }
+    if (px.listen_unix)
+        (void) uds_unlisten(&px.listener);
+    else if (px.listen_fd >= 0)
+        (void) close(px.listen_fd);
+    uds_loop_free(px.loop);
+    if (sigfd >= 0)
+        (void) close(sigfd);
+    if (px.spare_fd >= 0)
+        (void) close(px.spare_fd);
+    if (px.target.dirfd >= 0)
+        (void) close(px.target.dirfd);
+    free(args.allow_uids);
+    free(args.allow_gids);
+    return code;
+}

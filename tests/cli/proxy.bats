@@ -1,0 +1,472 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# `uds proxy`: Unix and TCP on either side, full duplex and half-close, large transfers byte
+# for byte (spliced and copied), a target that is down, slow or full, a client that
+# vanishes, limits and timeouts, the Unix listener's safety and access options, the TCP
+# listener's loopback rule, PROXY protocol headers, and the graceful stop. The peers are
+# `uds serve`, socat and Python's socket module (proxy_peer.py); all on loopback and in the
+# test's own directory.
+
+load helpers
+
+PEER="$BATS_TEST_DIRNAME/proxy_peer.py"
+
+# start_proxy [PROXY ARGS...] LISTEN TARGET: `uds proxy` in the background, waited for by
+# its readiness line; sets PROXY_PID, PROXY_LOG and PROXY_ADDR (LISTEN as logged, with the
+# port the kernel chose for tcp:HOST:0).
+start_proxy() {
+    PROXY_LOG=${PROXY_LOG_FILE:-$T/proxy.log}
+    bg_start "$PROXY_LOG" "$UDS" proxy "$@"
+    PROXY_PID=$BG_PID
+    wait_for_line "$PROXY_LOG" 'listening on'
+    PROXY_ADDR=$(sed -n 's/^uds: listening on \(.*\); forwarding to .*$/\1/p' "$PROXY_LOG")
+    [ -n "$PROXY_ADDR" ]
+}
+
+# wait_file PATH [SECONDS]
+wait_file() {
+    local path=$1 secs=${2:-5} i
+    for ((i = 0; i < secs * 50; i++)); do
+        [ -e "$path" ] && return 0
+        sleep 0.02
+    done
+    echo "timed out waiting for $path" >&2
+    return 1
+}
+
+# start_peer NAME SUBCOMMAND ADDRESS [ARGS...]: a proxy_peer.py server in the background,
+# waited for; sets PEER_PORT (its TCP port, for tcp:127.0.0.1:0). A Python server leaves
+# its socket file behind when killed: that one is expected.
+start_peer() {
+    local name=$1 sub=$2 address=$3
+    shift 3
+    bg_start "$T/$name.err" python3 "$PEER" "$sub" "$address" "$T/$name.port" "$@"
+    wait_file "$T/$name.port" 10
+    PEER_PORT=$(cat "$T/$name.port")
+    [[ "$address" == tcp:* || "$address" == @* ]] || LEFTOVER_OK+=("$address")
+}
+
+peer() {
+    timeout 60 python3 "$PEER" "$@"
+}
+
+# The sockets a process holds (pooled pipes come and go with the load; they are not leaks).
+socket_count() {
+    find "/proc/$1/fd" -lname 'socket:*' | wc -l
+}
+
+# A client the proxy closed without reading what it sent sees a reset rather than an EOF.
+closed() {
+    [[ "$1" == EOF || "$1" == RESET ]]
+}
+
+# ---- both directions, both families ------------------------------------------------------
+
+@test "proxy: unix to unix relays both ways (socat and Python clients)" {
+    start_server "$T/s.sock"
+    start_proxy "$T/p.sock" "$T/s.sock"
+    [ "$(stat -c %a "$T/p.sock")" = "600" ]
+    run timeout 10 socat - "UNIX-CONNECT:$T/p.sock" <<<"hello through the proxy"
+    [ "$status" -eq 0 ]
+    [ "$output" = "hello through the proxy" ]
+    run py_echo "$T/p.sock" "half-closed"
+    [ "$output" = "half-closed" ]
+}
+
+@test "proxy: tcp to unix, 24 MiB both ways byte for byte, spliced and copied" {
+    start_server "$T/s.sock"
+    start_proxy tcp:127.0.0.1:0 "$T/s.sock"
+    [[ "$PROXY_ADDR" =~ ^tcp:127\.0\.0\.1:[0-9]+$ ]]
+    run peer echo-check "$PROXY_ADDR" $((24 << 20))
+    [ "$output" = "ok $((24 << 20))" ]
+    PROXY_LOG_FILE=$T/copy.log start_proxy --no-splice --buffer-size 3K tcp:127.0.0.1:0 \
+        "$T/s.sock"
+    run peer echo-check "$PROXY_ADDR" $((8 << 20))
+    [ "$output" = "ok $((8 << 20))" ]
+}
+
+@test "proxy: unix to tcp, a TCP service on a Unix socket, several clients at once" {
+    start_peer echo echo-server tcp:127.0.0.1:0
+    start_proxy "$T/p.sock" "tcp:127.0.0.1:$PEER_PORT"
+    grep -qF "forwarding to tcp:127.0.0.1:$PEER_PORT" "$PROXY_LOG"
+    local i pids=()
+    for i in 1 2 3 4 5 6; do
+        peer echo-check "$T/p.sock" $((1 << 20)) >"$T/client$i.out" &
+        pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}"
+        [ "$(cat "$T/client$((i + 1)).out")" = "ok $((1 << 20))" ]
+    done
+}
+
+@test "proxy: tcp to tcp on IPv6 loopback" {
+    python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null ||
+        skip "no IPv6 loopback here"
+    start_peer echo echo-server "tcp:[::1]:0"
+    start_proxy "tcp:[::1]:0" "tcp:[::1]:$PEER_PORT"
+    [[ "$PROXY_ADDR" =~ ^tcp:\[::1\]:[0-9]+$ ]]
+    run peer echo-check "$PROXY_ADDR" 100000
+    [ "$output" = "ok 100000" ]
+}
+
+@test "proxy: a half-close reaches the target as EOF, and its reply still comes back" {
+    start_peer counter count-reply-server "$T/c.sock"
+    start_proxy "$T/p.sock" "$T/c.sock"
+    run timeout 10 python3 - "$T/p.sock" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"x" * 300000)
+s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    b = s.recv(100)
+    if not b:
+        break
+    out += b
+print(out.decode().strip())
+EOF
+    [ "$status" -eq 0 ]
+    [ "$output" = "got 300000 bytes" ]
+}
+
+@test "proxy: the target sees the proxy's identity, and the proxy says so" {
+    start_server -v "$T/s.sock"
+    start_proxy tcp:127.0.0.1:0 "$T/s.sock"
+    grep -qF "uds: $T/s.sock: TCP clients reach it as this proxy (pid $PROXY_PID uid $MY_UID \
+gid $MY_GID): its SO_PEERCRED checks see the proxy, not them" "$PROXY_LOG"
+    run peer echo-check "$PROXY_ADDR" 10
+    [ "$output" = "ok 10" ]
+    wait_for_line "$SERVER_LOG" "connection from pid $PROXY_PID uid $MY_UID gid $MY_GID"
+}
+
+# ---- the target down, full, slow; the client gone -----------------------------------------
+
+@test "proxy: target down: the client is closed, the reason logged, the proxy serves on" {
+    start_proxy "$T/p.sock" "$T/s.sock"
+    run peer send-wait "$T/p.sock" "anyone?" 5
+    closed "$output"
+    wait_for_line "$PROXY_LOG" \
+        "uds: $T/s.sock: client pid [0-9]+ uid $MY_UID gid $MY_GID closed: no such socket; is the server running\?"
+    # A stale socket file: nothing listens on it.
+    python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/s.sock"
+    sleep 1.1     # the proxy logs a failing target once per second
+    run peer send-wait "$T/p.sock" "anyone?" 5
+    closed "$output"
+    wait_for_line "$PROXY_LOG" "closed: nothing is listening \(stale socket file\); start the server"
+    # The target comes up (replacing the stale file): the same proxy now relays.
+    start_server "$T/s.sock"
+    run peer send-wait "$T/p.sock" "now?" 5
+    [ "$output" = "now?" ]
+    kill -0 "$PROXY_PID"
+}
+
+@test "proxy: TCP target refusing: the client is closed and the refusal logged" {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    start_proxy "$T/p.sock" "tcp:127.0.0.1:$port"
+    run peer send-wait "$T/p.sock" "anyone?" 5
+    closed "$output"
+    wait_for_line "$PROXY_LOG" \
+        "uds: tcp:127.0.0.1:$port: client .* closed: connection refused; is the server running\?"
+}
+
+@test "proxy: --connect-timeout: a target whose backlog stays full times the client out" {
+    start_peer full full-backlog-server "$T/full.sock"
+    start_proxy --connect-timeout 0.3 "$T/p.sock" "$T/full.sock"
+    local t0=$SECONDS
+    run peer send-wait "$T/p.sock" "hello?" 5
+    closed "$output"
+    [ $((SECONDS - t0)) -le 3 ]
+    wait_for_line "$PROXY_LOG" "closed: timed out after 0.3s \(--connect-timeout\)"
+}
+
+@test "proxy: slow target: backpressure keeps the proxy's memory flat while 64 MiB wait" {
+    start_peer slow slow-server "$T/slow.sock" 2 "$T/slow.count"
+    start_proxy "$T/p.sock" "$T/slow.sock"
+    local rss0 rss
+    rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status")
+    peer push "$T/p.sock" $((64 << 20)) "$T/push.done" &
+    local pusher=$!
+    wait_file "$T/slow.count.accepted"
+    sleep 1     # the target reads nothing yet; the client keeps pushing
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status")
+    echo "proxy RSS: ${rss0} kB before, ${rss} kB while the target stalls"
+    [ "$rss" -lt $((rss0 + 4096)) ]
+    [ ! -e "$T/push.done" ]     # the client is held back, not buffered for
+    wait "$pusher"
+    wait_file "$T/slow.count" 30
+    [ "$(cat "$T/slow.count")" = "$((64 << 20))" ]
+}
+
+@test "proxy: a client vanishing mid-transfer closes its target; no fd leaks; serves on" {
+    start_server "$T/s.sock"
+    start_proxy -v "$T/p.sock" "$T/s.sock"
+    local first_proxy=$PROXY_PID fds0
+    fds0=$(socket_count "$PROXY_PID")
+    start_peer flood flood-server "$T/flood.sock" "$T/flood.result"
+    PROXY_LOG_FILE=$T/proxy2.log start_proxy -v "$T/p2.sock" "$T/flood.sock"
+    local fds_flood
+    fds_flood=$(socket_count "$PROXY_PID")
+    # A client reads 1 MiB of an endless download, then is killed.
+    timeout 10 python3 - "$T/p2.sock" <<'EOF' &
+import os, signal, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+n = 0
+while n < (1 << 20):
+    n += len(s.recv(65536))
+os.kill(os.getpid(), signal.SIGKILL)
+EOF
+    wait $! || true
+    wait_file "$T/flood.result" 10
+    run cat "$T/flood.result"
+    [[ "$output" == BrokenPipeError || "$output" == ConnectionResetError ]]
+    wait_for_line "$T/proxy2.log" "closed connection from pid [0-9]+ .*: client"
+    # Everything that connection held is released.
+    local i
+    for i in $(seq 50); do [ "$(socket_count "$PROXY_PID")" -eq "$fds_flood" ] && break; sleep 0.02; done
+    [ "$(socket_count "$PROXY_PID")" -eq "$fds_flood" ]
+    # The first proxy was never disturbed, and serves as before.
+    run peer echo-check "$T/p.sock" 100000
+    [ "$output" = "ok 100000" ]
+    [ "$(socket_count "$first_proxy")" -eq "$fds0" ]
+}
+
+# ---- limits and timeouts -----------------------------------------------------------------
+
+@test "proxy: --max-conns 1: a second client waits in the backlog until the first leaves" {
+    start_server "$T/s.sock"
+    start_proxy -c 1 "$T/p.sock" "$T/s.sock"
+    peer hold "$T/p.sock" first "$T/go" >"$T/first.out" &
+    local first=$!
+    wait_for_line "$T/first.out" first
+    run peer send-wait "$T/p.sock" second 0.5
+    [ "$output" = "TIMEOUT" ]
+    grep -qF "$T/p.sock: --max-conns 1 reached: new clients wait in the backlog" "$PROXY_LOG"
+    peer send-wait "$T/p.sock" third 10 >"$T/third.out" &
+    local third=$!
+    sleep 0.2
+    [ ! -s "$T/third.out" ]
+    touch "$T/go"
+    wait "$first"
+    wait "$third"
+    [ "$(cat "$T/third.out")" = "third" ]
+}
+
+@test "proxy: --idle-timeout closes a silent connection and logs why (-v)" {
+    start_server "$T/s.sock"
+    start_proxy -v --idle-timeout 0.3 "$T/p.sock" "$T/s.sock"
+    run timeout 10 python3 - "$T/p.sock" <<'EOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+t = time.monotonic()
+s.sendall(b"x")
+assert s.recv(10) == b"x"
+print("EOF" if s.recv(10) == b"" else "data", round(time.monotonic() - t, 1) >= 0.3)
+EOF
+    [ "$output" = "EOF True" ]
+    wait_for_line "$PROXY_LOG" "closed connection from pid [0-9]+ .* after 1 bytes from it and \
+1 to it: idle for 0.3s \(--idle-timeout\)"
+}
+
+# ---- the Unix listener: safe listen, permissions, allow-lists ------------------------------
+
+@test "proxy: a live server at LISTEN is never displaced (exit 69); a stale socket is replaced" {
+    start_server "$T/s.sock"
+    run --separate-stderr timeout 5 "$UDS" proxy "$T/s.sock" "$T/other.sock"
+    [ "$status" -eq 69 ]
+    [ "$stderr" = "uds: $T/s.sock: in use by a running server (pid $SERVER_PID); not removed" ]
+    python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/p.sock"
+    start_proxy "$T/p.sock" "$T/s.sock"
+    grep -qxF "uds: $T/p.sock: removed stale socket file (no server was listening)" "$PROXY_LOG"
+    run peer send-wait "$T/p.sock" "replaced" 5
+    [ "$output" = "replaced" ]
+}
+
+@test "proxy: LISTEN that is a regular file exits 73 and leaves it alone" {
+    printf 'precious\n' >"$T/f.sock"
+    run --separate-stderr timeout 5 "$UDS" proxy "$T/f.sock" "$T/s.sock"
+    [ "$status" -eq 73 ]
+    [ "$(cat "$T/f.sock")" = "precious" ]
+}
+
+@test "proxy: --mode 0660 --group on the Unix listener" {
+    need_root
+    local group
+    group=$(getent group "$NOBODY" | cut -d: -f1)
+    start_server "$T/s.sock"
+    start_proxy --mode 0660 --group "$group" "$T/p.sock" "$T/s.sock"
+    [ "$(stat -c '%a %g' "$T/p.sock")" = "660 $NOBODY" ]
+    run as_nobody timeout 5 python3 "$PEER" send-wait "$T/p.sock" "member" 5
+    [ "$output" = "member" ]
+}
+
+@test "proxy: --allow-uid refuses a nobody client (logged) and relays root" {
+    need_root
+    start_server "$T/s.sock"
+    start_proxy --mode 0666 --allow-uid root "$T/p.sock" "$T/s.sock"
+    run as_nobody timeout 5 python3 "$PEER" send-wait "$T/p.sock" "let me in" 5
+    closed "$output"
+    wait_for_line "$PROXY_LOG" \
+        "uds: $T/p.sock: refused pid [0-9]+ uid $NOBODY gid $NOBODY: not in --allow-uid/--allow-gid"
+    run peer send-wait "$T/p.sock" "root here" 5
+    [ "$output" = "root here" ]
+}
+
+@test "proxy: abstract listener without an allow-list warns that anyone can connect" {
+    local name
+    name=$(abstract_name)
+    start_server "$T/s.sock"
+    start_proxy "$name" "$T/s.sock"
+    grep -qF "uds: $name: an abstract socket has no file permissions: anyone in this network \
+namespace can connect" "$PROXY_LOG"
+    run peer send-wait "$name" "abstract" 5
+    [ "$output" = "abstract" ]
+}
+
+# ---- the TCP listener --------------------------------------------------------------------
+
+@test "proxy: a TCP listener that is not loopback needs --public (exit 64)" {
+    run --separate-stderr timeout 5 "$UDS" proxy tcp:0.0.0.0:0 "$T/s.sock"
+    [ "$status" -eq 64 ]
+    [ "${stderr_lines[0]}" = "uds proxy: tcp:0.0.0.0:0: not a loopback address: anyone who can \
+reach this machine could connect; add --public to mean it, or listen on tcp:127.0.0.1:PORT or \
+tcp:[::1]:PORT" ]
+}
+
+@test "proxy: a TCP port in use exits 69 and says so" {
+    start_peer echo echo-server tcp:127.0.0.1:0
+    run --separate-stderr timeout 5 "$UDS" proxy "tcp:127.0.0.1:$PEER_PORT" "$T/s.sock"
+    [ "$status" -eq 69 ]
+    [ "$stderr" = "uds: tcp:127.0.0.1:$PEER_PORT: port in use by another program; stop it or \
+choose another port" ]
+}
+
+@test "proxy: usage errors exit 64 with one message and a Try line" {
+    local cases=(
+        "tcp:127.0.0.1:0"
+        "a b c"
+        "--mode 0660 tcp:127.0.0.1:0 $T/s.sock"
+        "--allow-uid 0 tcp:127.0.0.1:0 $T/s.sock"
+        "--public $T/p.sock $T/s.sock"
+        "--connect-timeout 0 $T/p.sock $T/s.sock"
+        "--buffer-size 12 $T/p.sock $T/s.sock"
+        "-c 0 $T/p.sock $T/s.sock"
+        "$T/p.sock tcp:127.0.0.1"
+        "$T/p.sock tcp:127.0.0.1:0"
+        "--bogus $T/p.sock $T/s.sock"
+    )
+    local c
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086 # word splitting is the point
+        run --separate-stderr timeout 10 "$UDS" proxy $c
+        echo "case: uds proxy $c -> $status: $stderr"
+        [ "$status" -eq 64 ]
+        [ -z "$output" ]
+        [ "${#stderr_lines[@]}" -eq 2 ]
+        [ "${stderr_lines[1]}" = "Try 'uds proxy --help'." ]
+    done
+    [ ! -e "$T/p.sock" ]
+}
+
+# ---- PROXY protocol ------------------------------------------------------------------------
+
+@test "proxy: --send-proxy sends a v1 header naming the TCP client first" {
+    start_peer hdr header-server "$T/h.sock"
+    start_proxy --send-proxy tcp:127.0.0.1:0 "$T/h.sock"
+    local lport=${PROXY_ADDR##*:}
+    run timeout 10 python3 - "$lport" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"after the header")
+f = s.makefile("rb")
+print(f.readline().decode().strip())
+print(s.getsockname()[1])
+print(f.read1(100).decode() if hasattr(f, "read1") else s.recv(100).decode())
+EOF
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "v1 PROXY TCP4 127.0.0.1 127.0.0.1 ${lines[1]} $lport" ]
+    [ "${lines[2]}" = "after the header" ]
+}
+
+@test "proxy: --send-proxy-v2 sends a binary header (TCP client, then a Unix one)" {
+    start_peer hdr header-server "$T/h.sock"
+    start_proxy --send-proxy-v2 tcp:127.0.0.1:0 "$T/h.sock"
+    local lport=${PROXY_ADDR##*:}
+    run timeout 10 python3 - "$lport" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"x")
+print(s.makefile("rb").readline().decode().strip())
+print(s.getsockname()[1])
+EOF
+    [ "${lines[0]}" = "v2 cmd=0x21 len=12 TCP4 127.0.0.1 127.0.0.1 ${lines[1]} $lport" ]
+    PROXY_LOG_FILE=$T/unix.log start_proxy --send-proxy-v2 "$T/p.sock" "$T/h.sock"
+    run peer send-wait "$T/p.sock" "y" 5
+    [ "${lines[0]}" = "v2 cmd=0x21 len=216 UNIX src='' dst=$T/p.sock" ]
+}
+
+# ---- stopping ------------------------------------------------------------------------------
+
+@test "proxy: SIGTERM stops accepting, removes the socket, lets an open relay finish, exit 0" {
+    start_server "$T/s.sock"
+    start_proxy "$T/p.sock" "$T/s.sock"
+    timeout 20 python3 - "$T/p.sock" "$T/go" >"$T/client.out" <<'EOF' &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+print("connected", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.01)
+s.sendall(b"still relayed")
+s.shutdown(socket.SHUT_WR)
+print(s.recv(100).decode(), flush=True)
+EOF
+    local client=$!
+    wait_for_line "$T/client.out" connected
+    kill -TERM "$PROXY_PID"
+    wait_for_line "$PROXY_LOG" "stopping on SIGTERM: no new clients, finishing 1 connection"
+    wait_path_gone "$T/p.sock"
+    [ ! -e "$T/p.sock.lock" ]
+    kill -0 "$PROXY_PID"
+    touch "$T/go"
+    wait "$client"
+    [ "$(tail -1 "$T/client.out")" = "still relayed" ]
+    wait_status "$PROXY_PID"
+    [ "$WAIT_STATUS" -eq 0 ]
+    grep -q "p.sock: stopped" "$PROXY_LOG"
+}
+
+@test "proxy: --drain-timeout closes a relay that does not finish; exit 0" {
+    start_server "$T/s.sock"
+    start_proxy --drain-timeout 0.3 "$T/p.sock" "$T/s.sock"
+    peer hold "$T/p.sock" hanging "$T/never" >"$T/hold.out" &
+    wait_for_line "$T/hold.out" hanging
+    kill -TERM "$PROXY_PID"
+    wait_status "$PROXY_PID" 5
+    [ "$WAIT_STATUS" -eq 0 ]
+    grep -qF "1 connection still open after 0.3s (--drain-timeout): closing them" "$PROXY_LOG"
+    touch "$T/never"
+}
+
+# ---- docs ----------------------------------------------------------------------------------
+
+@test "proxy: --help on stdout, and every option of it is in the man page" {
+    run --separate-stderr timeout 5 "$UDS" proxy --help
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    [[ "$output" == "Usage: uds proxy [OPTIONS] LISTEN TARGET"* ]]
+    [[ "$output" == *"Exit status:"* ]]
+    local opt
+    for opt in $(printf '%s\n' "$output" | grep -oE -- '(^| )--?[a-z][a-z0-9-]*' | tr -d ' ' |
+                 grep -vxE -- '-h|--help'); do
+        grep -qF -- "$(sed 's/-/\\-/g' <<<"$opt")" "$BATS_TEST_DIRNAME/../../man/uds.1" ||
+            { echo "missing $opt"; return 1; }
+    done
+}
