@@ -14,6 +14,9 @@ need_cmd ss iproute2
 need_cmd setpriv util-linux
 need_cmd lsof lsof
 need_cmd pkg-config pkg-config
+need_cmd man man-db
+need_cmd groff groff-base
+need_cmd systemd-socket-activate systemd
 # Debian's default nc may be the traditional one, which has no -U.
 if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 [ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)
