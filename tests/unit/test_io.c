@@ -39,15 +39,15 @@ static void fill_pattern(unsigned char *buf, size_t len) {
         buf[i] = (unsigned char) (i * 31u + (i >> 13));
 }
 
-static void io_send_all_moves_a_buffer_larger_than_the_socket(void **state) {
+/* uds_send_all of BIG bytes on a pair of type (blocking or not), read by a thread. */
+static void expect_big_buffer_moves(int type) {
     int sv[2];
     unsigned char *out = malloc(BIG), *in = calloc(1, BIG);
     pthread_t t;
-    (void) state;
     assert_non_null(out);
     assert_non_null(in);
     fill_pattern(out, BIG);
-    tu_socketpair(SOCK_STREAM, sv);
+    tu_socketpair(type, sv);
     struct pump p = { .fd = sv[1], .len = BIG, .buf = in };
     assert_int_equal(pthread_create(&t, NULL, reader, &p), 0);
     assert_int_equal(uds_send_all(sv[0], out, BIG), (ssize_t) BIG);
@@ -59,22 +59,14 @@ static void io_send_all_moves_a_buffer_larger_than_the_socket(void **state) {
     free(in);
 }
 
-static void io_send_all_waits_on_a_nonblocking_fd(void **state) {
-    int sv[2];
-    unsigned char *out = malloc(BIG), *in = calloc(1, BIG);
-    pthread_t t;
+static void io_send_all_moves_a_buffer_larger_than_the_socket(void **state) {
     (void) state;
-    fill_pattern(out, BIG);
-    tu_socketpair(SOCK_STREAM | SOCK_NONBLOCK, sv);
-    struct pump p = { .fd = sv[1], .len = BIG, .buf = in };
-    assert_int_equal(pthread_create(&t, NULL, reader, &p), 0);
-    assert_int_equal(uds_send_all(sv[0], out, BIG), (ssize_t) BIG);
-    assert_int_equal(pthread_join(t, NULL), 0);
-    assert_int_equal(p.result, (ssize_t) BIG);
-    assert_memory_equal(in, out, BIG);
-    tu_close_pair(sv);
-    free(out);
-    free(in);
+    expect_big_buffer_moves(SOCK_STREAM);
+}
+
+static void io_send_all_waits_on_a_nonblocking_fd(void **state) {
+    (void) state;
+    expect_big_buffer_moves(SOCK_STREAM | SOCK_NONBLOCK);
 }
 
 static void io_recv_all_returns_short_count_at_eof(void **state) {

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -349,12 +348,6 @@ static void loop_run_returns_after_stop(void **state) {
     assert_int_equal(count, 1);
 }
 
-static int poll_readable(int fd, int ms) {
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-
-    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
-
 static void loop_fd_readable_when_watched_fd_ready(void **state) {
     struct rec *r = *state;
     int lfd = uds_loop_fd(r->loop);
@@ -362,14 +355,14 @@ static void loop_fd_readable_when_watched_fd_ready(void **state) {
     make_pipes(r);
     assert_true(lfd >= 0);
     assert_int_equal(uds_loop_add(r->loop, r->pipes[0][0], UDS_EV_READ, record_fd, r), 0);
-    assert_false(poll_readable(lfd, 0));
+    assert_false(tu_wait_readable(lfd, 0));
     assert_int_equal(write(r->pipes[0][1], "x", 1), 1);
-    assert_true(poll_readable(lfd, 1000));
+    assert_true(tu_wait_readable(lfd, 1000));
     assert_int_equal(uds_loop_run_once(r->loop, 0), 1);
     assert_int_equal(r->calls, 1);
     char c;
     assert_int_equal(read(r->pipes[0][0], &c, 1), 1);
-    assert_false(poll_readable(lfd, 0));
+    assert_false(tu_wait_readable(lfd, 0));
 }
 
 static void loop_fd_readable_when_timer_due(void **state) {
@@ -378,11 +371,11 @@ static void loop_fd_readable_when_timer_due(void **state) {
     int lfd = uds_loop_fd(r->loop);
 
     assert_true(uds_loop_timer_add(r->loop, 20, record_timer, &t) > 0);
-    assert_false(poll_readable(lfd, 0));
-    assert_true(poll_readable(lfd, 1000));
+    assert_false(tu_wait_readable(lfd, 0));
+    assert_true(tu_wait_readable(lfd, 1000));
     assert_int_equal(uds_loop_run_once(r->loop, 0), 1);
     assert_int_equal(r->tags[0], 7);
-    assert_false(poll_readable(lfd, 0));
+    assert_false(tu_wait_readable(lfd, 0));
 }
 
 static void loop_cancelled_timer_leaves_fd_quiet(void **state) {
@@ -393,7 +386,7 @@ static void loop_cancelled_timer_leaves_fd_quiet(void **state) {
     uint64_t id = uds_loop_timer_add(r->loop, 10, record_timer, &t);
     assert_true(id > 0);
     uds_loop_timer_cancel(r->loop, id);
-    assert_false(poll_readable(lfd, 50));
+    assert_false(tu_wait_readable(lfd, 50));
 }
 
 static void loop_peer_close_reports_hup(void **state) {

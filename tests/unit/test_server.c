@@ -7,7 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
+#include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,24 +23,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define HEAP_MEASURABLE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HEAP_MEASURABLE 0
-#endif
-#endif
-#ifndef HEAP_MEASURABLE
-#define HEAP_MEASURABLE 1
-#endif
 
 #define MAX_CLIENTS 1100
 #define MAX_CONNS_SEEN 8
@@ -53,8 +41,8 @@ enum mode {
 };
 
 struct ctx {
-    char dir[64];
-    char path[128];
+    char *dir;
+    char path[PATH_MAX];    /* DIR/s.sock */
     struct uds_server *s;
     enum mode mode;
     int clients[MAX_CLIENTS];
@@ -78,9 +66,8 @@ static int setup(void **state) {
     struct ctx *c = calloc(1, sizeof(*c));
 
     assert_non_null(c);
-    strcpy(c->dir, "/tmp/udskit-server-XXXXXX");
-    assert_non_null(mkdtemp(c->dir));
-    snprintf(c->path, sizeof(c->path), "%s/s.sock", c->dir);
+    c->dir = tu_tmpdir_new();
+    tu_path_into(c->path, sizeof(c->path), c->dir, "s.sock");
     c->last_error = -1;
     alarm(30);
     *state = c;
@@ -89,23 +76,20 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     struct ctx *c = *state;
-    char lock[160];
+    size_t left;
 
-    if (c->child > 0) {
-        kill(c->child, SIGKILL);
-        waitpid(c->child, NULL, 0);
-    }
+    tu_kill_child(c->child);
     uds_server_free(c->s);
     for (size_t i = 0; i < c->n_clients; i++) {
         if (c->clients[i] >= 0)
             close(c->clients[i]);
     }
-    snprintf(lock, sizeof(lock), "%s.lock", c->path);
     (void) unlink(c->path);
-    (void) unlink(lock);
-    assert_int_equal(rmdir(c->dir), 0);
+    (void) unlink(tu_path(c->dir, "s.sock.lock"));
+    left = tu_tmpdir_free(c->dir);
     free(c);
     alarm(0);
+    assert_int_equal(left, 0);  /* nothing else was left in the directory */
     return 0;
 }
 
@@ -204,13 +188,6 @@ static const struct uds_server_callbacks callbacks = {
 
 /* --- helpers ------------------------------------------------------------------------------ */
 
-static uint64_t now_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
-}
-
 static void start_on(struct ctx *c, struct uds_loop *loop, enum uds_socket_type type,
                      const struct uds_server_opts *opts) {
     struct uds_listen_opts lo = { .type = type };
@@ -227,27 +204,14 @@ static void start(struct ctx *c, enum uds_socket_type type, const struct uds_ser
 }
 
 static void pump(struct ctx *c, int ms) {
-    uint64_t end = now_ms() + (uint64_t) ms;
+    uint64_t end = tu_now_ms() + (uint64_t) ms;
 
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = tu_now_ms();
         if (now >= end)
             break;
         assert_true(uds_loop_run_once(uds_server_loop(c->s), (int) (end - now)) >= 0);
     }
-}
-
-/* Run the server until *flag reaches want, for at most ms. */
-static bool pump_until(struct ctx *c, const int *flag, int want, int ms) {
-    uint64_t end = now_ms() + (uint64_t) ms;
-
-    while (*flag < want) {
-        uint64_t now = now_ms();
-        if (now >= end)
-            return false;
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), (int) (end - now)) >= 0);
-    }
-    return true;
 }
 
 static int client(struct ctx *c, enum uds_socket_type type) {
@@ -268,63 +232,6 @@ static void client_close(struct ctx *c, int fd) {
     close(fd);
 }
 
-/* Receive up to want bytes within ms, running the server in between. Returns the count;
- * *ret_eof is set when the stream ended (EOF or reset). */
-static size_t recv_pumped(struct ctx *c, int fd, void *buf, size_t want, int ms, bool *ret_eof) {
-    uint64_t end = now_ms() + (uint64_t) ms;
-    size_t got = 0;
-
-    if (ret_eof)
-        *ret_eof = false;
-    while (got < want || (ret_eof && want == 0)) {
-        ssize_t n = recv(fd, (char *) buf + got, want - got, 0);
-        if (n > 0) {
-            got += (size_t) n;
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            if (ret_eof)
-                *ret_eof = true;
-            break;
-        }
-        uint64_t now = now_ms();
-        if (now >= end)
-            break;
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), 5) >= 0);
-    }
-    return got;
-}
-
-/* True when fd reaches end of stream within ms (after reading whatever is left). */
-static bool sees_eof(struct ctx *c, int fd, int ms) {
-    char buf[4096];
-    uint64_t end = now_ms() + (uint64_t) ms;
-
-    for (;;) {
-        bool eof;
-        (void) recv_pumped(c, fd, buf, sizeof(buf), 10, &eof);
-        if (eof)
-            return true;
-        if (now_ms() >= end)
-            return false;
-    }
-}
-
-static void fill(char *buf, size_t len, unsigned seed) {
-    uint32_t x = seed * 2654435761u + 1;
-
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        buf[i] = (char) (x >> 16);
-    }
-}
-
-static size_t heap_in_use(void) {
-    struct mallinfo2 mi = mallinfo2();
-
-    return mi.uordblks + mi.hblkhd;
-}
-
 /* --- tests -------------------------------------------------------------------------------- */
 
 #define ECHO_CLIENTS 50
@@ -338,12 +245,12 @@ static void server_echo_many_clients_each_get_their_bytes(void **state) {
 
     start(c, UDS_STREAM, NULL);
     for (int i = 0; i < ECHO_CLIENTS; i++) {
-        fill(out[i], ECHO_BYTES, (unsigned) i + 1);
+        tu_fill(out[i], ECHO_BYTES, (unsigned) i + 1);
         fds[i] = client(c, UDS_STREAM);
     }
-    uint64_t end = now_ms() + 10000;
+    uint64_t end = tu_now_ms() + 10000;
     int complete = 0;
-    while (complete < ECHO_CLIENTS && now_ms() < end) {
+    while (complete < ECHO_CLIENTS && tu_now_ms() < end) {
         assert_true(uds_loop_run_once(uds_server_loop(c->s), 1) >= 0);
         complete = 0;
         for (int i = 0; i < ECHO_CLIENTS; i++) {
@@ -375,7 +282,7 @@ static void server_eof_flushes_reply_then_closes(void **state) {
 
     assert_non_null(out);
     assert_non_null(in);
-    fill(out, len, 7);
+    tu_fill(out, len, 7);
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
     /* The client writes everything before reading anything back. */
@@ -391,11 +298,11 @@ static void server_eof_flushes_reply_then_closes(void **state) {
     }
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
     bool eof;
-    got += recv_pumped(c, fd, in + got, len - got, 5000, &eof);
+    got += tu_recv_pumped(c->s, fd, in + got, len - got, 5000, &eof);
     assert_int_equal(got, len);
     assert_memory_equal(in, out, len);
-    assert_true(sees_eof(c, fd, 2000));
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_sees_eof(c->s, fd, 2000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->eofs, 1);
     assert_int_equal(c->last_error, 0);
     assert_int_equal(uds_server_conn_count(c->s), 0);
@@ -410,21 +317,21 @@ static void server_backpressure_bounds_queued_bytes(void **state) {
 
     start(c, UDS_STREAM, &o);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
-    size_t before = heap_in_use();
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    size_t before = tu_heap_in_use();
     /* The client writes for a while and never reads. */
     size_t sent = 0;
-    uint64_t end = now_ms() + 400;
-    while (now_ms() < end) {
+    uint64_t end = tu_now_ms() + 400;
+    while (tu_now_ms() < end) {
         ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
         if (n > 0)
             sent += (size_t) n;
         assert_true(uds_loop_run_once(uds_server_loop(c->s), 1) >= 0);
     }
-    size_t grown = heap_in_use() - before;
+    size_t grown = tu_heap_in_use() - before;
     /* The client is held back: its bytes sit in kernel buffers, not in the server. */
     assert_true(sent < 4u << 20);
-    if (HEAP_MEASURABLE) {
+    if (TU_HEAP_MEASURABLE) {
         /* Queue at most max_outbuf + read_size; the buffer may be twice that by doubling. */
         assert_true(grown < 2 * (o.max_outbuf + o.read_size) + 16384);
     }
@@ -434,12 +341,12 @@ static void server_backpressure_bounds_queued_bytes(void **state) {
     bool eof = false;
     static char in[65536];
     while (!eof) {
-        size_t n = recv_pumped(c, fd, in, sizeof(in), 2000, &eof);
+        size_t n = tu_recv_pumped(c->s, fd, in, sizeof(in), 2000, &eof);
         assert_true(n > 0 || eof);
         got += n;
     }
     assert_int_equal(got, sent);
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, 0);
 }
 
@@ -453,7 +360,7 @@ static void server_read_budget_lets_other_client_through(void **state) {
     start(c, UDS_STREAM, &o);
     int a = client(c, UDS_STREAM);
     int b = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 2, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
     /* Fill a's socket as far as the kernel lets it, before the server reads any of it. */
     size_t total = 0;
     for (;;) {
@@ -466,12 +373,12 @@ static void server_read_budget_lets_other_client_through(void **state) {
     assert_true(uds_loop_run_once(uds_server_loop(c->s), 100) >= 1);
     assert_int_equal(send(b, "ping", 4, MSG_NOSIGNAL), 4);
     char buf[4];
-    assert_int_equal(recv_pumped(c, b, buf, 4, 2000, NULL), 4);
+    assert_int_equal(tu_recv_pumped(c->s, b, buf, 4, 2000, NULL), 4);
     assert_memory_equal(buf, "ping", 4);
     /* b was served while most of a's backlog was still unread. */
     assert_true(c->flood_at_echo < total / 2);
-    uint64_t end = now_ms() + 2000;
-    while (c->flood_bytes < total && now_ms() < end)
+    uint64_t end = tu_now_ms() + 2000;
+    while (c->flood_bytes < total && tu_now_ms() < end)
         assert_true(uds_loop_run_once(uds_server_loop(c->s), 10) >= 0);
     assert_int_equal(c->flood_bytes, total);
 }
@@ -488,11 +395,11 @@ static void server_max_conns_holds_extra_client_in_backlog(void **state) {
     pump(c, 100);
     assert_int_equal(c->opens, 2);
     assert_int_equal(send(c3, "three", 5, MSG_NOSIGNAL), 5);
-    assert_int_equal(recv_pumped(c, c3, buf, 5, 150, NULL), 0);
+    assert_int_equal(tu_recv_pumped(c->s, c3, buf, 5, 150, NULL), 0);
     assert_int_equal(c->opens, 2);
     client_close(c, c1);
-    assert_true(pump_until(c, &c->opens, 3, 1000));
-    assert_int_equal(recv_pumped(c, c3, buf, 5, 1000, NULL), 5);
+    assert_true(tu_pump_until(c->s, &c->opens, 3, 1000));
+    assert_int_equal(tu_recv_pumped(c->s, c3, buf, 5, 1000, NULL), 5);
     assert_memory_equal(buf, "three", 5);
     assert_int_equal(uds_server_conn_count(c->s), 2);
     (void) c2;
@@ -506,19 +413,19 @@ static void server_idle_timeout_closes_idle_client_only(void **state) {
     start(c, UDS_STREAM, &o);
     int idle = client(c, UDS_STREAM);
     int active = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 2, 1000));
-    uint64_t end = now_ms() + 700;
-    while (now_ms() < end) {
+    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
+    uint64_t end = tu_now_ms() + 700;
+    while (tu_now_ms() < end) {
         assert_int_equal(send(active, "a", 1, MSG_NOSIGNAL), 1);
         bool eof;
-        assert_int_equal(recv_pumped(c, active, buf, 1, 1000, &eof), 1);
+        assert_int_equal(tu_recv_pumped(c->s, active, buf, 1, 1000, &eof), 1);
         pump(c, 40);
     }
     assert_int_equal(c->closes, 1);
     assert_int_equal(c->last_error, ETIMEDOUT);
-    assert_true(sees_eof(c, idle, 100));
+    assert_true(tu_sees_eof(c->s, idle, 100));
     assert_int_equal(uds_server_conn_count(c->s), 1);
-    assert_false(sees_eof(c, active, 50));
+    assert_false(tu_sees_eof(c->s, active, 50));
 }
 
 struct emfile_report {
@@ -568,12 +475,6 @@ static void emfile_child(struct ctx *c, int ready, int ctl, int report) {
     _exit(0);
 }
 
-static bool wait_readable(int fd, int ms) {
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-
-    return poll(&p, 1, ms) == 1;
-}
-
 #define EMFILE_CLIENTS 40
 
 static void server_emfile_sheds_clients_and_keeps_serving(void **state) {
@@ -585,15 +486,14 @@ static void server_emfile_sheds_clients_and_keeps_serving(void **state) {
     assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
     assert_int_equal(pipe2(ctl, O_CLOEXEC), 0);
     assert_int_equal(pipe2(report, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = tu_fork();
     if (pid == 0)
         emfile_child(c, ready[1], ctl[0], report[1]);
     c->child = pid;
     close(ready[1]);
     close(ctl[0]);
     close(report[1]);
-    assert_true(wait_readable(ready[0], 5000));
+    assert_true(tu_wait_readable(ready[0], 5000));
 
     /* More clients than the server has fds for; each says something. */
     struct uds_connect_opts co = { .timeout_ms = 2000 };
@@ -613,7 +513,7 @@ static void server_emfile_sheds_clients_and_keeps_serving(void **state) {
     for (int i = 0; i < EMFILE_CLIENTS; i++) {
         if (fds[i] < 0)
             continue;
-        assert_true(wait_readable(fds[i], 3000));
+        assert_true(tu_wait_readable(fds[i], 3000));
         ssize_t n = recv(fds[i], buf, 1, MSG_DONTWAIT);
         if (n == 1)
             served++;
@@ -631,19 +531,17 @@ static void server_emfile_sheds_clients_and_keeps_serving(void **state) {
     int fd = uds_connect(c->path, &co);
     assert_true(fd >= 0);
     assert_int_equal(send(fd, "ping", 4, MSG_NOSIGNAL), 4);
-    assert_true(wait_readable(fd, 3000));
+    assert_true(tu_wait_readable(fd, 3000));
     assert_int_equal(recv(fd, buf, 4, MSG_WAITALL), 4);
     assert_memory_equal(buf, "ping", 4);
     close(fd);
 
     assert_int_equal(write(ctl[1], "q", 1), 1);
     struct emfile_report r;
-    assert_true(wait_readable(report[0], 5000));
+    assert_true(tu_wait_readable(report[0], 5000));
     assert_int_equal(read(report[0], &r, sizeof(r)), (ssize_t) sizeof(r));
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
     c->child = 0;
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(tu_wait_child(pid), 0);
     assert_true(r.accept_errors > 0);
     assert_int_equal(r.last_accept_error, EMFILE);
     assert_true(r.cpu_ms < 250);
@@ -660,7 +558,7 @@ static void server_graceful_stop_finishes_inflight_and_removes_socket(void **sta
 
     start(c, UDS_STREAM, NULL);
     int a = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
     int b = client(c, UDS_STREAM);      /* still in the backlog when the stop begins */
     assert_int_equal(send(a, "hello", 5, MSG_NOSIGNAL), 5);
     assert_int_equal(uds_server_stop(c->s, true), 0);
@@ -675,16 +573,16 @@ static void server_graceful_stop_finishes_inflight_and_removes_socket(void **sta
     assert_false(uds_server_stopped(c->s));
 
     /* Conversations in flight finish, the queued client included. */
-    assert_int_equal(recv_pumped(c, a, buf, 5, 1000, NULL), 5);
+    assert_int_equal(tu_recv_pumped(c->s, a, buf, 5, 1000, NULL), 5);
     assert_memory_equal(buf, "hello", 5);
     assert_int_equal(send(b, "bye", 3, MSG_NOSIGNAL), 3);
-    assert_int_equal(recv_pumped(c, b, buf, 3, 1000, NULL), 3);
+    assert_int_equal(tu_recv_pumped(c->s, b, buf, 3, 1000, NULL), 3);
     assert_memory_equal(buf, "bye", 3);
     assert_int_equal(shutdown(a, SHUT_WR), 0);
-    assert_true(sees_eof(c, a, 1000));
+    assert_true(tu_sees_eof(c->s, a, 1000));
     assert_false(uds_server_stopped(c->s));
     assert_int_equal(shutdown(b, SHUT_WR), 0);
-    assert_true(sees_eof(c, b, 1000));
+    assert_true(tu_sees_eof(c->s, b, 1000));
     assert_true(uds_server_stopped(c->s));
     assert_int_equal(uds_server_conn_count(c->s), 0);
     assert_int_equal(c->closes, 2);
@@ -698,16 +596,16 @@ static void server_drain_timeout_forces_close(void **state) {
 
     start(c, UDS_STREAM, &o);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
-    uint64_t t0 = now_ms();
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    uint64_t t0 = tu_now_ms();
     assert_int_equal(uds_server_stop(c->s, true), 0);
     pump(c, 50);
     assert_false(uds_server_stopped(c->s));
-    assert_true(pump_until(c, &c->closes, 1, 2000));
-    assert_true(now_ms() - t0 >= 140);
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 2000));
+    assert_true(tu_now_ms() - t0 >= 140);
     assert_true(uds_server_stopped(c->s));
     assert_int_equal(c->last_error, ETIMEDOUT);
-    assert_true(sees_eof(c, fd, 100));
+    assert_true(tu_sees_eof(c->s, fd, 100));
 }
 
 static void server_nongraceful_stop_closes_everything_now(void **state) {
@@ -717,15 +615,15 @@ static void server_nongraceful_stop_closes_everything_now(void **state) {
     start(c, UDS_STREAM, NULL);
     int a = client(c, UDS_STREAM);
     int b = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 2, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
     assert_int_equal(uds_server_stop(c->s, false), 0);
     assert_true(uds_server_stopped(c->s));
     assert_int_equal(c->closes, 2);
     assert_int_equal(c->close_errors[0], ECANCELED);
     assert_int_equal(c->close_errors[1], ECANCELED);
     assert_int_equal(stat(c->path, &st), -1);
-    assert_true(sees_eof(c, a, 100));
-    assert_true(sees_eof(c, b, 100));
+    assert_true(tu_sees_eof(c->s, a, 100));
+    assert_true(tu_sees_eof(c->s, b, 100));
 }
 
 static void stop_server_timer(struct uds_loop *loop, uint64_t id, void *data) {
@@ -751,7 +649,7 @@ static void server_close_in_on_data_is_deferred_and_flushes(void **state) {
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, "hi", 2, MSG_NOSIGNAL), 2);
-    assert_int_equal(recv_pumped(c, fd, buf, sizeof(buf), 1000, &eof), 3);
+    assert_int_equal(tu_recv_pumped(c->s, fd, buf, sizeof(buf), 1000, &eof), 3);
     assert_memory_equal(buf, "bye", 3);
     assert_true(eof);
     assert_int_equal(c->closes, 1);
@@ -768,10 +666,10 @@ static void server_close_other_conn_from_callback(void **state) {
     start(c, UDS_STREAM, NULL);
     int a = client(c, UDS_STREAM);
     int b = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 2, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
     assert_int_equal(send(a, "x", 1, MSG_NOSIGNAL), 1);
-    assert_int_equal(recv_pumped(c, a, buf, 1, 1000, NULL), 1);
-    assert_true(sees_eof(c, b, 1000));
+    assert_int_equal(tu_recv_pumped(c->s, a, buf, 1, 1000, NULL), 1);
+    assert_true(tu_sees_eof(c->s, b, 1000));
     assert_int_equal(c->closes, 1);
     assert_int_equal(c->closes_seen_in_data, 0);
     assert_int_equal(uds_server_conn_count(c->s), 1);
@@ -783,8 +681,8 @@ static void server_on_open_refusal_closes_without_on_close(void **state) {
     c->refuse_open = true;
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
-    assert_true(sees_eof(c, fd, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    assert_true(tu_sees_eof(c->s, fd, 1000));
     assert_int_equal(c->closes, 0);
     assert_int_equal(uds_server_conn_count(c->s), 0);
 }
@@ -796,19 +694,19 @@ static void server_seqpacket_echo_keeps_message_boundaries(void **state) {
 
     start(c, UDS_SEQPACKET, NULL);
     int fd = client(c, UDS_SEQPACKET);
-    fill(out, sizeof(out), 3);
+    tu_fill(out, sizeof(out), 3);
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         assert_int_equal(send(fd, out, sizes[i], MSG_NOSIGNAL), (ssize_t) sizes[i]);
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         ssize_t n;
-        uint64_t end = now_ms() + 1000;
-        while ((n = recv(fd, in, sizeof(in), 0)) < 0 && errno == EAGAIN && now_ms() < end)
+        uint64_t end = tu_now_ms() + 1000;
+        while ((n = recv(fd, in, sizeof(in), 0)) < 0 && errno == EAGAIN && tu_now_ms() < end)
             assert_true(uds_loop_run_once(uds_server_loop(c->s), 5) >= 0);
         assert_int_equal(n, (ssize_t) sizes[i]);
         assert_memory_equal(in, out, sizes[i]);
     }
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->eofs, 1);
     assert_int_equal(c->last_error, 0);
 }
@@ -824,10 +722,10 @@ static void server_seqpacket_queued_replies_keep_boundaries(void **state) {
     start(c, UDS_SEQPACKET, NULL);
     int fd = client(c, UDS_SEQPACKET);
     /* Far more than the socket holds: replies queue in the server, as whole messages. */
-    uint64_t end = now_ms() + 5000;
-    while (sent < SEQ_MSGS && now_ms() < end) {
+    uint64_t end = tu_now_ms() + 5000;
+    while (sent < SEQ_MSGS && tu_now_ms() < end) {
         size_t len = 1 + sent % SEQ_SIZE;
-        fill(out, len, (unsigned) sent);
+        tu_fill(out, len, (unsigned) sent);
         ssize_t n = send(fd, out, len, MSG_NOSIGNAL);
         if (n < 0) {
             assert_int_equal(errno, EAGAIN);
@@ -839,7 +737,7 @@ static void server_seqpacket_queued_replies_keep_boundaries(void **state) {
         assert_true(uds_loop_run_once(uds_server_loop(c->s), 0) >= 0);
     }
     assert_int_equal(sent, SEQ_MSGS);
-    while (got < SEQ_MSGS && now_ms() < end) {
+    while (got < SEQ_MSGS && tu_now_ms() < end) {
         ssize_t n = recv(fd, in, sizeof(in), 0);
         if (n < 0) {
             assert_int_equal(errno, EAGAIN);
@@ -847,7 +745,7 @@ static void server_seqpacket_queued_replies_keep_boundaries(void **state) {
             continue;
         }
         size_t len = 1 + got % SEQ_SIZE;
-        fill(out, len, (unsigned) got);
+        tu_fill(out, len, (unsigned) got);
         assert_int_equal(n, (ssize_t) len);
         assert_memory_equal(in, out, len);
         got++;
@@ -863,9 +761,9 @@ static void server_seqpacket_oversize_message_closes_emsgsize(void **state) {
     start(c, UDS_SEQPACKET, &o);
     int fd = client(c, UDS_SEQPACKET);
     assert_int_equal(send(fd, out, sizeof(out), MSG_NOSIGNAL), (ssize_t) sizeof(out));
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EMSGSIZE);
-    assert_true(sees_eof(c, fd, 100));
+    assert_true(tu_sees_eof(c->s, fd, 100));
 }
 
 static void server_allow_list_denies_peer_and_closes(void **state) {
@@ -877,10 +775,10 @@ static void server_allow_list_denies_peer_and_closes(void **state) {
     start(c, UDS_STREAM, &o);
     other = getuid();   /* the server keeps its own copy of the list */
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->denies, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->denies, 1, 1000));
     assert_int_equal(c->denied_uid, getuid());
     assert_int_equal(c->opens, 0);
-    assert_true(sees_eof(c, fd, 1000));
+    assert_true(tu_sees_eof(c->s, fd, 1000));
     assert_int_equal(uds_server_conn_count(c->s), 0);
 }
 
@@ -894,7 +792,7 @@ static void server_allow_list_admits_listed_gid(void **state) {
     start(c, UDS_STREAM, &o);
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, "ok", 2, MSG_NOSIGNAL), 2);
-    assert_int_equal(recv_pumped(c, fd, buf, 2, 1000, NULL), 2);
+    assert_int_equal(tu_recv_pumped(c->s, fd, buf, 2, 1000, NULL), 2);
     assert_int_equal(c->denies, 0);
     assert_int_equal(c->opens, 1);
 }
@@ -904,20 +802,13 @@ static void server_allow_list_admits_listed_gid(void **state) {
 static void server_idle_connections_cost_under_1kib_each(void **state) {
     struct ctx *c = *state;
 
-    struct rlimit rl;
-
-    if (!HEAP_MEASURABLE)
+    if (!TU_HEAP_MEASURABLE)
         skip();
     /* Both ends of every connection live in this process. */
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    if (rl.rlim_cur < 2 * IDLE_CONNS + 64 && rl.rlim_max >= 2 * IDLE_CONNS + 64) {
-        rl.rlim_cur = 2 * IDLE_CONNS + 64;
-        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    }
-    if (rl.rlim_cur < 2 * IDLE_CONNS + 64)
+    if (!tu_raise_fd_limit(2 * IDLE_CONNS + 64))
         skip();
     start(c, UDS_STREAM, NULL);
-    size_t before = heap_in_use();
+    size_t before = tu_heap_in_use();
     for (int i = 0; i < IDLE_CONNS; i++) {
         struct uds_connect_opts co = { 0 };
         int fd = uds_connect(c->path, &co);
@@ -926,8 +817,8 @@ static void server_idle_connections_cost_under_1kib_each(void **state) {
         if (i % 64 == 63)
             assert_true(uds_loop_run_once(uds_server_loop(c->s), 0) >= 0);
     }
-    assert_true(pump_until(c, &c->opens, IDLE_CONNS, 5000));
-    size_t per_conn = (heap_in_use() - before) / IDLE_CONNS;
+    assert_true(tu_pump_until(c->s, &c->opens, IDLE_CONNS, 5000));
+    size_t per_conn = (tu_heap_in_use() - before) / IDLE_CONNS;
     print_message("# heap per idle connection: %zu bytes\n", per_conn);
     assert_true(per_conn < 1024);
 }
@@ -940,8 +831,8 @@ static void server_embeds_in_callers_poll_loop(void **state) {
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, "embed", 5, MSG_NOSIGNAL), 5);
-    uint64_t end = now_ms() + 2000;
-    while (got < 5 && now_ms() < end) {
+    uint64_t end = tu_now_ms() + 2000;
+    while (got < 5 && tu_now_ms() < end) {
         struct pollfd p[2] = {
             { .fd = uds_server_fd(c->s), .events = POLLIN },
             { .fd = fd, .events = POLLIN },
@@ -973,7 +864,7 @@ static void server_shares_callers_loop(void **state) {
     assert_int_equal(errno, EINVAL);
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, "abc", 3, MSG_NOSIGNAL), 3);
-    assert_int_equal(recv_pumped(c, fd, buf, 3, 1000, NULL), 3);
+    assert_int_equal(tu_recv_pumped(c->s, fd, buf, 3, 1000, NULL), 3);
     uds_server_free(c->s);
     c->s = NULL;
     uds_loop_free(loop);
@@ -998,7 +889,7 @@ static void server_free_closes_connections_and_removes_socket(void **state) {
 
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
     uds_server_free(c->s);
     c->s = NULL;
     assert_int_equal(c->closes, 1);
@@ -1014,7 +905,7 @@ static void server_send_on_closing_conn_fails_epipe(void **state) {
 
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
     struct uds_conn *conn = c->conns[0];
     assert_non_null(conn);
     assert_int_equal(uds_conn_fd(conn) >= 0, 1);
@@ -1025,7 +916,7 @@ static void server_send_on_closing_conn_fails_epipe(void **state) {
     assert_ptr_equal(uds_conn_data(conn), c);
     uds_conn_close(conn, false);   /* outside any callback: closes now */
     assert_int_equal(c->closes, 1);
-    assert_true(sees_eof(c, fd, 1000));
+    assert_true(tu_sees_eof(c->s, fd, 1000));
 }
 
 int main(void) {

@@ -8,7 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,25 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define HEAP_MEASURABLE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HEAP_MEASURABLE 0
-#endif
-#endif
-#ifndef HEAP_MEASURABLE
-#define HEAP_MEASURABLE 1
-#endif
 
 #define MAX_CLIENTS 1100
 #define MAX_SEEN 8
@@ -50,8 +38,8 @@ enum mode {
 };
 
 struct ctx {
-    char dir[64];
-    char path[128];
+    char *dir;
+    char path[PATH_MAX];    /* DIR/s.sock */
     struct uds_server *s;
     enum mode mode;
     int clients[MAX_CLIENTS];
@@ -75,9 +63,8 @@ static int setup(void **state) {
     struct ctx *c = calloc(1, sizeof(*c));
 
     assert_non_null(c);
-    strcpy(c->dir, "/tmp/udskit-framed-XXXXXX");
-    assert_non_null(mkdtemp(c->dir));
-    snprintf(c->path, sizeof(c->path), "%s/s.sock", c->dir);
+    c->dir = tu_tmpdir_new();
+    tu_path_into(c->path, sizeof(c->path), c->dir, "s.sock");
     c->last_error = -1;
     c->record = malloc(RECORD_CAP);
     assert_non_null(c->record);
@@ -88,33 +75,27 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     struct ctx *c = *state;
-    char lock[160];
+    size_t left;
 
     uds_server_free(c->s);
     for (size_t i = 0; i < c->n_clients; i++) {
         if (c->clients[i] >= 0)
             close(c->clients[i]);
     }
-    snprintf(lock, sizeof(lock), "%s.lock", c->path);
     (void) unlink(c->path);
-    (void) unlink(lock);
-    assert_int_equal(rmdir(c->dir), 0);
+    (void) unlink(tu_path(c->dir, "s.sock.lock"));
+    left = tu_tmpdir_free(c->dir);
     free(c->record);
     free(c);
     alarm(0);
+    assert_int_equal(left, 0);  /* nothing else was left in the directory */
     return 0;
 }
 
 /* --- callbacks ---------------------------------------------------------------------------- */
 
-static size_t heap_in_use(void) {
-    struct mallinfo2 mi = mallinfo2();
-
-    return mi.uordblks + mi.hblkhd;
-}
-
 static size_t heap_above(size_t base) {
-    size_t now = heap_in_use();
+    size_t now = tu_heap_in_use();
 
     return now > base ? now - base : 0;
 }
@@ -195,13 +176,6 @@ static const struct uds_server_callbacks callbacks = {
 
 /* --- helpers ------------------------------------------------------------------------------ */
 
-static uint64_t now_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
-}
-
 static void start(struct ctx *c, enum uds_socket_type type, const struct uds_server_opts *opts) {
     struct uds_listen_opts lo = { .type = type };
     struct uds_listener l;
@@ -213,19 +187,6 @@ static void start(struct ctx *c, enum uds_socket_type type, const struct uds_ser
 
 static void run_once(struct ctx *c, int ms) {
     assert_true(uds_loop_run_once(uds_server_loop(c->s), ms) >= 0);
-}
-
-/* Run the server until *flag reaches want, for at most ms. */
-static bool pump_until(struct ctx *c, const int *flag, int want, int ms) {
-    uint64_t end = now_ms() + (uint64_t) ms;
-
-    while (*flag < want) {
-        uint64_t now = now_ms();
-        if (now >= end)
-            return false;
-        run_once(c, (int) (end - now));
-    }
-    return true;
 }
 
 static int client(struct ctx *c, enum uds_socket_type type) {
@@ -240,7 +201,7 @@ static int client(struct ctx *c, enum uds_socket_type type) {
 
 /* Send all len bytes within ms, running the server while the socket is full. */
 static void send_pumped(struct ctx *c, int fd, const void *buf, size_t len, int ms) {
-    uint64_t end = now_ms() + (uint64_t) ms;
+    uint64_t end = tu_now_ms() + (uint64_t) ms;
     size_t sent = 0;
 
     while (sent < len) {
@@ -250,65 +211,15 @@ static void send_pumped(struct ctx *c, int fd, const void *buf, size_t len, int 
             continue;
         }
         assert_int_equal(errno, EAGAIN);
-        assert_true(now_ms() < end);
+        assert_true(tu_now_ms() < end);
         run_once(c, 5);
     }
 }
 
-/* Receive up to want bytes within ms, running the server in between. Returns the count;
- * *ret_eof is set when the stream ended (EOF or reset). */
-static size_t recv_pumped(struct ctx *c, int fd, void *buf, size_t want, int ms, bool *ret_eof) {
-    uint64_t end = now_ms() + (uint64_t) ms;
-    size_t got = 0;
-
-    if (ret_eof)
-        *ret_eof = false;
-    while (got < want || (ret_eof && want == 0)) {
-        ssize_t n = recv(fd, (char *) buf + got, want - got, 0);
-        if (n > 0) {
-            got += (size_t) n;
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            if (ret_eof)
-                *ret_eof = true;
-            break;
-        }
-        if (now_ms() >= end)
-            break;
-        run_once(c, 5);
-    }
-    return got;
-}
-
-/* True when fd reaches end of stream within ms (after reading whatever is left). */
-static bool sees_eof(struct ctx *c, int fd, int ms) {
-    char buf[4096];
-    uint64_t end = now_ms() + (uint64_t) ms;
-
-    for (;;) {
-        bool eof;
-        (void) recv_pumped(c, fd, buf, sizeof(buf), 10, &eof);
-        if (eof)
-            return true;
-        if (now_ms() >= end)
-            return false;
-    }
-}
-
-static void fill(char *buf, size_t len, unsigned seed) {
-    uint32_t x = seed * 2654435761u + 1;
-
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        buf[i] = (char) (x >> 16);
-    }
-}
-
-/* Append a frame of len bytes of fill(seed) at out; returns the bytes written. */
+/* Append a frame of len bytes of tu_fill(seed) at out; returns the bytes written. */
 static size_t put_frame(char *out, size_t len, unsigned seed) {
     uds_frame_header((uint8_t *) out, (uint32_t) len);
-    fill(out + UDS_FRAME_HEADER_SIZE, len, seed);
+    tu_fill(out + UDS_FRAME_HEADER_SIZE, len, seed);
     return UDS_FRAME_HEADER_SIZE + len;
 }
 
@@ -316,10 +227,10 @@ static size_t put_frame(char *out, size_t len, unsigned seed) {
 static size_t recv_frame(struct ctx *c, int fd, void *buf, size_t cap, int ms) {
     uint8_t h[UDS_FRAME_HEADER_SIZE];
 
-    assert_int_equal(recv_pumped(c, fd, h, sizeof(h), ms, NULL), sizeof(h));
+    assert_int_equal(tu_recv_pumped(c->s, fd, h, sizeof(h), ms, NULL), sizeof(h));
     size_t len = (size_t) h[0] << 24 | (size_t) h[1] << 16 | (size_t) h[2] << 8 | h[3];
     assert_true(len <= cap);
-    assert_int_equal(recv_pumped(c, fd, buf, len, ms, NULL), len);
+    assert_int_equal(tu_recv_pumped(c->s, fd, buf, len, ms, NULL), len);
     return len;
 }
 
@@ -345,9 +256,9 @@ static void framed_echo_many_clients_each_get_their_messages(void **state) {
         fds[i] = client(c, UDS_STREAM);
     }
     /* An echo of frames is the same byte stream: compare streams. */
-    uint64_t end = now_ms() + 10000;
+    uint64_t end = tu_now_ms() + 10000;
     int complete = 0;
-    while (complete < ECHO_CLIENTS && now_ms() < end) {
+    while (complete < ECHO_CLIENTS && tu_now_ms() < end) {
         run_once(c, 1);
         complete = 0;
         for (int i = 0; i < ECHO_CLIENTS; i++) {
@@ -382,12 +293,12 @@ static void framed_messages_split_byte_by_byte_arrive_whole(void **state) {
     c->mode = MODE_RECORD;
     for (unsigned k = 0; k < 4; k++) {
         len += put_frame(stream + len, sizes[k], k);
-        fill(want + want_len, sizes[k], k);
+        tu_fill(want + want_len, sizes[k], k);
         want_len += sizes[k];
     }
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
     for (size_t i = 0; i < len; i++) {
         assert_int_equal(send(fd, stream + i, 1, MSG_NOSIGNAL), 1);
         run_once(c, 0);
@@ -396,7 +307,7 @@ static void framed_messages_split_byte_by_byte_arrive_whole(void **state) {
         if (i < UDS_FRAME_HEADER_SIZE + 300 - 1)
             assert_int_equal(c->messages, 0);
     }
-    assert_true(pump_until(c, &c->messages, 4, 1000));
+    assert_true(tu_pump_until(c->s, &c->messages, 4, 1000));
     for (unsigned k = 0; k < 4; k++)
         assert_int_equal(c->lens[k], sizes[k]);
     assert_int_equal(c->record_len, want_len);
@@ -414,13 +325,13 @@ static void framed_many_messages_in_one_write_arrive_in_order(void **state) {
     c->mode = MODE_RECORD;
     for (unsigned k = 0; k < BATCH_MSGS; k++) {
         len += put_frame(stream + len, k % 41, k);
-        fill(want + want_len, k % 41, k);
+        tu_fill(want + want_len, k % 41, k);
         want_len += k % 41;
     }
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_true(pump_until(c, &c->messages, BATCH_MSGS, 2000));
+    assert_true(tu_pump_until(c->s, &c->messages, BATCH_MSGS, 2000));
     for (unsigned k = 0; k < BATCH_MSGS; k++)
         assert_int_equal(c->lens[k], k % 41);
     assert_int_equal(c->record_len, want_len);
@@ -435,7 +346,7 @@ static void framed_whole_messages_are_delivered_without_allocating(void **state)
     static char stream[WHOLE_MSGS * (UDS_FRAME_HEADER_SIZE + WHOLE_SIZE)];
     size_t len = 0;
 
-    if (!HEAP_MEASURABLE)
+    if (!TU_HEAP_MEASURABLE)
         skip();
     c->mode = MODE_RECORD;
     for (unsigned k = 0; k < WHOLE_MSGS; k++)
@@ -443,11 +354,11 @@ static void framed_whole_messages_are_delivered_without_allocating(void **state)
     assert_true(len < 64 * 1024);   /* one read takes it all */
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
-    c->heap_base = heap_in_use();
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    c->heap_base = tu_heap_in_use();
     c->measure = true;
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_true(pump_until(c, &c->messages, WHOLE_MSGS, 2000));
+    assert_true(tu_pump_until(c->s, &c->messages, WHOLE_MSGS, 2000));
     /* Handed over from the read buffer: no copy was allocated for any of them. */
     assert_true(c->heap_peak < 1024);
 }
@@ -457,14 +368,14 @@ static void framed_split_message_is_assembled_then_freed(void **state) {
     const size_t big = 50000;
     static char stream[UDS_FRAME_HEADER_SIZE + 50000];
 
-    if (!HEAP_MEASURABLE)
+    if (!TU_HEAP_MEASURABLE)
         skip();
     c->mode = MODE_RECORD;
     size_t len = put_frame(stream, big, 9);
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
-    c->heap_base = heap_in_use();
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    c->heap_base = tu_heap_in_use();
     c->measure = true;
     assert_int_equal(send(fd, stream, 1000, MSG_NOSIGNAL), 1000);
     for (int i = 0; i < 5; i++)
@@ -472,7 +383,7 @@ static void framed_split_message_is_assembled_then_freed(void **state) {
     assert_int_equal(c->messages, 0);
     assert_int_equal(send(fd, stream + 1000, len - 1000, MSG_NOSIGNAL),
                      (ssize_t) (len - 1000));
-    assert_true(pump_until(c, &c->messages, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->messages, 1, 1000));
     assert_int_equal(c->lens[0], big);
     assert_memory_equal(c->record, stream + UDS_FRAME_HEADER_SIZE, big);
     /* The buffer for it existed during the call, and is gone after it. */
@@ -510,9 +421,9 @@ static void framed_small_and_large_replies_to_one_read_keep_order(void **state) 
         len += put_frame(stream + len, sizes[k], k);
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_int_equal(recv_pumped(c, fd, back, len, 2000, NULL), len);
+    assert_int_equal(tu_recv_pumped(c->s, fd, back, len, 2000, NULL), len);
     assert_memory_equal(back, stream, len);
     assert_int_equal(c->messages, sizeof(sizes) / sizeof(sizes[0]));
 }
@@ -530,7 +441,7 @@ static void framed_empty_messages_round_trip(void **state) {
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_int_equal(recv_pumped(c, fd, back, len, 1000, NULL), len);
+    assert_int_equal(tu_recv_pumped(c->s, fd, back, len, 1000, NULL), len);
     assert_memory_equal(back, stream, len);
     assert_int_equal(c->messages, 6);
     for (int k = 0; k < 5; k++)
@@ -563,16 +474,16 @@ static void framed_oversize_message_closes_emsgsize_without_allocating(void **st
     start(c, UDS_STREAM, &o);
     int good = client(c, UDS_STREAM);
     int bad = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 2, 1000));
-    c->heap_base = heap_in_use();
+    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
+    c->heap_base = tu_heap_in_use();
     c->measure = true;
     uds_frame_header((uint8_t *) hdr, (8u << 20) + 1);
     assert_int_equal(send(bad, hdr, sizeof(hdr), MSG_NOSIGNAL), (ssize_t) sizeof(hdr));
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EMSGSIZE);
     assert_int_equal(c->messages, 0);
-    assert_true(sees_eof(c, bad, 1000));
-    if (HEAP_MEASURABLE)
+    assert_true(tu_sees_eof(c->s, bad, 1000));
+    if (TU_HEAP_MEASURABLE)
         assert_true(c->heap_at_close < 4096);
     /* The other client is served as before. */
     char frame[UDS_FRAME_HEADER_SIZE + 1];
@@ -588,22 +499,22 @@ static void framed_max_plus_one_refused_repeatedly_memory_stays_flat(void **stat
     struct uds_server_opts o = { .max_message = 65536 };
     char hdr[UDS_FRAME_HEADER_SIZE];
 
-    if (!HEAP_MEASURABLE)
+    if (!TU_HEAP_MEASURABLE)
         skip();
     start(c, UDS_STREAM, &o);
     /* Warm up: the first connection's allocations are not growth. */
     int fd = client(c, UDS_STREAM);
     uds_frame_header((uint8_t *) hdr, 65537);
     assert_int_equal(send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL), (ssize_t) sizeof(hdr));
-    assert_true(pump_until(c, &c->closes, 1, 1000));
-    size_t before = heap_in_use();
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    size_t before = tu_heap_in_use();
     for (int i = 2; i <= 50; i++) {
         fd = client(c, UDS_STREAM);
         assert_int_equal(send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL), (ssize_t) sizeof(hdr));
-        assert_true(pump_until(c, &c->closes, i, 1000));
+        assert_true(tu_pump_until(c->s, &c->closes, i, 1000));
         assert_int_equal(c->last_error, EMSGSIZE);
     }
-    size_t after = heap_in_use();
+    size_t after = tu_heap_in_use();
     assert_true(after < before + 4096);
     assert_int_equal(uds_server_conn_count(c->s), 0);
 }
@@ -618,11 +529,11 @@ static void framed_stream_ending_mid_payload_closes_eproto(void **state) {
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, stream, sizeof(stream), MSG_NOSIGNAL), (ssize_t) sizeof(stream));
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EPROTO);
     assert_int_equal(c->eofs, 0);
     assert_int_equal(c->messages, 0);
-    assert_true(sees_eof(c, fd, 1000));
+    assert_true(tu_sees_eof(c->s, fd, 1000));
 }
 
 static void framed_stream_ending_mid_header_closes_eproto(void **state) {
@@ -636,15 +547,15 @@ static void framed_stream_ending_mid_header_closes_eproto(void **state) {
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
     int other = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 2, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
     assert_int_equal(send(fd, stream, sizeof(stream), MSG_NOSIGNAL), (ssize_t) sizeof(stream));
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EPROTO);
     assert_int_equal(c->messages, 1);
-    assert_int_equal(recv_pumped(c, fd, back, sizeof(back), 1000, NULL), sizeof(back));
+    assert_int_equal(tu_recv_pumped(c->s, fd, back, sizeof(back), 1000, NULL), sizeof(back));
     assert_memory_equal(back, stream, sizeof(back));
-    assert_true(sees_eof(c, fd, 1000));
+    assert_true(tu_sees_eof(c->s, fd, 1000));
     assert_int_equal(uds_server_conn_count(c->s), 1);
     (void) other;
 }
@@ -658,10 +569,10 @@ static void framed_stream_ending_between_messages_is_orderly(void **state) {
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, frame, sizeof(frame), MSG_NOSIGNAL), (ssize_t) sizeof(frame));
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_int_equal(recv_pumped(c, fd, back, sizeof(back), 1000, NULL), sizeof(back));
+    assert_int_equal(tu_recv_pumped(c->s, fd, back, sizeof(back), 1000, NULL), sizeof(back));
     assert_memory_equal(back, frame, sizeof(frame));
-    assert_true(sees_eof(c, fd, 1000));
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_sees_eof(c->s, fd, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->eofs, 1);
     assert_int_equal(c->last_error, 0);
 }
@@ -676,43 +587,43 @@ static void framed_client_not_reading_replies_is_throttled(void **state) {
     put_frame(frame, SLOW_FRAME - UDS_FRAME_HEADER_SIZE, 8);
     start(c, UDS_STREAM, &o);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
-    size_t before = heap_in_use();
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    size_t before = tu_heap_in_use();
     /* The client writes messages for a while and never reads. */
     size_t sent = 0;
-    uint64_t end = now_ms() + 400;
-    while (now_ms() < end) {
+    uint64_t end = tu_now_ms() + 400;
+    while (tu_now_ms() < end) {
         size_t off = sent % SLOW_FRAME;
         ssize_t n = send(fd, frame + off, SLOW_FRAME - off, MSG_NOSIGNAL);
         if (n > 0)
             sent += (size_t) n;
         run_once(c, 1);
     }
-    size_t grown = heap_in_use() - before;
+    size_t grown = tu_heap_in_use() - before;
     /* Held back: its bytes sit in kernel buffers, not in the server. */
     assert_true(sent < 4u << 20);
-    if (HEAP_MEASURABLE)
+    if (TU_HEAP_MEASURABLE)
         assert_true(grown < 2 * (o.max_outbuf + o.read_size) + 16384);
     /* Once the client reads, it finishes its last message and gets every reply back. */
     size_t got = 0;
-    end = now_ms() + 5000;
-    while (sent % SLOW_FRAME != 0 && now_ms() < end) {
+    end = tu_now_ms() + 5000;
+    while (sent % SLOW_FRAME != 0 && tu_now_ms() < end) {
         size_t off = sent % SLOW_FRAME;
         ssize_t n = send(fd, frame + off, SLOW_FRAME - off, MSG_NOSIGNAL);
         if (n > 0)
             sent += (size_t) n;
-        got += recv_pumped(c, fd, in, sizeof(in), 5, NULL);
+        got += tu_recv_pumped(c->s, fd, in, sizeof(in), 5, NULL);
     }
     assert_int_equal(sent % SLOW_FRAME, 0);
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
     bool eof = false;
     while (!eof) {
-        size_t n = recv_pumped(c, fd, in, sizeof(in), 2000, &eof);
+        size_t n = tu_recv_pumped(c->s, fd, in, sizeof(in), 2000, &eof);
         assert_true(n > 0 || eof);
         got += n;
     }
     assert_int_equal(got, sent);
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, 0);
     assert_int_equal((size_t) c->messages, sent / SLOW_FRAME);
 }
@@ -729,7 +640,7 @@ static void framed_close_in_on_message_drops_the_rest(void **state) {
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_int_equal(recv_pumped(c, fd, back, sizeof(back), 1000, &eof),
+    assert_int_equal(tu_recv_pumped(c->s, fd, back, sizeof(back), 1000, &eof),
                      UDS_FRAME_HEADER_SIZE + 3);
     assert_true(eof);
     assert_memory_equal(back, "\0\0\0\3bye", UDS_FRAME_HEADER_SIZE + 3);
@@ -745,14 +656,14 @@ static void framed_seqpacket_calls_on_message_per_packet(void **state) {
 
     start(c, UDS_SEQPACKET, NULL);
     int fd = client(c, UDS_SEQPACKET);
-    fill(out, sizeof(out), 3);
+    tu_fill(out, sizeof(out), 3);
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         assert_int_equal(send(fd, out, sizes[i], MSG_NOSIGNAL), (ssize_t) sizes[i]);
     /* Replies from uds_conn_send_message are bare packets: no frame header. */
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         ssize_t n;
-        uint64_t end = now_ms() + 1000;
-        while ((n = recv(fd, in, sizeof(in), 0)) < 0 && errno == EAGAIN && now_ms() < end)
+        uint64_t end = tu_now_ms() + 1000;
+        while ((n = recv(fd, in, sizeof(in), 0)) < 0 && errno == EAGAIN && tu_now_ms() < end)
             run_once(c, 5);
         assert_int_equal(n, (ssize_t) sizes[i]);
         assert_memory_equal(in, out, sizes[i]);
@@ -771,10 +682,10 @@ static void framed_seqpacket_over_max_message_closes_emsgsize(void **state) {
     int fd = client(c, UDS_SEQPACKET);
     assert_int_equal(send(fd, out, 16, MSG_NOSIGNAL), 16);
     assert_int_equal(send(fd, out, 17, MSG_NOSIGNAL), 17);
-    assert_true(pump_until(c, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EMSGSIZE);
     assert_int_equal(c->messages, 1);
-    assert_true(sees_eof(c, fd, 1000));
+    assert_true(tu_sees_eof(c->s, fd, 1000));
 }
 
 static void conn_send_message_over_4gib_fails_emsgsize(void **state) {
@@ -785,7 +696,7 @@ static void conn_send_message_over_4gib_fails_emsgsize(void **state) {
         skip();
     start(c, UDS_STREAM, NULL);
     int fd = client(c, UDS_STREAM);
-    assert_true(pump_until(c, &c->opens, 1, 1000));
+    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
     errno = 0;
     /* Refused from the length alone: the buffer is never read. */
     assert_int_equal(uds_conn_send_message(c->first_conn, &byte, (size_t) UINT32_MAX + 1), -1);
@@ -804,20 +715,14 @@ static void conn_send_message_over_4gib_fails_emsgsize(void **state) {
 
 static void framed_idle_connections_cost_under_1kib_each(void **state) {
     struct ctx *c = *state;
-    struct rlimit rl;
 
-    if (!HEAP_MEASURABLE)
+    if (!TU_HEAP_MEASURABLE)
         skip();
     /* Both ends of every connection live in this process. */
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    if (rl.rlim_cur < 2 * IDLE_CONNS + 64 && rl.rlim_max >= 2 * IDLE_CONNS + 64) {
-        rl.rlim_cur = 2 * IDLE_CONNS + 64;
-        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    }
-    if (rl.rlim_cur < 2 * IDLE_CONNS + 64)
+    if (!tu_raise_fd_limit(2 * IDLE_CONNS + 64))
         skip();
     start(c, UDS_STREAM, NULL);
-    size_t before = heap_in_use();
+    size_t before = tu_heap_in_use();
     for (int i = 0; i < IDLE_CONNS; i++) {
         struct uds_connect_opts co = { 0 };
         int fd = uds_connect(c->path, &co);
@@ -826,7 +731,7 @@ static void framed_idle_connections_cost_under_1kib_each(void **state) {
         if (i % 64 == 63)
             run_once(c, 0);
     }
-    assert_true(pump_until(c, &c->opens, IDLE_CONNS, 5000));
+    assert_true(tu_pump_until(c->s, &c->opens, IDLE_CONNS, 5000));
     /* Each sent one whole message and half of the next header: idle mid-frame. */
     char stream[UDS_FRAME_HEADER_SIZE + 2 + 2];
     put_frame(stream, 2, 1);
@@ -837,8 +742,8 @@ static void framed_idle_connections_cost_under_1kib_each(void **state) {
         if (i % 64 == 63)
             run_once(c, 0);
     }
-    assert_true(pump_until(c, &c->messages, IDLE_CONNS, 5000));
-    size_t per_conn = (heap_in_use() - before) / IDLE_CONNS;
+    assert_true(tu_pump_until(c->s, &c->messages, IDLE_CONNS, 5000));
+    size_t per_conn = (tu_heap_in_use() - before) / IDLE_CONNS;
     print_message("# heap per idle framed connection: %zu bytes\n", per_conn);
     assert_true(per_conn < 1024);
 }

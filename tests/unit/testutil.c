@@ -42,19 +42,25 @@ char *tu_tmpdir_new(void) {
     return dir;
 }
 
+/* Entries below the top directory that remove_entry() was given: nftw() passes no context. */
+static size_t removed_below;
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void) st;
     (void) flag;
-    (void) ftw;
+    if (ftw->level > 0)
+        removed_below++;
     return remove(path);
 }
 
-void tu_tmpdir_free(char *dir) {
+size_t tu_tmpdir_free(char *dir) {
     if (!dir)
-        return;
+        return 0;
+    removed_below = 0;
     /* Depth first, so that each directory is empty when its turn comes. */
     (void) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
+    return removed_below;
 }
 
 char *tu_path_into(char *out, size_t size, const char *dir, const char *name) {

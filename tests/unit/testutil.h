@@ -21,9 +21,9 @@
  * child dropped to nobody can reach it; returns the malloc'd path. */
 char *tu_tmpdir_new(void);
 
-/* Removes dir and everything below it (symlinks are not followed), then frees it; NULL is a
- * no-op. */
-void tu_tmpdir_free(char *dir);
+/* Removes dir and everything below it (symlinks are not followed), then frees it; returns how
+ * many files and directories were below it. NULL is a no-op. */
+size_t tu_tmpdir_free(char *dir);
 
 /* Writes "DIR/NAME" into out (size bytes) and returns out; fails the test if it does not fit. */
 char *tu_path_into(char *out, size_t size, const char *dir, const char *name);
