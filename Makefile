@@ -110,6 +110,19 @@ check: deps all tests examples replays
 demo: $(BUILD)/uds
 	@UDS=$(BUILD)/uds scripts/demo.sh
 
+# The benchmark suite of bench/RESULTS.md: all of it (minutes), or every part briefly.
+.PHONY: bench bench-smoke
+bench: all
+	@BUILD=$(BUILD) bench/run.sh
+bench-smoke: all
+	@BUILD=$(BUILD) bench/run.sh --smoke
+
+# Real servers through `uds proxy` (redis, PostgreSQL, nginx, HAProxy; installed with apt
+# when root): heavier than `make check`, run by CI.
+.PHONY: interop
+interop: $(BUILD)/uds
+	@UDS=$(CURDIR)/$(BUILD)/uds tests/interop/run.sh
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3

@@ -29,6 +29,11 @@ if [ ! -x "$BUILD/uds" ] || [ ! -f "$BUILD/libudskit.a" ]; then
 fi
 mkdir -p "$out"
 
+# A sanitizer build of the library (make SANITIZE=1) needs the same flags to link against.
+if nm "$BUILD/libudskit.a" 2>/dev/null | grep __asan_ >/dev/null; then
+    CFLAGS_BENCH="$CFLAGS_BENCH -fsanitize=address,undefined -fno-omit-frame-pointer"
+fi
+
 build() {   # build NAME [EXTRA ARGS...]: bench/NAME.c into $out/NAME
     local name=$1
     shift
@@ -39,6 +44,7 @@ build() {   # build NAME [EXTRA ARGS...]: bench/NAME.c into $out/NAME
 build floor_echo
 build pingpong
 build idle_conns
+build send_cost
 if [ -f /usr/include/uv.h ] || pkg-config --exists libuv 2>/dev/null; then
     build uv_echo $(pkg-config --cflags --libs libuv 2>/dev/null || echo -luv)
 else
@@ -49,4 +55,8 @@ if [ -f bench/memfd_bench.c ]; then
     build memfd_bench -Iinclude "$BUILD/libudskit.a"
 fi
 
-exec python3 bench/suite.py --build "$BUILD" "$@"
+# The suite runs a copy of uds: a rebuild in the tree during the run cannot swap the binary
+# under it (or leave it half-written).
+cp "$BUILD/uds" "$out/uds.tmp"
+mv -f "$out/uds.tmp" "$out/uds"
+exec python3 bench/suite.py --build "$BUILD" --uds "$out/uds" "$@"

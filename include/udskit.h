@@ -759,7 +759,7 @@ enum uds_relay_flags {
 };
 
 struct uds_relay_opts {
-    size_t buffer_size;     /* bytes in flight per direction; 0 = 64 KiB; at most 1 GiB */
+    size_t buffer_size;     /* bytes in flight per direction; 0 = 256 KiB; at most 1 GiB */
     int idle_timeout_ms;    /* end a relay when no byte moved either way for this long
                              * (ETIMEDOUT); 0 = never */
     unsigned flags;         /* enum uds_relay_flags */

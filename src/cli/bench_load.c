@@ -36,6 +36,7 @@
 #define FD_MARGIN 16
 #define PROGRESS_NS 1000000000ull
 #define MAX_CONSECUTIVE_ERRORS 100
+#define CONNECT_STEP_MS 50
 
 struct lconn {
     int fd;
@@ -71,8 +72,10 @@ struct load {
     uint64_t budget;        /* requests not yet handed to a connection */
     uint64_t completed;
     uint64_t errors;
+    uint64_t connect_steps;     /* connects that slept a whole CONNECT_STEP_MS */
     unsigned consecutive_errors;
     char first_error[512];
+    const char *first_advice;   /* what to do about it */
     bool failed;            /* stop: a fatal error */
     uint64_t start_ns;
     uint64_t end_ns;
@@ -81,6 +84,8 @@ struct load {
     uint64_t deadline_ns;   /* -d */
     uint64_t last_progress_ns;  /* a reply arrived */
     uint64_t next_report_ns;
+    uint64_t last_report_ns;    /* the progress line before, and the count then */
+    uint64_t last_report_count;
     bool progress;          /* a progress line on stderr (a TTY) */
     struct bench_hist hist;
 };
@@ -94,14 +99,18 @@ static void on_interrupt(int sig) {
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
-__attribute__((format(printf, 2, 3)))
-static void record_error(struct load *L, const char *fmt, ...) {
+#define ADVICE_ECHO "is it an echo server? (--framed for one in message mode)"
+#define ADVICE_LOG "check the server's log"
+
+__attribute__((format(printf, 3, 4)))
+static void record_error(struct load *L, const char *advice, const char *fmt, ...) {
     va_list ap;
 
     L->errors++;
     L->consecutive_errors++;
     if (L->first_error[0])
         return;
+    L->first_advice = advice;
     va_start(ap, fmt);
     vsnprintf(L->first_error, sizeof(L->first_error), fmt, ap);
     va_end(ap);
@@ -186,12 +195,17 @@ static int open_conn(struct load *L) {
         return uds_connect_addr(&a->addr, &o);
     }
     /* The short way for --reconnect storms: no parsing, and a blocking connect that sleeps
-     * while the backlog is full (SO_SNDTIMEO bounds it) instead of polling. */
+     * while the backlog is full instead of polling. The sleep is cut into steps of
+     * CONNECT_STEP_MS (SO_SNDTIMEO), re-armed until --timeout: in connect storms on a busy
+     * machine, connects sleeping on a full backlog were seen to sleep out a whole 10 s
+     * timeout; with steps, a late or missed wake-up costs one step, counted in
+     * connect_stalls. */
     fd = socket(L->sa.ss_family, L->sock_type | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    struct timeval tv = { .tv_sec = a->timeout_ms / 1000,
-                          .tv_usec = (a->timeout_ms % 1000) * 1000 };
+    int step = a->timeout_ms < CONNECT_STEP_MS ? a->timeout_ms : CONNECT_STEP_MS;
+    struct timeval tv = { .tv_sec = step / 1000, .tv_usec = (step % 1000) * 1000 };
+    uint64_t give_up = bench_now_ns() + (uint64_t) a->timeout_ms * 1000000ull;
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
         goto fail;
@@ -206,6 +220,10 @@ static int open_conn(struct load *L) {
     while (connect(fd, (struct sockaddr *) &L->sa, L->sa_len) < 0) {
         if (errno == EINTR && !interrupted)
             continue;
+        if (errno == EAGAIN && !L->tcp && !interrupted && bench_now_ns() < give_up) {
+            L->connect_steps++;
+            continue;
+        }
         if (errno == EAGAIN || errno == EINPROGRESS)
             errno = ETIMEDOUT;
         goto fail;
@@ -306,7 +324,7 @@ static void set_out(struct load *L, struct lconn *c, bool on) {
         return;
     c->out_armed = on;
     if (watch(L, c, EPOLL_CTL_MOD) < 0)
-        record_error(L, "epoll_ctl: %s", strerror(errno));
+        record_error(L, ADVICE_LOG, "epoll_ctl: %s", strerror(errno));
 }
 
 /* Advance the stream send position by n bytes, stamping requests as their first byte goes. */
@@ -425,8 +443,8 @@ static int check_stream(struct load *L, struct lconn *c, const uint8_t *p, size_
     uint64_t tx_pos = c->tx_req * L->rec + c->tx_off;
 
     if (rx_pos + n > tx_pos) {
-        record_error(L, "connection %u got %llu bytes more than it sent; is it an echo "
-                     "server?", c->id, (unsigned long long) (rx_pos + n - tx_pos));
+        record_error(L, ADVICE_ECHO, "connection %u got %llu bytes more than it sent", c->id,
+                     (unsigned long long) (rx_pos + n - tx_pos));
         return -1;
     }
     while (n > 0) {
@@ -438,8 +456,8 @@ static int check_stream(struct load *L, struct lconn *c, const uint8_t *p, size_
             size_t i = 0;
             while (want[i] == p[i])
                 i++;
-            record_error(L, "reply %llu on connection %u differs from the request at byte %zu "
-                         "(sent 0x%02x, got 0x%02x); is it an echo server?",
+            record_error(L, ADVICE_ECHO, "reply %llu on connection %u differs from the "
+                         "request at byte %zu (sent 0x%02x, got 0x%02x)",
                          (unsigned long long) c->replies + 1, c->id, c->rx_off + i, want[i],
                          p[i]);
             return -1;
@@ -464,7 +482,7 @@ static int recv_stream(struct load *L, struct lconn *c) {
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;
-            record_error(L, "connection %u: %s", c->id, strerror(errno));
+            record_error(L, ADVICE_LOG, "connection %u: %s", c->id, strerror(errno));
             return -1;
         }
         if (n == 0)
@@ -490,7 +508,7 @@ static int recv_packets(struct load *L, struct lconn *c) {
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;
-            record_error(L, "connection %u: %s", c->id, strerror(errno));
+            record_error(L, ADVICE_LOG, "connection %u: %s", c->id, strerror(errno));
             return -1;
         }
         uint64_t now = bench_now_ns();
@@ -500,14 +518,14 @@ static int recv_packets(struct load *L, struct lconn *c) {
             if (len == 0 && L->sock_type == SOCK_SEQPACKET)
                 return 1;
             if (c->rx_req >= c->tx_req) {
-                record_error(L, "connection %u got a packet it did not ask for; is it an echo "
-                             "server?", c->id);
+                record_error(L, ADVICE_ECHO, "connection %u got a packet it did not ask for",
+                             c->id);
                 return -1;
             }
             if (len != L->rec || (L->mm[i].msg_hdr.msg_flags & MSG_TRUNC) ||
                 memcmp(L->mm_iov[i].iov_base, rec_ptr(L, c, c->rx_req), L->rec) != 0) {
-                record_error(L, "reply %llu on connection %u differs from the request (%zu "
-                             "bytes sent, %zu back); is it an echo server?",
+                record_error(L, ADVICE_ECHO, "reply %llu on connection %u differs from the "
+                             "request (%zu bytes sent, %zu back)",
                              (unsigned long long) c->replies + 1, c->id, L->rec, len);
                 return -1;
             }
@@ -531,7 +549,7 @@ static bool reopen(struct load *L, struct lconn *c) {
         }
         if (conn_open(L, c) == 0)
             return true;
-        record_error(L, "connecting: %s", strerror(errno));
+        record_error(L, ADVICE_LOG, "connecting: %s", strerror(errno));
     }
     return false;
 }
@@ -540,7 +558,7 @@ static void pump(struct load *L, struct lconn *c) {
     claim(L, c);
     int r = L->packets ? send_packets(L, c) : send_stream(L, c);
     if (r < 0) {
-        record_error(L, "connection %u: sending: %s", c->id, strerror(errno));
+        record_error(L, ADVICE_LOG, "connection %u: sending: %s", c->id, strerror(errno));
         if (reopen(L, c))
             pump(L, c);
     }
@@ -551,8 +569,8 @@ static void on_event(struct load *L, struct lconn *c, uint32_t events) {
         int r = L->packets ? recv_packets(L, c) : recv_stream(L, c);
         bool done = L->a->reconnect && c->rx_req == c->claimed && c->claimed > 0;
         if (r == 1 && !done)
-            record_error(L, "the server closed connection %u with %llu of its requests "
-                         "unanswered", c->id, (unsigned long long) (c->tx_req - c->rx_req +
+            record_error(L, ADVICE_LOG, "the server closed connection %u with %llu of its "
+                         "requests unanswered", c->id, (unsigned long long) (c->tx_req - c->rx_req +
                                                                    (c->tx_off > 0)));
         if (r != 0 || done) {
             if (reopen(L, c))
@@ -566,6 +584,7 @@ static void on_event(struct load *L, struct lconn *c, uint32_t events) {
 static void report_progress(struct load *L, uint64_t now, bool last) {
     char rate[32], done[32];
     double secs = (double) (now - L->start_ns) / 1e9;
+    double since = (double) (now - L->last_report_ns) / 1e9;
 
     if (!L->progress)
         return;
@@ -573,10 +592,14 @@ static void report_progress(struct load *L, uint64_t now, bool last) {
         fputs("\r\033[K", stderr);
         return;
     }
-    fprintf(stderr, "\r\033[K%.0f s: %s requests, %s/s, %llu errors", secs,
+    /* The rate of the last interval: a server slowing down shows at once. */
+    fprintf(stderr, "\r\033[K%.0f s: %s requests, %s/s now, %llu errors", secs,
             bench_fmt_count((double) L->completed, done, sizeof(done)),
-            bench_fmt_count(secs > 0 ? (double) L->completed / secs : 0, rate, sizeof(rate)),
+            bench_fmt_count(since > 0 ? (double) (L->completed - L->last_report_count) / since
+                                      : 0, rate, sizeof(rate)),
             (unsigned long long) L->errors);
+    L->last_report_ns = now;
+    L->last_report_count = L->completed;
 }
 
 /* A connection storm of empty connections needs no loop: connect, close, count. A Unix
@@ -593,7 +616,7 @@ static void run_connect_only(struct load *L) {
         uint64_t t0 = bench_now_ns();
         int fd = open_conn(L);
         if (fd < 0) {
-            record_error(L, "connecting: %s", strerror(errno));
+            record_error(L, ADVICE_LOG, "connecting: %s", strerror(errno));
             if (L->consecutive_errors >= MAX_CONSECUTIVE_ERRORS)
                 L->failed = true;
             continue;
@@ -634,8 +657,8 @@ static void run_loop(struct load *L) {
         if (L->deadline_ns && now >= L->deadline_ns)
             break;
         if (now - L->last_progress_ns > (uint64_t) a->timeout_ms * 1000000ull) {
-            record_error(L, "no reply for %d ms; the server may be stuck (--timeout)",
-                         a->timeout_ms);
+            record_error(L, "raise --timeout if it is only slow", "no reply for %d ms; the "
+                         "server may be stuck (--timeout)", a->timeout_ms);
             L->failed = true;
             break;
         }
@@ -651,7 +674,7 @@ static void run_loop(struct load *L) {
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            record_error(L, "epoll_wait: %s", strerror(errno));
+            record_error(L, ADVICE_LOG, "epoll_wait: %s", strerror(errno));
             L->failed = true;
             break;
         }
@@ -683,6 +706,20 @@ static int raise_nofile(size_t need) {
     return 0;
 }
 
+/* Nanoseconds this thread spent waiting for a CPU while runnable (the second field of
+ * /proc/self/schedstat), or -1: how much the rest of the machine got in the way. */
+static double wait_ns(void) {
+    FILE *f = fopen("/proc/thread-self/schedstat", "re");
+    unsigned long long run, wait;
+    int n;
+
+    if (!f)
+        return -1;
+    n = fscanf(f, "%llu %llu", &run, &wait);
+    fclose(f);
+    return n == 2 ? (double) wait : -1;
+}
+
 static double cpu_seconds(void) {
     struct rusage ru;
 
@@ -696,7 +733,7 @@ static void json_str(const char *s) {
     cli_json_string(stdout, s, strlen(s));
 }
 
-static void print_report(const struct load *L, double cpu) {
+static void print_report(const struct load *L, double cpu, double waited) {
     const struct bench_load_args *a = L->a;
     const struct bench_hist *h = &L->hist;
     double secs = (double) (L->end_ns - L->start_ns) / 1e9;
@@ -726,6 +763,10 @@ static void print_report(const struct load *L, double cpu) {
                h->count ? (double) h->min / 1e3 : 0, (double) p50 / 1e3, (double) p90 / 1e3,
                (double) p99 / 1e3, (double) p999 / 1e3, (double) h->max / 1e3,
                bench_hist_mean(h) / 1e3, cpu_pct);
+        if (waited >= 0)
+            printf(",\"client_wait_percent\":%.1f", secs > 0 ? waited / 1e9 / secs * 100 : 0);
+        if (a->reconnect)
+            printf(",\"connect_stalls\":%llu", (unsigned long long) L->connect_steps);
         if (L->first_error[0]) {
             printf(",\"first_error\":");
             json_str(L->first_error);
@@ -761,8 +802,12 @@ static void print_report(const struct load *L, double cpu) {
            bench_fmt_us(p99, b3, sizeof(b3)), bench_fmt_us(p999, b4, sizeof(b4)),
            bench_fmt_us(h->max, b5, sizeof(b5)),
            bench_fmt_us((uint64_t) bench_hist_mean(h), b6, sizeof(b6)));
-    printf("  load         this generator used %.0f%% of a CPU%s\n", cpu_pct,
+    printf("  load         this generator used %.0f%% of a CPU%s", cpu_pct,
            cpu_pct > 90 ? ": it may be the bottleneck; give it a core of its own" : "");
+    if (waited >= 0 && secs > 0 && waited / 1e9 / secs > 0.03)
+        printf("; it waited for a CPU %.0f%% of the time: other work disturbed the run",
+               waited / 1e9 / secs * 100);
+    printf("\n");
 }
 
 static void load_free(struct load *L) {
@@ -853,28 +898,29 @@ int bench_load_run(const struct bench_load_args *a) {
     sigaction(SIGTERM, &sa, &old_term);
     L.progress = !a->quiet && isatty(STDERR_FILENO);
     L.budget = a->requests ? a->requests : UINT64_MAX;
-    double cpu0 = cpu_seconds();
+    double cpu0 = cpu_seconds(), wait0 = wait_ns();
     L.start_ns = L.last_progress_ns = bench_now_ns();
     L.next_report_ns = L.start_ns + PROGRESS_NS;
+    L.last_report_ns = L.start_ns;
     if (a->duration_ms)
         L.deadline_ns = L.start_ns + (uint64_t) a->duration_ms * 1000000ull;
     if (a->reconnect && a->size == 0)
         run_connect_only(&L);
     else
         run_loop(&L);
-    double cpu = cpu_seconds() - cpu0;
+    double cpu = cpu_seconds() - cpu0, wait1 = wait_ns();
     report_progress(&L, L.end_ns, true);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 
-    print_report(&L, cpu);
+    print_report(&L, cpu, wait0 >= 0 && wait1 >= 0 ? wait1 - wait0 : -1);
     if (fflush(stdout) != 0) {
         code = CLI_EXIT_FAILURE;
         goto out;
     }
     code = EX_OK;
     if (L.errors > 0) {
-        cli_error(a->address, "check the server's log", "%llu error%s; the first: %s",
+        cli_error(a->address, L.first_advice, "%llu error%s; the first: %s",
                   (unsigned long long) L.errors, L.errors == 1 ? "" : "s", L.first_error);
         code = CLI_EXIT_FAILURE;
     } else if (L.completed == 0) {

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -55,6 +56,7 @@ struct proxy_args {
     int drain_ms;
     size_t buffer_size;
     bool no_splice;
+    long busy_poll_us;
     long ready_fd;
     int verbosity;
     bool json;
@@ -96,6 +98,7 @@ struct proxy {
     unsigned signals;
     bool stopping;
     bool cut_off;
+    bool done;                      /* the loop is to return */
     uint64_t drain_timer;
     /* rate limits */
     uint64_t fail_logged_ms;
@@ -162,8 +165,11 @@ static void proxy_usage(FILE *out) {
             "      --drain-timeout SECONDS on SIGTERM/SIGINT, give open connections that long\n"
             "                            to finish (default 10)\n"
             "      --buffer-size BYTES   bytes in flight per direction of a connection, K/M\n"
-            "                            suffixes (default 64K)\n"
+            "                            suffixes (default 256K)\n"
             "      --no-splice           always copy through a buffer, never splice()\n"
+            "      --busy-poll USEC      after activity, poll without sleeping for up to USEC\n"
+            "                            microseconds before waiting again: lower latency\n"
+            "                            for a CPU kept busy while traffic flows (default 0)\n"
             "\n"
             "Readiness and logs:\n"
             "      --ready-fd N          write a newline to fd N, then close it, once ready\n"
@@ -401,7 +407,7 @@ static void close_target(struct conn *c) {
     c->target = -1;
 }
 
-/* Drop a connection that is not relaying (yet): both fds, its timers, its slot. */
+/* Drop a connection, relaying or not yet: its fds, timers and slot. */
 static void conn_free(struct conn *c) {
     struct proxy *px = c->px;
 
@@ -448,7 +454,7 @@ static size_t proxy_v1(const struct conn *c, char *buf, size_t size) {
     return n > 0 && (size_t) n < size ? (size_t) n : 0;
 }
 
-/* PROXY protocol v2: signature, version 2 + PROXY, family, length, addresses. */
+/* PROXY protocol v2: signature, version and command, family, length, addresses. */
 static size_t proxy_v2(const struct conn *c, unsigned char *buf, size_t size) {
     static const unsigned char sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51,
                                            0x55, 0x49, 0x54, 0x0a };
@@ -457,7 +463,7 @@ static size_t proxy_v2(const struct conn *c, unsigned char *buf, size_t size) {
     unsigned char *a = buf + 16;
     size_t alen;
 
-    if (size < 16 + 216)
+    if (size < 16 + 36)
         return 0;
     memcpy(buf, sig, sizeof(sig));
     buf[12] = 0x21;     /* version 2, command PROXY */
@@ -478,16 +484,13 @@ static size_t proxy_v2(const struct conn *c, unsigned char *buf, size_t size) {
         memcpy(a + 34, &li->sin6_port, 2);
         alen = 36;
     } else {
-        /* Unix stream: 108 bytes of source path (an unnamed client: zeros), then 108 of
-         * the listener's. */
-        const struct sockaddr_un *pu = (const void *) p, *lu = (const void *) l;
-        buf[13] = 0x31;
-        memset(a, 0, 216);
-        if (c->peer_len > offsetof(struct sockaddr_un, sun_path))
-            memcpy(a, pu->sun_path, c->peer_len - offsetof(struct sockaddr_un, sun_path));
-        if (c->local_len > offsetof(struct sockaddr_un, sun_path))
-            memcpy(a + 108, lu->sun_path, c->local_len - offsetof(struct sockaddr_un, sun_path));
-        alen = 216;
+        /* A Unix client has no address in IP terms. The protocol's AF_UNIX family (0x31)
+         * is refused by HAProxy and Envoy, and so is UNSPEC with PROXY; a LOCAL header
+         * with no addresses is taken by all of them and means the same as v1's UNKNOWN:
+         * use the connection's own endpoints. */
+        buf[12] = 0x20;     /* version 2, command LOCAL */
+        buf[13] = 0x00;     /* UNSPEC */
+        alen = 0;
     }
     buf[14] = (unsigned char) (alen >> 8);
     buf[15] = (unsigned char) alen;
@@ -516,9 +519,11 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
         char dur[32];
         snprintf(why, sizeof(why), ": idle for %s (--idle-timeout)",
                  cli_format_duration(px->args->idle_ms, dur, sizeof(dur)));
+    } else if (info->error && info->error_side != UDS_RELAY_NONE) {
+        snprintf(why, sizeof(why), ": the %s went away (%s)",
+                 info->error_side == UDS_RELAY_A ? "client" : "target", strerror(info->error));
     } else if (info->error) {
-        snprintf(why, sizeof(why), ": %s %s", info->error_side == UDS_RELAY_A ? "client" :
-                 info->error_side == UDS_RELAY_B ? "target" : "proxy", strerror(info->error));
+        snprintf(why, sizeof(why), ": %s", strerror(info->error));
     }
     if (cli_log_enabled(level))
         cli_log(level, "close", px->listen_text, kv, info->error ? 6 : 5, "%s: closed "
@@ -531,7 +536,7 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
 /* The target answered: relay. */
 static void conn_connected(struct conn *c) {
     struct proxy *px = c->px;
-    unsigned char hdr[16 + 216];
+    unsigned char hdr[16 + 36];
     size_t hdr_len = 0;
     int client = c->client, target = c->target;
 
@@ -702,12 +707,13 @@ static void handle_client(struct proxy *px, int fd) {
     if (px->listen_unix) {
         struct uds_peer peer = { .pidfd = -1 };
         unsigned flags = a->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u;
-        if (uds_peer_get(fd, flags, &peer) < 0) {
-            snprintf(c->client_text, sizeof(c->client_text), "an unknown peer");
-        } else {
+        bool known = uds_peer_get(fd, flags, &peer) == 0;
+        if (known)
             describe_peer(&peer, c->client_text, sizeof(c->client_text));
-        }
-        if (uds_allow_is_set(&px->allow) && !uds_peer_allowed(&peer, &px->allow)) {
+        else
+            snprintf(c->client_text, sizeof(c->client_text), "an unknown peer");
+        /* A peer whose identity cannot be read is not on any allow-list. */
+        if (uds_allow_is_set(&px->allow) && (!known || !uds_peer_allowed(&peer, &px->allow))) {
             struct cli_kv kv[] = {
                 CLI_KV_NUM("pid", peer.pid),
                 CLI_KV_NUM("uid", peer.uid),
@@ -934,6 +940,11 @@ static int open_signalfd(void) {
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+static void stop_loop(struct proxy *px) {
+    px->done = true;
+    uds_loop_stop(px->loop);
+}
+
 static void close_all(struct proxy *px) {
     while (px->conns)
         conn_free(px->conns);
@@ -941,7 +952,7 @@ static void close_all(struct proxy *px) {
 
 static void check_drained(struct proxy *px) {
     if (px->stopping && px->n_conns == 0)
-        uds_loop_stop(px->loop);
+        stop_loop(px);
 }
 
 static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
@@ -956,7 +967,7 @@ static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *dat
             px->n_conns, px->n_conns == 1 ? "" : "s",
             cli_format_duration(px->args->drain_ms, dur, sizeof(dur)));
     close_all(px);
-    uds_loop_stop(px->loop);
+    stop_loop(px);
 }
 
 static const char *signal_name(uint32_t signo) {
@@ -989,7 +1000,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
             if (px->n_conns > 0)
                 px->cut_off = true;
             close_all(px);
-            uds_loop_stop(loop);
+            stop_loop(px);
             continue;
         }
         if (uds_notify("STOPPING=1") < 0)
@@ -1002,7 +1013,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
         px->stopping = true;
         stop_listening(px);
         if (px->n_conns == 0) {
-            uds_loop_stop(loop);
+            stop_loop(px);
             continue;
         }
         px->drain_timer = uds_loop_timer_add(loop, (uint64_t) px->args->drain_ms,
@@ -1040,8 +1051,8 @@ static void raise_nofile(long max_conns) {
 static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
     enum {
         OPT_ALLOW_UID = 256, OPT_ALLOW_GID, OPT_PUBLIC, OPT_CONNECT_TIMEOUT, OPT_SEND_PROXY,
-        OPT_SEND_PROXY_V2, OPT_IDLE, OPT_DRAIN, OPT_BUFFER, OPT_NO_SPLICE, OPT_READY_FD,
-        OPT_LOG,
+        OPT_SEND_PROXY_V2, OPT_IDLE, OPT_DRAIN, OPT_BUFFER, OPT_NO_SPLICE, OPT_BUSY_POLL,
+        OPT_READY_FD, OPT_LOG,
     };
     static const struct option longopts[] = {
         { "mode", required_argument, NULL, 'm' },
@@ -1058,6 +1069,7 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
         { "drain-timeout", required_argument, NULL, OPT_DRAIN },
         { "buffer-size", required_argument, NULL, OPT_BUFFER },
         { "no-splice", no_argument, NULL, OPT_NO_SPLICE },
+        { "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
         { "ready-fd", required_argument, NULL, OPT_READY_FD },
         { "log", required_argument, NULL, OPT_LOG },
         { "quiet", no_argument, NULL, 'q' },
@@ -1141,6 +1153,11 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
         case OPT_NO_SPLICE:
             a->no_splice = true;
             break;
+        case OPT_BUSY_POLL:
+            if (cli_parse_long(optarg, 0, 1000000, &a->busy_poll_us) < 0)
+                return cli_usage("proxy", "--busy-poll: '%s' is not a number of microseconds "
+                                 "from 0 to 1000000; e.g. --busy-poll 50", optarg);
+            break;
         case OPT_READY_FD:
             if (cli_parse_long(optarg, 0, INT32_MAX, &a->ready_fd) < 0 ||
                 fcntl((int) a->ready_fd, F_GETFD) < 0)
@@ -1212,6 +1229,32 @@ static void announce_ready(struct proxy *px) {
                 strerror(errno));
 }
 
+static uint64_t now_us(void) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* --busy-poll (HAProxy's busy-polling): after a wakeup that did work, keep polling without
+ * sleeping for a while. The next message then finds the proxy running: its sender wakes
+ * no one, and the proxy does not pay for going to sleep and being woken, which on a VM
+ * includes waking an idle virtual CPU. The price is a CPU kept busy while traffic flows. */
+static int run_loop(struct proxy *px) {
+    uint64_t spin = (uint64_t) px->args->busy_poll_us, last = 0;
+
+    if (spin == 0)
+        return uds_loop_run(px->loop);
+    while (!px->done) {
+        int n = uds_loop_run_once(px->loop, now_us() - last < spin ? 0 : -1);
+        if (n < 0)
+            return -1;
+        if (n > 0)
+            last = now_us();
+    }
+    return 0;
+}
+
 static int run(struct proxy *px, int sigfd) {
     const struct proxy_args *a = px->args;
     struct uds_relay_opts ropts = {
@@ -1231,7 +1274,7 @@ static int run(struct proxy *px, int sigfd) {
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     px->accepting = true;
     announce_ready(px);
-    if (uds_loop_run(px->loop) < 0)
+    if (run_loop(px) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     cli_log(CLI_LOG_INFO, "stopped", px->listen_text, NULL, 0, "%s: stopped", px->listen_text);
     return px->cut_off ? CLI_EXIT_FAILURE : EX_OK;

@@ -14,11 +14,13 @@
 
 #include "internal.h"
 
-#define DEFAULT_BUFFER (64u << 10)
+#define DEFAULT_BUFFER (256u << 10)
 #define MAX_BUFFER ((size_t) 1 << 30)
 /* Buffers and pipes kept for reuse once released: a relay holds them only while bytes are
- * in flight, so idle relays cost two fds and no memory beyond their struct. */
-#define POOL_MAX 64
+ * in flight, so idle relays cost two fds and no memory beyond their struct. An empty pipe
+ * costs two fds and no pages; a buffer may hold its pages, so fewer of those are kept. */
+#define BUF_POOL_MAX 16
+#define PIPE_POOL_MAX 64
 /* Transfers per direction per wakeup before yielding to other fds (libuv reads 32 times). */
 #define PUMP_ROUNDS 16
 /* A read at least this large means bulk data: the next read of that direction splices.
@@ -51,9 +53,9 @@ struct uds_relay_group {
     size_t buffer_size;
     int idle_ms;
     bool can_splice;
-    char *bufs[POOL_MAX];
+    char *bufs[BUF_POOL_MAX];
     size_t n_bufs;
-    struct pipe_pair pipes[POOL_MAX];
+    struct pipe_pair pipes[PIPE_POOL_MAX];
     size_t n_pipes;
     struct uds_relay *relays;   /* live relays, doubly linked */
     size_t count;
@@ -88,7 +90,7 @@ static char *buf_get(struct uds_relay_group *g) {
 static void buf_put(struct uds_relay_group *g, char *buf) {
     if (!buf)
         return;
-    if (g->n_bufs < POOL_MAX)
+    if (g->n_bufs < BUF_POOL_MAX)
         g->bufs[g->n_bufs++] = buf;
     else
         free(buf);
@@ -124,7 +126,7 @@ static void pipe_close(struct pipe_pair *p) {
 static void pipe_put(struct uds_relay_group *g, struct pipe_pair *p, bool empty) {
     if (p->r < 0)
         return;
-    if (empty && g->n_pipes < POOL_MAX) {
+    if (empty && g->n_pipes < PIPE_POOL_MAX) {
         g->pipes[g->n_pipes++] = *p;
         p->r = p->w = -1;
         return;
@@ -370,12 +372,15 @@ static int pump(struct uds_relay *r, struct dir *d) {
         r->moved = false;
         r->last_ms = uds_loop_now_ms(g->loop);
     }
-    /* Nothing pending any more: the buffer goes back to the pool until bytes come again. */
+    /* Nothing pending any more: the buffer and the pipe go back to the pools until bytes
+     * come again. */
     if (d->buf && !pending(d)) {
         buf_put(g, d->buf);
         d->buf = NULL;
         d->off = d->len = 0;
     }
+    if (d->pipe.r >= 0 && d->in_pipe == 0)
+        pipe_put(g, &d->pipe, true);
     return ret;
 }
 

@@ -224,7 +224,7 @@ EOF
     wait_file "$T/flood.result" 10
     run cat "$T/flood.result"
     [[ "$output" == BrokenPipeError || "$output" == ConnectionResetError ]]
-    wait_for_line "$T/proxy2.log" "closed connection from pid [0-9]+ .*: client"
+    wait_for_line "$T/proxy2.log" "closed connection from pid [0-9]+ .*: the client went away"
     # Everything that connection held is released.
     local i
     for i in $(seq 50); do [ "$(socket_count "$PROXY_PID")" -eq "$fds_flood" ] && break; sleep 0.02; done
@@ -233,6 +233,17 @@ EOF
     run peer echo-check "$T/p.sock" 100000
     [ "$output" = "ok 100000" ]
     [ "$(socket_count "$first_proxy")" -eq "$fds0" ]
+}
+
+@test "proxy: --busy-poll relays byte for byte and still stops on SIGTERM" {
+    start_server "$T/s.sock"
+    start_proxy --busy-poll 50 "$T/p.sock" "$T/s.sock"
+    run peer echo-check "$T/p.sock" $((4 << 20))
+    [ "$output" = "ok $((4 << 20))" ]
+    kill -TERM "$PROXY_PID"
+    wait_status "$PROXY_PID" 5
+    [ "$WAIT_STATUS" -eq 0 ]
+    [ ! -e "$T/p.sock" ]
 }
 
 # ---- limits and timeouts -----------------------------------------------------------------
@@ -356,6 +367,7 @@ choose another port" ]
         "--public $T/p.sock $T/s.sock"
         "--connect-timeout 0 $T/p.sock $T/s.sock"
         "--buffer-size 12 $T/p.sock $T/s.sock"
+        "--busy-poll -1 $T/p.sock $T/s.sock"
         "-c 0 $T/p.sock $T/s.sock"
         "$T/p.sock tcp:127.0.0.1"
         "$T/p.sock tcp:127.0.0.1:0"
@@ -394,7 +406,7 @@ EOF
     [ "${lines[2]}" = "after the header" ]
 }
 
-@test "proxy: --send-proxy-v2 sends a binary header (TCP client, then a Unix one)" {
+@test "proxy: --send-proxy-v2 sends a binary header (TCP client; LOCAL for a Unix one)" {
     start_peer hdr header-server "$T/h.sock"
     start_proxy --send-proxy-v2 tcp:127.0.0.1:0 "$T/h.sock"
     local lport=${PROXY_ADDR##*:}
@@ -408,7 +420,7 @@ EOF
     [ "${lines[0]}" = "v2 cmd=0x21 len=12 TCP4 127.0.0.1 127.0.0.1 ${lines[1]} $lport" ]
     PROXY_LOG_FILE=$T/unix.log start_proxy --send-proxy-v2 "$T/p.sock" "$T/h.sock"
     run peer send-wait "$T/p.sock" "y" 5
-    [ "${lines[0]}" = "v2 cmd=0x21 len=216 UNIX src='' dst=$T/p.sock" ]
+    [ "${lines[0]}" = "v2 cmd=0x20 len=0 family 0x00" ]     # LOCAL: no address to give
 }
 
 # ---- stopping ------------------------------------------------------------------------------

@@ -84,6 +84,10 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+port_open() {
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1"
+}
+
 # wait_until SECONDS CMD...: poll CMD until it succeeds.
 wait_until() {
     local secs=$1 i
@@ -270,11 +274,11 @@ frontend echo_source
     http-request return status 200 content-type text/plain lf-string "%[src]:%[src_port]\n"
 EOF
 bg haproxy haproxy -db -f "$T/haproxy.cfg"
-wait_until 10 curl -s "http://127.0.0.1:$haproxy_port/"
+wait_until 10 port_open "$haproxy_port"
 proxy pp3 --send-proxy-v2 "$T/haproxy-proxy.sock" "tcp:127.0.0.1:$haproxy_port"
 proxy pp4 --send-proxy tcp:127.0.0.1:0 "tcp:127.0.0.1:$haproxy_port"
 pp4_port=$PROXY_PORT
-haproxy_unix() {    # a Unix client has no IP address: v2 says AF_UNIX, and HAProxy takes it
+haproxy_unix() {    # a Unix client has no IP address: a v2 LOCAL header, which HAProxy takes
     local out
     out=$(timeout $TO curl -sf --unix-socket "$T/haproxy-proxy.sock" http://localhost/) ||
         return 1
