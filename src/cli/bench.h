@@ -32,8 +32,6 @@ struct bench_hist {
 
 void bench_hist_init(struct bench_hist *h);
 void bench_hist_record(struct bench_hist *h, uint64_t ns);
-/* Add every sample of from into h. */
-void bench_hist_merge(struct bench_hist *h, const struct bench_hist *from);
 /* The value at percentile p (0..100): the highest value of the bucket holding that sample,
  * never above the exact max. 0 when empty. */
 uint64_t bench_hist_percentile(const struct bench_hist *h, double p);

@@ -44,19 +44,6 @@ void bench_hist_record(struct bench_hist *h, uint64_t ns) {
         h->max = ns;
 }
 
-void bench_hist_merge(struct bench_hist *h, const struct bench_hist *from) {
-    if (from->count == 0)
-        return;
-    for (size_t i = 0; i < BENCH_HIST_BUCKETS; i++)
-        h->buckets[i] += from->buckets[i];
-    h->count += from->count;
-    h->sum += from->sum;
-    if (from->min < h->min)
-        h->min = from->min;
-    if (from->max > h->max)
-        h->max = from->max;
-}
-
 uint64_t bench_hist_percentile(const struct bench_hist *h, double p) {
     if (h->count == 0)
         return 0;

@@ -73,6 +73,7 @@ def run(handle):
 @test "bench: --json without ADDRESS gives every figure, positive, and the placement" {
     run --separate-stderr timeout 60 "$UDS" bench --json -d 0.01 --sizes 64 --write-sizes 16K \
         --transports stream,tcp,pipe --cpu 0,0
+    echo "$output $stderr"
     [ "$status" -eq 0 ]
     printf '%s\n' "$output" >"$T/t.json"
     json_check "$T/t.json" 'j["placement"] == {"pinned": True, "server_cpu": 0, "client_cpu": 0,
