@@ -745,7 +745,9 @@ UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
  * that does not read makes the relay stop reading its peer (backpressure), so memory stays
  * flat. While a direction carries bulk data it moves through a pipe with splice(), never
  * copied into user space; small messages go through a buffer (one read() takes a whole
- * queue of them). splice() into a socket cannot take MSG_NOSIGNAL, so the relay splices
+ * queue of them), and the writes gathered in one loop wakeup go to the kernel together in
+ * one io_uring submission where the kernel allows io_uring (else one send() each), so that
+ * a server on the same CPU is woken once for all of them. splice() into a socket cannot take MSG_NOSIGNAL, so the relay splices
  * only while SIGPIPE is ignored (signal(SIGPIPE, SIG_IGN)) and copies otherwise. Buffers
  * and pipes are taken from pools shared by a group when bytes are in flight and given back
  * when they are not: an idle relay holds its two sockets and nothing else.
@@ -756,6 +758,8 @@ struct uds_relay;
 
 enum uds_relay_flags {
     UDS_RELAY_NO_SPLICE = 1u << 0,  /* always copy through a buffer */
+    UDS_RELAY_NO_BATCH = 1u << 1,   /* send each write at once, not the writes of one loop
+                                     * wakeup together in one io_uring submission */
 };
 
 struct uds_relay_opts {

@@ -7,6 +7,7 @@
 #define UDSKIT_INTERNAL_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -83,5 +84,36 @@ struct uds__diag_msg {
  * Returns the bytes it occupies, padding included (> 0, <= len), or -1/EPROTO when the
  * message is malformed (the rest of the datagram cannot be trusted either). */
 ssize_t uds__diag_parse(const void *buf, size_t len, struct uds__diag_msg *ret_msg);
+
+/* A minimal io_uring for batches of non-blocking sends (uring.c). */
+#define UDS__RING_MAX 256u
+struct uds__ring;
+typedef void uds__ring_done_fn(uint64_t user_data, int res, void *arg);
+
+/* A ring of up to entries (1..UDS__RING_MAX) sends; NULL with errno when this kernel or
+ * its policy gives none (ENOSYS, EPERM: io_uring_disabled, a seccomp filter). */
+struct uds__ring *uds__ring_new(unsigned entries);
+void uds__ring_free(struct uds__ring *ring);
+/* No room for another send before the next submit. */
+bool uds__ring_full(const struct uds__ring *ring);
+/* Queue send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT); buf must stay valid until its
+ * completion. Returns 0, or -1/EBUSY when the ring is full. */
+int uds__ring_send(struct uds__ring *ring, int fd, const void *buf, size_t len,
+                   uint64_t user_data);
+/* Turn the queued, not yet submitted send tagged user_data into a no-op (its buffer or fd
+ * is going away); its completion still comes, with res 0. */
+void uds__ring_forget(struct uds__ring *ring, uint64_t user_data);
+/* Hand every queued send to the kernel in one call and deliver each result as
+ * done(user_data, bytes sent or -errno, arg), all before returning. Returns 0, or -1 with
+ * errno when the ring itself failed (the sends it could not take were reported -EAGAIN). */
+int uds__ring_submit(struct uds__ring *ring, uds__ring_done_fn *done, void *arg);
+
+/* Call fn(data) at the end of every uds_loop_run_once(), after the callbacks of that
+ * wakeup: where work gathered during the wakeup is handed on in one go. Returns 0, or
+ * -1/ENOSPC past UDS__LOOP_HOOKS hooks on one loop. */
+#define UDS__LOOP_HOOKS 8
+int uds__loop_hook_add(struct uds_loop *loop, void (*fn)(void *data), void *data);
+/* Remove the hook added with the same fn and data; nothing if there is none. */
+void uds__loop_hook_del(struct uds_loop *loop, void (*fn)(void *data), void *data);
 
 #endif /* UDSKIT_INTERNAL_H */

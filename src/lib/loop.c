@@ -51,6 +51,10 @@ struct uds_loop {
     uint64_t seq;
     uint64_t armed;         /* deadline the timerfd is set to; 0 = disarmed */
     bool stop;
+    struct hook {
+        void (*fn)(void *data);
+        void *data;
+    } hooks[UDS__LOOP_HOOKS];   /* run at the end of each wakeup; fn NULL when free */
     struct epoll_event events[MAX_EVENTS];
 };
 
@@ -445,7 +449,28 @@ UDS_API int uds_loop_run_once(struct uds_loop *loop, int timeout_ms) {
         ran++;
     }
     ran += run_timers(loop);
+    for (size_t i = 0; i < UDS__LOOP_HOOKS; i++) {
+        if (loop->hooks[i].fn)
+            loop->hooks[i].fn(loop->hooks[i].data);
+    }
     return ran;
+}
+
+int uds__loop_hook_add(struct uds_loop *loop, void (*fn)(void *data), void *data) {
+    for (size_t i = 0; i < UDS__LOOP_HOOKS; i++) {
+        if (!loop->hooks[i].fn) {
+            loop->hooks[i] = (struct hook) { .fn = fn, .data = data };
+            return 0;
+        }
+    }
+    return uds__fail(ENOSPC);
+}
+
+void uds__loop_hook_del(struct uds_loop *loop, void (*fn)(void *data), void *data) {
+    for (size_t i = 0; i < UDS__LOOP_HOOKS; i++) {
+        if (loop->hooks[i].fn == fn && loop->hooks[i].data == data)
+            loop->hooks[i] = (struct hook) { .fn = NULL };
+    }
 }
 
 UDS_API int uds_loop_run(struct uds_loop *loop) {

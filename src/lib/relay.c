@@ -2,8 +2,9 @@
 /*
  * relay.c — bridge pairs of connected stream sockets on a uds_loop: both directions at once,
  * a half-close passed on as shutdown(SHUT_WR), bounded per-direction buffers (backpressure),
- * and splice() through pooled pipes while a direction carries bulk data. It accepts,
- * connects and parses nothing: it moves bytes between two fds it was given.
+ * splice() through pooled pipes while a direction carries bulk data, and the small writes of
+ * one loop wakeup handed to the kernel together (uring.c). It accepts, connects and parses
+ * nothing: it moves bytes between two fds it was given.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,14 @@ struct dir {
                              * gone) */
     bool no_splice;         /* splice() refused these fds (EINVAL): copy from now on */
     bool bulk;              /* the last read was large: splice the next one */
+    bool batched;           /* buf[off, len) is queued in the group's batch: neither read
+                             * into nor written from until the batch has been sent */
+};
+
+/* A send queued for the end of the wakeup; relay NULL once that relay has ended. */
+struct batched_send {
+    struct uds_relay *relay;
+    int dir;
 };
 
 struct uds_relay_group {
@@ -53,6 +62,9 @@ struct uds_relay_group {
     size_t buffer_size;
     int idle_ms;
     bool can_splice;
+    struct uds__ring *ring;     /* NULL: every write is sent at once */
+    struct batched_send batch[UDS__RING_MAX];   /* indexed by the send's user_data */
+    size_t n_batch;
     char *bufs[BUF_POOL_MAX];
     size_t n_bufs;
     struct pipe_pair pipes[PIPE_POOL_MAX];
@@ -146,6 +158,8 @@ static bool sigpipe_ignored(void) {
 
 /* ---- group ------------------------------------------------------------------------------ */
 
+static void send_batch(void *data);
+
 UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
                                                     const struct uds_relay_opts *opts) {
     const struct uds_relay_opts defaults = { .buffer_size = 0 };
@@ -154,7 +168,7 @@ UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
     if (!opts)
         opts = &defaults;
     if (!loop || opts->buffer_size > MAX_BUFFER || opts->idle_timeout_ms < 0 ||
-        (opts->flags & ~(unsigned) UDS_RELAY_NO_SPLICE)) {
+        (opts->flags & ~(unsigned) (UDS_RELAY_NO_SPLICE | UDS_RELAY_NO_BATCH))) {
         errno = EINVAL;
         return NULL;
     }
@@ -165,6 +179,15 @@ UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
     g->buffer_size = opts->buffer_size ? opts->buffer_size : DEFAULT_BUFFER;
     g->idle_ms = opts->idle_timeout_ms;
     g->can_splice = !(opts->flags & UDS_RELAY_NO_SPLICE) && sigpipe_ignored();
+    if (!(opts->flags & UDS_RELAY_NO_BATCH)) {
+        /* Without a ring (old kernel, io_uring disabled by policy) writes go one by one,
+         * which is correct, only slower on a busy CPU. */
+        g->ring = uds__ring_new(UDS__RING_MAX);
+        if (g->ring && uds__loop_hook_add(loop, send_batch, g) < 0) {
+            uds__ring_free(g->ring);
+            g->ring = NULL;
+        }
+    }
     return g;
 }
 
@@ -186,6 +209,10 @@ UDS_API void uds_relay_group_free(struct uds_relay_group *group) {
         free(group->bufs[i]);
     for (size_t i = 0; i < group->n_pipes; i++)
         pipe_close(&group->pipes[i]);
+    if (group->ring) {
+        uds__loop_hook_del(group->loop, send_batch, group);
+        uds__ring_free(group->ring);
+    }
     free(group);
 }
 
@@ -329,10 +356,42 @@ static ssize_t fill(struct uds_relay *r, struct dir *d) {
     return n;
 }
 
+/* Queue what d holds to be sent at the end of this wakeup, together with every other
+ * relay's (see uring.c for why). Returns false when it cannot be queued: send it now. */
+static bool batch_add(struct uds_relay *r, struct dir *d) {
+    struct uds_relay_group *g = r->group;
+    size_t i = g->n_batch;
+
+    if (!g->ring || uds__ring_full(g->ring) ||
+        uds__ring_send(g->ring, r->fd[d->dst], d->buf + d->off, d->len - d->off, i) < 0)
+        return false;
+    g->batch[i] = (struct batched_send) { .relay = r, .dir = (int) (d - r->dir) };
+    g->n_batch++;
+    d->batched = true;
+    return true;
+}
+
+/* Take the relay out of the batch: its sends not yet submitted become no-ops (its fds and
+ * buffers are about to go), and none of the results will reach it. */
+static void batch_remove(struct uds_relay *r) {
+    struct uds_relay_group *g = r->group;
+
+    for (size_t i = 0; i < g->n_batch; i++) {
+        if (g->batch[i].relay == r) {
+            uds__ring_forget(g->ring, i);
+            g->batch[i].relay = NULL;
+        }
+    }
+    r->dir[A].batched = r->dir[B].batched = false;
+}
+
 /* Move what can be moved in direction d now. Returns 0, or -1 when the relay ends. */
 static int pump(struct uds_relay *r, struct dir *d) {
     struct uds_relay_group *g = r->group;
     int ret = 0;
+
+    if (d->batched)
+        return 0;
 
     for (unsigned round = 0; round < PUMP_ROUNDS; round++) {
         int f = flush(r, d);
@@ -364,7 +423,8 @@ static int pump(struct uds_relay *r, struct dir *d) {
         /* A short read emptied the socket's queue; the loop says when more arrives, which
          * saves a read() that would only answer EAGAIN. */
         if ((size_t) n < g->buffer_size && !d->in_pipe) {
-            ret = flush(r, d) < 0 ? -1 : 0;
+            if (!batch_add(r, d))
+                ret = flush(r, d) < 0 ? -1 : 0;
             break;
         }
     }
@@ -401,6 +461,8 @@ static void destroy(struct uds_relay *r, bool abort_peers) {
     if (r->timer)
         uds_loop_timer_cancel(g->loop, r->timer);
     r->timer = 0;
+    if (r->dir[A].batched || r->dir[B].batched)
+        batch_remove(r);
     for (int s = A; s <= B; s++) {
         struct dir *d = &r->dir[s];
         if (r->fd[s] >= 0) {
@@ -468,10 +530,73 @@ static void settle(struct uds_relay *r) {
     if (!r->ended && r->dir[A].shut && r->dir[B].shut && !pending(&r->dir[A]) &&
         !pending(&r->dir[B]))
         r->ended = true;
-    if (!r->ended)
+    /* A batched direction looks pending, but its bytes are as good as sent: the events
+     * are set once the batch's results are in. */
+    if (!r->ended && !r->dir[A].batched && !r->dir[B].batched)
         (void) update(r);
     if (r->ended)
         finish(r);
+}
+
+/* One result of the batch: what the kernel took of d's bytes. */
+static void on_sent(uint64_t user_data, int res, void *arg) {
+    struct uds_relay_group *g = arg;
+    struct batched_send *b = &g->batch[user_data];
+    struct uds_relay *r = b->relay;
+
+    if (!r)
+        return;
+    struct dir *d = &r->dir[b->dir];
+    d->batched = false;
+    if (res > 0) {
+        d->off += (size_t) res;
+        r->moved = true;
+    } else if (res < 0 && res != -EAGAIN && res != -ENOBUFS && res != -EINTR) {
+        abandon(r, d, -res);
+    }
+    /* Bytes left over (a full socket): the events set in settle() wait for room. */
+}
+
+/* The loop's end-of-wakeup hook: send every queued write in one system call, then settle
+ * each relay that had one. */
+static void send_batch(void *data) {
+    struct uds_relay_group *g = data;
+
+    if (g->n_batch == 0)
+        return;
+    if (uds__ring_submit(g->ring, on_sent, g) < 0) {
+        /* The ring itself failed (its results all came back, the unsent as -EAGAIN):
+         * go on without it. */
+        uds__loop_hook_del(g->loop, send_batch, g);
+        uds__ring_free(g->ring);
+        g->ring = NULL;
+    }
+    uint64_t now = g->idle_ms > 0 ? uds_loop_now_ms(g->loop) : 0;
+    /* settle() may end relays, and an on_close may end others: each is taken off the list
+     * (every entry of it) before it is settled, and destroy() clears the rest. */
+    for (size_t i = 0; i < g->n_batch; i++) {
+        struct uds_relay *r = g->batch[i].relay;
+        if (!r)
+            continue;
+        for (size_t j = i; j < g->n_batch; j++) {
+            if (g->batch[j].relay == r)
+                g->batch[j].relay = NULL;
+        }
+        for (int s = A; s <= B; s++) {
+            struct dir *d = &r->dir[s];
+            if (d->buf && !pending(d)) {
+                buf_put(g, d->buf);
+                d->buf = NULL;
+                d->off = d->len = 0;
+            }
+        }
+        if (r->moved) {
+            r->moved = false;
+            r->last_ms = now;
+        }
+        settle(r);
+    }
+    g->n_batch = 0;
 }
 
 static void on_fd(struct uds_loop *loop, int fd, unsigned events, void *data) {

@@ -3,8 +3,10 @@
  * test_relay.c — unit tests of the relay (relay.c): bytes both ways, half-close passed on,
  * large transfers byte for byte with and without splice (Unix socketpairs and TCP
  * loopback), the prefix, backpressure, a vanished peer, the idle timeout, freeing, and
- * bad arguments. Outer ends are driven by this thread or by helper threads; the relay
- * runs on a uds_loop in the test's thread.
+ * bad arguments; many relays writing in one wakeup, and a relay freed while its write
+ * waits in the batch. Outer ends are driven by this thread or by helper threads; the relay
+ * runs on a uds_loop in the test's thread. Every test runs twice: with writes batched
+ * (the default) and with UDS_RELAY_NO_BATCH.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +29,9 @@
 #include <cmocka.h>
 
 #include "udskit.h"
+
+/* Flags every test adds to its relay options: 0 or UDS_RELAY_NO_BATCH, one pass each. */
+static unsigned pass_flags;
 
 /* One relay between two socket pairs: outer[0] <-> inner[0] =relay= inner[1] <-> outer[1].
  * The test talks through outer[0] (side A's peer) and outer[1] (side B's peer). */
@@ -109,9 +115,16 @@ static void tcp_pairs(struct fix *f) {
         tcp_pair(&f->outer[i], &f->inner[i]);
 }
 
+static struct uds_relay_group *new_group(struct fix *f, const struct uds_relay_opts *opts) {
+    struct uds_relay_opts o = opts ? *opts : (struct uds_relay_opts) { .buffer_size = 0 };
+
+    o.flags |= pass_flags;
+    return uds_relay_group_new(f->loop, &o);
+}
+
 static void start(struct fix *f, const struct uds_relay_opts *opts, const void *prefix,
                   size_t prefix_len) {
-    f->group = uds_relay_group_new(f->loop, opts);
+    f->group = new_group(f, opts);
     assert_non_null(f->group);
     f->relay = uds_relay_new(f->group, f->inner[0], f->inner[1], prefix, prefix_len, on_close,
                              f);
@@ -487,7 +500,7 @@ static void relay_bad_arguments_fail_and_consume_the_fds(void **state) {
     assert_int_equal(errno, EINVAL);
 
     unix_pairs(f);
-    f->group = uds_relay_group_new(f->loop, &small);
+    f->group = new_group(f, &small);
     assert_non_null(f->group);
     int a = f->inner[0], b = f->inner[1];
     assert_null(uds_relay_new(f->group, a, b, "longer than eight", 17, NULL, NULL));
@@ -504,6 +517,105 @@ static void relay_bad_arguments_fail_and_consume_the_fds(void **state) {
     close(sv[1]);
     assert_null(uds_relay_new(NULL, -1, -1, NULL, 0, NULL, NULL));
     assert_int_equal(errno, EINVAL);
+}
+
+/* Many relays with bytes to move in the same wakeup: every byte reaches its own peer, in
+ * order, both ways. */
+static void relay_many_relays_in_one_wakeup_each_get_their_own_bytes(void **state) {
+    struct fix *f = *state;
+    enum { N = 40, ROUNDS = 20 };
+    int a[N], b[N];
+    int closes = 0;
+
+    f->group = new_group(f, NULL);
+    assert_non_null(f->group);
+    for (int i = 0; i < N; i++) {
+        int sa[2], sb[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sa), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sb), 0);
+        a[i] = sa[0];
+        b[i] = sb[0];
+        assert_non_null(uds_relay_new(f->group, sa[1], sb[1], NULL, 0, NULL, &closes));
+    }
+    for (int round = 0; round < ROUNDS; round++) {
+        char msg[32], got[32];
+        for (int i = 0; i < N; i++) {
+            int len = snprintf(msg, sizeof(msg), "a%d.%d;", i, round);
+            assert_int_equal(send(a[i], msg, (size_t) len, MSG_NOSIGNAL), len);
+            len = snprintf(msg, sizeof(msg), "b%d.%d;", i, round);
+            assert_int_equal(send(b[i], msg, (size_t) len, MSG_NOSIGNAL), len);
+        }
+        for (int i = 0; i < N; i++) {
+            int len = snprintf(msg, sizeof(msg), "a%d.%d;", i, round);
+            recv_exact(f, b[i], got, (size_t) len);
+            assert_memory_equal(got, msg, (size_t) len);
+            len = snprintf(msg, sizeof(msg), "b%d.%d;", i, round);
+            recv_exact(f, a[i], got, (size_t) len);
+            assert_memory_equal(got, msg, (size_t) len);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        close(a[i]);
+        close(b[i]);
+    }
+    for (int i = 0; i < 2000 && uds_relay_group_count(f->group) > 0; i++)
+        assert_true(uds_loop_run_once(f->loop, 10) >= 0);
+    assert_int_equal(uds_relay_group_count(f->group), 0);
+}
+
+/* Frees the relay from inside the loop, after the relay has taken its read in the same
+ * wakeup, and opens a socket pair that takes the freed fd numbers. */
+struct free_later {
+    struct fix *f;
+    int pipe[2];
+    int reused[2];
+};
+
+static void free_the_relay(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct free_later *fl = data;
+    char c;
+
+    (void) events;
+    assert_int_equal(read(fd, &c, 1), 1);
+    assert_int_equal(uds_loop_del(loop, fd), 0);
+    uds_relay_free(fl->f->relay);
+    fl->f->relay = NULL;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fl->reused), 0);
+}
+
+static void relay_freed_with_a_write_pending_sends_nothing_anywhere(void **state) {
+    struct fix *f = *state;
+    struct free_later fl = { .f = f };
+    char buf[8];
+
+    unix_pairs(f);
+    int old_a = f->inner[0], old_b = f->inner[1];
+    start(f, NULL, NULL, 0);
+    assert_int_equal(pipe2(fl.pipe, O_CLOEXEC), 0);
+    assert_int_equal(uds_loop_add(f->loop, fl.pipe[0], UDS_EV_READ, free_the_relay, &fl), 0);
+    /* Ready in this order, so reported in this order by the one epoll_wait below: the
+     * relay reads "secret" before the pipe's callback frees it. */
+    assert_int_equal(send(f->outer[0], "secret", 6, MSG_NOSIGNAL), 6);
+    assert_int_equal(write(fl.pipe[1], "x", 1), 1);
+    assert_true(uds_loop_run_once(f->loop, 1000) >= 1);
+    assert_null(f->relay);
+    /* The new pair took at least one of the relay's old numbers: a write that outlived
+     * its relay would land there. */
+    assert_true(fl.reused[0] == old_a || fl.reused[0] == old_b || fl.reused[1] == old_a ||
+                fl.reused[1] == old_b);
+    run_a_while(f, 3);
+    for (int i = 0; i < 2; i++) {
+        errno = 0;
+        assert_int_equal(recv(fl.reused[i], buf, sizeof(buf), MSG_DONTWAIT), -1);
+        assert_int_equal(errno, EAGAIN);
+    }
+    /* Batched, the write had not gone when the relay was freed, and never goes. */
+    if (!(pass_flags & UDS_RELAY_NO_BATCH))
+        assert_true(recv(f->outer[1], buf, sizeof(buf), MSG_DONTWAIT) <= 0);
+    close(fl.reused[0]);
+    close(fl.reused[1]);
+    close(fl.pipe[0]);
+    close(fl.pipe[1]);
 }
 
 int main(void) {
@@ -532,7 +644,14 @@ int main(void) {
         cmocka_unit_test_setup_teardown(relay_group_free_ends_every_relay, setup, teardown),
         cmocka_unit_test_setup_teardown(relay_bad_arguments_fail_and_consume_the_fds, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(relay_many_relays_in_one_wakeup_each_get_their_own_bytes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(relay_freed_with_a_write_pending_sends_nothing_anywhere,
+                                        setup, teardown),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("relay, writes batched", tests, NULL, NULL);
+    pass_flags = UDS_RELAY_NO_BATCH;
+    failed += cmocka_run_group_tests_name("relay, one write at a time", tests, NULL, NULL);
+    return failed;
 }
