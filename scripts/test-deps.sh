@@ -17,6 +17,10 @@ need_cmd pkg-config pkg-config
 need_cmd man man-db
 need_cmd groff groff-base
 need_cmd systemd-socket-activate systemd
+# The peers the benchmark suite's smoke run (in make check) compares against.
+need_cmd s6-ipcserver s6
+need_cmd unixserver ucspi-unix
+[ -f /usr/include/uv.h ] || packages+=(libuv1-dev)
 # Debian's default nc may be the traditional one, which has no -U.
 if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 [ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)
