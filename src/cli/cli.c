@@ -2,7 +2,8 @@
 /*
  * cli.c — the pieces every `uds` command shares: the one errno → exit-code table and the
  * "uds: ADDRESS: what happened; what to do" messages (which look at the path with stat to
- * say why), option-value parsers, and the text/JSON logger. No sockets are opened here.
+ * say why), option-value parsers, the text/JSON logger and the stop signals of servers. No
+ * sockets are opened here.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -10,10 +11,12 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -654,6 +657,36 @@ uint64_t cli_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+/* ---- signals -------------------------------------------------------------------------- */
+
+int cli_signalfd(bool children) {
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (children)
+        sigaddset(&set, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    /* A shell starts background jobs with SIGINT ignored, and an ignored signal is
+     * discarded even while blocked: take it back so `kill -INT` stops us. SIGHUP stays
+     * ignored if it was (nohup). */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+const char *cli_signal_name(uint32_t signo) {
+    switch (signo) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    }
+    return "a signal";
 }
 
 /* ---- JSON strings ----------------------------------------------------------------------- */

@@ -92,6 +92,15 @@ const char *cli_format_duration(int ms, char *buf, size_t size);
 /* Monotonic milliseconds. */
 uint64_t cli_now_ms(void);
 
+/* ---- signals -------------------------------------------------------------------------- */
+
+/* Block SIGTERM, SIGINT and SIGHUP (and SIGCHLD with children) and return a signalfd
+ * (close-on-exec, non-blocking) that receives them, or -1 (errno). A server's stop then runs
+ * as ordinary loop code. SIGINT and SIGTERM are reset to their default disposition. */
+int cli_signalfd(bool children);
+/* "SIGTERM", "SIGINT", "SIGHUP", or "a signal". */
+const char *cli_signal_name(uint32_t signo);
+
 /* ---- words for people, JSON for programs --------------------------------------------- */
 
 /* "srwxr-x---" as ls -l writes it: the type letter and the permission bits (setuid, setgid

@@ -3,8 +3,9 @@
  * cmd_proxy.c — `uds proxy LISTEN TARGET`: accept on a Unix or TCP listener, connect each
  * client to the target (Unix or TCP) without blocking, optionally send a PROXY protocol
  * header, then hand the pair to the library's relay (uds_relay), which moves the bytes.
- * Limits, access checks, signals, logs and the graceful stop are here; no byte of a
- * connection is read or written by this file.
+ * Limits, access checks, signals, logs and the graceful stop are here (the options and
+ * listener it shares with `uds serve` are listen_opts.c's); no byte of a connection is read
+ * or written by this file.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,19 +13,17 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "listen_opts.h"
 
 /* Fds besides those of the connections: stdio, listener, lock file, epoll, timer,
  * signalfd, the EMFILE spare, the pooled pipes (64 pairs), and some slack. */
@@ -39,27 +38,13 @@
 struct proxy_args {
     const char *listen;
     const char *target;
-    mode_t mode;
-    bool mode_set;
-    bool set_owner, set_group;
-    uid_t owner;
-    gid_t group;
-    uid_t *allow_uids;
-    size_t n_allow_uids;
-    gid_t *allow_gids;
-    size_t n_allow_gids;
+    struct cli_listen_opts common;  /* access, limits, readiness and logs (as uds serve) */
     bool public;
     int send_proxy;             /* 0, 1 (v1 text) or 2 (v2 binary) */
-    long max_conns;
     int connect_ms;
-    int idle_ms;
-    int drain_ms;
     size_t buffer_size;
     bool no_splice;
     long busy_poll_us;
-    long ready_fd;
-    int verbosity;
-    bool json;
 };
 
 /* Where clients are relayed to, resolved once at start. */
@@ -103,8 +88,7 @@ struct proxy {
     /* rate limits */
     uint64_t fail_logged_ms;
     unsigned fails_unlogged;
-    uint64_t accept_error_logged_ms;
-    unsigned accept_errors_unlogged;
+    struct cli_accept_errors accept_errors;
     bool limit_logged;
 };
 
@@ -139,13 +123,7 @@ static void proxy_usage(FILE *out) {
             "\n"
             "Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a live\n"
             "server's or any other file is never touched):\n"
-            "  -m, --mode OCTAL          permissions of the socket file (default 0600)\n"
-            "  -o, --owner USER          owner of the socket file (name or number)\n"
-            "  -g, --group GROUP         group of the socket file (name or number)\n"
-            "      --allow-uid LIST      accept only these users (comma-separated names or\n"
-            "                            numbers); other peers are closed at once and logged\n"
-            "      --allow-gid LIST      accept only members of these groups (primary or\n"
-            "                            supplementary); with --allow-uid, either suffices\n"
+            CLI_LISTEN_HELP_ACCESS
             "\n"
             "TCP listener (binds only the host given):\n"
             "      --public              allow a host that is not loopback (127.0.0.0/8, ::1)\n"
@@ -158,12 +136,7 @@ static void proxy_usage(FILE *out) {
             "      --send-proxy-v2       the same with a PROXY protocol v2 header (binary)\n"
             "\n"
             "Limits:\n"
-            "  -c, --max-conns N         at most N clients at once (default 1024); more wait\n"
-            "                            in the backlog until one leaves\n"
-            "      --idle-timeout SECONDS  close a connection when nothing moved either way\n"
-            "                            for that long (default: never)\n"
-            "      --drain-timeout SECONDS on SIGTERM/SIGINT, give open connections that long\n"
-            "                            to finish (default 10)\n"
+            CLI_LISTEN_HELP_LIMITS
             "      --buffer-size BYTES   bytes in flight per direction of a connection, K/M\n"
             "                            suffixes (default 256K)\n"
             "      --no-splice           always copy through a buffer, never splice()\n"
@@ -172,11 +145,7 @@ static void proxy_usage(FILE *out) {
             "                            for a CPU kept busy while traffic flows (default 0)\n"
             "\n"
             "Readiness and logs:\n"
-            "      --ready-fd N          write a newline to fd N, then close it, once ready\n"
-            "      --log FORMAT          text (default) or json (one JSON object per line)\n"
-            "  -q, --quiet               log errors only\n"
-            "  -v, --verbose             also log each connection opening and closing\n"
-            "  -h, --help                show this help\n"
+            CLI_LISTEN_HELP_LOGS
             "\n"
             "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
             "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
@@ -184,6 +153,11 @@ static void proxy_usage(FILE *out) {
             "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid.\n"
             "SIGTERM or SIGINT stops gracefully: no new clients, open connections finish (up\n"
             "to --drain-timeout); a second signal stops at once.\n"
+            "\n"
+            "Socket activation: a socket passed by systemd (LISTEN_FDS, as systemd-socket-proxyd\n"
+            "gets it) that is bound to LISTEN, a Unix socket at that path or name or a TCP\n"
+            "socket on that host and port, is used instead of binding one; its file, mode and\n"
+            "owner are then the service manager's to make and remove.\n"
             "\n"
             "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off open\n"
             "connections), 64 usage error, 69 LISTEN is held by a running server, 73 cannot\n"
@@ -518,7 +492,7 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
     if (info->error == ETIMEDOUT) {
         char dur[32];
         snprintf(why, sizeof(why), ": idle for %s (--idle-timeout)",
-                 cli_format_duration(px->args->idle_ms, dur, sizeof(dur)));
+                 cli_format_duration(px->args->common.idle_ms, dur, sizeof(dur)));
     } else if (info->error && info->error_side != UDS_RELAY_NONE) {
         snprintf(why, sizeof(why), ": the %s went away (%s)",
                  info->error_side == UDS_RELAY_A ? "client" : "target", strerror(info->error));
@@ -706,7 +680,7 @@ static void handle_client(struct proxy *px, int fd) {
         c->local_len = 0;
     if (px->listen_unix) {
         struct uds_peer peer = { .pidfd = -1 };
-        unsigned flags = a->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u;
+        unsigned flags = cli_listen_opts_peer_flags(&a->common);
         bool known = uds_peer_get(fd, flags, &peer) == 0;
         if (known)
             describe_peer(&peer, c->client_text, sizeof(c->client_text));
@@ -748,28 +722,13 @@ static void handle_client(struct proxy *px, int fd) {
     conn_start_connect(c);
 }
 
-static void log_accept_error(struct proxy *px, int err) {
-    uint64_t now = cli_now_ms();
-
-    /* Under EMFILE every wakeup fails the same way: one line per second is enough. */
-    if (px->accept_error_logged_ms && now - px->accept_error_logged_ms < 1000) {
-        px->accept_errors_unlogged++;
-        return;
-    }
-    cli_log(CLI_LOG_WARN, "accept_error", px->listen_text, NULL, 0, "%s: shed a client: %s%s; "
-            "raise the open-file limit (ulimit -n) or lower --max-conns", px->listen_text,
-            strerror(err), px->accept_errors_unlogged ? " (and more since the last report)" : "");
-    px->accept_error_logged_ms = now;
-    px->accept_errors_unlogged = 0;
-}
-
 static void on_accept(struct uds_loop *loop, int fd, unsigned events, void *data) {
     struct proxy *px = data;
 
     (void) loop;
     (void) events;
     for (int budget = ACCEPT_BUDGET; budget > 0; budget--) {
-        if (px->n_conns >= (size_t) px->args->max_conns) {
+        if (px->n_conns >= (size_t) px->args->common.max_conns) {
             pause_accepting(px);
             return;
         }
@@ -792,7 +751,7 @@ static void on_accept(struct uds_loop *loop, int fd, unsigned events, void *data
                 (void) close(c);
             px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         }
-        log_accept_error(px, err);
+        cli_log_accept_error(&px->accept_errors, px->listen_text, err);
         return;
     }
 }
@@ -805,13 +764,13 @@ static void pause_accepting(struct proxy *px) {
     if (!px->limit_logged) {
         cli_log(CLI_LOG_INFO, "limit", px->listen_text, NULL, 0, "%s: --max-conns %ld "
                 "reached: new clients wait in the backlog until one leaves (said once)",
-                px->listen_text, px->args->max_conns);
+                px->listen_text, px->args->common.max_conns);
         px->limit_logged = true;
     }
 }
 
 static void resume_accepting(struct proxy *px) {
-    if (px->accepting || px->listen_fd < 0 || px->n_conns >= (size_t) px->args->max_conns)
+    if (px->accepting || px->listen_fd < 0 || px->n_conns >= (size_t) px->args->common.max_conns)
         return;
     if (uds_loop_mod(px->loop, px->listen_fd, UDS_EV_READ) == 0)
         px->accepting = true;
@@ -819,10 +778,70 @@ static void resume_accepting(struct proxy *px) {
 
 /* ---- listening ---------------------------------------------------------------------------- */
 
+/* A TCP socket passed by the service manager for LISTEN: what it must be to serve. */
+static int adopt_tcp(int fd, const char *text) {
+    int type = 0, accepting = 0;
+    socklen_t len = sizeof(type), len2 = sizeof(accepting);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len2) < 0)
+        return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
+    if (type != SOCK_STREAM || !accepting)
+        return cli_usage("proxy", "%s: the socket passed by the service manager is not a "
+                         "listening stream socket; a stream socket is needed (ListenStream= "
+                         "in a .socket unit)", text);
+    /* The service manager's socket may be blocking; the loop must never wait in accept. */
+    if (uds_set_nonblock(fd, true) < 0)
+        return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
+    cli_log(CLI_LOG_INFO, "activated", text, NULL, 0, "%s: using the socket passed by the "
+            "service manager (LISTEN_FDS)", text);
+    return -1;
+}
+
+/* Bind and listen on ss, a loopback address unless --public. Returns the fd, or -1 with
+ * the exit code in *ret_code, the error printed. */
+static int bind_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
+                    int *ret_code) {
+    int fd, on = 1, err;
+
+    fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *ret_code = cli_fail(CLI_OP_LISTEN, text, errno, NULL);
+        return -1;
+    }
+    /* Restarting must not wait out TIME_WAIT; V6ONLY, so that [::] means IPv6 only. */
+    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (ss->ss_family == AF_INET6)
+        (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, (const struct sockaddr *) ss, len) == 0 && listen(fd, SOMAXCONN) == 0)
+        return fd;
+    err = errno;
+    (void) close(fd);
+    switch (err) {
+    case EADDRINUSE:
+        cli_error(text, "stop it or choose another port", "port in use by another program");
+        *ret_code = EX_UNAVAILABLE;
+        break;
+    case EACCES:
+    case EPERM:
+        cli_error(text, "ports below 1024 need root or CAP_NET_BIND_SERVICE",
+                  "permission denied");
+        *ret_code = EX_NOPERM;
+        break;
+    case EADDRNOTAVAIL:
+        cli_error(text, "check the host", "not an address of this machine");
+        *ret_code = EX_UNAVAILABLE;
+        break;
+    default:
+        *ret_code = cli_fail(CLI_OP_LISTEN, text, err, NULL);
+    }
+    return -1;
+}
+
 static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char *text) {
     struct sockaddr_storage ss[1];
     socklen_t len[1];
-    int fd, on = 1, err;
+    int fd, code = -1, r;
 
     if (resolve_tcp(addr, text, true, ss, len, 1) < 0)
         return EX_USAGE;
@@ -830,30 +849,19 @@ static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char 
         return cli_usage("proxy", "%s: not a loopback address: anyone who can reach this "
                          "machine could connect; add --public to mean it, or listen on "
                          "tcp:127.0.0.1:PORT or tcp:[::1]:PORT", text);
-    fd = socket(ss[0].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    r = cli_activation_take_inet((const struct sockaddr *) &ss[0], &fd);
+    if (r < 0)
         return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
-    /* Restarting must not wait out TIME_WAIT; V6ONLY, so that [::] means IPv6 only. */
-    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    if (ss[0].ss_family == AF_INET6)
-        (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    if (bind(fd, (struct sockaddr *) &ss[0], len[0]) < 0 || listen(fd, SOMAXCONN) < 0) {
-        err = errno;
-        (void) close(fd);
-        switch (err) {
-        case EADDRINUSE:
-            cli_error(text, "stop it or choose another port", "port in use by another program");
-            return EX_UNAVAILABLE;
-        case EACCES:
-        case EPERM:
-            cli_error(text, "ports below 1024 need root or CAP_NET_BIND_SERVICE",
-                      "permission denied");
-            return EX_NOPERM;
-        case EADDRNOTAVAIL:
-            cli_error(text, "check the host", "not an address of this machine");
-            return EX_UNAVAILABLE;
+    if (r == 1) {
+        code = adopt_tcp(fd, text);
+        if (code >= 0) {
+            (void) close(fd);   /* we exit; the service manager keeps its own copy */
+            return code;
         }
-        return cli_fail(CLI_OP_LISTEN, text, err, NULL);
+    } else {
+        fd = bind_tcp(&ss[0], len[0], text, &code);
+        if (fd < 0)
+            return code;
     }
     /* The port the kernel chose for :0, for the readiness line. */
     len[0] = sizeof(ss[0]);
@@ -870,15 +878,15 @@ static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char 
 static int start_listening(struct proxy *px) {
     const struct proxy_args *a = px->args;
     struct uds_addr addr;
+    const char *unix_only;
+    int code;
 
     if (uds_addr_parse(a->listen, UDS_ADDR_ALLOW_TCP, &addr) < 0)
         return cli_usage("proxy", "LISTEN '%s' is not an address (%s); e.g. /run/app.sock, "
                          "@name or tcp:127.0.0.1:8080", a->listen, strerror(errno));
     uds_addr_format(&addr, px->listen_text, sizeof(px->listen_text));
     if (addr.kind == UDS_ADDR_TCP) {
-        const char *unix_only = a->mode_set ? "--mode" : a->set_owner ? "--owner" :
-                                a->set_group ? "--group" : a->n_allow_uids ? "--allow-uid" :
-                                a->n_allow_gids ? "--allow-gid" : NULL;
+        unix_only = cli_listen_opts_unix_only(&a->common);
         if (unix_only)
             return cli_usage("proxy", "%s is for a Unix listener; %s has no file permissions "
                              "nor peer credentials", unix_only, px->listen_text);
@@ -887,26 +895,13 @@ static int start_listening(struct proxy *px) {
     if (a->public)
         return cli_usage("proxy", "--public is for a TCP listener; %s is a Unix socket",
                          px->listen_text);
-
-    struct uds_listen_opts lopts = {
-        .type = UDS_STREAM,
-        .mode = a->mode,
-        .owner = a->owner,
-        .group = a->group,
-        .flags = UDS_LISTEN_NONBLOCK | (a->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
-                 (a->set_group ? UDS_LISTEN_SET_GROUP : 0u),
-    };
-    struct uds_listen_info info = { .removed_stale = false };
-    if (uds_listen_addr(&addr, &lopts, &px->listener, &info) < 0) {
-        struct cli_fail_info fi = { .holder_pid = info.holder_pid };
-        return cli_fail(CLI_OP_LISTEN, a->listen, errno, &fi);
-    }
+    code = cli_listen_unix("proxy", &a->common, a->listen, &addr, UDS_STREAM, NULL,
+                           &px->listener, px->listen_text, sizeof(px->listen_text));
+    if (code >= 0)
+        return code;
     px->listen_unix = true;
     px->listen_fd = px->listener.fd;
-    px->abstract = addr.kind == UDS_ADDR_ABSTRACT;
-    if (info.removed_stale)
-        cli_log(CLI_LOG_INFO, "stale_removed", px->listen_text, NULL, 0, "%s: removed stale "
-                "socket file (no server was listening)", px->listen_text);
+    px->abstract = px->listener.addr.kind == UDS_ADDR_ABSTRACT;
     return -1;
 }
 
@@ -915,7 +910,7 @@ static void stop_listening(struct proxy *px) {
         return;
     (void) uds_loop_del(px->loop, px->listen_fd);
     if (px->listen_unix)
-        (void) uds_unlisten(&px->listener);     /* removes the socket file it made */
+        (void) uds_unlisten(&px->listener);     /* removes the socket file, if it made it */
     else
         (void) close(px->listen_fd);            /* clients in its backlog get a reset */
     px->listen_fd = -1;
@@ -923,22 +918,6 @@ static void stop_listening(struct proxy *px) {
 }
 
 /* ---- signals and stopping ----------------------------------------------------------------- */
-
-static int open_signalfd(void) {
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -1;
-    /* A shell starts background jobs with SIGINT ignored, and an ignored signal is
-     * discarded even while blocked: take it back so `kill -INT` stops us. */
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
 
 static void stop_loop(struct proxy *px) {
     px->done = true;
@@ -965,18 +944,9 @@ static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *dat
     cli_log(CLI_LOG_INFO, "drain_timeout", px->listen_text, NULL, 0, "%s: %zu connection%s "
             "still open after %s (--drain-timeout): closing them", px->listen_text,
             px->n_conns, px->n_conns == 1 ? "" : "s",
-            cli_format_duration(px->args->drain_ms, dur, sizeof(dur)));
+            cli_format_duration(px->args->common.drain_ms, dur, sizeof(dur)));
     close_all(px);
     stop_loop(px);
-}
-
-static const char *signal_name(uint32_t signo) {
-    switch (signo) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    case SIGHUP: return "SIGHUP";
-    }
-    return "a signal";
 }
 
 static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data) {
@@ -985,7 +955,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
 
     (void) events;
     while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        const char *name = signal_name(si.ssi_signo);
+        const char *name = cli_signal_name(si.ssi_signo);
         struct cli_kv kv[] = {
             CLI_KV_STR("signal", name),
             CLI_KV_NUM("connections", px->n_conns),
@@ -1003,46 +973,22 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
             stop_loop(px);
             continue;
         }
-        if (uds_notify("STOPPING=1") < 0)
-            cli_log(CLI_LOG_WARN, "notify", NULL, NULL, 0, "NOTIFY_SOCKET: cannot send "
-                    "STOPPING=1: %s", strerror(errno));
+        cli_notify("STOPPING=1");
         cli_log(CLI_LOG_INFO, "stopping", px->listen_text, kv, 2, "%s: stopping on %s: no new "
                 "clients, finishing %zu connection%s (up to %s; a second signal stops at "
                 "once)", px->listen_text, name, px->n_conns, px->n_conns == 1 ? "" : "s",
-                cli_format_duration(px->args->drain_ms, dur, sizeof(dur)));
+                cli_format_duration(px->args->common.drain_ms, dur, sizeof(dur)));
         px->stopping = true;
         stop_listening(px);
         if (px->n_conns == 0) {
             stop_loop(px);
             continue;
         }
-        px->drain_timer = uds_loop_timer_add(loop, (uint64_t) px->args->drain_ms,
+        px->drain_timer = uds_loop_timer_add(loop, (uint64_t) px->args->common.drain_ms,
                                              on_drain_timeout, px);
         if (!px->drain_timer)
             on_drain_timeout(loop, 0, px);
     }
-}
-
-/* ---- process setup ------------------------------------------------------------------------ */
-
-/* Soft RLIMIT_NOFILE up to the hard limit; say so when even that is short of max_conns
- * (two fds per connection). */
-static void raise_nofile(long max_conns) {
-    struct rlimit rl;
-    unsigned long long need = 2ull * (unsigned long long) max_conns + FD_MARGIN;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-            rl = want;
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
-        cli_log(CLI_LOG_WARN, "limit", NULL, NULL, 0, "--max-conns %ld needs about %llu open "
-                "files (two per connection) but only %llu are allowed; raise the limit "
-                "(ulimit -n, LimitNOFILE=) or lower --max-conns", max_conns, need,
-                (unsigned long long) rl.rlim_cur);
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -1050,73 +996,30 @@ static void raise_nofile(long max_conns) {
 /* Returns -1 when the command should go on, else the exit code. */
 static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
     enum {
-        OPT_ALLOW_UID = 256, OPT_ALLOW_GID, OPT_PUBLIC, OPT_CONNECT_TIMEOUT, OPT_SEND_PROXY,
-        OPT_SEND_PROXY_V2, OPT_IDLE, OPT_DRAIN, OPT_BUFFER, OPT_NO_SPLICE, OPT_BUSY_POLL,
-        OPT_READY_FD, OPT_LOG,
+        OPT_PUBLIC = 256, OPT_CONNECT_TIMEOUT, OPT_SEND_PROXY, OPT_SEND_PROXY_V2, OPT_BUFFER,
+        OPT_NO_SPLICE, OPT_BUSY_POLL,
     };
     static const struct option longopts[] = {
-        { "mode", required_argument, NULL, 'm' },
-        { "owner", required_argument, NULL, 'o' },
-        { "group", required_argument, NULL, 'g' },
-        { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
-        { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
         { "public", no_argument, NULL, OPT_PUBLIC },
         { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
         { "send-proxy", no_argument, NULL, OPT_SEND_PROXY },
         { "send-proxy-v2", no_argument, NULL, OPT_SEND_PROXY_V2 },
-        { "max-conns", required_argument, NULL, 'c' },
-        { "idle-timeout", required_argument, NULL, OPT_IDLE },
-        { "drain-timeout", required_argument, NULL, OPT_DRAIN },
         { "buffer-size", required_argument, NULL, OPT_BUFFER },
         { "no-splice", no_argument, NULL, OPT_NO_SPLICE },
         { "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
-        { "ready-fd", required_argument, NULL, OPT_READY_FD },
-        { "log", required_argument, NULL, OPT_LOG },
-        { "quiet", no_argument, NULL, 'q' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
+        CLI_LISTEN_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
-    char bad[256];
-    int c;
+    int c, r;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":m:o:g:c:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":" CLI_LISTEN_SHORTOPTS, longopts, NULL)) != -1) {
+        r = cli_listen_opts_parse(&a->common, "proxy", c, optarg);
+        if (r < 0)
+            return EX_USAGE;
+        if (r > 0)
+            continue;
         switch (c) {
-        case 'm':
-            if (cli_parse_mode(optarg, &a->mode) < 0)
-                return cli_usage("proxy", "--mode: '%s' is not an octal mode; e.g. --mode 0660",
-                                 optarg);
-            a->mode_set = true;
-            break;
-        case 'o':
-            if (cli_parse_user(optarg, &a->owner) < 0)
-                return cli_usage("proxy", "--owner: '%s' is not a user; e.g. --owner www-data "
-                                 "or --owner 33", optarg);
-            a->set_owner = true;
-            break;
-        case 'g':
-            if (cli_parse_group(optarg, &a->group) < 0)
-                return cli_usage("proxy", "--group: '%s' is not a group; e.g. --group www-data "
-                                 "or --group 33", optarg);
-            a->set_group = true;
-            break;
-        case OPT_ALLOW_UID:
-            free(a->allow_uids);
-            a->allow_uids = NULL;
-            if (cli_parse_uid_list(optarg, &a->allow_uids, &a->n_allow_uids, bad,
-                                   sizeof(bad)) < 0)
-                return cli_usage("proxy", "--allow-uid: '%s' is not a user; e.g. --allow-uid "
-                                 "root,1000", bad);
-            break;
-        case OPT_ALLOW_GID:
-            free(a->allow_gids);
-            a->allow_gids = NULL;
-            if (cli_parse_gid_list(optarg, &a->allow_gids, &a->n_allow_gids, bad,
-                                   sizeof(bad)) < 0)
-                return cli_usage("proxy", "--allow-gid: '%s' is not a group; e.g. --allow-gid "
-                                 "adm,1000", bad);
-            break;
         case OPT_PUBLIC:
             a->public = true;
             break;
@@ -1128,21 +1031,6 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
         case OPT_SEND_PROXY:
         case OPT_SEND_PROXY_V2:
             a->send_proxy = c == OPT_SEND_PROXY ? 1 : 2;
-            break;
-        case 'c':
-            if (cli_parse_long(optarg, 1, 1L << 24, &a->max_conns) < 0)
-                return cli_usage("proxy", "--max-conns: '%s' is not a number from 1 to %ld; "
-                                 "e.g. --max-conns 100", optarg, 1L << 24);
-            break;
-        case OPT_IDLE:
-            if (cli_parse_duration_ms(optarg, &a->idle_ms) < 0)
-                return cli_usage("proxy", "--idle-timeout: '%s' is not a duration in seconds; "
-                                 "e.g. --idle-timeout 30", optarg);
-            break;
-        case OPT_DRAIN:
-            if (cli_parse_duration_ms(optarg, &a->drain_ms) < 0)
-                return cli_usage("proxy", "--drain-timeout: '%s' is not a duration in "
-                                 "seconds; e.g. --drain-timeout 2.5", optarg);
             break;
         case OPT_BUFFER:
             if (cli_parse_size(optarg, &a->buffer_size) < 0 || a->buffer_size < 1024 ||
@@ -1157,27 +1045,6 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
             if (cli_parse_long(optarg, 0, 1000000, &a->busy_poll_us) < 0)
                 return cli_usage("proxy", "--busy-poll: '%s' is not a number of microseconds "
                                  "from 0 to 1000000; e.g. --busy-poll 50", optarg);
-            break;
-        case OPT_READY_FD:
-            if (cli_parse_long(optarg, 0, INT32_MAX, &a->ready_fd) < 0 ||
-                fcntl((int) a->ready_fd, F_GETFD) < 0)
-                return cli_usage("proxy", "--ready-fd: '%s' is not an open file descriptor; "
-                                 "e.g. --ready-fd 3 3>ready", optarg);
-            break;
-        case OPT_LOG:
-            if (strcmp(optarg, "json") == 0)
-                a->json = true;
-            else if (strcmp(optarg, "text") == 0)
-                a->json = false;
-            else
-                return cli_usage("proxy", "--log: '%s' is not a log format; e.g. --log json",
-                                 optarg);
-            break;
-        case 'q':
-            a->verbosity = -1;
-            break;
-        case 'v':
-            a->verbosity = 1;
             break;
         case 'h':
             proxy_usage(stdout);
@@ -1205,10 +1072,7 @@ static void announce_ready(struct proxy *px) {
         CLI_KV_NUM("pid", getpid()),
     };
 
-    if (px->abstract && !uds_allow_is_set(&px->allow))
-        cli_log(CLI_LOG_WARN, "open_access", px->listen_text, NULL, 0, "%s: an abstract socket "
-                "has no file permissions: anyone in this network namespace can connect; "
-                "restrict it with --allow-uid/--allow-gid", px->listen_text);
+    cli_warn_open_access(&a->common, px->listen_text, px->abstract);
     if (px->target.is_unix)
         cli_log(CLI_LOG_WARN, "identity", px->target.text, NULL, 0, "%s: %s reach it as this "
                 "proxy (pid %ld uid %lu gid %lu): its SO_PEERCRED checks see the proxy, not "
@@ -1217,16 +1081,7 @@ static void announce_ready(struct proxy *px) {
                 px->listen_unix ? "; restrict clients here with --allow-uid/--allow-gid" : "");
     cli_log(CLI_LOG_INFO, "listening", px->listen_text, kv, 2, "listening on %s; forwarding "
             "to %s", px->listen_text, px->target.text);
-    if (a->ready_fd >= 0) {
-        int fd = (int) a->ready_fd;
-        if (write(fd, "\n", 1) != 1)
-            cli_log(CLI_LOG_WARN, "ready_fd", px->listen_text, NULL, 0, "--ready-fd %d: cannot "
-                    "write: %s", fd, strerror(errno));
-        (void) close(fd);   /* the close is the rest of the signal; nothing to retry */
-    }
-    if (uds_notify("READY=1") < 0)
-        cli_log(CLI_LOG_WARN, "notify", NULL, NULL, 0, "NOTIFY_SOCKET: cannot send READY=1: %s",
-                strerror(errno));
+    cli_signal_ready(&a->common, px->listen_text);
 }
 
 static uint64_t now_us(void) {
@@ -1259,7 +1114,7 @@ static int run(struct proxy *px, int sigfd) {
     const struct proxy_args *a = px->args;
     struct uds_relay_opts ropts = {
         .buffer_size = a->buffer_size,
-        .idle_timeout_ms = a->idle_ms,
+        .idle_timeout_ms = a->common.idle_ms,
         .flags = a->no_splice ? UDS_RELAY_NO_SPLICE : 0u,
     };
 
@@ -1282,37 +1137,30 @@ static int run(struct proxy *px, int sigfd) {
 
 int cmd_proxy(int argc, char **argv) {
     struct proxy_args args = {
-        .mode = 0600,
-        .max_conns = 1024,
         .connect_ms = 5000,
-        .drain_ms = 10000,
-        .ready_fd = -1,
     };
     struct proxy px = { .args = &args, .listen_fd = -1, .spare_fd = -1 };
     int code, sigfd = -1;
 
+    cli_listen_opts_init(&args.common);
     px.target.dirfd = -1;
     uds_listener_init(&px.listener);
     code = parse_proxy_args(argc, argv, &args);
     if (code >= 0)
         goto out;
-    cli_log_setup(args.verbosity, args.json);
-    px.allow = (struct uds_allow){
-        .uids = args.allow_uids,
-        .n_uids = args.n_allow_uids,
-        .gids = args.allow_gids,
-        .n_gids = args.n_allow_gids,
-    };
+    cli_listen_opts_log_setup(&args.common);
+    px.allow = cli_listen_opts_allow(&args.common);
     code = setup_target(&px);
     if (code >= 0)
         goto out;
     /* Before the socket exists, so a stop signal can never leave it behind. */
-    sigfd = open_signalfd();
+    sigfd = cli_signalfd(false);
     if (sigfd < 0) {
         code = cli_fail(CLI_OP_ANY, args.listen, errno, NULL);
         goto out;
     }
-    raise_nofile(args.max_conns);
+    /* Two fds a connection: the client's and the target's. */
+    cli_raise_nofile(&args.common, 2, FD_MARGIN);
     px.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     code = start_listening(&px);
     if (code >= 0)
@@ -1341,7 +1189,6 @@ out:
         (void) close(px.spare_fd);
     if (px.target.dirfd >= 0)
         (void) close(px.target.dirfd);
-    free(args.allow_uids);
-    free(args.allow_gids);
+    cli_listen_opts_done(&args.common);
     return code;
 }

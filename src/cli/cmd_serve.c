@@ -1,27 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_serve.c — `uds serve`: the policy of a Unix-socket server (echo, a fixed reply per
- * message, framed messages, or a program per client), its options, signals, readiness and
- * logs. Listening, accepting, buffering and draining are the library's (uds_listen,
- * uds_server); starting programs is serve_exec.c's; dgram, which has no connections, is
- * served here on a uds_loop.
+ * message, framed messages, or a program per client), its own options, signals, readiness
+ * and logs. The options and listener it shares with `uds proxy` are listen_opts.c's;
+ * listening, accepting, buffering and draining are the library's (uds_listen, uds_server);
+ * starting programs is serve_exec.c's; dgram, which has no connections, is served here on a
+ * uds_loop.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "listen_opts.h"
 
 /* Fds a server needs besides one per connection: stdio, listener, lock file, epoll, timer,
  * signalfd, the EMFILE spare, and some slack. */
@@ -38,23 +37,10 @@ struct serve_args {
     char **program;             /* -- PROGRAM ARGS (NULL-terminated), or NULL */
     char *reply_line;           /* TEXT "\n", for line-based replies on a stream */
     size_t reply_line_len;
-    mode_t mode;
-    bool set_owner, set_group;
-    uid_t owner;
-    gid_t group;
-    uid_t *allow_uids;
-    size_t n_allow_uids;
-    gid_t *allow_gids;
-    size_t n_allow_gids;
-    long max_conns;
+    struct cli_listen_opts common;  /* access, limits, readiness and logs (as uds proxy) */
     long max_per_uid;           /* --max-conns-per-uid, 0 = no limit */
-    int idle_ms;
-    int drain_ms;
     size_t max_message;
     bool max_message_set;
-    long ready_fd;
-    int verbosity;
-    bool json;
 };
 
 struct serve {
@@ -70,8 +56,7 @@ struct serve {
     unsigned signals;               /* stop signals received */
     bool ran;                       /* the loop ran until a stop */
     bool cut_off;                   /* a second signal closed connections in flight */
-    uint64_t accept_error_logged_ms;
-    unsigned accept_errors_unlogged;
+    struct cli_accept_errors accept_errors;
     struct uid_count *uids;         /* --max-conns-per-uid: clients (programs) per uid */
     size_t n_uids;
     size_t cap_uids;
@@ -110,38 +95,24 @@ static void serve_usage(FILE *out) {
             "                            unixserver and s6-ipcserver); its environment has\n"
             "                            PROTO=UNIX, UNIXREMOTEPID, UNIXREMOTEEUID,\n"
             "                            UNIXREMOTEEGID, UNIXLOCALPATH, UNIXLOCALUID and\n"
-            "                            UNIXLOCALGID\n"
+            "                            UNIXLOCALGID. Then --max-conns limits the programs\n"
+            "                            running, --drain-timeout is how long they get after\n"
+            "                            their SIGTERM, and -v logs each start and end\n"
             "\n"
             "Access:\n"
-            "  -m, --mode OCTAL          permissions of the socket file (default 0600)\n"
-            "  -o, --owner USER          owner of the socket file (name or number)\n"
-            "  -g, --group GROUP         group of the socket file (name or number)\n"
-            "      --allow-uid LIST      accept only these users (comma-separated names or\n"
-            "                            numbers); other peers are closed at once and logged\n"
-            "      --allow-gid LIST      accept only members of these groups (primary or\n"
-            "                            supplementary); with --allow-uid, either suffices\n"
+            CLI_LISTEN_HELP_ACCESS
             "\n"
             "Limits:\n"
-            "  -c, --max-conns N         at most N clients at once (default 1024), with\n"
-            "                            PROGRAM N programs running; more wait in the backlog\n"
-            "                            until one leaves\n"
+            CLI_LISTEN_HELP_LIMITS
             "      --max-conns-per-uid N at most N clients of one user at once; more are\n"
             "                            closed at once and logged\n"
-            "      --idle-timeout SECONDS  close a client idle that long (default: never)\n"
-            "      --drain-timeout SECONDS on SIGTERM/SIGINT, give clients (programs, after\n"
-            "                            their SIGTERM) that long to finish (default 10)\n"
             "      --max-message BYTES   longest line (--reply on a stream), frame\n"
             "                            (--framed) or packet (seqpacket, dgram), K/M\n"
             "                            suffixes (default 64K); a client over it is closed\n"
             "                            and logged\n"
             "\n"
             "Readiness and logs:\n"
-            "      --ready-fd N          write a newline to fd N, then close it, once ready\n"
-            "      --log FORMAT          text (default) or json (one JSON object per line)\n"
-            "  -q, --quiet               log errors only\n"
-            "  -v, --verbose             also log each connection opening and closing (each\n"
-            "                            program starting and ending)\n"
-            "  -h, --help                show this help\n"
+            CLI_LISTEN_HELP_LOGS
             "\n"
             "Once ready it logs 'uds: listening on ADDRESS' on stderr and, when NOTIFY_SOCKET\n"
             "is set, sends READY=1 there. Sockets passed by systemd (LISTEN_FDS) that are\n"
@@ -154,109 +125,6 @@ static void serve_usage(FILE *out) {
             "in flight), 64 usage error (also: PROGRAM not found), 69 the address is held by a\n"
             "running server, 73 cannot create (the path exists and is not a socket, or its\n"
             "directory is missing), 77 permission denied.\n");
-}
-
-/* ---- systemd: readiness and socket activation ----------------------------------------- */
-
-/* A state datagram ("READY=1", "STOPPING=1") to $NOTIFY_SOCKET, when it is set. */
-static void notify_systemd(const char *state) {
-    if (uds_notify(state) < 0)
-        cli_log(CLI_LOG_WARN, "notify", NULL, NULL, 0, "NOTIFY_SOCKET=%s: cannot send %s: %s",
-                getenv("NOTIFY_SOCKET"), state, strerror(errno));
-}
-
-/* Whether fd is an AF_UNIX socket bound to the same name as addr. */
-static bool fd_bound_to(int fd, const struct uds_addr *addr) {
-    struct sockaddr_un want, have;
-    socklen_t want_len, have_len = sizeof(have);
-
-    if (uds_addr_to_sockaddr(addr, &want, &want_len) < 0)
-        return false;
-    if (getsockname(fd, (struct sockaddr *) &have, &have_len) < 0 || have.sun_family != AF_UNIX)
-        return false;
-    if (addr->kind == UDS_ADDR_ABSTRACT)
-        return have_len == want_len && memcmp(have.sun_path, want.sun_path,
-                                              want_len - offsetof(struct sockaddr_un,
-                                                                  sun_path)) == 0;
-    if (have_len <= offsetof(struct sockaddr_un, sun_path) || have.sun_path[0] == '\0')
-        return false;
-    if (strncmp(have.sun_path, want.sun_path, sizeof(have.sun_path)) == 0)
-        return true;
-    /* The same file by another name ("app.sock" for "/run/app.sock", a symlinked dir). */
-    struct stat a, b;
-    char bound[sizeof(have.sun_path) + 1];
-    memcpy(bound, have.sun_path, sizeof(have.sun_path));
-    bound[sizeof(have.sun_path)] = '\0';
-    return stat(bound, &a) == 0 && stat(addr->name, &b) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
-}
-
-/* systemd socket activation: the fd from LISTEN_FDS bound to address, adopted into *ret.
- * Returns 1 when one was taken, 0 when none was passed for it, -1 on error. */
-static int take_activated_fd(const char *address, struct uds_listener *ret) {
-    struct uds_activation act;
-    struct uds_addr addr;
-    int found = -1, n;
-
-    /* The variables are for this process only: a child must not take them as its own. */
-    n = uds_activation_get(UDS_ACTIVATION_UNSET_ENV, &act);
-    if (n <= 0)
-        return n;
-    if (uds_addr_parse(address, 0, &addr) == 0) {
-        for (size_t i = 0; i < act.n_fds && found < 0; i++)
-            if (act.fds[i] >= 0 && fd_bound_to(act.fds[i], &addr))
-                found = act.fds[i];
-    }
-    uds_activation_done(&act);
-    if (found < 0)
-        return 0;
-    return uds_listener_adopt(found, ret) < 0 ? -1 : 1;
-}
-
-/* ---- process setup ------------------------------------------------------------------------ */
-
-/* Soft RLIMIT_NOFILE up to the hard limit; say so when even that is short of max_conns. */
-static void raise_nofile(long max_conns) {
-    struct rlimit rl;
-    unsigned long long need = (unsigned long long) max_conns + FD_MARGIN;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-            rl = want;
-    }
-    if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
-        cli_log(CLI_LOG_WARN, "limit", NULL, NULL, 0, "--max-conns %ld needs about %llu open "
-                "files but the hard limit is %llu; raise it (ulimit -Hn, LimitNOFILE=) or "
-                "lower --max-conns", max_conns, need, (unsigned long long) rl.rlim_max);
-    } else if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
-        cli_log(CLI_LOG_WARN, "limit", NULL, NULL, 0, "--max-conns %ld needs about %llu open "
-                "files but only %llu are allowed (ulimit -n); raise it or lower --max-conns",
-                max_conns, need, (unsigned long long) rl.rlim_cur);
-    }
-}
-
-/* Stop signals (and SIGCHLD, for children) arrive on a signalfd in the loop, so the stop and
- * the reaping run as ordinary loop code. */
-static int open_signalfd(bool children) {
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    if (children)
-        sigaddset(&set, SIGCHLD);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -1;
-    /* A shell starts background jobs with SIGINT ignored, and an ignored signal is
-     * discarded even while blocked: take it back so `kill -INT` stops us. SIGHUP stays
-     * ignored if it was (nohup). */
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 /* ---- logging helpers ------------------------------------------------------------------ */
@@ -276,15 +144,6 @@ static void log_peer(const struct serve *sv, enum cli_level level, const char *e
             sv->addr, what, (long) (peer ? peer->pid : 0),
             (unsigned long) (peer ? peer->uid : 0), (unsigned long) (peer ? peer->gid : 0),
             reason ? ": " : "", reason ? reason : "");
-}
-
-static const char *signal_name(uint32_t signo) {
-    switch (signo) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    case SIGHUP: return "SIGHUP";
-    }
-    return "a signal";
 }
 
 /* ---- --max-conns-per-uid ----------------------------------------------------------------- */
@@ -449,7 +308,7 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
     if (error == ETIMEDOUT) {
         char dur[32];
         snprintf(why, sizeof(why), "idle for %s (--idle-timeout)",
-                 cli_format_duration(sv->args->idle_ms, dur, sizeof(dur)));
+                 cli_format_duration(sv->args->common.idle_ms, dur, sizeof(dur)));
     } else if (error == EMSGSIZE) {
         snprintf(why, sizeof(why), "a message longer than --max-message %zu bytes",
                  sv->args->max_message);
@@ -469,18 +328,8 @@ static void on_deny(const struct uds_peer *peer, void *data) {
 
 static void on_accept_error(int error, void *data) {
     struct serve *sv = data;
-    uint64_t now = cli_now_ms();
 
-    /* Under EMFILE every wakeup fails the same way: one line per second is enough. */
-    if (sv->accept_error_logged_ms && now - sv->accept_error_logged_ms < 1000) {
-        sv->accept_errors_unlogged++;
-        return;
-    }
-    cli_log(CLI_LOG_WARN, "accept_error", sv->addr, NULL, 0, "%s: shed a client: %s%s; raise "
-            "the open-file limit (ulimit -n) or lower --max-conns", sv->addr, strerror(error),
-            sv->accept_errors_unlogged ? " (and more since the last report)" : "");
-    sv->accept_error_logged_ms = now;
-    sv->accept_errors_unlogged = 0;
+    cli_log_accept_error(&sv->accept_errors, sv->addr, error);
 }
 
 /* ---- -- PROGRAM: a process per client ------------------------------------------------------ */
@@ -515,7 +364,8 @@ static void log_child(const struct serve *sv, enum cli_level level, const char *
 /* At --max-conns programs the listener rests: new clients wait in the backlog (s6). */
 static void update_accepting(struct serve *sv) {
     if (!sv->stopping)
-        uds_server_pause(sv->server, cli_exec_count(sv->exec) >= (size_t) sv->args->max_conns);
+        uds_server_pause(sv->server,
+                         cli_exec_count(sv->exec) >= (size_t) sv->args->common.max_conns);
 }
 
 /* The connection goes to a new process and leaves the server: the server never reads it. */
@@ -596,7 +446,7 @@ static void drain_expired(struct uds_loop *loop, uint64_t id, void *data) {
     sv->stop_timer = 0;
     cli_log(CLI_LOG_WARN, "drain_timeout", sv->addr, NULL, 0, "%s: %zu program%s still running "
             "after --drain-timeout %s: killing them (SIGKILL)", sv->addr, n, n == 1 ? "" : "s",
-            cli_format_duration(sv->args->drain_ms, dur, sizeof(dur)));
+            cli_format_duration(sv->args->common.drain_ms, dur, sizeof(dur)));
     kill_children(sv);
 }
 
@@ -611,7 +461,7 @@ static void stop_exec(struct serve *sv, const char *name) {
     char dur[32];
 
     if (sv->signals == 1) {
-        notify_systemd("STOPPING=1");
+        cli_notify("STOPPING=1");
         sv->stopping = true;
         /* Not graceful for the backlog: a client still queued would only get a program
          * that is told to stop at once. */
@@ -625,9 +475,9 @@ static void stop_exec(struct serve *sv, const char *name) {
         cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 2, "%s: stopping on %s: no new clients, "
                 "sent SIGTERM to %zu program%s (SIGKILL after %s; a second signal sends it at "
                 "once)", sv->addr, name, n, n == 1 ? "" : "s",
-                cli_format_duration(sv->args->drain_ms, dur, sizeof(dur)));
+                cli_format_duration(sv->args->common.drain_ms, dur, sizeof(dur)));
         cli_exec_kill(sv->exec, SIGTERM);
-        sv->stop_timer = uds_loop_timer_add(sv->loop, (uint64_t) sv->args->drain_ms,
+        sv->stop_timer = uds_loop_timer_add(sv->loop, (uint64_t) sv->args->common.drain_ms,
                                             drain_expired, sv);
         if (!sv->stop_timer)
             kill_children(sv);
@@ -744,7 +594,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
             reap_children(sv);
             continue;
         }
-        const char *name = signal_name(si.ssi_signo);
+        const char *name = cli_signal_name(si.ssi_signo);
         size_t conns = sv->server ? uds_server_conn_count(sv->server) : 0;
         struct cli_kv kv[] = {
             CLI_KV_STR("signal", name),
@@ -760,7 +610,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
             continue;
         }
         if (sv->signals == 1) {
-            notify_systemd("STOPPING=1");
+            cli_notify("STOPPING=1");
             if (!sv->server) {
                 cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 1, "%s: stopping on %s",
                         sv->addr, name);
@@ -771,7 +621,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
             cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 2, "%s: stopping on %s: no new "
                     "clients, finishing %zu connection%s (up to %s; a second signal stops at "
                     "once)", sv->addr, name, conns, conns == 1 ? "" : "s",
-                    cli_format_duration(sv->args->drain_ms, dur, sizeof(dur)));
+                    cli_format_duration(sv->args->common.drain_ms, dur, sizeof(dur)));
             uds_server_stop(sv->server, true);
         } else {
             cli_log(CLI_LOG_INFO, "stopping_now", sv->addr, kv, 2, "%s: %s again: stopping "
@@ -790,8 +640,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
 /* ---- options --------------------------------------------------------------------------- */
 
 static void serve_args_done(struct serve_args *a) {
-    free(a->allow_uids);
-    free(a->allow_gids);
+    cli_listen_opts_done(&a->common);
     free(a->reply_line);
 }
 
@@ -799,7 +648,7 @@ static void serve_args_done(struct serve_args *a) {
 static int check_combinations(const struct serve_args *a) {
     if (a->program) {
         const char *which = a->reply ? "--reply" : a->framed ? "--framed" :
-                            a->idle_ms > 0 ? "--idle-timeout" :
+                            a->common.idle_ms > 0 ? "--idle-timeout" :
                             a->max_message_set ? "--max-message" : NULL;
         if (which)
             return cli_usage("serve", "%s does not go with -- PROGRAM: the program does the "
@@ -819,38 +668,29 @@ static int check_combinations(const struct serve_args *a) {
 /* Returns -1 when the command should go on, else the exit code. */
 static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
     enum {
-        OPT_TYPE = 256, OPT_REPLY, OPT_FRAMED, OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_PER_UID,
-        OPT_IDLE, OPT_DRAIN, OPT_MAX_MESSAGE, OPT_READY_FD, OPT_LOG,
+        OPT_TYPE = 256, OPT_REPLY, OPT_FRAMED, OPT_PER_UID, OPT_MAX_MESSAGE,
     };
     static const struct option longopts[] = {
         { "type", required_argument, NULL, OPT_TYPE },
         { "reply", required_argument, NULL, OPT_REPLY },
         { "framed", no_argument, NULL, OPT_FRAMED },
-        { "mode", required_argument, NULL, 'm' },
-        { "owner", required_argument, NULL, 'o' },
-        { "group", required_argument, NULL, 'g' },
-        { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
-        { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
-        { "max-conns", required_argument, NULL, 'c' },
         { "max-conns-per-uid", required_argument, NULL, OPT_PER_UID },
-        { "idle-timeout", required_argument, NULL, OPT_IDLE },
-        { "drain-timeout", required_argument, NULL, OPT_DRAIN },
         { "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
-        { "ready-fd", required_argument, NULL, OPT_READY_FD },
-        { "log", required_argument, NULL, OPT_LOG },
-        { "quiet", no_argument, NULL, 'q' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
+        CLI_LISTEN_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     const char *dash_value = NULL;  /* an option's value that happens to be "--" */
-    char bad[256];
-    int c;
+    int c, r;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":m:o:g:c:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":" CLI_LISTEN_SHORTOPTS, longopts, NULL)) != -1) {
         if (optarg && strcmp(optarg, "--") == 0)
             dash_value = optarg;
+        r = cli_listen_opts_parse(&a->common, "serve", c, optarg);
+        if (r < 0)
+            return EX_USAGE;
+        if (r > 0)
+            continue;
         switch (c) {
         case OPT_TYPE:
             if (uds_socket_type_parse(optarg, &a->type) < 0)
@@ -863,58 +703,10 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
         case OPT_FRAMED:
             a->framed = true;
             break;
-        case 'm':
-            if (cli_parse_mode(optarg, &a->mode) < 0)
-                return cli_usage("serve", "--mode: '%s' is not an octal mode; e.g. --mode 0660",
-                                 optarg);
-            break;
-        case 'o':
-            if (cli_parse_user(optarg, &a->owner) < 0)
-                return cli_usage("serve", "--owner: '%s' is not a user; e.g. --owner www-data "
-                                 "or --owner 33", optarg);
-            a->set_owner = true;
-            break;
-        case 'g':
-            if (cli_parse_group(optarg, &a->group) < 0)
-                return cli_usage("serve", "--group: '%s' is not a group; e.g. --group www-data "
-                                 "or --group 33", optarg);
-            a->set_group = true;
-            break;
-        case OPT_ALLOW_UID:
-            free(a->allow_uids);
-            a->allow_uids = NULL;
-            if (cli_parse_uid_list(optarg, &a->allow_uids, &a->n_allow_uids, bad,
-                                   sizeof(bad)) < 0)
-                return cli_usage("serve", "--allow-uid: '%s' is not a user; e.g. --allow-uid "
-                                 "root,1000", bad);
-            break;
-        case OPT_ALLOW_GID:
-            free(a->allow_gids);
-            a->allow_gids = NULL;
-            if (cli_parse_gid_list(optarg, &a->allow_gids, &a->n_allow_gids, bad,
-                                   sizeof(bad)) < 0)
-                return cli_usage("serve", "--allow-gid: '%s' is not a group; e.g. --allow-gid "
-                                 "adm,1000", bad);
-            break;
-        case 'c':
-            if (cli_parse_long(optarg, 1, 1L << 24, &a->max_conns) < 0)
-                return cli_usage("serve", "--max-conns: '%s' is not a number from 1 to %ld; "
-                                 "e.g. --max-conns 100", optarg, 1L << 24);
-            break;
         case OPT_PER_UID:
             if (cli_parse_long(optarg, 1, 1L << 24, &a->max_per_uid) < 0)
                 return cli_usage("serve", "--max-conns-per-uid: '%s' is not a number from 1 to "
                                  "%ld; e.g. --max-conns-per-uid 10", optarg, 1L << 24);
-            break;
-        case OPT_IDLE:
-            if (cli_parse_duration_ms(optarg, &a->idle_ms) < 0)
-                return cli_usage("serve", "--idle-timeout: '%s' is not a duration in seconds; "
-                                 "e.g. --idle-timeout 30", optarg);
-            break;
-        case OPT_DRAIN:
-            if (cli_parse_duration_ms(optarg, &a->drain_ms) < 0)
-                return cli_usage("serve", "--drain-timeout: '%s' is not a duration in "
-                                 "seconds; e.g. --drain-timeout 2.5", optarg);
             break;
         case OPT_MAX_MESSAGE:
             if (cli_parse_size(optarg, &a->max_message) < 0 || a->max_message == 0 ||
@@ -922,27 +714,6 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
                 return cli_usage("serve", "--max-message: '%s' is not a size from 1 byte to "
                                  "1G; e.g. --max-message 64K", optarg);
             a->max_message_set = true;
-            break;
-        case OPT_READY_FD:
-            if (cli_parse_long(optarg, 0, INT32_MAX, &a->ready_fd) < 0 ||
-                fcntl((int) a->ready_fd, F_GETFD) < 0)
-                return cli_usage("serve", "--ready-fd: '%s' is not an open file descriptor; "
-                                 "e.g. --ready-fd 3 3>ready", optarg);
-            break;
-        case OPT_LOG:
-            if (strcmp(optarg, "json") == 0)
-                a->json = true;
-            else if (strcmp(optarg, "text") == 0)
-                a->json = false;
-            else
-                return cli_usage("serve", "--log: '%s' is not a log format; e.g. --log json",
-                                 optarg);
-            break;
-        case 'q':
-            a->verbosity = -1;
-            break;
-        case 'v':
-            a->verbosity = 1;
             break;
         case 'h':
             serve_usage(stdout);
@@ -983,42 +754,15 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
 
 static int start_listening(struct serve *sv) {
     const struct serve_args *a = sv->args;
-    struct uds_listen_opts lopts = {
-        .type = a->type,
-        .mode = a->mode,
-        .owner = a->owner,
-        .group = a->group,
-        .flags = UDS_LISTEN_NONBLOCK | (a->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
-                 (a->set_group ? UDS_LISTEN_SET_GROUP : 0u),
-    };
-    struct uds_listen_info info = { .removed_stale = false };
-    int r = take_activated_fd(a->address, &sv->listener);
+    struct uds_addr addr;
 
-    if (r < 0)
+    /* tcp: parses, to be refused by the library with a message that says why. */
+    if (uds_addr_parse(a->address, UDS_ADDR_ALLOW_TCP, &addr) < 0)
         return cli_fail(CLI_OP_LISTEN, a->address, errno, NULL);
-    if (r == 1) {
-        uds_addr_format(&sv->listener.addr, sv->addr, sizeof(sv->addr));
-        sv->abstract = sv->listener.addr.kind == UDS_ADDR_ABSTRACT;
-        if (sv->listener.type != a->type)
-            return cli_usage("serve", "%s: the socket passed by the service manager is %s, "
-                             "not %s; e.g. --type %s", sv->addr,
-                             uds_socket_type_name(sv->listener.type),
-                             uds_socket_type_name(a->type),
-                             uds_socket_type_name(sv->listener.type));
-        cli_log(CLI_LOG_INFO, "activated", sv->addr, NULL, 0, "%s: using the socket passed by "
-                "the service manager (LISTEN_FDS)", sv->addr);
-        return -1;
-    }
-    if (uds_listen(a->address, &lopts, &sv->listener, &info) < 0) {
-        struct cli_fail_info fi = { .holder_pid = info.holder_pid };
-        return cli_fail(CLI_OP_LISTEN, a->address, errno, &fi);
-    }
-    uds_addr_format(&sv->listener.addr, sv->addr, sizeof(sv->addr));
+    int code = cli_listen_unix("serve", &a->common, a->address, &addr, a->type, "--type",
+                               &sv->listener, sv->addr, sizeof(sv->addr));
     sv->abstract = sv->listener.addr.kind == UDS_ADDR_ABSTRACT;
-    if (info.removed_stale)
-        cli_log(CLI_LOG_INFO, "stale_removed", sv->addr, NULL, 0, "%s: removed stale socket "
-                "file (no server was listening)", sv->addr);
-    return -1;
+    return code;
 }
 
 /* Readiness: the log line scripts wait for, --ready-fd, and systemd. */
@@ -1029,19 +773,9 @@ static void announce_ready(struct serve *sv) {
         CLI_KV_NUM("pid", getpid()),
     };
 
-    if (sv->abstract && !uds_allow_is_set(&sv->allow))
-        cli_log(CLI_LOG_WARN, "open_access", sv->addr, NULL, 0, "%s: an abstract socket has no "
-                "file permissions: anyone in this network namespace can connect; restrict "
-                "it with --allow-uid/--allow-gid", sv->addr);
+    cli_warn_open_access(&a->common, sv->addr, sv->abstract);
     cli_log(CLI_LOG_INFO, "listening", sv->addr, kv, 2, "listening on %s", sv->addr);
-    if (a->ready_fd >= 0) {
-        int fd = (int) a->ready_fd;
-        if (write(fd, "\n", 1) != 1)
-            cli_log(CLI_LOG_WARN, "ready_fd", sv->addr, NULL, 0, "--ready-fd %d: cannot "
-                    "write: %s", fd, strerror(errno));
-        (void) close(fd);   /* the close is the rest of the signal; nothing to retry */
-    }
-    notify_systemd("READY=1");
+    cli_signal_ready(&a->common, sv->addr);
 }
 
 static int run_dgram(struct serve *sv, int sigfd) {
@@ -1067,13 +801,13 @@ static int run_dgram(struct serve *sv, int sigfd) {
 static int run_server(struct serve *sv, int sigfd) {
     const struct serve_args *a = sv->args;
     struct uds_server_opts sopts = {
-        .max_conns = (size_t) a->max_conns,
-        .idle_timeout_ms = a->idle_ms,
+        .max_conns = (size_t) a->common.max_conns,
+        .idle_timeout_ms = a->common.idle_ms,
         /* 0 asks the library for its default; "--drain-timeout 0" means no waiting. */
-        .drain_timeout_ms = a->drain_ms > 0 ? a->drain_ms : 1,
+        .drain_timeout_ms = a->common.drain_ms > 0 ? a->common.drain_ms : 1,
         .read_size = a->type == UDS_SEQPACKET ? a->max_message : 0,
         .allow = uds_allow_is_set(&sv->allow) ? &sv->allow : NULL,
-        .peer_flags = a->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u,
+        .peer_flags = cli_listen_opts_peer_flags(&a->common),
         .max_message = (uint32_t) a->max_message,
     };
     struct uds_server_callbacks cbs = {
@@ -1104,9 +838,9 @@ static int run_server(struct serve *sv, int sigfd) {
 static int run_exec(struct serve *sv, int sigfd) {
     const struct serve_args *a = sv->args;
     struct uds_server_opts sopts = {
-        .max_conns = (size_t) a->max_conns,
+        .max_conns = (size_t) a->common.max_conns,
         .allow = uds_allow_is_set(&sv->allow) ? &sv->allow : NULL,
-        .peer_flags = a->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u,
+        .peer_flags = cli_listen_opts_peer_flags(&a->common),
     };
     struct uds_server_callbacks cbs = {
         .on_open = on_open_exec,
@@ -1154,29 +888,21 @@ static int prepare_exec(struct serve *sv) {
 int cmd_serve(int argc, char **argv) {
     struct serve_args args = {
         .type = UDS_STREAM,
-        .mode = 0600,
-        .max_conns = 1024,
-        .drain_ms = 10000,
         .max_message = 64 * 1024,
-        .ready_fd = -1,
     };
     struct serve sv = { .args = &args };
     int code, sigfd = -1;
 
+    cli_listen_opts_init(&args.common);
     uds_listener_init(&sv.listener);
     code = parse_serve_args(argc, argv, &args);
     if (code >= 0)
         goto out;
-    cli_log_setup(args.verbosity, args.json);
-    sv.allow = (struct uds_allow){
-        .uids = args.allow_uids,
-        .n_uids = args.n_allow_uids,
-        .gids = args.allow_gids,
-        .n_gids = args.n_allow_gids,
-    };
+    cli_listen_opts_log_setup(&args.common);
+    sv.allow = cli_listen_opts_allow(&args.common);
 
     /* Before the socket exists, so a stop signal can never leave it behind. */
-    sigfd = open_signalfd(args.program != NULL);
+    sigfd = cli_signalfd(args.program != NULL);
     if (sigfd < 0) {
         code = cli_fail(CLI_OP_ANY, args.address, errno, NULL);
         goto out;
@@ -1186,7 +912,7 @@ int cmd_serve(int argc, char **argv) {
         if (code >= 0)
             goto out;
     }
-    raise_nofile(args.max_conns);
+    cli_raise_nofile(&args.common, 1, FD_MARGIN);
     code = start_listening(&sv);
     if (code >= 0)
         goto out;

@@ -386,6 +386,42 @@ choose another port" ]
     [ ! -e "$T/p.sock" ]
 }
 
+@test "proxy: the options it shares with serve are spelled, checked and worded as serve's" {
+    local cases=(
+        "-m 999" "--mode=abc" "--owner no-such-user-uds" "-g no-such-group-uds"
+        "--allow-uid root,no-such-user-uds" "--allow-gid ," "-c 0" "--max-conns=x"
+        "--idle-timeout x" "--drain-timeout 1x" "--ready-fd 99" "--log xml" "--verbose=1"
+        "--mode" "-q -x"
+    )
+    local c serve_status serve_stderr
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086 # word splitting is the point
+        run --separate-stderr timeout 5 "$UDS" serve $c "$T/s.sock"
+        serve_status=$status serve_stderr=${stderr//uds serve/uds CMD}
+        # shellcheck disable=SC2086
+        run --separate-stderr timeout 5 "$UDS" proxy $c "$T/p.sock" "$T/s.sock"
+        echo "case: $c -> serve $serve_status, proxy $status: $stderr"
+        [ "$serve_status" -eq 64 ]
+        [ "$status" -eq 64 ]
+        [ "${stderr//uds proxy/uds CMD}" = "${serve_stderr//$T\/s.sock/$T\/p.sock}" ]
+    done
+    # The same help, line for line, for each shared option: its line and the indented lines
+    # that continue it.
+    entry() {
+        "$UDS" "$1" --help | awk -v o="$2" '
+            $1 == o || $1 == o "," { on = 1; print; next }
+            on && /^                            / { print; next }
+            { on = 0 }'
+    }
+    local opt
+    for opt in -m -o -g --allow-uid --allow-gid -c --idle-timeout --drain-timeout --ready-fd \
+        --log -q -v -h; do
+        [ -n "$(entry serve "$opt")" ]
+        [ "$(entry serve "$opt")" = "$(entry proxy "$opt")" ] ||
+            { echo "help differs for $opt"; return 1; }
+    done
+}
+
 # ---- PROXY protocol ------------------------------------------------------------------------
 
 @test "proxy: --send-proxy sends a v1 header naming the TCP client first" {
@@ -465,6 +501,111 @@ EOF
     [ "$WAIT_STATUS" -eq 0 ]
     grep -qF "1 connection still open after 0.3s (--drain-timeout): closing them" "$PROXY_LOG"
     touch "$T/never"
+}
+
+# ---- socket activation -------------------------------------------------------------------
+
+# start_activated_proxy [--datagram] SOCKET [PROXY ARGS...] LISTEN TARGET: `uds proxy` under
+# systemd-socket-activate, which binds SOCKET (a path or HOST:PORT; a dgram one with
+# --datagram) and, at the first connection, execs the proxy in its own place (same pid) with
+# the socket as fd 3; waited for by its "Listening on" line. Sets PROXY_PID and PROXY_LOG.
+start_activated_proxy() {
+    command -v systemd-socket-activate >/dev/null ||
+        skip "systemd-socket-activate is not installed (Debian package systemd)"
+    local sa_opts=()
+    if [ "$1" = --datagram ]; then
+        sa_opts+=("$1")
+        shift
+    fi
+    local socket=$1
+    shift
+    PROXY_LOG=$T/proxy.log
+    bg_start "$PROXY_LOG" systemd-socket-activate "${sa_opts[@]}" -l "$socket" "$UDS" proxy "$@"
+    PROXY_PID=$BG_PID
+    wait_for_line "$PROXY_LOG" "^Listening on "
+}
+
+# wake PATH [dgram]: a client that connects to PATH (or sends it one datagram) and leaves at
+# once, to make systemd-socket-activate start the proxy without a client waiting on it.
+wake() {
+    timeout 5 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM if sys.argv[2:] else socket.SOCK_STREAM)
+s.sendto(b"x", sys.argv[1]) if sys.argv[2:] else s.connect(sys.argv[1])' "$@"
+}
+
+@test "proxy: socket-activated on a Unix socket: real clients to a real echo server, byte for byte" {
+    start_server "$T/s.sock"
+    start_activated_proxy "$T/p.sock" -v "$T/p.sock" "$T/s.sock"
+    # The first client wakes systemd-socket-activate, which execs the proxy on its socket.
+    run peer echo-check "$T/p.sock" $((8 << 20))
+    [ "$output" = "ok $((8 << 20))" ]
+    grep -qxF "uds: $T/p.sock: using the socket passed by the service manager (LISTEN_FDS)" \
+        "$PROXY_LOG"
+    grep -qxF "uds: listening on $T/p.sock; forwarding to $T/s.sock" "$PROXY_LOG"
+    [ "$(readlink "/proc/$PROXY_PID/exe")" = "$(readlink -f "$UDS")" ]
+    # It serves on after the first client: the inherited socket does not block it in accept.
+    run timeout 10 socat - "UNIX-CONNECT:$T/p.sock" <<<"a second client"
+    [ "$output" = "a second client" ]
+    run py_echo "$T/p.sock" "and a third"
+    [ "$output" = "and a third" ]
+    wait_for_line "$PROXY_LOG" "closed connection from .* after 11 bytes"
+    [ "$(grep -c 'closed connection from' "$PROXY_LOG")" -eq 3 ]
+    # It bound nothing itself: no lock file, no stale-socket handling.
+    [ ! -e "$T/p.sock.lock" ]
+    ! grep -q "removed stale" "$PROXY_LOG"
+    kill -TERM "$PROXY_PID"
+    wait_status "$PROXY_PID"
+    [ "$WAIT_STATUS" -eq 0 ]
+    grep -qF "uds: $T/p.sock: stopped" "$PROXY_LOG"
+    # The socket file is the service manager's: not the proxy's to remove.
+    [ -S "$T/p.sock" ]
+    rm -f "$T/p.sock"
+}
+
+@test "proxy: socket-activated on a TCP port, in front of a Unix echo server" {
+    start_server "$T/s.sock"
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+    start_activated_proxy "127.0.0.1:$port" "tcp:127.0.0.1:$port" "$T/s.sock"
+    run peer echo-check "tcp:127.0.0.1:$port" $((4 << 20))
+    [ "$output" = "ok $((4 << 20))" ]
+    grep -qxF "uds: tcp:127.0.0.1:$port: using the socket passed by the service manager \
+(LISTEN_FDS)" "$PROXY_LOG"
+    run peer echo-check "tcp:127.0.0.1:$port" 1000
+    [ "$output" = "ok 1000" ]
+    kill -TERM "$PROXY_PID"
+    wait_status "$PROXY_PID"
+    [ "$WAIT_STATUS" -eq 0 ]
+}
+
+@test "proxy: a passed socket bound to another address is not taken; LISTEN is bound as usual" {
+    start_server "$T/s.sock"
+    start_activated_proxy "$T/other.sock" "$T/p.sock" "$T/s.sock"
+    wake "$T/other.sock"
+    wait_for_line "$PROXY_LOG" "listening on"
+    ! grep -q "passed by the service manager" "$PROXY_LOG"
+    [ "$(stat -c %a "$T/p.sock")" = "600" ]
+    [ -e "$T/p.sock.lock" ]
+    run peer send-wait "$T/p.sock" "bound by the proxy" 5
+    [ "$output" = "bound by the proxy" ]
+    kill -TERM "$PROXY_PID"
+    wait_status "$PROXY_PID"
+    [ "$WAIT_STATUS" -eq 0 ]
+    [ ! -e "$T/p.sock" ]
+    [ -S "$T/other.sock" ]
+    rm -f "$T/other.sock"
+}
+
+@test "proxy: a passed socket of the wrong type at LISTEN is a usage error (64)" {
+    start_activated_proxy --datagram "$T/p.sock" "$T/p.sock" "$T/s.sock"
+    wake "$T/p.sock" dgram
+    wait_status "$PROXY_PID"
+    [ "$WAIT_STATUS" -eq 64 ]
+    grep -qxF "uds proxy: $T/p.sock: the socket passed by the service manager is dgram; a \
+stream socket is needed (ListenStream= in a .socket unit)" "$PROXY_LOG"
+    rm -f "$T/p.sock"
 }
 
 # ---- docs ----------------------------------------------------------------------------------

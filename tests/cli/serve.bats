@@ -447,6 +447,27 @@ EOF
     rm -f "$T/s.sock"
 }
 
+@test "serve: under systemd-socket-activate it serves on the inherited socket and leaves it" {
+    command -v systemd-socket-activate >/dev/null ||
+        skip "systemd-socket-activate is not installed (Debian package systemd)"
+    # It binds the socket, and execs the server in its own place at the first connection.
+    bg_start "$T/server.log" systemd-socket-activate -l "$T/s.sock" "$UDS" serve "$T/s.sock"
+    SERVER_PID=$BG_PID
+    SERVER_LOG=$T/server.log
+    wait_for_line "$T/server.log" "^Listening on "
+    run py_echo "$T/s.sock" "first"
+    [ "$output" = "first" ]
+    grep -qxF "uds: $T/s.sock: using the socket passed by the service manager (LISTEN_FDS)" \
+        "$T/server.log"
+    run timeout 5 "$UDS" send "$T/s.sock" "second"
+    [ "$output" = "second" ]
+    [ ! -e "$T/s.sock.lock" ]
+    stop_server
+    [ "$WAIT_STATUS" -eq 0 ]
+    [ -S "$T/s.sock" ]
+    rm -f "$T/s.sock"
+}
+
 @test "serve: --log json writes JSON lines with ts, event, address, peer pid and uid" {
     start_server --log json -v "$T/s.sock"
     run timeout 5 "$UDS" send "$T/s.sock" hi

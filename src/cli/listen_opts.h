@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * listen_opts.h — the options `uds serve` and `uds proxy` share for a listening service
+ * (the Unix listener's file mode, owner, group and allow-lists; limits; readiness and
+ * logs), parsed, validated and documented once, and the code that applies them: safe or
+ * socket-activated listening, readiness, rate-limited accept errors. The commands' own
+ * options stay in their files.
+ */
+#ifndef UDS_CLI_LISTEN_OPTS_H
+#define UDS_CLI_LISTEN_OPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <udskit.h>
+
+/* The shared options, in the command's own struct of parsed options. */
+struct cli_listen_opts {
+    /* A Unix listener: its socket file and who may connect. */
+    mode_t mode;                /* -m, --mode (default 0600) */
+    bool mode_set;
+    bool set_owner, set_group;
+    uid_t owner;                /* -o, --owner, with set_owner */
+    gid_t group;                /* -g, --group, with set_group */
+    uid_t *allow_uids;          /* --allow-uid (malloc'ed), NULL = anyone */
+    size_t n_allow_uids;
+    gid_t *allow_gids;          /* --allow-gid (malloc'ed) */
+    size_t n_allow_gids;
+    /* Limits. */
+    long max_conns;             /* -c, --max-conns (default 1024) */
+    int idle_ms;                /* --idle-timeout, 0 = never */
+    int drain_ms;               /* --drain-timeout (default 10 s) */
+    /* Readiness and logs. */
+    long ready_fd;              /* --ready-fd, -1 = none */
+    int verbosity;              /* -q -1, -v 1 */
+    bool json;                  /* --log json */
+};
+
+/* getopt_long() codes of the long-only options; a command numbers its own from 256. */
+enum {
+    CLI_OPT_ALLOW_UID = 1024,
+    CLI_OPT_ALLOW_GID,
+    CLI_OPT_IDLE_TIMEOUT,
+    CLI_OPT_DRAIN_TIMEOUT,
+    CLI_OPT_READY_FD,
+    CLI_OPT_LOG,
+};
+
+/* For the command's optstring (after its leading ':'), and entries for its long-option
+ * table. -h/--help is in both, and in the help text, but each command answers it itself. */
+#define CLI_LISTEN_SHORTOPTS "m:o:g:c:qvh"
+#define CLI_LISTEN_LONGOPTS                                                  \
+    { "mode", required_argument, NULL, 'm' },                                \
+    { "owner", required_argument, NULL, 'o' },                               \
+    { "group", required_argument, NULL, 'g' },                               \
+    { "allow-uid", required_argument, NULL, CLI_OPT_ALLOW_UID },             \
+    { "allow-gid", required_argument, NULL, CLI_OPT_ALLOW_GID },             \
+    { "max-conns", required_argument, NULL, 'c' },                           \
+    { "idle-timeout", required_argument, NULL, CLI_OPT_IDLE_TIMEOUT },       \
+    { "drain-timeout", required_argument, NULL, CLI_OPT_DRAIN_TIMEOUT },     \
+    { "ready-fd", required_argument, NULL, CLI_OPT_READY_FD },               \
+    { "log", required_argument, NULL, CLI_OPT_LOG },                         \
+    { "quiet", no_argument, NULL, 'q' },                                     \
+    { "verbose", no_argument, NULL, 'v' },                                   \
+    { "help", no_argument, NULL, 'h' }
+
+/* The --help lines of the shared options, by section, for the command's usage text. */
+#define CLI_LISTEN_HELP_ACCESS                                                            \
+    "  -m, --mode OCTAL          permissions of the socket file (default 0600)\n"         \
+    "  -o, --owner USER          owner of the socket file (name or number)\n"             \
+    "  -g, --group GROUP         group of the socket file (name or number)\n"             \
+    "      --allow-uid LIST      accept only these users (comma-separated names or\n"     \
+    "                            numbers); other peers are closed at once and logged\n"   \
+    "      --allow-gid LIST      accept only members of these groups (primary or\n"       \
+    "                            supplementary); with --allow-uid, either suffices\n"
+#define CLI_LISTEN_HELP_LIMITS                                                            \
+    "  -c, --max-conns N         at most N clients at once (default 1024); more wait\n"   \
+    "                            in the backlog until one leaves\n"                       \
+    "      --idle-timeout SECONDS  close a connection when nothing moved either way\n"    \
+    "                            for that long (default: never)\n"                        \
+    "      --drain-timeout SECONDS on SIGTERM/SIGINT, give open connections that long\n"  \
+    "                            to finish (default 10)\n"
+#define CLI_LISTEN_HELP_LOGS                                                              \
+    "      --ready-fd N          write a newline to fd N, then close it, once ready\n"    \
+    "      --log FORMAT          text (default) or json (one JSON object per line)\n"     \
+    "  -q, --quiet               log errors only\n"                                       \
+    "  -v, --verbose             also log each connection opening and closing\n"          \
+    "  -h, --help                show this help\n"
+
+/* Defaults; cli_listen_opts_done() frees the allow-lists. */
+void cli_listen_opts_init(struct cli_listen_opts *opts);
+void cli_listen_opts_done(struct cli_listen_opts *opts);
+
+/* One option from getopt_long(): its code c and optarg arg. Returns 1 when c is one of the
+ * shared options and arg is valid, 0 when c is not one of them (the command's own, 'h',
+ * or a getopt error), and -1 when arg is not valid, having printed the usage error as
+ * "uds CMD: --OPTION: ...; e.g. ..." (exit EX_USAGE). */
+int cli_listen_opts_parse(struct cli_listen_opts *opts, const char *cmd, int c, const char *arg);
+
+/* The first option given that only a Unix listener can honour ("--mode", ...), or NULL. */
+const char *cli_listen_opts_unix_only(const struct cli_listen_opts *opts);
+
+/* cli_log_setup() from -q, -v and --log. */
+void cli_listen_opts_log_setup(const struct cli_listen_opts *opts);
+
+/* The allow-lists as the library checks them (pointing into opts), and the uds_peer_get()
+ * flags they need (supplementary groups for --allow-gid). */
+struct uds_allow cli_listen_opts_allow(const struct cli_listen_opts *opts);
+unsigned cli_listen_opts_peer_flags(const struct cli_listen_opts *opts);
+
+/* ---- applying them -------------------------------------------------------------------- */
+
+/* Listen on the Unix address addr (given: as the user wrote it, for messages) for `uds cmd`:
+ * take the socket a service manager passed for addr (cli_activation_take_unix()), or else
+ * make one safely with uds_listen_addr() and the options' mode, owner and group. Either way
+ * the fd is non-blocking. An activated socket of a type other than type is a usage error;
+ * type_hint says how to ask for another ("--type", or NULL: the command has no such
+ * option). Logs which socket it took, or the stale file it replaced; writes the
+ * listener's address, canonical, to ret_text. Returns -1 when listening (*ret_listener
+ * written), else the exit code, the error printed. */
+int cli_listen_unix(const char *cmd, const struct cli_listen_opts *opts, const char *given,
+                    const struct uds_addr *addr, enum uds_socket_type type,
+                    const char *type_hint, struct uds_listener *ret_listener,
+                    char *ret_text, size_t text_size);
+
+/* Socket activation: the socket that a service manager (systemd, systemd-socket-activate)
+ * passed through LISTEN_FDS/LISTEN_PID and that is bound to the same address as addr
+ * (another name of the same socket file counts), adopted into *ret_listener. The
+ * variables are removed from the environment: they are for this process only. Returns 1
+ * when one was taken, 0 when none was passed for addr, -1 on error (errno). */
+int cli_activation_take_unix(const struct uds_addr *addr, struct uds_listener *ret_listener);
+/* The same for an AF_INET/AF_INET6 socket bound to sa (same family, address and port):
+ * *ret_fd (close-on-exec) becomes the caller's. */
+int cli_activation_take_inet(const struct sockaddr *sa, int *ret_fd);
+
+/* Soft RLIMIT_NOFILE up to the hard limit; warn when even that is short of what --max-conns
+ * needs at fds_per_conn descriptors a connection plus margin. */
+void cli_raise_nofile(const struct cli_listen_opts *opts, unsigned fds_per_conn,
+                      unsigned margin);
+
+/* The warning for an abstract listener (no file permissions) without an allow-list. */
+void cli_warn_open_access(const struct cli_listen_opts *opts, const char *text, bool abstract);
+
+/* Readiness, after the command's "listening on" line: a newline to --ready-fd (closed
+ * then), and READY=1 to $NOTIFY_SOCKET. */
+void cli_signal_ready(const struct cli_listen_opts *opts, const char *text);
+
+/* state ("READY=1", "STOPPING=1") to $NOTIFY_SOCKET when set; a failure is logged. */
+void cli_notify(const char *state);
+
+/* A failed accept(), logged at most once a second (under EMFILE every wakeup fails alike). */
+struct cli_accept_errors {
+    uint64_t logged_ms;
+    unsigned unlogged;
+};
+void cli_log_accept_error(struct cli_accept_errors *errs, const char *text, int err);
+
+#endif /* UDS_CLI_LISTEN_OPTS_H */
