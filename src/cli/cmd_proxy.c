@@ -44,6 +44,7 @@ struct proxy_args {
     int connect_ms;
     size_t buffer_size;
     bool no_splice;
+    bool no_batch;
     long busy_poll_us;
 };
 
@@ -140,6 +141,8 @@ static void proxy_usage(FILE *out) {
             "      --buffer-size BYTES   bytes in flight per direction of a connection, K/M\n"
             "                            suffixes (default 256K)\n"
             "      --no-splice           always copy through a buffer, never splice()\n"
+            "      --no-batch            one send() per write, instead of the writes of a\n"
+            "                            wakeup together in one io_uring submission\n"
             "      --busy-poll USEC      after activity, poll without sleeping for up to USEC\n"
             "                            microseconds before waiting again: lower latency\n"
             "                            for a CPU kept busy while traffic flows (default 0)\n"
@@ -997,7 +1000,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
 static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
     enum {
         OPT_PUBLIC = 256, OPT_CONNECT_TIMEOUT, OPT_SEND_PROXY, OPT_SEND_PROXY_V2, OPT_BUFFER,
-        OPT_NO_SPLICE, OPT_BUSY_POLL,
+        OPT_NO_SPLICE, OPT_NO_BATCH, OPT_BUSY_POLL,
     };
     static const struct option longopts[] = {
         { "public", no_argument, NULL, OPT_PUBLIC },
@@ -1006,6 +1009,7 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
         { "send-proxy-v2", no_argument, NULL, OPT_SEND_PROXY_V2 },
         { "buffer-size", required_argument, NULL, OPT_BUFFER },
         { "no-splice", no_argument, NULL, OPT_NO_SPLICE },
+        { "no-batch", no_argument, NULL, OPT_NO_BATCH },
         { "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
         CLI_LISTEN_LONGOPTS,
         { NULL, 0, NULL, 0 },
@@ -1040,6 +1044,9 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
             break;
         case OPT_NO_SPLICE:
             a->no_splice = true;
+            break;
+        case OPT_NO_BATCH:
+            a->no_batch = true;
             break;
         case OPT_BUSY_POLL:
             if (cli_parse_long(optarg, 0, 1000000, &a->busy_poll_us) < 0)
@@ -1115,7 +1122,8 @@ static int run(struct proxy *px, int sigfd) {
     struct uds_relay_opts ropts = {
         .buffer_size = a->buffer_size,
         .idle_timeout_ms = a->common.idle_ms,
-        .flags = a->no_splice ? UDS_RELAY_NO_SPLICE : 0u,
+        .flags = (a->no_splice ? UDS_RELAY_NO_SPLICE : 0u) |
+                 (a->no_batch ? UDS_RELAY_NO_BATCH : 0u),
     };
 
     px->loop = uds_loop_new();

@@ -62,6 +62,16 @@ closed() {
 
 # ---- both directions, both families ------------------------------------------------------
 
+@test "proxy: 64 clients with short messages in flight together, batched and --no-batch" {
+    start_peer echo echo-server "$T/s.sock"
+    start_proxy "$T/p.sock" "$T/s.sock"
+    run peer chatter "$T/p.sock" 64 50
+    [ "$output" = "ok 3200" ]
+    PROXY_LOG_FILE=$T/nobatch.log start_proxy --no-batch "$T/p2.sock" "$T/s.sock"
+    run peer chatter "$T/p2.sock" 64 50
+    [ "$output" = "ok 3200" ]
+}
+
 @test "proxy: unix to unix relays both ways (socat and Python clients)" {
     start_server "$T/s.sock"
     start_proxy "$T/p.sock" "$T/s.sock"

@@ -84,6 +84,31 @@ def echo_check(address, size):
     return 0 if same else 1
 
 
+def chatter(address, conns, rounds):
+    """conns connections; each round, a distinct short message on every one of them before
+    any echo is read (so the proxy has many to move in one wakeup), then every echo checked."""
+    socks = [connect(address, timeout=30) for _ in range(conns)]
+    for r in range(rounds):
+        msgs = [("%d.%d;" % (i, r)).encode() * (1 + (i + r) % 7) for i in range(conns)]
+        for s, m in zip(socks, msgs):
+            s.sendall(m)
+        for i, (s, m) in enumerate(zip(socks, msgs)):
+            got = b""
+            while len(got) < len(m):
+                b = s.recv(len(m) - len(got))
+                if not b:
+                    print("EOF on connection %d in round %d" % (i, r))
+                    return 1
+                got += b
+            if got != m:
+                print("MISMATCH on connection %d in round %d: %r for %r" % (i, r, got, m))
+                return 1
+    for s in socks:
+        s.close()
+    print("ok %d" % (conns * rounds))
+    return 0
+
+
 def serve_forever(address, portfile, handler):
     s = listen(address)
     announce(s, portfile)
@@ -243,6 +268,8 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "echo-check":
         return echo_check(args[0], int(args[1]))
+    if cmd == "chatter":
+        return chatter(args[0], int(args[1]), int(args[2]))
     if cmd == "echo-server":
         serve_forever(args[0], args[1], h_echo)
     if cmd == "count-reply-server":
