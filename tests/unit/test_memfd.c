@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_memfd.c — large messages as sealed memfds over real socketpairs: round trips inline
- * and mapped, buffer reuse only after release, refusal of memfds a sender could still
- * shrink or that are shorter than announced, and no fd left open on any path (the
- * process's open fds are counted before and after every test). */
+ * and mapped, buffer reuse only after release, one-off memfds sent even when the kernel
+ * refuses their first seal (EBUSY), refusal of memfds a sender could still shrink or that
+ * are shorter than announced, and no fd left open on any path (the process's open fds are
+ * counted before and after every test). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -532,6 +534,172 @@ static void memfd_cache_evicts_least_recently_used(void **state) {
     uds_memfd_pool_free(pool);
 }
 
+/* Copies into pooled buffers take another path from 64 KiB on (stores that bypass the
+ * cache, 64 bytes at a time): sources at odd addresses and lengths with a ragged tail must
+ * come out whole, through a pooled buffer and through a one-off memfd alike. */
+static void memfd_copy_from_unaligned_source_keeps_every_byte(void **state) {
+    struct tu_pair_fixture *f = *state;
+    const size_t sizes[] = { 64 * KIB - 1, 64 * KIB, 64 * KIB + 13, MIB + 63, 3 * MIB + 1 };
+    uint8_t *src = malloc(3 * MIB + 64);
+
+    for (unsigned immutable = 0; immutable < 2; immutable++) {
+        struct uds_memfd_pool_opts o = {
+            .threshold = 1, .flags = immutable ? UDS_MEMFD_POOL_IMMUTABLE : 0,
+        };
+        struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
+        struct uds_memfd_cache *cache = uds_memfd_cache_new(0);
+        for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+            struct uds_memfd_msg m;
+            size_t offset = 1 + i % 3 * 4;
+            fill(src + offset, sizes[i], (unsigned) (i + 10 * immutable));
+            assert_int_equal(uds_memfd_send(f->sv[0], pool, src + offset, sizes[i]), 0);
+            assert_int_equal(uds_memfd_recv(f->sv[1], cache, 0, 0, &m), 1);
+            assert_int_equal(m.len, sizes[i]);
+            assert_int_equal(m.immutable, immutable == 1);
+            check(m.data, m.len, (unsigned) (i + 10 * immutable));
+            uds_memfd_msg_done(&m);
+        }
+        uds_memfd_cache_free(cache);
+        uds_memfd_pool_free(pool);
+    }
+    free(src);
+}
+
+/* A child forked while a one-off buffer is lent would keep a writable mapping of it, and
+ * F_SEAL_WRITE is refused (EBUSY) while any writable mapping exists anywhere. */
+static void memfd_fresh_buffer_sent_while_forked_child_lives(void **state) {
+    struct tu_pair_fixture *f = *state;
+    struct uds_memfd_pool_opts o = { .threshold = 1, .flags = UDS_MEMFD_POOL_IMMUTABLE };
+    struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
+    struct uds_memfd_buf b;
+    struct uds_memfd_msg m;
+    int hold[2];
+    char c;
+
+    assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+    assert_int_equal(uds_memfd_buf_init(pool, MIB, &b), 0);
+    fill(b.data, b.len, 3);
+    pid_t pid = tu_fork();
+    if (pid == 0) {
+        /* Lives, with whatever it inherited, until the parent is done sending. */
+        close(hold[1]);
+        _exit(read(hold[0], &c, 1) == 0 ? 0 : 1);
+    }
+    close(hold[0]);
+    assert_int_equal(uds_memfd_buf_send(f->sv[0], pool, &b), 0);
+    close(hold[1]);
+    assert_int_equal(tu_wait_child(pid), 0);
+    assert_int_equal(uds_memfd_recv(f->sv[1], NULL, 0, UDS_MEMFD_RECV_IMMUTABLE, &m), 1);
+    assert_true(m.immutable);
+    check(m.data, MIB, 3);
+    uds_memfd_msg_done(&m);
+    uds_memfd_pool_free(pool);
+}
+
+/* A page of a one-off buffer still referenced elsewhere (here a pipe holds it, as vmsplice
+ * or in-flight direct I/O would) makes F_SEAL_WRITE fail with EBUSY after the kernel has
+ * waited for it; the message must go all the same, its bytes intact. */
+static void memfd_fresh_buffer_with_pinned_page_is_still_sent(void **state) {
+    struct tu_pair_fixture *f = *state;
+    struct uds_memfd_pool_opts o = { .threshold = 1, .flags = UDS_MEMFD_POOL_IMMUTABLE };
+    struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
+    struct uds_memfd_buf b;
+    struct uds_memfd_msg m;
+    struct uds_memfd_pool_stats st;
+    int p[2];
+
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(uds_memfd_buf_init(pool, 256 * KIB, &b), 0);
+    fill(b.data, b.len, 4);
+    struct iovec iov = { .iov_base = (uint8_t *) b.data + 8192, .iov_len = 4096 };
+    assert_int_equal(vmsplice(p[1], &iov, 1, 0), 4096);
+    assert_int_equal(uds_memfd_buf_send(f->sv[0], pool, &b), 0);
+    assert_int_equal(uds_memfd_recv(f->sv[1], NULL, 0, UDS_MEMFD_RECV_IMMUTABLE, &m), 1);
+    assert_true(m.immutable);
+    check(m.data, 256 * KIB, 4);
+    uds_memfd_msg_done(&m);
+    uds_memfd_pool_stats(pool, &st);
+    assert_int_equal(st.sent_fresh, 1);
+    close(p[0]);
+    close(p[1]);
+    uds_memfd_pool_free(pool);
+}
+
+struct slow_receiver {
+    int fd;
+    int go;             /* read end of a pipe: a byte means start */
+    unsigned count;
+    unsigned ok;
+};
+
+/* Checks every message, sleeping now and then so that the sender runs out of buffers. */
+static void *slow_receiver_main(void *arg) {
+    struct slow_receiver *r = arg;
+    struct uds_memfd_cache *cache = uds_memfd_cache_new(2);
+    struct timespec nap = { .tv_nsec = 200 * 1000 };
+    char c;
+
+    if (read(r->go, &c, 1) != 1)
+        return NULL;
+    for (unsigned i = 0; i < r->count; i++) {
+        struct uds_memfd_msg m;
+        if (uds_memfd_recv(r->fd, cache, 0, 0, &m) != 1)
+            break;
+        size_t len = MIB / 2 + (i % 7) * 40000;
+        const uint8_t *d = m.data;
+        bool good = m.len == len;
+        for (size_t k = 0; good && k < len; k += 997)
+            good = d[k] == (uint8_t) (k * 7 + i + (k >> 12));
+        if (i % 3 == 0)
+            nanosleep(&nap, NULL);
+        uds_memfd_msg_done(&m);
+        r->ok += good;
+    }
+    uds_memfd_cache_free(cache);
+    return NULL;
+}
+
+static void memfd_back_to_back_with_slow_receiver_all_sent(void **state) {
+    struct tu_pair_fixture *f = *state;
+    struct uds_memfd_pool_opts o = { .threshold = 1, .max_buffers = 2 };
+    struct uds_memfd_pool *pool = uds_memfd_pool_new(&o);
+    struct slow_receiver r = { .fd = f->sv[1], .count = 300 };
+    struct uds_memfd_pool_stats st;
+    uint8_t *src = malloc(MIB);
+    pthread_t t;
+    int go[2];
+
+    assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+    r.go = go[0];
+    assert_int_equal(pthread_create(&t, NULL, slow_receiver_main, &r), 0);
+    for (unsigned i = 0; i < r.count; i++) {
+        /* The receiver starts once both buffers are in flight: the third message at
+         * least goes in a one-off memfd, whatever the speed of either side. */
+        if (i == 3)
+            assert_int_equal(write(go[1], "g", 1), 1);
+        size_t len = MIB / 2 + (i % 7) * 40000;
+        if (i % 2) {
+            fill(src, len, i);
+            assert_int_equal(uds_memfd_send(f->sv[0], pool, src, len), 0);
+        } else {
+            struct uds_memfd_buf b;
+            assert_int_equal(uds_memfd_buf_init(pool, len, &b), 0);
+            fill(b.data, len, i);
+            assert_int_equal(uds_memfd_buf_send(f->sv[0], pool, &b), 0);
+        }
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    close(go[0]);
+    close(go[1]);
+    assert_int_equal(r.ok, r.count);
+    uds_memfd_pool_stats(pool, &st);
+    assert_int_equal(st.sent_pooled + st.sent_fresh, r.count);
+    assert_true(st.sent_fresh > 0);
+    assert_true(st.buffers <= 2);
+    free(src);
+    uds_memfd_pool_free(pool);
+}
+
 static void memfd_invalid_arguments_are_einval(void **state) {
     struct tu_pair_fixture *f = *state;
     struct uds_memfd_pool_opts bad = { .flags = 1u << 7 };
@@ -583,6 +751,10 @@ int main(void) {
         T(memfd_recv_end_of_stream_is_zero),
         T(memfd_hand_made_sealed_memfd_is_accepted),
         T(memfd_cache_evicts_least_recently_used),
+        T(memfd_copy_from_unaligned_source_keeps_every_byte),
+        T(memfd_fresh_buffer_sent_while_forked_child_lives),
+        T(memfd_fresh_buffer_with_pinned_page_is_still_sent),
+        T(memfd_back_to_back_with_slow_receiver_all_sent),
         T(memfd_invalid_arguments_are_einval),
     };
     alarm(60);
