@@ -119,6 +119,7 @@ add direct "$ECHO"
 P=$(free_port)
 add "uds proxy" "$T/uds.sock" "$UDS" proxy -q "$T/uds.sock" "$ECHO"
 add "uds proxy (TCP)" "tcp:127.0.0.1:$P" "$UDS" proxy -q "tcp:127.0.0.1:$P" "$ECHO"
+add "uds proxy --no-batch" "$T/uds-nb.sock" "$UDS" proxy -q --no-batch "$T/uds-nb.sock" "$ECHO"
 add "uds proxy --busy-poll 50" "$T/uds-bp.sock" \
     "$UDS" proxy -q --busy-poll 50 "$T/uds-bp.sock" "$ECHO"
 
