@@ -729,7 +729,10 @@ UDS_API void uds_conn_close(struct uds_conn *conn, bool flush);
  * still O_NONBLOCK and O_CLOEXEC. conn stays valid until the current callback returns.
  * Returns the fd. Errors: EPIPE the connection is closing. */
 UDS_API int uds_conn_detach(struct uds_conn *conn);
-/* The connection's fd (do not close it), peer and user data. */
+/* The connection's fd (do not close it), peer and user data. Without an allow-list or
+ * peer_flags the peer is read on the first uds_conn_peer() call (SO_PEERCRED keeps the
+ * credentials of connect time, so the answer is the same); if it cannot be read then, it
+ * is pid 0, uid and gid -1. */
 UDS_API int uds_conn_fd(const struct uds_conn *conn);
 UDS_API const struct uds_peer *uds_conn_peer(const struct uds_conn *conn);
 UDS_API void uds_conn_set_data(struct uds_conn *conn, void *data);

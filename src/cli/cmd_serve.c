@@ -146,6 +146,14 @@ static void log_peer(const struct serve *sv, enum cli_level level, const char *e
             reason ? ": " : "", reason ? reason : "");
 }
 
+/* The same for a connection's peer, which the library reads only when asked: not asked
+ * when the line is not logged. */
+static void log_conn(const struct serve *sv, enum cli_level level, const char *event,
+                     struct uds_conn *conn, const char *what, const char *reason) {
+    if (cli_log_enabled(level))
+        log_peer(sv, level, event, uds_conn_peer(conn), what, reason);
+}
+
 /* ---- --max-conns-per-uid ----------------------------------------------------------------- */
 
 static struct uid_count *uid_find(struct serve *sv, uid_t uid) {
@@ -215,7 +223,7 @@ static void pending_set(struct uds_conn *conn, size_t n) {
 static void send_or_close(const struct serve *sv, struct uds_conn *conn, const void *buf,
                           size_t len) {
     if (uds_conn_send(conn, buf, len) < 0 && errno != EPIPE) {
-        log_peer(sv, CLI_LOG_WARN, "close", uds_conn_peer(conn), "closing connection from",
+        log_conn(sv, CLI_LOG_WARN, "close", conn, "closing connection from",
                  strerror(errno));
         uds_conn_close(conn, false);
     }
@@ -224,10 +232,10 @@ static void send_or_close(const struct serve *sv, struct uds_conn *conn, const v
 static int on_open(struct uds_conn *conn, void *data) {
     struct serve *sv = data;
 
-    if (uid_take(sv, uds_conn_peer(conn), "connection open") < 0)
+    if (sv->args->max_per_uid > 0 && uid_take(sv, uds_conn_peer(conn), "connection open") < 0)
         return -1;
     pending_set(conn, 0);
-    log_peer(sv, CLI_LOG_DEBUG, "open", uds_conn_peer(conn), "connection from", NULL);
+    log_conn(sv, CLI_LOG_DEBUG, "open", conn, "connection from", NULL);
     return 0;
 }
 
@@ -255,7 +263,7 @@ static void on_data(struct uds_conn *conn, const void *buf, size_t len, void *da
             char why[96];
             snprintf(why, sizeof(why), "a line longer than --max-message %zu bytes",
                      a->max_message);
-            log_peer(sv, CLI_LOG_WARN, "close", uds_conn_peer(conn), "closing connection from",
+            log_conn(sv, CLI_LOG_WARN, "close", conn, "closing connection from",
                      why);
             uds_conn_close(conn, false);
             return;
@@ -289,7 +297,7 @@ static void on_message(struct uds_conn *conn, const void *msg, size_t len, void 
     size_t out_len = reply ? strlen(reply) : len;
 
     if (uds_conn_send_message(conn, out, out_len) < 0 && errno != EPIPE) {
-        log_peer(sv, CLI_LOG_WARN, "close", uds_conn_peer(conn), "closing connection from",
+        log_conn(sv, CLI_LOG_WARN, "close", conn, "closing connection from",
                  strerror(errno));
         uds_conn_close(conn, false);
     }
@@ -299,9 +307,10 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
     struct serve *sv = data;
     char why[128];
 
-    uid_release(sv, uds_conn_peer(conn)->uid);
+    if (sv->args->max_per_uid > 0)
+        uid_release(sv, uds_conn_peer(conn)->uid);
     if (error == 0) {
-        log_peer(sv, CLI_LOG_DEBUG, "close", uds_conn_peer(conn), "closed connection from",
+        log_conn(sv, CLI_LOG_DEBUG, "close", conn, "closed connection from",
                  NULL);
         return;
     }
@@ -317,8 +326,8 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
     } else {
         snprintf(why, sizeof(why), "%s", strerror(error));
     }
-    log_peer(sv, error == EMSGSIZE || error == EPROTO ? CLI_LOG_WARN : CLI_LOG_DEBUG, "close",
-             uds_conn_peer(conn), "closed connection from", why);
+    log_conn(sv, error == EMSGSIZE || error == EPROTO ? CLI_LOG_WARN : CLI_LOG_DEBUG, "close",
+             conn, "closed connection from", why);
 }
 
 static void on_deny(const struct uds_peer *peer, void *data) {

@@ -565,8 +565,17 @@ static void send_batch(void *data) {
     if (g->n_batch == 0)
         return;
     if (uds__ring_submit(g->ring, on_sent, g) < 0) {
-        /* The ring itself failed (its results all came back, the unsent as -EAGAIN):
-         * go on without it. */
+        /* The ring itself failed: go on without it. A send whose result never came may or
+         * may not have gone out, and neither sending it again nor dropping it keeps the
+         * stream whole: that relay ends. */
+        int err = errno;
+        for (size_t i = 0; i < g->n_batch; i++) {
+            struct uds_relay *r = g->batch[i].relay;
+            if (r && r->dir[g->batch[i].dir].batched) {
+                r->dir[g->batch[i].dir].batched = false;
+                (void) fail(r, err, UDS_RELAY_NONE);
+            }
+        }
         uds__loop_hook_del(g->loop, send_batch, g);
         uds__ring_free(g->ring);
         g->ring = NULL;

@@ -45,7 +45,7 @@ struct uds_conn {
                                  * together; NULL between messages */
     size_t msg_have;
     struct uds_frame_decoder dec;
-    struct uds_peer peer;
+    struct uds_peer peer;       /* valid once have_peer is set (peer_of()) */
     int fd;
     int error;                  /* for on_close */
     unsigned events;            /* watched in the loop now */
@@ -56,6 +56,7 @@ struct uds_conn {
     bool refused : 1;           /* on_open said no: no on_close */
     bool detached : 1;          /* fd handed to the caller: not closed, no on_close */
     bool gather : 1;            /* delivering one read's messages: queue small replies */
+    bool have_peer : 1;         /* peer has been read */
 };
 
 struct uds_server {
@@ -117,7 +118,8 @@ static void finalize(struct uds_conn *c) {
         s->cb.on_close(c, c->error, s->data);
     if (c->fd >= 0)
         (void) close(c->fd);
-    uds_peer_done(&c->peer);
+    if (c->have_peer)
+        uds_peer_done(&c->peer);
     free(c->msg);
     free(c->out);
     free(c);
@@ -346,8 +348,9 @@ static bool seqpacket_at_eof(int fd) {
 static void got_eof(struct uds_conn *c) {
     struct uds_server *s = c->server;
 
+    /* No update_events() here: close_conn() below either sets the events a lingering
+     * connection needs or takes the fd out of the loop, one epoll_ctl() either way. */
     c->eof = true;
-    update_events(c);
     if (s->messages && !s->seqpacket && !uds_frame_decoder_idle(&c->dec)) {
         /* The rest of this message will never come. */
         free(c->msg);
@@ -580,10 +583,26 @@ static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg) {
         arm_idle_timer(s);
 }
 
-static void accept_one(struct uds_server *s, int fd) {
-    struct uds_peer peer;
+/* The peer of a connection, read on first use: SO_PEERCRED keeps the credentials of
+ * connect() time, so a late read gives the answer an early one would have, and a server
+ * that never asks saves a system call per connection. If it cannot be read any more
+ * (detached, or the kernel says no), it is "nobody": pid 0, uid and gid -1. */
+static const struct uds_peer *peer_of(struct uds_conn *c) {
+    if (!c->have_peer) {
+        if (c->fd < 0 || uds_peer_get(c->fd, c->server->peer_flags, &c->peer) < 0)
+            c->peer = (struct uds_peer) { .uid = (uid_t) -1, .gid = (gid_t) -1, .pidfd = -1 };
+        c->have_peer = true;
+    }
+    return &c->peer;
+}
 
-    if (uds_peer_get(fd, s->peer_flags, &peer) < 0) {
+static void accept_one(struct uds_server *s, int fd) {
+    struct uds_peer peer = { .pidfd = -1 };
+    /* Read at once only when it decides admission or the caller asked for more than the
+     * credentials (groups, a pidfd: a pidfd is worth most taken while the client lives). */
+    bool eager = uds_allow_is_set(&s->allow) || s->peer_flags != 0;
+
+    if (eager && uds_peer_get(fd, s->peer_flags, &peer) < 0) {
         int e = errno;
         (void) close(fd);
         /* The client left before we looked: nothing to report. */
@@ -591,7 +610,7 @@ static void accept_one(struct uds_server *s, int fd) {
             accept_error(s, e);
         return;
     }
-    if (uds_peer_allowed(&peer, &s->allow) != 1) {
+    if (eager && uds_peer_allowed(&peer, &s->allow) != 1) {
         if (s->cb.on_deny)
             s->cb.on_deny(&peer, s->data);
         uds_peer_done(&peer);
@@ -612,6 +631,7 @@ static void accept_one(struct uds_server *s, int fd) {
         return;
     }
     c->peer = peer;
+    c->have_peer = eager;
     uds_frame_decoder_init(&c->dec, s->max_message);
     c->events = UDS_EV_READ;
     c->active_ms = uds_loop_now_ms(s->loop);
@@ -970,6 +990,7 @@ UDS_API int uds_conn_detach(struct uds_conn *c) {
     struct uds_server *s = c->server;
     int fd = c->fd;
     enter(s);
+    (void) peer_of(c);      /* still readable from the fd, for uds_conn_peer() after this */
     /* Out of the epoll set at once, not when the conn is freed: the caller may close fd
      * before that, and its number be reused by a new connection. */
     (void) uds_loop_del(s->loop, fd);
@@ -993,7 +1014,8 @@ UDS_API int uds_conn_fd(const struct uds_conn *c) {
 }
 
 UDS_API const struct uds_peer *uds_conn_peer(const struct uds_conn *c) {
-    return c ? &c->peer : NULL;
+    /* Logically const: the peer is only read late, never changed. */
+    return c ? peer_of((struct uds_conn *) c) : NULL;
 }
 
 UDS_API void uds_conn_set_data(struct uds_conn *c, void *data) {

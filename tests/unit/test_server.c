@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -58,6 +59,8 @@ struct ctx {
     int closes_seen_in_data;
     int send_after_close_errno;
     pid_t child;            /* a forked server, killed by teardown if a test fails */
+    bool peer_at_close;     /* on_close reads the peer (uds_conn_peer) into closed_peer */
+    struct uds_peer closed_peer;
 };
 
 /* --- fixture ------------------------------------------------------------------------------ */
@@ -157,6 +160,8 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
         if (c->conns[i] == conn)
             c->conns[i] = NULL;
     }
+    if (c->peer_at_close)
+        c->closed_peer = *uds_conn_peer(conn);
     if (c->closes < MAX_CONNS_SEEN)
         c->close_errors[c->closes] = error;
     c->closes++;
@@ -919,6 +924,29 @@ static void server_send_on_closing_conn_fails_epipe(void **state) {
     assert_true(tu_sees_eof(c->s, fd, 1000));
 }
 
+/* Nobody asked for the peer at accept (no allow-list, no peer_flags): it is read when first
+ * asked for, after the client has gone, and is still the process that connected. */
+static void server_peer_read_late_is_still_the_connecting_process(void **state) {
+    struct ctx *c = *state;
+    int status;
+
+    start(c, UDS_STREAM, NULL);
+    c->peer_at_close = true;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = uds_connect(c->path, NULL);
+        _exit(fd >= 0 && send(fd, "x", 1, MSG_NOSIGNAL) == 1 ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The client has exited before the server even accepts it. */
+    assert_true(tu_pump_until(c->s, &c->closes, 1, 2000));
+    assert_int_equal(c->closed_peer.pid, pid);
+    assert_int_equal(c->closed_peer.uid, getuid());
+    assert_int_equal(c->closed_peer.gid, getgid());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -947,6 +975,7 @@ int main(void) {
         T(server_new_rejects_dgram_listener),
         T(server_free_closes_connections_and_removes_socket),
         T(server_send_on_closing_conn_fails_epipe),
+        T(server_peer_read_late_is_still_the_connecting_process),
 #undef T
     };
 
