@@ -295,6 +295,12 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
         }
         cli_log(CLI_LOG_INFO, "activated", ret_text, NULL, 0, "%s: using the socket passed by "
                 "the service manager (LISTEN_FDS)", ret_text);
+        /* The manager made the file: changing it behind its back would be undone at its
+         * next start, so say where the setting belongs instead. */
+        if (o->mode_set || o->set_owner || o->set_group)
+            cli_log(CLI_LOG_WARN, "activated", ret_text, NULL, 0, "%s: --mode/--owner/--group "
+                    "are not applied to a socket passed by the service manager; set "
+                    "SocketMode=, SocketUser= and SocketGroup= in its .socket unit", ret_text);
         *ret_listener = l;
         return -1;
     }

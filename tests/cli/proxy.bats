@@ -573,6 +573,21 @@ s.sendto(b"x", sys.argv[1]) if sys.argv[2:] else s.connect(sys.argv[1])' "$@"
     rm -f "$T/p.sock"
 }
 
+@test "proxy: socket-activated with --mode: warns that the .socket unit sets it, file untouched" {
+    start_server "$T/s.sock"
+    start_activated_proxy "$T/p.sock" --mode 0666 "$T/p.sock" "$T/s.sock"
+    local before
+    before=$(stat -c %a "$T/p.sock")
+    run py_echo "$T/p.sock" "hello"
+    [ "$output" = "hello" ]
+    wait_for_line "$PROXY_LOG" "are not applied to a socket passed by the service manager"
+    grep -qF "SocketMode=, SocketUser= and SocketGroup= in its .socket unit" "$PROXY_LOG"
+    [ "$(stat -c %a "$T/p.sock")" = "$before" ]
+    kill -TERM "$PROXY_PID"
+    wait_status "$PROXY_PID"
+    rm -f "$T/p.sock"
+}
+
 @test "proxy: socket-activated on a TCP port, in front of a Unix echo server" {
     start_server "$T/s.sock"
     local port
