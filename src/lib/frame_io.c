@@ -6,27 +6,12 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/uio.h>
 
 #include "internal.h"
 
 UDS_API int uds_frame_send(int fd, const void *buf, size_t len) {
-    uint8_t header[UDS_FRAME_HEADER_SIZE];
-
-    if (!buf && len > 0)
-        return uds__fail(EINVAL);
-    if (len > UINT32_MAX)
-        return uds__fail(EMSGSIZE);
-    uds_frame_header(header, (uint32_t) len);
-
-    /* Header and payload in one sendmsg: one syscall and, for small frames, one packet's
-     * worth of wakeups at the receiver instead of two. */
-    struct iovec iov[2] = {
-        { .iov_base = header, .iov_len = sizeof(header) },
-        { .iov_base = (void *) buf, .iov_len = len },
-    };
-    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-    return uds__sendmsg_all(fd, &msg);
+    /* The same frame with no fds: header and payload in one sendmsg (fdpass.c). */
+    return uds_frame_send_fds(fd, buf, len, NULL, 0);
 }
 
 UDS_API int uds_frame_recv(int fd, uint32_t max, void **ret_buf, size_t *ret_len) {
