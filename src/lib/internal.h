@@ -94,8 +94,6 @@ typedef void uds__ring_done_fn(uint64_t user_data, int res, void *arg);
  * its policy gives none (ENOSYS, EPERM: io_uring_disabled, a seccomp filter). */
 struct uds__ring *uds__ring_new(unsigned entries);
 void uds__ring_free(struct uds__ring *ring);
-/* No room for another send before the next submit. */
-bool uds__ring_full(const struct uds__ring *ring);
 /* Queue send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT); buf must stay valid until its
  * completion. Returns 0, or -1/EBUSY when the ring is full. */
 int uds__ring_send(struct uds__ring *ring, int fd, const void *buf, size_t len,

@@ -356,13 +356,31 @@ static ssize_t fill(struct uds_relay *r, struct dir *d) {
     return n;
 }
 
+/* After moving bytes in d: note the activity for the idle timeout, and give back what d
+ * no longer holds anything in (buffer, pipe) to the pools until bytes come again. */
+static void tidy(struct uds_relay *r, struct dir *d) {
+    struct uds_relay_group *g = r->group;
+
+    if (g->idle_ms > 0 && r->moved) {
+        r->moved = false;
+        r->last_ms = uds_loop_now_ms(g->loop);
+    }
+    if (d->buf && !pending(d)) {
+        buf_put(g, d->buf);
+        d->buf = NULL;
+        d->off = d->len = 0;
+    }
+    if (d->pipe.r >= 0 && d->in_pipe == 0)
+        pipe_put(g, &d->pipe, true);
+}
+
 /* Queue what d holds to be sent at the end of this wakeup, together with every other
  * relay's (see uring.c for why). Returns false when it cannot be queued: send it now. */
 static bool batch_add(struct uds_relay *r, struct dir *d) {
     struct uds_relay_group *g = r->group;
     size_t i = g->n_batch;
 
-    if (!g->ring || uds__ring_full(g->ring) ||
+    if (!g->ring ||
         uds__ring_send(g->ring, r->fd[d->dst], d->buf + d->off, d->len - d->off, i) < 0)
         return false;
     g->batch[i] = (struct batched_send) { .relay = r, .dir = (int) (d - r->dir) };
@@ -428,19 +446,7 @@ static int pump(struct uds_relay *r, struct dir *d) {
             break;
         }
     }
-    if (g->idle_ms > 0 && r->moved) {
-        r->moved = false;
-        r->last_ms = uds_loop_now_ms(g->loop);
-    }
-    /* Nothing pending any more: the buffer and the pipe go back to the pools until bytes
-     * come again. */
-    if (d->buf && !pending(d)) {
-        buf_put(g, d->buf);
-        d->buf = NULL;
-        d->off = d->len = 0;
-    }
-    if (d->pipe.r >= 0 && d->in_pipe == 0)
-        pipe_put(g, &d->pipe, true);
+    tidy(r, d);
     return ret;
 }
 
@@ -580,7 +586,6 @@ static void send_batch(void *data) {
         uds__ring_free(g->ring);
         g->ring = NULL;
     }
-    uint64_t now = g->idle_ms > 0 ? uds_loop_now_ms(g->loop) : 0;
     /* settle() may end relays, and an on_close may end others: each is taken off the list
      * (every entry of it) before it is settled, and destroy() clears the rest. */
     for (size_t i = 0; i < g->n_batch; i++) {
@@ -591,18 +596,8 @@ static void send_batch(void *data) {
             if (g->batch[j].relay == r)
                 g->batch[j].relay = NULL;
         }
-        for (int s = A; s <= B; s++) {
-            struct dir *d = &r->dir[s];
-            if (d->buf && !pending(d)) {
-                buf_put(g, d->buf);
-                d->buf = NULL;
-                d->off = d->len = 0;
-            }
-        }
-        if (r->moved) {
-            r->moved = false;
-            r->last_ms = now;
-        }
+        tidy(r, &r->dir[A]);
+        tidy(r, &r->dir[B]);
         settle(r);
     }
     g->n_batch = 0;

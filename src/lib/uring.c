@@ -129,13 +129,9 @@ void uds__ring_free(struct uds__ring *ring) {
     free(ring);
 }
 
-bool uds__ring_full(const struct uds__ring *ring) {
-    return ring->queued >= ring->entries;
-}
-
 int uds__ring_send(struct uds__ring *ring, int fd, const void *buf, size_t len,
                    uint64_t user_data) {
-    if (uds__ring_full(ring))
+    if (ring->queued >= ring->entries)
         return uds__fail(EBUSY);
     if (len > UINT32_MAX)
         len = UINT32_MAX;   /* a short send, as send() may give anyway */
