@@ -814,14 +814,8 @@ static void server_idle_connections_cost_under_1kib_each(void **state) {
         skip();
     start(c, UDS_STREAM, NULL);
     size_t before = tu_heap_in_use();
-    for (int i = 0; i < IDLE_CONNS; i++) {
-        struct uds_connect_opts co = { 0 };
-        int fd = uds_connect(c->path, &co);
-        assert_true(fd >= 0);
-        c->clients[c->n_clients++] = fd;
-        if (i % 64 == 63)
-            assert_true(uds_loop_run_once(uds_server_loop(c->s), 0) >= 0);
-    }
+    tu_connect_many(c->s, c->path, IDLE_CONNS, c->clients + c->n_clients);
+    c->n_clients += IDLE_CONNS;
     assert_true(tu_pump_until(c->s, &c->opens, IDLE_CONNS, 5000));
     size_t per_conn = (tu_heap_in_use() - before) / IDLE_CONNS;
     print_message("# heap per idle connection: %zu bytes\n", per_conn);

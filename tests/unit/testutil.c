@@ -299,6 +299,15 @@ bool tu_pump_until(struct uds_server *s, const int *flag, int want, int ms) {
     return true;
 }
 
+void tu_connect_many(struct uds_server *s, const char *path, int n, int *fds) {
+    for (int i = 0; i < n; i++) {
+        fds[i] = uds_connect(path, NULL);
+        assert_true(fds[i] >= 0);
+        if (i % 64 == 63)
+            assert_true(uds_loop_run_once(uds_server_loop(s), 0) >= 0);
+    }
+}
+
 size_t tu_recv_pumped(struct uds_server *s, int fd, void *buf, size_t want, int ms,
                       bool *ret_eof) {
     uint64_t end = tu_now_ms() + (uint64_t) ms;

@@ -121,6 +121,9 @@ bool tu_wait_readable(int fd, int ms);
 
 /* Runs s's loop until *flag reaches want (a callback counts it up); false after ms. */
 bool tu_pump_until(struct uds_server *s, const int *flag, int want, int ms);
+/* Connect n blocking clients to path, storing their fds in fds (the caller closes them),
+ * and run s's loop now and then so that its backlog never fills. */
+void tu_connect_many(struct uds_server *s, const char *path, int n, int *fds);
 
 /* Receives up to want bytes from non-blocking fd within ms, running s's loop while none come;
  * returns the count. *ret_eof, if given, tells whether the stream ended (EOF or reset). */
