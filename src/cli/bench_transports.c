@@ -630,6 +630,16 @@ static void print_json(const struct bench_transport_args *a, const struct result
     printf("]}\n");
 }
 
+/* A table's title and its header row of sizes, each column width characters wide. */
+static void print_table_head(const char *title, const size_t *sizes, size_t n, int width) {
+    char b[64];
+
+    printf("\n%s\n%-16s", title, "");
+    for (size_t i = 0; i < n; i++)
+        printf("%*s", width, bench_fmt_size(sizes[i], b, sizeof(b)));
+    printf("\n");
+}
+
 static void print_text(const struct bench_transport_args *a, const struct results *res) {
     struct utsname u;
     char model[256], note[512], b[64], c[64];
@@ -644,11 +654,8 @@ static void print_text(const struct bench_transport_args *a, const struct result
     printf("placement: %s\n", note);
     printf("each figure: %d ms of one measurement (-d)\n", a->duration_ms);
 
-    printf("\nRound trip, p50 / p99 latency in us (a message echoed by the other process)\n");
-    printf("%-16s", "");
-    for (size_t i = 0; i < a->n_sizes; i++)
-        printf("%16s", bench_fmt_size(a->sizes[i], b, sizeof(b)));
-    printf("\n");
+    print_table_head("Round trip, p50 / p99 latency in us (a message echoed by the other process)",
+                     a->sizes, a->n_sizes, 16);
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
         if (!(a->transports & (1u << t)))
             continue;
@@ -664,11 +671,7 @@ static void print_text(const struct bench_transport_args *a, const struct result
         printf("\n");
     }
 
-    printf("\nRound trips per second\n");
-    printf("%-16s", "");
-    for (size_t i = 0; i < a->n_sizes; i++)
-        printf("%16s", bench_fmt_size(a->sizes[i], b, sizeof(b)));
-    printf("\n");
+    print_table_head("Round trips per second", a->sizes, a->n_sizes, 16);
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
         if (!(a->transports & (1u << t)))
             continue;
@@ -680,11 +683,8 @@ static void print_text(const struct bench_transport_args *a, const struct result
         printf("\n");
     }
 
-    printf("\nBulk throughput, MB/s (one way, by write size)\n");
-    printf("%-16s", "");
-    for (size_t i = 0; i < a->n_write_sizes; i++)
-        printf("%12s", bench_fmt_size(a->write_sizes[i], b, sizeof(b)));
-    printf("\n");
+    print_table_head("Bulk throughput, MB/s (one way, by write size)", a->write_sizes,
+                     a->n_write_sizes, 12);
     bool any_too_big = false;
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
         if (!(a->transports & (1u << t)))
