@@ -649,16 +649,26 @@ struct uds_server_callbacks {
      * the server sheds that client and keeps going. May be NULL. */
     void (*on_accept_error)(int error, void *data);
     /* Message mode, when set: one call per whole message, on_data unused. On stream the
-     * bytes are decoded as frames (see Messages); on seqpacket each packet is a message.
-     * msg is valid during the call only: a message that arrived within one read points
-     * into the read buffer (no copy); one split across reads is assembled in a buffer
-     * allocated once its header is known and freed after the call. A length over
-     * max_message closes the connection with EMSGSIZE (nothing allocated); a stream
-     * ending inside a message closes it with EPROTO (on_eof is not called); either way
-     * replies already queued are flushed first. Small replies sent while more messages of
-     * the same read wait are sent together after the last of them (one send, not one
-     * each); order is always kept. */
+     * bytes are decoded as frames (see Messages), or as lines with UDS_SERVER_LINES; on
+     * seqpacket each packet is a message. msg is valid during the call only: a message
+     * that arrived within one read points into the read buffer (no copy); one split across
+     * reads is assembled in a buffer that grows as its bytes arrive (never reserved from
+     * the length a header announces) and is freed after the call. A length over
+     * max_message closes the connection with EMSGSIZE; a stream ending inside a frame
+     * closes it with EPROTO (on_eof is not called), while a last line without its newline
+     * is delivered as a message before on_eof; either way replies already queued are
+     * flushed first. Small replies sent while more messages of the same read wait are sent
+     * together after the last of them (one send, not one each); order is always kept.
+     * Output stays bounded whatever the input: once the replies queued pass max_outbuf
+     * and the socket takes no more, the messages still unread in that read are held back
+     * (nothing is lost) until the peer has taken its replies. */
     void (*on_message)(struct uds_conn *conn, const void *msg, size_t len, void *data);
+};
+
+enum uds_server_flags {
+    /* Message mode on stream: a message is a line ending in '\n' (not part of the message),
+     * of at most max_message bytes, instead of a length-prefixed frame. */
+    UDS_SERVER_LINES = 1u << 0,
 };
 
 struct uds_server_opts {
@@ -675,6 +685,11 @@ struct uds_server_opts {
     uint32_t max_message;       /* message mode: largest message accepted; 0 =
                                  * UDS_FRAME_DEFAULT_MAX (on seqpacket read_size also
                                  * bounds it) */
+    unsigned flags;             /* enum uds_server_flags */
+    int first_byte_timeout_ms;  /* close a connection from which no byte has arrived this
+                                 * long after accept (ETIMEDOUT), so that idle clients
+                                 * cannot hold every slot; 0 = never. Bytes the server
+                                 * sends do not count. */
 };
 
 /* A server over listener (taken over: the server unlistens it when it stops or is freed).
@@ -729,6 +744,8 @@ UDS_API void uds_conn_close(struct uds_conn *conn, bool flush);
  * still O_NONBLOCK and O_CLOEXEC. conn stays valid until the current callback returns.
  * Returns the fd. Errors: EPIPE the connection is closing. */
 UDS_API int uds_conn_detach(struct uds_conn *conn);
+/* Bytes queued for conn, not yet taken by the socket (in on_close: those dropped). */
+UDS_API size_t uds_conn_queued(const struct uds_conn *conn);
 /* The connection's fd (do not close it), peer and user data. Without an allow-list or
  * peer_flags the peer is read on the first uds_conn_peer() call (SO_PEERCRED keeps the
  * credentials of connect time, so the answer is the same); if it cannot be read then, it

@@ -28,6 +28,9 @@
 /* After SIGKILL, how long to wait for the children to be reaped before exiting anyway (a
  * process in uninterruptible sleep dies only when its I/O ends). */
 #define KILL_GRACE_MS 2000
+/* How long an echo or reply server waits for a new client's first byte: such a server never
+ * speaks first, so a client that says nothing only holds a slot. */
+#define SERVE_FIRST_BYTE_MS 30000
 
 struct serve_args {
     const char *address;
@@ -58,6 +61,10 @@ struct serve {
     bool cut_off;                   /* a second signal closed connections in flight */
     struct cli_accept_errors accept_errors;
     struct uid_count *uids;         /* --max-conns-per-uid: clients (programs) per uid */
+    bool lines;                     /* --reply on a stream: messages are lines */
+    int first_byte_ms;              /* the server's first-byte timeout, 0 = none */
+    size_t drain_cut;               /* connections the drain timeout closed */
+    size_t drain_unsent;            /*   and the reply bytes they still had queued */
     size_t n_uids;
     size_t cap_uids;
     struct cli_exec *exec;          /* -- PROGRAM */
@@ -210,14 +217,15 @@ static void uid_release(struct serve *sv, uid_t uid) {
 
 /* ---- stream and seqpacket: callbacks for uds_server ------------------------------------ */
 
-/* A --reply stream connection's only state is how many bytes of an unfinished line it has
- * sent; it is kept in the connection's data pointer itself, so idle clients cost nothing. */
-static size_t pending_get(const struct uds_conn *conn) {
-    return (size_t) (uintptr_t) uds_conn_data(conn);
+/* A connection's only state is whether its client has sent anything yet, kept in the data
+ * pointer itself so that idle clients cost nothing: a timeout before that is the
+ * first-byte timeout, not the idle one. */
+static void mark_heard(struct uds_conn *conn) {
+    uds_conn_set_data(conn, (void *) 1);
 }
 
-static void pending_set(struct uds_conn *conn, size_t n) {
-    uds_conn_set_data(conn, (void *) (uintptr_t) n);
+static bool heard(const struct uds_conn *conn) {
+    return uds_conn_data(conn) != NULL;
 }
 
 static void send_or_close(const struct serve *sv, struct uds_conn *conn, const void *buf,
@@ -234,60 +242,30 @@ static int on_open(struct uds_conn *conn, void *data) {
 
     if (sv->args->max_per_uid > 0 && uid_take(sv, uds_conn_peer(conn), "connection open") < 0)
         return -1;
-    pending_set(conn, 0);
     log_conn(sv, CLI_LOG_DEBUG, "open", conn, "connection from", NULL);
     return 0;
 }
 
+/* Echo, or --reply on seqpacket: one read is one packet, answered with one packet. */
 static void on_data(struct uds_conn *conn, const void *buf, size_t len, void *data) {
     struct serve *sv = data;
-    const struct serve_args *a = sv->args;
-    const char *p = buf, *end = p + len;
-    size_t pending;
+    const char *reply = sv->args->reply;
 
-    if (!a->reply) {
+    mark_heard(conn);
+    if (reply)
+        send_or_close(sv, conn, reply, strlen(reply));
+    else
         send_or_close(sv, conn, buf, len);
-        return;
-    }
-    if (a->type != UDS_STREAM) {
-        send_or_close(sv, conn, a->reply, strlen(a->reply));
-        return;
-    }
-    /* A stream has no message boundaries (one read() is not one message): a message is a
-     * line, and a line may arrive in pieces or many in one read. */
-    pending = pending_get(conn);
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t) (end - p));
-        size_t piece = nl ? (size_t) (nl - p) : (size_t) (end - p);
-        if (pending + piece > a->max_message) {
-            char why[96];
-            snprintf(why, sizeof(why), "a line longer than --max-message %zu bytes",
-                     a->max_message);
-            log_conn(sv, CLI_LOG_WARN, "close", conn, "closing connection from",
-                     why);
-            uds_conn_close(conn, false);
-            return;
-        }
-        if (!nl) {
-            pending += piece;
-            break;
-        }
-        pending = 0;
-        send_or_close(sv, conn, a->reply_line, a->reply_line_len);
-        p = nl + 1;
-    }
-    pending_set(conn, pending);
 }
 
-static void on_eof(struct uds_conn *conn, void *data) {
+/* --reply on a stream: a stream has no message boundaries, so a message is a line (the
+ * library cuts them, and holds lines back while a client leaves its replies unread). */
+static void on_line(struct uds_conn *conn, const void *line, size_t len, void *data) {
     struct serve *sv = data;
-    const struct serve_args *a = sv->args;
 
-    /* Data left without a final newline is one last message. */
-    if (a->reply && a->type == UDS_STREAM && pending_get(conn) > 0) {
-        pending_set(conn, 0);
-        send_or_close(sv, conn, a->reply_line, a->reply_line_len);
-    }
+    (void) line, (void) len;
+    mark_heard(conn);
+    send_or_close(sv, conn, sv->args->reply_line, sv->args->reply_line_len);
 }
 
 static void on_message(struct uds_conn *conn, const void *msg, size_t len, void *data) {
@@ -296,6 +274,7 @@ static void on_message(struct uds_conn *conn, const void *msg, size_t len, void 
     const void *out = reply ? reply : msg;
     size_t out_len = reply ? strlen(reply) : len;
 
+    mark_heard(conn);
     if (uds_conn_send_message(conn, out, out_len) < 0 && errno != EPIPE) {
         log_conn(sv, CLI_LOG_WARN, "close", conn, "closing connection from",
                  strerror(errno));
@@ -314,20 +293,34 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
                  NULL);
         return;
     }
-    if (error == ETIMEDOUT) {
+    if (error == ETIMEDOUT && sv->signals > 0) {
+        /* The drain timeout (or an idle one during the drain): reported once, in sum. */
+        sv->drain_cut++;
+        sv->drain_unsent += uds_conn_queued(conn);
+        snprintf(why, sizeof(why), "still open at the end of --drain-timeout");
+    } else if (error == ETIMEDOUT) {
         char dur[32];
-        snprintf(why, sizeof(why), "idle for %s (--idle-timeout)",
-                 cli_format_duration(sv->args->common.idle_ms, dur, sizeof(dur)));
+        bool first = !heard(conn) && sv->first_byte_ms > 0 &&
+                     (sv->args->common.idle_ms <= 0 ||
+                      sv->first_byte_ms <= sv->args->common.idle_ms);
+        snprintf(why, sizeof(why), first ? "sent nothing for %s (--first-byte-timeout)"
+                                         : "idle for %s (--idle-timeout)",
+                 cli_format_duration(first ? sv->first_byte_ms : sv->args->common.idle_ms,
+                                     dur, sizeof(dur)));
     } else if (error == EMSGSIZE) {
-        snprintf(why, sizeof(why), "a message longer than --max-message %zu bytes",
-                 sv->args->max_message);
+        snprintf(why, sizeof(why), "a %s longer than --max-message %zu bytes",
+                 sv->lines ? "line" : "message", sv->args->max_message);
     } else if (error == EPROTO && sv->args->framed) {
         snprintf(why, sizeof(why), "the stream ended in the middle of a message");
+    } else if (error == ENOMEM) {
+        snprintf(why, sizeof(why), "out of memory for its message (lower --max-message, or "
+                 "raise the server's memory limit)");
     } else {
         snprintf(why, sizeof(why), "%s", strerror(error));
     }
-    log_conn(sv, error == EMSGSIZE || error == EPROTO ? CLI_LOG_WARN : CLI_LOG_DEBUG, "close",
-             conn, "closed connection from", why);
+    log_conn(sv, error == EMSGSIZE || error == EPROTO || error == ENOMEM ? CLI_LOG_WARN
+                                                                          : CLI_LOG_DEBUG,
+             "close", conn, "closed connection from", why);
 }
 
 static void on_deny(const struct uds_peer *peer, void *data) {
@@ -807,8 +800,23 @@ static int run_dgram(struct serve *sv, int sigfd) {
     return EX_OK;
 }
 
+static void log_drain_cut(const struct serve *sv) {
+    char dur[32];
+
+    if (sv->drain_cut == 0)
+        return;
+    cli_log(CLI_LOG_WARN, "drain_timeout", sv->addr, NULL, 0,
+            "%s: --drain-timeout %s ran out: closed %zu connection%s still open, with %zu "
+            "reply byte%s unsent; raise --drain-timeout to let slow clients finish",
+            sv->addr, cli_format_duration(sv->args->common.drain_ms, dur, sizeof(dur)),
+            sv->drain_cut, sv->drain_cut == 1 ? "" : "s", sv->drain_unsent,
+            sv->drain_unsent == 1 ? "" : "s");
+}
+
 static int run_server(struct serve *sv, int sigfd) {
     const struct serve_args *a = sv->args;
+    sv->lines = a->reply && a->type == UDS_STREAM && !a->framed;
+    sv->first_byte_ms = SERVE_FIRST_BYTE_MS;
     struct uds_server_opts sopts = {
         .max_conns = (size_t) a->common.max_conns,
         .idle_timeout_ms = a->common.idle_ms,
@@ -818,12 +826,13 @@ static int run_server(struct serve *sv, int sigfd) {
         .allow = uds_allow_is_set(&sv->allow) ? &sv->allow : NULL,
         .peer_flags = cli_listen_opts_peer_flags(&a->common),
         .max_message = (uint32_t) a->max_message,
+        .flags = sv->lines ? UDS_SERVER_LINES : 0,
+        .first_byte_timeout_ms = sv->first_byte_ms,
     };
     struct uds_server_callbacks cbs = {
         .on_open = on_open,
-        .on_data = a->framed ? NULL : on_data,
-        .on_message = a->framed ? on_message : NULL,
-        .on_eof = a->framed ? NULL : on_eof,
+        .on_data = a->framed || sv->lines ? NULL : on_data,
+        .on_message = a->framed ? on_message : sv->lines ? on_line : NULL,
         .on_close = on_close,
         .on_deny = on_deny,
         .on_accept_error = on_accept_error,
@@ -839,6 +848,7 @@ static int run_server(struct serve *sv, int sigfd) {
     if (uds_server_run(sv->server) < 0)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     sv->ran = true;
+    log_drain_cut(sv);
     return sv->cut_off ? CLI_EXIT_FAILURE : EX_OK;
 }
 

@@ -30,10 +30,11 @@
 #define OUT_MIN_CAP 256
 #define MSG_HDR sizeof(uint32_t)    /* seqpacket queue: each message is prefixed by its length */
 #define GATHER_MAX 8192         /* message mode: replies below this are sent together */
+#define MSG_MIN_CAP 4096        /* first allocation for a message split across reads */
 
 struct uds_conn {
     struct uds_server *server;
-    struct uds_conn *prev;      /* activity list (head: least recently active) */
+    struct uds_conn *prev;      /* fresh or activity list (head: the oldest) */
     struct uds_conn *next;      /* the same, or the pending list once dead */
     void *data;
     char *out;                  /* unsent bytes [out_head, out_tail); NULL when none */
@@ -44,6 +45,11 @@ struct uds_conn {
     char *msg;                  /* message mode: a message split across reads, being put
                                  * together; NULL between messages */
     size_t msg_have;
+    size_t msg_cap;
+    char *in;                   /* message mode: input read but held back while the replies
+                                 * are over max_outbuf, [in + in_off, + in_len) */
+    size_t in_off;
+    size_t in_len;
     struct uds_frame_decoder dec;
     struct uds_peer peer;       /* valid once have_peer is set (peer_of()) */
     int fd;
@@ -57,6 +63,13 @@ struct uds_conn {
     bool detached : 1;          /* fd handed to the caller: not closed, no on_close */
     bool gather : 1;            /* delivering one read's messages: queue small replies */
     bool have_peer : 1;         /* peer has been read */
+    bool fresh : 1;             /* no byte has arrived yet: on the fresh list */
+};
+
+/* Connections in the order of a time: accept (fresh) or last activity. */
+struct conn_list {
+    struct uds_conn *head;
+    struct uds_conn *tail;
 };
 
 struct uds_server {
@@ -73,11 +86,12 @@ struct uds_server {
     unsigned peer_flags;
     uint32_t max_message;
     int idle_ms;
+    int first_byte_ms;
     int drain_ms;
     int reserve_fd;             /* spare fd given up to shed a client on EMFILE */
     struct uds_allow allow;     /* own copies of the caller's lists */
-    struct uds_conn *head;      /* activity order */
-    struct uds_conn *tail;
+    struct conn_list fresh;     /* no byte received yet, in accept order */
+    struct conn_list active;    /* the others, least recently active first */
     struct uds_conn *pending;   /* closed, waiting for the callback stack to unwind */
     struct uds_conn *pending_tail;
     unsigned depth;             /* callbacks and API calls in progress */
@@ -88,6 +102,7 @@ struct uds_server {
     bool own_loop;
     bool seqpacket;
     bool messages;              /* on_message is set */
+    bool lines;                 /* messages are lines (UDS_SERVER_LINES) */
     bool listening;
     bool accept_paused;         /* backing off after an accept error */
     bool user_paused;           /* uds_server_pause() */
@@ -121,6 +136,7 @@ static void finalize(struct uds_conn *c) {
     if (c->have_peer)
         uds_peer_done(&c->peer);
     free(c->msg);
+    free(c->in);
     free(c->out);
     free(c);
 }
@@ -149,38 +165,53 @@ static void leave(struct uds_server *s) {
 
 /* --- activity list ---------------------------------------------------------------------- */
 
-static void list_remove(struct uds_server *s, struct uds_conn *c) {
+static struct conn_list *list_of(struct uds_conn *c) {
+    return c->fresh ? &c->server->fresh : &c->server->active;
+}
+
+static void list_remove(struct uds_conn *c) {
+    struct conn_list *l = list_of(c);
+
     if (c->prev)
         c->prev->next = c->next;
     else
-        s->head = c->next;
+        l->head = c->next;
     if (c->next)
         c->next->prev = c->prev;
     else
-        s->tail = c->prev;
+        l->tail = c->prev;
     c->prev = c->next = NULL;
 }
 
-static void list_append(struct uds_server *s, struct uds_conn *c) {
-    c->prev = s->tail;
+static void list_append(struct uds_conn *c) {
+    struct conn_list *l = list_of(c);
+
+    c->prev = l->tail;
     c->next = NULL;
-    if (s->tail)
-        s->tail->next = c;
+    if (l->tail)
+        l->tail->next = c;
     else
-        s->head = c;
-    s->tail = c;
+        l->head = c;
+    l->tail = c;
 }
 
+/* Sends do not count as the client's first byte: a fresh connection stays fresh. */
 static void touch(struct uds_conn *c) {
     struct uds_server *s = c->server;
 
-    if (s->idle_ms <= 0)
+    if (s->idle_ms <= 0 || c->fresh)
         return;
     c->active_ms = uds_loop_now_ms(s->loop);
-    if (s->tail != c) {
-        list_remove(s, c);
-        list_append(s, c);
+    if (s->active.tail != c) {
+        list_remove(c);
+        list_append(c);
     }
+}
+
+static void got_first_byte(struct uds_conn *c) {
+    list_remove(c);
+    c->fresh = false;
+    list_append(c);
 }
 
 /* --- per-connection I/O ----------------------------------------------------------------- */
@@ -189,8 +220,14 @@ static size_t queued(const struct uds_conn *c) {
     return c->out_tail - c->out_head;
 }
 
-static bool reading(const struct uds_conn *c) {
+/* Whether the connection takes input now: not while its replies are over the bound. */
+static bool taking_input(const struct uds_conn *c) {
     return !c->dead && !c->linger && !c->eof && !c->paused;
+}
+
+/* Whether to read the socket: input held back from an earlier read goes first. */
+static bool reading(const struct uds_conn *c) {
+    return taking_input(c) && c->in_len == 0;
 }
 
 static void update_events(struct uds_conn *c) {
@@ -216,7 +253,7 @@ static void schedule_close(struct uds_conn *c, int error) {
 
     c->dead = true;
     c->error = error;
-    list_remove(s, c);
+    list_remove(c);
     if (s->pending_tail)
         s->pending_tail->next = c;
     else
@@ -345,16 +382,21 @@ static bool seqpacket_at_eof(int fd) {
     return ioctl(fd, SIOCINQ, &inq) < 0 || inq == 0;
 }
 
+static void msg_release(struct uds_conn *c);
+
 static void got_eof(struct uds_conn *c) {
     struct uds_server *s = c->server;
 
     /* No update_events() here: close_conn() below either sets the events a lingering
      * connection needs or takes the fd out of the loop, one epoll_ctl() either way. */
     c->eof = true;
-    if (s->messages && !s->seqpacket && !uds_frame_decoder_idle(&c->dec)) {
+    if (s->lines && c->msg_have > 0) {
+        /* A last line without its newline is still a message. */
+        s->cb.on_message(c, c->msg, c->msg_have, s->data);
+        msg_release(c);
+    } else if (s->messages && !s->seqpacket && !s->lines && !uds_frame_decoder_idle(&c->dec)) {
         /* The rest of this message will never come. */
-        free(c->msg);
-        c->msg = NULL;
+        msg_release(c);
         close_conn(c, true, EPROTO);
         return;
     }
@@ -363,15 +405,99 @@ static void got_eof(struct uds_conn *c) {
     close_conn(c, true, 0);
 }
 
-/* Message mode on stream: cut len bytes of input into frames. A frame lying whole in buf is
- * handed over in place; only one split across reads is copied, into c->msg, allocated once
- * its header has passed the max_message check. */
+/* --- message mode: frames and lines ------------------------------------------------------
+ * A message lying whole in one read is handed over in place; only one split across reads is
+ * copied, into c->msg. That buffer grows with the bytes that arrive, never with the length a
+ * frame header announces: the length is the peer's word, and reserving it up front let five
+ * bytes pin 16 MiB of address space per connection. */
+
+static void msg_release(struct uds_conn *c) {
+    free(c->msg);
+    c->msg = NULL;
+    c->msg_have = c->msg_cap = 0;
+}
+
+/* Room for n more bytes in c->msg, which never needs more than limit bytes in all. */
+static int msg_reserve(struct uds_conn *c, size_t n, size_t limit) {
+    size_t need = c->msg_have + n;
+
+    if (need <= c->msg_cap)
+        return 0;
+    size_t cap = c->msg_cap ? c->msg_cap * 2 : MSG_MIN_CAP;
+    if (cap < need)
+        cap = need;
+    if (cap > limit)
+        cap = limit;
+    char *p = realloc(c->msg, cap);
+    if (!p)
+        return -1;
+    c->msg = p;
+    c->msg_cap = cap;
+    return 0;
+}
+
+static bool msg_append(struct uds_conn *c, const void *data, size_t len, size_t limit) {
+    if (msg_reserve(c, len, limit) < 0) {
+        close_conn(c, false, ENOMEM);
+        return false;
+    }
+    /* read_some may have received the piece straight into place. */
+    if (data != c->msg + c->msg_have)
+        memcpy(c->msg + c->msg_have, data, len);
+    c->msg_have += len;
+    return true;
+}
+
+/* Deliver the message put together in c->msg. */
+static void msg_deliver(struct uds_conn *c) {
+    struct uds_server *s = c->server;
+    char *msg = c->msg;
+    size_t len = c->msg_have;
+
+    c->msg = NULL;
+    c->msg_have = c->msg_cap = 0;
+    s->cb.on_message(c, msg, len, s->data);
+    free(msg);
+}
+
+/* Keep the n bytes at rest (at most one read's worth) for later. */
+static void hold_input(struct uds_conn *c, const char *rest, size_t n) {
+    char *p = malloc(n);
+
+    if (!p) {
+        close_conn(c, false, ENOMEM);
+        return;
+    }
+    memcpy(p, rest, n);
+    c->in = p;
+    c->in_off = 0;
+    c->in_len = n;
+}
+
+/* After a message, with n bytes of this read still to deliver: when the replies queued are
+ * over max_outbuf and the socket takes no more of them now, hold the rest back and stop
+ * (true). Otherwise one read of tiny requests (64 Ki empty lines) could queue a reply each,
+ * whatever the bound. */
+static bool over_bound(struct uds_conn *c, const char *rest, size_t n) {
+    if (c->dead || c->linger)
+        return true;
+    if (!c->paused || n == 0)
+        return false;
+    flush(c);
+    if (c->dead)
+        return true;
+    if (!c->paused)
+        return false;
+    hold_input(c, rest, n);
+    return true;
+}
+
 static void feed_frames(struct uds_conn *c, const char *buf, size_t len) {
     struct uds_server *s = c->server;
     size_t off = 0;
 
     /* A callback that closes its connection ends the delivery: the rest is dropped. */
-    while (off < len && !c->dead && !c->linger) {
+    while (off < len && !over_bound(c, buf + off, len - off)) {
         enum uds_frame_event ev;
         struct uds_frame_piece p;
         ssize_t used = uds_frame_decoder_feed(&c->dec, buf + off, len - off, &ev, &p);
@@ -390,25 +516,33 @@ static void feed_frames(struct uds_conn *c, const char *buf, size_t len) {
             s->cb.on_message(c, p.data, p.len, s->data);
             continue;
         }
-        if (p.first) {
-            /* frame_len > 0 here: an empty frame always comes whole. */
-            c->msg = malloc(p.frame_len);
-            if (!c->msg) {
-                close_conn(c, false, ENOMEM);
-                return;
-            }
-            c->msg_have = 0;
+        if (!msg_append(c, p.data, p.len, p.frame_len))
+            return;
+        if (p.last)
+            msg_deliver(c);
+    }
+}
+
+/* Lines: each ends at '\n', which is not part of the message. */
+static void feed_lines(struct uds_conn *c, const char *buf, size_t len) {
+    struct uds_server *s = c->server;
+    size_t off = 0;
+
+    while (off < len && !over_bound(c, buf + off, len - off)) {
+        const char *line = buf + off;
+        const char *nl = memchr(line, '\n', len - off);
+        size_t piece = nl ? (size_t) (nl - line) : len - off;
+        if (c->msg_have + piece > s->max_message) {
+            msg_release(c);
+            close_conn(c, true, EMSGSIZE);
+            return;
         }
-        /* read_some may have received the piece straight into place. */
-        if (p.data != (const uint8_t *) c->msg + c->msg_have)
-            memcpy(c->msg + c->msg_have, p.data, p.len);
-        c->msg_have += p.len;
-        if (p.last) {
-            char *msg = c->msg;
-            c->msg = NULL;
-            s->cb.on_message(c, msg, p.frame_len, s->data);
-            free(msg);
-        }
+        off += piece + (nl ? 1 : 0);
+        c->gather = off < len;
+        if (nl && c->msg_have == 0)
+            s->cb.on_message(c, line, piece, s->data);
+        else if (msg_append(c, line, piece, s->max_message) && nl)
+            msg_deliver(c);
     }
 }
 
@@ -419,7 +553,10 @@ static void deliver(struct uds_conn *c, const char *buf, size_t len) {
         if (s->cb.on_data)
             s->cb.on_data(c, buf, len, s->data);
     } else if (!s->seqpacket) {
-        feed_frames(c, buf, len);
+        if (s->lines)
+            feed_lines(c, buf, len);
+        else
+            feed_frames(c, buf, len);
         c->gather = false;
         if (!c->dead && queued(c) > 0)
             flush(c);
@@ -430,17 +567,39 @@ static void deliver(struct uds_conn *c, const char *buf, size_t len) {
     }
 }
 
+/* Input held back by over_bound(), now that the replies have drained. Feeding it may hold
+ * back a tail of it again, in a buffer of its own. */
+static void deliver_held(struct uds_conn *c) {
+    char *in = c->in;
+    size_t off = c->in_off, len = c->in_len;
+
+    c->in = NULL;
+    c->in_off = c->in_len = 0;
+    deliver(c, in + off, len);
+    free(in);
+}
+
 static void read_some(struct uds_conn *c) {
     struct uds_server *s = c->server;
 
-    for (unsigned i = 0; i < s->read_budget && reading(c); i++) {
+    for (unsigned i = 0; i < s->read_budget && taking_input(c); i++) {
+        if (c->in_len > 0) {
+            deliver_held(c);
+            continue;
+        }
         char *dst = s->rbuf;
         size_t want = s->read_size;
-        /* The rest of a message being put together that would fill a whole read anyway is
+        /* The rest of a frame being put together that would fill a whole read anyway is
          * received straight into its buffer: one copy fewer, and larger reads. */
-        if (c->msg && c->dec.remaining >= s->read_size) {
+        if (c->msg && !s->lines && c->dec.remaining >= s->read_size) {
+            if (msg_reserve(c, s->read_size, c->dec.length) < 0) {
+                close_conn(c, false, ENOMEM);
+                return;
+            }
             dst = c->msg + c->msg_have;
-            want = c->dec.remaining;
+            want = c->msg_cap - c->msg_have;
+            if (want > c->dec.remaining)
+                want = c->dec.remaining;
         }
         ssize_t n;
         bool truncated = false;
@@ -469,6 +628,8 @@ static void read_some(struct uds_conn *c) {
             got_eof(c);
             return;
         }
+        if (c->fresh)
+            got_first_byte(c);
         touch(c);
         deliver(c, dst, (size_t) n);
         /* A short stream read means the socket is empty: skip the EAGAIN round trip. */
@@ -487,8 +648,14 @@ static void conn_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
     enter(s);
     if ((events & (UDS_EV_WRITE | UDS_EV_HUP | UDS_EV_ERROR)) && queued(c) > 0)
         flush(c);
-    if ((events & (UDS_EV_READ | UDS_EV_HUP | UDS_EV_ERROR)) && reading(c))
+    /* Replies drained below the bound: the input held back goes first, even with nothing
+     * new to read (level-triggered epoll would not report the socket for it). */
+    if (c->in_len > 0 && taking_input(c))
         read_some(c);
+    else if ((events & (UDS_EV_READ | UDS_EV_HUP | UDS_EV_ERROR)) && reading(c))
+        read_some(c);
+    if (!c->dead)
+        update_events(c);
     leave(s);
 }
 
@@ -552,16 +719,38 @@ static bool shed_one(struct uds_server *s) {
 
 static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg);
 
+/* How long a connection may stay fresh (no byte received): the first-byte timeout, or the
+ * idle timeout if shorter; 0 for no limit. */
+static int fresh_ms(const struct uds_server *s) {
+    if (s->first_byte_ms <= 0 || (s->idle_ms > 0 && s->idle_ms < s->first_byte_ms))
+        return s->idle_ms;
+    return s->first_byte_ms;
+}
+
 static void arm_idle_timer(struct uds_server *s) {
-    if (s->idle_ms <= 0 || s->idle_timer || s->stopped)
+    if ((s->idle_ms <= 0 && s->first_byte_ms <= 0) || s->idle_timer || s->stopped)
         return;
-    uint64_t tick = (uint64_t) s->idle_ms / 4;
+    int shortest = s->idle_ms > 0 && s->idle_ms < fresh_ms(s) ? s->idle_ms : fresh_ms(s);
+    uint64_t tick = (uint64_t) shortest / 4;
     if (tick > IDLE_TICK_MAX_MS)
         tick = IDLE_TICK_MAX_MS;
     if (tick == 0)
         tick = 1;
     /* On failure the next accepted connection tries again. */
     s->idle_timer = uds_loop_timer_add(s->loop, tick, idle_tick, s);
+}
+
+/* Close the connections of l idle for limit_ms (0: no limit) by now. Most recently active at
+ * the tail: stop at the first one still within its time. */
+static void expire(struct conn_list *l, int limit_ms, uint64_t now) {
+    if (limit_ms <= 0)
+        return;
+    for (struct uds_conn *c = l->head, *next; c; c = next) {
+        next = c->next;
+        if (c->active_ms + (uint64_t) limit_ms > now)
+            break;
+        close_conn(c, false, ETIMEDOUT);
+    }
 }
 
 static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg) {
@@ -571,13 +760,8 @@ static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg) {
     (void) id;
     s->idle_timer = 0;
     enter(s);
-    /* Most recently active at the tail: stop at the first one still within its time. */
-    for (struct uds_conn *c = s->head, *next; c; c = next) {
-        next = c->next;
-        if (c->active_ms + (uint64_t) s->idle_ms > now)
-            break;
-        close_conn(c, false, ETIMEDOUT);
-    }
+    expire(&s->fresh, fresh_ms(s), now);
+    expire(&s->active, s->idle_ms, now);
     leave(s);
     if (s->n_conns > 0)
         arm_idle_timer(s);
@@ -635,7 +819,8 @@ static void accept_one(struct uds_server *s, int fd) {
     uds_frame_decoder_init(&c->dec, s->max_message);
     c->events = UDS_EV_READ;
     c->active_ms = uds_loop_now_ms(s->loop);
-    list_append(s, c);
+    c->fresh = s->first_byte_ms > 0;
+    list_append(c);
     s->n_conns++;
     arm_idle_timer(s);
     if (s->cb.on_open && s->cb.on_open(c, s->data) < 0) {
@@ -697,8 +882,10 @@ static void close_listener(struct uds_server *s) {
 }
 
 static void close_all(struct uds_server *s, int error) {
-    while (s->head)
-        close_conn(s->head, false, error);
+    while (s->fresh.head)
+        close_conn(s->fresh.head, false, error);
+    while (s->active.head)
+        close_conn(s->active.head, false, error);
 }
 
 static void finish_stop(struct uds_server *s) {
@@ -786,6 +973,7 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
     if (!opts)
         opts = &defaults;
     if (!listener || listener->fd < 0 || opts->idle_timeout_ms < 0 ||
+        opts->first_byte_timeout_ms < 0 || (opts->flags & ~UDS_SERVER_LINES) ||
         (listener->type != UDS_STREAM && listener->type != UDS_SEQPACKET)) {
         errno = EINVAL;
         return NULL;
@@ -806,6 +994,7 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
     s->data = data;
     s->max_conns = opts->max_conns ? opts->max_conns : DEFAULT_MAX_CONNS;
     s->idle_ms = opts->idle_timeout_ms;
+    s->first_byte_ms = opts->first_byte_timeout_ms;
     s->drain_ms = opts->drain_timeout_ms ? opts->drain_timeout_ms : DEFAULT_DRAIN_MS;
     s->max_outbuf = opts->max_outbuf ? opts->max_outbuf : DEFAULT_MAX_OUTBUF;
     s->read_size = opts->read_size ? opts->read_size : DEFAULT_READ_SIZE;
@@ -813,6 +1002,7 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
     s->peer_flags = opts->peer_flags;
     s->seqpacket = listener->type == UDS_SEQPACKET;
     s->messages = s->cb.on_message != NULL;
+    s->lines = s->messages && !s->seqpacket && (opts->flags & UDS_SERVER_LINES);
     s->max_message = opts->max_message ? opts->max_message : UDS_FRAME_DEFAULT_MAX;
     if (copy_allow(opts->allow, &s->allow) < 0)
         goto fail;
@@ -1007,6 +1197,10 @@ UDS_API void uds_server_pause(struct uds_server *s, bool paused) {
     enter(s);
     s->user_paused = paused;
     leave(s);   /* re-evaluates the listener */
+}
+
+UDS_API size_t uds_conn_queued(const struct uds_conn *c) {
+    return c ? queued(c) : 0;
 }
 
 UDS_API int uds_conn_fd(const struct uds_conn *c) {

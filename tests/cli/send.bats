@@ -68,7 +68,7 @@ print(out.decode(), end="")
     run timeout 5 "$UDS" send "$T/s.sock" "$(printf 'x%.0s' {1..100})"
     [ -z "$output" ]
     wait_for_line "$SERVER_LOG" \
-        "closing connection from pid [0-9]+ $MY_IDS: a line longer than --max-message 16 bytes"
+        "closed connection from pid [0-9]+ $MY_IDS: a line longer than --max-message 16 bytes"
     run timeout 5 "$UDS" send "$T/s.sock" "short"
     [ "$status" -eq 0 ]
     [ "$output" = "R" ]

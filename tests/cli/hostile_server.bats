@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# A root `uds serve` against hostile clients running as nobody: replies that a client never
+# reads, and framed messages announced but never sent, must not make the server's memory
+# grow with what a client merely claims or asks for.
+
+load helpers
+
+FLOOD=$BATS_TEST_DIRNAME/peers/flood_client.py
+
+# kib_of PID FIELD: a /proc/PID/status figure (VmRSS, VmSize) in KiB.
+kib_of() {
+    awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# flood SOCKET CONNS KIND: a hostile client as nobody, in the background, holding its
+# connections until the test ends; waits until every connection has sent.
+flood() {
+    timeout 60 setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups \
+        /usr/bin/python3 "$FLOOD" "$@" > "$T/flood.out" 2>&1 3>&- &
+    BG_PIDS+=("$!")
+    wait_for_line "$T/flood.out" '^sent' 20
+}
+
+# settle PID: wait until the server has read what it will read (its RSS stops moving).
+settle() {
+    local prev=-1 now i
+    for ((i = 0; i < 50; i++)); do
+        now=$(kib_of "$1" VmRSS)
+        [ "$now" = "$prev" ] && return 0
+        prev=$now
+        sleep 0.1
+    done
+}
+
+@test "hostile: --reply to 64 KiB of newlines a client never reads stays within the output bound" {
+    need_root
+    reply=$(head -c 200 /dev/zero | tr '\0' 'r')
+    start_server --drain-timeout 1 --mode 0666 --reply "$reply" "$T/s.sock"
+    base=$(kib_of "$SERVER_PID" VmRSS)
+    flood "$T/s.sock" 20 newlines
+    settle "$SERVER_PID"
+    grown=$(( $(kib_of "$SERVER_PID" VmRSS) - base ))
+    echo "server RSS grew by $grown KiB for 20 clients" >&3
+    # 1 MiB of queued output per client (the default bound), and some slack.
+    [ "$grown" -lt $((20 * 1536)) ]
+    # The server still answers someone else at once.
+    run timeout 5 "$UDS" send "$T/s.sock" "hi"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$reply" ]
+}
+
+@test "hostile: --framed --reply to empty frames a client never reads stays within the bound" {
+    need_root
+    reply=$(head -c 200 /dev/zero | tr '\0' 'r')
+    start_server --drain-timeout 1 --mode 0666 --framed --reply "$reply" "$T/s.sock"
+    base=$(kib_of "$SERVER_PID" VmRSS)
+    flood "$T/s.sock" 20 empty-frames
+    settle "$SERVER_PID"
+    grown=$(( $(kib_of "$SERVER_PID" VmRSS) - base ))
+    echo "server RSS grew by $grown KiB for 20 clients" >&3
+    [ "$grown" -lt $((20 * 1536)) ]
+}
+
+@test "hostile: replies held back by the output bound are all delivered once the client reads" {
+    # Nothing is lost by the bound: every one of 64 Ki lines gets its answer, in order.
+    start_server --reply "ok" "$T/s.sock"
+    run timeout 20 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"\n" * 65536)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    got += b
+print(len(got), got == b"ok\n" * 65536)
+' "$T/s.sock"
+    [ "$status" -eq 0 ]
+    [ "$output" = "196608 True" ]
+}
+
+@test "hostile: frames announcing 16 MiB with one byte sent reserve no 16 MiB each" {
+    need_root
+    start_server --drain-timeout 1 --mode 0666 --framed --max-message 16M "$T/s.sock"
+    base=$(kib_of "$SERVER_PID" VmSize)
+    flood "$T/s.sock" 200 big-header
+    settle "$SERVER_PID"
+    grown=$(( $(kib_of "$SERVER_PID" VmSize) - base ))
+    echo "server address space grew by $grown KiB for 200 clients" >&3
+    # Before: 16 MiB each, 3.2 GiB. Now what arrived, rounded up to an allocation.
+    [ "$grown" -lt $((64 * 1024)) ]
+}
+
+@test "hostile: under an address-space limit a real large message still gets through" {
+    need_root
+    # 200 clients announcing 16 MiB would need 3.2 GiB; the limit leaves room for one real
+    # 8 MiB message and the server's own needs only.
+    SERVER_LOG=$T/server.log
+    bg_start "$SERVER_LOG" prlimit --as=$((600 << 20)) "$UDS" serve --drain-timeout 1 --mode 0666 --framed --max-message 16M \
+        "$T/s.sock"
+    SERVER_PID=$BG_PID
+    wait_for_line "$SERVER_LOG" 'listening on'
+    flood "$T/s.sock" 200 big-header
+    run timeout 20 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+n = 8 << 20
+s.sendall(n.to_bytes(4, "big") + b"m" * n)
+got = b""
+while len(got) < 4 + n:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    got += b
+print(len(got) == 4 + n and got[4:] == b"m" * n)
+' "$T/s.sock"
+    echo "$output"; cat "$SERVER_LOG"
+    [ "$status" -eq 0 ]
+    [ "$output" = True ]
+}
