@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "log_limit.h"
 
 /* ---- errno → exit code and wording: the one table ------------------------------------- */
 
@@ -773,10 +774,19 @@ void cli_json_string(FILE *out, const char *s, size_t len) {
 
 static int log_verbosity;
 static bool log_json;
+static struct log_limit log_limits;
+
+static void log_limit_flush(void);
 
 void cli_log_setup(int verbosity, bool json) {
+    static bool flush_at_exit;
+
     log_verbosity = verbosity;
     log_json = json;
+    /* Lines held back by the rate limit are summarised at the latest when the command
+     * exits. */
+    if (!flush_at_exit)
+        flush_at_exit = atexit(log_limit_flush) == 0;
 }
 
 bool cli_log_enabled(enum cli_level level) {
@@ -826,15 +836,10 @@ static const char *level_name(enum cli_level level) {
     return names[level];
 }
 
-__attribute__((format(printf, 6, 0)))
-static void vlog(enum cli_level level, const char *event, const char *address,
-                 const struct cli_kv *kv, size_t n_kv, const char *fmt, va_list ap) {
+static void write_line(enum cli_level level, const char *event, const char *address,
+                       const struct cli_kv *kv, size_t n_kv, const char *msg) {
     struct line l = { .len = 0 };
-    char msg[4096];
 
-    if (!cli_log_enabled(level))
-        return;
-    vsnprintf(msg, sizeof(msg), fmt, ap);
     if (!log_json) {
         line_puts(&l, "uds: ");
         line_puts(&l, msg);
@@ -876,6 +881,56 @@ static void vlog(enum cli_level level, const char *event, const char *address,
     if (write(STDERR_FILENO, l.buf, l.len) < 0) {
         /* Nowhere left to report that stderr failed. */
     }
+}
+
+/* The lines of one event held back by the rate limit, in one line. */
+static void write_summary(struct log_limit_entry *e, uint64_t now) {
+    char msg[512], secs[32];
+    uint64_t span = (e->last_ms > e->start_ms ? e->last_ms - e->start_ms : 0) + 999;
+    struct cli_kv kv[] = {
+        CLI_KV_STR("of", e->event),
+        CLI_KV_NUM("count", e->held),
+        CLI_KV_NUM("seconds", span / 1000),
+    };
+
+    snprintf(secs, sizeof(secs), "%llu s", (unsigned long long) (span / 1000));
+    snprintf(msg, sizeof(msg), "%s%s… and %zu more \"%s\" line%s like it in %s, not written "
+             "one by one (at most %d in %d s)", e->address, e->address[0] ? ": " : "",
+             e->held, e->event, e->held == 1 ? "" : "s", secs, LOG_LIMIT_BURST,
+             LOG_LIMIT_WINDOW_MS / 1000);
+    write_line((enum cli_level) e->level, "suppressed", e->address[0] ? e->address : NULL, kv,
+               sizeof(kv) / sizeof(kv[0]), msg);
+    log_limit_summarised(e, now);
+}
+
+static void log_limit_flush(void) {
+    struct log_limit_entry *e;
+    uint64_t now = cli_now_ms();
+
+    while ((e = log_limit_due(&log_limits, now, true)))
+        write_summary(e, now);
+}
+
+__attribute__((format(printf, 6, 0)))
+static void vlog(enum cli_level level, const char *event, const char *address,
+                 const struct cli_kv *kv, size_t n_kv, const char *fmt, va_list ap) {
+    char msg[4096];
+
+    if (!cli_log_enabled(level))
+        return;
+    /* What peers cause (refusals, oversized messages, unanswerable datagrams) comes at their
+     * pace: warnings and notices are rate-limited per event. Errors are ours and rare;
+     * debug lines were asked for one by one (-v). */
+    if (level == CLI_LOG_WARN || level == CLI_LOG_INFO) {
+        uint64_t now = cli_now_ms();
+        struct log_limit_entry *e;
+        while ((e = log_limit_due(&log_limits, now, false)))
+            write_summary(e, now);
+        if (!log_limit_admit(&log_limits, event, address, (int) level, now))
+            return;
+    }
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    write_line(level, event, address, kv, n_kv, msg);
 }
 
 void cli_log(enum cli_level level, const char *event, const char *address,

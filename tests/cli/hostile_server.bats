@@ -123,3 +123,36 @@ print(len(got) == 4 + n and got[4:] == b"m" * n)
     [ "$status" -eq 0 ]
     [ "$output" = True ]
 }
+
+@test "hostile: 20,000 refused connects write a few lines and one summary, not 20,000" {
+    need_root
+    start_server --drain-timeout 1 --mode 0666 --allow-uid 0 "$T/s.sock"
+    run timeout 60 setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups \
+        /usr/bin/python3 -c '
+import socket, sys
+for _ in range(20000):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.close()
+' "$T/s.sock"
+    [ "$status" -eq 0 ]
+    stop_server
+    lines=$(wc -l < "$SERVER_LOG")
+    refused=$(grep -c 'refused pid' "$SERVER_LOG")
+    held=$(sed -n 's/.*… and \([0-9]*\) more "deny" lines.*/\1/p' "$SERVER_LOG" |
+        awk '{ n += $1 } END { print n + 0 }')
+    echo "$lines lines; $refused refusals written, $held summarised" >&3
+    [ "$lines" -lt 40 ]
+    [ $((refused + held)) -eq 20000 ]
+}
+
+@test "hostile: a drain cut short by --drain-timeout says how many clients and bytes it cut" {
+    need_root
+    reply=$(head -c 200 /dev/zero | tr '\0' 'r')
+    start_server --drain-timeout 1 --mode 0666 --reply "$reply" "$T/s.sock"
+    flood "$T/s.sock" 3 newlines
+    stop_server
+    [ "$WAIT_STATUS" -eq 0 ]
+    grep -E -- '--drain-timeout 1s ran out: closed 3 connections still open, with [1-9][0-9]* reply bytes unsent' \
+        "$SERVER_LOG"
+}
