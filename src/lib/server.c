@@ -442,7 +442,7 @@ static bool msg_append(struct uds_conn *c, const void *data, size_t len, size_t 
         return false;
     }
     /* read_some may have received the piece straight into place. */
-    if (data != c->msg + c->msg_have)
+    if (len > 0 && data != c->msg + c->msg_have)
         memcpy(c->msg + c->msg_have, data, len);
     c->msg_have += len;
     return true;

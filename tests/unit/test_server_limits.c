@@ -39,6 +39,8 @@ struct ctx {
     char lines[MAX_LINES][64];  /* the first messages, NUL-terminated */
     bool reply;                 /* answer each message with REPLY_LEN bytes */
     bool greet;                 /* send a greeting on open */
+    bool echo;                  /* echo each message: a line with its newline, a frame */
+    bool lines_mode;
     const char *expect;         /* the payload the next message must have, or NULL */
     size_t expect_len;
     int matched;                /* messages equal to expect */
@@ -90,6 +92,12 @@ static void on_message(struct uds_conn *conn, const void *msg, size_t len, void 
         c->matched++;
     if (c->reply)
         assert_int_equal(uds_conn_send(conn, reply, sizeof(reply)), 0);
+    if (c->echo && c->lines_mode) {
+        assert_int_equal(uds_conn_send(conn, msg, len), 0);
+        assert_int_equal(uds_conn_send(conn, "\n", 1), 0);
+    } else if (c->echo) {
+        assert_int_equal(uds_conn_send_message(conn, msg, len), 0);
+    }
     if (uds_conn_queued(conn) > c->max_queued)
         c->max_queued = uds_conn_queued(conn);
 }
@@ -225,6 +233,68 @@ static void frames_replies_to_empty_frames_stay_within_max_outbuf_and_all_arrive
     check_bounded_then_complete(c, fd, sizeof(frames) / UDS_FRAME_HEADER_SIZE);
 }
 
+/* Random requests (lines or frames, many tiny, some long) sent in random pieces while the
+ * client reads at random moments: whatever the mix, the replies queued never pass the bound
+ * by more than one reply, and the echoes come back byte for byte, in order. */
+static void stress_random_input(struct ctx *c, bool lines, unsigned seed) {
+    enum { TOTAL = 1 << 20, BOUND = 4096, MAX_MSG = 3000 };
+    char *in = malloc(TOTAL), *out = malloc(TOTAL + 1);
+    uint32_t x = seed;
+    size_t len = 0, sent = 0, got = 0;
+
+#define RAND() (x = x * 1103515245u + 12345u, x >> 8)
+    assert_non_null(in);
+    assert_non_null(out);
+    while (len < TOTAL - MAX_MSG - 8) {
+        size_t n = RAND() % 4 == 0 ? RAND() % MAX_MSG : RAND() % 4;
+        if (lines) {
+            for (size_t i = 0; i < n; i++)
+                in[len + i] = (char) ('a' + RAND() % 26);
+            in[len + n] = '\n';
+            len += n + 1;
+        } else {
+            uds_frame_header((uint8_t *) in + len, (uint32_t) n);
+            tu_fill(in + len + UDS_FRAME_HEADER_SIZE, n, RAND());
+            len += UDS_FRAME_HEADER_SIZE + n;
+        }
+    }
+#undef RAND
+    c->echo = true;
+    c->lines_mode = lines;
+    start(c, &(struct uds_server_opts) { .flags = lines ? UDS_SERVER_LINES : 0,
+                                        .max_outbuf = BOUND, .max_message = MAX_MSG });
+    int fd = client(c);
+    while (got < len) {
+        if (sent < len) {
+            size_t n = 1 + (x = x * 1103515245u + 12345u) % 20000;
+            ssize_t k = send(fd, in + sent, n < len - sent ? n : len - sent, MSG_NOSIGNAL);
+            assert_true(k > 0 || errno == EAGAIN);
+            sent += k > 0 ? (size_t) k : 0;
+        }
+        (void) uds_loop_run_once(uds_server_loop(c->s), 1);
+        if ((x = x * 1103515245u + 12345u) % 3 == 0 || sent == len) {
+            ssize_t k = recv(fd, out + got, len - got, MSG_DONTWAIT);
+            assert_true(k > 0 || errno == EAGAIN);
+            got += k > 0 ? (size_t) k : 0;
+        }
+        assert_true(c->max_queued <= BOUND + MAX_MSG + 1 + UDS_FRAME_HEADER_SIZE);
+    }
+    assert_int_equal(c->closes, 0);
+    /* The bound was reached: the hold-back path ran. */
+    assert_true(c->max_queued > BOUND);
+    assert_memory_equal(out, in, len);
+    free(in);
+    free(out);
+}
+
+static void lines_random_input_echoes_exactly_within_the_bound(void **state) {
+    stress_random_input(*state, true, 11);
+}
+
+static void frames_random_input_echoes_exactly_within_the_bound(void **state) {
+    stress_random_input(*state, false, 12);
+}
+
 /* --- frames announced, never sent --------------------------------------------------------- */
 
 static size_t vm_size_kib(void) {
@@ -329,6 +399,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(
             frames_replies_to_empty_frames_stay_within_max_outbuf_and_all_arrive, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(lines_random_input_echoes_exactly_within_the_bound,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(frames_random_input_echoes_exactly_within_the_bound,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             frames_announcing_16_mib_take_memory_only_as_bytes_arrive, setup, teardown),
         cmocka_unit_test_setup_teardown(frames_grown_as_they_arrive_are_delivered_whole, setup,
