@@ -744,6 +744,12 @@ UDS_API void uds_conn_close(struct uds_conn *conn, bool flush);
  * still O_NONBLOCK and O_CLOEXEC. conn stays valid until the current callback returns.
  * Returns the fd. Errors: EPIPE the connection is closing. */
 UDS_API int uds_conn_detach(struct uds_conn *conn);
+/* uds_conn_detach(), handing over with the fd the input the server has read from it but not
+ * delivered, in stream order: in message mode, the messages of the same read after the one
+ * on_message is handling (pipelined requests), a message begun (a frame with its header),
+ * input held back by the output bound. *ret_buf is malloc'ed (free() it), NULL when
+ * *ret_len is 0. Errors: EINVAL; EPIPE as above; ENOMEM (the connection stays). */
+UDS_API int uds_conn_detach_input(struct uds_conn *conn, void **ret_buf, size_t *ret_len);
 /* Bytes queued for conn, not yet taken by the socket (in on_close: those dropped). */
 UDS_API size_t uds_conn_queued(const struct uds_conn *conn);
 /* The connection's fd (do not close it), peer and user data. Without an allow-list or

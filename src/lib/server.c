@@ -50,6 +50,8 @@ struct uds_conn {
                                  * are over max_outbuf, [in + in_off, + in_len) */
     size_t in_off;
     size_t in_len;
+    const char *rest;           /* message mode, during on_message: the bytes of the same */
+    size_t rest_len;            /*   read after this message, not yet delivered */
     struct uds_frame_decoder dec;
     struct uds_peer peer;       /* valid once have_peer is set (peer_of()) */
     int fd;
@@ -508,6 +510,8 @@ static void feed_frames(struct uds_conn *c, const char *buf, size_t len) {
         off += (size_t) used;
         if (ev != UDS_FRAME_PIECE)
             continue;
+        c->rest = buf + off;
+        c->rest_len = len - off;
         /* One read may hold a thousand small requests: their replies go out in one send
          * (after the last of them) rather than a send each, which is most of the cost of a
          * small message. A lone request is answered at once. */
@@ -538,6 +542,8 @@ static void feed_lines(struct uds_conn *c, const char *buf, size_t len) {
             return;
         }
         off += piece + (nl ? 1 : 0);
+        c->rest = buf + off;
+        c->rest_len = len - off;
         c->gather = off < len;
         if (nl && c->msg_have == 0)
             s->cb.on_message(c, line, piece, s->data);
@@ -558,6 +564,7 @@ static void deliver(struct uds_conn *c, const char *buf, size_t len) {
         else
             feed_frames(c, buf, len);
         c->gather = false;
+        c->rest_len = 0;
         if (!c->dead && queued(c) > 0)
             flush(c);
     } else if (len > s->max_message) {
@@ -1188,6 +1195,58 @@ UDS_API int uds_conn_detach(struct uds_conn *c) {
     c->detached = true;
     schedule_close(c, 0);
     leave(s);
+    return fd;
+}
+
+/* The input read from c but not delivered, in stream order: a message begun (its frame
+ * header written back), the rest of the read being delivered, input held back. */
+static void *undelivered(const struct uds_conn *c, size_t *ret_len) {
+    uint8_t hdr[UDS_FRAME_HEADER_SIZE];
+    size_t hdr_len = 0;
+
+    if (c->server->messages && !c->server->seqpacket && !c->server->lines) {
+        if (c->dec.in_payload) {
+            uds_frame_header(hdr, c->dec.length);
+            hdr_len = sizeof(hdr);
+        } else {
+            memcpy(hdr, c->dec.header, c->dec.have);
+            hdr_len = c->dec.have;
+        }
+    }
+    size_t len = hdr_len + c->msg_have + c->rest_len + c->in_len;
+    char *buf = len > 0 ? malloc(len) : NULL;
+    if (len > 0 && !buf)
+        return NULL;
+    char *p = buf;
+    if (hdr_len > 0)
+        p = (char *) memcpy(p, hdr, hdr_len) + hdr_len;
+    if (c->msg_have > 0)
+        p = (char *) memcpy(p, c->msg, c->msg_have) + c->msg_have;
+    if (c->rest_len > 0)
+        p = (char *) memcpy(p, c->rest, c->rest_len) + c->rest_len;
+    if (c->in_len > 0)
+        memcpy(p, c->in + c->in_off, c->in_len);
+    *ret_len = len;
+    return buf;
+}
+
+UDS_API int uds_conn_detach_input(struct uds_conn *c, void **ret_buf, size_t *ret_len) {
+    size_t len = 0;
+
+    if (!c || !ret_buf || !ret_len)
+        return uds__fail(EINVAL);
+    if (c->dead || c->linger)
+        return uds__fail(EPIPE);
+    void *buf = undelivered(c, &len);
+    if (len > 0 && !buf)
+        return -1;
+    int fd = uds_conn_detach(c);
+    if (fd < 0) {
+        free(buf);
+        return -1;
+    }
+    *ret_buf = buf;
+    *ret_len = len;
     return fd;
 }
 

@@ -44,6 +44,10 @@ struct ctx {
     const char *expect;         /* the payload the next message must have, or NULL */
     size_t expect_len;
     int matched;                /* messages equal to expect */
+    bool detach;                /* detach (with its input) on the first message */
+    int detached_fd;
+    void *detached_input;
+    size_t detached_len;
 };
 
 static int setup(void **state) {
@@ -53,6 +57,7 @@ static int setup(void **state) {
     c->dir = tu_tmpdir_new();
     tu_path_into(c->path, sizeof(c->path), c->dir, "s.sock");
     c->last_error = -1;
+    c->detached_fd = -1;
     alarm(30);
     *state = c;
     return 0;
@@ -62,6 +67,9 @@ static int teardown(void **state) {
     struct ctx *c = *state;
 
     uds_server_free(c->s);
+    if (c->detached_fd >= 0)
+        (void) close(c->detached_fd);
+    free(c->detached_input);
     for (size_t i = 0; i < c->n_clients; i++)
         (void) close(c->clients[i]);
     assert_int_equal(tu_tmpdir_free(c->dir), 0);
@@ -88,6 +96,11 @@ static void on_message(struct uds_conn *conn, const void *msg, size_t len, void 
         snprintf(c->lines[c->messages], sizeof(c->lines[0]), "%.*s", (int) len,
                  (const char *) msg);
     c->messages++;
+    if (c->detach && c->messages == 1) {
+        c->detached_fd = uds_conn_detach_input(conn, &c->detached_input, &c->detached_len);
+        assert_true(c->detached_fd >= 0);
+        return;
+    }
     if (c->expect && len == c->expect_len && memcmp(msg, c->expect, len) == 0)
         c->matched++;
     if (c->reply)
@@ -364,6 +377,55 @@ static void frames_grown_as_they_arrive_are_delivered_whole(void **state) {
     free(msg);
 }
 
+/* --- detach ------------------------------------------------------------------------------ */
+
+/* Three requests in one write, the first of which hands the connection over: the other two
+ * were read already, and come with the fd instead of being lost. */
+static void detach_in_on_message_hands_over_the_pipelined_requests(void **state) {
+    struct ctx *c = *state;
+    char stream[3 * (UDS_FRAME_HEADER_SIZE + 5) + 2];
+    size_t len = 0;
+
+    for (int i = 0; i < 3; i++) {
+        uds_frame_header((uint8_t *) stream + len, 5);
+        memcpy(stream + len + UDS_FRAME_HEADER_SIZE, i == 0 ? "first" : i == 1 ? "secnd" : "third",
+               5);
+        len += UDS_FRAME_HEADER_SIZE + 5;
+    }
+    memcpy(stream + len, "\0\0", 2);     /* and half of a fourth header */
+    len += 2;
+    c->detach = true;
+    start(c, NULL);
+    int fd = client(c);
+    send_all(fd, stream, len);
+    assert_true(tu_pump_until(c->s, &c->messages, 1, 1000));
+    pump_for(c->s, 50);
+    assert_int_equal(c->messages, 1);
+    assert_int_equal(c->closes, 0);     /* detached: no on_close */
+    size_t first = UDS_FRAME_HEADER_SIZE + 5;
+    assert_int_equal(c->detached_len, len - first);
+    assert_memory_equal(c->detached_input, stream + first, len - first);
+    /* The fd is the caller's, and still the client's connection. */
+    assert_int_equal(send(c->detached_fd, "ok", 2, MSG_NOSIGNAL), 2);
+    char buf[2];
+    assert_true(tu_wait_readable(fd, 1000));
+    assert_int_equal(recv(fd, buf, 2, 0), 2);
+    assert_memory_equal(buf, "ok", 2);
+}
+
+static void detach_of_a_line_server_hands_over_the_rest_and_a_line_begun(void **state) {
+    struct ctx *c = *state;
+    const char *stream = "one\ntwo\nthr";
+
+    c->detach = true;
+    start(c, &(struct uds_server_opts) { .flags = UDS_SERVER_LINES });
+    int fd = client(c);
+    send_all(fd, stream, strlen(stream));
+    assert_true(tu_pump_until(c->s, &c->messages, 1, 1000));
+    assert_int_equal(c->detached_len, strlen("two\nthr"));
+    assert_memory_equal(c->detached_input, "two\nthr", c->detached_len);
+}
+
 /* --- first byte --------------------------------------------------------------------------- */
 
 static void first_byte_timeout_closes_a_silent_client_only(void **state) {
@@ -409,6 +471,10 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(first_byte_timeout_closes_a_silent_client_only, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(detach_in_on_message_hands_over_the_pipelined_requests,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            detach_of_a_line_server_hands_over_the_rest_and_a_line_begun, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
