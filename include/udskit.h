@@ -570,6 +570,40 @@ UDS_API int uds_peer_allowed(const struct uds_peer *peer, const struct uds_allow
 UDS_API bool uds_allow_is_set(const struct uds_allow *allow);
 
 /* ---------------------------------------------------------------------------------------
+ * Datagram replies: answering a sender at the address it sent from, without letting it
+ * choose, through that address, where we send as ourselves.
+ * ------------------------------------------------------------------------------------- */
+
+/* Send buf as a reply to the datagram that came from to/to_len (the msg_name and
+ * msg_namelen recvmsg() filled in) on fd, whose sender's SCM_CREDENTIALS (SO_PASSCRED) are
+ * in sender (pid, uid and gid are read). A plain sendto() to that address would resolve
+ * the sender's path again at reply time, and the sender may have replaced it by then with a
+ * symlink to another socket, or a directory on the way with a symlink elsewhere, and so
+ * have us deliver its bytes, with our credentials, to a socket it cannot reach itself.
+ * Instead:
+ *  - a path is opened with O_PATH|O_NOFOLLOW and answered only when it is a socket (not a
+ *    symlink) whose owner is sender->uid, through /proc/self/fd/N of that open file, so the
+ *    datagram reaches exactly the inode that was checked (needs /proc mounted). A relative
+ *    path is taken from the caller's working directory, as sendto() would;
+ *  - an abstract name has no owner to check, and may have been taken over by another socket
+ *    once the sender closed its own: the reply carries SCM_CREDENTIALS with the caller's
+ *    pid and the sender's uid/gid, so a recipient that checks credentials sees the sender's
+ *    identity, not the caller's. That needs CAP_SETUID/CAP_SETGID unless the ids are the
+ *    caller's own; without them the reply goes out under the caller's own identity.
+ * flags are sendmsg()'s (MSG_DONTWAIT...); MSG_NOSIGNAL is always added.
+ * Returns the bytes sent.
+ * Errors: EINVAL fd < 0, to or sender NULL, to_len over sizeof(*to), not AF_UNIX;
+ *         EDESTADDRREQ the sender is not bound to an address (nowhere to answer);
+ *         ELOOP the path's last component is a symbolic link;
+ *         ENOTSOCK the path names something else than a socket;
+ *         EPERM the socket there is not owned by sender->uid (a path that leads elsewhere);
+ *         those of open() on the path (ENOENT, EACCES...) and of sendmsg() (ECONNREFUSED
+ *         nobody is bound there any more, EAGAIN the receiver's queue is full...). */
+UDS_API ssize_t uds_dgram_reply(int fd, const void *buf, size_t len, int flags,
+                                const struct sockaddr_un *to, socklen_t to_len,
+                                const struct uds_peer *sender);
+
+/* ---------------------------------------------------------------------------------------
  * Event loop: epoll + timerfd. Knows fds, timers and callbacks; nothing about sockets.
  * Single-threaded: every call on one loop from one thread.
  * ------------------------------------------------------------------------------------- */

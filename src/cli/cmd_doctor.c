@@ -695,36 +695,38 @@ static void json_string(const char *s) {
     cli_json_string(stdout, s, strlen(s));
 }
 
-/* Finding texts are ours (ASCII) except for the paths in them: make them printable. On a
+/* Finding texts are ours (ASCII) except for the names in them (paths, abstract names,
+ * process names: anyone's to choose), so they go out through cli_text_escape. On a
  * terminal, wrap at the width, continuing lines at column indent; a pipe gets one line. */
 static void print_text(const char *s, size_t col, size_t indent, bool wrap) {
     enum { WIDTH = 100 };
-    const unsigned char *u = (const unsigned char *) s;
+    size_t len = strlen(s);
+    char *text = malloc(4 * len + 1);
+    const char *u = text;
 
+    if (!text) {
+        fprintf(stderr, "uds: out of memory\n");
+        exit(CLI_EXIT_FAILURE);
+    }
+    cli_text_escape_buf(s, len, text, 4 * len + 1);
     while (*u) {
-        size_t word = 0, spaces = 0;
+        size_t word = 0, spaces = 0, cols = 0;
         while (u[spaces] == ' ')
             spaces++;
         while (u[spaces + word] && u[spaces + word] != ' ')
-            word++;
-        if (wrap && col > indent && col + spaces + word > WIDTH) {
+            cols += ((unsigned char) u[spaces + word++] & 0xc0) != 0x80;
+        if (wrap && col > indent && col + spaces + cols > WIDTH) {
             printf("\n%*s", (int) indent, "");
             col = indent;
         } else {
             printf("%*s", (int) spaces, "");
             col += spaces;
         }
-        u += spaces;
-        for (size_t i = 0; i < word; i++, u++) {
-            if (*u < 0x20 || *u == 0x7f) {
-                printf("\\x%02x", *u);
-                col += 4;
-            } else {
-                putchar(*u);
-                col++;
-            }
-        }
+        fwrite(u + spaces, 1, word, stdout);
+        col += cols;
+        u += spaces + word;
     }
+    free(text);
 }
 
 static int first_exit(const struct doctor *d) {

@@ -29,7 +29,7 @@ struct args {
 struct view {
     char *addr;                 /* raw bytes (an abstract name may hold NULs); NULL unnamed */
     size_t addr_len;
-    char *text;                 /* addr for a terminal, control bytes escaped; NULL unnamed */
+    char *text;                 /* addr for a terminal (cli_text_escape); NULL unnamed */
     enum uds_path_status status;
     bool relative;              /* a relative name no holder's directory resolved */
     const struct uds_procfd *procs;
@@ -89,20 +89,6 @@ static char *xstrdup(const char *s) {
     return memcpy(xmalloc(n), s, n);
 }
 
-/* bytes → text safe for a terminal: control bytes and backslashes as \xNN. */
-static void escape_text(const char *s, size_t len, char *out, size_t size) {
-    size_t o = 0;
-
-    for (size_t i = 0; i < len && o + 5 < size; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            o += (size_t) snprintf(out + o, size - o, "\\x%02x", c);
-        else
-            out[o++] = (char) c;
-    }
-    out[o] = '\0';
-}
-
 static bool is_self_alias(const char *name) {
     return strncmp(name, "/proc/self/", 11) == 0 || strncmp(name, "/proc/thread-self/", 18) == 0 ||
            strncmp(name, "/dev/fd/", 8) == 0;
@@ -117,7 +103,7 @@ static void set_addr(struct view *v, const char *prefix, const char *s, size_t l
     v->addr_len = p + len;
     v->addr[v->addr_len] = '\0';
     v->text = xmalloc(4 * v->addr_len + 1);
-    escape_text(v->addr, v->addr_len, v->text, 4 * v->addr_len + 1);
+    cli_text_escape_buf(v->addr, v->addr_len, v->text, 4 * v->addr_len + 1);
 }
 
 static void compute_view(struct ctx *c, size_t i) {
@@ -235,7 +221,7 @@ static char *process_text(const struct view *v, bool every) {
         bool new_pid = k == 0 || p->pid != v->procs[k - 1].pid;
 
         distinct += new_pid;
-        escape_text(p->command, strlen(p->command), comm, sizeof(comm));
+        cli_text_escape_buf(p->command, strlen(p->command), comm, sizeof(comm));
         if (every)
             cli_append(out, size, &o, "%s%d/%s:%d", k ? "," : "", (int) p->pid, comm, p->fd);
         else if (k == 0)
@@ -290,6 +276,28 @@ static void fill_cells(const struct ctx *c, size_t i, struct cells *r) {
     r->col[COL_PROC] = process_text(v, c->args->processes);
 }
 
+/* Columns on a terminal: a UTF-8 character is one column, whatever its bytes. */
+static size_t text_width(const char *s) {
+    size_t w = 0;
+
+    for (; *s; s++)
+        w += ((unsigned char) *s & 0xc0) != 0x80;
+    return w;
+}
+
+static void print_cell(const char *cell, size_t width, bool right, bool last) {
+    size_t pad = width - text_width(cell);
+
+    if (last) {
+        printf("%s\n", cell);
+        return;
+    }
+    if (right)
+        printf("%*s%s  ", (int) pad, "", cell);
+    else
+        printf("%s%*s  ", cell, (int) pad, "");
+}
+
 static void print_table(const struct ctx *c, const size_t *order, size_t n) {
     struct cells *rows = xmalloc(n * sizeof(*rows));
     size_t width[N_COLS];
@@ -300,20 +308,13 @@ static void print_table(const struct ctx *c, const size_t *order, size_t n) {
     for (size_t i = 0; i < n; i++) {
         fill_cells(c, order[i], &rows[i]);
         for (int k = 0; k < N_COLS; k++)
-            if (strlen(rows[i].col[k]) > width[k])
-                width[k] = strlen(rows[i].col[k]);
+            if (text_width(rows[i].col[k]) > width[k])
+                width[k] = text_width(rows[i].col[k]);
     }
-    for (size_t i = 0; i <= n; i++) {
-        for (int k = 0; k < N_COLS; k++) {
-            const char *cell = i == 0 ? headers[k] : rows[i - 1].col[k];
-            if (k == N_COLS - 1)
-                printf("%s\n", cell);
-            else if (right[k] && i > 0)
-                printf("%*s  ", (int) width[k], cell);
-            else
-                printf("%-*s  ", (int) width[k], cell);
-        }
-    }
+    for (size_t i = 0; i <= n; i++)
+        for (int k = 0; k < N_COLS; k++)
+            print_cell(i == 0 ? headers[k] : rows[i - 1].col[k], width[k], right[k] && i > 0,
+                       k == N_COLS - 1);
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < N_COLS; k++)
             free(rows[i].col[k]);

@@ -497,9 +497,104 @@ static void stop_exec(struct serve *sv, const char *name) {
 
 /* ---- dgram: no connections, so no uds_server ------------------------------------------- */
 
+/* The sender's credentials (SCM_CREDENTIALS, from SO_PASSCRED) into *peer; fds a sender
+ * passed are closed, since nobody asked for them and they would leak. Returns whether
+ * credentials came. */
+static bool read_control(struct msghdr *mh, struct uds_peer *peer) {
+    bool have_cred = false;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+            peer->pid = cred.pid;
+            peer->uid = cred.uid;
+            peer->gid = cred.gid;
+            have_cred = true;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < nfds; i++) {
+                int passed;
+                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                (void) close(passed);   /* unwanted; its close status is irrelevant */
+            }
+        }
+    }
+    return have_cred;
+}
+
+/* Why the answer to sender at from was not sent (errno err from uds_dgram_reply), logged
+ * once per datagram. The sender's path is its own choice of bytes: escaped. */
+static void log_unanswered(const struct serve *sv, int err, const struct sockaddr_un *from,
+                           socklen_t from_len, const struct uds_peer *sender) {
+    size_t n = from_len > offsetof(struct sockaddr_un, sun_path)
+                   ? strnlen(from->sun_path, from_len - offsetof(struct sockaddr_un, sun_path))
+                   : 0;
+    char path[4 * sizeof(from->sun_path) + 1], why[sizeof(path) + 160];
+    const char *what = "not answering the datagram from";
+
+    cli_text_escape_buf(from->sun_path, n, path, sizeof(path));
+    switch (err) {
+    case EDESTADDRREQ:
+        log_peer(sv, CLI_LOG_WARN, "drop", sender, "cannot answer the datagram from",
+                 "its socket is not bound to an address (bind it, e.g. to an abstract name)");
+        return;
+    case ELOOP:
+        snprintf(why, sizeof(why), "its address %s is a symbolic link; answers go only to "
+                 "the sender's own socket", path);
+        break;
+    case EPERM:
+        snprintf(why, sizeof(why), "its address %s is not a socket of uid %lu (a directory "
+                 "on the way may lead elsewhere); answers go only to the sender's own socket",
+                 path, (unsigned long) sender->uid);
+        break;
+    case ENOTSOCK:
+        snprintf(why, sizeof(why), "its address %s is not a socket", path);
+        break;
+    case EINVAL:
+        snprintf(why, sizeof(why), "it came without credentials (SCM_CREDENTIALS)");
+        break;
+    default:
+        /* Datagrams are unreliable by contract: a full or vanished sender loses its
+         * answer, which is worth a line but not a stop. */
+        log_peer(sv, err == EAGAIN || err == ECONNREFUSED ? CLI_LOG_DEBUG : CLI_LOG_WARN,
+                 "drop", sender, "cannot answer the datagram from", strerror(err));
+        return;
+    }
+    log_peer(sv, CLI_LOG_WARN, "reply_refused", sender, what, why);
+}
+
+/* One datagram received: check the sender, answer it. */
+static void on_one_datagram(struct serve *sv, int fd, struct msghdr *mh, size_t len) {
+    const struct serve_args *a = sv->args;
+    const struct sockaddr_un *from = mh->msg_name;
+    struct uds_peer peer = { .pidfd = -1 };
+    bool have_cred = read_control(mh, &peer);
+
+    if (uds_allow_is_set(&sv->allow) && (!have_cred || !uds_peer_allowed(&peer, &sv->allow))) {
+        on_deny(&peer, sv);
+        return;
+    }
+    if (mh->msg_flags & MSG_TRUNC) {
+        char why[96];
+        snprintf(why, sizeof(why), "a datagram longer than --max-message %zu bytes, dropped",
+                 a->max_message);
+        log_peer(sv, CLI_LOG_WARN, "drop", &peer, "datagram from", why);
+        return;
+    }
+    log_peer(sv, CLI_LOG_DEBUG, "datagram", &peer, "datagram from", NULL);
+    /* Not a plain sendto(): the sender's address is a name it chose, and resolved again
+     * now it could lead to a socket the sender cannot reach, with our credentials. */
+    if (uds_dgram_reply(fd, a->reply ? a->reply : sv->dgram_buf,
+                        a->reply ? strlen(a->reply) : len, MSG_DONTWAIT, from, mh->msg_namelen,
+                        have_cred ? &peer : NULL) < 0)
+        log_unanswered(sv, errno, from, mh->msg_namelen, &peer);
+}
+
 static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *data) {
     struct serve *sv = data;
-    const struct serve_args *a = sv->args;
 
     (void) loop;
     (void) events;
@@ -510,7 +605,7 @@ static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *da
             struct cmsghdr align;
             char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
         } ctl;
-        struct iovec iov = { .iov_base = sv->dgram_buf, .iov_len = a->max_message };
+        struct iovec iov = { .iov_base = sv->dgram_buf, .iov_len = sv->args->max_message };
         struct msghdr mh = {
             .msg_name = &from,
             .msg_namelen = sizeof(from),
@@ -519,8 +614,6 @@ static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *da
             .msg_control = ctl.buf,
             .msg_controllen = sizeof(ctl.buf),
         };
-        struct uds_peer peer = { .pidfd = -1 };
-        bool have_cred = false;
         ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
         if (n < 0) {
@@ -531,55 +624,7 @@ static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *da
                         sv->addr, strerror(errno));
             return;
         }
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level != SOL_SOCKET)
-                continue;
-            if (c->cmsg_type == SCM_CREDENTIALS &&
-                c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-                struct ucred cred;
-                memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-                peer.pid = cred.pid;
-                peer.uid = cred.uid;
-                peer.gid = cred.gid;
-                have_cred = true;
-            } else if (c->cmsg_type == SCM_RIGHTS) {
-                /* Nobody asked for fds: close what a sender passed, or they leak. */
-                size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < nfds; i++) {
-                    int passed;
-                    memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                    (void) close(passed);   /* unwanted; its close status is irrelevant */
-                }
-            }
-        }
-        if (uds_allow_is_set(&sv->allow) && (!have_cred || !uds_peer_allowed(&peer, &sv->allow))) {
-            on_deny(&peer, sv);
-            continue;
-        }
-        if (mh.msg_flags & MSG_TRUNC) {
-            char why[96];
-            snprintf(why, sizeof(why), "a datagram longer than --max-message %zu bytes, dropped",
-                     a->max_message);
-            log_peer(sv, CLI_LOG_WARN, "drop", &peer, "datagram from", why);
-            continue;
-        }
-        log_peer(sv, CLI_LOG_DEBUG, "datagram", &peer, "datagram from", NULL);
-        if (mh.msg_namelen <= offsetof(struct sockaddr_un, sun_path)) {
-            log_peer(sv, CLI_LOG_WARN, "drop", &peer, "cannot answer the datagram from",
-                     "its socket is not bound to an address (bind it, e.g. to an abstract "
-                     "name)");
-            continue;
-        }
-        const void *out = a->reply ? a->reply : sv->dgram_buf;
-        size_t out_len = a->reply ? strlen(a->reply) : (size_t) n;
-        if (sendto(fd, out, out_len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *) &from,
-                   mh.msg_namelen) < 0) {
-            /* Datagrams are unreliable by contract: a full or vanished sender loses its
-             * answer, which is worth a line but not a stop. */
-            log_peer(sv, errno == EAGAIN || errno == ECONNREFUSED ? CLI_LOG_DEBUG
-                                                                   : CLI_LOG_WARN,
-                     "drop", &peer, "cannot answer the datagram from", strerror(errno));
-        }
+        on_one_datagram(sv, fd, &mh, (size_t) n);
     }
 }
 
