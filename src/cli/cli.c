@@ -926,8 +926,9 @@ static void write_line(enum cli_level level, const char *event, const char *addr
     struct line l = { .len = 0 };
 
     if (!log_json) {
+        /* Messages carry what peers chose (names, paths): a terminal sees no control. */
         line_puts(&l, "uds: ");
-        line_puts(&l, msg);
+        cli_text_escape(msg, strlen(msg), line_emit, &l);
     } else {
         struct timespec ts;
         struct tm tm;

@@ -526,16 +526,17 @@ static bool read_control(struct msghdr *mh, struct uds_peer *peer) {
 }
 
 /* Why the answer to sender at from was not sent (errno err from uds_dgram_reply), logged
- * once per datagram. The sender's path is its own choice of bytes: escaped. */
+ * once per datagram (the log escapes the sender's choice of bytes). */
 static void log_unanswered(const struct serve *sv, int err, const struct sockaddr_un *from,
                            socklen_t from_len, const struct uds_peer *sender) {
     size_t n = from_len > offsetof(struct sockaddr_un, sun_path)
                    ? strnlen(from->sun_path, from_len - offsetof(struct sockaddr_un, sun_path))
                    : 0;
-    char path[4 * sizeof(from->sun_path) + 1], why[sizeof(path) + 160];
+    char path[sizeof(from->sun_path) + 1], why[sizeof(path) + 160];
     const char *what = "not answering the datagram from";
 
-    cli_text_escape_buf(from->sun_path, n, path, sizeof(path));
+    memcpy(path, from->sun_path, n);
+    path[n] = '\0';
     switch (err) {
     case EDESTADDRREQ:
         log_peer(sv, CLI_LOG_WARN, "drop", sender, "cannot answer the datagram from",

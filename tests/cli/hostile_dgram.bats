@@ -155,3 +155,25 @@ print(s.recv(100).decode())
     [ "$status" -eq 0 ]
     [ "$output" = "hello" ]
 }
+
+@test "hostile dgram: a sender's path with terminal controls reaches the log escaped" {
+    need_root
+    mkdir -m 0777 "$T/att"
+    start_server --type dgram --mode 0666 "$T/s.sock"
+    # Bound under a name with ESC, a CSI (U+009B) and a bidi override (U+202E), then swapped
+    # for a symlink so that the server refuses to answer and logs the name.
+    run nobody_python -c '
+import os, socket, sys
+name = os.path.join(sys.argv[1], "x\x1b[31m\u009b2J\u202egpj.sock").encode()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(name)
+os.unlink(name)
+os.symlink(b"/dev/null", name)
+s.sendto(b"hi", sys.argv[2])
+' "$T/att" "$T/s.sock"
+    [ "$status" -eq 0 ]
+    wait_for_line "$SERVER_LOG" 'is a symbolic link'
+    grep -F 'x\x1b[31m\u009b2J\u202egpj.sock' "$SERVER_LOG"
+    ! LC_ALL=C grep -qP '\x1b|\xc2\x9b|\xe2\x80\xae' "$SERVER_LOG"
+    rm -rf "$T/att"
+}
