@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -36,6 +37,49 @@ void cli_listen_opts_done(struct cli_listen_opts *opts) {
     opts->allow_uids = NULL;
     opts->allow_gids = NULL;
     opts->n_allow_uids = opts->n_allow_gids = 0;
+}
+
+/* Why fd cannot be a --ready-fd, or NULL when it can: open, 3 or above (it is closed once
+ * ready, and the next client's connection takes its number: with 2, that client would be
+ * sent the server's log, other clients' pids and uids), writable, and something a newline
+ * can be written to as a signal. */
+static const char *ready_fd_problem(long fd, char *buf, size_t size) {
+    static const char *const stdio[] = { "input", "output", "error" };
+    struct stat st;
+    int fl = fcntl((int) fd, F_GETFL);
+
+    if (fl < 0 || fstat((int) fd, &st) < 0)
+        return "not an open file descriptor";
+    if (fd <= 2) {
+        snprintf(buf, size, "standard %s: the fd is closed once ready and the next client's "
+                 "connection would take its number; use 3 or above", stdio[fd]);
+        return buf;
+    }
+    if (S_ISDIR(st.st_mode))
+        return "a directory, not a pipe, socket or file";
+    if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !S_ISREG(st.st_mode) &&
+        !S_ISCHR(st.st_mode))
+        return "not a pipe, socket or file";
+    if ((fl & O_PATH) || ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR))
+        return "not open for writing";
+    return NULL;
+}
+
+static int parse_ready_fd(struct cli_listen_opts *o, const char *cmd, const char *arg) {
+    char buf[160];
+    const char *problem;
+    long fd;
+
+    if (cli_parse_long(arg, 0, INT32_MAX, &fd) < 0)
+        problem = "not an open file descriptor";
+    else
+        problem = ready_fd_problem(fd, buf, sizeof(buf));
+    if (problem) {
+        cli_usage(cmd, "--ready-fd: '%s' is %s; e.g. --ready-fd 3 3>ready", arg, problem);
+        return -1;
+    }
+    o->ready_fd = fd;
+    return 1;
 }
 
 int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, const char *arg) {
@@ -106,15 +150,7 @@ int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, con
         }
         return 1;
     case CLI_OPT_READY_FD:
-        /* Checked now, so that a typo is a usage error rather than a silent wait. */
-        if (cli_parse_long(arg, 0, INT32_MAX, &o->ready_fd) < 0 ||
-            fcntl((int) o->ready_fd, F_GETFD) < 0) {
-            o->ready_fd = -1;
-            cli_usage(cmd, "--ready-fd: '%s' is not an open file descriptor; e.g. --ready-fd 3 "
-                      "3>ready", arg);
-            return -1;
-        }
-        return 1;
+        return parse_ready_fd(o, cmd, arg);
     case CLI_OPT_LOG:
         if (strcmp(arg, "json") == 0) {
             o->json = true;

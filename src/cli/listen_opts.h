@@ -86,6 +86,7 @@ enum {
     "                            to finish (default 10)\n"
 #define CLI_LISTEN_HELP_LOGS                                                              \
     "      --ready-fd N          write a newline to fd N, then close it, once ready\n"    \
+    "                            (3 or above, open for writing)\n"                       \
     "      --log FORMAT          text (default) or json (one JSON object per line)\n"     \
     "  -q, --quiet               log errors only\n"                                       \
     "  -v, --verbose             also log each connection opening and closing\n"          \

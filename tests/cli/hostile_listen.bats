@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# Hostile peers against a listener run by root: a --ready-fd that would hand the server's
+# log to the next client, a --mode that must not be widened, lock files planted by another
+# user, file options on an abstract address, and the open-file limit passed to programs.
+
+load helpers
+
+# nobody_python ARGS...: python3 as uid 65534, bounded; found through a PATH search as
+# nobody, which skips directories only root may enter.
+nobody_python() {
+    as_nobody timeout 10 "$(as_nobody sh -c 'command -v python3')" "$@"
+}
+
+# wait_listening_or_exit PID LOG: until LOG says "listening on" (returns 0) or PID has
+# exited (returns 1); bounded.
+wait_listening_or_exit() {
+    local pid=$1 log=$2 i
+    for ((i = 0; i < 250; i++)); do
+        grep -q 'listening on' "$log" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    echo "pid $pid neither listening nor gone:" >&2
+    cat "$log" >&2
+    return 1
+}
+
+# The spy (run as nobody): connects to ADDRESS, says so by creating READY, sends nothing
+# and keeps whatever the server writes to it until the server logs a closed connection or
+# 3 s pass; writes it to OUT.
+write_spy() {
+    cat >"$T/spy.py" <<'EOF'
+import socket, sys, time
+addr, out, ready = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(addr)
+open(ready, "w").close()
+got = b""
+deadline = time.monotonic() + 3
+while b"closed connection" not in got and time.monotonic() < deadline:
+    s.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        chunk = s.recv(65536)
+    except socket.timeout:
+        break
+    if not chunk:
+        break
+    got += chunk
+open(out, "wb").write(got)
+EOF
+}
+
+# ---- --ready-fd ----------------------------------------------------------------------------
+
+@test "hostile: --ready-fd 2 cannot hand the server's log to the next client" {
+    need_root
+    write_spy
+    # -v: the server logs each client's pid, uid and gid, as an operator would have it.
+    bg_start "$T/server.log" "$UDS" serve -v --mode 0666 --ready-fd 2 "$T/s.sock"
+    SERVER_PID=$BG_PID
+    # The spy's files, in a directory it may write.
+    mkdir "$T/spy" && chown "$NOBODY" "$T/spy"
+    if wait_listening_or_exit "$SERVER_PID" "$T/server.log"; then
+        # The attack: the first client takes fd 2 once readiness closed it; the second
+        # client's connection is then logged into the first one's socket.
+        bg_start "$T/spy.err" nobody_python "$T/spy.py" "$T/s.sock" "$T/spy/out" "$T/spy/ready"
+        local spy=$BG_PID
+        wait_path "$T/spy/ready"
+        run timeout 5 "$UDS" send "$T/s.sock" "second client"
+        wait_status "$spy"
+        [ "$WAIT_STATUS" -eq 0 ]
+    fi
+    echo "bytes of the server's log delivered to the first client: $(cat "$T/spy/out" 2>/dev/null | wc -c)"
+    cat "$T/spy/out" 2>/dev/null || true
+    [ ! -s "$T/spy/out" ]
+    wait_status "$SERVER_PID"
+    [ "$WAIT_STATUS" -eq 64 ]
+    grep -qF -- "--ready-fd: '2' is standard error" "$T/server.log"
+    [ ! -e "$T/s.sock" ]
+}
+
+@test "hostile: --ready-fd 0, 1 and 2 are usage errors for serve and proxy alike" {
+    local fd cmd
+    for fd in 0 1 2; do
+        for cmd in "serve $T/s.sock" "proxy $T/p.sock $T/s.sock"; do
+            # shellcheck disable=SC2086 # word splitting is the point
+            run --separate-stderr timeout 5 "$UDS" ${cmd%% *} --ready-fd $fd ${cmd#* }
+            echo "$cmd --ready-fd $fd: $status $stderr"
+            [ "$status" -eq 64 ]
+            [[ "$stderr" == *"--ready-fd: '$fd' is standard "*"use 3 or above"* ]]
+        done
+    done
+    [ ! -e "$T/s.sock" ] && [ ! -e "$T/p.sock" ]
+}
+
+@test "hostile: --ready-fd on a read-only fd, a directory or a closed fd is a usage error" {
+    : >"$T/ro"
+    run --separate-stderr timeout 5 bash -c 'exec "$0" serve --ready-fd 4 "$1" 4<"$2"' \
+        "$UDS" "$T/s.sock" "$T/ro"
+    [ "$status" -eq 64 ]
+    [ "$stderr" = "uds serve: --ready-fd: '4' is not open for writing; e.g. --ready-fd 3 3>ready
+Try 'uds serve --help'." ]
+    run --separate-stderr timeout 5 bash -c 'exec "$0" proxy --ready-fd 4 "$1" "$2" 4<"$3"' \
+        "$UDS" "$T/p.sock" "$T/s.sock" "$T"
+    [ "$status" -eq 64 ]
+    [[ "$stderr" == *"--ready-fd: '4' is a directory, not a pipe, socket or file;"* ]]
+    run --separate-stderr timeout 5 "$UDS" serve --ready-fd 97 "$T/s.sock"
+    [ "$status" -eq 64 ]
+    [[ "$stderr" == *"--ready-fd: '97' is not an open file descriptor;"* ]]
+    [ ! -e "$T/s.sock" ] && [ ! -e "$T/p.sock" ]
+}
+
+@test "hostile: --ready-fd on a pipe still signals readiness" {
+    bg_start "$T/server.log" bash -c 'exec "$0" serve -q --ready-fd 5 "$1" 5> >(cat >"$2")' \
+        "$UDS" "$T/s.sock" "$T/ready"
+    SERVER_PID=$BG_PID
+    local i
+    for ((i = 0; i < 250; i++)); do [ -s "$T/ready" ] && break; sleep 0.02; done
+    [ "$(od -An -c "$T/ready" | tr -d ' ')" = '\n' ]
+    run timeout 5 "$UDS" send "$T/s.sock" ready
+    [ "$output" = "ready" ]
+    stop_server
+    [ "$WAIT_STATUS" -eq 0 ]
+}
