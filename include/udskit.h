@@ -116,11 +116,13 @@ enum uds_listen_flags {
     UDS_LISTEN_SET_OWNER = 1u << 0,  /* chown the socket file to opts->owner */
     UDS_LISTEN_SET_GROUP = 1u << 1,  /* chown the socket file to opts->group */
     UDS_LISTEN_NONBLOCK = 1u << 2,   /* the listening fd is O_NONBLOCK */
+    UDS_LISTEN_SET_MODE = 1u << 3,   /* opts->mode is the mode as it is, 0 included */
 };
 
 struct uds_listen_opts {
     enum uds_socket_type type;  /* default UDS_STREAM */
-    mode_t mode;                /* permission bits of the socket file; 0 means 0600 */
+    mode_t mode;                /* permission bits of the socket file; 0 means 0600
+                                 * unless UDS_LISTEN_SET_MODE */
     uid_t owner;                /* with UDS_LISTEN_SET_OWNER */
     gid_t group;                /* with UDS_LISTEN_SET_GROUP */
     int backlog;                /* 0 means SOMAXCONN */

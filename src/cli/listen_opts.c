@@ -299,7 +299,9 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
         .mode = o->mode,
         .owner = o->owner,
         .group = o->group,
-        .flags = UDS_LISTEN_NONBLOCK | (o->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
+        /* The mode as given (or our 0600), 0000 included. */
+        .flags = UDS_LISTEN_NONBLOCK | UDS_LISTEN_SET_MODE |
+                 (o->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
                  (o->set_group ? UDS_LISTEN_SET_GROUP : 0u),
     };
     struct uds_listen_info info = { .removed_stale = false };

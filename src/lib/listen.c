@@ -17,7 +17,8 @@
 /* Rounds of "open the lock file, lock it, find it was unlinked meanwhile" before giving
  * up: each round means another listener came and went, so a few are plenty. */
 #define LOCK_TRIES 8
-#define KNOWN_FLAGS (UDS_LISTEN_SET_OWNER | UDS_LISTEN_SET_GROUP | UDS_LISTEN_NONBLOCK)
+#define KNOWN_FLAGS (UDS_LISTEN_SET_OWNER | UDS_LISTEN_SET_GROUP | UDS_LISTEN_NONBLOCK | \
+                     UDS_LISTEN_SET_MODE)
 
 struct params {
     enum uds_socket_type type;
@@ -61,7 +62,9 @@ static int params_from(const struct uds_listen_opts *opts, struct params *ret_pa
         if ((opts->mode & ~(mode_t) 0777) || opts->backlog < 0 || (opts->flags & ~KNOWN_FLAGS))
             return uds__fail(EINVAL);
         p.type = opts->type;
-        if (opts->mode)
+        /* Without the flag 0 stays "the default", as callers from before it expect; with
+         * it, 0 is a mode like any other, never widened. */
+        if (opts->mode || (opts->flags & UDS_LISTEN_SET_MODE))
             p.mode = opts->mode;
         if (opts->backlog)
             p.backlog = opts->backlog;

@@ -123,3 +123,22 @@ Try 'uds serve --help'." ]
     stop_server
     [ "$WAIT_STATUS" -eq 0 ]
 }
+
+# ---- --mode --------------------------------------------------------------------------------
+
+@test "hostile: --mode 0000 gives a socket file of mode 0000, even to its owner nobody" {
+    need_root
+    # Owned by nobody: were the mode widened to 0600, nobody could connect.
+    start_server --mode 0000 --owner "$NOBODY" "$T/s.sock"
+    echo "socket file: $(stat -c '%04a %U' "$T/s.sock")"
+    [ "$(stat -c '%04a %u' "$T/s.sock")" = "0000 $NOBODY" ]
+    run --separate-stderr as_nobody timeout 5 "$UDS" send "$T/s.sock" "let me in"
+    echo "nobody: exit $status, got '$output'; $stderr"
+    [ "$status" -eq 77 ]
+    [ -z "$output" ]
+    # Root is not bound by file permissions: the server itself works.
+    run timeout 5 "$UDS" send "$T/s.sock" "root"
+    [ "$output" = "root" ]
+    stop_server
+    [ "$WAIT_STATUS" -eq 0 ]
+}

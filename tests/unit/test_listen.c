@@ -904,6 +904,93 @@ static void listener_adopt_rejects_and_closes_bad_fds(void **state) {
     assert_int_equal(errno, EBADF);
 }
 
+/* ---- an explicit mode ----------------------------------------------------------------- */
+
+/* With UDS_LISTEN_SET_MODE, 0 is the mode: the file is 0000 from bind to unlisten, never
+ * 0600 (the default that a bare 0 means) nor anything the umask would leave. */
+static void listen_set_mode_0000_is_exact_and_never_wider(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listen_opts opts = { .mode = 0, .flags = UDS_LISTEN_SET_MODE };
+    struct watcher w = { .path = fx->path };
+    struct uds_listener l;
+    pthread_t t;
+    mode_t old = umask(0);
+
+    assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+    assert_int_equal(mode_of(fx->path), 0);
+    assert_int_equal(uds_unlisten(&l), 0);
+    assert_int_equal(pthread_create(&t, NULL, watch_mode, &w), 0);
+    /* On a busy machine the watcher may take a while to be scheduled at all. */
+    for (int i = 0; i < 100 || (atomic_load(&w.seen) == 0 && i < 20000); i++) {
+        assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+        assert_int_equal(uds_unlisten(&l), 0);
+    }
+    atomic_store(&w.stop, true);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    umask(old);
+    assert_true(atomic_load(&w.seen) > 0);
+    assert_int_equal(atomic_load(&w.widest), 0);
+}
+
+/* Callers from before the flag see no change: a bare 0 is still 0600. */
+static void listen_mode_0_without_set_mode_is_0600(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listen_opts opts = { .mode = 0 };
+    struct uds_listener l;
+
+    assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+    assert_int_equal(mode_of(fx->path), 0600);
+    assert_int_equal(uds_unlisten(&l), 0);
+}
+
+static void listen_set_mode_0640_is_exact(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listen_opts opts = { .mode = 0640, .flags = UDS_LISTEN_SET_MODE };
+    struct uds_listener l;
+    mode_t old = umask(077);
+
+    assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+    umask(old);
+    assert_int_equal(mode_of(fx->path), 0640);
+    assert_int_equal(uds_unlisten(&l), 0);
+}
+
+/* As nobody: 0 if connecting to the socket at arg is refused with EACCES. */
+static int connect_refused_as_nobody(void *arg) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int r, e;
+
+    if (fd < 0)
+        return 10;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *) arg);
+    r = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+    e = errno;
+    close(fd);
+    if (r == 0)
+        return 11;
+    return e == EACCES ? 0 : 12;
+}
+
+/* Mode 0000 owned by nobody: nobody, the owner, is refused too (0600 would let it in). */
+static void listen_set_mode_0000_refuses_even_the_owner(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listen_opts opts = {
+        .mode = 0, .owner = 65534, .flags = UDS_LISTEN_SET_MODE | UDS_LISTEN_SET_OWNER,
+    };
+    struct uds_listener l;
+    struct stat st;
+
+    if (geteuid() != 0)
+        skip();
+    assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+    assert_int_equal(lstat(fx->path, &st), 0);
+    assert_int_equal(st.st_uid, 65534);
+    assert_int_equal(st.st_mode & 07777, 0);
+    assert_int_equal(tu_run_as_nobody(connect_refused_as_nobody, fx->path), 0);
+    assert_int_equal(uds_unlisten(&l), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, tu_fixture_setup, tu_fixture_teardown)
@@ -948,6 +1035,10 @@ int main(void) {
         T(listener_adopt_takes_an_inherited_fd),
         T(listener_adopt_abstract_reads_name),
         T(listener_adopt_rejects_and_closes_bad_fds),
+        T(listen_set_mode_0000_is_exact_and_never_wider),
+        T(listen_mode_0_without_set_mode_is_0600),
+        T(listen_set_mode_0640_is_exact),
+        T(listen_set_mode_0000_refuses_even_the_owner),
 #undef T
     };
 
