@@ -343,7 +343,10 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
         return -1;
     }
     if (uds_listen_addr(addr, &lopts, &l, &info) < 0) {
-        struct cli_fail_info fi = { .holder_pid = info.holder_pid };
+        struct cli_fail_info fi = {
+            .holder_pid = info.holder_pid,
+            .lock_failed = info.lock_failed,
+        };
         return cli_fail(CLI_OP_LISTEN, given, errno, &fi);
     }
     uds_addr_format(&l.addr, ret_text, text_size);

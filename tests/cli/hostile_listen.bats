@@ -6,10 +6,15 @@
 
 load helpers
 
-# nobody_python ARGS...: python3 as uid 65534, bounded; found through a PATH search as
-# nobody, which skips directories only root may enter.
-nobody_python() {
-    as_nobody timeout 10 "$(as_nobody sh -c 'command -v python3')" "$@"
+# bg_nobody_python LOG ARGS...: python3 as uid 65534 in the background (bg_start, so the
+# teardown stops it), bounded; found through a PATH search as nobody, which skips
+# directories only root may enter.
+bg_nobody_python() {
+    local log=$1 py
+    shift
+    py=$(as_nobody sh -c 'command -v python3')
+    bg_start "$log" setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups \
+        timeout 10 "$py" "$@"
 }
 
 # wait_listening_or_exit PID LOG: until LOG says "listening on" (returns 0) or PID has
@@ -64,7 +69,7 @@ EOF
     if wait_listening_or_exit "$SERVER_PID" "$T/server.log"; then
         # The attack: the first client takes fd 2 once readiness closed it; the second
         # client's connection is then logged into the first one's socket.
-        bg_start "$T/spy.err" nobody_python "$T/spy.py" "$T/s.sock" "$T/spy/out" "$T/spy/ready"
+        bg_nobody_python "$T/spy.err" "$T/spy.py" "$T/s.sock" "$T/spy/out" "$T/spy/ready"
         local spy=$BG_PID
         wait_path "$T/spy/ready"
         run timeout 5 "$UDS" send "$T/s.sock" "second client"
@@ -141,4 +146,94 @@ Try 'uds serve --help'." ]
     [ "$output" = "root" ]
     stop_server
     [ "$WAIT_STATUS" -eq 0 ]
+}
+
+# ---- lock files planted by another user ----------------------------------------------------
+
+# shared_dir: $T/shared, a sticky directory anyone may write, as /tmp; sets D.
+shared_dir() {
+    D=$T/shared
+    mkdir "$D"
+    chmod 1777 "$D"
+}
+
+# fingerprint FILE: what must not change about a file the attack points at.
+fingerprint() {
+    stat -c '%i %a %u:%g %s %Y' "$1"
+    md5sum <"$1"
+}
+
+@test "hostile: a symlink planted at PATH.lock touches nothing and is named in the error" {
+    need_root
+    shared_dir
+    echo "root's data" >"$T/precious"
+    chmod 0644 "$T/precious"
+    local before
+    before=$(fingerprint "$T/precious")
+    as_nobody ln -s "$T/precious" "$D/app.sock.lock"
+    run --separate-stderr timeout 5 "$UDS" serve "$D/app.sock"
+    echo "exit $status: $stderr"
+    [ "$status" -eq 73 ]
+    [ "$stderr" = "uds: $D/app.sock.lock: is a symbolic link, not a lock file; remove it if no \
+server uses it" ]
+    [ "$(fingerprint "$T/precious")" = "$before" ]
+    [ "$(readlink "$D/app.sock.lock")" = "$T/precious" ]
+    [ ! -e "$D/app.sock" ]
+}
+
+@test "hostile: a dangling symlink planted at PATH.lock creates nothing at its target" {
+    need_root
+    shared_dir
+    as_nobody ln -s "$T/created-by-root" "$D/app.sock.lock"
+    run --separate-stderr timeout 5 "$UDS" proxy "$D/app.sock" "$T/target.sock"
+    echo "exit $status: $stderr"
+    [ "$status" -eq 73 ]
+    [ "$stderr" = "uds: $D/app.sock.lock: is a symbolic link, not a lock file; remove it if no \
+server uses it" ]
+    [ ! -e "$T/created-by-root" ]
+    [ -L "$D/app.sock.lock" ]
+    [ ! -e "$D/app.sock" ]
+}
+
+@test "hostile: a FIFO planted at PATH.lock neither hangs the server nor is blamed on the socket" {
+    need_root
+    shared_dir
+    as_nobody mkfifo -m 0666 "$D/app.sock.lock"
+    run --separate-stderr timeout 5 "$UDS" serve "$D/app.sock"
+    echo "exit $status: $stderr"
+    [ "$status" -eq 73 ]
+    [ "$stderr" = "uds: $D/app.sock.lock: is a FIFO, not a lock file; remove it if no server \
+uses it" ]
+    [ -p "$D/app.sock.lock" ]
+    [ ! -e "$D/app.sock" ]
+}
+
+@test "hostile: a directory at PATH.lock is named in the error" {
+    mkdir "$T/app.sock.lock"
+    run --separate-stderr timeout 5 "$UDS" serve "$T/app.sock"
+    echo "exit $status: $stderr"
+    [ "$status" -eq 73 ]
+    [ "$stderr" = "uds: $T/app.sock.lock: is a directory, not a lock file; remove it if no \
+server uses it" ]
+    [ -d "$T/app.sock.lock" ]
+    [ ! -e "$T/app.sock" ]
+}
+
+@test "hostile: a lock held by another user's process is named in the error, not the socket" {
+    need_root
+    shared_dir
+    # nobody creates PATH.lock and holds its lock, as a server starting would.
+    bg_nobody_python "$T/holder.err" -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(30)' "$D/app.sock.lock" "$D/held"
+    wait_path "$D/held"
+    run --separate-stderr timeout 5 "$UDS" serve "$D/app.sock"
+    echo "exit $status: $stderr"
+    [ "$status" -eq 69 ]
+    [ "$stderr" = "uds: $D/app.sock.lock: locked by another process, and no server answers at \
+$D/app.sock; if one is starting, wait for it; remove the lock file if no server uses it" ]
+    [ ! -e "$D/app.sock" ]
 }

@@ -991,6 +991,145 @@ static void listen_set_mode_0000_refuses_even_the_owner(void **state) {
     assert_int_equal(uds_unlisten(&l), 0);
 }
 
+/* ---- which file failed: the socket path or its lock file ------------------------------ */
+
+/* Listening fails with err, info->lock_failed set, and nothing changed at the lock path
+ * (same inode, type and size), no socket made, no fd left open. */
+static void expect_lock_failed(struct tu_fixture *fx, int err) {
+    struct uds_listener l;
+    struct uds_listen_info info;
+    struct stat before, after;
+    int fds = tu_count_open_fds();
+
+    assert_int_equal(lstat(fx->lock, &before), 0);
+    assert_int_equal(uds_listen(fx->path, NULL, &l, &info), -1);
+    assert_int_equal(errno, err);
+    assert_true(info.lock_failed);
+    assert_int_equal(info.holder_pid, 0);
+    assert_int_equal(tu_count_open_fds(), fds);
+    assert_int_equal(lstat(fx->lock, &after), 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_int_equal(after.st_mode, before.st_mode);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_false(exists(fx->path));
+}
+
+/* The symlink is neither followed (its target keeps its contents) nor removed. */
+static void listen_symlink_at_lock_eexist_lock_failed_target_untouched(void **state) {
+    struct tu_fixture *fx = *state;
+    const char *target = tu_path(fx->dir, "precious");
+    char buf[16] = { 0 };
+    int fd;
+
+    write_file(target, "precious");
+    assert_int_equal(symlink(target, fx->lock), 0);
+    expect_lock_failed(fx, EEXIST);
+    fd = open(target, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 8);
+    close(fd);
+    assert_string_equal(buf, "precious");
+    assert_int_equal(mode_of(target), 0644);
+}
+
+/* O_CREAT must not create the file a dangling symlink names. */
+static void listen_dangling_symlink_at_lock_creates_nothing(void **state) {
+    struct tu_fixture *fx = *state;
+    const char *target = tu_path(fx->dir, "created");
+
+    assert_int_equal(symlink(target, fx->lock), 0);
+    expect_lock_failed(fx, EEXIST);
+    assert_false(exists(target));
+}
+
+static void listen_fifo_at_lock_eexist_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+
+    assert_int_equal(mkfifo(fx->lock, 0666), 0);
+    expect_lock_failed(fx, EEXIST);
+}
+
+static void listen_directory_at_lock_eexist_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+
+    assert_int_equal(mkdir(fx->lock, 0755), 0);
+    expect_lock_failed(fx, EEXIST);
+}
+
+static void listen_socket_at_lock_eexist_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+
+    make_stale_socket(fx->lock, SOCK_STREAM);
+    expect_lock_failed(fx, EEXIST);
+}
+
+/* A process that holds PATH.lock while no server answers at PATH (one starting, or not a
+ * server at all): EADDRINUSE, and it is the lock file's doing. */
+static void listen_lock_held_without_listener_is_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+    int ready[2], hold[2];
+    char c;
+    pid_t pid;
+
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+    pid = tu_fork();
+    if (pid == 0) {
+        int fd = open(fx->lock, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+            _exit(1);
+        (void) !write(ready[1], "r", 1);
+        close(hold[1]);
+        (void) !read(hold[0], &c, 1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    expect_lock_failed(fx, EADDRINUSE);
+    close(hold[1]);
+    close(ready[0]);
+    assert_int_equal(tu_wait_child(pid), 0);
+}
+
+/* A live listener holds the lock too, but it is the one to name: not lock_failed. */
+static void listen_live_listener_is_not_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listener first, second;
+    struct uds_listen_info info;
+
+    assert_true(uds_listen(fx->path, NULL, &first, NULL) >= 0);
+    assert_int_equal(uds_listen(fx->path, NULL, &second, &info), -1);
+    assert_int_equal(errno, EADDRINUSE);
+    assert_int_equal(info.holder_pid, getpid());
+    assert_false(info.lock_failed);
+    assert_int_equal(uds_unlisten(&first), 0);
+}
+
+/* A lock file that cannot be made for want of its directory is the socket path's problem
+ * as much: not lock_failed. */
+static void listen_missing_directory_is_not_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listener l;
+    struct uds_listen_info info;
+
+    assert_int_equal(uds_listen(tu_path(fx->dir, "missing/s.sock"), NULL, &l, &info), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_false(info.lock_failed);
+}
+
+/* A path that is not a socket, with no lock file in the way: not lock_failed. */
+static void listen_regular_file_at_path_is_not_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listener l;
+    struct uds_listen_info info;
+
+    write_file(fx->path, "precious");
+    assert_int_equal(uds_listen(fx->path, NULL, &l, &info), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_false(info.lock_failed);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, tu_fixture_setup, tu_fixture_teardown)
@@ -1039,6 +1178,15 @@ int main(void) {
         T(listen_mode_0_without_set_mode_is_0600),
         T(listen_set_mode_0640_is_exact),
         T(listen_set_mode_0000_refuses_even_the_owner),
+        T(listen_symlink_at_lock_eexist_lock_failed_target_untouched),
+        T(listen_dangling_symlink_at_lock_creates_nothing),
+        T(listen_fifo_at_lock_eexist_lock_failed),
+        T(listen_directory_at_lock_eexist_lock_failed),
+        T(listen_socket_at_lock_eexist_lock_failed),
+        T(listen_lock_held_without_listener_is_lock_failed),
+        T(listen_live_listener_is_not_lock_failed),
+        T(listen_missing_directory_is_not_lock_failed),
+        T(listen_regular_file_at_path_is_not_lock_failed),
 #undef T
     };
 
