@@ -308,6 +308,12 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
     struct uds_listener l;
     int r;
 
+    /* An abstract socket has no file: the options would be ignored, and a server thought
+     * restricted would be open to the whole network namespace. */
+    if (addr->kind == UDS_ADDR_ABSTRACT && (o->mode_set || o->set_owner || o->set_group))
+        return cli_usage(cmd, "%s: %s is an abstract address, with no file to set it on; "
+                         "restrict clients with --allow-uid/--allow-gid",
+                         o->mode_set ? "--mode" : o->set_owner ? "--owner" : "--group", given);
     uds_listener_init(&l);
     r = cli_activation_take_unix(addr, &l);
     if (r < 0)

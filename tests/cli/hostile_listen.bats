@@ -237,3 +237,31 @@ time.sleep(30)' "$D/app.sock.lock" "$D/held"
 $D/app.sock; if one is starting, wait for it; remove the lock file if no server uses it" ]
     [ ! -e "$D/app.sock" ]
 }
+
+# ---- file options on an abstract address ---------------------------------------------------
+
+@test "hostile: --mode, --owner and --group on an abstract address are usage errors" {
+    local name opt cmd
+    name=$(abstract_name)
+    for opt in "--mode 0600" "-m 0600" "--owner $MY_UID" "-o root" "--group $MY_GID" "-g 0"; do
+        for cmd in serve proxy; do
+            local target=()
+            [ "$cmd" = proxy ] && target=("$T/target.sock")
+            # Both spellings of an abstract address.
+            local addr=$name
+            [ "$cmd" = proxy ] && addr=unix:$name
+            # shellcheck disable=SC2086 # word splitting is the point
+            run --separate-stderr timeout 5 "$UDS" $cmd $opt "$addr" "${target[@]}"
+            echo "$cmd $opt $addr: exit $status: $stderr"
+            [ "$status" -eq 64 ]
+            local long=${opt%% *}
+            long=${long/#-m/--mode} long=${long/#-o/--owner} long=${long/#-g/--group}
+            [ "${stderr%%$'\n'*}" = "uds $cmd: $long: $addr is an abstract address, with \
+no file to set it on; restrict clients with --allow-uid/--allow-gid" ]
+        done
+    done
+    # The allow-lists are what an abstract address can have.
+    start_server --allow-uid "$MY_UID" "$name"
+    run timeout 5 "$UDS" send "$name" "still fine"
+    [ "$output" = "still fine" ]
+}
