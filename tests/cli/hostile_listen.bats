@@ -265,3 +265,23 @@ no file to set it on; restrict clients with --allow-uid/--allow-gid" ]
     run timeout 5 "$UDS" send "$name" "still fine"
     [ "$output" = "still fine" ]
 }
+
+# ---- the open-file limit of programs run per client ----------------------------------------
+
+@test "hostile: a program run per client gets back the soft open-file limit the server had" {
+    local hard
+    hard=$(ulimit -Hn)
+    [ "$hard" -gt 512 ] || skip "the hard open-file limit ($hard) leaves nothing to raise"
+    bg_start "$T/server.log" bash -c 'ulimit -Sn 512 && exec "$0" serve "$1" -- sh -c "ulimit -Sn"' \
+        "$UDS" "$T/s.sock"
+    SERVER_PID=$BG_PID
+    wait_for_line "$T/server.log" 'listening on'
+    # The server itself runs at the hard limit...
+    [ "$(awk '/^Max open files/ { print $4 }' "/proc/$SERVER_PID/limits")" = "$hard" ]
+    # ... its programs at what it was given: select() breaks on fds from 1024 on.
+    run timeout 5 "$UDS" connect "$T/s.sock" </dev/null
+    echo "the program's soft limit: $output"
+    [ "$output" = 512 ]
+    stop_server
+    [ "$WAIT_STATUS" -eq 0 ]
+}
