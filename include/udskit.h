@@ -116,11 +116,13 @@ enum uds_listen_flags {
     UDS_LISTEN_SET_OWNER = 1u << 0,  /* chown the socket file to opts->owner */
     UDS_LISTEN_SET_GROUP = 1u << 1,  /* chown the socket file to opts->group */
     UDS_LISTEN_NONBLOCK = 1u << 2,   /* the listening fd is O_NONBLOCK */
+    UDS_LISTEN_SET_MODE = 1u << 3,   /* opts->mode is the mode as it is, 0 included */
 };
 
 struct uds_listen_opts {
     enum uds_socket_type type;  /* default UDS_STREAM */
-    mode_t mode;                /* permission bits of the socket file; 0 means 0600 */
+    mode_t mode;                /* permission bits of the socket file; 0 means 0600
+                                 * unless UDS_LISTEN_SET_MODE */
     uid_t owner;                /* with UDS_LISTEN_SET_OWNER */
     gid_t group;                /* with UDS_LISTEN_SET_GROUP */
     int backlog;                /* 0 means SOMAXCONN */
@@ -142,6 +144,8 @@ struct uds_listener {
 struct uds_listen_info {
     bool removed_stale;         /* a socket nobody listened on was removed */
     pid_t holder_pid;           /* EADDRINUSE: pid of the live listener, 0 if unknown */
+    bool lock_failed;           /* the error is about the lock file PATH.lock, not the
+                                 * socket path: see uds_listen() */
 };
 
 /* Bind and listen on address (any form of §1 but tcp:), safely:
@@ -160,6 +164,13 @@ struct uds_listen_info {
  *         EADDRINUSE a live listener holds the path (info->holder_pid) or the lock file is
  *         held by another listener starting; EEXIST the path exists and is not a socket;
  *         ENOENT the directory is missing; EACCES/EPERM permission; ENAMETOOLONG.
+ * info->lock_failed says that the error is about PATH.lock as found, and not about the
+ * socket path: EEXIST it is not a regular file (a symlink, FIFO, directory, socket...);
+ * EADDRINUSE another process holds its lock and no listener answers at the path (a live
+ * one is reported as such, lock_failed false); another errno from opening it (EACCES...).
+ * A failure to create PATH.lock in its directory (ENOENT, EACCES, EROFS...) concerns the
+ * socket path as much, and leaves lock_failed false. A lock file that is not ours is never
+ * followed, written, nor removed.
  * info may be NULL. */
 UDS_API int uds_listen(const char *address, const struct uds_listen_opts *opts,
                        struct uds_listener *ret_listener, struct uds_listen_info *info);

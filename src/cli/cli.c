@@ -277,6 +277,60 @@ void cli_error(const char *address, const char *todo, const char *fmt, ...) {
                 todo ? todo : "");
 }
 
+/* What a file in the way is, for "is a FIFO, not a lock file". */
+static const char *file_kind(mode_t mode) {
+    switch (mode & S_IFMT) {
+    case S_IFLNK: return "a symbolic link";
+    case S_IFIFO: return "a FIFO";
+    case S_IFDIR: return "a directory";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    }
+    return "not a regular file";
+}
+
+/* A listen that failed on the lock file PATH.lock: name that file, not the socket's path,
+ * and say what is wrong with it. Nothing is removed here: it may be another server's. */
+static int fail_lock(const char *address, int err) {
+    const char *todo = "remove it if no server uses it";
+    struct uds_addr addr;
+    char lock[UDS_PATH_MAX + sizeof(".lock")], what[UDS_PATH_MAX + 600], desc[600];
+    struct stat st;
+    bool seen;
+
+    if (uds_addr_parse(address, 0, &addr) < 0 || addr.kind != UDS_ADDR_PATH)
+        return cli_fail(CLI_OP_LISTEN, address, err, NULL);
+    snprintf(lock, sizeof(lock), "%s.lock", addr.name);
+    seen = lstat(lock, &st) == 0;
+    switch (err) {
+    case EEXIST:
+        snprintf(what, sizeof(what), "is %s, not a lock file", seen ? file_kind(st.st_mode) :
+                 "not a regular file");
+        break;
+    case EADDRINUSE:
+        snprintf(what, sizeof(what), "locked by another process, and no server answers at %s",
+                 addr.name);
+        todo = "if one is starting, wait for it; remove the lock file if no server uses it";
+        break;
+    case EACCES:
+    case EPERM:
+        if (seen) {
+            describe_stat(&st, desc, sizeof(desc));
+            snprintf(what, sizeof(what), "permission denied (lock file %s, you are uid %u)", desc,
+                     (unsigned) geteuid());
+            todo = "remove it if no server uses it, or run as its owner";
+            break;
+        }
+        /* fall through */
+    default:
+        snprintf(what, sizeof(what), "%s", strerror(err));
+        break;
+    }
+    cli_error(lock, todo, "%s", what);
+    return err == EEXIST ? EX_CANTCREAT : cli_exit_code(CLI_OP_LISTEN, err);
+}
+
 int cli_fail(enum cli_op op, const char *address, int err, const struct cli_fail_info *info) {
     const struct errmap *m = errmap_find(op, err);
     const char *what = m ? m->what : strerror(err);
@@ -289,6 +343,8 @@ int cli_fail(enum cli_op op, const char *address, int err, const struct cli_fail
     struct dir_problem dp;
     struct stat st;
 
+    if (op == CLI_OP_LISTEN && info && info->lock_failed)
+        return fail_lock(address, err);
     switch (err) {
     case EADDRINUSE:
         if (op == CLI_OP_LISTEN && info && info->holder_pid > 0) {

@@ -45,6 +45,7 @@ enum cli_op {
 struct cli_fail_info {
     pid_t holder_pid;   /* EADDRINUSE on listen: the live server, 0 if unknown */
     int timeout_ms;     /* ETIMEDOUT: the deadline that passed */
+    bool lock_failed;   /* listen: the error is about ADDRESS.lock (uds_listen_info) */
 };
 
 /* The exit code for err during op (the one errno → sysexits table). */

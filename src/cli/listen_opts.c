@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -36,6 +37,49 @@ void cli_listen_opts_done(struct cli_listen_opts *opts) {
     opts->allow_uids = NULL;
     opts->allow_gids = NULL;
     opts->n_allow_uids = opts->n_allow_gids = 0;
+}
+
+/* Why fd cannot be a --ready-fd, or NULL when it can: open, 3 or above (it is closed once
+ * ready, and the next client's connection takes its number: with 2, that client would be
+ * sent the server's log, other clients' pids and uids), writable, and something a newline
+ * can be written to as a signal. */
+static const char *ready_fd_problem(long fd, char *buf, size_t size) {
+    static const char *const stdio[] = { "input", "output", "error" };
+    struct stat st;
+    int fl = fcntl((int) fd, F_GETFL);
+
+    if (fl < 0 || fstat((int) fd, &st) < 0)
+        return "not an open file descriptor";
+    if (fd <= 2) {
+        snprintf(buf, size, "standard %s: the fd is closed once ready and the next client's "
+                 "connection would take its number; use 3 or above", stdio[fd]);
+        return buf;
+    }
+    if (S_ISDIR(st.st_mode))
+        return "a directory, not a pipe, socket or file";
+    if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !S_ISREG(st.st_mode) &&
+        !S_ISCHR(st.st_mode))
+        return "not a pipe, socket or file";
+    if ((fl & O_PATH) || ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR))
+        return "not open for writing";
+    return NULL;
+}
+
+static int parse_ready_fd(struct cli_listen_opts *o, const char *cmd, const char *arg) {
+    char buf[160];
+    const char *problem;
+    long fd;
+
+    if (cli_parse_long(arg, 0, INT32_MAX, &fd) < 0)
+        problem = "not an open file descriptor";
+    else
+        problem = ready_fd_problem(fd, buf, sizeof(buf));
+    if (problem) {
+        cli_usage(cmd, "--ready-fd: '%s' is %s; e.g. --ready-fd 3 3>ready", arg, problem);
+        return -1;
+    }
+    o->ready_fd = fd;
+    return 1;
 }
 
 int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, const char *arg) {
@@ -106,15 +150,7 @@ int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, con
         }
         return 1;
     case CLI_OPT_READY_FD:
-        /* Checked now, so that a typo is a usage error rather than a silent wait. */
-        if (cli_parse_long(arg, 0, INT32_MAX, &o->ready_fd) < 0 ||
-            fcntl((int) o->ready_fd, F_GETFD) < 0) {
-            o->ready_fd = -1;
-            cli_usage(cmd, "--ready-fd: '%s' is not an open file descriptor; e.g. --ready-fd 3 "
-                      "3>ready", arg);
-            return -1;
-        }
-        return 1;
+        return parse_ready_fd(o, cmd, arg);
     case CLI_OPT_LOG:
         if (strcmp(arg, "json") == 0) {
             o->json = true;
@@ -263,13 +299,21 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
         .mode = o->mode,
         .owner = o->owner,
         .group = o->group,
-        .flags = UDS_LISTEN_NONBLOCK | (o->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
+        /* The mode as given (or our 0600), 0000 included. */
+        .flags = UDS_LISTEN_NONBLOCK | UDS_LISTEN_SET_MODE |
+                 (o->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
                  (o->set_group ? UDS_LISTEN_SET_GROUP : 0u),
     };
     struct uds_listen_info info = { .removed_stale = false };
     struct uds_listener l;
     int r;
 
+    /* An abstract socket has no file: the options would be ignored, and a server thought
+     * restricted would be open to the whole network namespace. */
+    if (addr->kind == UDS_ADDR_ABSTRACT && (o->mode_set || o->set_owner || o->set_group))
+        return cli_usage(cmd, "%s: %s is an abstract address, with no file to set it on; "
+                         "restrict clients with --allow-uid/--allow-gid",
+                         o->mode_set ? "--mode" : o->set_owner ? "--owner" : "--group", given);
     uds_listener_init(&l);
     r = cli_activation_take_unix(addr, &l);
     if (r < 0)
@@ -305,7 +349,10 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
         return -1;
     }
     if (uds_listen_addr(addr, &lopts, &l, &info) < 0) {
-        struct cli_fail_info fi = { .holder_pid = info.holder_pid };
+        struct cli_fail_info fi = {
+            .holder_pid = info.holder_pid,
+            .lock_failed = info.lock_failed,
+        };
         return cli_fail(CLI_OP_LISTEN, given, errno, &fi);
     }
     uds_addr_format(&l.addr, ret_text, text_size);
@@ -318,6 +365,17 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
 
 /* ---- process setup, readiness, logs ----------------------------------------------------- */
 
+/* The limit as it was before cli_raise_nofile() raised it, for the programs we start. */
+static struct rlimit nofile_before;
+static bool nofile_raised;
+
+int cli_nofile_before_raise(struct rlimit *ret_limit) {
+    if (!nofile_raised)
+        return 0;
+    *ret_limit = nofile_before;
+    return 1;
+}
+
 void cli_raise_nofile(const struct cli_listen_opts *o, unsigned fds_per_conn, unsigned margin) {
     struct rlimit rl;
     unsigned long long need = (unsigned long long) fds_per_conn *
@@ -328,8 +386,11 @@ void cli_raise_nofile(const struct cli_listen_opts *o, unsigned fds_per_conn, un
         return;
     if (rl.rlim_cur < rl.rlim_max) {
         struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            nofile_before = rl;
+            nofile_raised = true;
             rl = want;
+        }
     }
     if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
         cli_log(CLI_LOG_WARN, "limit", NULL, NULL, 0, "--max-conns %ld needs about %llu open "

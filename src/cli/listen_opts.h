@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -86,6 +87,7 @@ enum {
     "                            to finish (default 10)\n"
 #define CLI_LISTEN_HELP_LOGS                                                              \
     "      --ready-fd N          write a newline to fd N, then close it, once ready\n"    \
+    "                            (3 or above, open for writing)\n"                       \
     "      --log FORMAT          text (default) or json (one JSON object per line)\n"     \
     "  -q, --quiet               log errors only\n"                                       \
     "  -v, --verbose             also log each connection opening and closing\n"          \
@@ -141,6 +143,11 @@ int cli_activation_take_inet(const struct sockaddr *sa, int *ret_fd);
  * needs at fds_per_conn descriptors a connection plus margin. */
 void cli_raise_nofile(const struct cli_listen_opts *opts, unsigned fds_per_conn,
                       unsigned margin);
+
+/* The RLIMIT_NOFILE this process had before cli_raise_nofile() raised its soft limit: what
+ * a program it starts must get back (select() fails on fds from FD_SETSIZE, 1024, on).
+ * Returns 1 with *ret_limit when the limit was raised, 0 when it is as it was given. */
+int cli_nofile_before_raise(struct rlimit *ret_limit);
 
 /* The warning for an abstract listener (no file permissions) without an allow-list. */
 void cli_warn_open_access(const struct cli_listen_opts *opts, const char *text, bool abstract);

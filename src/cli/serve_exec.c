@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "listen_opts.h"
 
 extern char **environ;
 
@@ -259,6 +261,32 @@ const char *cli_exec_path(const struct cli_exec *x) {
     return x->path;
 }
 
+/* posix_spawn() with the soft RLIMIT_NOFILE the server was started with, not the one it
+ * raised for itself. posix_spawn has no attribute for limits, so the server's own goes
+ * down for the call and back up after it: glibc clones the child with CLONE_VFORK, so this
+ * thread waits in the call until the child has exec'ed, and the server has no other thread
+ * that could open an fd meanwhile. The lower limit never refuses a descriptor the server
+ * already has. Returns posix_spawn's result. */
+static int spawn_with_start_limit(pid_t *ret_pid, const struct cli_exec *x,
+                                  const posix_spawn_file_actions_t *fa) {
+    struct rlimit start, now;
+    bool lowered = false;
+    int r;
+
+    if (cli_nofile_before_raise(&start) == 1 && getrlimit(RLIMIT_NOFILE, &now) == 0 &&
+        now.rlim_cur != start.rlim_cur) {
+        struct rlimit child = { .rlim_cur = start.rlim_cur, .rlim_max = now.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &child) < 0)
+            return errno;
+        lowered = true;
+    }
+    r = posix_spawn(ret_pid, x->path, fa, &x->attr, x->argv, x->envp);
+    /* Raising the soft limit back up to the hard one is always allowed. */
+    if (lowered)
+        (void) setrlimit(RLIMIT_NOFILE, &now);
+    return r;
+}
+
 pid_t cli_exec_spawn(struct cli_exec *x, int fd, const struct uds_peer *peer) {
     posix_spawn_file_actions_t fa;
     pid_t pid;
@@ -286,7 +314,7 @@ pid_t cli_exec_spawn(struct cli_exec *x, int fd, const struct uds_peer *peer) {
         r = posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
     /* glibc (2.24 on) reports a failed execve here, as its errno, and reaps that child. */
     if (r == 0)
-        r = posix_spawn(&pid, x->path, &fa, &x->attr, x->argv, x->envp);
+        r = spawn_with_start_limit(&pid, x, &fa);
     posix_spawn_file_actions_destroy(&fa);
     if (r != 0) {
         errno = r;

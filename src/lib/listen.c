@@ -17,7 +17,8 @@
 /* Rounds of "open the lock file, lock it, find it was unlinked meanwhile" before giving
  * up: each round means another listener came and went, so a few are plenty. */
 #define LOCK_TRIES 8
-#define KNOWN_FLAGS (UDS_LISTEN_SET_OWNER | UDS_LISTEN_SET_GROUP | UDS_LISTEN_NONBLOCK)
+#define KNOWN_FLAGS (UDS_LISTEN_SET_OWNER | UDS_LISTEN_SET_GROUP | UDS_LISTEN_NONBLOCK | \
+                     UDS_LISTEN_SET_MODE)
 
 struct params {
     enum uds_socket_type type;
@@ -61,7 +62,9 @@ static int params_from(const struct uds_listen_opts *opts, struct params *ret_pa
         if ((opts->mode & ~(mode_t) 0777) || opts->backlog < 0 || (opts->flags & ~KNOWN_FLAGS))
             return uds__fail(EINVAL);
         p.type = opts->type;
-        if (opts->mode)
+        /* Without the flag 0 stays "the default", as callers from before it expect; with
+         * it, 0 is a mode like any other, never widened. */
+        if (opts->mode || (opts->flags & UDS_LISTEN_SET_MODE))
             p.mode = opts->mode;
         if (opts->backlog)
             p.backlog = opts->backlog;
@@ -76,31 +79,56 @@ static int params_from(const struct uds_listen_opts *opts, struct params *ret_pa
     return 0;
 }
 
+/* Open the lock file that the O_EXCL create found at path (*ret_found: it was there) and
+ * check that it is a regular file. The symlink O_NOFOLLOW refuses (ELOOP) and the socket
+ * open() cannot open (ENXIO) are files that are not lock files, like a FIFO or a directory:
+ * EEXIST. */
+static int lock_open_existing(const char *path, bool *ret_found) {
+    struct stat st;
+    /* O_NONBLOCK: a FIFO planted at PATH.lock must not hang the open. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    *ret_found = !(fd < 0 && errno == ENOENT);  /* else its holder removed it meanwhile */
+    if (fd < 0)
+        return errno == ELOOP || errno == ENXIO ? uds__fail(EEXIST) : -1;
+    if (fstat(fd, &st) < 0) {
+        uds__close_keep_errno(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        (void) close(fd);
+        return uds__fail(EEXIST);
+    }
+    return fd;
+}
+
 /* Open and flock PATH.lock. Returns the locked fd; *ret_created tells whether this call
- * created the file. Never removes a file it could not lock: its holder owns it. */
-static int lock_acquire(const char *path, bool *ret_created) {
+ * created the file. On failure *ret_lock_failed tells whether the lock file itself is the
+ * problem (not a regular file, locked, cannot be opened) rather than its directory. Never
+ * removes a file it could not lock: its holder owns it. */
+static int lock_acquire(const char *path, bool *ret_created, bool *ret_lock_failed) {
+    *ret_lock_failed = true;
     for (int i = 0; i < LOCK_TRIES; i++) {
         struct stat by_fd, by_path;
-        bool created = true;
-        /* O_NONBLOCK: a FIFO planted at PATH.lock must not hang the open. */
+        bool created = true, found;
         int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                       0600);
 
         if (fd < 0 && errno == EEXIST) {
             created = false;
-            fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-            if (fd < 0 && errno == ENOENT)
+            fd = lock_open_existing(path, &found);
+            if (!found)
                 continue;   /* its holder removed it between our two opens */
+        } else if (fd < 0) {
+            /* O_EXCL answers EEXIST before any other check, so this is about the directory:
+             * missing, not writable, read-only... */
+            *ret_lock_failed = false;
         }
         if (fd < 0)
             return -1;
         if (fstat(fd, &by_fd) < 0) {
             uds__close_keep_errno(fd);
             return -1;
-        }
-        if (!S_ISREG(by_fd.st_mode)) {
-            (void) close(fd);
-            return uds__fail(EEXIST);
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
             if (errno == EWOULDBLOCK)
@@ -113,6 +141,7 @@ static int lock_acquire(const char *path, bool *ret_created) {
          * file and locks that one too. So the lock counts only if the path is still it. */
         if (lstat(path, &by_path) == 0 && same_inode(&by_fd, &by_path)) {
             *ret_created = created;
+            *ret_lock_failed = false;
             return fd;
         }
         (void) close(fd);
@@ -159,17 +188,20 @@ static int probe(const struct sockaddr_un *sa, socklen_t sa_len, int sock_type,
     }
 }
 
-/* The lock is held by another listener: say who, if a live socket can tell, for the
- * caller's message. Changes nothing on disk. */
-static void find_holder(const struct target *t, int sock_type, struct uds_listen_info *info) {
+/* The lock is held by another process: whether a live listener answers at the path, and
+ * who it is if it can tell (info->holder_pid), for the caller's message. Changes nothing
+ * on disk. */
+static bool find_holder(const struct target *t, int sock_type, struct uds_listen_info *info) {
     struct stat st;
     pid_t pid;
     int e = errno;
+    bool live = lstat(t->sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+                probe(&t->sa, t->sa_len, sock_type, &pid) > 0;
 
-    if (lstat(t->sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-        probe(&t->sa, t->sa_len, sock_type, &pid) > 0)
+    if (live)
         info->holder_pid = pid;
     errno = e;
+    return live;
 }
 
 /* Unlink path if it still names the inode dev/ino. */
@@ -279,10 +311,11 @@ static int listen_path(const struct uds_addr *addr, const struct params *p,
         return -1;
     path = t.sa.sun_path;
 
-    lock_fd = lock_acquire(t.lock, &lock_created);
+    lock_fd = lock_acquire(t.lock, &lock_created, &info->lock_failed);
     if (lock_fd < 0) {
-        if (errno == EADDRINUSE)
-            find_holder(&t, p->sock_type, info);
+        /* A live listener at the path explains a held lock: that is the error to report. */
+        if (errno == EADDRINUSE && find_holder(&t, p->sock_type, info))
+            info->lock_failed = false;
         goto fail;
     }
 

@@ -904,6 +904,232 @@ static void listener_adopt_rejects_and_closes_bad_fds(void **state) {
     assert_int_equal(errno, EBADF);
 }
 
+/* ---- an explicit mode ----------------------------------------------------------------- */
+
+/* With UDS_LISTEN_SET_MODE, 0 is the mode: the file is 0000 from bind to unlisten, never
+ * 0600 (the default that a bare 0 means) nor anything the umask would leave. */
+static void listen_set_mode_0000_is_exact_and_never_wider(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listen_opts opts = { .mode = 0, .flags = UDS_LISTEN_SET_MODE };
+    struct watcher w = { .path = fx->path };
+    struct uds_listener l;
+    pthread_t t;
+    mode_t old = umask(0);
+
+    assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+    assert_int_equal(mode_of(fx->path), 0);
+    assert_int_equal(uds_unlisten(&l), 0);
+    assert_int_equal(pthread_create(&t, NULL, watch_mode, &w), 0);
+    /* On a busy machine the watcher may take a while to be scheduled at all. */
+    for (int i = 0; i < 100 || (atomic_load(&w.seen) == 0 && i < 20000); i++) {
+        assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+        assert_int_equal(uds_unlisten(&l), 0);
+    }
+    atomic_store(&w.stop, true);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    umask(old);
+    assert_true(atomic_load(&w.seen) > 0);
+    assert_int_equal(atomic_load(&w.widest), 0);
+}
+
+/* Callers from before the flag see no change: a bare 0 is still 0600. */
+static void listen_mode_0_without_set_mode_is_0600(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listen_opts opts = { .mode = 0 };
+    struct uds_listener l;
+
+    assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+    assert_int_equal(mode_of(fx->path), 0600);
+    assert_int_equal(uds_unlisten(&l), 0);
+}
+
+static void listen_set_mode_0640_is_exact(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listen_opts opts = { .mode = 0640, .flags = UDS_LISTEN_SET_MODE };
+    struct uds_listener l;
+    mode_t old = umask(077);
+
+    assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+    umask(old);
+    assert_int_equal(mode_of(fx->path), 0640);
+    assert_int_equal(uds_unlisten(&l), 0);
+}
+
+/* As nobody: 0 if connecting to the socket at arg is refused with EACCES. */
+static int connect_refused_as_nobody(void *arg) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int r, e;
+
+    if (fd < 0)
+        return 10;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *) arg);
+    r = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+    e = errno;
+    close(fd);
+    if (r == 0)
+        return 11;
+    return e == EACCES ? 0 : 12;
+}
+
+/* Mode 0000 owned by nobody: nobody, the owner, is refused too (0600 would let it in). */
+static void listen_set_mode_0000_refuses_even_the_owner(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listen_opts opts = {
+        .mode = 0, .owner = 65534, .flags = UDS_LISTEN_SET_MODE | UDS_LISTEN_SET_OWNER,
+    };
+    struct uds_listener l;
+    struct stat st;
+
+    if (geteuid() != 0)
+        skip();
+    assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
+    assert_int_equal(lstat(fx->path, &st), 0);
+    assert_int_equal(st.st_uid, 65534);
+    assert_int_equal(st.st_mode & 07777, 0);
+    assert_int_equal(tu_run_as_nobody(connect_refused_as_nobody, fx->path), 0);
+    assert_int_equal(uds_unlisten(&l), 0);
+}
+
+/* ---- which file failed: the socket path or its lock file ------------------------------ */
+
+/* Listening fails with err, info->lock_failed set, and nothing changed at the lock path
+ * (same inode, type and size), no socket made, no fd left open. */
+static void expect_lock_failed(struct tu_fixture *fx, int err) {
+    struct uds_listener l;
+    struct uds_listen_info info;
+    struct stat before, after;
+    int fds = tu_count_open_fds();
+
+    assert_int_equal(lstat(fx->lock, &before), 0);
+    assert_int_equal(uds_listen(fx->path, NULL, &l, &info), -1);
+    assert_int_equal(errno, err);
+    assert_true(info.lock_failed);
+    assert_int_equal(info.holder_pid, 0);
+    assert_int_equal(tu_count_open_fds(), fds);
+    assert_int_equal(lstat(fx->lock, &after), 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_int_equal(after.st_mode, before.st_mode);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_false(exists(fx->path));
+}
+
+/* The symlink is neither followed (its target keeps its contents) nor removed. */
+static void listen_symlink_at_lock_eexist_lock_failed_target_untouched(void **state) {
+    struct tu_fixture *fx = *state;
+    const char *target = tu_path(fx->dir, "precious");
+    char buf[16] = { 0 };
+    int fd;
+
+    write_file(target, "precious");
+    assert_int_equal(symlink(target, fx->lock), 0);
+    expect_lock_failed(fx, EEXIST);
+    fd = open(target, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 8);
+    close(fd);
+    assert_string_equal(buf, "precious");
+    assert_int_equal(mode_of(target), 0644);
+}
+
+/* O_CREAT must not create the file a dangling symlink names. */
+static void listen_dangling_symlink_at_lock_creates_nothing(void **state) {
+    struct tu_fixture *fx = *state;
+    const char *target = tu_path(fx->dir, "created");
+
+    assert_int_equal(symlink(target, fx->lock), 0);
+    expect_lock_failed(fx, EEXIST);
+    assert_false(exists(target));
+}
+
+static void listen_fifo_at_lock_eexist_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+
+    assert_int_equal(mkfifo(fx->lock, 0666), 0);
+    expect_lock_failed(fx, EEXIST);
+}
+
+static void listen_directory_at_lock_eexist_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+
+    assert_int_equal(mkdir(fx->lock, 0755), 0);
+    expect_lock_failed(fx, EEXIST);
+}
+
+static void listen_socket_at_lock_eexist_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+
+    make_stale_socket(fx->lock, SOCK_STREAM);
+    expect_lock_failed(fx, EEXIST);
+}
+
+/* A process that holds PATH.lock while no server answers at PATH (one starting, or not a
+ * server at all): EADDRINUSE, and it is the lock file's doing. */
+static void listen_lock_held_without_listener_is_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+    int ready[2], hold[2];
+    char c;
+    pid_t pid;
+
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+    pid = tu_fork();
+    if (pid == 0) {
+        int fd = open(fx->lock, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+            _exit(1);
+        (void) !write(ready[1], "r", 1);
+        close(hold[1]);
+        (void) !read(hold[0], &c, 1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    expect_lock_failed(fx, EADDRINUSE);
+    close(hold[1]);
+    close(ready[0]);
+    assert_int_equal(tu_wait_child(pid), 0);
+}
+
+/* A live listener holds the lock too, but it is the one to name: not lock_failed. */
+static void listen_live_listener_is_not_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listener first, second;
+    struct uds_listen_info info;
+
+    assert_true(uds_listen(fx->path, NULL, &first, NULL) >= 0);
+    assert_int_equal(uds_listen(fx->path, NULL, &second, &info), -1);
+    assert_int_equal(errno, EADDRINUSE);
+    assert_int_equal(info.holder_pid, getpid());
+    assert_false(info.lock_failed);
+    assert_int_equal(uds_unlisten(&first), 0);
+}
+
+/* A lock file that cannot be made for want of its directory is the socket path's problem
+ * as much: not lock_failed. */
+static void listen_missing_directory_is_not_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listener l;
+    struct uds_listen_info info;
+
+    assert_int_equal(uds_listen(tu_path(fx->dir, "missing/s.sock"), NULL, &l, &info), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_false(info.lock_failed);
+}
+
+/* A path that is not a socket, with no lock file in the way: not lock_failed. */
+static void listen_regular_file_at_path_is_not_lock_failed(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_listener l;
+    struct uds_listen_info info;
+
+    write_file(fx->path, "precious");
+    assert_int_equal(uds_listen(fx->path, NULL, &l, &info), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_false(info.lock_failed);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, tu_fixture_setup, tu_fixture_teardown)
@@ -948,6 +1174,19 @@ int main(void) {
         T(listener_adopt_takes_an_inherited_fd),
         T(listener_adopt_abstract_reads_name),
         T(listener_adopt_rejects_and_closes_bad_fds),
+        T(listen_set_mode_0000_is_exact_and_never_wider),
+        T(listen_mode_0_without_set_mode_is_0600),
+        T(listen_set_mode_0640_is_exact),
+        T(listen_set_mode_0000_refuses_even_the_owner),
+        T(listen_symlink_at_lock_eexist_lock_failed_target_untouched),
+        T(listen_dangling_symlink_at_lock_creates_nothing),
+        T(listen_fifo_at_lock_eexist_lock_failed),
+        T(listen_directory_at_lock_eexist_lock_failed),
+        T(listen_socket_at_lock_eexist_lock_failed),
+        T(listen_lock_held_without_listener_is_lock_failed),
+        T(listen_live_listener_is_not_lock_failed),
+        T(listen_missing_directory_is_not_lock_failed),
+        T(listen_regular_file_at_path_is_not_lock_failed),
 #undef T
     };
 
