@@ -180,8 +180,7 @@ run(handle)"
 
 @test "bench ADDRESS: --reconnect against a program per connection (socat EXEC:cat)" {
     bg_start "$T/socat.log" socat "UNIX-LISTEN:$T/p.sock,fork" EXEC:cat
-    local i
-    for ((i = 0; i < 250; i++)); do [ -S "$T/p.sock" ] && break; sleep 0.02; done
+    wait_path "$T/p.sock"
     run --separate-stderr timeout 30 "$UDS" bench --json --reconnect -c 2 -s 64 -n 40 "$T/p.sock"
     echo "$stderr"
     [ "$status" -eq 0 ]
