@@ -38,18 +38,36 @@ CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
-FUZZER_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=build/fuzz/fuzz_%)
+FUZZER_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/fuzz_%)
+REPLAY_OBJ := $(FUZZ_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/fuzz/replay.o
+TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/unit/testutil.o
+# What each object was built from, written by the compiler (-MMD) next to it: an object is
+# rebuilt when a header it includes changes, and only then.
+DEPS       := $(patsubst %.o,%.d,$(LIB_OBJ) $(CLI_OBJ) $(TEST_OBJ) $(REPLAY_OBJ))
 
 STATIC_LIB := $(BUILD)/libudskit.a
 SHARED_LIB := $(BUILD)/libudskit.so.$(VERSION)
 SONAME     := libudskit.so.$(SOMAJOR)
 
-.PHONY: all lib cli tests examples replays fuzz check demo install uninstall clean deps
+.PHONY: all lib cli tests examples replays fuzz check demo install uninstall clean deps FORCE
 all: $(BUILD)/uds $(STATIC_LIB) $(BUILD)/libudskit.so $(BUILD)/udskit.pc
 
-$(BUILD)/obj/%.o: %.c include/udskit.h $(wildcard src/lib/*.h src/cli/*.h tests/unit/*.h)
+# The .d file is a prerequisite too: an object without one (built before it was written)
+# is rebuilt once, since nothing would tell which headers it depends on. clang writes the
+# .d after the object, so the object is touched to be the newer of the two.
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	@touch $@
+
+$(DEPS): ;
+.PRECIOUS: $(DEPS)
+# Kept between builds, though only a link step names them.
+.SECONDARY: $(TEST_OBJ) $(REPLAY_OBJ)
+-include $(wildcard $(DEPS))
+
+# The fuzz targets test internals (src/lib/internal.h).
+$(BUILD)/obj/tests/fuzz/%.o: ALL_CFLAGS += -Isrc/lib
 
 $(STATIC_LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -76,20 +94,27 @@ $(BUILD)/examples/%: examples/%.c include/udskit.h $(BUILD)/libudskit.so
 	$(CC) $(ALL_CFLAGS) -fvisibility=default $(LDFLAGS) -o $@ $< -L$(BUILD) -ludskit \
 	    -Wl,-rpath,'$$ORIGIN/..'
 
-$(BUILD)/udskit.pc: udskit.pc.in include/udskit.h
+# The .pc file names PREFIX, LIBDIR and INCLUDEDIR, which `make install` may give other
+# values than `make` did: the stamp changes (and the .pc is written again) whenever they do.
+PC_VARS    := $(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(VERSION)
+$(BUILD)/udskit.pc.vars: FORCE
 	@mkdir -p $(dir $@)
+	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
+
+$(BUILD)/udskit.pc: udskit.pc.in $(BUILD)/udskit.pc.vars
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Each fuzz target twice: a plain replay of its corpus, built by the normal compiler and run
 # by `make check`; and a libFuzzer binary (`make fuzz`, clang) to search for new inputs:
-#   build/fuzz/fuzz_addr -max_total_time=600 tests/fuzz/corpus/addr
-$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC_LIB)
+#   $(BUILD)/fuzz/fuzz_addr -max_total_time=600 tests/fuzz/corpus/addr
+$(BUILD)/fuzz/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o \
+                       $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc/lib $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 FUZZ_CC    ?= clang
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) include/udskit.h
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) include/udskit.h $(wildcard src/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc/lib \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -121,7 +146,7 @@ bench-smoke: all
 # when root): heavier than `make check`, run by CI.
 .PHONY: interop
 interop: $(BUILD)/uds
-	@UDS=$(CURDIR)/$(BUILD)/uds tests/interop/run.sh
+	@UDS=$(abspath $(BUILD))/uds tests/interop/run.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
@@ -132,11 +157,7 @@ install: all
 	ln -sf $(notdir $(SHARED_LIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libudskit.so
 	install -m 0644 include/udskit.h $(DESTDIR)$(INCLUDEDIR)/udskit.h
-	# Written here, not copied from the build: the PREFIX of `make install` may differ
-	# from the one `make` saw.
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' udskit.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
-	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
+	install -m 0644 $(BUILD)/udskit.pc $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
 	install -m 0644 man/uds.1 $(DESTDIR)$(MANDIR)/man1/uds.1
 	if [ -f man/udskit.3 ]; then install -m 0644 man/udskit.3 $(DESTDIR)$(MANDIR)/man3/udskit.3; fi
 
@@ -147,4 +168,4 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man3/udskit.3
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)

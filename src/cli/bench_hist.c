@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "bench.h"
+#include "bench_hist.h"
 
 #define SUB (1u << BENCH_HIST_SUB_BITS)     /* buckets per power of two */
 

@@ -24,7 +24,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_hist.h"
+#include "bench_load.h"
+#include "bench_util.h"
+#include "cli.h"
 
 #define MAX_EVENTS 512
 #define READ_BUF (256 * 1024)

@@ -21,7 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_hist.h"
+#include "bench_transports.h"
+#include "bench_util.h"
+#include "cli.h"
 
 #define WARMUP_TRIPS 200
 #define CONNECT_PROBE 200
@@ -33,10 +36,6 @@
 static const char *const transport_names[BENCH_N_TRANSPORTS] = {
     "unix stream", "unix seqpacket", "unix dgram", "tcp loopback", "pipe",
 };
-
-const char *bench_transport_name(enum bench_transport t) {
-    return (unsigned) t < BENCH_N_TRANSPORTS ? transport_names[t] : "?";
-}
 
 /* One side's ends: the same socket twice, or a pipe's read end and the other pipe's write
  * end. */

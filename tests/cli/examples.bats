@@ -20,28 +20,6 @@ start_example() {
     wait_for_line "$SERVER_LOG" "$pattern"
 }
 
-# notify_listener: a Python NOTIFY_SOCKET on a fresh abstract name (no file to clean up)
-# that writes each state it receives to $T/notify.out; sets NOTIFY_NAME.
-notify_listener() {
-    NOTIFY_NAME=$(abstract_name)
-    cat >"$T/notify.py" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("\0" + sys.argv[1][1:])
-s.settimeout(10)
-open(sys.argv[2], "w").write("bound\n")
-with open(sys.argv[3], "w") as out:
-    while True:
-        msg = s.recv(4096).decode()
-        out.write(msg + "\n")
-        out.flush()
-        if "STOPPING=1" in msg:
-            break
-EOF
-    bg_start "$T/notify.err" python3 "$T/notify.py" "$NOTIFY_NAME" "$T/bound" "$T/notify.out"
-    wait_for_line "$T/bound" bound
-}
-
 # ---- hello_server / hello_client: the tutorial's pair -------------------------------------
 
 @test "examples: hello_client started first waits for hello_server and prints its reply" {

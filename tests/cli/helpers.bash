@@ -54,47 +54,48 @@ need_root() {
     [ "$(id -u)" -eq 0 ] || skip "needs root (to drop to uid $NOBODY or chown)"
 }
 
-# wait_for_line FILE PATTERN [SECONDS]: poll FILE until a line matches PATTERN (grep -E).
-wait_for_line() {
-    local file=$1 pattern=$2 secs=${3:-5} i
+# wait_until SECONDS CMD...: run CMD every 20 ms until it succeeds; false (and silent) if
+# it has not within SECONDS. The other waits below are this one with a message.
+wait_until() {
+    local secs=$1 i
+    shift
     for ((i = 0; i < secs * 50; i++)); do
-        grep -qE -- "$pattern" "$file" 2>/dev/null && return 0
+        "$@" && return 0
         sleep 0.02
     done
+    return 1
+}
+
+# wait_for_line FILE PATTERN [SECONDS]: poll FILE until a line matches PATTERN (grep -E).
+wait_for_line() {
+    local file=$1 pattern=$2 secs=${3:-5}
+    wait_until "$secs" grep -qE -- "$pattern" "$file" 2>/dev/null && return 0
     echo "timed out after ${secs}s waiting for /$pattern/ in $file:" >&2
     cat "$file" >&2 2>/dev/null
     return 1
 }
 
+# pid_gone PID: true if no process PID is left.
+pid_gone() {
+    ! kill -0 "$1" 2>/dev/null
+}
+
 # wait_exit PID [SECONDS]: true once PID has exited (bounded).
 wait_exit() {
-    local pid=$1 secs=${2:-5} i
-    for ((i = 0; i < secs * 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.02
-    done
-    return 1
+    wait_until "${2:-5}" pid_gone "$1"
 }
 
 # wait_path PATH [SECONDS]: until PATH exists (bounded).
 wait_path() {
-    local path=$1 secs=${2:-5} i
-    for ((i = 0; i < secs * 50; i++)); do
-        [ -e "$path" ] && return 0
-        sleep 0.02
-    done
+    local path=$1 secs=${2:-5}
+    wait_until "$secs" test -e "$path" && return 0
     echo "timed out after ${secs}s waiting for $path" >&2
     return 1
 }
 
 # wait_path_gone PATH [SECONDS]
 wait_path_gone() {
-    local path=$1 secs=${2:-5} i
-    for ((i = 0; i < secs * 50; i++)); do
-        [ -e "$path" ] || return 0
-        sleep 0.02
-    done
-    return 1
+    wait_until "${2:-5}" test ! -e "$1"
 }
 
 # wait_status PID [SECONDS]: wait for a background child (bounded); its exit status goes in
@@ -143,14 +144,15 @@ abstract_name() {
     echo "@uds-test-$$-${BATS_TEST_NUMBER}-$RANDOM"
 }
 
-# py_echo ADDRESS DATA: a Python client sends DATA, half-closes, prints what comes back.
+# py_echo ADDRESS DATA [TIMES]: a Python client sends DATA (TIMES times over: more than
+# one argument may hold), half-closes, prints what comes back.
 py_echo() {
-    timeout 10 python3 - "$1" "$2" <<'EOF'
+    timeout 10 python3 - "$1" "$2" "${3:-1}" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(5)
 s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode())
+s.sendall(sys.argv[2].encode() * int(sys.argv[3]))
 s.shutdown(socket.SHUT_WR)
 out = b""
 while True:
@@ -160,6 +162,40 @@ while True:
     out += b
 sys.stdout.write(out.decode())
 EOF
+}
+
+# notify_listener: a Python NOTIFY_SOCKET on a fresh abstract name (no file to clean up)
+# that writes each state it receives to $T/notify.out; sets NOTIFY_NAME.
+notify_listener() {
+    NOTIFY_NAME=$(abstract_name)
+    cat >"$T/notify.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("\0" + sys.argv[1][1:])
+s.settimeout(10)
+open(sys.argv[2], "w").write("bound\n")
+with open(sys.argv[3], "w") as out:
+    while True:
+        msg = s.recv(4096).decode()
+        out.write(msg + "\n")
+        out.flush()
+        if "STOPPING=1" in msg:
+            break
+EOF
+    bg_start "$T/notify.err" python3 "$T/notify.py" "$NOTIFY_NAME" "$T/bound" "$T/notify.out"
+    wait_for_line "$T/bound" bound
+}
+
+# help_in_man HELP-TEXT: every option that HELP-TEXT (a command's --help) names is in
+# man/uds.1; prints the first one missing. -h/--help is every command's: the man page says
+# so once, not per command.
+help_in_man() {
+    local opt
+    for opt in $(printf '%s\n' "$1" | grep -oE -- '(^| )--?[a-z][a-z0-9-]*' | tr -d ' ' |
+                 grep -vxE -- '-h|--help'); do
+        grep -qF -- "$(sed 's/-/\\-/g' <<<"$opt")" "$BATS_TEST_DIRNAME/../../man/uds.1" ||
+            { echo "missing $opt"; return 1; }
+    done
 }
 
 # open_client NAME ADDRESS [CONNECT ARGS...]: a `uds connect` that stays connected until
@@ -219,13 +255,15 @@ alive_in_group() {
     procs_where pgrp "$1" | grep -v ' Z$' || true
 }
 
+# childless PID: true if PID has no child processes at all.
+childless() {
+    [ -z "$(children_of "$1")" ]
+}
+
 # wait_no_children PID [SECONDS]: until PID has no child processes at all (bounded).
 wait_no_children() {
-    local pid=$1 secs=${2:-5} i
-    for ((i = 0; i < secs * 50; i++)); do
-        [ -z "$(children_of "$pid")" ] && return 0
-        sleep 0.02
-    done
+    local pid=$1 secs=${2:-5}
+    wait_until "$secs" childless "$pid" && return 0
     echo "children of $pid still there:" >&2
     children_of "$pid" >&2
     return 1

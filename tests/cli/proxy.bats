@@ -23,17 +23,6 @@ start_proxy() {
     [ -n "$PROXY_ADDR" ]
 }
 
-# wait_file PATH [SECONDS]
-wait_file() {
-    local path=$1 secs=${2:-5} i
-    for ((i = 0; i < secs * 50; i++)); do
-        [ -e "$path" ] && return 0
-        sleep 0.02
-    done
-    echo "timed out waiting for $path" >&2
-    return 1
-}
-
 # start_peer NAME SUBCOMMAND ADDRESS [ARGS...]: a proxy_peer.py server in the background,
 # waited for; sets PEER_PORT (its TCP port, for tcp:127.0.0.1:0). A Python server leaves
 # its socket file behind when killed: that one is expected.
@@ -41,7 +30,7 @@ start_peer() {
     local name=$1 sub=$2 address=$3
     shift 3
     bg_start "$T/$name.err" python3 "$PEER" "$sub" "$address" "$T/$name.port" "$@"
-    wait_file "$T/$name.port" 10
+    wait_path "$T/$name.port" 10
     PEER_PORT=$(cat "$T/$name.port")
     [[ "$address" == tcp:* || "$address" == @* ]] || LEFTOVER_OK+=("$address")
 }
@@ -123,21 +112,7 @@ closed() {
 @test "proxy: a half-close reaches the target as EOF, and its reply still comes back" {
     start_peer counter count-reply-server "$T/c.sock"
     start_proxy "$T/p.sock" "$T/c.sock"
-    run timeout 10 python3 - "$T/p.sock" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"x" * 300000)
-s.shutdown(socket.SHUT_WR)
-out = b""
-while True:
-    b = s.recv(100)
-    if not b:
-        break
-    out += b
-print(out.decode().strip())
-EOF
+    run py_echo "$T/p.sock" x 300000
     [ "$status" -eq 0 ]
     [ "$output" = "got 300000 bytes" ]
 }
@@ -200,14 +175,14 @@ gid $MY_GID): its SO_PEERCRED checks see the proxy, not them" "$PROXY_LOG"
     rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status")
     peer push "$T/p.sock" $((64 << 20)) "$T/push.done" &
     local pusher=$!
-    wait_file "$T/slow.count.accepted"
+    wait_path "$T/slow.count.accepted"
     sleep 1     # the target reads nothing yet; the client keeps pushing
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status")
     echo "proxy RSS: ${rss0} kB before, ${rss} kB while the target stalls"
     [ "$rss" -lt $((rss0 + 4096)) ]
     [ ! -e "$T/push.done" ]     # the client is held back, not buffered for
     wait "$pusher"
-    wait_file "$T/slow.count" 30
+    wait_path "$T/slow.count" 30
     [ "$(cat "$T/slow.count")" = "$((64 << 20))" ]
 }
 
@@ -231,7 +206,7 @@ while n < (1 << 20):
 os.kill(os.getpid(), signal.SIGKILL)
 EOF
     wait $! || true
-    wait_file "$T/flood.result" 10
+    wait_path "$T/flood.result" 10
     run cat "$T/flood.result"
     [[ "$output" == BrokenPipeError || "$output" == ConnectionResetError ]]
     wait_for_line "$T/proxy2.log" "closed connection from pid [0-9]+ .*: the client went away"
@@ -641,10 +616,5 @@ stream socket is needed (ListenStream= in a .socket unit)" "$PROXY_LOG"
     [ -z "$stderr" ]
     [[ "$output" == "Usage: uds proxy [OPTIONS] LISTEN TARGET"* ]]
     [[ "$output" == *"Exit status:"* ]]
-    local opt
-    for opt in $(printf '%s\n' "$output" | grep -oE -- '(^| )--?[a-z][a-z0-9-]*' | tr -d ' ' |
-                 grep -vxE -- '-h|--help'); do
-        grep -qF -- "$(sed 's/-/\\-/g' <<<"$opt")" "$BATS_TEST_DIRNAME/../../man/uds.1" ||
-            { echo "missing $opt"; return 1; }
-    done
+    help_in_man "$output"
 }

@@ -352,8 +352,7 @@ print(out.decode(), end="")
     bg_start "$T/server.log" bash -c 'exec "$0" serve -q --ready-fd 4 "$1" 4>"$2"' \
         "$UDS" "$T/s.sock" "$T/ready"
     SERVER_PID=$BG_PID
-    local i
-    for ((i = 0; i < 250; i++)); do [ -s "$T/ready" ] && break; sleep 0.02; done
+    wait_until 5 test -s "$T/ready"
     [ "$(od -An -c "$T/ready" | tr -d ' ')" = '\n' ]
     [ ! -e "/proc/$SERVER_PID/fd/4" ]
     run timeout 5 "$UDS" send "$T/s.sock" ready
@@ -365,25 +364,8 @@ print(out.decode(), end="")
 }
 
 @test "serve: NOTIFY_SOCKET gets READY=1 when ready and STOPPING=1 on stop" {
-    local name
-    name=$(abstract_name)
-    cat >"$T/notify.py" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("\0" + sys.argv[1][1:])
-s.settimeout(10)
-open(sys.argv[2], "w").write("bound\n")
-with open(sys.argv[3], "w") as out:
-    while True:
-        msg = s.recv(4096).decode()
-        out.write(msg + "\n")
-        out.flush()
-        if "STOPPING=1" in msg:
-            break
-EOF
-    bg_start "$T/py.err" python3 "$T/notify.py" "$name" "$T/bound" "$T/notify.out"
-    wait_for_line "$T/bound" bound
-    NOTIFY_SOCKET=$name start_server "$T/s.sock"
+    notify_listener
+    NOTIFY_SOCKET=$NOTIFY_NAME start_server "$T/s.sock"
     wait_for_line "$T/notify.out" '^READY=1$'
     stop_server
     [ "$WAIT_STATUS" -eq 0 ]

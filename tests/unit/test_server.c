@@ -31,7 +31,6 @@
 #include "testutil.h"
 #include "udskit.h"
 
-#define MAX_CLIENTS 1100
 #define MAX_CONNS_SEEN 8
 
 enum mode {
@@ -42,12 +41,8 @@ enum mode {
 };
 
 struct ctx {
-    char *dir;
-    char path[PATH_MAX];    /* DIR/s.sock */
-    struct uds_server *s;
+    struct tu_server fx;
     enum mode mode;
-    int clients[MAX_CLIENTS];
-    size_t n_clients;
     int opens, closes, eofs, denies, accept_errors, last_error, last_accept_error;
     int close_errors[MAX_CONNS_SEEN];
     struct uds_conn *conns[MAX_CONNS_SEEN];
@@ -58,41 +53,23 @@ struct ctx {
     bool echo_seen;
     int closes_seen_in_data;
     int send_after_close_errno;
-    pid_t child;            /* a forked server, killed by teardown if a test fails */
     bool peer_at_close;     /* on_close reads the peer (uds_conn_peer) into closed_peer */
     struct uds_peer closed_peer;
 };
+_Static_assert(offsetof(struct ctx, fx) == 0, "tu_server_new() allocates the state");
 
 /* --- fixture ------------------------------------------------------------------------------ */
 
 static int setup(void **state) {
-    struct ctx *c = calloc(1, sizeof(*c));
+    struct ctx *c = tu_server_new(sizeof(*c));
 
-    assert_non_null(c);
-    c->dir = tu_tmpdir_new();
-    tu_path_into(c->path, sizeof(c->path), c->dir, "s.sock");
     c->last_error = -1;
-    alarm(30);
     *state = c;
     return 0;
 }
 
 static int teardown(void **state) {
-    struct ctx *c = *state;
-    size_t left;
-
-    tu_kill_child(c->child);
-    uds_server_free(c->s);
-    for (size_t i = 0; i < c->n_clients; i++) {
-        if (c->clients[i] >= 0)
-            close(c->clients[i]);
-    }
-    (void) unlink(c->path);
-    (void) unlink(tu_path(c->dir, "s.sock.lock"));
-    left = tu_tmpdir_free(c->dir);
-    free(c);
-    alarm(0);
-    assert_int_equal(left, 0);  /* nothing else was left in the directory */
+    tu_server_free(*state);
     return 0;
 }
 
@@ -193,19 +170,8 @@ static const struct uds_server_callbacks callbacks = {
 
 /* --- helpers ------------------------------------------------------------------------------ */
 
-static void start_on(struct ctx *c, struct uds_loop *loop, enum uds_socket_type type,
-                     const struct uds_server_opts *opts) {
-    struct uds_listen_opts lo = { .type = type };
-    struct uds_listener l;
-
-    assert_true(uds_listen(c->path, &lo, &l, NULL) >= 0);
-    c->s = uds_server_new(loop, &l, opts, &callbacks, c);
-    assert_non_null(c->s);
-    assert_int_equal(l.fd, -1);     /* taken over */
-}
-
 static void start(struct ctx *c, enum uds_socket_type type, const struct uds_server_opts *opts) {
-    start_on(c, NULL, type, opts);
+    tu_server_start(&c->fx, NULL, type, opts, &callbacks, c);
 }
 
 static void pump(struct ctx *c, int ms) {
@@ -215,26 +181,8 @@ static void pump(struct ctx *c, int ms) {
         uint64_t now = tu_now_ms();
         if (now >= end)
             break;
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), (int) (end - now)) >= 0);
+        tu_run_once(c->fx.s, (int) (end - now));
     }
-}
-
-static int client(struct ctx *c, enum uds_socket_type type) {
-    struct uds_connect_opts o = { .type = type, .flags = UDS_CONNECT_NONBLOCK };
-    int fd = uds_connect(c->path, &o);
-
-    assert_true(fd >= 0);
-    assert_true(c->n_clients < MAX_CLIENTS);
-    c->clients[c->n_clients++] = fd;
-    return fd;
-}
-
-static void client_close(struct ctx *c, int fd) {
-    for (size_t i = 0; i < c->n_clients; i++) {
-        if (c->clients[i] == fd)
-            c->clients[i] = -1;
-    }
-    close(fd);
 }
 
 /* --- tests -------------------------------------------------------------------------------- */
@@ -245,39 +193,20 @@ static void client_close(struct ctx *c, int fd) {
 static void server_echo_many_clients_each_get_their_bytes(void **state) {
     struct ctx *c = *state;
     static char out[ECHO_CLIENTS][ECHO_BYTES], in[ECHO_CLIENTS][ECHO_BYTES];
-    size_t sent[ECHO_CLIENTS] = { 0 }, got[ECHO_CLIENTS] = { 0 };
     int fds[ECHO_CLIENTS];
 
     start(c, UDS_STREAM, NULL);
     for (int i = 0; i < ECHO_CLIENTS; i++) {
         tu_fill(out[i], ECHO_BYTES, (unsigned) i + 1);
-        fds[i] = client(c, UDS_STREAM);
+        fds[i] = tu_client(&c->fx, UDS_STREAM);
     }
-    uint64_t end = tu_now_ms() + 10000;
-    int complete = 0;
-    while (complete < ECHO_CLIENTS && tu_now_ms() < end) {
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), 1) >= 0);
-        complete = 0;
-        for (int i = 0; i < ECHO_CLIENTS; i++) {
-            if (sent[i] < ECHO_BYTES) {
-                /* Odd sizes so the echoes of the clients interleave in odd pieces. */
-                size_t chunk = ECHO_BYTES - sent[i] < 1777 ? ECHO_BYTES - sent[i] : 1777;
-                ssize_t n = send(fds[i], out[i] + sent[i], chunk, MSG_NOSIGNAL);
-                if (n > 0)
-                    sent[i] += (size_t) n;
-            }
-            ssize_t n = recv(fds[i], in[i] + got[i], ECHO_BYTES - got[i], 0);
-            if (n > 0)
-                got[i] += (size_t) n;
-            if (got[i] == ECHO_BYTES)
-                complete++;
-        }
-    }
-    assert_int_equal(complete, ECHO_CLIENTS);
+    assert_int_equal(tu_echo_streams(c->fx.s, fds, ECHO_CLIENTS, (const char *) out, (char *) in,
+                                     ECHO_BYTES, 10000),
+                     ECHO_CLIENTS);
     for (int i = 0; i < ECHO_CLIENTS; i++)
         assert_memory_equal(in[i], out[i], ECHO_BYTES);
     assert_int_equal(c->opens, ECHO_CLIENTS);
-    assert_int_equal(uds_server_conn_count(c->s), ECHO_CLIENTS);
+    assert_int_equal(uds_server_conn_count(c->fx.s), ECHO_CLIENTS);
 }
 
 static void server_eof_flushes_reply_then_closes(void **state) {
@@ -289,28 +218,28 @@ static void server_eof_flushes_reply_then_closes(void **state) {
     assert_non_null(in);
     tu_fill(out, len, 7);
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     /* The client writes everything before reading anything back. */
     size_t sent = 0, got = 0;
     while (sent < len) {
         ssize_t n = send(fd, out + sent, len - sent, MSG_NOSIGNAL);
         if (n > 0)
             sent += (size_t) n;
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), 1) >= 0);
+        tu_run_once(c->fx.s, 1);
         n = recv(fd, in + got, len - got, 0);
         if (n > 0)
             got += (size_t) n;
     }
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
     bool eof;
-    got += tu_recv_pumped(c->s, fd, in + got, len - got, 5000, &eof);
+    got += tu_recv_pumped(c->fx.s, fd, in + got, len - got, 5000, &eof);
     assert_int_equal(got, len);
     assert_memory_equal(in, out, len);
-    assert_true(tu_sees_eof(c->s, fd, 2000));
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_sees_eof(c->fx.s, fd, 2000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->eofs, 1);
     assert_int_equal(c->last_error, 0);
-    assert_int_equal(uds_server_conn_count(c->s), 0);
+    assert_int_equal(uds_server_conn_count(c->fx.s), 0);
     free(out);
     free(in);
 }
@@ -321,8 +250,8 @@ static void server_backpressure_bounds_queued_bytes(void **state) {
     static char chunk[65536];
 
     start(c, UDS_STREAM, &o);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     size_t before = tu_heap_in_use();
     /* The client writes for a while and never reads. */
     size_t sent = 0;
@@ -331,7 +260,7 @@ static void server_backpressure_bounds_queued_bytes(void **state) {
         ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
         if (n > 0)
             sent += (size_t) n;
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), 1) >= 0);
+        tu_run_once(c->fx.s, 1);
     }
     size_t grown = tu_heap_in_use() - before;
     /* The client is held back: its bytes sit in kernel buffers, not in the server. */
@@ -346,12 +275,12 @@ static void server_backpressure_bounds_queued_bytes(void **state) {
     bool eof = false;
     static char in[65536];
     while (!eof) {
-        size_t n = tu_recv_pumped(c->s, fd, in, sizeof(in), 2000, &eof);
+        size_t n = tu_recv_pumped(c->fx.s, fd, in, sizeof(in), 2000, &eof);
         assert_true(n > 0 || eof);
         got += n;
     }
     assert_int_equal(got, sent);
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, 0);
 }
 
@@ -363,9 +292,9 @@ static void server_read_budget_lets_other_client_through(void **state) {
     c->mode = MODE_FLOOD_SINK;
     memset(flood, 'F', sizeof(flood));
     start(c, UDS_STREAM, &o);
-    int a = client(c, UDS_STREAM);
-    int b = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
+    int a = tu_client(&c->fx, UDS_STREAM);
+    int b = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 2, 1000));
     /* Fill a's socket as far as the kernel lets it, before the server reads any of it. */
     size_t total = 0;
     for (;;) {
@@ -375,16 +304,16 @@ static void server_read_budget_lets_other_client_through(void **state) {
         total += (size_t) n;
     }
     assert_true(total > 64 * 1024);
-    assert_true(uds_loop_run_once(uds_server_loop(c->s), 100) >= 1);
+    assert_true(uds_loop_run_once(uds_server_loop(c->fx.s), 100) >= 1);
     assert_int_equal(send(b, "ping", 4, MSG_NOSIGNAL), 4);
     char buf[4];
-    assert_int_equal(tu_recv_pumped(c->s, b, buf, 4, 2000, NULL), 4);
+    assert_int_equal(tu_recv_pumped(c->fx.s, b, buf, 4, 2000, NULL), 4);
     assert_memory_equal(buf, "ping", 4);
     /* b was served while most of a's backlog was still unread. */
     assert_true(c->flood_at_echo < total / 2);
     uint64_t end = tu_now_ms() + 2000;
     while (c->flood_bytes < total && tu_now_ms() < end)
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), 10) >= 0);
+        tu_run_once(c->fx.s, 10);
     assert_int_equal(c->flood_bytes, total);
 }
 
@@ -394,19 +323,19 @@ static void server_max_conns_holds_extra_client_in_backlog(void **state) {
     char buf[8];
 
     start(c, UDS_STREAM, &o);
-    int c1 = client(c, UDS_STREAM);
-    int c2 = client(c, UDS_STREAM);
-    int c3 = client(c, UDS_STREAM);     /* connect succeeds: the kernel queues it */
+    int c1 = tu_client(&c->fx, UDS_STREAM);
+    int c2 = tu_client(&c->fx, UDS_STREAM);
+    int c3 = tu_client(&c->fx, UDS_STREAM);     /* connect succeeds: the kernel queues it */
     pump(c, 100);
     assert_int_equal(c->opens, 2);
     assert_int_equal(send(c3, "three", 5, MSG_NOSIGNAL), 5);
-    assert_int_equal(tu_recv_pumped(c->s, c3, buf, 5, 150, NULL), 0);
+    assert_int_equal(tu_recv_pumped(c->fx.s, c3, buf, 5, 150, NULL), 0);
     assert_int_equal(c->opens, 2);
-    client_close(c, c1);
-    assert_true(tu_pump_until(c->s, &c->opens, 3, 1000));
-    assert_int_equal(tu_recv_pumped(c->s, c3, buf, 5, 1000, NULL), 5);
+    tu_client_close(&c->fx, c1);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 3, 1000));
+    assert_int_equal(tu_recv_pumped(c->fx.s, c3, buf, 5, 1000, NULL), 5);
     assert_memory_equal(buf, "three", 5);
-    assert_int_equal(uds_server_conn_count(c->s), 2);
+    assert_int_equal(uds_server_conn_count(c->fx.s), 2);
     (void) c2;
 }
 
@@ -416,21 +345,21 @@ static void server_idle_timeout_closes_idle_client_only(void **state) {
     char buf[1];
 
     start(c, UDS_STREAM, &o);
-    int idle = client(c, UDS_STREAM);
-    int active = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
+    int idle = tu_client(&c->fx, UDS_STREAM);
+    int active = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 2, 1000));
     uint64_t end = tu_now_ms() + 700;
     while (tu_now_ms() < end) {
         assert_int_equal(send(active, "a", 1, MSG_NOSIGNAL), 1);
         bool eof;
-        assert_int_equal(tu_recv_pumped(c->s, active, buf, 1, 1000, &eof), 1);
+        assert_int_equal(tu_recv_pumped(c->fx.s, active, buf, 1, 1000, &eof), 1);
         pump(c, 40);
     }
     assert_int_equal(c->closes, 1);
     assert_int_equal(c->last_error, ETIMEDOUT);
-    assert_true(tu_sees_eof(c->s, idle, 100));
-    assert_int_equal(uds_server_conn_count(c->s), 1);
-    assert_false(tu_sees_eof(c->s, active, 50));
+    assert_true(tu_sees_eof(c->fx.s, idle, 100));
+    assert_int_equal(uds_server_conn_count(c->fx.s), 1);
+    assert_false(tu_sees_eof(c->fx.s, active, 50));
 }
 
 struct emfile_report {
@@ -455,16 +384,16 @@ static void emfile_child(struct ctx *c, int ready, int ctl, int report) {
     alarm(20);
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = 24;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || uds_listen(c->path, &lo, &l, NULL) < 0)
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || uds_listen(c->fx.path, &lo, &l, NULL) < 0)
         _exit(2);
-    c->s = uds_server_new(NULL, &l, NULL, &callbacks, c);
-    if (!c->s || uds_loop_add(uds_server_loop(c->s), ctl, UDS_EV_READ, stop_flag, &done) < 0)
+    c->fx.s = uds_server_new(NULL, &l, NULL, &callbacks, c);
+    if (!c->fx.s || uds_loop_add(uds_server_loop(c->fx.s), ctl, UDS_EV_READ, stop_flag, &done) < 0)
         _exit(3);
     if (write(ready, "r", 1) != 1)
         _exit(4);
     struct emfile_report r = { 0 };
     while (!done) {
-        if (uds_loop_run_once(uds_server_loop(c->s), 1000) < 0)
+        if (uds_loop_run_once(uds_server_loop(c->fx.s), 1000) < 0)
             _exit(5);
         r.iterations++;
     }
@@ -476,7 +405,7 @@ static void emfile_child(struct ctx *c, int ready, int ctl, int report) {
     r.last_accept_error = c->last_accept_error;
     if (write(report, &r, sizeof(r)) != (ssize_t) sizeof(r))
         _exit(6);
-    uds_server_free(c->s);
+    uds_server_free(c->fx.s);
     _exit(0);
 }
 
@@ -494,7 +423,7 @@ static void server_emfile_sheds_clients_and_keeps_serving(void **state) {
     pid_t pid = tu_fork();
     if (pid == 0)
         emfile_child(c, ready[1], ctl[0], report[1]);
-    c->child = pid;
+    c->fx.child = pid;
     close(ready[1]);
     close(ctl[0]);
     close(report[1]);
@@ -504,7 +433,7 @@ static void server_emfile_sheds_clients_and_keeps_serving(void **state) {
     struct uds_connect_opts co = { .timeout_ms = 2000 };
     int served = 0, shed = 0;
     for (int i = 0; i < EMFILE_CLIENTS; i++) {
-        fds[i] = uds_connect(c->path, &co);
+        fds[i] = uds_connect(c->fx.path, &co);
         assert_true(fds[i] >= 0);
         if (send(fds[i], "x", 1, MSG_NOSIGNAL) != 1) {
             /* Shed before it could speak. */
@@ -533,7 +462,7 @@ static void server_emfile_sheds_clients_and_keeps_serving(void **state) {
             close(fds[i]);
     }
     /* The server keeps working once fds are free again. */
-    int fd = uds_connect(c->path, &co);
+    int fd = uds_connect(c->fx.path, &co);
     assert_true(fd >= 0);
     assert_int_equal(send(fd, "ping", 4, MSG_NOSIGNAL), 4);
     assert_true(tu_wait_readable(fd, 3000));
@@ -545,7 +474,7 @@ static void server_emfile_sheds_clients_and_keeps_serving(void **state) {
     struct emfile_report r;
     assert_true(tu_wait_readable(report[0], 5000));
     assert_int_equal(read(report[0], &r, sizeof(r)), (ssize_t) sizeof(r));
-    c->child = 0;
+    c->fx.child = 0;
     assert_int_equal(tu_wait_child(pid), 0);
     assert_true(r.accept_errors > 0);
     assert_int_equal(r.last_accept_error, EMFILE);
@@ -562,34 +491,34 @@ static void server_graceful_stop_finishes_inflight_and_removes_socket(void **sta
     char buf[8];
 
     start(c, UDS_STREAM, NULL);
-    int a = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
-    int b = client(c, UDS_STREAM);      /* still in the backlog when the stop begins */
+    int a = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
+    int b = tu_client(&c->fx, UDS_STREAM);      /* still in the backlog when the stop begins */
     assert_int_equal(send(a, "hello", 5, MSG_NOSIGNAL), 5);
-    assert_int_equal(uds_server_stop(c->s, true), 0);
+    assert_int_equal(uds_server_stop(c->fx.s, true), 0);
 
     /* The socket file is gone at once: new clients cannot connect. */
-    assert_int_equal(stat(c->path, &st), -1);
+    assert_int_equal(stat(c->fx.path, &st), -1);
     assert_int_equal(errno, ENOENT);
     struct uds_connect_opts co = { 0 };
-    assert_int_equal(uds_connect(c->path, &co), -1);
+    assert_int_equal(uds_connect(c->fx.path, &co), -1);
     assert_int_equal(errno, ENOENT);
     assert_int_equal(c->opens, 2);
-    assert_false(uds_server_stopped(c->s));
+    assert_false(uds_server_stopped(c->fx.s));
 
     /* Conversations in flight finish, the queued client included. */
-    assert_int_equal(tu_recv_pumped(c->s, a, buf, 5, 1000, NULL), 5);
+    assert_int_equal(tu_recv_pumped(c->fx.s, a, buf, 5, 1000, NULL), 5);
     assert_memory_equal(buf, "hello", 5);
     assert_int_equal(send(b, "bye", 3, MSG_NOSIGNAL), 3);
-    assert_int_equal(tu_recv_pumped(c->s, b, buf, 3, 1000, NULL), 3);
+    assert_int_equal(tu_recv_pumped(c->fx.s, b, buf, 3, 1000, NULL), 3);
     assert_memory_equal(buf, "bye", 3);
     assert_int_equal(shutdown(a, SHUT_WR), 0);
-    assert_true(tu_sees_eof(c->s, a, 1000));
-    assert_false(uds_server_stopped(c->s));
+    assert_true(tu_sees_eof(c->fx.s, a, 1000));
+    assert_false(uds_server_stopped(c->fx.s));
     assert_int_equal(shutdown(b, SHUT_WR), 0);
-    assert_true(tu_sees_eof(c->s, b, 1000));
-    assert_true(uds_server_stopped(c->s));
-    assert_int_equal(uds_server_conn_count(c->s), 0);
+    assert_true(tu_sees_eof(c->fx.s, b, 1000));
+    assert_true(uds_server_stopped(c->fx.s));
+    assert_int_equal(uds_server_conn_count(c->fx.s), 0);
     assert_int_equal(c->closes, 2);
     assert_int_equal(c->close_errors[0], 0);
     assert_int_equal(c->close_errors[1], 0);
@@ -600,17 +529,17 @@ static void server_drain_timeout_forces_close(void **state) {
     struct uds_server_opts o = { .drain_timeout_ms = 150 };
 
     start(c, UDS_STREAM, &o);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     uint64_t t0 = tu_now_ms();
-    assert_int_equal(uds_server_stop(c->s, true), 0);
+    assert_int_equal(uds_server_stop(c->fx.s, true), 0);
     pump(c, 50);
-    assert_false(uds_server_stopped(c->s));
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 2000));
+    assert_false(uds_server_stopped(c->fx.s));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 2000));
     assert_true(tu_now_ms() - t0 >= 140);
-    assert_true(uds_server_stopped(c->s));
+    assert_true(uds_server_stopped(c->fx.s));
     assert_int_equal(c->last_error, ETIMEDOUT);
-    assert_true(tu_sees_eof(c->s, fd, 100));
+    assert_true(tu_sees_eof(c->fx.s, fd, 100));
 }
 
 static void server_nongraceful_stop_closes_everything_now(void **state) {
@@ -618,17 +547,17 @@ static void server_nongraceful_stop_closes_everything_now(void **state) {
     struct stat st;
 
     start(c, UDS_STREAM, NULL);
-    int a = client(c, UDS_STREAM);
-    int b = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
-    assert_int_equal(uds_server_stop(c->s, false), 0);
-    assert_true(uds_server_stopped(c->s));
+    int a = tu_client(&c->fx, UDS_STREAM);
+    int b = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 2, 1000));
+    assert_int_equal(uds_server_stop(c->fx.s, false), 0);
+    assert_true(uds_server_stopped(c->fx.s));
     assert_int_equal(c->closes, 2);
     assert_int_equal(c->close_errors[0], ECANCELED);
     assert_int_equal(c->close_errors[1], ECANCELED);
-    assert_int_equal(stat(c->path, &st), -1);
-    assert_true(tu_sees_eof(c->s, a, 100));
-    assert_true(tu_sees_eof(c->s, b, 100));
+    assert_int_equal(stat(c->fx.path, &st), -1);
+    assert_true(tu_sees_eof(c->fx.s, a, 100));
+    assert_true(tu_sees_eof(c->fx.s, b, 100));
 }
 
 static void stop_server_timer(struct uds_loop *loop, uint64_t id, void *data) {
@@ -640,9 +569,9 @@ static void server_run_returns_once_stopped(void **state) {
     struct ctx *c = *state;
 
     start(c, UDS_STREAM, NULL);
-    assert_true(uds_loop_timer_add(uds_server_loop(c->s), 20, stop_server_timer, c->s) > 0);
-    assert_int_equal(uds_server_run(c->s), 0);
-    assert_true(uds_server_stopped(c->s));
+    assert_true(uds_loop_timer_add(uds_server_loop(c->fx.s), 20, stop_server_timer, c->fx.s) > 0);
+    assert_int_equal(uds_server_run(c->fx.s), 0);
+    assert_true(uds_server_stopped(c->fx.s));
 }
 
 static void server_close_in_on_data_is_deferred_and_flushes(void **state) {
@@ -652,9 +581,9 @@ static void server_close_in_on_data_is_deferred_and_flushes(void **state) {
 
     c->mode = MODE_CLOSE_IN_DATA;
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, "hi", 2, MSG_NOSIGNAL), 2);
-    assert_int_equal(tu_recv_pumped(c->s, fd, buf, sizeof(buf), 1000, &eof), 3);
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, buf, sizeof(buf), 1000, &eof), 3);
     assert_memory_equal(buf, "bye", 3);
     assert_true(eof);
     assert_int_equal(c->closes, 1);
@@ -669,15 +598,15 @@ static void server_close_other_conn_from_callback(void **state) {
 
     c->mode = MODE_CLOSE_OTHER;
     start(c, UDS_STREAM, NULL);
-    int a = client(c, UDS_STREAM);
-    int b = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
+    int a = tu_client(&c->fx, UDS_STREAM);
+    int b = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 2, 1000));
     assert_int_equal(send(a, "x", 1, MSG_NOSIGNAL), 1);
-    assert_int_equal(tu_recv_pumped(c->s, a, buf, 1, 1000, NULL), 1);
-    assert_true(tu_sees_eof(c->s, b, 1000));
+    assert_int_equal(tu_recv_pumped(c->fx.s, a, buf, 1, 1000, NULL), 1);
+    assert_true(tu_sees_eof(c->fx.s, b, 1000));
     assert_int_equal(c->closes, 1);
     assert_int_equal(c->closes_seen_in_data, 0);
-    assert_int_equal(uds_server_conn_count(c->s), 1);
+    assert_int_equal(uds_server_conn_count(c->fx.s), 1);
 }
 
 static void server_on_open_refusal_closes_without_on_close(void **state) {
@@ -685,11 +614,11 @@ static void server_on_open_refusal_closes_without_on_close(void **state) {
 
     c->refuse_open = true;
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
-    assert_true(tu_sees_eof(c->s, fd, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
+    assert_true(tu_sees_eof(c->fx.s, fd, 1000));
     assert_int_equal(c->closes, 0);
-    assert_int_equal(uds_server_conn_count(c->s), 0);
+    assert_int_equal(uds_server_conn_count(c->fx.s), 0);
 }
 
 static void server_seqpacket_echo_keeps_message_boundaries(void **state) {
@@ -698,7 +627,7 @@ static void server_seqpacket_echo_keeps_message_boundaries(void **state) {
     char out[3000], in[4096];
 
     start(c, UDS_SEQPACKET, NULL);
-    int fd = client(c, UDS_SEQPACKET);
+    int fd = tu_client(&c->fx, UDS_SEQPACKET);
     tu_fill(out, sizeof(out), 3);
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         assert_int_equal(send(fd, out, sizes[i], MSG_NOSIGNAL), (ssize_t) sizes[i]);
@@ -706,12 +635,12 @@ static void server_seqpacket_echo_keeps_message_boundaries(void **state) {
         ssize_t n;
         uint64_t end = tu_now_ms() + 1000;
         while ((n = recv(fd, in, sizeof(in), 0)) < 0 && errno == EAGAIN && tu_now_ms() < end)
-            assert_true(uds_loop_run_once(uds_server_loop(c->s), 5) >= 0);
+            tu_run_once(c->fx.s, 5);
         assert_int_equal(n, (ssize_t) sizes[i]);
         assert_memory_equal(in, out, sizes[i]);
     }
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->eofs, 1);
     assert_int_equal(c->last_error, 0);
 }
@@ -725,7 +654,7 @@ static void server_seqpacket_queued_replies_keep_boundaries(void **state) {
     size_t sent = 0, got = 0;
 
     start(c, UDS_SEQPACKET, NULL);
-    int fd = client(c, UDS_SEQPACKET);
+    int fd = tu_client(&c->fx, UDS_SEQPACKET);
     /* Far more than the socket holds: replies queue in the server, as whole messages. */
     uint64_t end = tu_now_ms() + 5000;
     while (sent < SEQ_MSGS && tu_now_ms() < end) {
@@ -734,19 +663,19 @@ static void server_seqpacket_queued_replies_keep_boundaries(void **state) {
         ssize_t n = send(fd, out, len, MSG_NOSIGNAL);
         if (n < 0) {
             assert_int_equal(errno, EAGAIN);
-            assert_true(uds_loop_run_once(uds_server_loop(c->s), 5) >= 0);
+            tu_run_once(c->fx.s, 5);
             continue;
         }
         assert_int_equal(n, (ssize_t) len);
         sent++;
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), 0) >= 0);
+        tu_run_once(c->fx.s, 0);
     }
     assert_int_equal(sent, SEQ_MSGS);
     while (got < SEQ_MSGS && tu_now_ms() < end) {
         ssize_t n = recv(fd, in, sizeof(in), 0);
         if (n < 0) {
             assert_int_equal(errno, EAGAIN);
-            assert_true(uds_loop_run_once(uds_server_loop(c->s), 5) >= 0);
+            tu_run_once(c->fx.s, 5);
             continue;
         }
         size_t len = 1 + got % SEQ_SIZE;
@@ -764,11 +693,11 @@ static void server_seqpacket_oversize_message_closes_emsgsize(void **state) {
     char out[32] = { 0 };
 
     start(c, UDS_SEQPACKET, &o);
-    int fd = client(c, UDS_SEQPACKET);
+    int fd = tu_client(&c->fx, UDS_SEQPACKET);
     assert_int_equal(send(fd, out, sizeof(out), MSG_NOSIGNAL), (ssize_t) sizeof(out));
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EMSGSIZE);
-    assert_true(tu_sees_eof(c->s, fd, 100));
+    assert_true(tu_sees_eof(c->fx.s, fd, 100));
 }
 
 static void server_allow_list_denies_peer_and_closes(void **state) {
@@ -779,12 +708,12 @@ static void server_allow_list_denies_peer_and_closes(void **state) {
 
     start(c, UDS_STREAM, &o);
     other = getuid();   /* the server keeps its own copy of the list */
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->denies, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->denies, 1, 1000));
     assert_int_equal(c->denied_uid, getuid());
     assert_int_equal(c->opens, 0);
-    assert_true(tu_sees_eof(c->s, fd, 1000));
-    assert_int_equal(uds_server_conn_count(c->s), 0);
+    assert_true(tu_sees_eof(c->fx.s, fd, 1000));
+    assert_int_equal(uds_server_conn_count(c->fx.s), 0);
 }
 
 static void server_allow_list_admits_listed_gid(void **state) {
@@ -795,9 +724,9 @@ static void server_allow_list_admits_listed_gid(void **state) {
     char buf[2];
 
     start(c, UDS_STREAM, &o);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, "ok", 2, MSG_NOSIGNAL), 2);
-    assert_int_equal(tu_recv_pumped(c->s, fd, buf, 2, 1000, NULL), 2);
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, buf, 2, 1000, NULL), 2);
     assert_int_equal(c->denies, 0);
     assert_int_equal(c->opens, 1);
 }
@@ -814,9 +743,8 @@ static void server_idle_connections_cost_under_1kib_each(void **state) {
         skip();
     start(c, UDS_STREAM, NULL);
     size_t before = tu_heap_in_use();
-    tu_connect_many(c->s, c->path, IDLE_CONNS, c->clients + c->n_clients);
-    c->n_clients += IDLE_CONNS;
-    assert_true(tu_pump_until(c->s, &c->opens, IDLE_CONNS, 5000));
+    tu_clients_many(&c->fx, IDLE_CONNS);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, IDLE_CONNS, 5000));
     size_t per_conn = (tu_heap_in_use() - before) / IDLE_CONNS;
     print_message("# heap per idle connection: %zu bytes\n", per_conn);
     assert_true(per_conn < 1024);
@@ -828,17 +756,17 @@ static void server_embeds_in_callers_poll_loop(void **state) {
     size_t got = 0;
 
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, "embed", 5, MSG_NOSIGNAL), 5);
     uint64_t end = tu_now_ms() + 2000;
     while (got < 5 && tu_now_ms() < end) {
         struct pollfd p[2] = {
-            { .fd = uds_server_fd(c->s), .events = POLLIN },
+            { .fd = uds_server_fd(c->fx.s), .events = POLLIN },
             { .fd = fd, .events = POLLIN },
         };
         assert_true(poll(p, 2, 1000) > 0);
         if (p[0].revents & POLLIN)
-            assert_true(uds_loop_run_once(uds_server_loop(c->s), 0) >= 0);
+            tu_run_once(c->fx.s, 0);
         if (p[1].revents & POLLIN) {
             ssize_t n = recv(fd, buf + got, 5 - got, 0);
             assert_true(n > 0);
@@ -855,17 +783,17 @@ static void server_shares_callers_loop(void **state) {
     char buf[3];
 
     assert_non_null(loop);
-    start_on(c, loop, UDS_STREAM, NULL);
-    assert_ptr_equal(uds_server_loop(c->s), loop);
-    assert_int_equal(uds_server_fd(c->s), uds_loop_fd(loop));
+    tu_server_start(&c->fx, loop, UDS_STREAM, NULL, &callbacks, c);
+    assert_ptr_equal(uds_server_loop(c->fx.s), loop);
+    assert_int_equal(uds_server_fd(c->fx.s), uds_loop_fd(loop));
     errno = 0;
-    assert_int_equal(uds_server_run(c->s), -1);     /* not its loop to run */
+    assert_int_equal(uds_server_run(c->fx.s), -1);     /* not its loop to run */
     assert_int_equal(errno, EINVAL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, "abc", 3, MSG_NOSIGNAL), 3);
-    assert_int_equal(tu_recv_pumped(c->s, fd, buf, 3, 1000, NULL), 3);
-    uds_server_free(c->s);
-    c->s = NULL;
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, buf, 3, 1000, NULL), 3);
+    uds_server_free(c->fx.s);
+    c->fx.s = NULL;
     uds_loop_free(loop);
 }
 
@@ -874,7 +802,7 @@ static void server_new_rejects_dgram_listener(void **state) {
     struct uds_listen_opts lo = { .type = UDS_DGRAM };
     struct uds_listener l;
 
-    assert_true(uds_listen(c->path, &lo, &l, NULL) >= 0);
+    assert_true(uds_listen(c->fx.path, &lo, &l, NULL) >= 0);
     errno = 0;
     assert_null(uds_server_new(NULL, &l, NULL, &callbacks, c));
     assert_int_equal(errno, EINVAL);
@@ -887,13 +815,13 @@ static void server_free_closes_connections_and_removes_socket(void **state) {
     struct stat st;
 
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
-    uds_server_free(c->s);
-    c->s = NULL;
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
+    uds_server_free(c->fx.s);
+    c->fx.s = NULL;
     assert_int_equal(c->closes, 1);
     assert_int_equal(c->last_error, ECANCELED);
-    assert_int_equal(stat(c->path, &st), -1);
+    assert_int_equal(stat(c->fx.path, &st), -1);
     assert_int_equal(errno, ENOENT);
     char buf[1];
     assert_int_equal(recv(fd, buf, 1, 0), 0);
@@ -903,19 +831,19 @@ static void server_send_on_closing_conn_fails_epipe(void **state) {
     struct ctx *c = *state;
 
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     struct uds_conn *conn = c->conns[0];
     assert_non_null(conn);
     assert_int_equal(uds_conn_fd(conn) >= 0, 1);
     assert_int_equal(uds_conn_peer(conn)->uid, getuid());
     assert_int_equal(uds_conn_peer(conn)->pid, getpid());
-    assert_ptr_equal(uds_conn_server(conn), c->s);
+    assert_ptr_equal(uds_conn_server(conn), c->fx.s);
     uds_conn_set_data(conn, c);
     assert_ptr_equal(uds_conn_data(conn), c);
     uds_conn_close(conn, false);   /* outside any callback: closes now */
     assert_int_equal(c->closes, 1);
-    assert_true(tu_sees_eof(c->s, fd, 1000));
+    assert_true(tu_sees_eof(c->fx.s, fd, 1000));
 }
 
 /* Nobody asked for the peer at accept (no allow-list, no peer_flags): it is read when first
@@ -929,13 +857,13 @@ static void server_peer_read_late_is_still_the_connecting_process(void **state) 
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int fd = uds_connect(c->path, NULL);
+        int fd = uds_connect(c->fx.path, NULL);
         _exit(fd >= 0 && send(fd, "x", 1, MSG_NOSIGNAL) == 1 ? 0 : 1);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     /* The client has exited before the server even accepts it. */
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 2000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 2000));
     assert_int_equal(c->closed_peer.pid, pid);
     assert_int_equal(c->closed_peer.uid, getuid());
     assert_int_equal(c->closed_peer.gid, getgid());

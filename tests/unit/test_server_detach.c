@@ -21,48 +21,33 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "udskit.h"
 
 struct ctx {
-    char dir[64];
-    char path[128];
-    struct uds_server *s;
+    struct tu_server fx;
     bool detach;            /* on_open detaches every connection into fds[] */
     bool pause_in_open;     /* on_open pauses accepting after the first connection */
     int fds[8];
     size_t n_fds;
     int opens, closes, datas;
-    int clients[8];
-    size_t n_clients;
 };
+_Static_assert(offsetof(struct ctx, fx) == 0, "tu_server_new() allocates the state");
 
 static int setup(void **state) {
-    struct ctx *c = calloc(1, sizeof(*c));
+    struct ctx *c = tu_server_new(sizeof(*c));
 
-    assert_non_null(c);
-    strcpy(c->dir, "/tmp/udskit-detach-XXXXXX");
-    assert_non_null(mkdtemp(c->dir));
-    snprintf(c->path, sizeof(c->path), "%s/s.sock", c->dir);
-    alarm(20);
+    c->fx.connect_flags = 0;    /* blocking clients */
     *state = c;
     return 0;
 }
 
 static int teardown(void **state) {
     struct ctx *c = *state;
-    char lock[160];
 
-    uds_server_free(c->s);
     for (size_t i = 0; i < c->n_fds; i++)
         close(c->fds[i]);
-    for (size_t i = 0; i < c->n_clients; i++)
-        close(c->clients[i]);
-    snprintf(lock, sizeof(lock), "%s.lock", c->path);
-    (void) unlink(c->path);
-    (void) unlink(lock);
-    assert_int_equal(rmdir(c->dir), 0);
-    free(c);
-    alarm(0);
+    tu_server_free(c);
     return 0;
 }
 
@@ -71,7 +56,7 @@ static int on_open(struct uds_conn *conn, void *data) {
 
     c->opens++;
     if (c->pause_in_open)
-        uds_server_pause(c->s, true);
+        uds_server_pause(c->fx.s, true);
     if (c->detach) {
         int fd = uds_conn_detach(conn);
         assert_true(fd >= 0);
@@ -97,32 +82,21 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
     c->closes++;
 }
 
+static const struct uds_server_callbacks callbacks = {
+    .on_open = on_open,
+    .on_data = on_data,
+    .on_close = on_close,
+};
+
 static void start(struct ctx *c) {
-    struct uds_listener l;
-    struct uds_server_callbacks cbs = {
-        .on_open = on_open,
-        .on_data = on_data,
-        .on_close = on_close,
-    };
-
-    assert_true(uds_listen(c->path, NULL, &l, NULL) >= 0);
-    c->s = uds_server_new(NULL, &l, NULL, &cbs, c);
-    assert_non_null(c->s);
-}
-
-static int client(struct ctx *c) {
-    int fd = uds_connect(c->path, NULL);
-
-    assert_true(fd >= 0);
-    c->clients[c->n_clients++] = fd;
-    return fd;
+    tu_server_start(&c->fx, NULL, UDS_STREAM, NULL, &callbacks, c);
 }
 
 /* Run the loop until cond or about a second has passed. */
 #define SPIN_UNTIL(c, cond)                                                      \
     do {                                                                         \
         for (int spin_ = 0; spin_ < 100 && !(cond); spin_++)                     \
-            assert_true(uds_loop_run_once(uds_server_loop((c)->s), 10) >= 0);    \
+            tu_run_once((c)->fx.s, 10);                                          \
     } while (0)
 
 static void detach_hands_over_an_open_fd_the_server_never_reads(void **state) {
@@ -131,16 +105,16 @@ static void detach_hands_over_an_open_fd_the_server_never_reads(void **state) {
 
     c->detach = true;
     start(c);
-    int cl = client(c);
+    int cl = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(cl, "ping", 4, MSG_NOSIGNAL), 4);
     SPIN_UNTIL(c, c->n_fds == 1);
     assert_int_equal(c->n_fds, 1);
     /* Let the loop run: the bytes stay for the new owner. */
     for (int i = 0; i < 5; i++)
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), 5) >= 0);
+        tu_run_once(c->fx.s, 5);
     assert_int_equal(c->datas, 0);
     assert_int_equal(c->closes, 0);
-    assert_int_equal(uds_server_conn_count(c->s), 0);
+    assert_int_equal(uds_server_conn_count(c->fx.s), 0);
     int fd = c->fds[0];
     assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
@@ -158,7 +132,7 @@ static void detached_fd_closed_by_owner_ends_the_stream(void **state) {
 
     c->detach = true;
     start(c);
-    int cl = client(c);
+    int cl = tu_client(&c->fx, UDS_STREAM);
     SPIN_UNTIL(c, c->n_fds == 1);
     assert_int_equal(c->n_fds, 1);
     close(c->fds[0]);
@@ -166,7 +140,7 @@ static void detached_fd_closed_by_owner_ends_the_stream(void **state) {
     assert_int_equal(recv(cl, buf, sizeof(buf), 0), 0);
     /* A new connection may get the same fd number: the server serves it normally. */
     c->detach = false;
-    int cl2 = client(c);
+    int cl2 = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(cl2, "hi", 2, MSG_NOSIGNAL), 2);
     SPIN_UNTIL(c, c->datas == 1);
     assert_int_equal(recv(cl2, buf, sizeof(buf), 0), 2);
@@ -184,16 +158,16 @@ static void pause_leaves_clients_in_the_backlog_until_resumed(void **state) {
 
     c->pause_in_open = true;
     start(c);
-    client(c);
-    client(c);
-    client(c);
+    tu_client(&c->fx, UDS_STREAM);
+    tu_client(&c->fx, UDS_STREAM);
+    tu_client(&c->fx, UDS_STREAM);
     SPIN_UNTIL(c, c->opens >= 1);
     for (int i = 0; i < 10; i++)
-        assert_true(uds_loop_run_once(uds_server_loop(c->s), 5) >= 0);
+        tu_run_once(c->fx.s, 5);
     /* Paused inside the first on_open: the batch stopped there. */
     assert_int_equal(c->opens, 1);
     c->pause_in_open = false;
-    uds_server_pause(c->s, false);
+    uds_server_pause(c->fx.s, false);
     SPIN_UNTIL(c, c->opens == 3);
     assert_int_equal(c->opens, 3);
 }

@@ -26,7 +26,6 @@
 #include "testutil.h"
 #include "udskit.h"
 
-#define MAX_CLIENTS 1100
 #define MAX_SEEN 8
 #define MAX_LENS 4096
 #define RECORD_CAP (2u << 20)
@@ -38,12 +37,8 @@ enum mode {
 };
 
 struct ctx {
-    char *dir;
-    char path[PATH_MAX];    /* DIR/s.sock */
-    struct uds_server *s;
+    struct tu_server fx;
     enum mode mode;
-    int clients[MAX_CLIENTS];
-    size_t n_clients;
     int opens, closes, eofs, data_calls, messages;
     int last_error;
     int close_errors[MAX_SEEN];
@@ -56,39 +51,25 @@ struct ctx {
     size_t heap_peak;       /* most heap seen in on_message, minus heap_base */
     size_t heap_at_close;   /* heap in the last on_close, minus heap_base */
 };
+_Static_assert(offsetof(struct ctx, fx) == 0, "tu_server_new() allocates the state");
 
 /* --- fixture ------------------------------------------------------------------------------ */
 
 static int setup(void **state) {
-    struct ctx *c = calloc(1, sizeof(*c));
+    struct ctx *c = tu_server_new(sizeof(*c));
 
-    assert_non_null(c);
-    c->dir = tu_tmpdir_new();
-    tu_path_into(c->path, sizeof(c->path), c->dir, "s.sock");
     c->last_error = -1;
     c->record = malloc(RECORD_CAP);
     assert_non_null(c->record);
-    alarm(30);
     *state = c;
     return 0;
 }
 
 static int teardown(void **state) {
     struct ctx *c = *state;
-    size_t left;
 
-    uds_server_free(c->s);
-    for (size_t i = 0; i < c->n_clients; i++) {
-        if (c->clients[i] >= 0)
-            close(c->clients[i]);
-    }
-    (void) unlink(c->path);
-    (void) unlink(tu_path(c->dir, "s.sock.lock"));
-    left = tu_tmpdir_free(c->dir);
     free(c->record);
-    free(c);
-    alarm(0);
-    assert_int_equal(left, 0);  /* nothing else was left in the directory */
+    tu_server_free(c);
     return 0;
 }
 
@@ -177,26 +158,7 @@ static const struct uds_server_callbacks callbacks = {
 /* --- helpers ------------------------------------------------------------------------------ */
 
 static void start(struct ctx *c, enum uds_socket_type type, const struct uds_server_opts *opts) {
-    struct uds_listen_opts lo = { .type = type };
-    struct uds_listener l;
-
-    assert_true(uds_listen(c->path, &lo, &l, NULL) >= 0);
-    c->s = uds_server_new(NULL, &l, opts, &callbacks, c);
-    assert_non_null(c->s);
-}
-
-static void run_once(struct ctx *c, int ms) {
-    assert_true(uds_loop_run_once(uds_server_loop(c->s), ms) >= 0);
-}
-
-static int client(struct ctx *c, enum uds_socket_type type) {
-    struct uds_connect_opts o = { .type = type, .flags = UDS_CONNECT_NONBLOCK };
-    int fd = uds_connect(c->path, &o);
-
-    assert_true(fd >= 0);
-    assert_true(c->n_clients < MAX_CLIENTS);
-    c->clients[c->n_clients++] = fd;
-    return fd;
+    tu_server_start(&c->fx, NULL, type, opts, &callbacks, c);
 }
 
 /* Send all len bytes within ms, running the server while the socket is full. */
@@ -212,7 +174,7 @@ static void send_pumped(struct ctx *c, int fd, const void *buf, size_t len, int 
         }
         assert_int_equal(errno, EAGAIN);
         assert_true(tu_now_ms() < end);
-        run_once(c, 5);
+        tu_run_once(c->fx.s, 5);
     }
 }
 
@@ -227,10 +189,10 @@ static size_t put_frame(char *out, size_t len, unsigned seed) {
 static size_t recv_frame(struct ctx *c, int fd, void *buf, size_t cap, int ms) {
     uint8_t h[UDS_FRAME_HEADER_SIZE];
 
-    assert_int_equal(tu_recv_pumped(c->s, fd, h, sizeof(h), ms, NULL), sizeof(h));
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, h, sizeof(h), ms, NULL), sizeof(h));
     size_t len = (size_t) h[0] << 24 | (size_t) h[1] << 16 | (size_t) h[2] << 8 | h[3];
     assert_true(len <= cap);
-    assert_int_equal(tu_recv_pumped(c->s, fd, buf, len, ms, NULL), len);
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, buf, len, ms, NULL), len);
     return len;
 }
 
@@ -244,7 +206,6 @@ static void framed_echo_many_clients_each_get_their_messages(void **state) {
     /* 70000 bytes is more than a read (64 KiB): that message is always put together. */
     static const size_t sizes[] = { 0, 1, 5, 300, 4096, 70000, 17 };
     static char out[ECHO_CLIENTS][ECHO_STREAM], in[ECHO_CLIENTS][ECHO_STREAM];
-    size_t sent[ECHO_CLIENTS] = { 0 }, got[ECHO_CLIENTS] = { 0 };
     int fds[ECHO_CLIENTS];
 
     start(c, UDS_STREAM, NULL);
@@ -253,30 +214,13 @@ static void framed_echo_many_clients_each_get_their_messages(void **state) {
         for (int k = 0; k < 14; k++)
             len += put_frame(out[i] + len, sizes[k % 7], (unsigned) (i * 100 + k));
         assert_int_equal(len, ECHO_STREAM);
-        fds[i] = client(c, UDS_STREAM);
+        fds[i] = tu_client(&c->fx, UDS_STREAM);
     }
-    /* An echo of frames is the same byte stream: compare streams. */
-    uint64_t end = tu_now_ms() + 10000;
-    int complete = 0;
-    while (complete < ECHO_CLIENTS && tu_now_ms() < end) {
-        run_once(c, 1);
-        complete = 0;
-        for (int i = 0; i < ECHO_CLIENTS; i++) {
-            if (sent[i] < ECHO_STREAM) {
-                /* Odd sizes, so that frames are cut anywhere, headers included. */
-                size_t chunk = ECHO_STREAM - sent[i] < 1777 ? ECHO_STREAM - sent[i] : 1777;
-                ssize_t n = send(fds[i], out[i] + sent[i], chunk, MSG_NOSIGNAL);
-                if (n > 0)
-                    sent[i] += (size_t) n;
-            }
-            ssize_t n = recv(fds[i], in[i] + got[i], ECHO_STREAM - got[i], 0);
-            if (n > 0)
-                got[i] += (size_t) n;
-            if (got[i] == ECHO_STREAM)
-                complete++;
-        }
-    }
-    assert_int_equal(complete, ECHO_CLIENTS);
+    /* An echo of frames is the same byte stream: compare streams. The odd pieces cut frames
+     * anywhere, headers included. */
+    assert_int_equal(tu_echo_streams(c->fx.s, fds, ECHO_CLIENTS, (const char *) out, (char *) in,
+                                     ECHO_STREAM, 10000),
+                     ECHO_CLIENTS);
     for (int i = 0; i < ECHO_CLIENTS; i++)
         assert_memory_equal(in[i], out[i], ECHO_STREAM);
     assert_int_equal(c->messages, ECHO_CLIENTS * 14);
@@ -297,17 +241,17 @@ static void framed_messages_split_byte_by_byte_arrive_whole(void **state) {
         want_len += sizes[k];
     }
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     for (size_t i = 0; i < len; i++) {
         assert_int_equal(send(fd, stream + i, 1, MSG_NOSIGNAL), 1);
-        run_once(c, 0);
-        run_once(c, 0);
+        tu_run_once(c->fx.s, 0);
+        tu_run_once(c->fx.s, 0);
         /* Nothing is delivered before its last byte. */
         if (i < UDS_FRAME_HEADER_SIZE + 300 - 1)
             assert_int_equal(c->messages, 0);
     }
-    assert_true(tu_pump_until(c->s, &c->messages, 4, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->messages, 4, 1000));
     for (unsigned k = 0; k < 4; k++)
         assert_int_equal(c->lens[k], sizes[k]);
     assert_int_equal(c->record_len, want_len);
@@ -329,9 +273,9 @@ static void framed_many_messages_in_one_write_arrive_in_order(void **state) {
         want_len += k % 41;
     }
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_true(tu_pump_until(c->s, &c->messages, BATCH_MSGS, 2000));
+    assert_true(tu_pump_until(c->fx.s, &c->messages, BATCH_MSGS, 2000));
     for (unsigned k = 0; k < BATCH_MSGS; k++)
         assert_int_equal(c->lens[k], k % 41);
     assert_int_equal(c->record_len, want_len);
@@ -353,12 +297,12 @@ static void framed_whole_messages_are_delivered_without_allocating(void **state)
         len += put_frame(stream + len, WHOLE_SIZE, k);
     assert_true(len < 64 * 1024);   /* one read takes it all */
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     c->heap_base = tu_heap_in_use();
     c->measure = true;
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_true(tu_pump_until(c->s, &c->messages, WHOLE_MSGS, 2000));
+    assert_true(tu_pump_until(c->fx.s, &c->messages, WHOLE_MSGS, 2000));
     /* Handed over from the read buffer: no copy was allocated for any of them. */
     assert_true(c->heap_peak < 1024);
 }
@@ -373,17 +317,17 @@ static void framed_split_message_is_assembled_then_freed(void **state) {
     c->mode = MODE_RECORD;
     size_t len = put_frame(stream, big, 9);
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     c->heap_base = tu_heap_in_use();
     c->measure = true;
     assert_int_equal(send(fd, stream, 1000, MSG_NOSIGNAL), 1000);
     for (int i = 0; i < 5; i++)
-        run_once(c, 2);
+        tu_run_once(c->fx.s, 2);
     assert_int_equal(c->messages, 0);
     assert_int_equal(send(fd, stream + 1000, len - 1000, MSG_NOSIGNAL),
                      (ssize_t) (len - 1000));
-    assert_true(tu_pump_until(c->s, &c->messages, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->messages, 1, 1000));
     assert_int_equal(c->lens[0], big);
     assert_memory_equal(c->record, stream + UDS_FRAME_HEADER_SIZE, big);
     /* The buffer for it existed during the call, and is gone after it. */
@@ -400,7 +344,7 @@ static void framed_large_message_across_many_reads_echoes_intact(void **state) {
     assert_non_null(in);
     size_t len = put_frame(out, big, 11);
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     send_pumped(c, fd, out, len, 5000);
     /* The reply is larger than the socket buffers too: it is queued and flushed. */
     assert_int_equal(recv_frame(c, fd, in, big, 5000), big);
@@ -420,10 +364,10 @@ static void framed_small_and_large_replies_to_one_read_keep_order(void **state) 
     for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
         len += put_frame(stream + len, sizes[k], k);
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_int_equal(tu_recv_pumped(c->s, fd, back, len, 2000, NULL), len);
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, back, len, 2000, NULL), len);
     assert_memory_equal(back, stream, len);
     assert_int_equal(c->messages, sizeof(sizes) / sizeof(sizes[0]));
 }
@@ -439,9 +383,9 @@ static void framed_empty_messages_round_trip(void **state) {
     stream[len + UDS_FRAME_HEADER_SIZE] = 'x';
     len += UDS_FRAME_HEADER_SIZE + 1;
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_int_equal(tu_recv_pumped(c->s, fd, back, len, 1000, NULL), len);
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, back, len, 1000, NULL), len);
     assert_memory_equal(back, stream, len);
     assert_int_equal(c->messages, 6);
     for (int k = 0; k < 5; k++)
@@ -458,7 +402,7 @@ static void framed_max_size_message_is_accepted(void **state) {
 
     size_t len = put_frame(out, MAX_MSG, 5);
     start(c, UDS_STREAM, &o);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     send_pumped(c, fd, out, len, 5000);
     assert_int_equal(recv_frame(c, fd, in, MAX_MSG, 5000), MAX_MSG);
     assert_memory_equal(in, out + UDS_FRAME_HEADER_SIZE, MAX_MSG);
@@ -472,17 +416,17 @@ static void framed_oversize_message_closes_emsgsize_without_allocating(void **st
     char hdr[UDS_FRAME_HEADER_SIZE + 100] = { 0 }, buf[5];
 
     start(c, UDS_STREAM, &o);
-    int good = client(c, UDS_STREAM);
-    int bad = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
+    int good = tu_client(&c->fx, UDS_STREAM);
+    int bad = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 2, 1000));
     c->heap_base = tu_heap_in_use();
     c->measure = true;
     uds_frame_header((uint8_t *) hdr, (8u << 20) + 1);
     assert_int_equal(send(bad, hdr, sizeof(hdr), MSG_NOSIGNAL), (ssize_t) sizeof(hdr));
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EMSGSIZE);
     assert_int_equal(c->messages, 0);
-    assert_true(tu_sees_eof(c->s, bad, 1000));
+    assert_true(tu_sees_eof(c->fx.s, bad, 1000));
     if (TU_HEAP_MEASURABLE)
         assert_true(c->heap_at_close < 4096);
     /* The other client is served as before. */
@@ -491,7 +435,7 @@ static void framed_oversize_message_closes_emsgsize_without_allocating(void **st
     assert_int_equal(send(good, frame, sizeof(frame), MSG_NOSIGNAL), (ssize_t) sizeof(frame));
     assert_int_equal(recv_frame(c, good, buf, sizeof(buf), 1000), 1);
     assert_int_equal(buf[0], frame[UDS_FRAME_HEADER_SIZE]);
-    assert_int_equal(uds_server_conn_count(c->s), 1);
+    assert_int_equal(uds_server_conn_count(c->fx.s), 1);
 }
 
 static void framed_max_plus_one_refused_repeatedly_memory_stays_flat(void **state) {
@@ -503,20 +447,20 @@ static void framed_max_plus_one_refused_repeatedly_memory_stays_flat(void **stat
         skip();
     start(c, UDS_STREAM, &o);
     /* Warm up: the first connection's allocations are not growth. */
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     uds_frame_header((uint8_t *) hdr, 65537);
     assert_int_equal(send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL), (ssize_t) sizeof(hdr));
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     size_t before = tu_heap_in_use();
     for (int i = 2; i <= 50; i++) {
-        fd = client(c, UDS_STREAM);
+        fd = tu_client(&c->fx, UDS_STREAM);
         assert_int_equal(send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL), (ssize_t) sizeof(hdr));
-        assert_true(tu_pump_until(c->s, &c->closes, i, 1000));
+        assert_true(tu_pump_until(c->fx.s, &c->closes, i, 1000));
         assert_int_equal(c->last_error, EMSGSIZE);
     }
     size_t after = tu_heap_in_use();
     assert_true(after < before + 4096);
-    assert_int_equal(uds_server_conn_count(c->s), 0);
+    assert_int_equal(uds_server_conn_count(c->fx.s), 0);
 }
 
 static void framed_stream_ending_mid_payload_closes_eproto(void **state) {
@@ -526,14 +470,14 @@ static void framed_stream_ending_mid_payload_closes_eproto(void **state) {
     uds_frame_header((uint8_t *) stream, 100);
     memset(stream + UDS_FRAME_HEADER_SIZE, 'p', 10);
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, stream, sizeof(stream), MSG_NOSIGNAL), (ssize_t) sizeof(stream));
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EPROTO);
     assert_int_equal(c->eofs, 0);
     assert_int_equal(c->messages, 0);
-    assert_true(tu_sees_eof(c->s, fd, 1000));
+    assert_true(tu_sees_eof(c->fx.s, fd, 1000));
 }
 
 static void framed_stream_ending_mid_header_closes_eproto(void **state) {
@@ -545,18 +489,18 @@ static void framed_stream_ending_mid_header_closes_eproto(void **state) {
     stream[UDS_FRAME_HEADER_SIZE + 2] = 0;
     stream[UDS_FRAME_HEADER_SIZE + 3] = 0;
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    int other = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 2, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    int other = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 2, 1000));
     assert_int_equal(send(fd, stream, sizeof(stream), MSG_NOSIGNAL), (ssize_t) sizeof(stream));
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EPROTO);
     assert_int_equal(c->messages, 1);
-    assert_int_equal(tu_recv_pumped(c->s, fd, back, sizeof(back), 1000, NULL), sizeof(back));
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, back, sizeof(back), 1000, NULL), sizeof(back));
     assert_memory_equal(back, stream, sizeof(back));
-    assert_true(tu_sees_eof(c->s, fd, 1000));
-    assert_int_equal(uds_server_conn_count(c->s), 1);
+    assert_true(tu_sees_eof(c->fx.s, fd, 1000));
+    assert_int_equal(uds_server_conn_count(c->fx.s), 1);
     (void) other;
 }
 
@@ -566,13 +510,13 @@ static void framed_stream_ending_between_messages_is_orderly(void **state) {
 
     put_frame(frame, 3, 4);
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, frame, sizeof(frame), MSG_NOSIGNAL), (ssize_t) sizeof(frame));
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
-    assert_int_equal(tu_recv_pumped(c->s, fd, back, sizeof(back), 1000, NULL), sizeof(back));
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, back, sizeof(back), 1000, NULL), sizeof(back));
     assert_memory_equal(back, frame, sizeof(frame));
-    assert_true(tu_sees_eof(c->s, fd, 1000));
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_sees_eof(c->fx.s, fd, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->eofs, 1);
     assert_int_equal(c->last_error, 0);
 }
@@ -586,8 +530,8 @@ static void framed_client_not_reading_replies_is_throttled(void **state) {
 
     put_frame(frame, SLOW_FRAME - UDS_FRAME_HEADER_SIZE, 8);
     start(c, UDS_STREAM, &o);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     size_t before = tu_heap_in_use();
     /* The client writes messages for a while and never reads. */
     size_t sent = 0;
@@ -597,7 +541,7 @@ static void framed_client_not_reading_replies_is_throttled(void **state) {
         ssize_t n = send(fd, frame + off, SLOW_FRAME - off, MSG_NOSIGNAL);
         if (n > 0)
             sent += (size_t) n;
-        run_once(c, 1);
+        tu_run_once(c->fx.s, 1);
     }
     size_t grown = tu_heap_in_use() - before;
     /* Held back: its bytes sit in kernel buffers, not in the server. */
@@ -612,18 +556,18 @@ static void framed_client_not_reading_replies_is_throttled(void **state) {
         ssize_t n = send(fd, frame + off, SLOW_FRAME - off, MSG_NOSIGNAL);
         if (n > 0)
             sent += (size_t) n;
-        got += tu_recv_pumped(c->s, fd, in, sizeof(in), 5, NULL);
+        got += tu_recv_pumped(c->fx.s, fd, in, sizeof(in), 5, NULL);
     }
     assert_int_equal(sent % SLOW_FRAME, 0);
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
     bool eof = false;
     while (!eof) {
-        size_t n = tu_recv_pumped(c->s, fd, in, sizeof(in), 2000, &eof);
+        size_t n = tu_recv_pumped(c->fx.s, fd, in, sizeof(in), 2000, &eof);
         assert_true(n > 0 || eof);
         got += n;
     }
     assert_int_equal(got, sent);
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, 0);
     assert_int_equal((size_t) c->messages, sent / SLOW_FRAME);
 }
@@ -638,9 +582,9 @@ static void framed_close_in_on_message_drops_the_rest(void **state) {
     for (unsigned k = 0; k < 3; k++)
         len += put_frame(stream + len, 2, k);
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
+    int fd = tu_client(&c->fx, UDS_STREAM);
     assert_int_equal(send(fd, stream, len, MSG_NOSIGNAL), (ssize_t) len);
-    assert_int_equal(tu_recv_pumped(c->s, fd, back, sizeof(back), 1000, &eof),
+    assert_int_equal(tu_recv_pumped(c->fx.s, fd, back, sizeof(back), 1000, &eof),
                      UDS_FRAME_HEADER_SIZE + 3);
     assert_true(eof);
     assert_memory_equal(back, "\0\0\0\3bye", UDS_FRAME_HEADER_SIZE + 3);
@@ -655,7 +599,7 @@ static void framed_seqpacket_calls_on_message_per_packet(void **state) {
     char out[3000], in[4096];
 
     start(c, UDS_SEQPACKET, NULL);
-    int fd = client(c, UDS_SEQPACKET);
+    int fd = tu_client(&c->fx, UDS_SEQPACKET);
     tu_fill(out, sizeof(out), 3);
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         assert_int_equal(send(fd, out, sizes[i], MSG_NOSIGNAL), (ssize_t) sizes[i]);
@@ -664,7 +608,7 @@ static void framed_seqpacket_calls_on_message_per_packet(void **state) {
         ssize_t n;
         uint64_t end = tu_now_ms() + 1000;
         while ((n = recv(fd, in, sizeof(in), 0)) < 0 && errno == EAGAIN && tu_now_ms() < end)
-            run_once(c, 5);
+            tu_run_once(c->fx.s, 5);
         assert_int_equal(n, (ssize_t) sizes[i]);
         assert_memory_equal(in, out, sizes[i]);
         assert_int_equal(c->lens[i], sizes[i]);
@@ -679,13 +623,13 @@ static void framed_seqpacket_over_max_message_closes_emsgsize(void **state) {
     char out[17] = { 0 };
 
     start(c, UDS_SEQPACKET, &o);
-    int fd = client(c, UDS_SEQPACKET);
+    int fd = tu_client(&c->fx, UDS_SEQPACKET);
     assert_int_equal(send(fd, out, 16, MSG_NOSIGNAL), 16);
     assert_int_equal(send(fd, out, 17, MSG_NOSIGNAL), 17);
-    assert_true(tu_pump_until(c->s, &c->closes, 1, 1000));
+    assert_true(tu_pump_until(c->fx.s, &c->closes, 1, 1000));
     assert_int_equal(c->last_error, EMSGSIZE);
     assert_int_equal(c->messages, 1);
-    assert_true(tu_sees_eof(c->s, fd, 1000));
+    assert_true(tu_sees_eof(c->fx.s, fd, 1000));
 }
 
 static void conn_send_message_over_4gib_fails_emsgsize(void **state) {
@@ -695,8 +639,8 @@ static void conn_send_message_over_4gib_fails_emsgsize(void **state) {
     if (SIZE_MAX <= UINT32_MAX)
         skip();
     start(c, UDS_STREAM, NULL);
-    int fd = client(c, UDS_STREAM);
-    assert_true(tu_pump_until(c->s, &c->opens, 1, 1000));
+    int fd = tu_client(&c->fx, UDS_STREAM);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, 1, 1000));
     errno = 0;
     /* Refused from the length alone: the buffer is never read. */
     assert_int_equal(uds_conn_send_message(c->first_conn, &byte, (size_t) UINT32_MAX + 1), -1);
@@ -723,20 +667,19 @@ static void framed_idle_connections_cost_under_1kib_each(void **state) {
         skip();
     start(c, UDS_STREAM, NULL);
     size_t before = tu_heap_in_use();
-    tu_connect_many(c->s, c->path, IDLE_CONNS, c->clients + c->n_clients);
-    c->n_clients += IDLE_CONNS;
-    assert_true(tu_pump_until(c->s, &c->opens, IDLE_CONNS, 5000));
+    int *fds = tu_clients_many(&c->fx, IDLE_CONNS);
+    assert_true(tu_pump_until(c->fx.s, &c->opens, IDLE_CONNS, 5000));
     /* Each sent one whole message and half of the next header: idle mid-frame. */
     char stream[UDS_FRAME_HEADER_SIZE + 2 + 2];
     put_frame(stream, 2, 1);
     memset(stream + UDS_FRAME_HEADER_SIZE + 2, 0, 2);
     for (int i = 0; i < IDLE_CONNS; i++) {
-        assert_int_equal(send(c->clients[i], stream, sizeof(stream), MSG_NOSIGNAL),
+        assert_int_equal(send(fds[i], stream, sizeof(stream), MSG_NOSIGNAL),
                          (ssize_t) sizeof(stream));
         if (i % 64 == 63)
-            run_once(c, 0);
+            tu_run_once(c->fx.s, 0);
     }
-    assert_true(tu_pump_until(c->s, &c->messages, IDLE_CONNS, 5000));
+    assert_true(tu_pump_until(c->fx.s, &c->messages, IDLE_CONNS, 5000));
     size_t per_conn = (tu_heap_in_use() - before) / IDLE_CONNS;
     print_message("# heap per idle framed connection: %zu bytes\n", per_conn);
     assert_true(per_conn < 1024);

@@ -294,7 +294,7 @@ bool tu_pump_until(struct uds_server *s, const int *flag, int want, int ms) {
         uint64_t now = tu_now_ms();
         if (now >= end)
             return false;
-        assert_true(uds_loop_run_once(uds_server_loop(s), (int) (end - now)) >= 0);
+        tu_run_once(s, (int) (end - now));
     }
     return true;
 }
@@ -304,7 +304,7 @@ void tu_connect_many(struct uds_server *s, const char *path, int n, int *fds) {
         fds[i] = uds_connect(path, NULL);
         assert_true(fds[i] >= 0);
         if (i % 64 == 63)
-            assert_true(uds_loop_run_once(uds_server_loop(s), 0) >= 0);
+            tu_run_once(s, 0);
     }
 }
 
@@ -328,7 +328,7 @@ size_t tu_recv_pumped(struct uds_server *s, int fd, void *buf, size_t want, int 
         }
         if (tu_now_ms() >= end)
             break;
-        assert_true(uds_loop_run_once(uds_server_loop(s), 5) >= 0);
+        tu_run_once(s, 5);
     }
     return got;
 }
@@ -345,6 +345,110 @@ bool tu_sees_eof(struct uds_server *s, int fd, int ms) {
         if (tu_now_ms() >= end)
             return false;
     }
+}
+
+/* ---- a server under test, with its clients --------------------------------------------- */
+
+void *tu_server_new(size_t size) {
+    struct tu_server *t = calloc(1, size);
+
+    assert_true(size >= sizeof(*t));
+    assert_non_null(t);
+    t->connect_flags = UDS_CONNECT_NONBLOCK;
+    t->dir = tu_tmpdir_new();
+    tu_path_into(t->path, sizeof(t->path), t->dir, "s.sock");
+    alarm(30);
+    return t;
+}
+
+void tu_server_free(void *state) {
+    struct tu_server *t = state;
+
+    tu_kill_child(t->child);
+    uds_server_free(t->s);
+    for (size_t i = 0; i < t->n_clients; i++) {
+        if (t->clients[i] >= 0)
+            close(t->clients[i]);
+    }
+    (void) unlink(t->path);
+    (void) unlink(tu_path(t->dir, "s.sock.lock"));
+    size_t left = tu_tmpdir_free(t->dir);
+    free(t);
+    alarm(0);
+    assert_int_equal(left, 0);  /* nothing else was left in the directory */
+}
+
+void tu_server_start(struct tu_server *t, struct uds_loop *loop, enum uds_socket_type type,
+                     const struct uds_server_opts *opts, const struct uds_server_callbacks *cbs,
+                     void *data) {
+    struct uds_listen_opts lo = { .type = type };
+    struct uds_listener l;
+
+    assert_true(uds_listen(t->path, &lo, &l, NULL) >= 0);
+    t->s = uds_server_new(loop, &l, opts, cbs, data);
+    assert_non_null(t->s);
+    assert_int_equal(l.fd, -1);     /* taken over */
+}
+
+int tu_client(struct tu_server *t, enum uds_socket_type type) {
+    struct uds_connect_opts o = { .type = type, .flags = t->connect_flags };
+    int fd = uds_connect(t->path, &o);
+
+    assert_true(fd >= 0);
+    assert_true(t->n_clients < TU_SERVER_MAX_CLIENTS);
+    t->clients[t->n_clients++] = fd;
+    return fd;
+}
+
+void tu_client_close(struct tu_server *t, int fd) {
+    for (size_t i = 0; i < t->n_clients; i++) {
+        if (t->clients[i] == fd)
+            t->clients[i] = -1;
+    }
+    close(fd);
+}
+
+int *tu_clients_many(struct tu_server *t, int n) {
+    int *fds = t->clients + t->n_clients;
+
+    assert_true(n >= 0 && (size_t) n <= TU_SERVER_MAX_CLIENTS - t->n_clients);
+    tu_connect_many(t->s, t->path, n, fds);
+    t->n_clients += (size_t) n;
+    return fds;
+}
+
+int tu_echo_streams(struct uds_server *s, const int *fds, int n, const char *out, char *in,
+                    size_t len, int ms) {
+    size_t *sent = calloc((size_t) n, sizeof(*sent)), *got = calloc((size_t) n, sizeof(*got));
+    uint64_t end = tu_now_ms() + (uint64_t) ms;
+    int complete = 0;
+
+    assert_non_null(sent);
+    assert_non_null(got);
+    while (complete < n && tu_now_ms() < end) {
+        tu_run_once(s, 1);
+        complete = 0;
+        for (int i = 0; i < n; i++) {
+            if (sent[i] < len) {
+                size_t chunk = len - sent[i] < 1777 ? len - sent[i] : 1777;
+                ssize_t k = send(fds[i], out + i * len + sent[i], chunk, MSG_NOSIGNAL);
+                if (k > 0)
+                    sent[i] += (size_t) k;
+            }
+            ssize_t k = recv(fds[i], in + i * len + got[i], len - got[i], 0);
+            if (k > 0)
+                got[i] += (size_t) k;
+            if (got[i] == len)
+                complete++;
+        }
+    }
+    free(sent);
+    free(got);
+    return complete;
+}
+
+void tu_run_once(struct uds_server *s, int ms) {
+    assert_true(uds_loop_run_once(uds_server_loop(s), ms) >= 0);
 }
 
 /* ---- memory and limits ----------------------------------------------------------------- */

@@ -133,6 +133,57 @@ size_t tu_recv_pumped(struct uds_server *s, int fd, void *buf, size_t want, int 
 /* True if fd reaches the end of its stream within ms, after reading whatever is left. */
 bool tu_sees_eof(struct uds_server *s, int fd, int ms);
 
+/* ---- a server under test, with its clients --------------------------------------------- */
+
+#define TU_SERVER_MAX_CLIENTS 1100
+
+/* The part of a server test's state that every such test has: a per-test directory with the
+ * socket path in it, the server, and the clients connected to it. A test's state begins with
+ * it (its first member), and is passed to the callbacks as their data. */
+struct tu_server {
+    char *dir;              /* from tu_tmpdir_new() */
+    char path[PATH_MAX];    /* DIR/s.sock */
+    struct uds_server *s;   /* NULL until tu_server_start(), or once a test frees it */
+    unsigned connect_flags; /* of tu_client(): UDS_CONNECT_NONBLOCK unless a test changes it */
+    int clients[TU_SERVER_MAX_CLIENTS];     /* -1 once closed */
+    size_t n_clients;
+    pid_t child;            /* a forked server, killed by tu_server_free() if a test fails */
+};
+
+/* For cmocka setups: a zeroed test state of size bytes that begins with a struct tu_server,
+ * its directory made, and alarm(30) armed against hangs. */
+void *tu_server_new(size_t size);
+
+/* For cmocka teardowns: kills the child, frees the server, closes the clients, removes the
+ * socket, its lock file and the directory, disarms the alarm and frees the state (from
+ * tu_server_new()); then fails the test if anything else was left in the directory. */
+void tu_server_free(void *state);
+
+/* Listens on t->path (type; the listener is taken over) and makes t->s serve it on loop (NULL:
+ * a loop of its own) with opts, cbs and data. */
+void tu_server_start(struct tu_server *t, struct uds_loop *loop, enum uds_socket_type type,
+                     const struct uds_server_opts *opts, const struct uds_server_callbacks *cbs,
+                     void *data);
+
+/* A client connected to t->path with t->connect_flags, closed by tu_server_done(). */
+int tu_client(struct tu_server *t, enum uds_socket_type type);
+
+/* Closes fd, one of t's clients, before the end of the test. */
+void tu_client_close(struct tu_server *t, int fd);
+
+/* n blocking clients of t (tu_connect_many()); returns the first of their fds. */
+int *tu_clients_many(struct tu_server *t, int n);
+
+/* Each of the n non-blocking clients fds[i] sends len bytes from out + i * len, in pieces of
+ * 1777 bytes so that the echoes interleave in odd pieces, and reads what comes back into
+ * in + i * len, the server's loop running in between. Returns how many clients got all len
+ * bytes back within ms. */
+int tu_echo_streams(struct uds_server *s, const int *fds, int n, const char *out, char *in,
+                    size_t len, int ms);
+
+/* One turn of s's loop, waiting up to ms for an event. */
+void tu_run_once(struct uds_server *s, int ms);
+
 /* ---- memory and limits ----------------------------------------------------------------- */
 
 /* ASan's allocator is not the one mallinfo2() describes: heap figures mean nothing there. */

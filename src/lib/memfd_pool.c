@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * memfd.c — large messages as sealed memfds passed with SCM_RIGHTS: the sender's pool of
- * reusable buffers with pipe release tokens, and the receiver's seal and size checks before
- * it maps anything. It speaks over framed streams through fdpass.c; it has no event loop.
+ * memfd_pool.c — the sending side of large messages as sealed memfds passed with SCM_RIGHTS:
+ * a pool of reusable buffers, each lent out again only once the pipe release token sent
+ * with it is closed by every receiver, and one-off memfds sealed F_SEAL_WRITE when the pool
+ * has no buffer to give. It speaks over framed streams through fdpass.c; it has no event
+ * loop, never maps what it receives (memfd_cache.c) and leaves the choice of stores for a
+ * copy to memcopy.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,52 +16,16 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include "internal.h"
+#include "memfd.h"
 
-#if defined(__x86_64__)
-#include <emmintrin.h>
-#endif
-
-/* Constants missing from older headers; each is tried, and refused by older kernels. */
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC 0x0001U
-#endif
-#ifndef MFD_ALLOW_SEALING
-#define MFD_ALLOW_SEALING 0x0002U
-#endif
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_GET_SEALS 1034
-#define F_SEAL_SEAL 0x0001
-#define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#define F_SEAL_WRITE 0x0008
-#endif
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-
-#define KIND_INLINE 'I'
-#define KIND_MEMFD 'M'
-#define MEMFD_PAYLOAD 9         /* kind byte + 8-byte length */
 #define KNOWN_POOL_FLAGS UDS_MEMFD_POOL_IMMUTABLE
-#define KNOWN_RECV_FLAGS UDS_MEMFD_RECV_IMMUTABLE
-/* The largest payload that fits in a frame with its kind byte. */
-#define INLINE_MAX ((size_t) UINT32_MAX - 1)
 
 #define SEALS_POOLED (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
 #define SEALS_FRESH (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
 /* How many times a one-off memfd refused F_SEAL_WRITE is copied into a new one. */
 #define SEAL_RETRIES 3
-/* From this size on, a copy into a pooled buffer may bypass the cache (copy_to_shared). */
-#define STREAM_COPY_MIN (64u << 10)
-/* Every this many such copies, the way not in favour is timed again. */
-#define COPY_RETRY_EVERY 16
 
 struct slot {
     int memfd;          /* -1: the slot holds no buffer */
@@ -77,8 +44,7 @@ struct uds_memfd_pool {
     dev_t sock_dev;
     ino_t sock_ino;
     struct uds_memfd_pool_stats stats;
-    uint64_t copy_cost[2];  /* ns per MiB, moving average: [0] memcpy, [1] streaming */
-    unsigned copies;
+    struct uds__copy_costs copy_costs;
     struct pollfd *pfds;
     size_t *pfd_slot;
     int *spent;         /* read ends of released tokens, closed after the next send */
@@ -86,8 +52,6 @@ struct uds_memfd_pool {
     size_t n_slots;
     struct slot slots[];
 };
-
-static const char empty_payload[1];
 
 static bool is_inline(const struct uds_memfd_pool *pool, size_t len) {
     return len < pool->threshold && len <= INLINE_MAX;
@@ -405,81 +369,15 @@ UDS_API void uds_memfd_buf_done(struct uds_memfd_pool *pool, struct uds_memfd_bu
     *buf = (struct uds_memfd_buf) { .priv_slot = -1, .priv_fd = -1 };
 }
 
-#if defined(__x86_64__)
-/* memcpy with non-temporal stores: whole cache lines go to memory without being fetched
- * first, and without staying in this CPU's cache. */
-static void copy_streaming(void *dst, const void *src, size_t len) {
-    uint8_t *d = dst;
-    const uint8_t *s = src;
-    size_t body = len & ~(size_t) 63;
-
-    for (size_t i = 0; i < body; i += 64) {
-        __m128i a = _mm_loadu_si128((const __m128i *) (const void *) (s + i));
-        __m128i b = _mm_loadu_si128((const __m128i *) (const void *) (s + i + 16));
-        __m128i c = _mm_loadu_si128((const __m128i *) (const void *) (s + i + 32));
-        __m128i e = _mm_loadu_si128((const __m128i *) (const void *) (s + i + 48));
-        _mm_stream_si128((__m128i *) (void *) (d + i), a);
-        _mm_stream_si128((__m128i *) (void *) (d + i + 16), b);
-        _mm_stream_si128((__m128i *) (void *) (d + i + 32), c);
-        _mm_stream_si128((__m128i *) (void *) (d + i + 48), e);
-    }
-    /* Non-temporal stores are weakly ordered: make them visible before the message that
-     * sends the reader to them. */
-    _mm_sfence();
-    memcpy(d + body, s + body, len - body);
-}
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-#endif
-
-/* Copy a message into the pooled buffer s (page-aligned), which another process reads next.
- * Which kind of store is the faster depends on where that reader is and what its cache
- * holds, which the sender cannot see. While other messages are still in flight, the reader
- * is busy with them and this buffer's old lines have left its cache: memcpy is the faster
- * (1 MiB back to back on a 2-CPU KVM guest, AMD EPYC: ~47 us a message, against ~65 with
- * non-temporal stores, which also make the reader fetch from memory). When nothing else is
- * in flight, the reader has just finished with this very buffer and its cache holds the
- * lines: if it runs on another CPU, each ordinary store must first take a line back from
- * it (a 1 MiB memcpy took ~87 us), while non-temporal stores write whole lines without
- * fetching them (~41 us); on the same CPU, memcpy is the faster again (~22 against ~39 us).
- * So in that case both are timed, and the one faster in the recent past is used, the other
- * being tried again every COPY_RETRY_EVERY copies. Small messages always stay in cache. */
+/* Copy a message into the pooled buffer s. While other buffers are in flight, the reader is
+ * busy with them rather than with this one (memcopy.c says why that matters). */
 static void copy_to_shared(struct uds_memfd_pool *pool, struct slot *s, const void *src,
                            size_t len) {
-#if defined(__x86_64__)
     bool reader_busy = false;
 
     for (size_t i = 0; i < pool->n_slots; i++)
         reader_busy |= &pool->slots[i] != s && pool->slots[i].release_fd >= 0;
-    if (len >= STREAM_COPY_MIN && !reader_busy) {
-        uint64_t *cost = pool->copy_cost;
-        int way = cost[0] == 0 ? 0 : cost[1] == 0 ? 1 : cost[1] < cost[0];
-        if (++pool->copies % COPY_RETRY_EVERY == 0)
-            way = !way;
-        uint64_t t0 = now_ns();
-        if (way)
-            copy_streaming(s->map, src, len);
-        else
-            memcpy(s->map, src, len);
-        uint64_t ns = now_ns() - t0;
-        uint64_t sample = len >= ((uint64_t) 1 << 20) ? ns / (len >> 20) : (ns << 20) / len;
-        /* A copy stretched by preemption is not the way's fault: one sample moves the
-         * average up by a quarter at most. */
-        if (cost[way] == 0)
-            cost[way] = sample ? sample : 1;
-        else
-            cost[way] = (3 * cost[way] + (sample < 2 * cost[way] ? sample : 2 * cost[way])) / 4;
-        return;
-    }
-#else
-    (void) pool;
-#endif
-    memcpy(s->map, src, len);
+    uds__copy_to_shared(&pool->copy_costs, s->map, src, len, reader_busy);
 }
 
 static int pwrite_all(int fd, const void *buf, size_t len) {
@@ -699,230 +597,4 @@ UDS_API int uds_memfd_send(int fd, struct uds_memfd_pool *pool, const void *buf,
     int r = copy_send(fd, pool, buf, len);
     close_spent(pool);
     return r;
-}
-
-/* Whether the memfd can be mapped without its sender being able to fault us: its seals,
- * then (only then: once F_SEAL_SHRINK is seen, the size read after it holds) its size. */
-static int check_memfd(int memfd, uint64_t len, unsigned flags, struct stat *ret_st,
-                       bool *ret_immutable) {
-    int seals = fcntl(memfd, F_GET_SEALS);
-
-    /* EINVAL: not a file that has seals at all (not shmem, not a memfd). */
-    if (seals < 0)
-        return uds__fail(errno == EINVAL ? EPROTO : errno);
-    if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
-        return uds__fail(EPROTO);
-    if (!(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-        return uds__fail(EPROTO);
-    if ((flags & UDS_MEMFD_RECV_IMMUTABLE) && !(seals & F_SEAL_WRITE))
-        return uds__fail(EPROTO);
-    if (fstat(memfd, ret_st) < 0)
-        return -1;
-    if (!S_ISREG(ret_st->st_mode) || ret_st->st_size < 0 || (uint64_t) ret_st->st_size < len)
-        return uds__fail(EPROTO);
-    *ret_immutable = (seals & F_SEAL_WRITE) != 0;
-    return 0;
-}
-
-/* One mapping of a pooled buffer. The mapping holds a reference to the file, so the inode
- * (and its number) stays the same file for as long as the entry lives; its seals can only
- * have grown since they were checked, and F_SEAL_SHRINK keeps the size. */
-struct entry {
-    dev_t dev;
-    ino_t ino;
-    void *map;          /* NULL: the entry is free */
-    size_t map_len;
-    bool immutable;
-    unsigned refs;      /* messages using the mapping now */
-    uint64_t used;      /* for least-recently-used eviction */
-};
-
-struct uds_memfd_cache {
-    size_t n;
-    uint64_t clock;
-    struct entry entries[];
-};
-
-UDS_API struct uds_memfd_cache *uds_memfd_cache_new(size_t max_entries) {
-    if (max_entries == 0)
-        max_entries = 8;
-    if (max_entries > (SIZE_MAX - sizeof(struct uds_memfd_cache)) / sizeof(struct entry)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    struct uds_memfd_cache *c =
-        calloc(1, sizeof(*c) + max_entries * sizeof(struct entry));
-    if (!c)
-        return NULL;
-    c->n = max_entries;
-    return c;
-}
-
-UDS_API void uds_memfd_cache_free(struct uds_memfd_cache *cache) {
-    if (!cache)
-        return;
-    for (size_t i = 0; i < cache->n; i++)
-        if (cache->entries[i].map)
-            (void) munmap(cache->entries[i].map, cache->entries[i].map_len);
-    free(cache);
-}
-
-static struct entry *cache_lookup(struct uds_memfd_cache *c, const struct stat *st) {
-    for (size_t i = 0; i < c->n; i++) {
-        struct entry *e = &c->entries[i];
-        if (e->map && e->dev == st->st_dev && e->ino == st->st_ino)
-            return e;
-    }
-    return NULL;
-}
-
-/* A free entry, or the least recently used one no message is using (unmapped); NULL when
- * every entry is in use. */
-static struct entry *cache_victim(struct uds_memfd_cache *c) {
-    struct entry *victim = NULL;
-
-    for (size_t i = 0; i < c->n; i++) {
-        struct entry *e = &c->entries[i];
-        if (!e->map)
-            return e;
-        if (e->refs == 0 && (!victim || e->used < victim->used))
-            victim = e;
-    }
-    if (victim) {
-        (void) munmap(victim->map, victim->map_len);
-        victim->map = NULL;
-    }
-    return victim;
-}
-
-/* Map the memfd for a message of len bytes: through the cache (pooled buffers, which come
- * again) or for this message alone. On success *ret_msg has data, mapped, immutable and
- * the private fields set. */
-static int map_memfd(int memfd, uint64_t len, bool pooled, struct uds_memfd_cache *cache,
-                     size_t max, unsigned flags, struct uds_memfd_msg *ret_msg) {
-    struct stat st;
-    bool immutable;
-    struct entry *e = NULL;
-
-    if (cache && pooled) {
-        if (fstat(memfd, &st) < 0)
-            return -1;
-        e = cache_lookup(cache, &st);
-        if (e && len <= e->map_len && (e->immutable || !(flags & UDS_MEMFD_RECV_IMMUTABLE)))
-            goto hit;
-        e = NULL;
-    }
-    if (check_memfd(memfd, len, flags, &st, &immutable) < 0)
-        return -1;
-    if (cache && pooled && !cache_lookup(cache, &st))
-        e = cache_victim(cache);
-    if (e) {
-        /* The whole buffer (up to max), so that its later, longer messages fit too. This
-         * only reserves address space: pages are touched only as the bytes are read. */
-        size_t map_len = (uint64_t) st.st_size < max ? (size_t) st.st_size : max;
-        if (map_len < len)
-            map_len = (size_t) len;
-        void *map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, memfd, 0);
-        if (map == MAP_FAILED)
-            return -1;
-        *e = (struct entry) { .dev = st.st_dev, .ino = st.st_ino, .map = map,
-                              .map_len = map_len, .immutable = immutable };
-        goto hit;
-    }
-    void *map = NULL;
-    if (len > 0) {
-        map = mmap(NULL, (size_t) len, PROT_READ, MAP_SHARED, memfd, 0);
-        if (map == MAP_FAILED)
-            return -1;
-    }
-    *ret_msg = (struct uds_memfd_msg) {
-        .data = map ? map : empty_payload, .len = (size_t) len, .mapped = true,
-        .immutable = immutable, .priv_live = true, .priv_mem = map, .priv_release_fd = -1,
-    };
-    return 0;
-
-hit:
-    e->refs++;
-    e->used = ++cache->clock;
-    *ret_msg = (struct uds_memfd_msg) {
-        .data = e->map, .len = (size_t) len, .mapped = true, .immutable = e->immutable,
-        .priv_live = true, .priv_entry = e, .priv_release_fd = -1,
-    };
-    return 0;
-}
-
-static void close_fds(const int *fds, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        uds__close_keep_errno(fds[i]);
-}
-
-UDS_API int uds_memfd_recv(int fd, struct uds_memfd_cache *cache, size_t max, unsigned flags,
-                           struct uds_memfd_msg *ret_msg) {
-    uint8_t *frame = NULL;
-    size_t frame_len = 0, n_fds = 0;
-    int fds[2];
-    uint64_t len = 0;
-    struct uds_memfd_msg m;
-
-    if (!ret_msg || (flags & ~KNOWN_RECV_FLAGS))
-        return uds__fail(EINVAL);
-    if (max == 0)
-        max = UDS_MEMFD_DEFAULT_MAX;
-    uint32_t frame_max = max >= INLINE_MAX ? UINT32_MAX : (uint32_t) (max + 1);
-    int r = uds_frame_recv_fds(fd, frame_max, (void **) &frame, &frame_len, fds, 2, &n_fds);
-    if (r <= 0)
-        return r;
-    if (frame_len == 0)
-        goto protocol;
-    if (frame[0] == KIND_INLINE) {
-        if (n_fds > 0)
-            goto protocol;
-        *ret_msg = (struct uds_memfd_msg) {
-            .data = frame + 1, .len = frame_len - 1, .immutable = true,
-            .priv_live = true, .priv_mem = frame, .priv_release_fd = -1,
-        };
-        return 1;
-    }
-    if (frame[0] != KIND_MEMFD || frame_len != MEMFD_PAYLOAD || n_fds == 0)
-        goto protocol;
-    for (int i = 1; i <= 8; i++)
-        len = len << 8 | frame[i];
-    free(frame);
-    frame = NULL;
-    if (len > max) {
-        errno = EMSGSIZE;
-        goto fail;
-    }
-    /* A release token marks a pooled buffer, the kind worth keeping mapped. */
-    if (map_memfd(fds[0], len, n_fds > 1, cache, max, flags, &m) < 0)
-        goto fail;
-    /* The mapping keeps the file alive; the fd is no longer needed. */
-    (void) close(fds[0]);
-    m.priv_release_fd = n_fds > 1 ? fds[1] : -1;
-    *ret_msg = m;
-    return 1;
-
-protocol:
-    errno = EPROTO;
-fail:
-    free(frame);
-    close_fds(fds, n_fds);
-    return -1;
-}
-
-UDS_API void uds_memfd_msg_done(struct uds_memfd_msg *msg) {
-    if (!msg || !msg->priv_live)
-        return;
-    if (msg->priv_entry) {
-        struct entry *e = msg->priv_entry;
-        e->refs--;
-    } else if (msg->mapped) {
-        if (msg->priv_mem)
-            (void) munmap(msg->priv_mem, msg->len);
-    } else {
-        free(msg->priv_mem);
-    }
-    /* Unmapped first: the sender may write the buffer as soon as the token is gone. */
-    uds__close_keep_errno(msg->priv_release_fd);
-    *msg = (struct uds_memfd_msg) { .priv_release_fd = -1 };
 }
