@@ -90,7 +90,8 @@ struct proxy {
     uint64_t fail_logged_ms;
     unsigned fails_unlogged;
     struct cli_accept_errors accept_errors;
-    bool limit_logged;
+    /* a Unix listener: clients per uid, against --max-conns-per-uid */
+    struct uds_uid_counter *uids;
 };
 
 struct conn {
@@ -108,6 +109,8 @@ struct conn {
     char client_text[CLIENT_TEXT_MAX];
     struct sockaddr_storage peer, local;    /* the client's and ours, for PROXY headers */
     socklen_t peer_len, local_len;
+    uid_t client_uid;
+    bool uid_counted;           /* client_uid holds one of its --max-conns-per-uid */
 };
 
 static void proxy_usage(FILE *out) {
@@ -153,7 +156,8 @@ static void proxy_usage(FILE *out) {
             "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
             "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
             "times out is closed and logged; the proxy serves on. The target sees every\n"
-            "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid.\n"
+            "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid\n"
+            "(a 'uds serve' target needs --max-conns-per-uid equal to its --max-conns).\n"
             "SIGTERM or SIGINT stops gracefully: no new clients, open connections finish (up\n"
             "to --drain-timeout); a second signal stops at once.\n"
             "\n"
@@ -394,6 +398,8 @@ static void conn_free(struct conn *c) {
         (void) close(c->client);    /* the client learns of it by the EOF */
     if (c->relay)
         uds_relay_free(c->relay);
+    if (c->uid_counted)
+        (void) uds_uid_counter_release(px->uids, c->client_uid);   /* counted, so held */
     conn_unlink(c);
     free(c);
     resume_accepting(px);
@@ -657,6 +663,51 @@ static void describe_peer(const struct uds_peer *peer, char *buf, size_t size) {
              (unsigned long) peer->gid);
 }
 
+static void log_refusal(const struct proxy *px, const struct conn *c,
+                        const struct uds_peer *peer, enum cli_level level, const char *why) {
+    struct cli_kv kv[] = {
+        CLI_KV_NUM("pid", peer->pid),
+        CLI_KV_NUM("uid", peer->uid),
+        CLI_KV_NUM("gid", peer->gid),
+        CLI_KV_STR("reason", why),
+    };
+
+    cli_log(level, "deny", px->listen_text, kv, 4, "%s: refused %s: %s", px->listen_text,
+            c->client_text, why);
+}
+
+/* A Unix client: who it is, and whether it may be relayed: the allow-lists, its user's
+ * share of the slots. Returns true to go on, false when refused (logged). */
+static bool admit_unix_client(struct proxy *px, struct conn *c) {
+    const struct cli_listen_opts *o = &px->args->common;
+    struct uds_peer peer = { .pidfd = -1 };
+    bool known = uds_peer_get(c->client, cli_listen_opts_peer_flags(o), &peer) == 0;
+    bool ok = false;
+    char why[256];
+
+    if (known)
+        describe_peer(&peer, c->client_text, sizeof(c->client_text));
+    else
+        snprintf(c->client_text, sizeof(c->client_text), "an unknown peer");
+    /* A peer whose identity cannot be read is not on any allow-list. */
+    if (uds_allow_is_set(&px->allow) && (!known || !uds_peer_allowed(&peer, &px->allow))) {
+        log_refusal(px, c, &peer, CLI_LOG_WARN, "not in --allow-uid/--allow-gid");
+    } else if (!known) {
+        ok = true;      /* gone already: the relay will see it leave */
+    } else {
+        int r = uds_uid_counter_take(px->uids, peer.uid, cli_listen_opts_per_uid(o));
+        if (r == 0)
+            cli_per_uid_reason(o, peer.uid, uds_uid_counter_get(px->uids, peer.uid),
+                               "connection open", why, sizeof(why));
+        if (r <= 0)
+            log_refusal(px, c, &peer, CLI_LOG_WARN, r == 0 ? why : strerror(errno));
+        c->client_uid = peer.uid;
+        c->uid_counted = ok = r == 1;
+    }
+    uds_peer_done(&peer);
+    return ok;
+}
+
 /* A new client: check it, then start its connection to the target. Consumes fd. */
 static void handle_client(struct proxy *px, int fd) {
     const struct proxy_args *a = px->args;
@@ -682,28 +733,11 @@ static void handle_client(struct proxy *px, int fd) {
     if (getsockname(fd, (struct sockaddr *) &c->local, &c->local_len) < 0)
         c->local_len = 0;
     if (px->listen_unix) {
-        struct uds_peer peer = { .pidfd = -1 };
-        unsigned flags = cli_listen_opts_peer_flags(&a->common);
-        bool known = uds_peer_get(fd, flags, &peer) == 0;
-        if (known)
-            describe_peer(&peer, c->client_text, sizeof(c->client_text));
-        else
-            snprintf(c->client_text, sizeof(c->client_text), "an unknown peer");
-        /* A peer whose identity cannot be read is not on any allow-list. */
-        if (uds_allow_is_set(&px->allow) && (!known || !uds_peer_allowed(&peer, &px->allow))) {
-            struct cli_kv kv[] = {
-                CLI_KV_NUM("pid", peer.pid),
-                CLI_KV_NUM("uid", peer.uid),
-                CLI_KV_NUM("gid", peer.gid),
-            };
-            cli_log(CLI_LOG_WARN, "deny", px->listen_text, kv, 3, "%s: refused %s: not in "
-                    "--allow-uid/--allow-gid", px->listen_text, c->client_text);
-            uds_peer_done(&peer);
+        if (!admit_unix_client(px, c)) {
             (void) close(fd);
             free(c);
             return;
         }
-        uds_peer_done(&peer);
     } else {
         format_inet((const struct sockaddr *) &c->peer, c->client_text,
                     sizeof(c->client_text));
@@ -764,12 +798,7 @@ static void pause_accepting(struct proxy *px) {
         return;
     if (uds_loop_mod(px->loop, px->listen_fd, 0) == 0)
         px->accepting = false;
-    if (!px->limit_logged) {
-        cli_log(CLI_LOG_INFO, "limit", px->listen_text, NULL, 0, "%s: --max-conns %ld "
-                "reached: new clients wait in the backlog until one leaves (said once)",
-                px->listen_text, px->args->common.max_conns);
-        px->limit_logged = true;
-    }
+    cli_log_limit_reached(&px->args->common, px->listen_text, px->n_conns, "connection");
 }
 
 static void resume_accepting(struct proxy *px) {
@@ -1067,7 +1096,7 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
         return cli_usage("proxy", "LISTEN and TARGET only; '%s' is extra", argv[optind + 2]);
     a->listen = argv[optind];
     a->target = argv[optind + 1];
-    return -1;
+    return cli_listen_opts_check_per_uid(&a->common, "proxy");
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
@@ -1173,6 +1202,10 @@ int cmd_proxy(int argc, char **argv) {
     code = start_listening(&px);
     if (code >= 0)
         goto out;
+    if (px.listen_unix && !(px.uids = uds_uid_counter_new())) {
+        code = cli_fail(CLI_OP_ANY, px.listen_text, errno, NULL);
+        goto out;
+    }
     code = run(&px, sigfd);
 out:
     if (px.loop && px.drain_timer)
@@ -1197,6 +1230,7 @@ out:
         (void) close(px.spare_fd);
     if (px.target.dirfd >= 0)
         (void) close(px.target.dirfd);
+    uds_uid_counter_free(px.uids);
     cli_listen_opts_done(&args.common);
     return code;
 }
