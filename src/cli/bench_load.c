@@ -836,6 +836,7 @@ static void load_free(struct load *L) {
         (void) close(L->epfd);
 }
 
+/* Returns CLI_CONTINUE once the connections are open, else the exit code (reported). */
 static int setup(struct load *L) {
     const struct bench_load_args *a = L->a;
 
@@ -880,7 +881,7 @@ static int setup(struct load *L) {
             return cli_fail(CLI_OP_CONNECT, a->address, errno, NULL);
         (void) close(fd);
     }
-    return -1;
+    return CLI_CONTINUE;
 }
 
 int bench_load_run(const struct bench_load_args *a) {
@@ -895,7 +896,7 @@ int bench_load_run(const struct bench_load_args *a) {
         goto out;
     }
     code = setup(&L);
-    if (code >= 0)
+    if (code != CLI_CONTINUE)
         goto out;
 
     /* Ctrl-C ends the run early and still reports what was measured. */

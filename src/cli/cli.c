@@ -442,17 +442,6 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
     return EX_USAGE;
 }
 
-int cli_getopt_error(const char *cmd, int c, char **argv) {
-    const char *arg = optind > 0 ? argv[optind - 1] : "";
-    bool is_long = arg && strncmp(arg, "--", 2) == 0;
-    char shortopt[3] = { '-', (char) optopt, '\0' };
-    const char *name = is_long || optopt == 0 ? arg : shortopt;
-
-    if (c == ':')
-        return cli_usage(cmd, "option '%s' needs a value", name);
-    return cli_usage(cmd, "unknown option '%s'", name);
-}
-
 /* ---- option values -------------------------------------------------------------------- */
 
 int cli_parse_duration_ms(const char *text, int *ret_ms) {
@@ -630,9 +619,8 @@ bad:
     return -1;
 }
 
-/* Split text at commas and resolve each item (a name or a number) into an array of ids. */
-static int parse_id_list(const char *text, bool users, void **ret_ids, size_t *ret_n,
-                         char *bad, size_t bad_size) {
+int cli_parse_ids(const char *text, bool users, struct cli_ids *ret_ids, char *bad,
+                  size_t bad_size) {
     size_t n = 1, i = 0;
     uint32_t *ids;
     const char *p = text;
@@ -651,15 +639,7 @@ static int parse_id_list(const char *text, bool users, void **ret_ids, size_t *r
         if (len > 0 && len < sizeof(item)) {
             memcpy(item, p, len);
             item[len] = '\0';
-            if (users) {
-                uid_t u;
-                r = cli_parse_user(item, &u);
-                ids[i] = (uint32_t) u;
-            } else {
-                gid_t g;
-                r = cli_parse_group(item, &g);
-                ids[i] = (uint32_t) g;
-            }
+            r = users ? cli_parse_user(item, &ids[i]) : cli_parse_group(item, &ids[i]);
         }
         if (r < 0) {
             snprintf(bad, bad_size, "%.*s", (int) len, p);
@@ -672,31 +652,12 @@ static int parse_id_list(const char *text, bool users, void **ret_ids, size_t *r
             break;
         p = comma + 1;
     }
-    *ret_ids = ids;
-    *ret_n = i;
+    *ret_ids = (struct cli_ids){ .ids = ids, .n = i };
     return 0;
 }
 
 _Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
                "ids are 32 bits on Linux");
-
-int cli_parse_uid_list(const char *text, uid_t **ret_ids, size_t *ret_n, char *bad,
-                       size_t bad_size) {
-    void *ids;
-    if (parse_id_list(text, true, &ids, ret_n, bad, bad_size) < 0)
-        return -1;
-    *ret_ids = ids;
-    return 0;
-}
-
-int cli_parse_gid_list(const char *text, gid_t **ret_ids, size_t *ret_n, char *bad,
-                       size_t bad_size) {
-    void *ids;
-    if (parse_id_list(text, false, &ids, ret_n, bad, bad_size) < 0)
-        return -1;
-    *ret_ids = ids;
-    return 0;
-}
 
 const char *cli_format_duration(int ms, char *buf, size_t size) {
     if (ms % 1000 == 0) {

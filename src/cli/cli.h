@@ -7,7 +7,6 @@
 #ifndef UDS_CLI_H
 #define UDS_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +19,10 @@
 /* Exit codes (sysexits.h): EX_OK 0, EX_USAGE 64, EX_UNAVAILABLE 69, EX_CANTCREAT 73,
  * EX_TEMPFAIL 75, EX_NOPERM 77; anything else is 1. */
 #define CLI_EXIT_FAILURE 1
+
+/* What a step of a command returns when the command is to carry on; any other value is the
+ * exit code it is to end with (the failure already reported). */
+#define CLI_CONTINUE (-1)
 
 /* Commands: argv[0] is the command name, options follow. Each returns an exit code. */
 int cmd_serve(int argc, char **argv);
@@ -62,9 +65,6 @@ void cli_error(const char *address, const char *todo, const char *fmt, ...)
 /* A usage error: "uds CMD: MESSAGE" and "Try 'uds CMD --help'." on stderr; returns 64. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A getopt_long() result of '?' or ':' (optstring must start with ':') as a usage error. */
-int cli_getopt_error(const char *cmd, int c, char **argv);
-
 /* ---- option values -------------------------------------------------------------------- */
 /* Each returns 0, or -1 (errno EINVAL/ERANGE) leaving ret_* untouched; the caller says
  * what was expected, with an example, through cli_usage(). */
@@ -80,12 +80,15 @@ int cli_parse_mode(const char *text, mode_t *ret_mode);
 /* A user or group name, or a number. ENOENT: no such name. */
 int cli_parse_user(const char *text, uid_t *ret_uid);
 int cli_parse_group(const char *text, gid_t *ret_gid);
-/* Comma-separated names or numbers into a malloc'ed array (the caller frees it). On failure
- * the offending item is copied into bad. */
-int cli_parse_uid_list(const char *text, uid_t **ret_ids, size_t *ret_n, char *bad,
-                       size_t bad_size);
-int cli_parse_gid_list(const char *text, gid_t **ret_ids, size_t *ret_n, char *bad,
-                       size_t bad_size);
+/* Users or groups (uid_t and gid_t are both 32 bits on Linux). */
+struct cli_ids {
+    uint32_t *ids;      /* malloc'ed */
+    size_t n;
+};
+/* Comma-separated user (or group) names or numbers into *ret_ids (ret_ids->ids to free).
+ * On failure the offending item is copied into bad. */
+int cli_parse_ids(const char *text, bool users, struct cli_ids *ret_ids, char *bad,
+                  size_t bad_size);
 
 /* "0.5s", "10s" — the duration as a user typed it, for messages. */
 const char *cli_format_duration(int ms, char *buf, size_t size);

@@ -13,35 +13,57 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 
 #define RELAY_BUF (64 * 1024)
 
-static void connect_usage(FILE *out) {
-    fprintf(out,
-            "Usage: uds connect [OPTIONS] ADDRESS\n"
-            "\n"
-            "Connect stdin and stdout to the Unix socket at ADDRESS, like 'nc -U': what is read\n"
-            "from stdin is sent, what arrives is written to stdout. At the end of stdin the\n"
-            "sending side is shut down and output continues until the server closes.\n"
-            "\n"
-            "Options:\n"
-            "      --type TYPE        stream (default), seqpacket or dgram; with seqpacket and\n"
-            "                         dgram each read of stdin (up to 64 KiB) is one message\n"
-            "      --timeout SECONDS  give up connecting after SECONDS (exit 75); dgram: how\n"
-            "                         long to wait for replies after stdin ends (default 1)\n"
-            "      --wait SECONDS     wait up to SECONDS for the server to appear\n"
-            "      --send-fd FILE     open FILE read-only and pass its descriptor (SCM_RIGHTS)\n"
-            "                         with the first bytes sent; with empty stdin it goes\n"
-            "                         with a single NUL byte\n"
-            "  -q, --quiet            print errors only\n"
-            "  -h, --help             show this help\n"
-            "\n"
-            "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
-            "unix:@name.\n"
-            "\n"
-            "Exit status: 0 done, 1 failure, 64 usage error, 66 cannot open --send-fd FILE,\n"
-            "69 no server (no such socket, or a stale one), 75 timeout, 77 permission denied.\n");
-}
+struct connect_args {
+    enum uds_socket_type type;
+    int timeout_ms;
+    int wait_ms;
+    int verbosity;
+    const char *send_fd;
+    const char *address;
+};
+
+#define C struct connect_args
+static const struct cli_opt connect_opts[] = {
+    CLI_SECTION("Options:"),
+    CLI_OPT_TYPE(C, type, "stream (default), seqpacket or dgram; with seqpacket and\n"
+                          "dgram each read of stdin (up to 64 KiB) is one message"),
+    CLI_OPT_TIMEOUT(C, timeout_ms, "give up connecting after SECONDS (exit 75); dgram: how\n"
+                                   "long to wait for replies after stdin ends (default 1)"),
+    CLI_OPT_WAIT(C, wait_ms),
+    { "--send-fd", 0, "FILE", CLI_STRING(C, send_fd),
+      .help = "open FILE read-only and pass its descriptor (SCM_RIGHTS)\n"
+              "with the first bytes sent; with empty stdin it goes\n"
+              "with a single NUL byte" },
+    CLI_OPT_QUIET(C, verbosity, "print errors only"),
+    CLI_OPT_HELP,
+    CLI_END,
+};
+#undef C
+
+static const struct cli_command connect_cmd = {
+    .name = "connect",
+    .synopsis = "[OPTIONS] ADDRESS",
+    .intro =
+        "Connect stdin and stdout to the Unix socket at ADDRESS, like 'nc -U': what is read\n"
+        "from stdin is sent, what arrives is written to stdout. At the end of stdin the\n"
+        "sending side is shut down and output continues until the server closes.\n",
+    .opts = connect_opts,
+    .outro =
+        "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
+        "unix:@name.\n"
+        "\n"
+        "Exit status: 0 done, 1 failure, 64 usage error, 66 cannot open --send-fd FILE,\n"
+        "69 no server (no such socket, or a stale one), 75 timeout, 77 permission denied.\n",
+    .help_col = 25,
+    .operands = "ADDRESS",
+    .min_operands = 1,
+    .max_operands = 1,
+    .example = "uds connect /run/app.sock",
+};
 
 /* Write some of what is pending for stdout. Returns 0, or -1 with errno (EPIPE: the reader
  * left). */
@@ -231,63 +253,14 @@ int cli_relay_run(const struct cli_relay *r) {
 }
 
 int cmd_connect(int argc, char **argv) {
-    enum { OPT_TYPE = 256, OPT_TIMEOUT, OPT_WAIT, OPT_SEND_FD };
-    static const struct option longopts[] = {
-        { "type", required_argument, NULL, OPT_TYPE },
-        { "timeout", required_argument, NULL, OPT_TIMEOUT },
-        { "wait", required_argument, NULL, OPT_WAIT },
-        { "send-fd", required_argument, NULL, OPT_SEND_FD },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct {
-        enum uds_socket_type type;
-        int timeout_ms;
-        int wait_ms;
-        bool quiet;
-        const char *send_fd;
-        const char *address;
-    } args = { .type = UDS_STREAM };
-    int c, fd, code, file = -1;
+    struct connect_args args = { .type = UDS_STREAM };
+    struct cli_parsed p;
+    int fd, file = -1, code = cli_parse(&connect_cmd, argc, argv, &args, &p);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_TYPE:
-            if (uds_socket_type_parse(optarg, &args.type) < 0)
-                return cli_usage("connect", "--type: '%s' is not a socket type; e.g. --type "
-                                 "stream, seqpacket or dgram", optarg);
-            break;
-        case OPT_TIMEOUT:
-            if (cli_parse_duration_ms(optarg, &args.timeout_ms) < 0 || args.timeout_ms == 0)
-                return cli_usage("connect", "--timeout: '%s' is not a positive duration in "
-                                 "seconds; e.g. --timeout 2.5", optarg);
-            break;
-        case OPT_WAIT:
-            if (cli_parse_duration_ms(optarg, &args.wait_ms) < 0)
-                return cli_usage("connect", "--wait: '%s' is not a duration in seconds; e.g. "
-                                 "--wait 5", optarg);
-            break;
-        case OPT_SEND_FD:
-            args.send_fd = optarg;
-            break;
-        case 'q':
-            args.quiet = true;
-            break;
-        case 'h':
-            connect_usage(stdout);
-            return EX_OK;
-        default:
-            return cli_getopt_error("connect", c, argv);
-        }
-    }
-    if (optind >= argc)
-        return cli_usage("connect", "missing ADDRESS; e.g. uds connect /run/app.sock");
-    if (argc - optind > 1)
-        return cli_usage("connect", "one ADDRESS only; '%s' is extra", argv[optind + 1]);
-    args.address = argv[optind];
-    cli_log_setup(args.quiet ? -1 : 0, false);
+    if (code != CLI_CONTINUE)
+        return code;
+    args.address = p.operands[0];
+    cli_log_setup(args.verbosity, false);
 
     if (args.send_fd) {
         /* Read-only: the receiver gets no more than it needs to read the file. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 
 #define MAX_FINDINGS 24
 /* The test connection gives up after this long (a listener that does not accept). */
@@ -50,32 +51,43 @@ struct doctor {
     char canon[PATH_MAX + UDS_PATH_MAX + 2];    /* ... with its directory's symlinks resolved */
 };
 
-static void doctor_usage(FILE *out) {
-    fprintf(out,
-            "Usage: uds doctor [OPTIONS] ADDRESS\n"
-            "\n"
-            "Explain why the Unix socket at ADDRESS does or does not work for you, in plain\n"
-            "sentences, each with what to do: whether the path and its directories exist and\n"
-            "you may search them, whether it is a socket, its mode, owner and group, whether\n"
-            "you may write to it, whether anything listens (which process, since when) or the\n"
-            "socket is stale (and who holds its lock file), whether the listener's backlog is\n"
-            "full, whether the path was deleted or replaced under its listener, and what an\n"
-            "abstract name or a path longer than sun_path means. When nothing stands in the\n"
-            "way it connects once to confirm, and closes at once. It never removes anything.\n"
-            "\n"
-            "Options:\n"
-            "      --json        one JSON object: address, ok, exit and findings\n"
-            "                    [{code, severity, message, advice}]\n"
-            "      --no-connect  only look; do not make the confirming connection\n"
-            "  -h, --help        show this help\n"
-            "\n"
-            "ADDRESS is a path, @abstract, unix:PATH or unix:@name.\n"
-            "\n"
-            "Exit status: 0 you can connect, 1 failure, 64 usage error, 69 nothing listens\n"
-            "(no such socket, stale socket, deleted or replaced path), 73 the path is not a\n"
-            "socket or a directory is missing, 75 the listener's backlog is full, 77 permission\n"
-            "denied (a directory or the socket).\n");
-}
+static const struct cli_opt doctor_opts[] = {
+    CLI_SECTION("Options:"),
+    { "--json", 0, NULL, CLI_FLAG(struct doctor, json),
+      .help = "one JSON object: address, ok, exit and findings\n"
+              "[{code, severity, message, advice}]" },
+    { "--no-connect", 0, NULL, CLI_FLAG(struct doctor, no_connect),
+      .help = "only look; do not make the confirming connection" },
+    CLI_OPT_HELP,
+    CLI_END,
+};
+
+static const struct cli_command doctor_cmd = {
+    .name = "doctor",
+    .synopsis = "[OPTIONS] ADDRESS",
+    .intro =
+        "Explain why the Unix socket at ADDRESS does or does not work for you, in plain\n"
+        "sentences, each with what to do: whether the path and its directories exist and\n"
+        "you may search them, whether it is a socket, its mode, owner and group, whether\n"
+        "you may write to it, whether anything listens (which process, since when) or the\n"
+        "socket is stale (and who holds its lock file), whether the listener's backlog is\n"
+        "full, whether the path was deleted or replaced under its listener, and what an\n"
+        "abstract name or a path longer than sun_path means. When nothing stands in the\n"
+        "way it connects once to confirm, and closes at once. It never removes anything.\n",
+    .opts = doctor_opts,
+    .outro =
+        "ADDRESS is a path, @abstract, unix:PATH or unix:@name.\n"
+        "\n"
+        "Exit status: 0 you can connect, 1 failure, 64 usage error, 69 nothing listens\n"
+        "(no such socket, stale socket, deleted or replaced path), 73 the path is not a\n"
+        "socket or a directory is missing, 75 the listener's backlog is full, 77 permission\n"
+        "denied (a directory or the socket).\n",
+    .help_col = 20,
+    .operands = "ADDRESS",
+    .min_operands = 1,
+    .max_operands = 1,
+    .example = "uds doctor /run/app.sock",
+};
 
 /* ---- findings ------------------------------------------------------------------------- */
 
@@ -805,50 +817,26 @@ static void absolute_forms(struct doctor *d) {
 }
 
 int cmd_doctor(int argc, char **argv) {
-    enum { OPT_JSON = 256, OPT_NO_CONNECT };
-    static const struct option longopts[] = {
-        { "json", no_argument, NULL, OPT_JSON },
-        { "no-connect", no_argument, NULL, OPT_NO_CONNECT },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    struct cli_parsed p;
     struct doctor *d;
-    int ch, code;
+    int code;
 
     d = calloc(1, sizeof(*d));
     if (!d) {
         cli_error(NULL, NULL, "out of memory");
         return CLI_EXIT_FAILURE;
     }
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case OPT_JSON:
-            d->json = true;
-            break;
-        case OPT_NO_CONNECT:
-            d->no_connect = true;
-            break;
-        case 'h':
-            free(d);
-            doctor_usage(stdout);
-            return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
-        default:
-            free(d);
-            return cli_getopt_error("doctor", ch, argv);
-        }
-    }
-    if (argc - optind != 1) {
+    code = cli_parse(&doctor_cmd, argc, argv, d, &p);
+    if (code != CLI_CONTINUE) {
         free(d);
-        return cli_usage("doctor", argc - optind == 0 ? "missing ADDRESS; e.g. uds doctor "
-                         "/run/app.sock" : "one ADDRESS at a time");
+        return code;
     }
-    d->address = argv[optind];
+    d->address = p.operands[0];
     cli_log_setup(0, false);
     if (uds_addr_parse(d->address, 0, &d->addr) < 0) {
         int e = errno;
         free(d);
-        return cli_fail(CLI_OP_ANY, argv[optind], e, NULL);
+        return cli_fail(CLI_OP_ANY, p.operands[0], e, NULL);
     }
 
     d->have_socks = uds_socklist_dump(&d->socks) == 0;

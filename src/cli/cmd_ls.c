@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 
 #include "cli.h"
+#include "options.h"
 
 /* Room for a resolved relative name: a directory of PATH_MAX and the name. */
 #define RESOLVED_MAX (UDS_PATH_MAX + UDS_SUN_PATH_MAX + 8)
@@ -44,34 +45,46 @@ struct ctx {
     struct view *views;         /* parallel to socks.socks */
 };
 
-static void ls_usage(FILE *out) {
-    fprintf(out,
-            "Usage: uds ls [OPTIONS] [PATTERN]\n"
-            "\n"
-            "List the Unix sockets of this machine (its network namespace), like ss -x -a -p\n"
-            "but readable: TYPE, STATE, RECV-Q, SEND-Q, ADDRESS, INODE, PEER and PROCESS.\n"
-            "ADDRESS is an absolute path, @name for an abstract socket, or - when unnamed; a\n"
-            "relative name is resolved through the directory of a process that holds the\n"
-            "socket, and shown as ./NAME when none can tell. A path marked (deleted) or\n"
-            "(replaced) no longer leads to the socket: it is unreachable by that path.\n"
-            "For a listener, RECV-Q is the connections waiting to be accepted and SEND-Q its\n"
-            "backlog. PEER is the peer's address, or its process when it has none.\n"
-            "\n"
-            "Options:\n"
-            "  -l, --listening   only sockets that accept: listeners, and bound dgram sockets\n"
-            "                    that are not connected\n"
-            "  -a, --all         unnamed sockets too (by default only sockets with an address)\n"
-            "  -p, --processes   every process and fd that holds each socket (by default the\n"
-            "                    first process and how many more)\n"
-            "      --json        one JSON array, one object per socket (see uds(1))\n"
-            "  -h, --help        show this help\n"
-            "\n"
-            "PATTERN is a shell glob matched against ADDRESS, e.g. '/run/*' or '@*'.\n"
-            "Processes of other users are shown only to root.\n"
-            "\n"
-            "Exit status: 0 listed (even if nothing matched), 1 failure, 64 usage error,\n"
-            "69 the kernel cannot list sockets (no unix_diag).\n");
-}
+static const struct cli_opt ls_opts[] = {
+    CLI_SECTION("Options:"),
+    { "--listening", 'l', NULL, CLI_FLAG(struct args, listening),
+      .help = "only sockets that accept: listeners, and bound dgram sockets\n"
+              "that are not connected" },
+    { "--all", 'a', NULL, CLI_FLAG(struct args, all),
+      .help = "unnamed sockets too (by default only sockets with an address)" },
+    { "--processes", 'p', NULL, CLI_FLAG(struct args, processes),
+      .help = "every process and fd that holds each socket (by default the\n"
+              "first process and how many more)" },
+    { "--json", 0, NULL, CLI_FLAG(struct args, json),
+      .help = "one JSON array, one object per socket (see uds(1))" },
+    CLI_OPT_HELP,
+    CLI_END,
+};
+
+static const struct cli_command ls_cmd = {
+    .name = "ls",
+    .synopsis = "[OPTIONS] [PATTERN]",
+    .intro =
+        "List the Unix sockets of this machine (its network namespace), like ss -x -a -p\n"
+        "but readable: TYPE, STATE, RECV-Q, SEND-Q, ADDRESS, INODE, PEER and PROCESS.\n"
+        "ADDRESS is an absolute path, @name for an abstract socket, or - when unnamed; a\n"
+        "relative name is resolved through the directory of a process that holds the\n"
+        "socket, and shown as ./NAME when none can tell. A path marked (deleted) or\n"
+        "(replaced) no longer leads to the socket: it is unreachable by that path.\n"
+        "For a listener, RECV-Q is the connections waiting to be accepted and SEND-Q its\n"
+        "backlog. PEER is the peer's address, or its process when it has none.\n",
+    .opts = ls_opts,
+    .outro =
+        "PATTERN is a shell glob matched against ADDRESS, e.g. '/run/*' or '@*'.\n"
+        "Processes of other users are shown only to root.\n"
+        "\n"
+        "Exit status: 0 listed (even if nothing matched), 1 failure, 64 usage error,\n"
+        "69 the kernel cannot list sockets (no unix_diag).\n",
+    .help_col = 20,
+    .operands = "PATTERN",
+    .max_operands = 1,
+    .extra_hint = "quote a glob: uds ls '/run/*'",
+};
 
 /* ---- addresses ------------------------------------------------------------------------ */
 
@@ -426,47 +439,17 @@ static int by_address(const void *a, const void *b, void *arg) {
 }
 
 int cmd_ls(int argc, char **argv) {
-    enum { OPT_JSON = 256 };
-    static const struct option longopts[] = {
-        { "listening", no_argument, NULL, 'l' },
-        { "all", no_argument, NULL, 'a' },
-        { "processes", no_argument, NULL, 'p' },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct args args = { 0 };
     struct ctx c = { .args = &args };
+    struct cli_parsed p;
     size_t *order = NULL, n = 0;
     bool missing_proc = false;
-    int ch;
+    int code = cli_parse(&ls_cmd, argc, argv, &args, &p);
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, ":laph", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'l':
-            args.listening = true;
-            break;
-        case 'a':
-            args.all = true;
-            break;
-        case 'p':
-            args.processes = true;
-            break;
-        case OPT_JSON:
-            args.json = true;
-            break;
-        case 'h':
-            ls_usage(stdout);
-            return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
-        default:
-            return cli_getopt_error("ls", ch, argv);
-        }
-    }
-    if (argc - optind > 1)
-        return cli_usage("ls", "one PATTERN at most; quote a glob: uds ls '/run/*'");
-    if (argc - optind == 1)
-        args.pattern = argv[optind];
+    if (code != CLI_CONTINUE)
+        return code;
+    if (p.n_operands == 1)
+        args.pattern = p.operands[0];
     cli_log_setup(0, false);
 
     if (uds_socklist_dump(&c.socks) < 0) {

@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "listen_opts.h"
+#include "options.h"
 
 /* Fds besides those of the connections: stdio, listener, lock file, epoll, timer,
  * signalfd, the EMFILE spare, the pooled pipes (64 pairs), and some slack. */
@@ -122,67 +123,6 @@ struct conn {
     bool uid_counted;           /* client_uid holds one of its --max-conns-per-uid */
     pid_t loop_pid;             /* ELOOP: the process the client would come back to */
 };
-
-static void proxy_usage(FILE *out) {
-    fprintf(out,
-            "Usage: uds proxy [OPTIONS] LISTEN TARGET\n"
-            "\n"
-            "Accept clients on LISTEN and relay each one, both ways, to its own connection to\n"
-            "TARGET. Each side is a Unix socket (a path, @abstract, unix:PATH or unix:@name)\n"
-            "or tcp:HOST:PORT (tcp:[IPv6]:PORT): a Unix-socket service exposed on TCP, a TCP\n"
-            "service on a Unix socket, or a Unix socket re-exposed at another path with\n"
-            "other permissions. One thread relays every connection; an end of input on one\n"
-            "side is passed on as a half-close on the other; a side that does not read slows\n"
-            "its peer; bulk data moves with splice() (zero-copy).\n"
-            "\n"
-            "Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a live\n"
-            "server's or any other file is never touched):\n"
-            CLI_LISTEN_HELP_ACCESS
-            "\n"
-            "TCP listener (binds only the host given):\n"
-            "      --public              allow a host that is not loopback (127.0.0.0/8, ::1)\n"
-            "\n"
-            "Target:\n"
-            "      --connect-timeout SECONDS  give up connecting to TARGET for a client after\n"
-            "                            this long and close that client (default 5)\n"
-            "      --send-proxy          begin each connection to TARGET with a PROXY protocol\n"
-            "                            v1 header (text) naming the client's address\n"
-            "      --send-proxy-v2       the same with a PROXY protocol v2 header (binary)\n"
-            "\n"
-            "Limits:\n"
-            CLI_LISTEN_HELP_LIMITS
-            "      --buffer-size BYTES   bytes in flight per direction of a connection, K/M\n"
-            "                            suffixes (default 256K)\n"
-            "      --no-splice           always copy through a buffer, never splice()\n"
-            "      --no-batch            one send() per write, instead of the writes of a\n"
-            "                            wakeup together in one io_uring submission\n"
-            "      --busy-poll USEC      after activity, poll without sleeping for up to USEC\n"
-            "                            microseconds before waiting again: lower latency\n"
-            "                            for a CPU kept busy while traffic flows (default 0)\n"
-            "\n"
-            "Readiness and logs:\n"
-            CLI_LISTEN_HELP_LOGS
-            "\n"
-            "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
-            "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
-            "times out is closed and logged; the proxy serves on. The target sees every\n"
-            "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid\n"
-            "(a 'uds serve' target needs --max-conns-per-uid equal to its --max-conns). A\n"
-            "TARGET that is LISTEN itself, by any name, is refused; a loop that forms later\n"
-            "(two proxies pointed at each other) is cut and logged.\n"
-            "SIGTERM or SIGINT stops gracefully: no new clients, open connections finish (up\n"
-            "to --drain-timeout); a second signal stops at once.\n"
-            "\n"
-            "Socket activation: a socket passed by systemd (LISTEN_FDS, as systemd-socket-proxyd\n"
-            "gets it) that is bound to LISTEN, a Unix socket at that path or name or a TCP\n"
-            "socket on that host and port, is used instead of binding one; its file, mode and\n"
-            "owner are then the service manager's to make and remove.\n"
-            "\n"
-            "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off open\n"
-            "connections), 64 usage error (also: TARGET is LISTEN itself), 69 LISTEN is held\n"
-            "by a running server, 73 cannot create (the path exists and is not a socket, or\n"
-            "its directory is missing), 77 permission denied.\n");
-}
 
 /* ---- addresses -------------------------------------------------------------------------- */
 
@@ -1321,77 +1261,92 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
 
 /* ---- options ------------------------------------------------------------------------------ */
 
-/* Returns -1 when the command should go on, else the exit code. */
-static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
-    enum {
-        OPT_PUBLIC = 256, OPT_CONNECT_TIMEOUT, OPT_SEND_PROXY, OPT_SEND_PROXY_V2, OPT_BUFFER,
-        OPT_NO_SPLICE, OPT_NO_BATCH, OPT_BUSY_POLL,
-    };
-    static const struct option longopts[] = {
-        { "public", no_argument, NULL, OPT_PUBLIC },
-        { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
-        { "send-proxy", no_argument, NULL, OPT_SEND_PROXY },
-        { "send-proxy-v2", no_argument, NULL, OPT_SEND_PROXY_V2 },
-        { "buffer-size", required_argument, NULL, OPT_BUFFER },
-        { "no-splice", no_argument, NULL, OPT_NO_SPLICE },
-        { "no-batch", no_argument, NULL, OPT_NO_BATCH },
-        { "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
-        CLI_LISTEN_LONGOPTS,
-        { NULL, 0, NULL, 0 },
-    };
-    int c, r;
+#define P struct proxy_args
+static const struct cli_opt proxy_opts[] = {
+    CLI_SECTION("Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a "
+                "live\nserver's or any other file is never touched):"),
+    CLI_INCLUDE(cli_listen_access_opts, P, common, struct cli_listen_opts),
+    CLI_SECTION("TCP listener (binds only the host given):"),
+    { "--public", 0, NULL, CLI_FLAG(P, public),
+      .help = "allow a host that is not loopback (127.0.0.0/8, ::1)" },
+    CLI_SECTION("Target:"),
+    { "--connect-timeout", 0, "SECONDS", CLI_DURATION(P, connect_ms, 1),
+      .help = "give up connecting to TARGET for a client after\n"
+              "this long and close that client (default 5)" },
+    { "--send-proxy", 0, NULL, CLI_SET(P, send_proxy, 1),
+      .help = "begin each connection to TARGET with a PROXY protocol\n"
+              "v1 header (text) naming the client's address" },
+    { "--send-proxy-v2", 0, NULL, CLI_SET(P, send_proxy, 2),
+      .help = "the same with a PROXY protocol v2 header (binary)" },
+    CLI_SECTION("Limits:"),
+    CLI_INCLUDE(cli_listen_limit_opts, P, common, struct cli_listen_opts),
+    { "--buffer-size", 0, "BYTES", CLI_SIZE(P, buffer_size, 1024, 64L << 20),
+      .example = "256K", .help = "bytes in flight per direction of a connection, K/M\n"
+                                 "suffixes (default 256K)" },
+    { "--no-splice", 0, NULL, CLI_FLAG(P, no_splice),
+      .help = "always copy through a buffer, never splice()" },
+    { "--no-batch", 0, NULL, CLI_FLAG(P, no_batch),
+      .help = "one send() per write, instead of the writes of a\n"
+              "wakeup together in one io_uring submission" },
+    { "--busy-poll", 0, "USEC", CLI_LONG(P, busy_poll_us, 0, 1000000),
+      .what = "a number of microseconds", .example = "50",
+      .help = "after activity, poll without sleeping for up to USEC\n"
+              "microseconds before waiting again: lower latency\n"
+              "for a CPU kept busy while traffic flows (default 0)" },
+    CLI_SECTION("Readiness and logs:"),
+    CLI_INCLUDE(cli_listen_log_opts, P, common, struct cli_listen_opts),
+    CLI_END,
+};
+#undef P
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":" CLI_LISTEN_SHORTOPTS, longopts, NULL)) != -1) {
-        r = cli_listen_opts_parse(&a->common, "proxy", c, optarg);
-        if (r < 0)
-            return EX_USAGE;
-        if (r > 0)
-            continue;
-        switch (c) {
-        case OPT_PUBLIC:
-            a->public = true;
-            break;
-        case OPT_CONNECT_TIMEOUT:
-            if (cli_parse_duration_ms(optarg, &a->connect_ms) < 0 || a->connect_ms == 0)
-                return cli_usage("proxy", "--connect-timeout: '%s' is not a duration in "
-                                 "seconds above 0; e.g. --connect-timeout 2.5", optarg);
-            break;
-        case OPT_SEND_PROXY:
-        case OPT_SEND_PROXY_V2:
-            a->send_proxy = c == OPT_SEND_PROXY ? 1 : 2;
-            break;
-        case OPT_BUFFER:
-            if (cli_parse_size(optarg, &a->buffer_size) < 0 || a->buffer_size < 1024 ||
-                a->buffer_size > (64u << 20))
-                return cli_usage("proxy", "--buffer-size: '%s' is not a size from 1K to 64M; "
-                                 "e.g. --buffer-size 256K", optarg);
-            break;
-        case OPT_NO_SPLICE:
-            a->no_splice = true;
-            break;
-        case OPT_NO_BATCH:
-            a->no_batch = true;
-            break;
-        case OPT_BUSY_POLL:
-            if (cli_parse_long(optarg, 0, 1000000, &a->busy_poll_us) < 0)
-                return cli_usage("proxy", "--busy-poll: '%s' is not a number of microseconds "
-                                 "from 0 to 1000000; e.g. --busy-poll 50", optarg);
-            break;
-        case 'h':
-            proxy_usage(stdout);
-            return EX_OK;
-        default:
-            return cli_getopt_error("proxy", c, argv);
-        }
-    }
-    if (argc - optind < 2)
-        return cli_usage("proxy", "needs LISTEN and TARGET; e.g. uds proxy tcp:127.0.0.1:6380 "
-                         "/run/redis.sock");
-    if (argc - optind > 2)
-        return cli_usage("proxy", "LISTEN and TARGET only; '%s' is extra", argv[optind + 2]);
-    a->listen = argv[optind];
-    a->target = argv[optind + 1];
+static const struct cli_command proxy_cmd = {
+    .name = "proxy",
+    .synopsis = "[OPTIONS] LISTEN TARGET",
+    .intro =
+        "Accept clients on LISTEN and relay each one, both ways, to its own connection to\n"
+        "TARGET. Each side is a Unix socket (a path, @abstract, unix:PATH or unix:@name)\n"
+        "or tcp:HOST:PORT (tcp:[IPv6]:PORT): a Unix-socket service exposed on TCP, a TCP\n"
+        "service on a Unix socket, or a Unix socket re-exposed at another path with\n"
+        "other permissions. One thread relays every connection; an end of input on one\n"
+        "side is passed on as a half-close on the other; a side that does not read slows\n"
+        "its peer; bulk data moves with splice() (zero-copy).\n",
+    .opts = proxy_opts,
+    .outro =
+        "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
+        "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
+        "times out is closed and logged; the proxy serves on. The target sees every\n"
+        "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid\n"
+        "(a 'uds serve' target needs --max-conns-per-uid equal to its --max-conns). A\n"
+        "TARGET that is LISTEN itself, by any name, is refused; a loop that forms later\n"
+        "(two proxies pointed at each other) is cut and logged.\n"
+        "SIGTERM or SIGINT stops gracefully: no new clients, open connections finish (up\n"
+        "to --drain-timeout); a second signal stops at once.\n"
+        "\n"
+        "Socket activation: a socket passed by systemd (LISTEN_FDS, as systemd-socket-proxyd\n"
+        "gets it) that is bound to LISTEN, a Unix socket at that path or name or a TCP\n"
+        "socket on that host and port, is used instead of binding one; its file, mode and\n"
+        "owner are then the service manager's to make and remove.\n"
+        "\n"
+        "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off open\n"
+        "connections), 64 usage error (also: TARGET is LISTEN itself), 69 LISTEN is held\n"
+        "by a running server, 73 cannot create (the path exists and is not a socket, or\n"
+        "its directory is missing), 77 permission denied.\n",
+    .help_col = 28,
+    .operands = "LISTEN and TARGET",
+    .min_operands = 2,
+    .max_operands = 2,
+    .example = "uds proxy tcp:127.0.0.1:6380 /run/redis.sock",
+};
+
+/* Returns CLI_CONTINUE when the command should go on, else the exit code. */
+static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
+    struct cli_parsed p;
+    int code = cli_parse(&proxy_cmd, argc, argv, a, &p);
+
+    if (code != CLI_CONTINUE)
+        return code;
+    a->listen = p.operands[0];
+    a->target = p.operands[1];
     return cli_listen_opts_check_per_uid(&a->common, "proxy");
 }
 

@@ -15,40 +15,63 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 
 /* Largest stdin read whole to become one seqpacket/dgram message (the kernel's own limit,
  * the socket send buffer, is lower still and answers EMSGSIZE). */
 #define SEND_MAX_MESSAGE (4u * 1024 * 1024)
 
-static void send_usage(FILE *out) {
-    fprintf(out,
-            "Usage: uds send [OPTIONS] ADDRESS [MESSAGE...]\n"
-            "\n"
-            "Send one request to the Unix socket at ADDRESS and print the reply: MESSAGE is\n"
-            "the arguments joined by spaces plus a newline (like echo), or stdin when there is\n"
-            "no MESSAGE. After sending, the sending side is shut down; the reply is printed\n"
-            "until the server closes (dgram: the first reply datagram).\n"
-            "\n"
-            "Options:\n"
-            "  -n                     do not add the newline\n"
-            "      --framed           send MESSAGE as one frame (a 4-byte big-endian length,\n"
-            "                         then the bytes) and print the payload of the one frame\n"
-            "                         that comes back; the connection is not half-closed\n"
-            "                         (stream only)\n"
-            "      --type TYPE        stream (default), seqpacket or dgram (the message is\n"
-            "                         one packet)\n"
-            "      --timeout SECONDS  give up after SECONDS: connecting, sending and the whole\n"
-            "                         reply (exit 75); counted after any --wait\n"
-            "      --wait SECONDS     wait up to SECONDS for the server to appear\n"
-            "  -q, --quiet            print errors only\n"
-            "  -h, --help             show this help\n"
-            "\n"
-            "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
-            "unix:@name.\n"
-            "\n"
-            "Exit status: 0 done, 1 failure, 64 usage error, 69 no server (no such socket, or\n"
-            "a stale one), 75 timeout, 77 permission denied.\n");
-}
+struct send_args {
+    enum uds_socket_type type;
+    int timeout_ms;
+    int wait_ms;
+    int verbosity;
+    bool no_newline;
+    bool framed;
+    const char *address;
+};
+
+#define S struct send_args
+static const struct cli_opt send_opts[] = {
+    CLI_SECTION("Options:"),
+    { NULL, 'n', NULL, CLI_FLAG(S, no_newline), .help = "do not add the newline" },
+    { "--framed", 0, NULL, CLI_FLAG(S, framed),
+      .help = "send MESSAGE as one frame (a 4-byte big-endian length,\n"
+              "then the bytes) and print the payload of the one frame\n"
+              "that comes back; the connection is not half-closed\n"
+              "(stream only)" },
+    CLI_OPT_TYPE(S, type, "stream (default), seqpacket or dgram (the message is\n"
+                          "one packet)"),
+    CLI_OPT_TIMEOUT(S, timeout_ms, "give up after SECONDS: connecting, sending and the whole\n"
+                                   "reply (exit 75); counted after any --wait"),
+    CLI_OPT_WAIT(S, wait_ms),
+    CLI_OPT_QUIET(S, verbosity, "print errors only"),
+    CLI_OPT_HELP,
+    CLI_END,
+};
+#undef S
+
+static const struct cli_command send_cmd = {
+    .name = "send",
+    .synopsis = "[OPTIONS] ADDRESS [MESSAGE...]",
+    .intro =
+        "Send one request to the Unix socket at ADDRESS and print the reply: MESSAGE is\n"
+        "the arguments joined by spaces plus a newline (like echo), or stdin when there is\n"
+        "no MESSAGE. After sending, the sending side is shut down; the reply is printed\n"
+        "until the server closes (dgram: the first reply datagram).\n",
+    .opts = send_opts,
+    .outro =
+        "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
+        "unix:@name.\n"
+        "\n"
+        "Exit status: 0 done, 1 failure, 64 usage error, 69 no server (no such socket, or\n"
+        "a stale one), 75 timeout, 77 permission denied.\n",
+    .help_col = 25,
+    .operands = "ADDRESS",
+    .min_operands = 1,
+    .max_operands = -1,
+    .example = "uds send /run/app.sock 'hello'",
+};
 
 /* The arguments joined by spaces, plus "\n" unless no_newline. */
 static char *join_message(char **words, int n, bool no_newline, size_t *ret_len) {
@@ -269,73 +292,22 @@ out:
 }
 
 int cmd_send(int argc, char **argv) {
-    enum { OPT_TYPE = 256, OPT_TIMEOUT, OPT_WAIT, OPT_FRAMED };
-    static const struct option longopts[] = {
-        { "type", required_argument, NULL, OPT_TYPE },
-        { "framed", no_argument, NULL, OPT_FRAMED },
-        { "timeout", required_argument, NULL, OPT_TIMEOUT },
-        { "wait", required_argument, NULL, OPT_WAIT },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct {
-        enum uds_socket_type type;
-        int timeout_ms;
-        int wait_ms;
-        bool quiet;
-        bool no_newline;
-        bool framed;
-        const char *address;
-    } args = { .type = UDS_STREAM };
+    struct send_args args = { .type = UDS_STREAM };
+    struct cli_parsed p;
     char *msg = NULL;
     size_t msg_len = 0;
-    int c, fd, code;
+    int fd, code = cli_parse(&send_cmd, argc, argv, &args, &p);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":nqh", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_TYPE:
-            if (uds_socket_type_parse(optarg, &args.type) < 0)
-                return cli_usage("send", "--type: '%s' is not a socket type; e.g. --type "
-                                 "stream, seqpacket or dgram", optarg);
-            break;
-        case OPT_TIMEOUT:
-            if (cli_parse_duration_ms(optarg, &args.timeout_ms) < 0 || args.timeout_ms == 0)
-                return cli_usage("send", "--timeout: '%s' is not a positive duration in "
-                                 "seconds; e.g. --timeout 2.5", optarg);
-            break;
-        case OPT_WAIT:
-            if (cli_parse_duration_ms(optarg, &args.wait_ms) < 0)
-                return cli_usage("send", "--wait: '%s' is not a duration in seconds; e.g. "
-                                 "--wait 5", optarg);
-            break;
-        case 'n':
-            args.no_newline = true;
-            break;
-        case OPT_FRAMED:
-            args.framed = true;
-            break;
-        case 'q':
-            args.quiet = true;
-            break;
-        case 'h':
-            send_usage(stdout);
-            return EX_OK;
-        default:
-            return cli_getopt_error("send", c, argv);
-        }
-    }
-    if (optind >= argc)
-        return cli_usage("send", "missing ADDRESS; e.g. uds send /run/app.sock 'hello'");
-    args.address = argv[optind++];
+    if (code != CLI_CONTINUE)
+        return code;
+    args.address = p.operands[0];
     if (args.framed && args.type != UDS_STREAM)
         return cli_usage("send", "--framed is for stream sockets: seqpacket and dgram keep "
                          "message boundaries themselves; drop --framed or --type");
-    cli_log_setup(args.quiet ? -1 : 0, false);
+    cli_log_setup(args.verbosity, false);
 
-    if (optind < argc) {
-        msg = join_message(argv + optind, argc - optind, args.no_newline, &msg_len);
+    if (p.n_operands > 1) {
+        msg = join_message(p.operands + 1, p.n_operands - 1, args.no_newline, &msg_len);
         if (!msg)
             return cli_fail(CLI_OP_ANY, args.address, errno, NULL);
     } else if (args.type != UDS_STREAM || args.framed) {

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "listen_opts.h"
+#include "options.h"
 
 /* Fds a server needs besides one per connection: stdio, listener, lock file, epoll, timer,
  * signalfd, the EMFILE spare, and some slack. */
@@ -42,7 +43,7 @@ struct serve_args {
     size_t reply_line_len;
     struct cli_listen_opts common;  /* access, limits, readiness and logs (as uds proxy) */
     size_t max_message;
-    bool max_message_set;
+    const char *max_message_given;
 };
 
 struct serve {
@@ -70,60 +71,6 @@ struct serve {
     bool stopping;                  /* -- PROGRAM: stop begun, waiting for the children */
     uint64_t stop_timer;
 };
-
-static void serve_usage(FILE *out) {
-    fprintf(out,
-            "Usage: uds serve [OPTIONS] ADDRESS [-- PROGRAM [ARG...]]\n"
-            "\n"
-            "Serve the Unix socket at ADDRESS (a path, @abstract, unix:PATH or unix:@name):\n"
-            "echo what each client sends, answer each message with --reply TEXT, or run\n"
-            "PROGRAM for each client. A stale socket file (nobody listening) is replaced; a\n"
-            "live server's is never touched.\n"
-            "\n"
-            "Handler:\n"
-            "      --reply TEXT          answer each message with TEXT instead of echoing;\n"
-            "                            on a stream a message is a line (TEXT and a newline\n"
-            "                            per line, and for data left without a newline at\n"
-            "                            the end); on seqpacket and dgram it is one packet\n"
-            "                            (answered with exactly TEXT)\n"
-            "      --framed              messages are frames: a 4-byte big-endian length,\n"
-            "                            then that many bytes; each is echoed, or answered\n"
-            "                            with TEXT as one frame (stream, seqpacket)\n"
-            "      --type TYPE           stream (default), seqpacket or dgram\n"
-            "  -- PROGRAM [ARG...]       run PROGRAM for each client, its stdin and stdout\n"
-            "                            the connection, stderr the server's (UCSPI, like\n"
-            "                            unixserver and s6-ipcserver); its environment has\n"
-            "                            PROTO=UNIX, UNIXREMOTEPID, UNIXREMOTEEUID,\n"
-            "                            UNIXREMOTEEGID, UNIXLOCALPATH, UNIXLOCALUID and\n"
-            "                            UNIXLOCALGID. Then --max-conns limits the programs\n"
-            "                            running, --drain-timeout is how long they get after\n"
-            "                            their SIGTERM, and -v logs each start and end\n"
-            "\n"
-            "Access:\n"
-            CLI_LISTEN_HELP_ACCESS
-            "\n"
-            "Limits:\n"
-            CLI_LISTEN_HELP_LIMITS
-            "      --max-message BYTES   longest line (--reply on a stream), frame\n"
-            "                            (--framed) or packet (seqpacket, dgram), K/M\n"
-            "                            suffixes (default 64K); a client over it is closed\n"
-            "                            and logged\n"
-            "\n"
-            "Readiness and logs:\n"
-            CLI_LISTEN_HELP_LOGS
-            "\n"
-            "Once ready it logs 'uds: listening on ADDRESS' on stderr and, when NOTIFY_SOCKET\n"
-            "is set, sends READY=1 there. Sockets passed by systemd (LISTEN_FDS) that are\n"
-            "bound to ADDRESS are used instead of binding. SIGTERM or SIGINT stops gracefully:\n"
-            "no new clients, the socket file is removed, clients in flight get their replies\n"
-            "(programs get SIGTERM, and SIGKILL after --drain-timeout); a second signal stops\n"
-            "at once. SIGHUP stops like SIGTERM.\n"
-            "\n"
-            "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off clients\n"
-            "in flight), 64 usage error (also: PROGRAM not found), 69 the address is held by a\n"
-            "running server, 73 cannot create (the path exists and is not a socket, or its\n"
-            "directory is missing), 77 permission denied.\n");
-}
 
 /* ---- logging helpers ------------------------------------------------------------------ */
 
@@ -667,13 +614,88 @@ static void serve_args_done(struct serve_args *a) {
     free(a->reply_line);
 }
 
-/* Options that make no sense together: a usage error, or -1 when all is well. */
-static int check_combinations(const struct serve_args *a) {
+#define S struct serve_args
+static const struct cli_opt serve_opts[] = {
+    CLI_SECTION("Handler:"),
+    { "--reply", 0, "TEXT", CLI_STRING(S, reply),
+      .help = "answer each message with TEXT instead of echoing;\n"
+              "on a stream a message is a line (TEXT and a newline\n"
+              "per line, and for data left without a newline at\n"
+              "the end); on seqpacket and dgram it is one packet\n"
+              "(answered with exactly TEXT)" },
+    { "--framed", 0, NULL, CLI_FLAG(S, framed),
+      .help = "messages are frames: a 4-byte big-endian length,\n"
+              "then that many bytes; each is echoed, or answered\n"
+              "with TEXT as one frame (stream, seqpacket)" },
+    CLI_OPT_TYPE(S, type, "stream (default), seqpacket or dgram"),
+    CLI_TEXT("-- PROGRAM [ARG...]",
+             "run PROGRAM for each client, its stdin and stdout\n"
+             "the connection, stderr the server's (UCSPI, like\n"
+             "unixserver and s6-ipcserver); its environment has\n"
+             "PROTO=UNIX, UNIXREMOTEPID, UNIXREMOTEEUID,\n"
+             "UNIXREMOTEEGID, UNIXLOCALPATH, UNIXLOCALUID and\n"
+             "UNIXLOCALGID. Then --max-conns limits the programs\n"
+             "running, --drain-timeout is how long they get after\n"
+             "their SIGTERM, and -v logs each start and end"),
+    CLI_SECTION("Access:"),
+    CLI_INCLUDE(cli_listen_access_opts, S, common, struct cli_listen_opts),
+    CLI_SECTION("Limits:"),
+    CLI_INCLUDE(cli_listen_limit_opts, S, common, struct cli_listen_opts),
+    { "--max-message", 0, "BYTES", CLI_SIZE(S, max_message, 1, 1L << 30),
+      CLI_SEEN(S, max_message_given),
+      .help = "longest line (--reply on a stream), frame\n"
+              "(--framed) or packet (seqpacket, dgram), K/M\n"
+              "suffixes (default 64K); a client over it is closed\n"
+              "and logged" },
+    CLI_SECTION("Readiness and logs:"),
+    CLI_INCLUDE(cli_listen_log_opts, S, common, struct cli_listen_opts),
+    CLI_END,
+};
+#undef S
+
+static const struct cli_command serve_cmd = {
+    .name = "serve",
+    .synopsis = "[OPTIONS] ADDRESS [-- PROGRAM [ARG...]]",
+    .intro =
+        "Serve the Unix socket at ADDRESS (a path, @abstract, unix:PATH or unix:@name):\n"
+        "echo what each client sends, answer each message with --reply TEXT, or run\n"
+        "PROGRAM for each client. A stale socket file (nobody listening) is replaced; a\n"
+        "live server's is never touched.\n",
+    .opts = serve_opts,
+    .outro =
+        "Once ready it logs 'uds: listening on ADDRESS' on stderr and, when NOTIFY_SOCKET\n"
+        "is set, sends READY=1 there. Sockets passed by systemd (LISTEN_FDS) that are\n"
+        "bound to ADDRESS are used instead of binding. SIGTERM or SIGINT stops gracefully:\n"
+        "no new clients, the socket file is removed, clients in flight get their replies\n"
+        "(programs get SIGTERM, and SIGKILL after --drain-timeout); a second signal stops\n"
+        "at once. SIGHUP stops like SIGTERM.\n"
+        "\n"
+        "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off clients\n"
+        "in flight), 64 usage error (also: PROGRAM not found), 69 the address is held by a\n"
+        "running server, 73 cannot create (the path exists and is not a socket, or its\n"
+        "directory is missing), 77 permission denied.\n",
+    .help_col = 28,
+    .operands = "ADDRESS",
+    .min_operands = 1,
+    .max_operands = 1,
+    .rest_after_dashdash = true,
+    .example = "uds serve /run/app.sock",
+    .extra_hint = "to run a program for each client: uds serve ADDRESS -- PROGRAM",
+};
+
+/* Options that make no sense together, and -- PROGRAM: a usage error, or CLI_CONTINUE. */
+static int check_serve_args(struct serve_args *a, const struct cli_parsed *p) {
+    a->address = p->operands[0];
+    if (p->dashdash && p->n_operands < 2)
+        return cli_usage("serve", "missing PROGRAM after --; e.g. uds serve %s -- cat",
+                         a->address);
+    if (p->dashdash)
+        a->program = p->operands + 1;
     if (a->program) {
         const char *which = a->reply ? "--reply" : a->framed ? "--framed" :
                             a->common.idle_ms > 0 ? "--idle-timeout" :
-                            a->common.first_byte_ms != CLI_NOT_GIVEN ? "--first-byte-timeout" :
-                            a->max_message_set ? "--max-message" : NULL;
+                            a->common.first_byte_given ? a->common.first_byte_given :
+                            a->max_message_given;
         if (which)
             return cli_usage("serve", "%s does not go with -- PROGRAM: the program does the "
                              "talking; e.g. uds serve ADDRESS -- cat", which);
@@ -683,99 +705,35 @@ static int check_combinations(const struct serve_args *a) {
     }
     if (a->framed && a->type == UDS_DGRAM)
         return cli_usage("serve", "--framed needs --type stream or seqpacket, not dgram");
-    if (a->common.first_byte_ms != CLI_NOT_GIVEN && a->type == UDS_DGRAM)
+    if (a->common.first_byte_given && a->type == UDS_DGRAM)
         return cli_usage("serve", "--first-byte-timeout needs connections: --type stream or "
                          "seqpacket, not dgram");
     if (a->common.max_per_uid > 0 && a->type == UDS_DGRAM)
         return cli_usage("serve", "--max-conns-per-uid needs connections: --type stream or "
                          "seqpacket, not dgram");
-    return -1;
+    return cli_listen_opts_check_per_uid(&a->common, "serve");
 }
 
-/* Returns -1 when the command should go on, else the exit code. */
+/* Returns CLI_CONTINUE when the command should go on, else the exit code. */
 static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
-    enum {
-        OPT_TYPE = 256, OPT_REPLY, OPT_FRAMED, OPT_MAX_MESSAGE,
-    };
-    static const struct option longopts[] = {
-        { "type", required_argument, NULL, OPT_TYPE },
-        { "reply", required_argument, NULL, OPT_REPLY },
-        { "framed", no_argument, NULL, OPT_FRAMED },
-        { "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
-        CLI_LISTEN_LONGOPTS,
-        { NULL, 0, NULL, 0 },
-    };
-    const char *dash_value = NULL;  /* an option's value that happens to be "--" */
-    int c, r;
+    struct cli_parsed p;
+    int code = cli_parse(&serve_cmd, argc, argv, a, &p);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":" CLI_LISTEN_SHORTOPTS, longopts, NULL)) != -1) {
-        if (optarg && strcmp(optarg, "--") == 0)
-            dash_value = optarg;
-        r = cli_listen_opts_parse(&a->common, "serve", c, optarg);
-        if (r < 0)
-            return EX_USAGE;
-        if (r > 0)
-            continue;
-        switch (c) {
-        case OPT_TYPE:
-            if (uds_socket_type_parse(optarg, &a->type) < 0)
-                return cli_usage("serve", "--type: '%s' is not a socket type; e.g. --type "
-                                 "stream, seqpacket or dgram", optarg);
-            break;
-        case OPT_REPLY:
-            a->reply = optarg;
-            break;
-        case OPT_FRAMED:
-            a->framed = true;
-            break;
-        case OPT_MAX_MESSAGE:
-            if (cli_parse_size(optarg, &a->max_message) < 0 || a->max_message == 0 ||
-                a->max_message > (1u << 30))
-                return cli_usage("serve", "--max-message: '%s' is not a size from 1 byte to "
-                                 "1G; e.g. --max-message 64K", optarg);
-            a->max_message_set = true;
-            break;
-        case 'h':
-            serve_usage(stdout);
-            return EX_OK;
-        default:
-            return cli_getopt_error("serve", c, argv);
-        }
-    }
-    /* getopt_long moves a "--" in front of the operands: ADDRESS, then PROGRAM ARGS. */
-    bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0 &&
-                    argv[optind - 1] != dash_value;
-    if (optind >= argc)
-        return cli_usage("serve", "missing ADDRESS; e.g. uds serve /run/app.sock");
-    if (!dashdash && argc - optind > 1)
-        return cli_usage("serve", "one ADDRESS only; '%s' is extra (to run a program for each "
-                         "client: uds serve ADDRESS -- PROGRAM)", argv[optind + 1]);
-    a->address = argv[optind];
-    if (dashdash) {
-        if (argc - optind < 2)
-            return cli_usage("serve", "missing PROGRAM after --; e.g. uds serve %s -- cat",
-                             a->address);
-        a->program = argv + optind + 1;
-    }
-    int code = check_combinations(a);
-    if (code >= 0)
+    if (code == CLI_CONTINUE)
+        code = check_serve_args(a, &p);
+    if (code != CLI_CONTINUE || !a->reply)
         return code;
-    code = cli_listen_opts_check_per_uid(&a->common, "serve");
-    if (code >= 0)
-        return code;
-    if (a->reply) {
-        a->reply_line_len = strlen(a->reply) + 1;
-        a->reply_line = malloc(a->reply_line_len + 1);
-        if (!a->reply_line)
-            return cli_fail(CLI_OP_ANY, a->address, ENOMEM, NULL);
-        snprintf(a->reply_line, a->reply_line_len + 1, "%s\n", a->reply);
-    }
-    return -1;
+    a->reply_line_len = strlen(a->reply) + 1;
+    a->reply_line = malloc(a->reply_line_len + 1);
+    if (!a->reply_line)
+        return cli_fail(CLI_OP_ANY, a->address, ENOMEM, NULL);
+    snprintf(a->reply_line, a->reply_line_len + 1, "%s\n", a->reply);
+    return CLI_CONTINUE;
 }
 
 /* ---- the command ----------------------------------------------------------------------- */
 
+/* Returns CLI_CONTINUE when listening, else the exit code. */
 static int start_listening(struct serve *sv) {
     const struct serve_args *a = sv->args;
     struct uds_addr addr;
@@ -904,7 +862,7 @@ static int run_exec(struct serve *sv, int sigfd) {
 }
 
 /* -- PROGRAM, found before the socket exists: a typo is a usage error, not a server that
- * fails every client. */
+ * fails every client. Returns CLI_CONTINUE, or the exit code. */
 static int prepare_exec(struct serve *sv) {
     const struct serve_args *a = sv->args;
     struct uds_addr addr;
@@ -917,7 +875,7 @@ static int prepare_exec(struct serve *sv) {
     sv->program_name = a->program[0];
     sv->exec = cli_exec_new(a->program, local);
     if (sv->exec)
-        return -1;
+        return CLI_CONTINUE;
     if (errno == ENOENT)
         return cli_usage("serve", "%s: no such program%s", a->program[0],
                          strchr(a->program[0], '/') ? "" : " in PATH");
@@ -937,7 +895,7 @@ int cmd_serve(int argc, char **argv) {
     cli_listen_opts_init(&args.common);
     uds_listener_init(&sv.listener);
     code = parse_serve_args(argc, argv, &args);
-    if (code >= 0)
+    if (code != CLI_CONTINUE)
         goto out;
     cli_listen_opts_log_setup(&args.common);
     sv.allow = cli_listen_opts_allow(&args.common);
@@ -950,7 +908,7 @@ int cmd_serve(int argc, char **argv) {
     }
     if (args.program) {
         code = prepare_exec(&sv);
-        if (code >= 0)
+        if (code != CLI_CONTINUE)
             goto out;
     }
     if (args.type != UDS_DGRAM && !(sv.uids = uds_uid_counter_new())) {
@@ -959,7 +917,7 @@ int cmd_serve(int argc, char **argv) {
     }
     cli_raise_nofile(&args.common, 1, FD_MARGIN);
     code = start_listening(&sv);
-    if (code >= 0)
+    if (code != CLI_CONTINUE)
         goto out;
     if (args.program)
         code = run_exec(&sv, sigfd);

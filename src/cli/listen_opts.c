@@ -27,17 +27,14 @@ void cli_listen_opts_init(struct cli_listen_opts *opts) {
         .mode = 0600,
         .max_conns = 1024,
         .drain_ms = 10000,
-        .first_byte_ms = CLI_NOT_GIVEN,
         .ready_fd = -1,
     };
 }
 
 void cli_listen_opts_done(struct cli_listen_opts *opts) {
-    free(opts->allow_uids);
-    free(opts->allow_gids);
-    opts->allow_uids = NULL;
-    opts->allow_gids = NULL;
-    opts->n_allow_uids = opts->n_allow_gids = 0;
+    free(opts->allow_uids.ids);
+    free(opts->allow_gids.ids);
+    opts->allow_uids = opts->allow_gids = (struct cli_ids){ .ids = NULL };
 }
 
 /* Why fd cannot be a --ready-fd, or NULL when it can: open, 3 or above (it is closed once
@@ -66,133 +63,94 @@ static const char *ready_fd_problem(long fd, char *buf, size_t size) {
     return NULL;
 }
 
-static int parse_ready_fd(struct cli_listen_opts *o, const char *cmd, const char *arg) {
-    char buf[160];
+static int parse_ready_fd(const struct cli_opt *opt, const char *arg, void *dest,
+                          struct cli_bad *bad) {
     const char *problem;
     long fd;
 
+    (void) opt;
     if (cli_parse_long(arg, 0, INT32_MAX, &fd) < 0)
         problem = "not an open file descriptor";
     else
-        problem = ready_fd_problem(fd, buf, sizeof(buf));
+        problem = ready_fd_problem(fd, bad->why, sizeof(bad->why));
     if (problem) {
-        cli_usage(cmd, "--ready-fd: '%s' is %s; e.g. --ready-fd 3 3>ready", arg, problem);
+        if (problem != bad->why)
+            snprintf(bad->why, sizeof(bad->why), "%s", problem);
         return -1;
     }
-    o->ready_fd = fd;
-    return 1;
-}
-
-int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, const char *arg) {
-    char bad[256];
-
-    switch (c) {
-    case 'm':
-        if (cli_parse_mode(arg, &o->mode) < 0) {
-            cli_usage(cmd, "--mode: '%s' is not an octal mode; e.g. --mode 0660", arg);
-            return -1;
-        }
-        o->mode_set = true;
-        return 1;
-    case 'o':
-        if (cli_parse_user(arg, &o->owner) < 0) {
-            cli_usage(cmd, "--owner: '%s' is not a user; e.g. --owner www-data or --owner 33",
-                      arg);
-            return -1;
-        }
-        o->set_owner = true;
-        return 1;
-    case 'g':
-        if (cli_parse_group(arg, &o->group) < 0) {
-            cli_usage(cmd, "--group: '%s' is not a group; e.g. --group www-data or --group 33",
-                      arg);
-            return -1;
-        }
-        o->set_group = true;
-        return 1;
-    case CLI_OPT_ALLOW_UID:
-        /* The last one given counts, as for every other option. */
-        free(o->allow_uids);
-        o->allow_uids = NULL;
-        o->n_allow_uids = 0;
-        if (cli_parse_uid_list(arg, &o->allow_uids, &o->n_allow_uids, bad, sizeof(bad)) < 0) {
-            cli_usage(cmd, "--allow-uid: '%s' is not a user; e.g. --allow-uid root,1000", bad);
-            return -1;
-        }
-        return 1;
-    case CLI_OPT_ALLOW_GID:
-        free(o->allow_gids);
-        o->allow_gids = NULL;
-        o->n_allow_gids = 0;
-        if (cli_parse_gid_list(arg, &o->allow_gids, &o->n_allow_gids, bad, sizeof(bad)) < 0) {
-            cli_usage(cmd, "--allow-gid: '%s' is not a group; e.g. --allow-gid adm,1000", bad);
-            return -1;
-        }
-        return 1;
-    case 'c':
-        if (cli_parse_long(arg, 1, 1L << 24, &o->max_conns) < 0) {
-            cli_usage(cmd, "--max-conns: '%s' is not a number from 1 to %ld; e.g. --max-conns "
-                      "100", arg, 1L << 24);
-            return -1;
-        }
-        return 1;
-    case CLI_OPT_MAX_PER_UID:
-        if (cli_parse_long(arg, 1, 1L << 24, &o->max_per_uid) < 0) {
-            cli_usage(cmd, "--max-conns-per-uid: '%s' is not a number from 1 to %ld; e.g. "
-                      "--max-conns-per-uid 10", arg, 1L << 24);
-            return -1;
-        }
-        return 1;
-    case CLI_OPT_IDLE_TIMEOUT:
-        if (cli_parse_duration_ms(arg, &o->idle_ms) < 0) {
-            cli_usage(cmd, "--idle-timeout: '%s' is not a duration in seconds; e.g. "
-                      "--idle-timeout 30", arg);
-            return -1;
-        }
-        return 1;
-    case CLI_OPT_DRAIN_TIMEOUT:
-        if (cli_parse_duration_ms(arg, &o->drain_ms) < 0) {
-            cli_usage(cmd, "--drain-timeout: '%s' is not a duration in seconds; e.g. "
-                      "--drain-timeout 2.5", arg);
-            return -1;
-        }
-        return 1;
-    case CLI_OPT_FIRST_BYTE_TIMEOUT:
-        /* "none" says what 0 does, for a reader who would take 0 for "at once". */
-        if (strcmp(arg, "none") == 0) {
-            o->first_byte_ms = 0;
-        } else if (cli_parse_duration_ms(arg, &o->first_byte_ms) < 0) {
-            cli_usage(cmd, "--first-byte-timeout: '%s' is not a duration in seconds; e.g. "
-                      "--first-byte-timeout 10, or none", arg);
-            return -1;
-        }
-        return 1;
-    case CLI_OPT_READY_FD:
-        return parse_ready_fd(o, cmd, arg);
-    case CLI_OPT_LOG:
-        if (strcmp(arg, "json") == 0) {
-            o->json = true;
-        } else if (strcmp(arg, "text") == 0) {
-            o->json = false;
-        } else {
-            cli_usage(cmd, "--log: '%s' is not a log format; e.g. --log json", arg);
-            return -1;
-        }
-        return 1;
-    case 'q':
-        o->verbosity = -1;
-        return 1;
-    case 'v':
-        o->verbosity = 1;
-        return 1;
-    }
+    *(long *) dest = fd;
     return 0;
 }
 
+static const struct cli_kind ready_fd_kind = { "fd", true, NULL, NULL, parse_ready_fd };
+
+static const struct cli_word log_formats[] = {
+    { "text", CLI_LOG_FORMAT_TEXT }, { "json", CLI_LOG_FORMAT_JSON }, { NULL, 0 },
+};
+/* "none" says what 0 does, for a reader who would take 0 for "at once". */
+static const struct cli_word no_limit[] = { { "none", 0 }, { NULL, 0 } };
+
+#define L struct cli_listen_opts
+
+const struct cli_opt cli_listen_access_opts[] = {
+    { "--mode", 'm', "OCTAL", CLI_MODE(L, mode), CLI_SEEN(L, mode_given),
+      .help = "permissions of the socket file (default 0600)" },
+    { "--owner", 'o', "USER", CLI_USER(L, owner), CLI_SEEN(L, owner_given),
+      .example = "www-data or 33", .help = "owner of the socket file (name or number)" },
+    { "--group", 'g', "GROUP", CLI_GROUP_ID(L, group), CLI_SEEN(L, group_given),
+      .example = "www-data or 33", .help = "group of the socket file (name or number)" },
+    { "--allow-uid", 0, "LIST", CLI_UIDS(L, allow_uids), .example = "root,1000",
+      .help = "accept only these users (comma-separated names or\n"
+              "numbers); other peers are closed at once and logged" },
+    { "--allow-gid", 0, "LIST", CLI_GIDS(L, allow_gids), .example = "adm,1000",
+      .help = "accept only members of these groups (primary or\n"
+              "supplementary); with --allow-uid, either suffices" },
+    CLI_END,
+};
+
+const struct cli_opt cli_listen_limit_opts[] = {
+    { "--max-conns", 'c', "N", CLI_LONG(L, max_conns, 1, 1L << 24), .example = "100",
+      .help = "at most N clients at once (default 1024); more wait\n"
+              "in the backlog until one leaves" },
+    { "--max-conns-per-uid", 0, "N", CLI_LONG(L, max_per_uid, 1, 1L << 24), .example = "10",
+      .help = "at most N clients of one user at once (the peer's\n"
+              "uid on a Unix listener; TCP clients have none);\n"
+              "more are closed at once and logged. Default: half\n"
+              "of --max-conns, rounded up, so that no one user\n"
+              "takes every slot; N equal to --max-conns lifts it" },
+    { "--idle-timeout", 0, "SECONDS", CLI_DURATION(L, idle_ms, 0), .example = "30",
+      .help = "close a connection when nothing moved either way\n"
+              "for that long (default: never)" },
+    { "--drain-timeout", 0, "SECONDS", CLI_DURATION(L, drain_ms, 0),
+      .help = "on SIGTERM/SIGINT, give open connections that long\n"
+              "to finish (default 10)" },
+    { "--first-byte-timeout", 0, "SECONDS", CLI_DURATION(L, first_byte_ms, 0),
+      CLI_SEEN(L, first_byte_given), .words = no_limit, .example = "10, or none",
+      .help = "close a client that has sent nothing this\n"
+              "long after it connected; 0 or none: never (default\n"
+              "30 for serve's echo and reply, else never)" },
+    CLI_END,
+};
+
+const struct cli_opt cli_listen_log_opts[] = {
+    { "--ready-fd", 0, "N", .kind = &ready_fd_kind, .at = CLI_AT(L, ready_fd, long),
+      .example = "3 3>ready", .help = "write a newline to fd N, then close it, once ready\n"
+                                      "(3 or above, open for writing)" },
+    { "--log", 0, "FORMAT", CLI_WORD(L, log_format, log_formats), .what = "a log format",
+      .example = "json", .help = "text (default) or json (one JSON object per line)" },
+    { "--quiet", 'q', NULL, CLI_SET(L, verbosity, -1), .help = "log errors only" },
+    { "--verbose", 'v', NULL, CLI_SET(L, verbosity, 1),
+      .help = "also log each connection opening and closing" },
+    CLI_OPT_HELP,
+    CLI_END,
+};
+
+#undef L
+
 const char *cli_listen_opts_unix_only(const struct cli_listen_opts *o) {
-    return o->mode_set ? "--mode" : o->set_owner ? "--owner" : o->set_group ? "--group" :
-           o->n_allow_uids ? "--allow-uid" : o->n_allow_gids ? "--allow-gid" :
-           o->max_per_uid ? "--max-conns-per-uid" : NULL;
+    return o->mode_given ? o->mode_given : o->owner_given ? o->owner_given :
+           o->group_given ? o->group_given : o->allow_uids.n ? "--allow-uid" :
+           o->allow_gids.n ? "--allow-gid" : o->max_per_uid ? "--max-conns-per-uid" : NULL;
 }
 
 /* ---- one user's share of the slots ----------------------------------------------------- */
@@ -202,7 +160,7 @@ int cli_listen_opts_check_per_uid(const struct cli_listen_opts *o, const char *c
         return cli_usage(cmd, "--max-conns-per-uid %ld is more than --max-conns %ld; up to "
                          "--max-conns %ld (which lets one user take every slot)",
                          o->max_per_uid, o->max_conns, o->max_conns);
-    return -1;
+    return CLI_CONTINUE;
 }
 
 size_t cli_listen_opts_per_uid(const struct cli_listen_opts *o) {
@@ -245,24 +203,24 @@ void cli_log_limit_reached(const struct cli_listen_opts *o, const char *text, si
 }
 
 int cli_listen_opts_first_byte_ms(const struct cli_listen_opts *o, int default_ms) {
-    return o->first_byte_ms == CLI_NOT_GIVEN ? default_ms : o->first_byte_ms;
+    return o->first_byte_given ? o->first_byte_ms : default_ms;
 }
 
 void cli_listen_opts_log_setup(const struct cli_listen_opts *o) {
-    cli_log_setup(o->verbosity, o->json);
+    cli_log_setup(o->verbosity, o->log_format == CLI_LOG_FORMAT_JSON);
 }
 
 struct uds_allow cli_listen_opts_allow(const struct cli_listen_opts *o) {
     return (struct uds_allow){
-        .uids = o->allow_uids,
-        .n_uids = o->n_allow_uids,
-        .gids = o->allow_gids,
-        .n_gids = o->n_allow_gids,
+        .uids = o->allow_uids.ids,
+        .n_uids = o->allow_uids.n,
+        .gids = o->allow_gids.ids,
+        .n_gids = o->allow_gids.n,
     };
 }
 
 unsigned cli_listen_opts_peer_flags(const struct cli_listen_opts *o) {
-    return o->n_allow_gids > 0 ? UDS_PEER_GROUPS : 0u;
+    return o->allow_gids.n > 0 ? UDS_PEER_GROUPS : 0u;
 }
 
 /* ---- socket activation ----------------------------------------------------------------- */
@@ -373,19 +331,20 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
         .group = o->group,
         /* The mode as given (or our 0600), 0000 included. */
         .flags = UDS_LISTEN_NONBLOCK | UDS_LISTEN_SET_MODE |
-                 (o->set_owner ? UDS_LISTEN_SET_OWNER : 0u) |
-                 (o->set_group ? UDS_LISTEN_SET_GROUP : 0u),
+                 (o->owner_given ? UDS_LISTEN_SET_OWNER : 0u) |
+                 (o->group_given ? UDS_LISTEN_SET_GROUP : 0u),
     };
     struct uds_listen_info info = { .removed_stale = false };
     struct uds_listener l;
+    const char *file_opt = o->mode_given ? o->mode_given : o->owner_given ? o->owner_given :
+                           o->group_given;
     int r;
 
     /* An abstract socket has no file: the options would be ignored, and a server thought
      * restricted would be open to the whole network namespace. */
-    if (addr->kind == UDS_ADDR_ABSTRACT && (o->mode_set || o->set_owner || o->set_group))
+    if (addr->kind == UDS_ADDR_ABSTRACT && file_opt)
         return cli_usage(cmd, "%s: %s is an abstract address, with no file to set it on; "
-                         "restrict clients with --allow-uid/--allow-gid",
-                         o->mode_set ? "--mode" : o->set_owner ? "--owner" : "--group", given);
+                         "restrict clients with --allow-uid/--allow-gid", file_opt, given);
     uds_listener_init(&l);
     r = cli_activation_take_unix(addr, &l);
     if (r < 0)
@@ -413,12 +372,12 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
                 "the service manager (LISTEN_FDS)", ret_text);
         /* The manager made the file: changing it behind its back would be undone at its
          * next start, so say where the setting belongs instead. */
-        if (o->mode_set || o->set_owner || o->set_group)
+        if (file_opt)
             cli_log(CLI_LOG_WARN, "activated", ret_text, NULL, 0, "%s: --mode/--owner/--group "
                     "are not applied to a socket passed by the service manager; set "
                     "SocketMode=, SocketUser= and SocketGroup= in its .socket unit", ret_text);
         *ret_listener = l;
-        return -1;
+        return CLI_CONTINUE;
     }
     if (uds_listen_addr(addr, &lopts, &l, &info) < 0) {
         struct cli_fail_info fi = {
@@ -432,7 +391,7 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
         cli_log(CLI_LOG_INFO, "stale_removed", ret_text, NULL, 0, "%s: removed stale socket "
                 "file (no server was listening)", ret_text);
     *ret_listener = l;
-    return -1;
+    return CLI_CONTINUE;
 }
 
 /* ---- process setup, readiness, logs ----------------------------------------------------- */

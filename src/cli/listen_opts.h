@@ -9,7 +9,6 @@
 #ifndef UDS_CLI_LISTEN_OPTS_H
 #define UDS_CLI_LISTEN_OPTS_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,108 +18,46 @@
 
 #include <udskit.h>
 
+#include "cli.h"
+#include "options.h"
+
 /* The shared options, in the command's own struct of parsed options. */
 struct cli_listen_opts {
     /* A Unix listener: its socket file and who may connect. */
     mode_t mode;                /* -m, --mode (default 0600) */
-    bool mode_set;
-    bool set_owner, set_group;
-    uid_t owner;                /* -o, --owner, with set_owner */
-    gid_t group;                /* -g, --group, with set_group */
-    uid_t *allow_uids;          /* --allow-uid (malloc'ed), NULL = anyone */
-    size_t n_allow_uids;
-    gid_t *allow_gids;          /* --allow-gid (malloc'ed) */
-    size_t n_allow_gids;
+    uid_t owner;                /* -o, --owner */
+    gid_t group;                /* -g, --group */
+    const char *mode_given;     /* "--mode" when given, else NULL; the same for the others */
+    const char *owner_given;
+    const char *group_given;
+    struct cli_ids allow_uids;  /* --allow-uid, none = anyone */
+    struct cli_ids allow_gids;  /* --allow-gid */
     /* Limits. */
     long max_conns;             /* -c, --max-conns (default 1024) */
     long max_per_uid;           /* --max-conns-per-uid, 0 = the default share (see below) */
     int idle_ms;                /* --idle-timeout, 0 = never */
     int drain_ms;               /* --drain-timeout (default 10 s) */
-    int first_byte_ms;          /* --first-byte-timeout, 0 = never; CLI_NOT_GIVEN: the
+    int first_byte_ms;          /* --first-byte-timeout, 0 = never; when not given, the
                                  * command's default (cli_listen_opts_first_byte_ms()) */
+    const char *first_byte_given;
     /* Readiness and logs. */
     long ready_fd;              /* --ready-fd, -1 = none */
     int verbosity;              /* -q -1, -v 1 */
-    bool json;                  /* --log json */
+    int log_format;             /* --log: CLI_LOG_FORMAT_TEXT or _JSON */
 };
 
-/* An option's value when it was not given, where every valid value means something. */
-#define CLI_NOT_GIVEN (-1)
+enum { CLI_LOG_FORMAT_TEXT, CLI_LOG_FORMAT_JSON };
 
-/* getopt_long() codes of the long-only options; a command numbers its own from 256. */
-enum {
-    CLI_OPT_ALLOW_UID = 1024,
-    CLI_OPT_ALLOW_GID,
-    CLI_OPT_MAX_PER_UID,
-    CLI_OPT_IDLE_TIMEOUT,
-    CLI_OPT_DRAIN_TIMEOUT,
-    CLI_OPT_READY_FD,
-    CLI_OPT_LOG,
-    CLI_OPT_FIRST_BYTE_TIMEOUT,
-};
-
-/* For the command's optstring (after its leading ':'), and entries for its long-option
- * table. -h/--help is in both, and in the help text, but each command answers it itself. */
-#define CLI_LISTEN_SHORTOPTS "m:o:g:c:qvh"
-#define CLI_LISTEN_LONGOPTS                                                  \
-    { "mode", required_argument, NULL, 'm' },                                \
-    { "owner", required_argument, NULL, 'o' },                               \
-    { "group", required_argument, NULL, 'g' },                               \
-    { "allow-uid", required_argument, NULL, CLI_OPT_ALLOW_UID },             \
-    { "allow-gid", required_argument, NULL, CLI_OPT_ALLOW_GID },             \
-    { "max-conns", required_argument, NULL, 'c' },                           \
-    { "max-conns-per-uid", required_argument, NULL, CLI_OPT_MAX_PER_UID },   \
-    { "idle-timeout", required_argument, NULL, CLI_OPT_IDLE_TIMEOUT },       \
-    { "drain-timeout", required_argument, NULL, CLI_OPT_DRAIN_TIMEOUT },     \
-    { "first-byte-timeout", required_argument, NULL,                         \
-      CLI_OPT_FIRST_BYTE_TIMEOUT },                                          \
-    { "ready-fd", required_argument, NULL, CLI_OPT_READY_FD },               \
-    { "log", required_argument, NULL, CLI_OPT_LOG },                         \
-    { "quiet", no_argument, NULL, 'q' },                                     \
-    { "verbose", no_argument, NULL, 'v' },                                   \
-    { "help", no_argument, NULL, 'h' }
-
-/* The --help lines of the shared options, by section, for the command's usage text. */
-#define CLI_LISTEN_HELP_ACCESS                                                            \
-    "  -m, --mode OCTAL          permissions of the socket file (default 0600)\n"         \
-    "  -o, --owner USER          owner of the socket file (name or number)\n"             \
-    "  -g, --group GROUP         group of the socket file (name or number)\n"             \
-    "      --allow-uid LIST      accept only these users (comma-separated names or\n"     \
-    "                            numbers); other peers are closed at once and logged\n"   \
-    "      --allow-gid LIST      accept only members of these groups (primary or\n"       \
-    "                            supplementary); with --allow-uid, either suffices\n"
-#define CLI_LISTEN_HELP_LIMITS                                                            \
-    "  -c, --max-conns N         at most N clients at once (default 1024); more wait\n"   \
-    "                            in the backlog until one leaves\n"                       \
-    "      --max-conns-per-uid N at most N clients of one user at once (the peer's\n"     \
-    "                            uid on a Unix listener; TCP clients have none);\n"       \
-    "                            more are closed at once and logged. Default: half\n"     \
-    "                            of --max-conns, rounded up, so that no one user\n"       \
-    "                            takes every slot; N equal to --max-conns lifts it\n"     \
-    "      --idle-timeout SECONDS  close a connection when nothing moved either way\n"    \
-    "                            for that long (default: never)\n"                        \
-    "      --drain-timeout SECONDS on SIGTERM/SIGINT, give open connections that long\n"  \
-    "                            to finish (default 10)\n"                                \
-    "      --first-byte-timeout SECONDS  close a client that has sent nothing this\n"     \
-    "                            long after it connected; 0 or none: never (default\n"    \
-    "                            30 for serve's echo and reply, else never)\n"
-#define CLI_LISTEN_HELP_LOGS                                                              \
-    "      --ready-fd N          write a newline to fd N, then close it, once ready\n"    \
-    "                            (3 or above, open for writing)\n"                       \
-    "      --log FORMAT          text (default) or json (one JSON object per line)\n"     \
-    "  -q, --quiet               log errors only\n"                                       \
-    "  -v, --verbose             also log each connection opening and closing\n"          \
-    "  -h, --help                show this help\n"
+/* The shared options by --help section, for CLI_INCLUDE() in a command's table: access to
+ * a Unix listener (-m -o -g --allow-uid --allow-gid), limits (-c --max-conns-per-uid
+ * --idle-timeout --drain-timeout --first-byte-timeout), readiness and logs (--ready-fd
+ * --log -q -v -h). Their help is laid out for column 28. */
+extern const struct cli_opt cli_listen_access_opts[], cli_listen_limit_opts[],
+    cli_listen_log_opts[];
 
 /* Defaults; cli_listen_opts_done() frees the allow-lists. */
 void cli_listen_opts_init(struct cli_listen_opts *opts);
 void cli_listen_opts_done(struct cli_listen_opts *opts);
-
-/* One option from getopt_long(): its code c and optarg arg. Returns 1 when c is one of the
- * shared options and arg is valid, 0 when c is not one of them (the command's own, 'h',
- * or a getopt error), and -1 when arg is not valid, having printed the usage error as
- * "uds CMD: --OPTION: ...; e.g. ..." (exit EX_USAGE). */
-int cli_listen_opts_parse(struct cli_listen_opts *opts, const char *cmd, int c, const char *arg);
 
 /* The first option given that only a Unix listener can honour ("--mode", ...), or NULL. */
 const char *cli_listen_opts_unix_only(const struct cli_listen_opts *opts);
@@ -131,8 +68,8 @@ int cli_listen_opts_first_byte_ms(const struct cli_listen_opts *opts, int defaul
 
 /* ---- one user's share of the slots ---------------------------------------------------- */
 
-/* After the options: --max-conns-per-uid over --max-conns is a usage error. Returns -1
- * when all is well, else EX_USAGE having printed why. */
+/* After the options: --max-conns-per-uid over --max-conns is a usage error. Returns
+ * CLI_CONTINUE when all is well, else EX_USAGE having printed why. */
 int cli_listen_opts_check_per_uid(const struct cli_listen_opts *opts, const char *cmd);
 
 /* How many clients one uid may hold: --max-conns-per-uid, or by default half of
@@ -166,8 +103,8 @@ unsigned cli_listen_opts_peer_flags(const struct cli_listen_opts *opts);
  * the fd is non-blocking. An activated socket of a type other than type is a usage error;
  * type_hint says how to ask for another ("--type", or NULL: the command has no such
  * option). Logs which socket it took, or the stale file it replaced; writes the
- * listener's address, canonical, to ret_text. Returns -1 when listening (*ret_listener
- * written), else the exit code, the error printed. */
+ * listener's address, canonical, to ret_text. Returns CLI_CONTINUE when listening
+ * (*ret_listener written), else the exit code, the error printed. */
 int cli_listen_unix(const char *cmd, const struct cli_listen_opts *opts, const char *given,
                     const struct uds_addr *addr, enum uds_socket_type type,
                     const char *type_hint, struct uds_listener *ret_listener,

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * options.h — the options of a `uds` command, each declared once in a table: its long and
+ * short names, its value's kind and range, where the value goes in the command's struct of
+ * parsed options, an example value and its help. The getopt_long() arrays, `--help`, the
+ * usage errors ("uds serve: --mode: '9x9' is not an octal mode; e.g. --mode 0660") and
+ * `uds CMD --list-options` (what the man-page test and completion read) all come from the
+ * table, so none can drift from another. Options several commands share are declared once
+ * here or in listen_opts.c. Checks on combinations of options stay with each command,
+ * after cli_parse().
+ */
+#ifndef UDS_CLI_OPTIONS_H
+#define UDS_CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <udskit.h>
+
+#include "cli.h"
+
+struct cli_opt;
+
+/* Sizes from a comma-separated list ("1,64,1K"). */
+#define CLI_MAX_SIZES 16
+struct cli_sizes {
+    size_t n;
+    size_t v[CLI_MAX_SIZES];
+};
+
+/* A word that stands for a value ("none" for 0, "json" for CLI_LOG_FORMAT_JSON). */
+struct cli_word {
+    const char *word;
+    int value;
+};
+
+/* Why a value was refused, for "--NAME: 'ITEM' is WHY; e.g. --NAME EXAMPLE". */
+struct cli_bad {
+    char item[256];     /* the value, or the piece of a list that is wrong */
+    char why[256];      /* "not a duration in seconds" */
+};
+
+/* What an option's value is, and how it is read. */
+struct cli_kind {
+    const char *name;               /* in --list-options: "duration", "size", "flag"... */
+    bool has_arg;
+    const char *example;            /* when the option gives none */
+    const struct cli_word *words;   /* the only values it takes, for completion */
+    /* Store arg (NULL without has_arg) at dest. Returns 0, or -1 having written bad->why
+     * (and bad->item for a piece of a list). */
+    int (*parse)(const struct cli_opt *opt, const char *arg, void *dest, struct cli_bad *bad);
+};
+
+/* The kinds, by what they store at CLI_AT(): bool true; int .value; const char *; int
+ * milliseconds from seconds ("2.5"); size_t bytes with K/M/G, or struct cli_sizes of them
+ * comma-separated; long; mode_t octal; uid_t and gid_t by name or number; struct cli_ids
+ * of comma-separated users or groups; enum uds_socket_type; int from .words; unsigned, a
+ * bit (1u << value) per word of a comma-separated list of .words. --help is answered by
+ * cli_parse() itself. */
+extern const struct cli_kind cli_kind_flag, cli_kind_set, cli_kind_string, cli_kind_duration,
+    cli_kind_size, cli_kind_sizes, cli_kind_long, cli_kind_mode, cli_kind_user, cli_kind_group,
+    cli_kind_uids, cli_kind_gids, cli_kind_socket_type, cli_kind_word, cli_kind_word_set,
+    cli_kind_help;
+
+enum cli_row {
+    CLI_ROW_OPT = 0,    /* an option */
+    CLI_ROW_SECTION,    /* a heading of --help: .help */
+    CLI_ROW_GROUP,      /* the options of .group, their values at .at within the command's */
+    CLI_ROW_TEXT,       /* a line of --help that is no option: .arg, then .help */
+    CLI_ROW_AGAIN,      /* the option .name shown once more (.arg, if set, for its own) */
+    CLI_ROW_END,
+};
+
+/* One row of a command's table. */
+struct cli_opt {
+    const char *name;           /* "--mode", or NULL for a short option only */
+    char letter;                /* 'm', or 0 */
+    const char *arg;            /* "OCTAL": the value's name in --help */
+    const struct cli_kind *kind;
+    size_t at;                  /* CLI_AT(): where the value goes */
+    size_t seen;                /* CLI_SEEN(): 0, or where name goes when given */
+    long min, max;              /* the range: a duration's min (ms), a size's, a number's */
+    int value;                  /* cli_kind_set: what it stores */
+    const struct cli_word *words;   /* words it takes besides values (or, for word kinds,
+                                     * instead of them), NULL-terminated */
+    const char *what;           /* instead of the kind's noun: "a number of microseconds" */
+    const char *example;        /* "0660", shown as "e.g. --mode 0660" */
+    const char *help;           /* its lines; those after the first are indented for it */
+    enum cli_row row;
+    const struct cli_opt *group;
+};
+
+/* The offset of field f (of type type) in T; a field of another type does not compile. */
+#define CLI_AT(T, f, type) _Generic(((T *) 0)->f, type: offsetof(T, f))
+
+#define CLI_KIND(k, T, f, type) .kind = &(k), .at = CLI_AT(T, f, type)
+#define CLI_FLAG(T, f) CLI_KIND(cli_kind_flag, T, f, bool)
+#define CLI_SET(T, f, v) CLI_KIND(cli_kind_set, T, f, int), .value = (v)
+#define CLI_STRING(T, f) CLI_KIND(cli_kind_string, T, f, const char *)
+#define CLI_DURATION(T, f, lo) CLI_KIND(cli_kind_duration, T, f, int), .min = (lo)
+#define CLI_SIZE(T, f, lo, hi) CLI_KIND(cli_kind_size, T, f, size_t), .min = (lo), .max = (hi)
+#define CLI_LONG(T, f, lo, hi) CLI_KIND(cli_kind_long, T, f, long), .min = (lo), .max = (hi)
+#define CLI_MODE(T, f) CLI_KIND(cli_kind_mode, T, f, mode_t)
+#define CLI_USER(T, f) CLI_KIND(cli_kind_user, T, f, uid_t)
+#define CLI_GROUP_ID(T, f) CLI_KIND(cli_kind_group, T, f, gid_t)
+#define CLI_UIDS(T, f) CLI_KIND(cli_kind_uids, T, f, struct cli_ids)
+#define CLI_GIDS(T, f) CLI_KIND(cli_kind_gids, T, f, struct cli_ids)
+#define CLI_SOCKET_TYPE(T, f) CLI_KIND(cli_kind_socket_type, T, f, enum uds_socket_type)
+#define CLI_SIZES(T, f, lo, hi) \
+    CLI_KIND(cli_kind_sizes, T, f, struct cli_sizes), .min = (lo), .max = (hi)
+#define CLI_WORD(T, f, w) CLI_KIND(cli_kind_word, T, f, int), .words = (w)
+#define CLI_WORD_SET(T, f, w) CLI_KIND(cli_kind_word_set, T, f, unsigned), .words = (w)
+/* The option's name goes to field f (a const char *) when it is given, for the checks of
+ * combinations to name it. */
+#define CLI_SEEN(T, f) .seen = CLI_AT(T, f, const char *) + 1
+
+#define CLI_SECTION(title) { .row = CLI_ROW_SECTION, .help = (title) }
+#define CLI_INCLUDE(g, T, f, type) \
+    { .row = CLI_ROW_GROUP, .group = (g), .at = CLI_AT(T, f, type) }
+#define CLI_TEXT(label, text) { .row = CLI_ROW_TEXT, .arg = (label), .help = (text) }
+#define CLI_AGAIN(long_name, own_arg, text) \
+    { .row = CLI_ROW_AGAIN, .name = (long_name), .arg = (own_arg), .help = (text) }
+#define CLI_END { .row = CLI_ROW_END }
+
+/* ---- options several commands share ---------------------------------------------------- */
+
+/* Their help says what they mean to the command; more fields may follow it (CLI_SEEN()). */
+#define CLI_OPT_HELP { "--help", 'h', NULL, .kind = &cli_kind_help, .help = "show this help" }
+#define CLI_OPT_TYPE(T, f, text, ...) \
+    { "--type", 0, "TYPE", CLI_SOCKET_TYPE(T, f), .help = (text), __VA_ARGS__ }
+/* A client's deadline, above 0; and how long to wait for a server to appear. */
+#define CLI_OPT_TIMEOUT(T, f, text, ...) \
+    { "--timeout", 0, "SECONDS", CLI_DURATION(T, f, 1), .help = (text), __VA_ARGS__ }
+#define CLI_OPT_WAIT(T, f) \
+    { "--wait", 0, "SECONDS", CLI_DURATION(T, f, 0), .example = "5", \
+      .help = "wait up to SECONDS for the server to appear" }
+/* -q into an int verbosity (-1), as cli_log_setup() takes it. */
+#define CLI_OPT_QUIET(T, f, text) { "--quiet", 'q', NULL, CLI_SET(T, f, -1), .help = (text) }
+
+/* ---- a command -------------------------------------------------------------------------- */
+
+struct cli_command {
+    const char *name;           /* "serve" */
+    const char *synopsis;       /* "[OPTIONS] ADDRESS [-- PROGRAM [ARG...]]" */
+    const char *intro;          /* --help: the paragraphs before the options */
+    const struct cli_opt *opts;
+    const char *outro;          /* --help: the paragraphs after them */
+    int help_col;               /* the column where help text begins */
+    /* Operands, named in messages ("ADDRESS", "LISTEN and TARGET"): at least min_operands,
+     * at most max_operands (-1: any number); after a "--" any number when rest_after_dashdash
+     * (serve's -- PROGRAM ARGS). */
+    const char *operands;
+    int min_operands, max_operands;
+    bool rest_after_dashdash;
+    const char *example;        /* "uds serve /run/app.sock", for a missing operand */
+    const char *extra_hint;     /* after "'x' is extra; " */
+};
+
+/* What cli_parse() leaves besides the options. */
+struct cli_parsed {
+    char **operands;
+    int n_operands;
+    bool dashdash;              /* a "--" came before the operands */
+};
+
+/* Parse argv (argv[0] the command's name) into args, the command's struct (zeroed or
+ * holding its defaults). Answers --help and --list-options on stdout (EX_OK, or
+ * CLI_EXIT_FAILURE when stdout fails); prints a usage error and returns EX_USAGE for an
+ * unknown option, a bad value or operands too few or too many; else returns CLI_CONTINUE
+ * with the operands in *ret. */
+int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args,
+              struct cli_parsed *ret);
+
+/* `uds CMD --help`, and the lines of --list-options: "SHORT LONG ARG KIND [WORD...]" per
+ * option, "-" for what it has not. */
+void cli_print_help(const struct cli_command *cmd, FILE *out);
+void cli_print_options(const struct cli_command *cmd, FILE *out);
+
+#endif /* UDS_CLI_OPTIONS_H */
