@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # The man page is the reference and must not drift from the program: every command of
-# `uds --help` has a section in man/uds.1, every option `uds CMD --help` lists is in that
-# section, and every option the section documents is one the command takes.
+# `uds --help` has a section in man/uds.1, every option the command takes is in that
+# section, and every option the section documents is one the command takes. What a command
+# takes is `uds CMD --list-options`: the table its parser, its --help and its usage errors
+# are made from, so an option cannot be accepted and missing from the page, or the reverse.
 
 load helpers
 
@@ -13,13 +15,22 @@ commands() {
     "$UDS" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 && $1 != "Commands:" {print $1}'
 }
 
-# check_man CMD: compare `uds CMD --help` with the "uds CMD" section of the man page; print
-# each mismatch, and fail if there is one.
+# check_man CMD: compare the options of `uds CMD --list-options` with the "uds CMD" section
+# of the man page, and with `uds CMD --help`; print each mismatch, and fail if there is one.
 check_man() {
-    "$UDS" "$1" --help >"$T/help.txt"
-    python3 - "$1" "$T/help.txt" "$MAN" <<'EOF'
+    "$UDS" "$1" --list-options >"$T/options.txt" || return 1
+    "$UDS" "$1" --help >"$T/help.txt" || return 1
+    python3 - "$1" "$T/options.txt" "$T/help.txt" "$MAN" <<'EOF'
 import re, sys
-cmd, help_path, man_path = sys.argv[1:]
+cmd, options_path, help_path, man_path = sys.argv[1:]
+
+# --list-options: "SHORT LONG ARG KIND [WORD...]", "-" for what an option has not.
+takes = set()
+for line in open(options_path):
+    short, long_ = line.split()[:2]
+    takes.update(o for o in (short, long_) if o != "-")
+if not takes:
+    sys.exit("%s --list-options lists nothing" % cmd)
 
 # Option lines of --help: the first thing on the line is an option ("  -c, --max-conns N",
 # "      --framed"); "-- PROGRAM" is an operand, not an option.
@@ -43,9 +54,12 @@ if not section:
 text = "".join(section)
 
 bad = []
-for opt in sorted(in_help):
+for opt in sorted(takes):
     if not re.search(r"(?<![A-Za-z0-9-])%s(?![A-Za-z0-9-])" % re.escape(opt), text):
-        bad.append("%s --help lists %s; its man page section does not" % (cmd, opt))
+        bad.append("%s takes %s; its man page section does not name it" % (cmd, opt))
+for opt in sorted(takes ^ in_help):
+    bad.append("%s: %s is %s" % (cmd, opt, "not in its --help" if opt in takes
+                                 else "in its --help but not an option it takes"))
 
 # Options the section documents: those in the tag line after each .TP.
 documented = set()
@@ -53,9 +67,8 @@ for i, line in enumerate(section[:-1]):
     if line.startswith(".TP"):
         documented.update(re.findall(r"(?<![A-Za-z0-9-])(--?[A-Za-z][A-Za-z0-9-]*)",
                                      section[i + 1]))
-for opt in sorted(documented - in_help):
-    bad.append("the man page documents %s for %s; %s --help does not list it"
-               % (opt, cmd, cmd))
+for opt in sorted(documented - takes):
+    bad.append("the man page documents %s for %s; %s does not take it" % (opt, cmd, cmd))
 for b in bad:
     print(b)
 sys.exit(1 if bad else 0)
@@ -73,25 +86,25 @@ EOF
     [ "$(commands | wc -l)" -ge 5 ]
 }
 
-@test "docs: serve's options in --help and in the man page agree" {
+@test "docs: serve's options, --help and the man page agree" {
     run check_man serve
     echo "$output"
     [ "$status" -eq 0 ]
 }
 
-@test "docs: connect's options in --help and in the man page agree" {
+@test "docs: connect's options, --help and the man page agree" {
     run check_man connect
     echo "$output"
     [ "$status" -eq 0 ]
 }
 
-@test "docs: send's options in --help and in the man page agree" {
+@test "docs: send's options, --help and the man page agree" {
     run check_man send
     echo "$output"
     [ "$status" -eq 0 ]
 }
 
-@test "docs: every other command's options in --help and in the man page agree" {
+@test "docs: every other command's options, --help and the man page agree" {
     local cmd failed=0
     for cmd in $(commands); do
         case $cmd in serve | connect | send) continue ;; esac

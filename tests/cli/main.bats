@@ -118,3 +118,59 @@ load helpers
     [ "$status" -eq 64 ]
     [[ "$stderr" == *"too long"* ]]
 }
+
+@test "options: --list-options names each option once: SHORT LONG ARG KIND [WORD...]" {
+    local cmd
+    for cmd in serve connect send ls doctor proxy bench; do
+        run --separate-stderr timeout 5 "$UDS" "$cmd" --list-options
+        [ "$status" -eq 0 ]
+        [ -z "$stderr" ]
+        [ "${#lines[@]}" -ge 2 ]
+        echo "$output" | awk -v c="$cmd" '
+            NF < 4 || $1 !~ /^(-[A-Za-z]|-)$/ || $2 !~ /^(--[a-z][a-z0-9-]*|-)$/ ||
+                ($1 == "-" && $2 == "-") { print c ": bad line: " $0; bad = 1 }
+            $1 != "-" && seen[$1]++ { print c ": twice: " $1; bad = 1 }
+            $2 != "-" && seen[$2]++ { print c ": twice: " $2; bad = 1 }
+            END { exit bad }'
+        echo "$output" | grep -qx -- '-h --help - help'
+    done
+    run timeout 5 "$UDS" serve --list-options
+    [[ "$output" == *$'\n- --type TYPE word stream seqpacket dgram\n'* ]]
+    [[ "$output" == *$'\n-m --mode OCTAL mode\n'* ]]
+    [[ "$output" == *$'\n- --first-byte-timeout SECONDS duration none\n'* ]]
+}
+
+@test "usage: a bad value of any option of any command is worded alike: what it is not, and an example" {
+    local cmd short long arg kind rest n=0
+    for cmd in serve connect send ls doctor proxy bench; do
+        while read -r short long arg kind rest; do
+            # A string takes anything; the others refuse this.
+            [ "$arg" != "-" ] && [ "$kind" != string ] || continue
+            run --separate-stderr timeout 5 "$UDS" "$cmd" "$long" '%bad%' "$T/s.sock" "$T/t.sock"
+            echo "uds $cmd $long %bad% -> $status: $stderr"
+            [ "$status" -eq 64 ]
+            [ -z "$output" ]
+            [ "${#stderr_lines[@]}" -eq 2 ]
+            [[ "${stderr_lines[0]}" =~ ^"uds $cmd: $long: '%bad%' is not "[^\;]+"; e.g. $long "[^\ ] ]]
+            [ "${stderr_lines[1]}" = "Try 'uds $cmd --help'." ]
+            n=$((n + 1))
+        done < <("$UDS" "$cmd" --list-options)
+    done
+    [ "$n" -ge 30 ]
+    [ -z "$(ls -A "$T")" ]
+}
+
+@test "usage: a flag given a value, and the start of several options' names, are named as such" {
+    run --separate-stderr timeout 5 "$UDS" serve --verbose=1 "$T/s.sock"
+    [ "$status" -eq 64 ]
+    [ "${stderr_lines[0]}" = "uds serve: option '--verbose' takes no value" ]
+    run --separate-stderr timeout 5 "$UDS" serve --max=3 "$T/s.sock"
+    [ "$status" -eq 64 ]
+    [ "${stderr_lines[0]}" = "uds serve: option '--max' is ambiguous: --max-conns, \
+--max-conns-per-uid, --max-message" ]
+    # The start of one option's name is that option.
+    run --separate-stderr timeout 5 "$UDS" connect --time 0 "$T/s.sock"
+    [ "$status" -eq 64 ]
+    [[ "${stderr_lines[0]}" == "uds connect: --timeout: '0' is not a duration in seconds above 0;"* ]]
+    [ -z "$(ls -A "$T")" ]
+}
