@@ -444,6 +444,11 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
 
 /* ---- option values -------------------------------------------------------------------- */
 
+static int invalid(void) {
+    errno = EINVAL;
+    return -1;
+}
+
 int cli_parse_duration_ms(const char *text, int *ret_ms) {
     const char *p = text;
     long long whole = 0, frac_ms = 0;
@@ -454,7 +459,7 @@ int cli_parse_duration_ms(const char *text, int *ret_ms) {
         whole = whole * 10 + (*p++ - '0');
         any = true;
         if (whole > 2000000)
-            goto bad;
+            return invalid();
     }
     if (*p == '.') {
         p++;
@@ -469,11 +474,11 @@ int cli_parse_duration_ms(const char *text, int *ret_ms) {
         }
     }
     if (!any)
-        goto bad;
+        return invalid();
     if (strcmp(p, "ms") == 0)
         in_ms = true;
     else if (*p != '\0' && strcmp(p, "s") != 0)
-        goto bad;
+        return invalid();
     for (int i = frac_digits; i < 3; i++)
         frac_ms *= 10;
     long long ms;
@@ -482,12 +487,9 @@ int cli_parse_duration_ms(const char *text, int *ret_ms) {
     else
         ms = whole * 1000 + frac_ms + (round_up ? 1 : 0);
     if (ms > INT_MAX)
-        goto bad;
+        return invalid();
     *ret_ms = (int) ms;
     return 0;
-bad:
-    errno = EINVAL;
-    return -1;
 }
 
 int cli_parse_size(const char *text, size_t *ret_size) {
@@ -495,11 +497,11 @@ int cli_parse_size(const char *text, size_t *ret_size) {
     const char *p = text;
 
     if (!isdigit((unsigned char) *p))
-        goto bad;
+        return invalid();
     while (isdigit((unsigned char) *p)) {
         value = value * 10 + (unsigned long long) (*p++ - '0');
         if (value > (1ull << 40))
-            goto bad;
+            return invalid();
     }
     switch (*p) {
     case 'k': case 'K': mult = 1ull << 10; p++; break;
@@ -511,12 +513,9 @@ int cli_parse_size(const char *text, size_t *ret_size) {
     else if (mult == 1 && strcmp(p, "B") == 0)
         p++;
     if (*p != '\0' || value * mult > SIZE_MAX / 2)
-        goto bad;
+        return invalid();
     *ret_size = (size_t) (value * mult);
     return 0;
-bad:
-    errno = EINVAL;
-    return -1;
 }
 
 int cli_parse_long(const char *text, long min, long max, long *ret_value) {
@@ -524,16 +523,13 @@ int cli_parse_long(const char *text, long min, long max, long *ret_value) {
     long v;
 
     if (!isdigit((unsigned char) text[0]) && !(text[0] == '-' && isdigit((unsigned char) text[1])))
-        goto bad;
+        return invalid();
     errno = 0;
     v = strtol(text, &end, 10);
     if (errno != 0 || *end != '\0' || v < min || v > max)
-        goto bad;
+        return invalid();
     *ret_value = v;
     return 0;
-bad:
-    errno = EINVAL;
-    return -1;
 }
 
 int cli_parse_mode(const char *text, mode_t *ret_mode) {
@@ -541,82 +537,56 @@ int cli_parse_mode(const char *text, mode_t *ret_mode) {
     size_t n = strlen(text);
 
     if (n == 0 || n > 4)
-        goto bad;
+        return invalid();
     for (size_t i = 0; i < n; i++) {
         if (text[i] < '0' || text[i] > '7')
-            goto bad;
+            return invalid();
         v = v * 8 + (unsigned) (text[i] - '0');
     }
     if (v > 0777)
-        goto bad;
+        return invalid();
     *ret_mode = (mode_t) v;
     return 0;
-bad:
-    errno = EINVAL;
-    return -1;
 }
 
-/* A plain non-negative decimal id; (uid_t) -1 is "no change" to chown, so never an id. */
-static int parse_id(const char *text, unsigned long *ret_id) {
-    char *end;
+/* A user's (users) or group's name or number. A plain non-negative decimal is a number;
+ * (uid_t) -1 is "no change" to chown, so never an id. ENOENT: no such name. */
+static int parse_id(const char *text, bool users, uint32_t *ret_id) {
+    char buf[65536];
+    struct passwd pw, *user = NULL;
+    struct group gr, *group = NULL;
     unsigned long v;
+    char *end;
+    int r;
 
-    if (!isdigit((unsigned char) text[0]))
-        return -1;
     errno = 0;
     v = strtoul(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v >= UINT32_MAX)
+    if (isdigit((unsigned char) text[0]) && errno == 0 && *end == '\0' && v < UINT32_MAX) {
+        *ret_id = (uint32_t) v;
+        return 0;
+    }
+    if (text[0] == '\0') {
+        errno = EINVAL;
         return -1;
-    *ret_id = v;
+    }
+    if (users)
+        r = getpwnam_r(text, &pw, buf, sizeof(buf), &user);
+    else
+        r = getgrnam_r(text, &gr, buf, sizeof(buf), &group);
+    if (r != 0 || (!user && !group)) {
+        errno = r != 0 ? r : ENOENT;
+        return -1;
+    }
+    *ret_id = user ? user->pw_uid : group->gr_gid;
     return 0;
 }
 
 int cli_parse_user(const char *text, uid_t *ret_uid) {
-    struct passwd pw, *res = NULL;
-    char buf[16384];
-    unsigned long id;
-    int r;
-
-    if (parse_id(text, &id) == 0) {
-        *ret_uid = (uid_t) id;
-        return 0;
-    }
-    if (text[0] == '\0')
-        goto bad;
-    r = getpwnam_r(text, &pw, buf, sizeof(buf), &res);
-    if (r != 0 || !res) {
-        errno = r != 0 ? r : ENOENT;
-        return -1;
-    }
-    *ret_uid = res->pw_uid;
-    return 0;
-bad:
-    errno = EINVAL;
-    return -1;
+    return parse_id(text, true, ret_uid);
 }
 
 int cli_parse_group(const char *text, gid_t *ret_gid) {
-    struct group gr, *res = NULL;
-    char buf[65536];
-    unsigned long id;
-    int r;
-
-    if (parse_id(text, &id) == 0) {
-        *ret_gid = (gid_t) id;
-        return 0;
-    }
-    if (text[0] == '\0')
-        goto bad;
-    r = getgrnam_r(text, &gr, buf, sizeof(buf), &res);
-    if (r != 0 || !res) {
-        errno = r != 0 ? r : ENOENT;
-        return -1;
-    }
-    *ret_gid = res->gr_gid;
-    return 0;
-bad:
-    errno = EINVAL;
-    return -1;
+    return parse_id(text, false, ret_gid);
 }
 
 int cli_parse_ids(const char *text, bool users, struct cli_ids *ret_ids, char *bad,
@@ -639,7 +609,7 @@ int cli_parse_ids(const char *text, bool users, struct cli_ids *ret_ids, char *b
         if (len > 0 && len < sizeof(item)) {
             memcpy(item, p, len);
             item[len] = '\0';
-            r = users ? cli_parse_user(item, &ids[i]) : cli_parse_group(item, &ids[i]);
+            r = parse_id(item, users, &ids[i]);
         }
         if (r < 0) {
             snprintf(bad, bad_size, "%.*s", (int) len, p);

@@ -42,57 +42,11 @@ static const struct cli_word transports[] = {
 #define B struct bench_args
 #define LOAD CLI_SEEN(B, load_only)
 #define TABLE CLI_SEEN(B, transports_only)
-static const struct cli_opt bench_opts[] = {
-    CLI_SECTION("Load (with ADDRESS):"),
-    { "--connections", 'c', "N", CLI_LONG(B, conns, 1, 1000000), LOAD, .example = "16",
-      .help = "connections at once (default 16)" },
-    { "--pipeline", 'P', "N", CLI_LONG(B, pipeline, 1, 65536), LOAD, .example = "16",
-      .help = "requests in flight on each connection (default 1)" },
-    { "--size", 's', "BYTES", CLI_SIZE(B, la.size, 0, 1L << 30), LOAD, .example = "16K",
-      .help = "payload bytes per request, K/M suffixes (default 64)" },
-    { "--requests", 'n', "N", CLI_LONG(B, requests, 1, LONG_MAX), LOAD,
-      .what = "a positive number", .example = "100000",
-      .help = "stop after N replies (default 100000)" },
-    { "--duration", 'd', "SECONDS", CLI_DURATION(B, duration_ms, 1), .example = "5",
-      .help = "run for SECONDS instead of -n" },
-    { "--framed", 0, NULL, CLI_FLAG(B, la.framed), LOAD,
-      .help = "send each request as a length-prefixed message (4-byte\n"
-              "big-endian length, then the payload), for a server in\n"
-              "message mode; seqpacket and dgram packets are messages\n"
-              "already" },
-    CLI_OPT_TYPE(B, la.type, "stream (default), seqpacket or dgram: a request is one\n"
-                             "packet", LOAD),
-    { "--reconnect", 0, NULL, CLI_FLAG(B, la.reconnect), LOAD,
-      .help = "a new connection for every request: connections per\n"
-              "second (with -s 0: connect and close, nothing sent)" },
-    CLI_OPT_TIMEOUT(B, la.timeout_ms, "give up connecting, or waiting for any reply, after\n"
-                                      "SECONDS (default 10)", LOAD),
-    { "--cpu", 0, "N", CLI_STRING(B, cpu), .help = "run the load generator on CPU N" },
-    CLI_SECTION("Transports (without ADDRESS):"),
-    CLI_AGAIN("--duration", NULL, "time spent on each figure (default 0.2)"),
-    { "--sizes", 0, "LIST", CLI_SIZES(B, sizes, 1, 1L << 20), TABLE, .example = "1,64,1K",
-      .help = "round-trip message sizes (default 1,64,1K,16K)" },
-    { "--write-sizes", 0, "LIST", CLI_SIZES(B, write_sizes, 1, 64L << 20), TABLE,
-      .example = "4K,64K", .help = "bulk write sizes (default 4K,16K,64K,256K,1M)" },
-    { "--transports", 0, "LIST", CLI_WORD_SET(B, ta.transports, transports), TABLE,
-      .what = "a list of transports", .example = "stream,tcp (stream, seqpacket, dgram, tcp, pipe)",
-      .help = "some of stream,seqpacket,dgram,tcp,pipe (default all)" },
-    CLI_AGAIN("--cpu", "S,C", "the echoing peer on CPU S, the client on CPU C (default:\n"
-                              "the first two CPUs this process may use; S,S shares\n"
-                              "one core); --cpu none leaves it to the scheduler"),
-    CLI_SECTION("Output:"),
-    { "--json", 0, NULL, CLI_FLAG(B, json), .help = "print one JSON object on stdout" },
-    { "--quiet", 'q', NULL, CLI_FLAG(B, quiet), .help = "no progress line on a terminal" },
-    CLI_OPT_HELP,
-    CLI_END,
-};
-#undef TABLE
-#undef LOAD
-#undef B
-
 static const struct cli_command bench_cmd = {
     .name = "bench",
     .synopsis = "[OPTIONS] [ADDRESS]",
+    .help_col = 26,
+    .operands = { .names = "ADDRESS", .max = 1 },
     .intro =
         "Without ADDRESS: measure this machine's local transports side by side (Unix\n"
         "stream, seqpacket and dgram, TCP loopback with TCP_NODELAY, a pair of pipes)\n"
@@ -103,7 +57,6 @@ static const struct cli_command bench_cmd = {
         "With ADDRESS: load an echo server from one thread over many connections, check\n"
         "every byte that comes back, and report requests/s, MB/s and latency percentiles.\n"
         "ADDRESS is a path, @abstract, unix:PATH, unix:@name or tcp:HOST:PORT.\n",
-    .opts = bench_opts,
     .outro =
         "With ADDRESS, each reply must be the request's bytes, in order; a mismatch, a\n"
         "connection the server closes, or no reply within --timeout counts as an error.\n"
@@ -114,10 +67,54 @@ static const struct cli_command bench_cmd = {
         "\n"
         "Exit status: 0 done without errors, 1 failure or any error, 64 usage error,\n"
         "69 no server (no such socket, or a stale one), 75 timeout, 77 permission denied.\n",
-    .help_col = 26,
-    .operands = "ADDRESS",
-    .max_operands = 1,
+    .opts = (const struct cli_opt[]){
+        CLI_SECTION("Load (with ADDRESS):"),
+        { "--connections", 'c', "N", CLI_LONG(B, conns, 1, 1000000), LOAD, .example = "16",
+          .help = "connections at once (default 16)" },
+        { "--pipeline", 'P', "N", CLI_LONG(B, pipeline, 1, 65536), LOAD, .example = "16",
+          .help = "requests in flight on each connection (default 1)" },
+        { "--size", 's', "BYTES", CLI_SIZE(B, la.size, 0, 1L << 30), LOAD, .example = "16K",
+          .help = "payload bytes per request, K/M suffixes (default 64)" },
+        { "--requests", 'n', "N", CLI_LONG(B, requests, 1, LONG_MAX), LOAD,
+          .what = "a positive number", .example = "100000",
+          .help = "stop after N replies (default 100000)" },
+        { "--duration", 'd', "SECONDS", CLI_DURATION(B, duration_ms, 1), .example = "5",
+          .help = "run for SECONDS instead of -n" },
+        { "--framed", 0, NULL, CLI_FLAG(B, la.framed), LOAD,
+          .help = "send each request as a length-prefixed message (4-byte\n"
+                  "big-endian length, then the payload), for a server in\n"
+                  "message mode; seqpacket and dgram packets are messages\n"
+                  "already" },
+        CLI_OPT_TYPE(B, la.type, "stream (default), seqpacket or dgram: a request is one\n"
+                                 "packet", LOAD),
+        { "--reconnect", 0, NULL, CLI_FLAG(B, la.reconnect), LOAD,
+          .help = "a new connection for every request: connections per\n"
+                  "second (with -s 0: connect and close, nothing sent)" },
+        CLI_OPT_TIMEOUT(B, la.timeout_ms, "give up connecting, or waiting for any reply, after\n"
+                                          "SECONDS (default 10)", LOAD),
+        { "--cpu", 0, "N", CLI_STRING(B, cpu), .help = "run the load generator on CPU N" },
+        CLI_SECTION("Transports (without ADDRESS):"),
+        CLI_AGAIN("--duration", NULL, "time spent on each figure (default 0.2)"),
+        { "--sizes", 0, "LIST", CLI_SIZES(B, sizes, 1, 1L << 20), TABLE, .example = "1,64,1K",
+          .help = "round-trip message sizes (default 1,64,1K,16K)" },
+        { "--write-sizes", 0, "LIST", CLI_SIZES(B, write_sizes, 1, 64L << 20), TABLE,
+          .example = "4K,64K", .help = "bulk write sizes (default 4K,16K,64K,256K,1M)" },
+        { "--transports", 0, "LIST", CLI_WORD_SET(B, ta.transports, transports), TABLE,
+          .what = "a list of transports",
+          .example = "stream,tcp (stream, seqpacket, dgram, tcp, pipe)",
+          .help = "some of stream,seqpacket,dgram,tcp,pipe (default all)" },
+        CLI_AGAIN("--cpu", "S,C", "the echoing peer on CPU S, the client on CPU C (default:\n"
+                                  "the first two CPUs this process may use; S,S shares\n"
+                                  "one core); --cpu none leaves it to the scheduler"),
+        CLI_SECTION("Output:"),
+        { "--json", 0, NULL, CLI_FLAG(B, json), .help = "print one JSON object on stdout" },
+        { "--quiet", 'q', NULL, CLI_FLAG(B, quiet), .help = "no progress line on a terminal" },
+        CLI_END,
+    },
 };
+#undef TABLE
+#undef LOAD
+#undef B
 
 /* "none", "N", or "S,C". */
 static int parse_cpus(const char *text, int *ret_a, int *ret_b, bool *ret_pinned) {

@@ -27,43 +27,37 @@ struct connect_args {
 };
 
 #define C struct connect_args
-static const struct cli_opt connect_opts[] = {
-    CLI_SECTION("Options:"),
-    CLI_OPT_TYPE(C, type, "stream (default), seqpacket or dgram; with seqpacket and\n"
-                          "dgram each read of stdin (up to 64 KiB) is one message"),
-    CLI_OPT_TIMEOUT(C, timeout_ms, "give up connecting after SECONDS (exit 75); dgram: how\n"
-                                   "long to wait for replies after stdin ends (default 1)"),
-    CLI_OPT_WAIT(C, wait_ms),
-    { "--send-fd", 0, "FILE", CLI_STRING(C, send_fd),
-      .help = "open FILE read-only and pass its descriptor (SCM_RIGHTS)\n"
-              "with the first bytes sent; with empty stdin it goes\n"
-              "with a single NUL byte" },
-    CLI_OPT_QUIET(C, verbosity, "print errors only"),
-    CLI_OPT_HELP,
-    CLI_END,
-};
-#undef C
-
 static const struct cli_command connect_cmd = {
     .name = "connect",
     .synopsis = "[OPTIONS] ADDRESS",
+    .help_col = 25,
+    .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds connect /run/app.sock" },
     .intro =
         "Connect stdin and stdout to the Unix socket at ADDRESS, like 'nc -U': what is read\n"
         "from stdin is sent, what arrives is written to stdout. At the end of stdin the\n"
         "sending side is shut down and output continues until the server closes.\n",
-    .opts = connect_opts,
     .outro =
         "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
         "unix:@name.\n"
         "\n"
         "Exit status: 0 done, 1 failure, 64 usage error, 66 cannot open --send-fd FILE,\n"
         "69 no server (no such socket, or a stale one), 75 timeout, 77 permission denied.\n",
-    .help_col = 25,
-    .operands = "ADDRESS",
-    .min_operands = 1,
-    .max_operands = 1,
-    .example = "uds connect /run/app.sock",
+    .opts = (const struct cli_opt[]){
+        CLI_SECTION("Options:"),
+        CLI_OPT_TYPE(C, type, "stream (default), seqpacket or dgram; with seqpacket and\n"
+                              "dgram each read of stdin (up to 64 KiB) is one message"),
+        CLI_OPT_TIMEOUT(C, timeout_ms, "give up connecting after SECONDS (exit 75); dgram: how\n"
+                                       "long to wait for replies after stdin ends (default 1)"),
+        CLI_OPT_WAIT(C, wait_ms),
+        { "--send-fd", 0, "FILE", CLI_STRING(C, send_fd),
+          .help = "open FILE read-only and pass its descriptor (SCM_RIGHTS)\n"
+                  "with the first bytes sent; with empty stdin it goes\n"
+                  "with a single NUL byte" },
+        CLI_OPT_QUIET(C, verbosity, "print errors only"),
+        CLI_END,
+    },
 };
+#undef C
 
 /* Write some of what is pending for stdout. Returns 0, or -1 with errno (EPIPE: the reader
  * left). */

@@ -51,20 +51,11 @@ struct doctor {
     char canon[PATH_MAX + UDS_PATH_MAX + 2];    /* ... with its directory's symlinks resolved */
 };
 
-static const struct cli_opt doctor_opts[] = {
-    CLI_SECTION("Options:"),
-    { "--json", 0, NULL, CLI_FLAG(struct doctor, json),
-      .help = "one JSON object: address, ok, exit and findings\n"
-              "[{code, severity, message, advice}]" },
-    { "--no-connect", 0, NULL, CLI_FLAG(struct doctor, no_connect),
-      .help = "only look; do not make the confirming connection" },
-    CLI_OPT_HELP,
-    CLI_END,
-};
-
 static const struct cli_command doctor_cmd = {
     .name = "doctor",
     .synopsis = "[OPTIONS] ADDRESS",
+    .help_col = 20,
+    .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds doctor /run/app.sock" },
     .intro =
         "Explain why the Unix socket at ADDRESS does or does not work for you, in plain\n"
         "sentences, each with what to do: whether the path and its directories exist and\n"
@@ -74,7 +65,6 @@ static const struct cli_command doctor_cmd = {
         "full, whether the path was deleted or replaced under its listener, and what an\n"
         "abstract name or a path longer than sun_path means. When nothing stands in the\n"
         "way it connects once to confirm, and closes at once. It never removes anything.\n",
-    .opts = doctor_opts,
     .outro =
         "ADDRESS is a path, @abstract, unix:PATH or unix:@name.\n"
         "\n"
@@ -82,11 +72,15 @@ static const struct cli_command doctor_cmd = {
         "(no such socket, stale socket, deleted or replaced path), 73 the path is not a\n"
         "socket or a directory is missing, 75 the listener's backlog is full, 77 permission\n"
         "denied (a directory or the socket).\n",
-    .help_col = 20,
-    .operands = "ADDRESS",
-    .min_operands = 1,
-    .max_operands = 1,
-    .example = "uds doctor /run/app.sock",
+    .opts = (const struct cli_opt[]){
+        CLI_SECTION("Options:"),
+        { "--json", 0, NULL, CLI_FLAG(struct doctor, json),
+          .help = "one JSON object: address, ok, exit and findings\n"
+                  "[{code, severity, message, advice}]" },
+        { "--no-connect", 0, NULL, CLI_FLAG(struct doctor, no_connect),
+          .help = "only look; do not make the confirming connection" },
+        CLI_END,
+    },
 };
 
 /* ---- findings ------------------------------------------------------------------------- */

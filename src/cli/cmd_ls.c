@@ -45,25 +45,11 @@ struct ctx {
     struct view *views;         /* parallel to socks.socks */
 };
 
-static const struct cli_opt ls_opts[] = {
-    CLI_SECTION("Options:"),
-    { "--listening", 'l', NULL, CLI_FLAG(struct args, listening),
-      .help = "only sockets that accept: listeners, and bound dgram sockets\n"
-              "that are not connected" },
-    { "--all", 'a', NULL, CLI_FLAG(struct args, all),
-      .help = "unnamed sockets too (by default only sockets with an address)" },
-    { "--processes", 'p', NULL, CLI_FLAG(struct args, processes),
-      .help = "every process and fd that holds each socket (by default the\n"
-              "first process and how many more)" },
-    { "--json", 0, NULL, CLI_FLAG(struct args, json),
-      .help = "one JSON array, one object per socket (see uds(1))" },
-    CLI_OPT_HELP,
-    CLI_END,
-};
-
 static const struct cli_command ls_cmd = {
     .name = "ls",
     .synopsis = "[OPTIONS] [PATTERN]",
+    .help_col = 20,
+    .operands = { .names = "PATTERN", .max = 1, .extra_hint = "quote a glob: uds ls '/run/*'" },
     .intro =
         "List the Unix sockets of this machine (its network namespace), like ss -x -a -p\n"
         "but readable: TYPE, STATE, RECV-Q, SEND-Q, ADDRESS, INODE, PEER and PROCESS.\n"
@@ -73,17 +59,26 @@ static const struct cli_command ls_cmd = {
         "(replaced) no longer leads to the socket: it is unreachable by that path.\n"
         "For a listener, RECV-Q is the connections waiting to be accepted and SEND-Q its\n"
         "backlog. PEER is the peer's address, or its process when it has none.\n",
-    .opts = ls_opts,
     .outro =
         "PATTERN is a shell glob matched against ADDRESS, e.g. '/run/*' or '@*'.\n"
         "Processes of other users are shown only to root.\n"
         "\n"
         "Exit status: 0 listed (even if nothing matched), 1 failure, 64 usage error,\n"
         "69 the kernel cannot list sockets (no unix_diag).\n",
-    .help_col = 20,
-    .operands = "PATTERN",
-    .max_operands = 1,
-    .extra_hint = "quote a glob: uds ls '/run/*'",
+    .opts = (const struct cli_opt[]){
+        CLI_SECTION("Options:"),
+        { "--listening", 'l', NULL, CLI_FLAG(struct args, listening),
+          .help = "only sockets that accept: listeners, and bound dgram sockets\n"
+                  "that are not connected" },
+        { "--all", 'a', NULL, CLI_FLAG(struct args, all),
+          .help = "unnamed sockets too (by default only sockets with an address)" },
+        { "--processes", 'p', NULL, CLI_FLAG(struct args, processes),
+          .help = "every process and fd that holds each socket (by default the\n"
+                  "first process and how many more)" },
+        { "--json", 0, NULL, CLI_FLAG(struct args, json),
+          .help = "one JSON array, one object per socket (see uds(1))" },
+        CLI_END,
+    },
 };
 
 /* ---- addresses ------------------------------------------------------------------------ */

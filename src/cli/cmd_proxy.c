@@ -1262,46 +1262,12 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
 /* ---- options ------------------------------------------------------------------------------ */
 
 #define P struct proxy_args
-static const struct cli_opt proxy_opts[] = {
-    CLI_SECTION("Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a "
-                "live\nserver's or any other file is never touched):"),
-    CLI_INCLUDE(cli_listen_access_opts, P, common, struct cli_listen_opts),
-    CLI_SECTION("TCP listener (binds only the host given):"),
-    { "--public", 0, NULL, CLI_FLAG(P, public),
-      .help = "allow a host that is not loopback (127.0.0.0/8, ::1)" },
-    CLI_SECTION("Target:"),
-    { "--connect-timeout", 0, "SECONDS", CLI_DURATION(P, connect_ms, 1),
-      .help = "give up connecting to TARGET for a client after\n"
-              "this long and close that client (default 5)" },
-    { "--send-proxy", 0, NULL, CLI_SET(P, send_proxy, 1),
-      .help = "begin each connection to TARGET with a PROXY protocol\n"
-              "v1 header (text) naming the client's address" },
-    { "--send-proxy-v2", 0, NULL, CLI_SET(P, send_proxy, 2),
-      .help = "the same with a PROXY protocol v2 header (binary)" },
-    CLI_SECTION("Limits:"),
-    CLI_INCLUDE(cli_listen_limit_opts, P, common, struct cli_listen_opts),
-    { "--buffer-size", 0, "BYTES", CLI_SIZE(P, buffer_size, 1024, 64L << 20),
-      .example = "256K", .help = "bytes in flight per direction of a connection, K/M\n"
-                                 "suffixes (default 256K)" },
-    { "--no-splice", 0, NULL, CLI_FLAG(P, no_splice),
-      .help = "always copy through a buffer, never splice()" },
-    { "--no-batch", 0, NULL, CLI_FLAG(P, no_batch),
-      .help = "one send() per write, instead of the writes of a\n"
-              "wakeup together in one io_uring submission" },
-    { "--busy-poll", 0, "USEC", CLI_LONG(P, busy_poll_us, 0, 1000000),
-      .what = "a number of microseconds", .example = "50",
-      .help = "after activity, poll without sleeping for up to USEC\n"
-              "microseconds before waiting again: lower latency\n"
-              "for a CPU kept busy while traffic flows (default 0)" },
-    CLI_SECTION("Readiness and logs:"),
-    CLI_INCLUDE(cli_listen_log_opts, P, common, struct cli_listen_opts),
-    CLI_END,
-};
-#undef P
-
 static const struct cli_command proxy_cmd = {
     .name = "proxy",
     .synopsis = "[OPTIONS] LISTEN TARGET",
+    .help_col = 28,
+    .operands = { .names = "LISTEN and TARGET", .min = 2, .max = 2,
+                  .example = "uds proxy tcp:127.0.0.1:6380 /run/redis.sock" },
     .intro =
         "Accept clients on LISTEN and relay each one, both ways, to its own connection to\n"
         "TARGET. Each side is a Unix socket (a path, @abstract, unix:PATH or unix:@name)\n"
@@ -1310,7 +1276,6 @@ static const struct cli_command proxy_cmd = {
         "other permissions. One thread relays every connection; an end of input on one\n"
         "side is passed on as a half-close on the other; a side that does not read slows\n"
         "its peer; bulk data moves with splice() (zero-copy).\n",
-    .opts = proxy_opts,
     .outro =
         "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
         "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
@@ -1331,12 +1296,43 @@ static const struct cli_command proxy_cmd = {
         "connections), 64 usage error (also: TARGET is LISTEN itself), 69 LISTEN is held\n"
         "by a running server, 73 cannot create (the path exists and is not a socket, or\n"
         "its directory is missing), 77 permission denied.\n",
-    .help_col = 28,
-    .operands = "LISTEN and TARGET",
-    .min_operands = 2,
-    .max_operands = 2,
-    .example = "uds proxy tcp:127.0.0.1:6380 /run/redis.sock",
+    .opts = (const struct cli_opt[]){
+        CLI_SECTION("Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a "
+                    "live\nserver's or any other file is never touched):"),
+        CLI_INCLUDE(cli_listen_access_opts, P, common, struct cli_listen_opts),
+        CLI_SECTION("TCP listener (binds only the host given):"),
+        { "--public", 0, NULL, CLI_FLAG(P, public),
+          .help = "allow a host that is not loopback (127.0.0.0/8, ::1)" },
+        CLI_SECTION("Target:"),
+        { "--connect-timeout", 0, "SECONDS", CLI_DURATION(P, connect_ms, 1),
+          .help = "give up connecting to TARGET for a client after\n"
+                  "this long and close that client (default 5)" },
+        { "--send-proxy", 0, NULL, CLI_SET(P, send_proxy, 1),
+          .help = "begin each connection to TARGET with a PROXY protocol\n"
+                  "v1 header (text) naming the client's address" },
+        { "--send-proxy-v2", 0, NULL, CLI_SET(P, send_proxy, 2),
+          .help = "the same with a PROXY protocol v2 header (binary)" },
+        CLI_SECTION("Limits:"),
+        CLI_INCLUDE(cli_listen_limit_opts, P, common, struct cli_listen_opts),
+        { "--buffer-size", 0, "BYTES", CLI_SIZE(P, buffer_size, 1024, 64L << 20),
+          .example = "256K", .help = "bytes in flight per direction of a connection, K/M\n"
+                                     "suffixes (default 256K)" },
+        { "--no-splice", 0, NULL, CLI_FLAG(P, no_splice),
+          .help = "always copy through a buffer, never splice()" },
+        { "--no-batch", 0, NULL, CLI_FLAG(P, no_batch),
+          .help = "one send() per write, instead of the writes of a\n"
+                  "wakeup together in one io_uring submission" },
+        { "--busy-poll", 0, "USEC", CLI_LONG(P, busy_poll_us, 0, 1000000),
+          .what = "a number of microseconds", .example = "50",
+          .help = "after activity, poll without sleeping for up to USEC\n"
+                  "microseconds before waiting again: lower latency\n"
+                  "for a CPU kept busy while traffic flows (default 0)" },
+        CLI_SECTION("Readiness and logs:"),
+        CLI_INCLUDE(cli_listen_log_opts, P, common, struct cli_listen_opts),
+        CLI_END,
+    },
 };
+#undef P
 
 /* Returns CLI_CONTINUE when the command should go on, else the exit code. */
 static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {

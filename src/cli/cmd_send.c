@@ -32,46 +32,41 @@ struct send_args {
 };
 
 #define S struct send_args
-static const struct cli_opt send_opts[] = {
-    CLI_SECTION("Options:"),
-    { NULL, 'n', NULL, CLI_FLAG(S, no_newline), .help = "do not add the newline" },
-    { "--framed", 0, NULL, CLI_FLAG(S, framed),
-      .help = "send MESSAGE as one frame (a 4-byte big-endian length,\n"
-              "then the bytes) and print the payload of the one frame\n"
-              "that comes back; the connection is not half-closed\n"
-              "(stream only)" },
-    CLI_OPT_TYPE(S, type, "stream (default), seqpacket or dgram (the message is\n"
-                          "one packet)"),
-    CLI_OPT_TIMEOUT(S, timeout_ms, "give up after SECONDS: connecting, sending and the whole\n"
-                                   "reply (exit 75); counted after any --wait"),
-    CLI_OPT_WAIT(S, wait_ms),
-    CLI_OPT_QUIET(S, verbosity, "print errors only"),
-    CLI_OPT_HELP,
-    CLI_END,
-};
-#undef S
-
 static const struct cli_command send_cmd = {
     .name = "send",
     .synopsis = "[OPTIONS] ADDRESS [MESSAGE...]",
+    .help_col = 25,
+    .operands = { .names = "ADDRESS", .min = 1, .max = -1,
+                  .example = "uds send /run/app.sock 'hello'" },
     .intro =
         "Send one request to the Unix socket at ADDRESS and print the reply: MESSAGE is\n"
         "the arguments joined by spaces plus a newline (like echo), or stdin when there is\n"
         "no MESSAGE. After sending, the sending side is shut down; the reply is printed\n"
         "until the server closes (dgram: the first reply datagram).\n",
-    .opts = send_opts,
     .outro =
         "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
         "unix:@name.\n"
         "\n"
         "Exit status: 0 done, 1 failure, 64 usage error, 69 no server (no such socket, or\n"
         "a stale one), 75 timeout, 77 permission denied.\n",
-    .help_col = 25,
-    .operands = "ADDRESS",
-    .min_operands = 1,
-    .max_operands = -1,
-    .example = "uds send /run/app.sock 'hello'",
+    .opts = (const struct cli_opt[]){
+        CLI_SECTION("Options:"),
+        { NULL, 'n', NULL, CLI_FLAG(S, no_newline), .help = "do not add the newline" },
+        { "--framed", 0, NULL, CLI_FLAG(S, framed),
+          .help = "send MESSAGE as one frame (a 4-byte big-endian length,\n"
+                  "then the bytes) and print the payload of the one frame\n"
+                  "that comes back; the connection is not half-closed\n"
+                  "(stream only)" },
+        CLI_OPT_TYPE(S, type, "stream (default), seqpacket or dgram (the message is\n"
+                              "one packet)"),
+        CLI_OPT_TIMEOUT(S, timeout_ms, "give up after SECONDS: connecting, sending and the whole\n"
+                                       "reply (exit 75); counted after any --wait"),
+        CLI_OPT_WAIT(S, wait_ms),
+        CLI_OPT_QUIET(S, verbosity, "print errors only"),
+        CLI_END,
+    },
 };
+#undef S
 
 /* The arguments joined by spaces, plus "\n" unless no_newline. */
 static char *join_message(char **words, int n, bool no_newline, size_t *ret_len) {

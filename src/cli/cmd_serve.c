@@ -615,53 +615,18 @@ static void serve_args_done(struct serve_args *a) {
 }
 
 #define S struct serve_args
-static const struct cli_opt serve_opts[] = {
-    CLI_SECTION("Handler:"),
-    { "--reply", 0, "TEXT", CLI_STRING(S, reply),
-      .help = "answer each message with TEXT instead of echoing;\n"
-              "on a stream a message is a line (TEXT and a newline\n"
-              "per line, and for data left without a newline at\n"
-              "the end); on seqpacket and dgram it is one packet\n"
-              "(answered with exactly TEXT)" },
-    { "--framed", 0, NULL, CLI_FLAG(S, framed),
-      .help = "messages are frames: a 4-byte big-endian length,\n"
-              "then that many bytes; each is echoed, or answered\n"
-              "with TEXT as one frame (stream, seqpacket)" },
-    CLI_OPT_TYPE(S, type, "stream (default), seqpacket or dgram"),
-    CLI_TEXT("-- PROGRAM [ARG...]",
-             "run PROGRAM for each client, its stdin and stdout\n"
-             "the connection, stderr the server's (UCSPI, like\n"
-             "unixserver and s6-ipcserver); its environment has\n"
-             "PROTO=UNIX, UNIXREMOTEPID, UNIXREMOTEEUID,\n"
-             "UNIXREMOTEEGID, UNIXLOCALPATH, UNIXLOCALUID and\n"
-             "UNIXLOCALGID. Then --max-conns limits the programs\n"
-             "running, --drain-timeout is how long they get after\n"
-             "their SIGTERM, and -v logs each start and end"),
-    CLI_SECTION("Access:"),
-    CLI_INCLUDE(cli_listen_access_opts, S, common, struct cli_listen_opts),
-    CLI_SECTION("Limits:"),
-    CLI_INCLUDE(cli_listen_limit_opts, S, common, struct cli_listen_opts),
-    { "--max-message", 0, "BYTES", CLI_SIZE(S, max_message, 1, 1L << 30),
-      CLI_SEEN(S, max_message_given),
-      .help = "longest line (--reply on a stream), frame\n"
-              "(--framed) or packet (seqpacket, dgram), K/M\n"
-              "suffixes (default 64K); a client over it is closed\n"
-              "and logged" },
-    CLI_SECTION("Readiness and logs:"),
-    CLI_INCLUDE(cli_listen_log_opts, S, common, struct cli_listen_opts),
-    CLI_END,
-};
-#undef S
-
 static const struct cli_command serve_cmd = {
     .name = "serve",
     .synopsis = "[OPTIONS] ADDRESS [-- PROGRAM [ARG...]]",
+    .help_col = 28,
+    .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds serve /run/app.sock",
+                  .extra_hint = "to run a program for each client: uds serve ADDRESS -- PROGRAM",
+                  .rest_after_dashdash = true },
     .intro =
         "Serve the Unix socket at ADDRESS (a path, @abstract, unix:PATH or unix:@name):\n"
         "echo what each client sends, answer each message with --reply TEXT, or run\n"
         "PROGRAM for each client. A stale socket file (nobody listening) is replaced; a\n"
         "live server's is never touched.\n",
-    .opts = serve_opts,
     .outro =
         "Once ready it logs 'uds: listening on ADDRESS' on stderr and, when NOTIFY_SOCKET\n"
         "is set, sends READY=1 there. Sockets passed by systemd (LISTEN_FDS) that are\n"
@@ -674,14 +639,44 @@ static const struct cli_command serve_cmd = {
         "in flight), 64 usage error (also: PROGRAM not found), 69 the address is held by a\n"
         "running server, 73 cannot create (the path exists and is not a socket, or its\n"
         "directory is missing), 77 permission denied.\n",
-    .help_col = 28,
-    .operands = "ADDRESS",
-    .min_operands = 1,
-    .max_operands = 1,
-    .rest_after_dashdash = true,
-    .example = "uds serve /run/app.sock",
-    .extra_hint = "to run a program for each client: uds serve ADDRESS -- PROGRAM",
+    .opts = (const struct cli_opt[]){
+        CLI_SECTION("Handler:"),
+        { "--reply", 0, "TEXT", CLI_STRING(S, reply),
+          .help = "answer each message with TEXT instead of echoing;\n"
+                  "on a stream a message is a line (TEXT and a newline\n"
+                  "per line, and for data left without a newline at\n"
+                  "the end); on seqpacket and dgram it is one packet\n"
+                  "(answered with exactly TEXT)" },
+        { "--framed", 0, NULL, CLI_FLAG(S, framed),
+          .help = "messages are frames: a 4-byte big-endian length,\n"
+                  "then that many bytes; each is echoed, or answered\n"
+                  "with TEXT as one frame (stream, seqpacket)" },
+        CLI_OPT_TYPE(S, type, "stream (default), seqpacket or dgram"),
+        CLI_TEXT("-- PROGRAM [ARG...]",
+                 "run PROGRAM for each client, its stdin and stdout\n"
+                 "the connection, stderr the server's (UCSPI, like\n"
+                 "unixserver and s6-ipcserver); its environment has\n"
+                 "PROTO=UNIX, UNIXREMOTEPID, UNIXREMOTEEUID,\n"
+                 "UNIXREMOTEEGID, UNIXLOCALPATH, UNIXLOCALUID and\n"
+                 "UNIXLOCALGID. Then --max-conns limits the programs\n"
+                 "running, --drain-timeout is how long they get after\n"
+                 "their SIGTERM, and -v logs each start and end"),
+        CLI_SECTION("Access:"),
+        CLI_INCLUDE(cli_listen_access_opts, S, common, struct cli_listen_opts),
+        CLI_SECTION("Limits:"),
+        CLI_INCLUDE(cli_listen_limit_opts, S, common, struct cli_listen_opts),
+        { "--max-message", 0, "BYTES", CLI_SIZE(S, max_message, 1, 1L << 30),
+          CLI_SEEN(S, max_message_given),
+          .help = "longest line (--reply on a stream), frame\n"
+                  "(--framed) or packet (seqpacket, dgram), K/M\n"
+                  "suffixes (default 64K); a client over it is closed\n"
+                  "and logged" },
+        CLI_SECTION("Readiness and logs:"),
+        CLI_INCLUDE(cli_listen_log_opts, S, common, struct cli_listen_opts),
+        CLI_END,
+    },
 };
+#undef S
 
 /* Options that make no sense together, and -- PROGRAM: a usage error, or CLI_CONTINUE. */
 static int check_serve_args(struct serve_args *a, const struct cli_parsed *p) {

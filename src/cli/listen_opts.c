@@ -82,7 +82,8 @@ static int parse_ready_fd(const struct cli_opt *opt, const char *arg, void *dest
     return 0;
 }
 
-static const struct cli_kind ready_fd_kind = { "fd", true, NULL, NULL, parse_ready_fd };
+static const struct cli_kind ready_fd_kind = { .name = "fd", .has_arg = true,
+                                               .parse = parse_ready_fd };
 
 static const struct cli_word log_formats[] = {
     { "text", CLI_LOG_FORMAT_TEXT }, { "json", CLI_LOG_FORMAT_JSON }, { NULL, 0 },
@@ -141,7 +142,6 @@ const struct cli_opt cli_listen_log_opts[] = {
     { "--quiet", 'q', NULL, CLI_SET(L, verbosity, -1), .help = "log errors only" },
     { "--verbose", 'v', NULL, CLI_SET(L, verbosity, 1),
       .help = "also log each connection opening and closing" },
-    CLI_OPT_HELP,
     CLI_END,
 };
 

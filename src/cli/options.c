@@ -76,7 +76,9 @@ static int parse_duration(const struct cli_opt *o, const char *arg, void *dest,
         *(int *) dest = ms;
         return 0;
     }
-    snprintf(b->why, sizeof(b->why), "not a duration in seconds%s", o->min > 0 ? " above 0" : "");
+    /* Without a bad->why, take() says "not a duration in seconds". */
+    if (o->min > 0)
+        snprintf(b->why, sizeof(b->why), "not a duration in seconds above 0");
     return -1;
 }
 
@@ -128,86 +130,62 @@ static int parse_sizes(const struct cli_opt *o, const char *arg, void *dest,
 }
 
 static int parse_long(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    const char *what = o->what ? o->what : "a number";
-
     if (cli_parse_long(arg, o->min, o->max, dest) == 0)
         return 0;
-    /* A range without an end is said by the noun ("a positive number"). */
-    if (o->max == LONG_MAX)
-        snprintf(b->why, sizeof(b->why), "not %s", what);
-    else
-        snprintf(b->why, sizeof(b->why), "not %s from %ld to %ld", what, o->min, o->max);
+    /* A range without an end is said by the noun alone ("a positive number"). */
+    if (o->max != LONG_MAX)
+        snprintf(b->why, sizeof(b->why), "not %s from %ld to %ld", o->what ? o->what :
+                 "a number", o->min, o->max);
     return -1;
 }
 
+/* Those below leave bad->why to take(): "not " and the option's or the kind's noun. */
+
 static int parse_mode(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) o;
-    if (cli_parse_mode(arg, dest) == 0)
-        return 0;
-    snprintf(b->why, sizeof(b->why), "not an octal mode");
-    return -1;
+    (void) o, (void) b;
+    return cli_parse_mode(arg, dest);
 }
 
 static int parse_user(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) o;
-    if (cli_parse_user(arg, dest) == 0)
-        return 0;
-    snprintf(b->why, sizeof(b->why), "not a user");
-    return -1;
+    (void) o, (void) b;
+    return cli_parse_user(arg, dest);
 }
 
 static int parse_group(const struct cli_opt *o, const char *arg, void *dest,
                        struct cli_bad *b) {
-    (void) o;
-    if (cli_parse_group(arg, dest) == 0)
-        return 0;
-    snprintf(b->why, sizeof(b->why), "not a group");
-    return -1;
+    (void) o, (void) b;
+    return cli_parse_group(arg, dest);
 }
 
-/* A list replaces the one given before it: the last one counts, as for every option. */
-static int parse_ids(bool users, const char *arg, void *dest, struct cli_bad *b) {
+static int parse_socket_type(const struct cli_opt *o, const char *arg, void *dest,
+                             struct cli_bad *b) {
+    (void) o, (void) b;
+    return uds_socket_type_parse(arg, dest);
+}
+
+static int parse_word(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
+    (void) b;
+    return find_word(o->words, arg, dest);
+}
+
+/* A list replaces the one given before it: the last one counts, as for every option. The
+ * piece that is no user (group) is what the message quotes. */
+static int parse_ids(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
     struct cli_ids *ids = dest, parsed;
 
-    if (cli_parse_ids(arg, users, &parsed, b->item, sizeof(b->item)) < 0) {
-        snprintf(b->why, sizeof(b->why), "not a %s", users ? "user" : "group");
+    if (cli_parse_ids(arg, o->kind == &cli_kind_uids, &parsed, b->item, sizeof(b->item)) < 0)
         return -1;
-    }
     free(ids->ids);
     *ids = parsed;
     return 0;
 }
 
-static int parse_uids(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) o;
-    return parse_ids(true, arg, dest, b);
-}
-
-static int parse_gids(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) o;
-    return parse_ids(false, arg, dest, b);
-}
-
-static int parse_socket_type(const struct cli_opt *o, const char *arg, void *dest,
-                             struct cli_bad *b) {
-    (void) o;
-    if (uds_socket_type_parse(arg, dest) == 0)
-        return 0;
-    snprintf(b->why, sizeof(b->why), "not a socket type");
-    return -1;
-}
-
-static int parse_word(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    if (find_word(o->words, arg, dest) == 0)
-        return 0;
-    snprintf(b->why, sizeof(b->why), "not %s", o->what);
-    return -1;
-}
-
 static int parse_word_set(const struct cli_opt *o, const char *arg, void *dest,
                           struct cli_bad *b) {
-    unsigned set = 0;
     const char *p = arg;
+    unsigned set = 0;
+
+    (void) b;
 
     for (;;) {
         size_t len = strcspn(p, ",");
@@ -215,10 +193,8 @@ static int parse_word_set(const struct cli_opt *o, const char *arg, void *dest,
         int bit;
 
         snprintf(word, sizeof(word), "%.*s", (int) len, p);
-        if (len >= sizeof(word) || find_word(o->words, word, &bit) < 0) {
-            snprintf(b->why, sizeof(b->why), "not %s", o->what);
+        if (len >= sizeof(word) || find_word(o->words, word, &bit) < 0)
             return -1;
-        }
         set |= 1u << bit;
         if (p[len] == '\0')
             break;
@@ -232,24 +208,27 @@ static const struct cli_word socket_types[] = {
     { "stream", UDS_STREAM }, { "seqpacket", UDS_SEQPACKET }, { "dgram", UDS_DGRAM }, { NULL, 0 },
 };
 
-const struct cli_kind cli_kind_flag = { "flag", false, NULL, NULL, parse_flag };
-const struct cli_kind cli_kind_set = { "flag", false, NULL, NULL, parse_set };
-const struct cli_kind cli_kind_help = { "help", false, NULL, NULL, NULL };
-const struct cli_kind cli_kind_string = { "string", true, NULL, NULL, parse_string };
-const struct cli_kind cli_kind_duration = { "duration", true, "2.5", NULL, parse_duration };
-const struct cli_kind cli_kind_size = { "size", true, "64K", NULL, parse_size };
-const struct cli_kind cli_kind_sizes = { "sizes", true, NULL, NULL, parse_sizes };
-const struct cli_kind cli_kind_long = { "number", true, NULL, NULL, parse_long };
-const struct cli_kind cli_kind_mode = { "mode", true, "0660", NULL, parse_mode };
-const struct cli_kind cli_kind_user = { "user", true, NULL, NULL, parse_user };
-const struct cli_kind cli_kind_group = { "group", true, NULL, NULL, parse_group };
-const struct cli_kind cli_kind_uids = { "users", true, NULL, NULL, parse_uids };
-const struct cli_kind cli_kind_gids = { "groups", true, NULL, NULL, parse_gids };
-const struct cli_kind cli_kind_socket_type = {
-    "word", true, "stream, seqpacket or dgram", socket_types, parse_socket_type,
+/* name, has_arg, the noun of "is not ...", example, words, parse */
+const struct cli_kind cli_kind_flag = { "flag", false, NULL, NULL, NULL, parse_flag };
+const struct cli_kind cli_kind_set = { "flag", false, NULL, NULL, NULL, parse_set };
+const struct cli_kind cli_kind_help = { "help", false, NULL, NULL, NULL, NULL };
+const struct cli_kind cli_kind_string = { "string", true, NULL, NULL, NULL, parse_string };
+const struct cli_kind cli_kind_duration = {
+    "duration", true, "a duration in seconds", "2.5", NULL, parse_duration,
 };
-const struct cli_kind cli_kind_word = { "word", true, NULL, NULL, parse_word };
-const struct cli_kind cli_kind_word_set = { "words", true, NULL, NULL, parse_word_set };
+const struct cli_kind cli_kind_size = { "size", true, NULL, "64K", NULL, parse_size };
+const struct cli_kind cli_kind_sizes = { "sizes", true, NULL, NULL, NULL, parse_sizes };
+const struct cli_kind cli_kind_long = { "number", true, "a number", NULL, NULL, parse_long };
+const struct cli_kind cli_kind_mode = { "mode", true, "an octal mode", "0660", NULL, parse_mode };
+const struct cli_kind cli_kind_user = { "user", true, "a user", NULL, NULL, parse_user };
+const struct cli_kind cli_kind_group = { "group", true, "a group", NULL, NULL, parse_group };
+const struct cli_kind cli_kind_uids = { "users", true, "a user", NULL, NULL, parse_ids };
+const struct cli_kind cli_kind_gids = { "groups", true, "a group", NULL, NULL, parse_ids };
+const struct cli_kind cli_kind_socket_type = {
+    "word", true, "a socket type", "stream, seqpacket or dgram", socket_types, parse_socket_type,
+};
+const struct cli_kind cli_kind_word = { "word", true, NULL, NULL, NULL, parse_word };
+const struct cli_kind cli_kind_word_set = { "words", true, NULL, NULL, NULL, parse_word_set };
 
 /* ---- the table, flattened -------------------------------------------------------------- */
 
@@ -259,6 +238,12 @@ struct flat {
     const struct cli_opt *opt[MAX_OPTS];
     size_t base[MAX_OPTS];
     size_t n;
+};
+
+/* -h, --help: every command's last option. */
+static const struct cli_opt help_opts[] = {
+    { "--help", 'h', NULL, .kind = &cli_kind_help, .help = "show this help" },
+    CLI_END,
 };
 
 static void flatten(const struct cli_opt *t, size_t base, struct flat *f) {
@@ -272,6 +257,13 @@ static void flatten(const struct cli_opt *t, size_t base, struct flat *f) {
             f->base[f->n++] = base;
         }
     }
+}
+
+/* The command's options, and -h last. */
+static void flatten_command(const struct cli_command *cmd, struct flat *f) {
+    f->n = 0;
+    flatten(cmd->opts, 0, f);
+    flatten(help_opts, 0, f);
 }
 
 static const struct cli_opt *find_long(const struct flat *f, const char *name, size_t len) {
@@ -362,9 +354,10 @@ void cli_print_help(const struct cli_command *cmd, FILE *out) {
     struct flat f = { .n = 0 };
     bool first = true;
 
-    flatten(cmd->opts, 0, &f);
+    flatten_command(cmd, &f);
     fprintf(out, "Usage: uds %s %s\n\n%s\n", cmd->name, cmd->synopsis, cmd->intro);
     print_rows(out, cmd->opts, &f, cmd->help_col, &first);
+    print_row(out, help_opts, &f, cmd->help_col);
     fprintf(out, "\n%s", cmd->outro);
 }
 
@@ -376,7 +369,7 @@ static void print_words(FILE *out, const struct cli_word *w) {
 void cli_print_options(const struct cli_command *cmd, FILE *out) {
     struct flat f = { .n = 0 };
 
-    flatten(cmd->opts, 0, &f);
+    flatten_command(cmd, &f);
     for (size_t i = 0; i < f.n; i++) {
         const struct cli_opt *o = f.opt[i];
         if (o->letter)
@@ -468,10 +461,13 @@ static int take(const struct cli_command *cmd, const struct flat *f, size_t i,
     if (o->kind == &cli_kind_help)
         return answer(cmd, false);
     snprintf(bad.item, sizeof(bad.item), "%s", arg ? arg : "");
-    if (o->kind->parse(o, arg, args + f->base[i] + o->at, &bad) < 0)
+    if (o->kind->parse(o, arg, args + f->base[i] + o->at, &bad) < 0) {
+        if (!bad.why[0])
+            snprintf(bad.why, sizeof(bad.why), "not %s", o->what ? o->what : o->kind->what);
         return cli_usage(cmd->name, "%s: '%s' is %s%s%s%s%s", opt_name(o, buf), bad.item,
                          bad.why, example ? "; e.g. " : "", example ? opt_name(o, buf) : "",
                          example ? " " : "", example ? example : "");
+    }
     if (o->seen)
         *(const char **) (args + f->base[i] + o->seen - 1) = o->name;
     return CLI_CONTINUE;
@@ -479,16 +475,15 @@ static int take(const struct cli_command *cmd, const struct flat *f, size_t i,
 
 /* Too few or too many operands: a usage error. */
 static int check_operands(const struct cli_command *cmd, const struct cli_parsed *p) {
-    int max = cmd->max_operands;
+    const struct cli_operands *o = &cmd->operands;
+    int max = p->dashdash && o->rest_after_dashdash ? -1 : o->max;
 
-    if (p->dashdash && cmd->rest_after_dashdash)
-        max = -1;
-    if (p->n_operands < cmd->min_operands)
-        return cli_usage(cmd->name, "missing %s; e.g. %s", cmd->operands, cmd->example);
+    if (p->n_operands < o->min)
+        return cli_usage(cmd->name, "missing %s; e.g. %s", o->names, o->example);
     if (max >= 0 && p->n_operands > max)
         return cli_usage(cmd->name, "%s%s only; '%s' is extra%s%s", max == 1 ? "one " : "",
-                         cmd->operands, p->operands[max], cmd->extra_hint ? "; " : "",
-                         cmd->extra_hint ? cmd->extra_hint : "");
+                         o->names, p->operands[max], o->extra_hint ? "; " : "",
+                         o->extra_hint ? o->extra_hint : "");
     return CLI_CONTINUE;
 }
 
@@ -500,7 +495,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args,
     const char *dash_value = NULL;  /* an option's value that happens to be "--" */
     int c;
 
-    flatten(cmd->opts, 0, &f);
+    flatten_command(cmd, &f);
     getopt_tables(&f, longopts, shortopts);
     optind = 1;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {

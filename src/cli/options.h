@@ -46,10 +46,12 @@ struct cli_bad {
 struct cli_kind {
     const char *name;               /* in --list-options: "duration", "size", "flag"... */
     bool has_arg;
+    const char *what;               /* "a duration in seconds": for "'x' is not WHAT" */
     const char *example;            /* when the option gives none */
     const struct cli_word *words;   /* the only values it takes, for completion */
-    /* Store arg (NULL without has_arg) at dest. Returns 0, or -1 having written bad->why
-     * (and bad->item for a piece of a list). */
+    /* Store arg (NULL without has_arg) at dest. Returns 0, or -1, having written bad->why
+     * when "not" and the option's or the kind's what would not say it (and bad->item for a
+     * piece of a list). */
     int (*parse)(const struct cli_opt *opt, const char *arg, void *dest, struct cli_bad *bad);
 };
 
@@ -57,8 +59,8 @@ struct cli_kind {
  * milliseconds from seconds ("2.5"); size_t bytes with K/M/G, or struct cli_sizes of them
  * comma-separated; long; mode_t octal; uid_t and gid_t by name or number; struct cli_ids
  * of comma-separated users or groups; enum uds_socket_type; int from .words; unsigned, a
- * bit (1u << value) per word of a comma-separated list of .words. --help is answered by
- * cli_parse() itself. */
+ * bit (1u << value) per word of a comma-separated list of .words. --help (every command's,
+ * never in a table) is answered by cli_parse() itself. */
 extern const struct cli_kind cli_kind_flag, cli_kind_set, cli_kind_string, cli_kind_duration,
     cli_kind_size, cli_kind_sizes, cli_kind_long, cli_kind_mode, cli_kind_user, cli_kind_group,
     cli_kind_uids, cli_kind_gids, cli_kind_socket_type, cli_kind_word, cli_kind_word_set,
@@ -126,8 +128,9 @@ struct cli_opt {
 
 /* ---- options several commands share ---------------------------------------------------- */
 
-/* Their help says what they mean to the command; more fields may follow it (CLI_SEEN()). */
-#define CLI_OPT_HELP { "--help", 'h', NULL, .kind = &cli_kind_help, .help = "show this help" }
+/* Every command takes -h, --help, after the options of its table. The options below are
+ * shared by some: their help says what they mean to the command, and more fields may
+ * follow it (CLI_SEEN()). */
 #define CLI_OPT_TYPE(T, f, text, ...) \
     { "--type", 0, "TYPE", CLI_SOCKET_TYPE(T, f), .help = (text), __VA_ARGS__ }
 /* A client's deadline, above 0; and how long to wait for a server to appear. */
@@ -141,21 +144,25 @@ struct cli_opt {
 
 /* ---- a command -------------------------------------------------------------------------- */
 
+/* The operands after the options, named in messages ("ADDRESS", "LISTEN and TARGET"): at
+ * least min, at most max (-1: any number); after a "--", any number when
+ * rest_after_dashdash (serve's -- PROGRAM ARGS). */
+struct cli_operands {
+    const char *names;
+    int min, max;
+    const char *example;        /* "uds serve /run/app.sock", for a missing operand */
+    const char *extra_hint;     /* after "'x' is extra; " */
+    bool rest_after_dashdash;
+};
+
 struct cli_command {
     const char *name;           /* "serve" */
     const char *synopsis;       /* "[OPTIONS] ADDRESS [-- PROGRAM [ARG...]]" */
+    int help_col;               /* the column where the options' help begins */
+    struct cli_operands operands;
     const char *intro;          /* --help: the paragraphs before the options */
-    const struct cli_opt *opts;
     const char *outro;          /* --help: the paragraphs after them */
-    int help_col;               /* the column where help text begins */
-    /* Operands, named in messages ("ADDRESS", "LISTEN and TARGET"): at least min_operands,
-     * at most max_operands (-1: any number); after a "--" any number when rest_after_dashdash
-     * (serve's -- PROGRAM ARGS). */
-    const char *operands;
-    int min_operands, max_operands;
-    bool rest_after_dashdash;
-    const char *example;        /* "uds serve /run/app.sock", for a missing operand */
-    const char *extra_hint;     /* after "'x' is extra; " */
+    const struct cli_opt *opts;
 };
 
 /* What cli_parse() leaves besides the options. */
