@@ -1025,7 +1025,9 @@ UDS_API int uds_flock_holder(const char *path, pid_t *ret_pid);
 
 /* The name of the lock file that a listener at path holds: path followed by ".lock"
  * (uds_listen() uses this rule), written into buf (size bytes) with its NUL. Returns its
- * length. Errors: EINVAL path NULL or empty; ENAMETOOLONG it does not fit in size. */
+ * length. A buffer of UDS_LOCK_PATH_MAX + 1 bytes holds the lock path of any path.
+ * Errors: EINVAL path NULL or empty; ENAMETOOLONG it does not fit in size. */
+#define UDS_LOCK_PATH_MAX (UDS_PATH_MAX + 5)
 UDS_API int uds_lock_path(const char *path, char *buf, size_t size);
 
 /* What a file is, from the type bits of its st_mode. */
@@ -1122,7 +1124,7 @@ struct uds_pathinfo {
      * with faccessat(AT_EACCESS): the first that stops the caller. */
     enum uds_dir_problem dir_problem;
     char dir[UDS_PATH_MAX + 1];     /* that directory ("" when none stops) */
-    int dir_errno;                  /* the error of stat(dir) (MISSING, ERROR), or 0 */
+    int dir_errno;                  /* the error of stat(dir) when it failed, or 0 */
     struct uds_file dir_file;       /* what dir is, when stat() worked */
 
     /* The path itself, examined when dir_problem is UDS_DIR_OK or UDS_DIR_NO_WRITE. */

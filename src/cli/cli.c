@@ -217,7 +217,7 @@ static int fail_lock(const char *address, int err) {
     const char *todo = "remove it if no server uses it";
     struct uds_addr addr;
     struct uds_pathinfo pi;
-    char lock[UDS_PATH_MAX + sizeof(".lock")], what[UDS_PATH_MAX + 600], desc[600];
+    char lock[UDS_LOCK_PATH_MAX + 1], what[UDS_PATH_MAX + 600], desc[600];
     bool seen;
 
     if (uds_addr_parse(address, 0, &addr) < 0 || addr.kind != UDS_ADDR_PATH ||

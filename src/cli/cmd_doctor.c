@@ -340,7 +340,7 @@ static bool holds_listener_here(const struct doctor *d, pid_t pid) {
 }
 
 static void check_lock(struct doctor *d, const char *path) {
-    char lock[UDS_PATH_MAX + sizeof(".lock")], who[512];
+    char lock[UDS_LOCK_PATH_MAX + 1], who[512];
     pid_t pid = 0;
     int r;
 

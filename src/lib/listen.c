@@ -39,6 +39,9 @@ struct target {
     char lock[sizeof(((struct sockaddr_un *) 0)->sun_path) + sizeof(LOCK_SUFFIX)];
 };
 
+_Static_assert(UDS_LOCK_PATH_MAX == UDS_PATH_MAX + sizeof(LOCK_SUFFIX) - 1,
+               "UDS_LOCK_PATH_MAX follows the suffix");
+
 int uds_lock_path(const char *path, char *buf, size_t size) {
     int n;
 

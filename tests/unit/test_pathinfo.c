@@ -133,6 +133,21 @@ static void lock_path_appends_dot_lock(void **state) {
     assert_string_equal(buf, "rel.lock");
 }
 
+static void lock_path_of_the_longest_path_fits_lock_path_max(void **state) {
+    char *longest = malloc(UDS_PATH_MAX + 1), *lock = malloc(UDS_LOCK_PATH_MAX + 1);
+
+    (void) state;
+    assert_non_null(longest);
+    assert_non_null(lock);
+    memset(longest, 'a', UDS_PATH_MAX);
+    longest[UDS_PATH_MAX] = '\0';
+    assert_int_equal(uds_lock_path(longest, lock, UDS_LOCK_PATH_MAX + 1), UDS_LOCK_PATH_MAX);
+    assert_int_equal(uds_lock_path(longest, lock, UDS_LOCK_PATH_MAX), -1);
+    assert_int_equal(errno, ENAMETOOLONG);
+    free(longest);
+    free(lock);
+}
+
 static void lock_path_too_small_enametoolong_empty_einval(void **state) {
     char buf[18];
 
@@ -521,6 +536,7 @@ int main(void) {
         cmocka_unit_test(perm_check_root_may_write_but_not_execute_a_file_without_x),
         cmocka_unit_test(perm_check_bad_arguments_einval),
         cmocka_unit_test(lock_path_appends_dot_lock),
+        cmocka_unit_test(lock_path_of_the_longest_path_fits_lock_path_max),
         cmocka_unit_test(lock_path_too_small_enametoolong_empty_einval),
         cmocka_unit_test(pathinfo_bad_arguments),
 #define T(name) cmocka_unit_test_setup_teardown(name, tu_fixture_setup, tu_fixture_teardown)
