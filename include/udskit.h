@@ -1017,6 +1017,31 @@ UDS_API int uds_proc_start_time(pid_t pid, time_t *ret_time);
 UDS_API int uds_flock_holder(const char *path, pid_t *ret_pid);
 
 /* ---------------------------------------------------------------------------------------
+ * Per-uid counts: how many connections (programs, ...) each user holds, for a limit per
+ * user, so that one local user cannot take every slot of a server. A hash table by uid:
+ * take, release and get are O(1) on average; memory follows the number of uids holding
+ * at least one, and a uid that holds nothing is forgotten. Single-threaded, like the loop.
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_uid_counter;
+
+/* An empty counter; uds_uid_counter_free() releases it. Errors: ENOMEM. */
+UDS_API struct uds_uid_counter *uds_uid_counter_new(void);
+/* NULL is fine. */
+UDS_API void uds_uid_counter_free(struct uds_uid_counter *counter);
+/* Count one more for uid, unless uid already holds max (max 0: nobody may take any; no
+ * limit: SIZE_MAX). Returns 1 when counted, 0 when uid is at max (nothing changes), -1 on
+ * error. Errors: EINVAL counter is NULL; ENOMEM (nothing changes). */
+UDS_API int uds_uid_counter_take(struct uds_uid_counter *counter, uid_t uid, size_t max);
+/* Count one less for uid: what a successful take gave back. Returns 0.
+ * Errors: EINVAL counter is NULL; ENOENT uid holds nothing (a release without a take). */
+UDS_API int uds_uid_counter_release(struct uds_uid_counter *counter, uid_t uid);
+/* How many uid holds now; 0 for a NULL counter. */
+UDS_API size_t uds_uid_counter_get(const struct uds_uid_counter *counter, uid_t uid);
+/* How many uids hold at least one; 0 for a NULL counter. */
+UDS_API size_t uds_uid_counter_uids(const struct uds_uid_counter *counter);
+
+/* ---------------------------------------------------------------------------------------
  * Path facts: what stands between the caller and the socket at a path
  *
  * Facts and codes only, for a program to put into words (uds doctor and the uds error
