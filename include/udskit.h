@@ -838,10 +838,15 @@ struct uds_relay_opts {
     int idle_timeout_ms;    /* end a relay when no byte moved either way for this long
                              * (ETIMEDOUT); 0 = never */
     unsigned flags;         /* enum uds_relay_flags */
+    int first_byte_timeout_ms;  /* end a relay when side A has sent no byte this long after
+                                 * uds_relay_new() (ETIMEDOUT, error_side UDS_RELAY_A): a
+                                 * client that connects and says nothing. Bytes from B (a
+                                 * server that speaks first), the prefix and an end of
+                                 * stream do not count. 0 = never */
 };
 
 enum uds_relay_side {
-    UDS_RELAY_NONE = 0,     /* neither side (a timeout, or a local failure) */
+    UDS_RELAY_NONE = 0,     /* neither side (the idle timeout, or a local failure) */
     UDS_RELAY_A,
     UDS_RELAY_B,
 };
@@ -853,8 +858,9 @@ struct uds_relay_info {
     uint64_t spliced_from_b;
     int error;                  /* 0 while running and for an orderly end; else the first
                                  * error: ECONNRESET/EPIPE a peer went away (reading from
-                                 * or writing to error_side), ETIMEDOUT the idle timeout,
-                                 * ENOMEM... */
+                                 * or writing to error_side), ETIMEDOUT the idle timeout
+                                 * (error_side UDS_RELAY_NONE) or A's first byte not in
+                                 * time (UDS_RELAY_A), ENOMEM... */
     enum uds_relay_side error_side;
 };
 
@@ -883,6 +889,14 @@ UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a,
                                                          const struct uds_relay_info *info,
                                                          void *data),
                                         void *data);
+/* Restart the clock for side A's first byte (first_byte_timeout_ms) of this relay: the
+ * relay ends with ETIMEDOUT (error_side UDS_RELAY_A) unless A sends a byte within
+ * timeout_ms from now; 0 = no limit for this relay. For a caller whose client was kept
+ * waiting before the relay existed, as a proxy's is while it connects to its target: the
+ * group's limit less the time already spent, so that the clock runs from the accept. Does
+ * nothing once A has sent a byte. Returns 0, or -1 with nothing changed: EINVAL (NULL,
+ * timeout_ms < 0); ENOMEM. */
+UDS_API int uds_relay_set_first_byte_timeout(struct uds_relay *relay, int timeout_ms);
 /* Counters so far (error is 0 while the relay runs). */
 UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_info *ret_info);
 /* End the relay now: close both fds with SO_LINGER 0 (a reset for a TCP peer), without

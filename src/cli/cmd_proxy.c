@@ -109,6 +109,8 @@ struct conn {
     size_t next_addr;           /* next TCP address to try */
     uint64_t timeout_timer;
     uint64_t retry_timer;
+    uint64_t first_byte_timer;  /* --first-byte-timeout while the target is connecting */
+    bool spoke;                 /* the client sent a byte before the relay began */
     unsigned backoff_ms;
     struct uds_relay *relay;
     uint64_t started_ms;
@@ -378,6 +380,12 @@ static void pause_accepting(struct proxy *px);
 static void resume_accepting(struct proxy *px);
 static void check_drained(struct proxy *px);
 
+/* --first-byte-timeout: none unless given, for the target may be the one to speak first
+ * (MySQL, SMTP) while its client waits in silence. */
+static int first_byte_ms(const struct proxy *px) {
+    return cli_listen_opts_first_byte_ms(&px->args->common, 0);
+}
+
 static void conn_unlink(struct conn *c) {
     struct proxy *px = c->px;
 
@@ -395,7 +403,9 @@ static void cancel_timers(struct conn *c) {
         uds_loop_timer_cancel(c->px->loop, c->timeout_timer);
     if (c->retry_timer)
         uds_loop_timer_cancel(c->px->loop, c->retry_timer);
-    c->timeout_timer = c->retry_timer = 0;
+    if (c->first_byte_timer)
+        uds_loop_timer_cancel(c->px->loop, c->first_byte_timer);
+    c->timeout_timer = c->retry_timer = c->first_byte_timer = 0;
 }
 
 static void close_target(struct conn *c) {
@@ -500,6 +510,77 @@ static size_t proxy_v2(const struct conn *c, unsigned char *buf, size_t size) {
     return 16 + alen;
 }
 
+/* ---- the client's first byte -------------------------------------------------------------- */
+
+/* Whether the client has sent a byte that nobody has read yet. */
+static bool client_spoke(int fd) {
+    char b;
+
+    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+static void log_silent_client(const struct conn *c) {
+    struct proxy *px = c->px;
+    char dur[32];
+    struct cli_kv kv[] = {
+        CLI_KV_STR("client", c->client_text),
+        CLI_KV_STR("reason", "sent nothing (--first-byte-timeout)"),
+    };
+
+    if (cli_log_enabled(CLI_LOG_DEBUG))
+        cli_log(CLI_LOG_DEBUG, "close", px->listen_text, kv, 2, "%s: closed connection from "
+                "%s while connecting to %s: sent nothing for %s (--first-byte-timeout)",
+                px->listen_text, c->client_text, px->target.text,
+                cli_format_duration(first_byte_ms(px), dur, sizeof(dur)));
+}
+
+static void on_first_byte_due(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct conn *c = data;
+
+    (void) loop;
+    (void) timer_id;
+    c->first_byte_timer = 0;
+    if (client_spoke(c->client)) {
+        c->spoke = true;
+        return;
+    }
+    log_silent_client(c);
+    conn_free(c);
+}
+
+/* The first-byte clock starts at the accept, and keeps running while the target is slow to
+ * answer: a client held up there is waiting, but what it sends meanwhile waits in its
+ * socket and counts. Set only once a connect does not complete at once, so a target that
+ * answers at once (a Unix server with room in its backlog) costs no timer. Returns -1 when
+ * c has been freed. */
+static int watch_first_byte(struct conn *c) {
+    struct proxy *px = c->px;
+    uint64_t limit = (uint64_t) first_byte_ms(px), spent = cli_now_ms() - c->started_ms;
+
+    if (limit == 0 || c->first_byte_timer || c->spoke)
+        return 0;
+    c->first_byte_timer = uds_loop_timer_add(px->loop, spent < limit ? limit - spent : 0,
+                                             on_first_byte_due, c);
+    if (!c->first_byte_timer) {
+        conn_fail(c, errno);
+        return -1;
+    }
+    return 0;
+}
+
+/* The relay counts from its own start: give it what is left of the limit counted from the
+ * accept. At least 1 ms, as 0 would lift it; the relay then reads what is waiting before it
+ * judges. Returns -1 on failure (errno). */
+static int hand_over_first_byte(struct conn *c) {
+    uint64_t limit = (uint64_t) first_byte_ms(c->px), spent = cli_now_ms() - c->started_ms;
+
+    if (limit == 0 || c->spoke || spent == 0)
+        return 0;   /* none, met already, or the relay's own clock is the same */
+    return uds_relay_set_first_byte_timeout(c->relay, spent < limit ? (int) (limit - spent) : 1);
+}
+
+/* ---- relaying ----------------------------------------------------------------------------- */
+
 static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info *info,
                            void *data) {
     struct conn *c = data;
@@ -518,7 +599,11 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
 
     (void) relay;
     c->relay = NULL;
-    if (info->error == ETIMEDOUT) {
+    if (info->error == ETIMEDOUT && info->error_side == UDS_RELAY_A) {
+        char dur[32];
+        snprintf(why, sizeof(why), ": sent nothing for %s (--first-byte-timeout)",
+                 cli_format_duration(first_byte_ms(px), dur, sizeof(dur)));
+    } else if (info->error == ETIMEDOUT) {
         char dur[32];
         snprintf(why, sizeof(why), ": idle for %s (--idle-timeout)",
                  cli_format_duration(px->args->common.idle_ms, dur, sizeof(dur)));
@@ -586,7 +671,7 @@ static void conn_connected(struct conn *c) {
     /* The relay owns both fds from here, also if it fails. */
     c->client = c->target = -1;
     c->relay = uds_relay_new(px->relays, client, target, hdr, hdr_len, on_relay_close, c);
-    if (!c->relay) {
+    if (!c->relay || hand_over_first_byte(c) < 0) {
         cli_log(CLI_LOG_WARN, "relay_error", px->listen_text, NULL, 0, "%s: closed connection "
                 "from %s: cannot relay it: %s", px->listen_text, c->client_text,
                 strerror(errno));
@@ -689,10 +774,13 @@ static void conn_start_connect(struct conn *c) {
             return;
         }
         c->target_watched = true;
+        (void) watch_first_byte(c);
         return;
     }
     close_target(c);
     if (err == EAGAIN && t->is_unix) {
+        if (watch_first_byte(c) < 0)
+            return;
         /* The server's backlog is full: it is there, just busy. Try again shortly, until
          * --connect-timeout says otherwise. */
         c->retry_timer = uds_loop_timer_add(px->loop, c->backoff_ms, on_retry, c);
@@ -1359,6 +1447,7 @@ static int run(struct proxy *px, int sigfd) {
     struct uds_relay_opts ropts = {
         .buffer_size = a->buffer_size,
         .idle_timeout_ms = a->common.idle_ms,
+        .first_byte_timeout_ms = first_byte_ms(px),
         .flags = (a->no_splice ? UDS_RELAY_NO_SPLICE : 0u) |
                  (a->no_batch ? UDS_RELAY_NO_BATCH : 0u),
     };

@@ -27,6 +27,7 @@ void cli_listen_opts_init(struct cli_listen_opts *opts) {
         .mode = 0600,
         .max_conns = 1024,
         .drain_ms = 10000,
+        .first_byte_ms = CLI_NOT_GIVEN,
         .ready_fd = -1,
     };
 }
@@ -156,6 +157,16 @@ int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, con
             return -1;
         }
         return 1;
+    case CLI_OPT_FIRST_BYTE_TIMEOUT:
+        /* "none" says what 0 does, for a reader who would take 0 for "at once". */
+        if (strcmp(arg, "none") == 0) {
+            o->first_byte_ms = 0;
+        } else if (cli_parse_duration_ms(arg, &o->first_byte_ms) < 0) {
+            cli_usage(cmd, "--first-byte-timeout: '%s' is not a duration in seconds; e.g. "
+                      "--first-byte-timeout 10, or none", arg);
+            return -1;
+        }
+        return 1;
     case CLI_OPT_READY_FD:
         return parse_ready_fd(o, cmd, arg);
     case CLI_OPT_LOG:
@@ -231,6 +242,10 @@ void cli_log_limit_reached(const struct cli_listen_opts *o, const char *text, si
             "is reached; new clients wait in the backlog until one %s", text, n, noun, what,
             n == 1 ? "" : "s", space ? space : "", o->max_conns,
             strcmp(what, "program running") == 0 ? "ends" : "leaves");
+}
+
+int cli_listen_opts_first_byte_ms(const struct cli_listen_opts *o, int default_ms) {
+    return o->first_byte_ms == CLI_NOT_GIVEN ? default_ms : o->first_byte_ms;
 }
 
 void cli_listen_opts_log_setup(const struct cli_listen_opts *o) {

@@ -36,11 +36,16 @@ struct cli_listen_opts {
     long max_per_uid;           /* --max-conns-per-uid, 0 = the default share (see below) */
     int idle_ms;                /* --idle-timeout, 0 = never */
     int drain_ms;               /* --drain-timeout (default 10 s) */
+    int first_byte_ms;          /* --first-byte-timeout, 0 = never; CLI_NOT_GIVEN: the
+                                 * command's default (cli_listen_opts_first_byte_ms()) */
     /* Readiness and logs. */
     long ready_fd;              /* --ready-fd, -1 = none */
     int verbosity;              /* -q -1, -v 1 */
     bool json;                  /* --log json */
 };
+
+/* An option's value when it was not given, where every valid value means something. */
+#define CLI_NOT_GIVEN (-1)
 
 /* getopt_long() codes of the long-only options; a command numbers its own from 256. */
 enum {
@@ -51,6 +56,7 @@ enum {
     CLI_OPT_DRAIN_TIMEOUT,
     CLI_OPT_READY_FD,
     CLI_OPT_LOG,
+    CLI_OPT_FIRST_BYTE_TIMEOUT,
 };
 
 /* For the command's optstring (after its leading ':'), and entries for its long-option
@@ -66,6 +72,8 @@ enum {
     { "max-conns-per-uid", required_argument, NULL, CLI_OPT_MAX_PER_UID },   \
     { "idle-timeout", required_argument, NULL, CLI_OPT_IDLE_TIMEOUT },       \
     { "drain-timeout", required_argument, NULL, CLI_OPT_DRAIN_TIMEOUT },     \
+    { "first-byte-timeout", required_argument, NULL,                         \
+      CLI_OPT_FIRST_BYTE_TIMEOUT },                                          \
     { "ready-fd", required_argument, NULL, CLI_OPT_READY_FD },               \
     { "log", required_argument, NULL, CLI_OPT_LOG },                         \
     { "quiet", no_argument, NULL, 'q' },                                     \
@@ -92,7 +100,10 @@ enum {
     "      --idle-timeout SECONDS  close a connection when nothing moved either way\n"    \
     "                            for that long (default: never)\n"                        \
     "      --drain-timeout SECONDS on SIGTERM/SIGINT, give open connections that long\n"  \
-    "                            to finish (default 10)\n"
+    "                            to finish (default 10)\n"                                \
+    "      --first-byte-timeout SECONDS  close a client that has sent nothing this\n"     \
+    "                            long after it connected; 0 or none: never (default\n"    \
+    "                            30 for serve's echo and reply, else never)\n"
 #define CLI_LISTEN_HELP_LOGS                                                              \
     "      --ready-fd N          write a newline to fd N, then close it, once ready\n"    \
     "                            (3 or above, open for writing)\n"                       \
@@ -113,6 +124,10 @@ int cli_listen_opts_parse(struct cli_listen_opts *opts, const char *cmd, int c, 
 
 /* The first option given that only a Unix listener can honour ("--mode", ...), or NULL. */
 const char *cli_listen_opts_unix_only(const struct cli_listen_opts *opts);
+
+/* --first-byte-timeout in milliseconds (0: no limit), or the command's default when it
+ * was not given. */
+int cli_listen_opts_first_byte_ms(const struct cli_listen_opts *opts, int default_ms);
 
 /* ---- one user's share of the slots ---------------------------------------------------- */
 

@@ -61,6 +61,7 @@ struct uds_relay_group {
     struct uds_loop *loop;
     size_t buffer_size;
     int idle_ms;
+    int first_byte_ms;
     bool can_splice;
     struct uds__ring *ring;     /* NULL: every write is sent at once */
     struct batched_send batch[UDS__RING_MAX];   /* indexed by the send's user_data */
@@ -81,8 +82,9 @@ struct uds_relay {
     struct dir dir[2];      /* dir[A]: A to B, dir[B]: B to A */
     uint64_t bytes[2];      /* read from A, from B */
     uint64_t spliced[2];
-    uint64_t timer;
+    uint64_t timer;         /* for the earlier of the two deadlines below */
     uint64_t last_ms;       /* last time a byte moved (idle timeout only) */
+    uint64_t first_byte_at; /* when A's first byte is due; 0 = not (any more) */
     bool moved;             /* a byte moved since last_ms was set */
     int error;
     enum uds_relay_side error_side;
@@ -168,6 +170,7 @@ UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
     if (!opts)
         opts = &defaults;
     if (!loop || opts->buffer_size > MAX_BUFFER || opts->idle_timeout_ms < 0 ||
+        opts->first_byte_timeout_ms < 0 ||
         (opts->flags & ~(unsigned) (UDS_RELAY_NO_SPLICE | UDS_RELAY_NO_BATCH))) {
         errno = EINVAL;
         return NULL;
@@ -178,6 +181,7 @@ UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
     g->loop = loop;
     g->buffer_size = opts->buffer_size ? opts->buffer_size : DEFAULT_BUFFER;
     g->idle_ms = opts->idle_timeout_ms;
+    g->first_byte_ms = opts->first_byte_timeout_ms;
     g->can_splice = !(opts->flags & UDS_RELAY_NO_SPLICE) && sigpipe_ignored();
     if (!(opts->flags & UDS_RELAY_NO_BATCH)) {
         /* Without a ring (old kernel, io_uring disabled by policy) writes go one by one,
@@ -617,20 +621,69 @@ static void on_fd(struct uds_loop *loop, int fd, unsigned events, void *data) {
     settle(r);
 }
 
-static void on_idle(struct uds_loop *loop, uint64_t timer_id, void *data) {
+/* ---- deadlines ------------------------------------------------------------------------ */
+
+/* One timer per relay serves both limits, set for the earlier deadline. Neither is pushed
+ * back as bytes move, which would cost the hot path a timer update per read: the timer
+ * fires at the earliest moment a limit could be reached and looks at what happened since.
+ * A's first byte needs nothing on the hot path at all: bytes[A] already counts it. */
+static uint64_t next_deadline(const struct uds_relay *r) {
+    uint64_t when = 0;
+
+    if (r->group->idle_ms > 0)
+        when = r->last_ms + (uint64_t) r->group->idle_ms;
+    if (r->first_byte_at && (!when || r->first_byte_at < when))
+        when = r->first_byte_at;
+    return when;
+}
+
+static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data);
+
+/* Set the timer for next_deadline(), replacing the one set before. The new one is added
+ * before the old one goes, so a failure leaves things as they were. Returns 0, or -1 with
+ * errno. */
+static int arm(struct uds_relay *r) {
+    struct uds_loop *loop = r->group->loop;
+    uint64_t when = next_deadline(r), timer = 0;
+
+    if (when) {
+        uint64_t now = uds_loop_now_ms(loop);
+        timer = uds_loop_timer_add(loop, when > now ? when - now : 0, on_timer, r);
+        if (!timer)
+            return -1;
+    }
+    if (r->timer)
+        uds_loop_timer_cancel(loop, r->timer);
+    r->timer = timer;
+    return 0;
+}
+
+/* Whether A has sent a byte: one read, or one waiting to be. A byte may wait unread while
+ * the prefix still fills A's direction, or arrive in the same wakeup as the deadline. */
+static bool a_has_spoken(const struct uds_relay *r) {
+    char c;
+
+    return r->bytes[A] > 0 || recv(r->fd[A], &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct uds_relay *r = data;
-    uint64_t now = uds_loop_now_ms(loop), idle = now - r->last_ms;
-    uint64_t limit = (uint64_t) r->group->idle_ms;
+    uint64_t now = uds_loop_now_ms(loop);
 
     (void) timer_id;
     r->timer = 0;
-    if (idle < limit) {
-        r->timer = uds_loop_timer_add(loop, limit - idle, on_idle, r);
-        if (r->timer)
+    if (r->first_byte_at && now >= r->first_byte_at) {
+        r->first_byte_at = 0;
+        /* An end of stream is not a byte: a side that only half-closed has said nothing. */
+        if (!a_has_spoken(r))
+            fail(r, ETIMEDOUT, UDS_RELAY_A);
+    }
+    if (!r->ended && r->group->idle_ms > 0 && now - r->last_ms >= (uint64_t) r->group->idle_ms)
+        fail(r, ETIMEDOUT, UDS_RELAY_NONE);
+    if (!r->ended) {
+        if (arm(r) == 0)
             return;
         fail(r, errno, UDS_RELAY_NONE);
-    } else {
-        fail(r, ETIMEDOUT, UDS_RELAY_NONE);
     }
     settle(r);
 }
@@ -689,13 +742,13 @@ UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a,
         (void) uds_loop_del(group->loop, fd_a);
         goto fail;
     }
-    if (group->idle_ms > 0) {
+    if (group->idle_ms > 0 || group->first_byte_ms > 0)
         r->last_ms = uds_loop_now_ms(group->loop);
-        r->timer = uds_loop_timer_add(group->loop, (uint64_t) group->idle_ms, on_idle, r);
-        if (!r->timer) {
-            e = errno;
-            goto fail_registered;
-        }
+    if (group->first_byte_ms > 0)
+        r->first_byte_at = r->last_ms + (uint64_t) group->first_byte_ms;
+    if (arm(r) < 0) {
+        e = errno;
+        goto fail_registered;
     }
     if (update(r) < 0) {
         e = r->error;
@@ -723,6 +776,25 @@ fail:
         (void) close(fd_b);
     errno = e;
     return NULL;
+}
+
+UDS_API int uds_relay_set_first_byte_timeout(struct uds_relay *relay, int timeout_ms) {
+    uint64_t was;
+
+    if (!relay || timeout_ms < 0)
+        return uds__fail(EINVAL);
+    if (relay->bytes[A] > 0)
+        return 0;   /* A has spoken: nothing is due any more */
+    was = relay->first_byte_at;
+    relay->first_byte_at = timeout_ms > 0 ? uds_loop_now_ms(relay->group->loop) +
+                                            (uint64_t) timeout_ms : 0;
+    if (arm(relay) < 0) {
+        int e = errno;
+        relay->first_byte_at = was;
+        errno = e;
+        return -1;
+    }
+    return 0;
 }
 
 UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_info *ret_info) {
