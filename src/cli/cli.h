@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli.h — what the commands of `uds` share: exit codes, the one error-message format
- * ("uds: ADDRESS: what happened; what to do"), option-value parsing and logging.
- * The CLI reaches the library through <udskit.h> only; nothing here opens sockets.
+ * ("uds: ADDRESS: what happened; what to do"), usage errors and logging; options are
+ * options.h's. The CLI reaches the library through <udskit.h> only; nothing here opens
+ * sockets.
  */
 #ifndef UDS_CLI_H
 #define UDS_CLI_H
@@ -66,30 +67,7 @@ void cli_error(const char *address, const char *todo, const char *fmt, ...)
 /* A usage error: "uds CMD: MESSAGE" and "Try 'uds CMD --help'." on stderr; returns 64. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- option values -------------------------------------------------------------------- */
-/* Each returns 0, or -1 (errno EINVAL/ERANGE) leaving ret_* untouched; the caller says
- * what was expected, with an example, through cli_usage(). */
-
-/* Seconds, decimals allowed ("0.5", "10"), into milliseconds (rounded up, at most ~24 d). */
-int cli_parse_duration_ms(const char *text, int *ret_ms);
-/* Bytes with an optional K/M/G suffix (binary: 1K = 1024). */
-int cli_parse_size(const char *text, size_t *ret_size);
-/* A decimal integer in [min, max]. */
-int cli_parse_long(const char *text, long min, long max, long *ret_value);
-/* Octal permission bits, at most 0777 ("660", "0660"). */
-int cli_parse_mode(const char *text, mode_t *ret_mode);
-/* A user or group name, or a number. ENOENT: no such name. */
-int cli_parse_user(const char *text, uid_t *ret_uid);
-int cli_parse_group(const char *text, gid_t *ret_gid);
-/* Users or groups (uid_t and gid_t are both 32 bits on Linux). */
-struct cli_ids {
-    uint32_t *ids;      /* malloc'ed */
-    size_t n;
-};
-/* Comma-separated user (or group) names or numbers into *ret_ids (ret_ids->ids to free).
- * On failure the offending item is copied into bad. */
-int cli_parse_ids(const char *text, bool users, struct cli_ids *ret_ids, char *bad,
-                  size_t bad_size);
+/* ---- durations ------------------------------------------------------------------------ */
 
 /* "0.5s", "10s" — the duration as a user typed it, for messages. */
 const char *cli_format_duration(int ms, char *buf, size_t size);

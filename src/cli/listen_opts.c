@@ -82,9 +82,6 @@ static int parse_ready_fd(const struct cli_opt *opt, const char *arg, void *dest
     return 0;
 }
 
-static const struct cli_kind ready_fd_kind = { .name = "fd", .has_arg = true,
-                                               .parse = parse_ready_fd };
-
 static const struct cli_word log_formats[] = {
     { "text", CLI_LOG_FORMAT_TEXT }, { "json", CLI_LOG_FORMAT_JSON }, { NULL, 0 },
 };
@@ -134,7 +131,7 @@ const struct cli_opt cli_listen_limit_opts[] = {
 };
 
 const struct cli_opt cli_listen_log_opts[] = {
-    { "--ready-fd", 0, "N", .kind = &ready_fd_kind, .at = CLI_AT(L, ready_fd, long),
+    { "--ready-fd", 0, "N", CLI_CUSTOM(parse_ready_fd, L, ready_fd, long),
       .example = "3 3>ready", .help = "write a newline to fd N, then close it, once ready\n"
                                       "(3 or above, open for writing)" },
     { "--log", 0, "FORMAT", CLI_WORD(L, log_format, log_formats), .what = "a log format",

@@ -4,9 +4,12 @@
  * --list-options and one wording of usage errors; and the kinds of values, each read by
  * one function. Which options go together is each command's business, not this file's.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,187 +51,250 @@ static const char *size_text(long size, char *buf, size_t len) {
     return buf;
 }
 
-static int parse_flag(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) o, (void) arg, (void) b;
-    *(bool *) dest = true;
+static int invalid(void) {
+    errno = EINVAL;
+    return -1;
+}
+
+/* Seconds, decimals allowed ("0.5", "10", "10s"), or "250ms", into milliseconds (rounded
+ * up, at most ~24 days): at least o->min, or one of o->words. */
+static int parse_duration(const struct cli_opt *o, const char *text, int *ret_ms) {
+    const char *p = text;
+    long long whole = 0, frac_ms = 0, ms;
+    int frac_digits = 0;
+    bool any = false, round_up = false;
+
+    if (find_word(o->words, text, ret_ms) == 0)
+        return 0;
+    for (; isdigit((unsigned char) *p) && whole <= 2000000; p++, any = true)
+        whole = whole * 10 + (*p - '0');
+    if (*p == '.')
+        for (p++; isdigit((unsigned char) *p); p++, any = true, frac_digits++) {
+            if (frac_digits < 3)
+                frac_ms = frac_ms * 10 + (*p - '0');
+            else if (*p != '0')
+                round_up = true;
+        }
+    for (int i = frac_digits; i < 3; i++)
+        frac_ms *= 10;
+    if (strcmp(p, "ms") == 0)
+        ms = whole + (frac_ms > 0 || round_up ? 1 : 0);
+    else if (*p == '\0' || strcmp(p, "s") == 0)
+        ms = whole * 1000 + frac_ms + (round_up ? 1 : 0);
+    else
+        return invalid();
+    if (!any || whole > 2000000 || ms > INT_MAX || ms < o->min)
+        return invalid();
+    *ret_ms = (int) ms;
     return 0;
 }
 
-static int parse_set(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) arg, (void) b;
-    *(int *) dest = o->value;
+/* Bytes with an optional K/M/G suffix (binary: 1K = 1024), from o->min to o->max. */
+static int parse_size(const struct cli_opt *o, const char *text, size_t *ret_size) {
+    unsigned long long value = 0, mult = 1;
+    const char *p = text;
+
+    if (!isdigit((unsigned char) *p))
+        return invalid();
+    for (; isdigit((unsigned char) *p); p++)
+        if ((value = value * 10 + (unsigned long long) (*p - '0')) > (1ull << 40))
+            return invalid();
+    switch (*p) {
+    case 'k': case 'K': mult = 1ull << 10; p++; break;
+    case 'm': case 'M': mult = 1ull << 20; p++; break;
+    case 'g': case 'G': mult = 1ull << 30; p++; break;
+    }
+    if (mult > 1 && (strcmp(p, "iB") == 0 || strcmp(p, "B") == 0))
+        p += strlen(p);
+    else if (mult == 1 && strcmp(p, "B") == 0)
+        p++;
+    /* Divided, not multiplied: "1099511627776G" must not wrap round to 0. */
+    if (*p != '\0' || value > (unsigned long long) o->max / mult ||
+        value * mult < (unsigned long long) o->min)
+        return invalid();
+    *ret_size = (size_t) (value * mult);
     return 0;
 }
 
-static int parse_string(const struct cli_opt *o, const char *arg, void *dest,
-                        struct cli_bad *b) {
-    (void) o, (void) b;
-    *(const char **) dest = arg;
+int cli_parse_long(const char *text, long min, long max, long *ret_value) {
+    char *end;
+    long v;
+
+    if (!isdigit((unsigned char) text[0]) && !(text[0] == '-' && isdigit((unsigned char) text[1])))
+        return invalid();
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return invalid();
+    *ret_value = v;
     return 0;
 }
 
-static int parse_duration(const struct cli_opt *o, const char *arg, void *dest,
-                          struct cli_bad *b) {
-    int ms;
+/* Octal permission bits, at most 0777 ("660", "0660"). */
+static int parse_mode(const char *text, mode_t *ret_mode) {
+    unsigned v = 0;
+    size_t n = strlen(text);
 
-    if (find_word(o->words, arg, &ms) == 0 ||
-        (cli_parse_duration_ms(arg, &ms) == 0 && ms >= o->min)) {
-        *(int *) dest = ms;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '7')
+            return invalid();
+        v = v * 8 + (unsigned) (text[i] - '0');
+    }
+    if (n == 0 || n > 4 || v > 0777)
+        return invalid();
+    *ret_mode = (mode_t) v;
+    return 0;
+}
+
+_Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
+               "ids are 32 bits on Linux");
+
+/* A user's (users) or group's name or number. A plain non-negative decimal is a number;
+ * (uid_t) -1 is "no change" to chown, so never an id. ENOENT: no such name. */
+static int parse_id(const char *text, bool users, uint32_t *ret_id) {
+    char buf[65536];
+    struct passwd pw, *user = NULL;
+    struct group gr, *group = NULL;
+    unsigned long v;
+    char *end;
+    int r;
+
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (isdigit((unsigned char) text[0]) && errno == 0 && *end == '\0' && v < UINT32_MAX) {
+        *ret_id = (uint32_t) v;
         return 0;
     }
-    /* Without a bad->why, take() says "not a duration in seconds". */
-    if (o->min > 0)
-        snprintf(b->why, sizeof(b->why), "not a duration in seconds above 0");
-    return -1;
-}
-
-static bool size_in_range(const struct cli_opt *o, const char *text, size_t *ret) {
-    return cli_parse_size(text, ret) == 0 && *ret >= (size_t) o->min && *ret <= (size_t) o->max;
-}
-
-/* "not a size from 1 byte to 1G", "not a list of sizes up to 64M" */
-static int size_why(const struct cli_opt *o, const char *what, struct cli_bad *b) {
-    char lo[32], hi[32];
-
-    if (o->min > 0)
-        snprintf(b->why, sizeof(b->why), "not %s from %s to %s", what,
-                 size_text(o->min, lo, sizeof(lo)), size_text(o->max, hi, sizeof(hi)));
+    if (text[0] == '\0')
+        return invalid();
+    if (users)
+        r = getpwnam_r(text, &pw, buf, sizeof(buf), &user);
     else
-        snprintf(b->why, sizeof(b->why), "not %s up to %s", what,
-                 size_text(o->max, hi, sizeof(hi)));
-    return -1;
-}
-
-static int parse_size(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    size_t v;
-
-    if (!size_in_range(o, arg, &v))
-        return size_why(o, "a size", b);
-    *(size_t *) dest = v;
+        r = getgrnam_r(text, &gr, buf, sizeof(buf), &group);
+    if (r != 0 || (!user && !group)) {
+        errno = r != 0 ? r : ENOENT;
+        return -1;
+    }
+    *ret_id = user ? user->pw_uid : group->gr_gid;
     return 0;
 }
 
-static int parse_sizes(const struct cli_opt *o, const char *arg, void *dest,
-                       struct cli_bad *b) {
+/* A comma-separated list: sizes into a struct cli_sizes, or words into a set of bits. */
+static int parse_list(const struct cli_opt *o, const char *arg, void *dest) {
+    bool of_sizes = o->kind == CLI_KIND_SIZES;
     struct cli_sizes sizes = { .n = 0 };
+    unsigned set = 0;
     const char *p = arg;
-
     for (;;) {
         size_t len = strcspn(p, ",");
         char item[64];
+        int bit = 0, r;
 
         snprintf(item, sizeof(item), "%.*s", (int) len, p);
-        if (len >= sizeof(item) || sizes.n == CLI_MAX_SIZES ||
-            !size_in_range(o, item, &sizes.v[sizes.n++]))
-            return size_why(o, "a list of sizes", b);
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
-    }
-    *(struct cli_sizes *) dest = sizes;
-    return 0;
-}
-
-static int parse_long(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    if (cli_parse_long(arg, o->min, o->max, dest) == 0)
-        return 0;
-    /* A range without an end is said by the noun alone ("a positive number"). */
-    if (o->max != LONG_MAX)
-        snprintf(b->why, sizeof(b->why), "not %s from %ld to %ld", o->what ? o->what :
-                 "a number", o->min, o->max);
-    return -1;
-}
-
-/* Those below leave bad->why to take(): "not " and the option's or the kind's noun. */
-
-static int parse_mode(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) o, (void) b;
-    return cli_parse_mode(arg, dest);
-}
-
-static int parse_user(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) o, (void) b;
-    return cli_parse_user(arg, dest);
-}
-
-static int parse_group(const struct cli_opt *o, const char *arg, void *dest,
-                       struct cli_bad *b) {
-    (void) o, (void) b;
-    return cli_parse_group(arg, dest);
-}
-
-static int parse_socket_type(const struct cli_opt *o, const char *arg, void *dest,
-                             struct cli_bad *b) {
-    (void) o, (void) b;
-    return uds_socket_type_parse(arg, dest);
-}
-
-static int parse_word(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    (void) b;
-    return find_word(o->words, arg, dest);
-}
-
-/* A list replaces the one given before it: the last one counts, as for every option. The
- * piece that is no user (group) is what the message quotes. */
-static int parse_ids(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
-    struct cli_ids *ids = dest, parsed;
-
-    if (cli_parse_ids(arg, o->kind == &cli_kind_uids, &parsed, b->item, sizeof(b->item)) < 0)
-        return -1;
-    free(ids->ids);
-    *ids = parsed;
-    return 0;
-}
-
-static int parse_word_set(const struct cli_opt *o, const char *arg, void *dest,
-                          struct cli_bad *b) {
-    const char *p = arg;
-    unsigned set = 0;
-
-    (void) b;
-
-    for (;;) {
-        size_t len = strcspn(p, ",");
-        char word[64];
-        int bit;
-
-        snprintf(word, sizeof(word), "%.*s", (int) len, p);
-        if (len >= sizeof(word) || find_word(o->words, word, &bit) < 0)
+        if (of_sizes)
+            r = sizes.n < CLI_MAX_SIZES ? parse_size(o, item, &sizes.v[sizes.n++]) : -1;
+        else
+            r = find_word(o->words, item, &bit);
+        if (len >= sizeof(item) || r < 0)
             return -1;
         set |= 1u << bit;
         if (p[len] == '\0')
             break;
         p += len + 1;
     }
-    *(unsigned *) dest = set;
+    if (of_sizes)
+        *(struct cli_sizes *) dest = sizes;
+    else
+        *(unsigned *) dest = set;
     return 0;
+}
+
+/* Comma-separated users (or groups). A list replaces the one given before it: the last one
+ * counts, as for every option. The piece that is no user (group) is what the message
+ * quotes. */
+static int parse_ids(const struct cli_opt *o, const char *arg, void *dest, struct cli_bad *b) {
+    struct cli_ids *ids = dest;
+    size_t n = 1, i = 0;
+    const char *p = arg;
+    uint32_t *got;
+
+    for (const char *q = arg; *q; q++)
+        n += *q == ',';
+    if (!(got = calloc(n, sizeof(*got))))
+        return -1;
+    for (;; i++) {
+        size_t len = strcspn(p, ",");
+
+        snprintf(b->item, sizeof(b->item), "%.*s", (int) len, p);
+        if (len >= sizeof(b->item) || parse_id(b->item, o->kind == CLI_KIND_UIDS, &got[i]) < 0) {
+            free(got);
+            return -1;
+        }
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    free(ids->ids);
+    *ids = (struct cli_ids){ .ids = got, .n = i + 1 };
+    return 0;
+}
+
+/* arg (NULL for a flag) into dest as o's kind says. Returns 0, or -1 (a custom kind's
+ * parse may have said why in b->why). */
+static int parse_value(const struct cli_opt *o, const char *arg, void *dest,
+                       struct cli_bad *b) {
+    switch (o->kind) {
+    case CLI_KIND_FLAG: *(bool *) dest = true; return 0;
+    case CLI_KIND_SET: *(int *) dest = o->value; return 0;
+    case CLI_KIND_STRING: *(const char **) dest = arg; return 0;
+    case CLI_KIND_DURATION: return parse_duration(o, arg, dest);
+    case CLI_KIND_SIZE: return parse_size(o, arg, dest);
+    case CLI_KIND_SIZES: return parse_list(o, arg, dest);
+    case CLI_KIND_LONG: return cli_parse_long(arg, o->min, o->max, dest);
+    case CLI_KIND_MODE: return parse_mode(arg, dest);
+    case CLI_KIND_USER: return parse_id(arg, true, dest);
+    case CLI_KIND_GROUP: return parse_id(arg, false, dest);
+    case CLI_KIND_UIDS: return parse_ids(o, arg, dest, b);
+    case CLI_KIND_GIDS: return parse_ids(o, arg, dest, b);
+    case CLI_KIND_SOCKET_TYPE: return uds_socket_type_parse(arg, dest);
+    case CLI_KIND_WORD: return find_word(o->words, arg, dest);
+    case CLI_KIND_WORD_SET: return parse_list(o, arg, dest);
+    case CLI_KIND_CUSTOM: return o->parse(o, arg, dest, b);
+    case CLI_KIND_HELP: break;
+    }
+    return -1;
 }
 
 static const struct cli_word socket_types[] = {
     { "stream", UDS_STREAM }, { "seqpacket", UDS_SEQPACKET }, { "dgram", UDS_DGRAM }, { NULL, 0 },
 };
 
-/* name, has_arg, the noun of "is not ...", example, words, parse */
-const struct cli_kind cli_kind_flag = { "flag", false, NULL, NULL, NULL, parse_flag };
-const struct cli_kind cli_kind_set = { "flag", false, NULL, NULL, NULL, parse_set };
-const struct cli_kind cli_kind_help = { "help", false, NULL, NULL, NULL, NULL };
-const struct cli_kind cli_kind_string = { "string", true, NULL, NULL, NULL, parse_string };
-const struct cli_kind cli_kind_duration = {
-    "duration", true, "a duration in seconds", "2.5", NULL, parse_duration,
+/* Per kind: its name in --list-options, the noun of "'x' is not ...", an example when the
+ * option gives none, and the only words it takes. */
+static const struct {
+    const char *name, *what, *example;
+    const struct cli_word *words;
+} kinds[] = {
+    [CLI_KIND_FLAG] = { "flag", NULL, NULL, NULL },
+    [CLI_KIND_SET] = { "flag", NULL, NULL, NULL },
+    [CLI_KIND_STRING] = { "string", NULL, NULL, NULL },
+    [CLI_KIND_DURATION] = { "duration", "a duration in seconds", "2.5", NULL },
+    [CLI_KIND_SIZE] = { "size", "a size", "64K", NULL },
+    [CLI_KIND_SIZES] = { "sizes", "a list of sizes", NULL, NULL },
+    [CLI_KIND_LONG] = { "number", "a number", NULL, NULL },
+    [CLI_KIND_MODE] = { "mode", "an octal mode", "0660", NULL },
+    [CLI_KIND_USER] = { "user", "a user", NULL, NULL },
+    [CLI_KIND_GROUP] = { "group", "a group", NULL, NULL },
+    [CLI_KIND_UIDS] = { "users", "a user", NULL, NULL },
+    [CLI_KIND_GIDS] = { "groups", "a group", NULL, NULL },
+    [CLI_KIND_SOCKET_TYPE] = {
+        "word", "a socket type", "stream, seqpacket or dgram", socket_types,
+    },
+    [CLI_KIND_WORD] = { "word", NULL, NULL, NULL },
+    [CLI_KIND_WORD_SET] = { "words", NULL, NULL, NULL },
+    [CLI_KIND_CUSTOM] = { "value", NULL, NULL, NULL },
+    [CLI_KIND_HELP] = { "help", NULL, NULL, NULL },
 };
-const struct cli_kind cli_kind_size = { "size", true, NULL, "64K", NULL, parse_size };
-const struct cli_kind cli_kind_sizes = { "sizes", true, NULL, NULL, NULL, parse_sizes };
-const struct cli_kind cli_kind_long = { "number", true, "a number", NULL, NULL, parse_long };
-const struct cli_kind cli_kind_mode = { "mode", true, "an octal mode", "0660", NULL, parse_mode };
-const struct cli_kind cli_kind_user = { "user", true, "a user", NULL, NULL, parse_user };
-const struct cli_kind cli_kind_group = { "group", true, "a group", NULL, NULL, parse_group };
-const struct cli_kind cli_kind_uids = { "users", true, "a user", NULL, NULL, parse_ids };
-const struct cli_kind cli_kind_gids = { "groups", true, "a group", NULL, NULL, parse_ids };
-const struct cli_kind cli_kind_socket_type = {
-    "word", true, "a socket type", "stream, seqpacket or dgram", socket_types, parse_socket_type,
-};
-const struct cli_kind cli_kind_word = { "word", true, NULL, NULL, NULL, parse_word };
-const struct cli_kind cli_kind_word_set = { "words", true, NULL, NULL, NULL, parse_word_set };
 
 /* ---- the table, flattened -------------------------------------------------------------- */
 
@@ -242,7 +308,7 @@ struct flat {
 
 /* -h, --help: every command's last option. */
 static const struct cli_opt help_opts[] = {
-    { "--help", 'h', NULL, .kind = &cli_kind_help, .help = "show this help" },
+    { "--help", 'h', NULL, .kind = CLI_KIND_HELP, .help = "show this help" },
     CLI_END,
 };
 
@@ -318,9 +384,6 @@ static void print_row(FILE *out, const struct cli_opt *t, const struct flat *f, 
     int len;
 
     switch (t->row) {
-    case CLI_ROW_SECTION:
-        fprintf(out, "%s\n", t->help);
-        return;
     case CLI_ROW_TEXT:
         len = fprintf(out, "  %s", t->arg);
         break;
@@ -335,28 +398,23 @@ static void print_row(FILE *out, const struct cli_opt *t, const struct flat *f, 
     print_help_text(out, len, col, t->help);
 }
 
-static void print_rows(FILE *out, const struct cli_opt *t, const struct flat *f, int col,
-                       bool *first) {
+static void print_rows(FILE *out, const struct cli_opt *t, const struct flat *f, int col) {
     for (; t->row != CLI_ROW_END; t++) {
-        if (t->row == CLI_ROW_GROUP) {
-            print_rows(out, t->group, f, col, first);
-            continue;
-        }
-        /* A blank line before each section but the first. */
-        if (t->row == CLI_ROW_SECTION && !*first)
-            fputc('\n', out);
-        *first = false;
-        print_row(out, t, f, col);
+        if (t->row == CLI_ROW_GROUP)
+            print_rows(out, t->group, f, col);
+        else if (t->row == CLI_ROW_SECTION)
+            fprintf(out, "\n%s\n", t->help);    /* after a blank line */
+        else
+            print_row(out, t, f, col);
     }
 }
 
-void cli_print_help(const struct cli_command *cmd, FILE *out) {
-    struct flat f = { .n = 0 };
-    bool first = true;
+static void print_help(const struct cli_command *cmd, FILE *out) {
+    struct flat f;
 
     flatten_command(cmd, &f);
-    fprintf(out, "Usage: uds %s %s\n\n%s\n", cmd->name, cmd->synopsis, cmd->intro);
-    print_rows(out, cmd->opts, &f, cmd->help_col, &first);
+    fprintf(out, "Usage: uds %s %s\n\n%s", cmd->name, cmd->synopsis, cmd->intro);
+    print_rows(out, cmd->opts, &f, cmd->help_col);
     print_row(out, help_opts, &f, cmd->help_col);
     fprintf(out, "\n%s", cmd->outro);
 }
@@ -366,7 +424,7 @@ static void print_words(FILE *out, const struct cli_word *w) {
         fprintf(out, " %s", w->word);
 }
 
-void cli_print_options(const struct cli_command *cmd, FILE *out) {
+static void print_options(const struct cli_command *cmd, FILE *out) {
     struct flat f = { .n = 0 };
 
     flatten_command(cmd, &f);
@@ -377,8 +435,8 @@ void cli_print_options(const struct cli_command *cmd, FILE *out) {
         else
             fputc('-', out);
         fprintf(out, " %s %s %s", o->name ? o->name : "-", o->arg ? o->arg : "-",
-                o->kind->name);
-        print_words(out, o->kind->words);
+                kinds[o->kind].name);
+        print_words(out, kinds[o->kind].words);
         print_words(out, o->words);
         fputc('\n', out);
     }
@@ -396,10 +454,10 @@ static void getopt_tables(const struct flat *f, struct option *longopts, char *s
         const struct cli_opt *o = f->opt[i];
         int code = o->letter ? o->letter : FIRST_CODE + (int) i;
         if (o->name)
-            longopts[n++] = (struct option){ o->name + 2, o->kind->has_arg, NULL, code };
+            longopts[n++] = (struct option){ o->name + 2, o->arg != NULL, NULL, code };
         if (o->letter) {
             shortopts[s++] = o->letter;
-            if (o->kind->has_arg)
+            if (o->arg)
                 shortopts[s++] = ':';
         }
     }
@@ -441,12 +499,32 @@ static int getopt_error(const char *cmd, const struct flat *f, int c, char **arg
     return cli_usage(cmd, "unknown option '%s'", name);
 }
 
+/* What o's value must be, for "'x' is not WHAT": "a size from 1 byte to 1G", "a duration
+ * in seconds above 0", "a number from 1 to 10"; a range without an end is said by the noun
+ * alone ("a positive number"). */
+static void say_why(const struct cli_opt *o, struct cli_bad *b) {
+    const char *what = o->what ? o->what : kinds[o->kind].what;
+    char lo[32], hi[32];
+    size_t used = 0;
+
+    cli_append(b->why, sizeof(b->why), &used, "not %s", what);
+    if (o->kind == CLI_KIND_DURATION && o->min > 0)
+        cli_append(b->why, sizeof(b->why), &used, " above 0");
+    if (o->kind == CLI_KIND_LONG && o->max != LONG_MAX)
+        cli_append(b->why, sizeof(b->why), &used, " from %ld to %ld", o->min, o->max);
+    if ((o->kind == CLI_KIND_SIZE || o->kind == CLI_KIND_SIZES) && o->min > 0)
+        cli_append(b->why, sizeof(b->why), &used, " from %s", size_text(o->min, lo, sizeof(lo)));
+    if (o->kind == CLI_KIND_SIZE || o->kind == CLI_KIND_SIZES)
+        cli_append(b->why, sizeof(b->why), &used, " %s %s", o->min > 0 ? "to" : "up to",
+                   size_text(o->max, hi, sizeof(hi)));
+}
+
 /* --help or --list-options on stdout. */
 static int answer(const struct cli_command *cmd, bool list) {
     if (list)
-        cli_print_options(cmd, stdout);
+        print_options(cmd, stdout);
     else
-        cli_print_help(cmd, stdout);
+        print_help(cmd, stdout);
     return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
 }
 
@@ -455,15 +533,15 @@ static int take(const struct cli_command *cmd, const struct flat *f, size_t i,
                 const char *arg, char *args) {
     const struct cli_opt *o = f->opt[i];
     struct cli_bad bad = { .item = "" };
-    const char *example = o->example ? o->example : o->kind->example;
+    const char *example = o->example ? o->example : kinds[o->kind].example;
     char buf[3];
 
-    if (o->kind == &cli_kind_help)
+    if (o->kind == CLI_KIND_HELP)
         return answer(cmd, false);
     snprintf(bad.item, sizeof(bad.item), "%s", arg ? arg : "");
-    if (o->kind->parse(o, arg, args + f->base[i] + o->at, &bad) < 0) {
+    if (parse_value(o, arg, args + f->base[i] + o->at, &bad) < 0) {
         if (!bad.why[0])
-            snprintf(bad.why, sizeof(bad.why), "not %s", o->what ? o->what : o->kind->what);
+            say_why(o, &bad);
         return cli_usage(cmd->name, "%s: '%s' is %s%s%s%s%s", opt_name(o, buf), bad.item,
                          bad.why, example ? "; e.g. " : "", example ? opt_name(o, buf) : "",
                          example ? " " : "", example ? example : "");

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -21,7 +22,11 @@
 
 #include "cli.h"
 
-struct cli_opt;
+/* Users or groups (uid_t and gid_t are both 32 bits on Linux). */
+struct cli_ids {
+    uint32_t *ids;      /* malloc'ed */
+    size_t n;
+};
 
 /* Sizes from a comma-separated list ("1,64,1K"). */
 #define CLI_MAX_SIZES 16
@@ -42,29 +47,18 @@ struct cli_bad {
     char why[256];      /* "not a duration in seconds" */
 };
 
-/* What an option's value is, and how it is read. */
-struct cli_kind {
-    const char *name;               /* in --list-options: "duration", "size", "flag"... */
-    bool has_arg;
-    const char *what;               /* "a duration in seconds": for "'x' is not WHAT" */
-    const char *example;            /* when the option gives none */
-    const struct cli_word *words;   /* the only values it takes, for completion */
-    /* Store arg (NULL without has_arg) at dest. Returns 0, or -1, having written bad->why
-     * when "not" and the option's or the kind's what would not say it (and bad->item for a
-     * piece of a list). */
-    int (*parse)(const struct cli_opt *opt, const char *arg, void *dest, struct cli_bad *bad);
+/* What an option's value is, by what it stores at CLI_AT(): bool true; int .value; a
+ * const char *; int milliseconds from seconds ("2.5"); size_t bytes with K/M/G, or a
+ * struct cli_sizes of them comma-separated; long; mode_t octal; uid_t or gid_t by name or
+ * number; struct cli_ids of comma-separated users or groups; enum uds_socket_type; int
+ * from .words; unsigned, a bit (1u << value) per word of a comma-separated list of .words;
+ * or what .parse makes of it. */
+enum cli_kind {
+    CLI_KIND_FLAG, CLI_KIND_SET, CLI_KIND_STRING, CLI_KIND_DURATION, CLI_KIND_SIZE,
+    CLI_KIND_SIZES, CLI_KIND_LONG, CLI_KIND_MODE, CLI_KIND_USER, CLI_KIND_GROUP,
+    CLI_KIND_UIDS, CLI_KIND_GIDS, CLI_KIND_SOCKET_TYPE, CLI_KIND_WORD, CLI_KIND_WORD_SET,
+    CLI_KIND_CUSTOM, CLI_KIND_HELP,
 };
-
-/* The kinds, by what they store at CLI_AT(): bool true; int .value; const char *; int
- * milliseconds from seconds ("2.5"); size_t bytes with K/M/G, or struct cli_sizes of them
- * comma-separated; long; mode_t octal; uid_t and gid_t by name or number; struct cli_ids
- * of comma-separated users or groups; enum uds_socket_type; int from .words; unsigned, a
- * bit (1u << value) per word of a comma-separated list of .words. --help (every command's,
- * never in a table) is answered by cli_parse() itself. */
-extern const struct cli_kind cli_kind_flag, cli_kind_set, cli_kind_string, cli_kind_duration,
-    cli_kind_size, cli_kind_sizes, cli_kind_long, cli_kind_mode, cli_kind_user, cli_kind_group,
-    cli_kind_uids, cli_kind_gids, cli_kind_socket_type, cli_kind_word, cli_kind_word_set,
-    cli_kind_help;
 
 enum cli_row {
     CLI_ROW_OPT = 0,    /* an option */
@@ -79,17 +73,20 @@ enum cli_row {
 struct cli_opt {
     const char *name;           /* "--mode", or NULL for a short option only */
     char letter;                /* 'm', or 0 */
-    const char *arg;            /* "OCTAL": the value's name in --help */
-    const struct cli_kind *kind;
+    const char *arg;            /* "OCTAL": the value's name in --help; NULL: a flag */
+    enum cli_kind kind;
     size_t at;                  /* CLI_AT(): where the value goes */
     size_t seen;                /* CLI_SEEN(): 0, or where name goes when given */
     long min, max;              /* the range: a duration's min (ms), a size's, a number's */
-    int value;                  /* cli_kind_set: what it stores */
+    int value;                  /* CLI_KIND_SET: what it stores */
     const struct cli_word *words;   /* words it takes besides values (or, for word kinds,
                                      * instead of them), NULL-terminated */
     const char *what;           /* instead of the kind's noun: "a number of microseconds" */
     const char *example;        /* "0660", shown as "e.g. --mode 0660" */
     const char *help;           /* its lines; those after the first are indented for it */
+    /* CLI_KIND_CUSTOM: returns 0, or -1 having written bad->why unless "not" and .what
+     * say it. */
+    int (*parse)(const struct cli_opt *opt, const char *arg, void *dest, struct cli_bad *bad);
     enum cli_row row;
     const struct cli_opt *group;
 };
@@ -97,23 +94,23 @@ struct cli_opt {
 /* The offset of field f (of type type) in T; a field of another type does not compile. */
 #define CLI_AT(T, f, type) _Generic(((T *) 0)->f, type: offsetof(T, f))
 
-#define CLI_KIND(k, T, f, type) .kind = &(k), .at = CLI_AT(T, f, type)
-#define CLI_FLAG(T, f) CLI_KIND(cli_kind_flag, T, f, bool)
-#define CLI_SET(T, f, v) CLI_KIND(cli_kind_set, T, f, int), .value = (v)
-#define CLI_STRING(T, f) CLI_KIND(cli_kind_string, T, f, const char *)
-#define CLI_DURATION(T, f, lo) CLI_KIND(cli_kind_duration, T, f, int), .min = (lo)
-#define CLI_SIZE(T, f, lo, hi) CLI_KIND(cli_kind_size, T, f, size_t), .min = (lo), .max = (hi)
-#define CLI_LONG(T, f, lo, hi) CLI_KIND(cli_kind_long, T, f, long), .min = (lo), .max = (hi)
-#define CLI_MODE(T, f) CLI_KIND(cli_kind_mode, T, f, mode_t)
-#define CLI_USER(T, f) CLI_KIND(cli_kind_user, T, f, uid_t)
-#define CLI_GROUP_ID(T, f) CLI_KIND(cli_kind_group, T, f, gid_t)
-#define CLI_UIDS(T, f) CLI_KIND(cli_kind_uids, T, f, struct cli_ids)
-#define CLI_GIDS(T, f) CLI_KIND(cli_kind_gids, T, f, struct cli_ids)
-#define CLI_SOCKET_TYPE(T, f) CLI_KIND(cli_kind_socket_type, T, f, enum uds_socket_type)
-#define CLI_SIZES(T, f, lo, hi) \
-    CLI_KIND(cli_kind_sizes, T, f, struct cli_sizes), .min = (lo), .max = (hi)
-#define CLI_WORD(T, f, w) CLI_KIND(cli_kind_word, T, f, int), .words = (w)
-#define CLI_WORD_SET(T, f, w) CLI_KIND(cli_kind_word_set, T, f, unsigned), .words = (w)
+#define CLI_KIND(k, T, f, type) .kind = CLI_KIND_##k, .at = CLI_AT(T, f, type)
+#define CLI_FLAG(T, f) CLI_KIND(FLAG, T, f, bool)
+#define CLI_SET(T, f, v) CLI_KIND(SET, T, f, int), .value = (v)
+#define CLI_STRING(T, f) CLI_KIND(STRING, T, f, const char *)
+#define CLI_DURATION(T, f, lo) CLI_KIND(DURATION, T, f, int), .min = (lo)
+#define CLI_SIZE(T, f, lo, hi) CLI_KIND(SIZE, T, f, size_t), .min = (lo), .max = (hi)
+#define CLI_SIZES(T, f, lo, hi) CLI_KIND(SIZES, T, f, struct cli_sizes), .min = (lo), .max = (hi)
+#define CLI_LONG(T, f, lo, hi) CLI_KIND(LONG, T, f, long), .min = (lo), .max = (hi)
+#define CLI_MODE(T, f) CLI_KIND(MODE, T, f, mode_t)
+#define CLI_USER(T, f) CLI_KIND(USER, T, f, uid_t)
+#define CLI_GROUP_ID(T, f) CLI_KIND(GROUP, T, f, gid_t)
+#define CLI_UIDS(T, f) CLI_KIND(UIDS, T, f, struct cli_ids)
+#define CLI_GIDS(T, f) CLI_KIND(GIDS, T, f, struct cli_ids)
+#define CLI_SOCKET_TYPE(T, f) CLI_KIND(SOCKET_TYPE, T, f, enum uds_socket_type)
+#define CLI_WORD(T, f, w) CLI_KIND(WORD, T, f, int), .words = (w)
+#define CLI_WORD_SET(T, f, w) CLI_KIND(WORD_SET, T, f, unsigned), .words = (w)
+#define CLI_CUSTOM(fn, T, f, type) CLI_KIND(CUSTOM, T, f, type), .parse = (fn)
 /* The option's name goes to field f (a const char *) when it is given, for the checks of
  * combinations to name it. */
 #define CLI_SEEN(T, f) .seen = CLI_AT(T, f, const char *) + 1
@@ -173,16 +170,15 @@ struct cli_parsed {
 };
 
 /* Parse argv (argv[0] the command's name) into args, the command's struct (zeroed or
- * holding its defaults). Answers --help and --list-options on stdout (EX_OK, or
- * CLI_EXIT_FAILURE when stdout fails); prints a usage error and returns EX_USAGE for an
+ * holding its defaults). Answers --help, and --list-options (a line per option: "SHORT LONG
+ * ARG KIND [WORD...]", "-" for what it has not), on stdout (EX_OK, or CLI_EXIT_FAILURE
+ * when stdout fails); prints a usage error and returns EX_USAGE for an
  * unknown option, a bad value or operands too few or too many; else returns CLI_CONTINUE
  * with the operands in *ret. */
 int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args,
               struct cli_parsed *ret);
 
-/* `uds CMD --help`, and the lines of --list-options: "SHORT LONG ARG KIND [WORD...]" per
- * option, "-" for what it has not. */
-void cli_print_help(const struct cli_command *cmd, FILE *out);
-void cli_print_options(const struct cli_command *cmd, FILE *out);
+/* A decimal integer in [min, max]: 0, or -1 (EINVAL) leaving *ret_value untouched. */
+int cli_parse_long(const char *text, long min, long max, long *ret_value);
 
 #endif /* UDS_CLI_OPTIONS_H */
