@@ -525,7 +525,8 @@ static int answer(const struct cli_command *cmd, bool list) {
         print_options(cmd, stdout);
     else
         print_help(cmd, stdout);
-    return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
+    /* A write that failed before the flush (a long text into a full disk) is an error too. */
+    return fflush(stdout) == 0 && !ferror(stdout) ? EX_OK : CLI_EXIT_FAILURE;
 }
 
 /* One option with its value (or NULL) into args. */

@@ -174,3 +174,10 @@ load helpers
     [[ "${stderr_lines[0]}" == "uds connect: --timeout: '0' is not a duration in seconds above 0;"* ]]
     [ -z "$(ls -A "$T")" ]
 }
+
+@test "usage: a size too large to hold is refused as such, not wrapped round to 0" {
+    run --separate-stderr timeout 5 "$UDS" bench -s 1099511627776G "$T/s.sock"
+    [ "$status" -eq 64 ]
+    [ "${stderr_lines[0]}" = "uds bench: --size: '1099511627776G' is not a size up to 1G; \
+e.g. --size 16K" ]
+}
