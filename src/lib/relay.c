@@ -3,8 +3,8 @@
  * relay.c — bridge pairs of connected stream sockets on a uds_loop: both directions at once,
  * a half-close passed on as shutdown(SHUT_WR), bounded per-direction buffers (backpressure),
  * splice() through pooled pipes while a direction carries bulk data, and the small writes of
- * one loop wakeup handed to the kernel together (uring.c). It accepts, connects and parses
- * nothing: it moves bytes between two fds it was given.
+ * one loop wakeup queued in a send batch (uring.c), which hands them to the kernel together.
+ * It accepts, connects and parses nothing: it moves bytes between two fds it was given.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,20 +51,12 @@ struct dir {
                              * into nor written from until the batch has been sent */
 };
 
-/* A send queued for the end of the wakeup; relay NULL once that relay has ended. */
-struct batched_send {
-    struct uds_relay *relay;
-    int dir;
-};
-
 struct uds_relay_group {
     struct uds_loop *loop;
     size_t buffer_size;
     int idle_ms;
     bool can_splice;
-    struct uds__ring *ring;     /* NULL: every write is sent at once */
-    struct batched_send batch[UDS__RING_MAX];   /* indexed by the send's user_data */
-    size_t n_batch;
+    struct uds__batch *batch;   /* NULL: every write is sent at once */
     char *bufs[BUF_POOL_MAX];
     size_t n_bufs;
     struct pipe_pair pipes[PIPE_POOL_MAX];
@@ -158,8 +150,6 @@ static bool sigpipe_ignored(void) {
 
 /* ---- group ------------------------------------------------------------------------------ */
 
-static void send_batch(void *data);
-
 UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
                                                     const struct uds_relay_opts *opts) {
     const struct uds_relay_opts defaults = { .buffer_size = 0 };
@@ -179,15 +169,10 @@ UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
     g->buffer_size = opts->buffer_size ? opts->buffer_size : DEFAULT_BUFFER;
     g->idle_ms = opts->idle_timeout_ms;
     g->can_splice = !(opts->flags & UDS_RELAY_NO_SPLICE) && sigpipe_ignored();
-    if (!(opts->flags & UDS_RELAY_NO_BATCH)) {
-        /* Without a ring (old kernel, io_uring disabled by policy) writes go one by one,
-         * which is correct, only slower on a busy CPU. */
-        g->ring = uds__ring_new(UDS__RING_MAX);
-        if (g->ring && uds__loop_hook_add(loop, send_batch, g) < 0) {
-            uds__ring_free(g->ring);
-            g->ring = NULL;
-        }
-    }
+    /* Without a batch (old kernel, io_uring disabled by policy) writes go one by one,
+     * which is correct, only slower on a busy CPU. */
+    if (!(opts->flags & UDS_RELAY_NO_BATCH))
+        g->batch = uds__batch_new(loop);
     return g;
 }
 
@@ -209,10 +194,7 @@ UDS_API void uds_relay_group_free(struct uds_relay_group *group) {
         free(group->bufs[i]);
     for (size_t i = 0; i < group->n_pipes; i++)
         pipe_close(&group->pipes[i]);
-    if (group->ring) {
-        uds__loop_hook_del(group->loop, send_batch, group);
-        uds__ring_free(group->ring);
-    }
+    uds__batch_free(group->batch);
     free(group);
 }
 
@@ -374,32 +356,49 @@ static void tidy(struct uds_relay *r, struct dir *d) {
         pipe_put(g, &d->pipe, true);
 }
 
+static void settle(struct uds_relay *r);
+
+/* One result of the batch: what the kernel took of d's bytes. */
+static void on_sent(void *arg, unsigned tag, int res, int ring_error) {
+    struct uds_relay *r = arg;
+    struct dir *d = &r->dir[tag];
+
+    d->batched = false;
+    if (ring_error) {
+        /* A send whose result never came may or may not have gone out, and neither
+         * sending it again nor dropping it keeps the stream whole: the relay ends. */
+        (void) fail(r, ring_error, UDS_RELAY_NONE);
+    } else if (res > 0) {
+        d->off += (size_t) res;
+        r->moved = true;
+    } else if (res < 0 && res != -EAGAIN && res != -ENOBUFS && res != -EINTR) {
+        abandon(r, d, -res);
+    }
+    /* Bytes left over (a full socket): the events set in settle() wait for room. The other
+     * direction's send, if it has one in this batch, settles the relay when it is in. */
+    if (r->dir[!tag].batched)
+        return;
+    tidy(r, &r->dir[A]);
+    tidy(r, &r->dir[B]);
+    settle(r);
+}
+
 /* Queue what d holds to be sent at the end of this wakeup, together with every other
  * relay's (see uring.c for why). Returns false when it cannot be queued: send it now. */
 static bool batch_add(struct uds_relay *r, struct dir *d) {
     struct uds_relay_group *g = r->group;
-    size_t i = g->n_batch;
 
-    if (!g->ring ||
-        uds__ring_send(g->ring, r->fd[d->dst], d->buf + d->off, d->len - d->off, i) < 0)
+    if (!g->batch || uds__batch_send(g->batch, r->fd[d->dst], d->buf + d->off,
+                                     d->len - d->off, on_sent, r, (unsigned) d->src) < 0)
         return false;
-    g->batch[i] = (struct batched_send) { .relay = r, .dir = (int) (d - r->dir) };
-    g->n_batch++;
     d->batched = true;
     return true;
 }
 
-/* Take the relay out of the batch: its sends not yet submitted become no-ops (its fds and
+/* Take the relay out of the batch: its sends not yet submitted never go (its fds and
  * buffers are about to go), and none of the results will reach it. */
 static void batch_remove(struct uds_relay *r) {
-    struct uds_relay_group *g = r->group;
-
-    for (size_t i = 0; i < g->n_batch; i++) {
-        if (g->batch[i].relay == r) {
-            uds__ring_forget(g->ring, i);
-            g->batch[i].relay = NULL;
-        }
-    }
+    uds__batch_cancel(r->group->batch, r);
     r->dir[A].batched = r->dir[B].batched = false;
 }
 
@@ -542,65 +541,6 @@ static void settle(struct uds_relay *r) {
         (void) update(r);
     if (r->ended)
         finish(r);
-}
-
-/* One result of the batch: what the kernel took of d's bytes. */
-static void on_sent(uint64_t user_data, int res, void *arg) {
-    struct uds_relay_group *g = arg;
-    struct batched_send *b = &g->batch[user_data];
-    struct uds_relay *r = b->relay;
-
-    if (!r)
-        return;
-    struct dir *d = &r->dir[b->dir];
-    d->batched = false;
-    if (res > 0) {
-        d->off += (size_t) res;
-        r->moved = true;
-    } else if (res < 0 && res != -EAGAIN && res != -ENOBUFS && res != -EINTR) {
-        abandon(r, d, -res);
-    }
-    /* Bytes left over (a full socket): the events set in settle() wait for room. */
-}
-
-/* The loop's end-of-wakeup hook: send every queued write in one system call, then settle
- * each relay that had one. */
-static void send_batch(void *data) {
-    struct uds_relay_group *g = data;
-
-    if (g->n_batch == 0)
-        return;
-    if (uds__ring_submit(g->ring, on_sent, g) < 0) {
-        /* The ring itself failed: go on without it. A send whose result never came may or
-         * may not have gone out, and neither sending it again nor dropping it keeps the
-         * stream whole: that relay ends. */
-        int err = errno;
-        for (size_t i = 0; i < g->n_batch; i++) {
-            struct uds_relay *r = g->batch[i].relay;
-            if (r && r->dir[g->batch[i].dir].batched) {
-                r->dir[g->batch[i].dir].batched = false;
-                (void) fail(r, err, UDS_RELAY_NONE);
-            }
-        }
-        uds__loop_hook_del(g->loop, send_batch, g);
-        uds__ring_free(g->ring);
-        g->ring = NULL;
-    }
-    /* settle() may end relays, and an on_close may end others: each is taken off the list
-     * (every entry of it) before it is settled, and destroy() clears the rest. */
-    for (size_t i = 0; i < g->n_batch; i++) {
-        struct uds_relay *r = g->batch[i].relay;
-        if (!r)
-            continue;
-        for (size_t j = i; j < g->n_batch; j++) {
-            if (g->batch[j].relay == r)
-                g->batch[j].relay = NULL;
-        }
-        tidy(r, &r->dir[A]);
-        tidy(r, &r->dir[B]);
-        settle(r);
-    }
-    g->n_batch = 0;
 }
 
 static void on_fd(struct uds_loop *loop, int fd, unsigned events, void *data) {
