@@ -809,24 +809,31 @@ UDS_API void *uds_conn_data(const struct uds_conn *conn);
 UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
 
 /* ---------------------------------------------------------------------------------------
- * Relay: bridge pairs of connected stream sockets (Unix or TCP) on a uds_loop, as a proxy
- * does. Bytes read on one side are written to the other, both ways at once; an end of
- * stream on one side is passed on as shutdown(SHUT_WR) on the other, and the relay ends
- * once both directions have ended. Each direction holds at most buffer_size bytes: a side
- * that does not read makes the relay stop reading its peer (backpressure), so memory stays
- * flat. While a direction carries bulk data it moves through a pipe with splice(), never
- * copied into user space; small messages go through a buffer (one read() takes a whole
- * queue of them), and the writes gathered in one loop wakeup go to the kernel together in
- * one io_uring submission where the kernel allows io_uring (else one send() each), so that
- * a server on the same CPU is woken once for all of them. splice() into a socket cannot take MSG_NOSIGNAL, so the relay splices
- * only while SIGPIPE is ignored (signal(SIGPIPE, SIG_IGN)) and copies otherwise. Buffers
- * and pipes are taken from pools shared by a group when bytes are in flight and given back
- * when they are not: an idle relay holds its two sockets and nothing else.
+ * Relay: bridge two sides on a uds_loop, as a proxy or `nc -U` does. Bytes read on one side
+ * are written to the other, both ways at once; an end of input on one side is passed on
+ * (shutdown(SHUT_WR) on a socket), and the relay ends once both directions have ended. Each
+ * direction holds at most buffer_size bytes: a side that does not read makes the relay stop
+ * reading its peer (backpressure), so memory stays flat. While a direction carries bulk
+ * data it moves through a pipe with splice(), never copied into user space; small messages
+ * go through a buffer (one read() takes a whole queue of them), and the writes gathered in
+ * one loop wakeup go to the kernel together in one io_uring submission where the kernel
+ * allows io_uring (else one send() each), so that a server on the same CPU is woken once for
+ * all of them. splice() into a socket cannot take MSG_NOSIGNAL, so the relay splices only
+ * while SIGPIPE is ignored (signal(SIGPIPE, SIG_IGN)) and copies otherwise. Buffers and
+ * pipes are taken from pools shared by a group when bytes are in flight and given back when
+ * they are not: an idle relay holds its fds and nothing else.
+ *
+ * A side is a connected socket (stream, seqpacket or dgram: a seqpacket or dgram socket
+ * keeps message boundaries, each read of the other side becoming one message), or for side
+ * A two fds, one read and one written, such as stdin and stdout: pipes, FIFOs, terminals or
+ * regular files (a regular file, which cannot be waited for, is read until its end as fast
+ * as the other side takes it).
  * ------------------------------------------------------------------------------------- */
 
 struct uds_relay_group;
 struct uds_relay;
 
+/* For a group (uds_relay_opts.flags). */
 enum uds_relay_flags {
     UDS_RELAY_NO_SPLICE = 1u << 0,  /* always copy through a buffer */
     UDS_RELAY_NO_BATCH = 1u << 1,   /* send each write at once, not the writes of one loop
@@ -834,7 +841,8 @@ enum uds_relay_flags {
 };
 
 struct uds_relay_opts {
-    size_t buffer_size;     /* bytes in flight per direction; 0 = 256 KiB; at most 1 GiB */
+    size_t buffer_size;     /* bytes in flight per direction, and the largest message;
+                             * 0 = 256 KiB; at most 1 GiB */
     int idle_timeout_ms;    /* end a relay when no byte moved either way for this long
                              * (ETIMEDOUT); 0 = never */
     unsigned flags;         /* enum uds_relay_flags */
@@ -854,8 +862,12 @@ struct uds_relay_info {
     int error;                  /* 0 while running and for an orderly end; else the first
                                  * error: ECONNRESET/EPIPE a peer went away (reading from
                                  * or writing to error_side), ETIMEDOUT the idle timeout,
-                                 * ENOMEM... */
+                                 * EMSGSIZE a message too long for B, ENOMEM... */
     enum uds_relay_side error_side;
+    bool error_writing;         /* the error came writing to error_side (else reading) */
+    uint64_t messages_from_a;   /* messages read from a seqpacket or dgram side A */
+    uint64_t messages_from_b;
+    uint64_t messages_cut;      /* messages longer than buffer_size, cut to it */
 };
 
 /* Relays that share a loop, options and pools of buffers and pipes. The loop must outlive
@@ -868,13 +880,14 @@ UDS_API size_t uds_relay_group_count(const struct uds_relay_group *group);
  * from inside a relay's on_close. NULL is fine. */
 UDS_API void uds_relay_group_free(struct uds_relay_group *group);
 
-/* Relay between the connected stream sockets fd_a and fd_b (made non-blocking), taking
- * both over: they are closed when the relay ends, and on failure too. prefix_len bytes of
- * prefix (copied; at most buffer_size) are sent to B before anything read from A — a PROXY
+/* Relay between the connected sockets fd_a and fd_b (made non-blocking), taking both over:
+ * they are closed when the relay ends, and on failure too. prefix_len bytes of prefix
+ * (copied; at most buffer_size) are sent to B before anything read from A — a PROXY
  * protocol header, for instance. When the relay ends, both fds are closed (after an error
  * other than ETIMEDOUT with SO_LINGER 0, so that a TCP peer gets a reset instead of an end
  * it could take for complete), then on_close(relay, info, data) is called, then the relay
- * is freed: do not use it after on_close returns. on_close may be NULL.
+ * is freed: do not use it after on_close returns. on_close may be NULL. The same as
+ * uds_relay_new2() with fd_a_in = fd_a_out = fd_a.
  * Errors: EINVAL; EMSGSIZE prefix longer than buffer_size; ENOMEM; those of fcntl() and
  *         of uds_loop_add(). */
 UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a, int fd_b,
@@ -883,10 +896,71 @@ UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a,
                                                          const struct uds_relay_info *info,
                                                          void *data),
                                         void *data);
+
+/* For one relay (uds_relay_args.flags). */
+enum uds_relay_args_flags {
+    UDS_RELAY_BORROW_A = 1u << 8,   /* side A's fds stay the caller's (stdin, stdout): see
+                                     * uds_relay_new2() */
+    UDS_RELAY_END_WITH_B = 1u << 9, /* end once B's stream has ended and all of it has been
+                                     * written to A, even while A's input goes on (a user at
+                                     * a terminal, when the server has closed) */
+};
+
+struct uds_relay_args {
+    int fd_a_in;            /* side A is read from here: a connected socket, pipe, FIFO,
+                             * terminal or regular file; -1: A has no input (its end has
+                             * come already: only the prefix goes to B) */
+    int fd_a_out;           /* ...and written here: the same fd (a socket), or another */
+    int fd_b;               /* side B: a connected socket (or any fd, read and written) */
+    const void *prefix;     /* prefix_len bytes sent to B first (copied); for a seqpacket
+                             * or dgram B one message, and with a non-NULL prefix an empty
+                             * message when prefix_len is 0 */
+    size_t prefix_len;
+    const int *fds_to_pass; /* passed (SCM_RIGHTS) with the first bytes written to B; if A's
+                             * input ends before any, with a single NUL byte (a message of
+                             * one NUL on seqpacket and dgram). Copied: the caller may close
+                             * its own at once */
+    size_t n_fds_to_pass;   /* at most UDS_MAX_FDS */
+    unsigned flags;         /* enum uds_relay_args_flags */
+    size_t max_replies;     /* B a dgram socket: end once this many messages from B have
+                             * been written to A; 0 = once A's input has ended and B has
+                             * sent as many messages as it was sent */
+    int linger_ms;          /* B a dgram socket, which has no end of stream: once A's input
+                             * has ended, end when nothing has come from B for this long;
+                             * 0 = no limit */
+};
+
+/* Relay between side A (fd_a_in, fd_a_out) and side B (fd_b) as args says; otherwise as
+ * uds_relay_new(). fd_b is taken over (made non-blocking, closed at the end and on
+ * failure), and so are A's fds unless flags has UDS_RELAY_BORROW_A:
+ * - taken over: made non-blocking and closed when the relay ends; fd_a_out, if it is not
+ *   fd_a_in, as soon as B's stream has ended and been written to it (shut down for
+ *   writing if it is a socket), so that its reader sees the end at once.
+ * - borrowed (stdin and stdout, say): never closed, shut down or made non-blocking. The
+ *   relay reads and writes a pipe, FIFO or terminal through a description of its own
+ *   (opened again through /proc/self/fd/N, non-blocking), a socket with MSG_DONTWAIT, a
+ *   regular file as it is; where the kernel refuses to open it again, it sets O_NONBLOCK on
+ *   the caller's description and clears it when the relay ends (not if the process is
+ *   killed first). Its own descriptions are closed when B's stream has ended: the reader
+ *   of a pipe sees the end once the caller closes its fd as well.
+ * A write to a pipe whose reader has left fails with EPIPE and raises no SIGPIPE. An error
+ * writing to fd_a_out (EPIPE: whoever read it has left), or to a dgram B, ends the relay;
+ * an EPIPE or ECONNRESET writing to a stream or seqpacket socket only ends that direction,
+ * the other still carrying what that peer sent before it went.
+ * Errors: EINVAL (args NULL, bad fds or flags, linger_ms < 0, n_fds_to_pass over
+ *         UDS_MAX_FDS); EMSGSIZE prefix longer than buffer_size; ENOMEM; those of fstat(),
+ *         fcntl() and uds_loop_add(). */
+UDS_API struct uds_relay *uds_relay_new2(struct uds_relay_group *group,
+                                         const struct uds_relay_args *args,
+                                         void (*on_close)(struct uds_relay *relay,
+                                                          const struct uds_relay_info *info,
+                                                          void *data),
+                                         void *data);
 /* Counters so far (error is 0 while the relay runs). */
 UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_info *ret_info);
-/* End the relay now: close both fds with SO_LINGER 0 (a reset for a TCP peer), without
- * calling on_close, and free it. Not from inside its own on_close. NULL is fine. */
+/* End the relay now: close the fds it owns (sockets with SO_LINGER 0, a reset for a TCP
+ * peer) and put back what it borrowed, without calling on_close, and free it. Not from
+ * inside its own on_close. NULL is fine. */
 UDS_API void uds_relay_free(struct uds_relay *relay);
 
 /* ---------------------------------------------------------------------------------------
