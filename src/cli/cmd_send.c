@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_send.c — `uds send`: one request, one reply. Sends MESSAGE (or stdin), half-closes,
- * prints the reply until the server closes (the moving of bytes is cmd_connect.c's relay);
+ * prints the reply until the server closes (the library's relay moves the bytes, set up by
+ * cmd_connect.c's cli_exchange_run());
  * or with --framed, one length-prefixed message out and one back (the library's decoder
  * cuts the reply).
  */
@@ -268,6 +269,71 @@ out:
     return code;
 }
 
+/* The message: the words joined, or all of stdin where it must go whole (one seqpacket or
+ * dgram message, one frame); NULL on a stream without words, which relays stdin as it
+ * comes. Returns EX_OK, or the exit code of a failure it has reported. */
+static int take_message(char **words, int n_words, bool no_newline,
+                        const struct uds_connect_opts *opts, bool framed, const char *address,
+                        char **ret_msg, size_t *ret_len) {
+    *ret_msg = NULL;
+    *ret_len = 0;
+    if (n_words > 0) {
+        *ret_msg = join_message(words, n_words, no_newline, ret_len);
+        return *ret_msg ? EX_OK : cli_fail(CLI_OP_ANY, address, errno, NULL);
+    }
+    if (opts->type == UDS_STREAM && !framed)
+        return EX_OK;
+    size_t max = framed ? UDS_FRAME_DEFAULT_MAX : SEND_MAX_MESSAGE;
+    *ret_msg = read_all_stdin(max, ret_len);
+    if (*ret_msg)
+        return EX_OK;
+    if (errno == EMSGSIZE)
+        cli_error("stdin", framed ? "send less" : "send less, or use --type stream",
+                  "more than %zu bytes for one message", max);
+    else
+        cli_error("stdin", "check the input", "cannot read: %s", strerror(errno));
+    return CLI_EXIT_FAILURE;
+}
+
+/* Connect, send msg (NULL: stdin) and print the reply. Returns an exit code. */
+static int connect_and_send(const char *address, const struct uds_connect_opts *opts,
+                            bool framed, const char *msg, size_t msg_len) {
+    uint64_t start = cli_now_ms();
+    int fd = uds_connect(address, opts), code;
+
+    if (fd < 0) {
+        struct cli_fail_info info = {
+            .timeout_ms = opts->timeout_ms ? opts->timeout_ms : opts->wait_ms,
+        };
+        return cli_fail(CLI_OP_CONNECT, address, errno, &info);
+    }
+    uint64_t deadline = opts->timeout_ms ? start + (uint64_t) opts->wait_ms +
+                                           (uint64_t) opts->timeout_ms : 0;
+    if (framed) {
+        struct exchange x = {
+            .fd = fd,
+            .deadline_ms = deadline,
+            .timeout_ms = opts->timeout_ms,
+            .address = address,
+        };
+        code = framed_exchange(&x, msg, msg_len);
+        (void) close(fd);   /* done with it; a close error cannot change the reply printed */
+        return code;
+    }
+    struct cli_exchange x = {
+        .sock = fd,
+        .type = opts->type,
+        .address = address,
+        .message = msg,
+        .message_len = msg_len,
+        .fd_to_pass = -1,
+        .deadline_ms = deadline,
+        .timeout_ms = opts->timeout_ms,
+        .max_replies = 1,
+    };
+    return cli_exchange_run(&x);
+}
+
 int cmd_send(int argc, char **argv) {
     enum { OPT_TYPE = 256, OPT_TIMEOUT, OPT_WAIT, OPT_FRAMED };
     static const struct option longopts[] = {
@@ -290,7 +356,7 @@ int cmd_send(int argc, char **argv) {
     } args = { .type = UDS_STREAM };
     char *msg = NULL;
     size_t msg_len = 0;
-    int c, fd, code;
+    int c, code;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, ":nqh", longopts, NULL)) != -1) {
@@ -333,69 +399,18 @@ int cmd_send(int argc, char **argv) {
         return cli_usage("send", "--framed is for stream sockets: seqpacket and dgram keep "
                          "message boundaries themselves; drop --framed or --type");
     cli_log_setup(args.quiet ? -1 : 0, false);
+    cli_exchange_hold_stdio();
 
-    if (optind < argc) {
-        msg = join_message(argv + optind, argc - optind, args.no_newline, &msg_len);
-        if (!msg)
-            return cli_fail(CLI_OP_ANY, args.address, errno, NULL);
-    } else if (args.type != UDS_STREAM || args.framed) {
-        size_t max = args.framed ? UDS_FRAME_DEFAULT_MAX : SEND_MAX_MESSAGE;
-        msg = read_all_stdin(max, &msg_len);
-        if (!msg) {
-            if (errno == EMSGSIZE) {
-                cli_error("stdin", args.framed ? "send less" : "send less, or use --type stream",
-                          "more than %zu bytes for one message", max);
-                return CLI_EXIT_FAILURE;
-            }
-            cli_error("stdin", "check the input", "cannot read: %s", strerror(errno));
-            return CLI_EXIT_FAILURE;
-        }
-    }
-
-    uint64_t start = cli_now_ms();
     struct uds_connect_opts opts = {
         .type = args.type,
         .timeout_ms = args.timeout_ms,
         .wait_ms = args.wait_ms,
         .flags = args.framed ? UDS_CONNECT_NONBLOCK : 0u,
     };
-    fd = uds_connect(args.address, &opts);
-    if (fd < 0) {
-        struct cli_fail_info info = {
-            .timeout_ms = args.timeout_ms ? args.timeout_ms : args.wait_ms,
-        };
-        code = cli_fail(CLI_OP_CONNECT, args.address, errno, &info);
-        free(msg);
-        return code;
-    }
-    uint64_t deadline = args.timeout_ms ? start + (uint64_t) args.wait_ms +
-                                          (uint64_t) args.timeout_ms : 0;
-    if (args.framed) {
-        struct exchange x = {
-            .fd = fd,
-            .deadline_ms = deadline,
-            .timeout_ms = args.timeout_ms,
-            .address = args.address,
-        };
-        code = framed_exchange(&x, msg, msg_len);
-        (void) close(fd);   /* done with it, as below */
-        free(msg);
-        return code;
-    }
-    struct cli_relay relay = {
-        .sock = fd,
-        .type = args.type,
-        .in_fd = msg ? -1 : STDIN_FILENO,
-        .in_buf = msg,
-        .in_len = msg_len,
-        .out_fd = STDOUT_FILENO,
-        .deadline_ms = deadline,
-        .timeout_ms = args.timeout_ms,
-        .max_replies = 1,
-        .address = args.address,
-    };
-    code = cli_relay_run(&relay);
-    (void) close(fd);   /* done with it; a close error cannot change the reply we printed */
+    code = take_message(argv + optind, argc - optind, args.no_newline, &opts, args.framed,
+                        args.address, &msg, &msg_len);
+    if (code == EX_OK)
+        code = connect_and_send(args.address, &opts, args.framed, msg, msg_len);
     free(msg);
     return code;
 }
