@@ -846,10 +846,16 @@ struct uds_relay_opts {
     int idle_timeout_ms;    /* end a relay when no byte moved either way for this long
                              * (ETIMEDOUT); 0 = never */
     unsigned flags;         /* enum uds_relay_flags */
+    int first_byte_timeout_ms;  /* end a relay when side A has sent no byte this long after
+                                 * it was made (ETIMEDOUT, error_side UDS_RELAY_A): a
+                                 * client that connects and says nothing. Bytes from B (a
+                                 * server that speaks first), the prefix and an end of
+                                 * stream do not count; A with no input has no limit.
+                                 * 0 = never */
 };
 
 enum uds_relay_side {
-    UDS_RELAY_NONE = 0,     /* neither side (a timeout, or a local failure) */
+    UDS_RELAY_NONE = 0,     /* neither side (the idle timeout, or a local failure) */
     UDS_RELAY_A,
     UDS_RELAY_B,
 };
@@ -861,8 +867,10 @@ struct uds_relay_info {
     uint64_t spliced_from_b;
     int error;                  /* 0 while running and for an orderly end; else the first
                                  * error: ECONNRESET/EPIPE a peer went away (reading from
-                                 * or writing to error_side), ETIMEDOUT the idle timeout,
-                                 * EMSGSIZE a message too long for B, ENOMEM... */
+                                 * or writing to error_side), ETIMEDOUT the idle timeout
+                                 * (error_side UDS_RELAY_NONE) or A's first byte not in
+                                 * time (UDS_RELAY_A), EMSGSIZE a message too long for B,
+                                 * ENOMEM... */
     enum uds_relay_side error_side;
     bool error_writing;         /* the error came writing to error_side (else reading) */
     uint64_t messages_from_a;   /* messages read from a seqpacket or dgram side A */
@@ -956,6 +964,14 @@ UDS_API struct uds_relay *uds_relay_new2(struct uds_relay_group *group,
                                                           const struct uds_relay_info *info,
                                                           void *data),
                                          void *data);
+/* Restart the clock for side A's first byte (first_byte_timeout_ms) of this relay: the
+ * relay ends with ETIMEDOUT (error_side UDS_RELAY_A) unless A sends a byte within
+ * timeout_ms from now; 0 = no limit for this relay. For a caller whose client was kept
+ * waiting before the relay existed, as a proxy's is while it connects to its target: the
+ * group's limit less the time already spent, so that the clock runs from the accept. Does
+ * nothing once A has sent a byte. Returns 0, or -1 with nothing changed: EINVAL (NULL,
+ * timeout_ms < 0); ENOMEM. */
+UDS_API int uds_relay_set_first_byte_timeout(struct uds_relay *relay, int timeout_ms);
 /* Counters so far (error is 0 while the relay runs). */
 UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_info *ret_info);
 /* End the relay now: close the fds it owns (sockets with SO_LINGER 0, a reset for a TCP
@@ -1089,6 +1105,31 @@ UDS_API int uds_proc_start_time(pid_t pid, time_t *ret_time);
  * *ret_pid (0 if the holder is outside the caller's pid namespace) when one does, 0 when
  * none does. Errors: those of lstat(path); ENOENT /proc/locks missing. */
 UDS_API int uds_flock_holder(const char *path, pid_t *ret_pid);
+
+/* ---------------------------------------------------------------------------------------
+ * Per-uid counts: how many connections (programs, ...) each user holds, for a limit per
+ * user, so that one local user cannot take every slot of a server. A hash table by uid:
+ * take, release and get are O(1) on average; memory follows the number of uids holding
+ * at least one, and a uid that holds nothing is forgotten. Single-threaded, like the loop.
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_uid_counter;
+
+/* An empty counter; uds_uid_counter_free() releases it. Errors: ENOMEM. */
+UDS_API struct uds_uid_counter *uds_uid_counter_new(void);
+/* NULL is fine. */
+UDS_API void uds_uid_counter_free(struct uds_uid_counter *counter);
+/* Count one more for uid, unless uid already holds max (max 0: nobody may take any; no
+ * limit: SIZE_MAX). Returns 1 when counted, 0 when uid is at max (nothing changes), -1 on
+ * error. Errors: EINVAL counter is NULL; ENOMEM (nothing changes). */
+UDS_API int uds_uid_counter_take(struct uds_uid_counter *counter, uid_t uid, size_t max);
+/* Count one less for uid: what a successful take gave back. Returns 0.
+ * Errors: EINVAL counter is NULL; ENOENT uid holds nothing (a release without a take). */
+UDS_API int uds_uid_counter_release(struct uds_uid_counter *counter, uid_t uid);
+/* How many uid holds now; 0 for a NULL counter. */
+UDS_API size_t uds_uid_counter_get(const struct uds_uid_counter *counter, uid_t uid);
+/* How many uids hold at least one; 0 for a NULL counter. */
+UDS_API size_t uds_uid_counter_uids(const struct uds_uid_counter *counter);
 
 #ifdef __cplusplus
 }

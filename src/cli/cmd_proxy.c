@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,7 +92,12 @@ struct proxy {
     uint64_t fail_logged_ms;
     unsigned fails_unlogged;
     struct cli_accept_errors accept_errors;
-    bool limit_logged;
+    /* a Unix listener: clients per uid, against --max-conns-per-uid */
+    struct uds_uid_counter *uids;
+    /* loops: a TARGET that leads back here */
+    pid_t target_pid;               /* the process listening on a Unix TARGET, 0 unknown */
+    time_t target_started;          /*   and when it started, to tell a reused pid */
+    unsigned self_loops;            /* our own connections back in our backlog, reported */
 };
 
 struct conn {
@@ -102,12 +109,18 @@ struct conn {
     size_t next_addr;           /* next TCP address to try */
     uint64_t timeout_timer;
     uint64_t retry_timer;
+    uint64_t first_byte_timer;  /* --first-byte-timeout while the target is connecting */
+    bool spoke;                 /* the client sent a byte before the relay began */
     unsigned backoff_ms;
     struct uds_relay *relay;
     uint64_t started_ms;
     char client_text[CLIENT_TEXT_MAX];
     struct sockaddr_storage peer, local;    /* the client's and ours, for PROXY headers */
     socklen_t peer_len, local_len;
+    pid_t client_pid;           /* a Unix client's, 0 for none */
+    uid_t client_uid;
+    bool uid_counted;           /* client_uid holds one of its --max-conns-per-uid */
+    pid_t loop_pid;             /* ELOOP: the process the client would come back to */
 };
 
 static void proxy_usage(FILE *out) {
@@ -153,7 +166,10 @@ static void proxy_usage(FILE *out) {
             "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
             "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
             "times out is closed and logged; the proxy serves on. The target sees every\n"
-            "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid.\n"
+            "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid\n"
+            "(a 'uds serve' target needs --max-conns-per-uid equal to its --max-conns). A\n"
+            "TARGET that is LISTEN itself, by any name, is refused; a loop that forms later\n"
+            "(two proxies pointed at each other) is cut and logged.\n"
             "SIGTERM or SIGINT stops gracefully: no new clients, open connections finish (up\n"
             "to --drain-timeout); a second signal stops at once.\n"
             "\n"
@@ -163,9 +179,9 @@ static void proxy_usage(FILE *out) {
             "owner are then the service manager's to make and remove.\n"
             "\n"
             "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off open\n"
-            "connections), 64 usage error, 69 LISTEN is held by a running server, 73 cannot\n"
-            "create (the path exists and is not a socket, or its directory is missing),\n"
-            "77 permission denied.\n");
+            "connections), 64 usage error (also: TARGET is LISTEN itself), 69 LISTEN is held\n"
+            "by a running server, 73 cannot create (the path exists and is not a socket, or\n"
+            "its directory is missing), 77 permission denied.\n");
 }
 
 /* ---- addresses -------------------------------------------------------------------------- */
@@ -289,11 +305,21 @@ static int setup_target(struct proxy *px) {
 /* ---- logging ------------------------------------------------------------------------------ */
 
 /* What a failed connection to the target means, and what to do about it. */
-static void describe_connect_error(const struct proxy *px, int err, char *buf, size_t size) {
+static void describe_connect_error(const struct proxy *px, const struct conn *c, int err,
+                                   char *buf, size_t size) {
     const struct target *t = &px->target;
     char dur[32];
 
     switch (err) {
+    case ELOOP:
+        if (c->loop_pid == getpid())
+            snprintf(buf, size, "the target is this proxy's own listener (a loop); choose "
+                     "another TARGET");
+        else
+            snprintf(buf, size, "the client is the process listening on the target (pid %ld): "
+                     "relaying it would loop back to it; check that TARGET does not lead back "
+                     "here", (long) c->loop_pid);
+        break;
     case ENOENT:
         snprintf(buf, size, "no such socket; is the server running?");
         break;
@@ -336,7 +362,7 @@ static void log_connect_failure(struct proxy *px, const struct conn *c, int err)
         px->fails_unlogged++;
         return;
     }
-    describe_connect_error(px, err, why, sizeof(why));
+    describe_connect_error(px, c, err, why, sizeof(why));
     if (px->fails_unlogged)
         cli_log(CLI_LOG_WARN, "target_error", px->target.text, kv, 2, "%s: client %s closed "
                 "(and %u more since the last report): %s", px->target.text, c->client_text,
@@ -353,6 +379,12 @@ static void log_connect_failure(struct proxy *px, const struct conn *c, int err)
 static void pause_accepting(struct proxy *px);
 static void resume_accepting(struct proxy *px);
 static void check_drained(struct proxy *px);
+
+/* --first-byte-timeout: none unless given, for the target may be the one to speak first
+ * (MySQL, SMTP) while its client waits in silence. */
+static int first_byte_ms(const struct proxy *px) {
+    return cli_listen_opts_first_byte_ms(&px->args->common, 0);
+}
 
 static void conn_unlink(struct conn *c) {
     struct proxy *px = c->px;
@@ -371,7 +403,9 @@ static void cancel_timers(struct conn *c) {
         uds_loop_timer_cancel(c->px->loop, c->timeout_timer);
     if (c->retry_timer)
         uds_loop_timer_cancel(c->px->loop, c->retry_timer);
-    c->timeout_timer = c->retry_timer = 0;
+    if (c->first_byte_timer)
+        uds_loop_timer_cancel(c->px->loop, c->first_byte_timer);
+    c->timeout_timer = c->retry_timer = c->first_byte_timer = 0;
 }
 
 static void close_target(struct conn *c) {
@@ -394,6 +428,8 @@ static void conn_free(struct conn *c) {
         (void) close(c->client);    /* the client learns of it by the EOF */
     if (c->relay)
         uds_relay_free(c->relay);
+    if (c->uid_counted)
+        (void) uds_uid_counter_release(px->uids, c->client_uid);   /* counted, so held */
     conn_unlink(c);
     free(c);
     resume_accepting(px);
@@ -474,6 +510,77 @@ static size_t proxy_v2(const struct conn *c, unsigned char *buf, size_t size) {
     return 16 + alen;
 }
 
+/* ---- the client's first byte -------------------------------------------------------------- */
+
+/* Whether the client has sent a byte that nobody has read yet. */
+static bool client_spoke(int fd) {
+    char b;
+
+    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+static void log_silent_client(const struct conn *c) {
+    struct proxy *px = c->px;
+    char dur[32];
+    struct cli_kv kv[] = {
+        CLI_KV_STR("client", c->client_text),
+        CLI_KV_STR("reason", "sent nothing (--first-byte-timeout)"),
+    };
+
+    if (cli_log_enabled(CLI_LOG_DEBUG))
+        cli_log(CLI_LOG_DEBUG, "close", px->listen_text, kv, 2, "%s: closed connection from "
+                "%s while connecting to %s: sent nothing for %s (--first-byte-timeout)",
+                px->listen_text, c->client_text, px->target.text,
+                cli_format_duration(first_byte_ms(px), dur, sizeof(dur)));
+}
+
+static void on_first_byte_due(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct conn *c = data;
+
+    (void) loop;
+    (void) timer_id;
+    c->first_byte_timer = 0;
+    if (client_spoke(c->client)) {
+        c->spoke = true;
+        return;
+    }
+    log_silent_client(c);
+    conn_free(c);
+}
+
+/* The first-byte clock starts at the accept, and keeps running while the target is slow to
+ * answer: a client held up there is waiting, but what it sends meanwhile waits in its
+ * socket and counts. Set only once a connect does not complete at once, so a target that
+ * answers at once (a Unix server with room in its backlog) costs no timer. Returns -1 when
+ * c has been freed. */
+static int watch_first_byte(struct conn *c) {
+    struct proxy *px = c->px;
+    uint64_t limit = (uint64_t) first_byte_ms(px), spent = cli_now_ms() - c->started_ms;
+
+    if (limit == 0 || c->first_byte_timer || c->spoke)
+        return 0;
+    c->first_byte_timer = uds_loop_timer_add(px->loop, spent < limit ? limit - spent : 0,
+                                             on_first_byte_due, c);
+    if (!c->first_byte_timer) {
+        conn_fail(c, errno);
+        return -1;
+    }
+    return 0;
+}
+
+/* The relay counts from its own start: give it what is left of the limit counted from the
+ * accept. At least 1 ms, as 0 would lift it; the relay then reads what is waiting before it
+ * judges. Returns -1 on failure (errno). */
+static int hand_over_first_byte(struct conn *c) {
+    uint64_t limit = (uint64_t) first_byte_ms(c->px), spent = cli_now_ms() - c->started_ms;
+
+    if (limit == 0 || c->spoke || spent == 0)
+        return 0;   /* none, met already, or the relay's own clock is the same */
+    return uds_relay_set_first_byte_timeout(c->relay, spent < limit ? (int) (limit - spent) : 1);
+}
+
+/* ---- relaying ----------------------------------------------------------------------------- */
+
 static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info *info,
                            void *data) {
     struct conn *c = data;
@@ -492,7 +599,11 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
 
     (void) relay;
     c->relay = NULL;
-    if (info->error == ETIMEDOUT) {
+    if (info->error == ETIMEDOUT && info->error_side == UDS_RELAY_A) {
+        char dur[32];
+        snprintf(why, sizeof(why), ": sent nothing for %s (--first-byte-timeout)",
+                 cli_format_duration(first_byte_ms(px), dur, sizeof(dur)));
+    } else if (info->error == ETIMEDOUT) {
         char dur[32];
         snprintf(why, sizeof(why), ": idle for %s (--idle-timeout)",
                  cli_format_duration(px->args->common.idle_ms, dur, sizeof(dur)));
@@ -510,6 +621,34 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
     conn_free(c);
 }
 
+/* Whether relaying c to the Unix target it has just reached would loop: the target is this
+ * proxy's own listener, or the client is the very process that listens on the target
+ * (another proxy whose target is this one). SO_PEERCRED on our end names the process
+ * that called listen() on the target. Remembers that process for comes_back(). */
+static bool target_loops(struct conn *c) {
+    struct proxy *px = c->px;
+    struct uds_peer tp = { .pidfd = -1 };
+    time_t started;
+
+    if (!px->target.is_unix || uds_peer_get(c->target, 0, &tp) < 0 || tp.pid <= 0)
+        return false;
+    if (tp.pid == getpid()) {
+        /* Our connection now waits in our own backlog: comes_back() need not say it again. */
+        px->self_loops++;
+        c->loop_pid = tp.pid;
+        return true;
+    }
+    if (tp.pid != px->target_pid) {
+        bool known = uds_proc_start_time(tp.pid, &started) == 0;
+        px->target_pid = known ? tp.pid : 0;
+        px->target_started = known ? started : 0;
+    }
+    if (tp.pid != c->client_pid)
+        return false;
+    c->loop_pid = tp.pid;
+    return true;
+}
+
 /* The target answered: relay. */
 static void conn_connected(struct conn *c) {
     struct proxy *px = c->px;
@@ -517,6 +656,10 @@ static void conn_connected(struct conn *c) {
     size_t hdr_len = 0;
     int client = c->client, target = c->target;
 
+    if (target_loops(c)) {
+        conn_fail(c, ELOOP);
+        return;
+    }
     cancel_timers(c);
     if (c->target_watched)
         (void) uds_loop_del(px->loop, c->target);
@@ -528,7 +671,7 @@ static void conn_connected(struct conn *c) {
     /* The relay owns both fds from here, also if it fails. */
     c->client = c->target = -1;
     c->relay = uds_relay_new(px->relays, client, target, hdr, hdr_len, on_relay_close, c);
-    if (!c->relay) {
+    if (!c->relay || hand_over_first_byte(c) < 0) {
         cli_log(CLI_LOG_WARN, "relay_error", px->listen_text, NULL, 0, "%s: closed connection "
                 "from %s: cannot relay it: %s", px->listen_text, c->client_text,
                 strerror(errno));
@@ -631,10 +774,13 @@ static void conn_start_connect(struct conn *c) {
             return;
         }
         c->target_watched = true;
+        (void) watch_first_byte(c);
         return;
     }
     close_target(c);
     if (err == EAGAIN && t->is_unix) {
+        if (watch_first_byte(c) < 0)
+            return;
         /* The server's backlog is full: it is there, just busy. Try again shortly, until
          * --connect-timeout says otherwise. */
         c->retry_timer = uds_loop_timer_add(px->loop, c->backoff_ms, on_retry, c);
@@ -655,6 +801,82 @@ static void conn_start_connect(struct conn *c) {
 static void describe_peer(const struct uds_peer *peer, char *buf, size_t size) {
     snprintf(buf, size, "pid %ld uid %lu gid %lu", (long) peer->pid, (unsigned long) peer->uid,
              (unsigned long) peer->gid);
+}
+
+/* Whether a Unix client is a connection of ours coming back: from this very process (the
+ * target leads back to our listener), or from the process that listens on our target
+ * (it would be relayed straight back to it: two proxies pointed at each other). Writes
+ * the reason; *ret_quiet when it was already reported as the connection left. The pid
+ * could have been reused by now: the process's start time tells. */
+static bool comes_back(struct proxy *px, const struct uds_peer *peer, char *buf, size_t size,
+                       bool *ret_quiet) {
+    time_t started;
+
+    *ret_quiet = false;
+    if (peer->pid <= 0)
+        return false;
+    if (peer->pid == getpid()) {
+        *ret_quiet = px->self_loops > 0;
+        if (px->self_loops > 0)
+            px->self_loops--;
+        snprintf(buf, size, "a connection from this proxy itself: TARGET %s leads back to this "
+                 "listener (a loop); choose another TARGET", px->target.text);
+        return true;
+    }
+    if (peer->pid != px->target_pid || uds_proc_start_time(peer->pid, &started) < 0 ||
+        started != px->target_started)
+        return false;
+    snprintf(buf, size, "it is the process listening on the target %s: relaying it would loop "
+             "back to it; check that TARGET does not lead back here", px->target.text);
+    return true;
+}
+
+static void log_refusal(const struct proxy *px, const struct conn *c,
+                        const struct uds_peer *peer, enum cli_level level, const char *why) {
+    struct cli_kv kv[] = {
+        CLI_KV_NUM("pid", peer->pid),
+        CLI_KV_NUM("uid", peer->uid),
+        CLI_KV_NUM("gid", peer->gid),
+        CLI_KV_STR("reason", why),
+    };
+
+    cli_log(level, "deny", px->listen_text, kv, 4, "%s: refused %s: %s", px->listen_text,
+            c->client_text, why);
+}
+
+/* A Unix client: who it is, and whether it may be relayed: the allow-lists, a loop, its
+ * user's share of the slots. Returns true to go on, false when refused (logged). */
+static bool admit_unix_client(struct proxy *px, struct conn *c) {
+    const struct cli_listen_opts *o = &px->args->common;
+    struct uds_peer peer = { .pidfd = -1 };
+    bool known = uds_peer_get(c->client, cli_listen_opts_peer_flags(o), &peer) == 0;
+    bool quiet, ok = false;
+    char why[sizeof(px->target.text) + 192];
+
+    if (known)
+        describe_peer(&peer, c->client_text, sizeof(c->client_text));
+    else
+        snprintf(c->client_text, sizeof(c->client_text), "an unknown peer");
+    /* A peer whose identity cannot be read is not on any allow-list. */
+    if (uds_allow_is_set(&px->allow) && (!known || !uds_peer_allowed(&peer, &px->allow))) {
+        log_refusal(px, c, &peer, CLI_LOG_WARN, "not in --allow-uid/--allow-gid");
+    } else if (!known) {
+        ok = true;      /* gone already: the relay will see it leave */
+    } else if (comes_back(px, &peer, why, sizeof(why), &quiet)) {
+        log_refusal(px, c, &peer, quiet ? CLI_LOG_DEBUG : CLI_LOG_WARN, why);
+    } else {
+        int r = uds_uid_counter_take(px->uids, peer.uid, cli_listen_opts_per_uid(o));
+        if (r == 0)
+            cli_per_uid_reason(o, peer.uid, uds_uid_counter_get(px->uids, peer.uid),
+                               "connection open", why, sizeof(why));
+        if (r <= 0)
+            log_refusal(px, c, &peer, CLI_LOG_WARN, r == 0 ? why : strerror(errno));
+        c->client_pid = peer.pid;
+        c->client_uid = peer.uid;
+        c->uid_counted = ok = r == 1;
+    }
+    uds_peer_done(&peer);
+    return ok;
 }
 
 /* A new client: check it, then start its connection to the target. Consumes fd. */
@@ -682,28 +904,11 @@ static void handle_client(struct proxy *px, int fd) {
     if (getsockname(fd, (struct sockaddr *) &c->local, &c->local_len) < 0)
         c->local_len = 0;
     if (px->listen_unix) {
-        struct uds_peer peer = { .pidfd = -1 };
-        unsigned flags = cli_listen_opts_peer_flags(&a->common);
-        bool known = uds_peer_get(fd, flags, &peer) == 0;
-        if (known)
-            describe_peer(&peer, c->client_text, sizeof(c->client_text));
-        else
-            snprintf(c->client_text, sizeof(c->client_text), "an unknown peer");
-        /* A peer whose identity cannot be read is not on any allow-list. */
-        if (uds_allow_is_set(&px->allow) && (!known || !uds_peer_allowed(&peer, &px->allow))) {
-            struct cli_kv kv[] = {
-                CLI_KV_NUM("pid", peer.pid),
-                CLI_KV_NUM("uid", peer.uid),
-                CLI_KV_NUM("gid", peer.gid),
-            };
-            cli_log(CLI_LOG_WARN, "deny", px->listen_text, kv, 3, "%s: refused %s: not in "
-                    "--allow-uid/--allow-gid", px->listen_text, c->client_text);
-            uds_peer_done(&peer);
+        if (!admit_unix_client(px, c)) {
             (void) close(fd);
             free(c);
             return;
         }
-        uds_peer_done(&peer);
     } else {
         format_inet((const struct sockaddr *) &c->peer, c->client_text,
                     sizeof(c->client_text));
@@ -764,12 +969,7 @@ static void pause_accepting(struct proxy *px) {
         return;
     if (uds_loop_mod(px->loop, px->listen_fd, 0) == 0)
         px->accepting = false;
-    if (!px->limit_logged) {
-        cli_log(CLI_LOG_INFO, "limit", px->listen_text, NULL, 0, "%s: --max-conns %ld "
-                "reached: new clients wait in the backlog until one leaves (said once)",
-                px->listen_text, px->args->common.max_conns);
-        px->limit_logged = true;
-    }
+    cli_log_limit_reached(&px->args->common, px->listen_text, px->n_conns, "connection");
 }
 
 static void resume_accepting(struct proxy *px) {
@@ -906,6 +1106,131 @@ static int start_listening(struct proxy *px) {
     px->listen_fd = px->listener.fd;
     px->abstract = px->listener.addr.kind == UDS_ADDR_ABSTRACT;
     return -1;
+}
+
+/* ---- a TARGET that is LISTEN itself ------------------------------------------------------- */
+
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it stands for. */
+static void unmap(struct sockaddr_storage *ss) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
+    struct sockaddr_in in = { .sin_family = AF_INET };
+
+    if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+        return;
+    in.sin_port = in6->sin6_port;
+    memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+    *ss = (struct sockaddr_storage){ .ss_family = AF_INET };
+    memcpy(ss, &in, sizeof(in));
+}
+
+static bool is_wildcard(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *) ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return ss->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *) ss)->sin6_addr);
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *) b)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
+                  &((const struct sockaddr_in6 *) b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+/* Whether ss is an address of this machine: loopback, or an interface's. Not a bind()
+ * probe: with net.ipv4.ip_nonlocal_bind any address binds. */
+static bool is_local(const struct sockaddr_storage *ss) {
+    struct ifaddrs *ifs, *i;
+    bool local = is_loopback((const struct sockaddr *) ss);
+
+    if (local || getifaddrs(&ifs) < 0)
+        return local;
+    for (i = ifs; i && !local; i = i->ifa_next) {
+        struct sockaddr_storage a = { .ss_family = AF_UNSPEC };
+        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+                             i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        memcpy(&a, i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
+               sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+        local = same_host(&a, ss);
+    }
+    freeifaddrs(ifs);
+    return local;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss) {
+    return ss->ss_family == AF_INET ? ((const struct sockaddr_in *) ss)->sin_port
+                                    : ((const struct sockaddr_in6 *) ss)->sin6_port;
+}
+
+/* Whether connecting to t reaches the TCP listener fd, bound to l: the same port, and the
+ * same address or, for a listener on every address, one of this machine's. */
+static bool reaches_listener(int fd, struct sockaddr_storage l, struct sockaddr_storage t) {
+    int v6only = 1;
+    socklen_t len = sizeof(v6only);
+
+    unmap(&l);
+    unmap(&t);
+    if (port_of(&l) != port_of(&t))
+        return false;
+    /* connect() to 0.0.0.0 goes to 127.0.0.1, to :: to ::1. */
+    if (is_wildcard(&t) && t.ss_family == AF_INET)
+        ((struct sockaddr_in *) &t)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (is_wildcard(&t))
+        ((struct sockaddr_in6 *) &t)->sin6_addr = in6addr_loopback;
+    /* [::] without IPV6_V6ONLY (a socket-activated one may be so) takes IPv4 too. */
+    if (l.ss_family == AF_INET6 && t.ss_family == AF_INET && is_wildcard(&l) &&
+        getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0 && !v6only)
+        return is_local(&t);
+    if (l.ss_family != t.ss_family)
+        return false;
+    return is_wildcard(&l) ? is_local(&t) : same_host(&l, &t);
+}
+
+/* Whether TARGET is the socket this proxy listens on, whatever the spelling: the same
+ * socket file (another relative or absolute path, a symlink, a symlinked directory), the
+ * same abstract name, the same TCP port on one of the addresses it listens on. Writes
+ * which, for the message. */
+static bool target_is_listener(const struct proxy *px, char *buf, size_t size) {
+    const struct uds_addr *l = &px->listener.addr, *t = &px->target.addr;
+    struct sockaddr_storage ls;
+    socklen_t len = sizeof(ls);
+    struct stat a, b;
+
+    if (px->listen_unix != px->target.is_unix)
+        return false;
+    if (px->listen_unix) {
+        if (l->kind == UDS_ADDR_ABSTRACT || t->kind == UDS_ADDR_ABSTRACT) {
+            snprintf(buf, size, "the same abstract name");
+            return l->kind == t->kind && l->len == t->len && memcmp(l->name, t->name,
+                                                                    l->len) == 0;
+        }
+        snprintf(buf, size, "the same socket file");
+        return stat(l->name, &a) == 0 && stat(t->name, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+    }
+    if (getsockname(px->listen_fd, (struct sockaddr *) &ls, &len) < 0)
+        return false;
+    snprintf(buf, size, "the same port");
+    for (size_t i = 0; i < px->target.n_tcp; i++)
+        if (reaches_listener(px->listen_fd, ls, px->target.tcp[i]))
+            return true;
+    return false;
+}
+
+/* Refused before the first client: one connection through such a proxy would come back
+ * to it, again and again, until every slot and fd is taken. */
+static int check_not_looping(const struct proxy *px) {
+    char which[64];
+
+    if (!target_is_listener(px, which, sizeof(which)))
+        return -1;
+    return cli_usage("proxy", "%s: TARGET %s is this proxy's own listener (%s): every client "
+                     "would be relayed back to the proxy itself; choose another TARGET",
+                     px->listen_text, px->target.text, which);
 }
 
 static void stop_listening(struct proxy *px) {
@@ -1067,7 +1392,7 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
         return cli_usage("proxy", "LISTEN and TARGET only; '%s' is extra", argv[optind + 2]);
     a->listen = argv[optind];
     a->target = argv[optind + 1];
-    return -1;
+    return cli_listen_opts_check_per_uid(&a->common, "proxy");
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
@@ -1122,6 +1447,7 @@ static int run(struct proxy *px, int sigfd) {
     struct uds_relay_opts ropts = {
         .buffer_size = a->buffer_size,
         .idle_timeout_ms = a->common.idle_ms,
+        .first_byte_timeout_ms = first_byte_ms(px),
         .flags = (a->no_splice ? UDS_RELAY_NO_SPLICE : 0u) |
                  (a->no_batch ? UDS_RELAY_NO_BATCH : 0u),
     };
@@ -1173,6 +1499,13 @@ int cmd_proxy(int argc, char **argv) {
     code = start_listening(&px);
     if (code >= 0)
         goto out;
+    code = check_not_looping(&px);
+    if (code >= 0)
+        goto out;
+    if (px.listen_unix && !(px.uids = uds_uid_counter_new())) {
+        code = cli_fail(CLI_OP_ANY, px.listen_text, errno, NULL);
+        goto out;
+    }
     code = run(&px, sigfd);
 out:
     if (px.loop && px.drain_timer)
@@ -1197,6 +1530,7 @@ out:
         (void) close(px.spare_fd);
     if (px.target.dirfd >= 0)
         (void) close(px.target.dirfd);
+    uds_uid_counter_free(px.uids);
     cli_listen_opts_done(&args.common);
     return code;
 }

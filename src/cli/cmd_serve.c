@@ -41,7 +41,6 @@ struct serve_args {
     char *reply_line;           /* TEXT "\n", for line-based replies on a stream */
     size_t reply_line_len;
     struct cli_listen_opts common;  /* access, limits, readiness and logs (as uds proxy) */
-    long max_per_uid;           /* --max-conns-per-uid, 0 = no limit */
     size_t max_message;
     bool max_message_set;
 };
@@ -60,22 +59,16 @@ struct serve {
     bool ran;                       /* the loop ran until a stop */
     bool cut_off;                   /* a second signal closed connections in flight */
     struct cli_accept_errors accept_errors;
-    struct uid_count *uids;         /* --max-conns-per-uid: clients (programs) per uid */
+    struct uds_uid_counter *uids;   /* --max-conns-per-uid: clients (programs) per uid */
+    bool at_limit;                  /* -- PROGRAM: --max-conns programs are running */
     bool lines;                     /* --reply on a stream: messages are lines */
     int first_byte_ms;              /* the server's first-byte timeout, 0 = none */
     size_t drain_cut;               /* connections the drain timeout closed */
     size_t drain_unsent;            /*   and the reply bytes they still had queued */
-    size_t n_uids;
-    size_t cap_uids;
     struct cli_exec *exec;          /* -- PROGRAM */
     const char *program_name;       /* its argv[0], for logs */
     bool stopping;                  /* -- PROGRAM: stop begun, waiting for the children */
     uint64_t stop_timer;
-};
-
-struct uid_count {
-    uid_t uid;
-    size_t n;
 };
 
 static void serve_usage(FILE *out) {
@@ -111,8 +104,6 @@ static void serve_usage(FILE *out) {
             "\n"
             "Limits:\n"
             CLI_LISTEN_HELP_LIMITS
-            "      --max-conns-per-uid N at most N clients of one user at once; more are\n"
-            "                            closed at once and logged\n"
             "      --max-message BYTES   longest line (--reply on a stream), frame\n"
             "                            (--framed) or packet (seqpacket, dgram), K/M\n"
             "                            suffixes (default 64K); a client over it is closed\n"
@@ -163,56 +154,30 @@ static void log_conn(const struct serve *sv, enum cli_level level, const char *e
 
 /* ---- --max-conns-per-uid ----------------------------------------------------------------- */
 
-static struct uid_count *uid_find(struct serve *sv, uid_t uid) {
-    for (size_t i = 0; i < sv->n_uids; i++)
-        if (sv->uids[i].uid == uid)
-            return &sv->uids[i];
-    return NULL;
-}
-
 /* Count one more client of peer's uid, or say why not: returns 0, or -1 having logged the
- * refusal (over the limit, or no memory to count it). what: "program running" or
+ * refusal (over its share, or no memory to count it). what: "program running" or
  * "connection open", for the message. */
 static int uid_take(struct serve *sv, const struct uds_peer *peer, const char *what) {
-    struct uid_count *u;
-    char why[160];
+    const struct cli_listen_opts *o = &sv->args->common;
+    char why[192];
 
-    if (sv->args->max_per_uid <= 0)
+    switch (uds_uid_counter_take(sv->uids, peer->uid, cli_listen_opts_per_uid(o))) {
+    case 1:
         return 0;
-    u = uid_find(sv, peer->uid);
-    if (u && u->n >= (size_t) sv->args->max_per_uid) {
-        const char *space = strchr(what, ' ');
-        snprintf(why, sizeof(why), "uid %lu already has %zu %.*s%s%s (--max-conns-per-uid %ld)",
-                 (unsigned long) peer->uid, u->n, (int) (space - what), what,
-                 u->n == 1 ? "" : "s", space, sv->args->max_per_uid);
+    case 0:
+        cli_per_uid_reason(o, peer->uid, uds_uid_counter_get(sv->uids, peer->uid), what, why,
+                           sizeof(why));
         log_peer(sv, CLI_LOG_WARN, "deny", peer, "refused", why);
         return -1;
+    default:
+        log_peer(sv, CLI_LOG_WARN, "deny", peer, "refused", strerror(errno));
+        return -1;
     }
-    if (!u) {
-        if (sv->n_uids == sv->cap_uids) {
-            size_t cap = sv->cap_uids ? sv->cap_uids * 2 : 8;
-            struct uid_count *bigger = realloc(sv->uids, cap * sizeof(*bigger));
-            if (!bigger) {
-                log_peer(sv, CLI_LOG_WARN, "deny", peer, "refused", strerror(ENOMEM));
-                return -1;
-            }
-            sv->uids = bigger;
-            sv->cap_uids = cap;
-        }
-        u = &sv->uids[sv->n_uids++];
-        *u = (struct uid_count){ .uid = peer->uid, .n = 0 };
-    }
-    u->n++;
-    return 0;
 }
 
 static void uid_release(struct serve *sv, uid_t uid) {
-    struct uid_count *u;
-
-    if (sv->args->max_per_uid <= 0 || !(u = uid_find(sv, uid)))
-        return;
-    if (--u->n == 0)
-        *u = sv->uids[--sv->n_uids];
+    /* Only what uid_take() counted comes back here: nothing to report. */
+    (void) uds_uid_counter_release(sv->uids, uid);
 }
 
 /* ---- stream and seqpacket: callbacks for uds_server ------------------------------------ */
@@ -240,8 +205,13 @@ static void send_or_close(const struct serve *sv, struct uds_conn *conn, const v
 static int on_open(struct uds_conn *conn, void *data) {
     struct serve *sv = data;
 
-    if (sv->args->max_per_uid > 0 && uid_take(sv, uds_conn_peer(conn), "connection open") < 0)
+    if (uid_take(sv, uds_conn_peer(conn), "connection open") < 0)
         return -1;
+    /* Said each time the last slot is taken; past it (a graceful stop serves the backlog)
+     * nothing more is. */
+    if (uds_server_conn_count(uds_conn_server(conn)) == (size_t) sv->args->common.max_conns)
+        cli_log_limit_reached(&sv->args->common, sv->addr, uds_server_conn_count(
+                              uds_conn_server(conn)), "connection");
     log_conn(sv, CLI_LOG_DEBUG, "open", conn, "connection from", NULL);
     return 0;
 }
@@ -286,8 +256,7 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
     struct serve *sv = data;
     char why[128];
 
-    if (sv->args->max_per_uid > 0)
-        uid_release(sv, uds_conn_peer(conn)->uid);
+    uid_release(sv, uds_conn_peer(conn)->uid);
     if (error == 0) {
         log_conn(sv, CLI_LOG_DEBUG, "close", conn, "closed connection from",
                  NULL);
@@ -365,9 +334,15 @@ static void log_child(const struct serve *sv, enum cli_level level, const char *
 
 /* At --max-conns programs the listener rests: new clients wait in the backlog (s6). */
 static void update_accepting(struct serve *sv) {
-    if (!sv->stopping)
-        uds_server_pause(sv->server,
-                         cli_exec_count(sv->exec) >= (size_t) sv->args->common.max_conns);
+    size_t n = cli_exec_count(sv->exec);
+    bool full = n >= (size_t) sv->args->common.max_conns;
+
+    if (sv->stopping)
+        return;
+    if (full && !sv->at_limit)
+        cli_log_limit_reached(&sv->args->common, sv->addr, n, "program running");
+    sv->at_limit = full;
+    uds_server_pause(sv->server, full);
 }
 
 /* The connection goes to a new process and leaves the server: the server never reads it. */
@@ -697,6 +672,7 @@ static int check_combinations(const struct serve_args *a) {
     if (a->program) {
         const char *which = a->reply ? "--reply" : a->framed ? "--framed" :
                             a->common.idle_ms > 0 ? "--idle-timeout" :
+                            a->common.first_byte_ms != CLI_NOT_GIVEN ? "--first-byte-timeout" :
                             a->max_message_set ? "--max-message" : NULL;
         if (which)
             return cli_usage("serve", "%s does not go with -- PROGRAM: the program does the "
@@ -707,7 +683,10 @@ static int check_combinations(const struct serve_args *a) {
     }
     if (a->framed && a->type == UDS_DGRAM)
         return cli_usage("serve", "--framed needs --type stream or seqpacket, not dgram");
-    if (a->max_per_uid > 0 && a->type == UDS_DGRAM)
+    if (a->common.first_byte_ms != CLI_NOT_GIVEN && a->type == UDS_DGRAM)
+        return cli_usage("serve", "--first-byte-timeout needs connections: --type stream or "
+                         "seqpacket, not dgram");
+    if (a->common.max_per_uid > 0 && a->type == UDS_DGRAM)
         return cli_usage("serve", "--max-conns-per-uid needs connections: --type stream or "
                          "seqpacket, not dgram");
     return -1;
@@ -716,13 +695,12 @@ static int check_combinations(const struct serve_args *a) {
 /* Returns -1 when the command should go on, else the exit code. */
 static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
     enum {
-        OPT_TYPE = 256, OPT_REPLY, OPT_FRAMED, OPT_PER_UID, OPT_MAX_MESSAGE,
+        OPT_TYPE = 256, OPT_REPLY, OPT_FRAMED, OPT_MAX_MESSAGE,
     };
     static const struct option longopts[] = {
         { "type", required_argument, NULL, OPT_TYPE },
         { "reply", required_argument, NULL, OPT_REPLY },
         { "framed", no_argument, NULL, OPT_FRAMED },
-        { "max-conns-per-uid", required_argument, NULL, OPT_PER_UID },
         { "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
         CLI_LISTEN_LONGOPTS,
         { NULL, 0, NULL, 0 },
@@ -750,11 +728,6 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
             break;
         case OPT_FRAMED:
             a->framed = true;
-            break;
-        case OPT_PER_UID:
-            if (cli_parse_long(optarg, 1, 1L << 24, &a->max_per_uid) < 0)
-                return cli_usage("serve", "--max-conns-per-uid: '%s' is not a number from 1 to "
-                                 "%ld; e.g. --max-conns-per-uid 10", optarg, 1L << 24);
             break;
         case OPT_MAX_MESSAGE:
             if (cli_parse_size(optarg, &a->max_message) < 0 || a->max_message == 0 ||
@@ -786,6 +759,9 @@ static int parse_serve_args(int argc, char **argv, struct serve_args *a) {
         a->program = argv + optind + 1;
     }
     int code = check_combinations(a);
+    if (code >= 0)
+        return code;
+    code = cli_listen_opts_check_per_uid(&a->common, "serve");
     if (code >= 0)
         return code;
     if (a->reply) {
@@ -862,7 +838,7 @@ static void log_drain_cut(const struct serve *sv) {
 static int run_server(struct serve *sv, int sigfd) {
     const struct serve_args *a = sv->args;
     sv->lines = a->reply && a->type == UDS_STREAM && !a->framed;
-    sv->first_byte_ms = SERVE_FIRST_BYTE_MS;
+    sv->first_byte_ms = cli_listen_opts_first_byte_ms(&a->common, SERVE_FIRST_BYTE_MS);
     struct uds_server_opts sopts = {
         .max_conns = (size_t) a->common.max_conns,
         .idle_timeout_ms = a->common.idle_ms,
@@ -977,6 +953,10 @@ int cmd_serve(int argc, char **argv) {
         if (code >= 0)
             goto out;
     }
+    if (args.type != UDS_DGRAM && !(sv.uids = uds_uid_counter_new())) {
+        code = cli_fail(CLI_OP_ANY, args.address, errno, NULL);
+        goto out;
+    }
     cli_raise_nofile(&args.common, 1, FD_MARGIN);
     code = start_listening(&sv);
     if (code >= 0)
@@ -999,7 +979,7 @@ out:
     if (sigfd >= 0)
         (void) close(sigfd);    /* nothing is pending on it that matters any more */
     cli_exec_free(sv.exec);
-    free(sv.uids);
+    uds_uid_counter_free(sv.uids);
     free(sv.dgram_buf);
     serve_args_done(&args);
     return code;

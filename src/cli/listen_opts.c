@@ -27,6 +27,7 @@ void cli_listen_opts_init(struct cli_listen_opts *opts) {
         .mode = 0600,
         .max_conns = 1024,
         .drain_ms = 10000,
+        .first_byte_ms = CLI_NOT_GIVEN,
         .ready_fd = -1,
     };
 }
@@ -135,6 +136,13 @@ int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, con
             return -1;
         }
         return 1;
+    case CLI_OPT_MAX_PER_UID:
+        if (cli_parse_long(arg, 1, 1L << 24, &o->max_per_uid) < 0) {
+            cli_usage(cmd, "--max-conns-per-uid: '%s' is not a number from 1 to %ld; e.g. "
+                      "--max-conns-per-uid 10", arg, 1L << 24);
+            return -1;
+        }
+        return 1;
     case CLI_OPT_IDLE_TIMEOUT:
         if (cli_parse_duration_ms(arg, &o->idle_ms) < 0) {
             cli_usage(cmd, "--idle-timeout: '%s' is not a duration in seconds; e.g. "
@@ -146,6 +154,16 @@ int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, con
         if (cli_parse_duration_ms(arg, &o->drain_ms) < 0) {
             cli_usage(cmd, "--drain-timeout: '%s' is not a duration in seconds; e.g. "
                       "--drain-timeout 2.5", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_FIRST_BYTE_TIMEOUT:
+        /* "none" says what 0 does, for a reader who would take 0 for "at once". */
+        if (strcmp(arg, "none") == 0) {
+            o->first_byte_ms = 0;
+        } else if (cli_parse_duration_ms(arg, &o->first_byte_ms) < 0) {
+            cli_usage(cmd, "--first-byte-timeout: '%s' is not a duration in seconds; e.g. "
+                      "--first-byte-timeout 10, or none", arg);
             return -1;
         }
         return 1;
@@ -173,7 +191,61 @@ int cli_listen_opts_parse(struct cli_listen_opts *o, const char *cmd, int c, con
 
 const char *cli_listen_opts_unix_only(const struct cli_listen_opts *o) {
     return o->mode_set ? "--mode" : o->set_owner ? "--owner" : o->set_group ? "--group" :
-           o->n_allow_uids ? "--allow-uid" : o->n_allow_gids ? "--allow-gid" : NULL;
+           o->n_allow_uids ? "--allow-uid" : o->n_allow_gids ? "--allow-gid" :
+           o->max_per_uid ? "--max-conns-per-uid" : NULL;
+}
+
+/* ---- one user's share of the slots ----------------------------------------------------- */
+
+int cli_listen_opts_check_per_uid(const struct cli_listen_opts *o, const char *cmd) {
+    if (o->max_per_uid > o->max_conns)
+        return cli_usage(cmd, "--max-conns-per-uid %ld is more than --max-conns %ld; up to "
+                         "--max-conns %ld (which lets one user take every slot)",
+                         o->max_per_uid, o->max_conns, o->max_conns);
+    return -1;
+}
+
+size_t cli_listen_opts_per_uid(const struct cli_listen_opts *o) {
+    /* Without a share of its own, one local user holding every slot (idle connections
+     * cost it nothing) would leave all others waiting in the backlog for ever. */
+    if (o->max_per_uid > 0)
+        return (size_t) o->max_per_uid;
+    return o->max_conns > 1 ? (size_t) (o->max_conns + 1) / 2 : 1;
+}
+
+void cli_per_uid_reason(const struct cli_listen_opts *o, uid_t uid, size_t held,
+                        const char *what, char *buf, size_t size) {
+    const char *space = strchr(what, ' ');
+    int noun = space ? (int) (space - what) : (int) strlen(what);
+
+    if (o->max_per_uid > 0)
+        snprintf(buf, size, "uid %lu already has %zu %.*s%s%s (--max-conns-per-uid %ld)",
+                 (unsigned long) uid, held, noun, what, held == 1 ? "" : "s",
+                 space ? space : "", o->max_per_uid);
+    else
+        snprintf(buf, size, "uid %lu already has %zu %.*s%s%s (--max-conns-per-uid %zu, by "
+                 "default half of --max-conns %ld)", (unsigned long) uid, held, noun, what,
+                 held == 1 ? "" : "s", space ? space : "", cli_listen_opts_per_uid(o),
+                 o->max_conns);
+}
+
+void cli_log_limit_reached(const struct cli_listen_opts *o, const char *text, size_t n,
+                           const char *what) {
+    const char *space = strchr(what, ' ');
+    int noun = space ? (int) (space - what) : (int) strlen(what);
+    struct cli_kv kv[] = {
+        CLI_KV_NUM("count", n),
+        CLI_KV_NUM("max_conns", o->max_conns),
+    };
+
+    cli_log(CLI_LOG_WARN, "limit", text, kv, 2, "%s: %zu %.*s%s%s: the limit --max-conns %ld "
+            "is reached; new clients wait in the backlog until one %s", text, n, noun, what,
+            n == 1 ? "" : "s", space ? space : "", o->max_conns,
+            strcmp(what, "program running") == 0 ? "ends" : "leaves");
+}
+
+int cli_listen_opts_first_byte_ms(const struct cli_listen_opts *o, int default_ms) {
+    return o->first_byte_ms == CLI_NOT_GIVEN ? default_ms : o->first_byte_ms;
 }
 
 void cli_listen_opts_log_setup(const struct cli_listen_opts *o) {

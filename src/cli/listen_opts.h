@@ -33,22 +33,30 @@ struct cli_listen_opts {
     size_t n_allow_gids;
     /* Limits. */
     long max_conns;             /* -c, --max-conns (default 1024) */
+    long max_per_uid;           /* --max-conns-per-uid, 0 = the default share (see below) */
     int idle_ms;                /* --idle-timeout, 0 = never */
     int drain_ms;               /* --drain-timeout (default 10 s) */
+    int first_byte_ms;          /* --first-byte-timeout, 0 = never; CLI_NOT_GIVEN: the
+                                 * command's default (cli_listen_opts_first_byte_ms()) */
     /* Readiness and logs. */
     long ready_fd;              /* --ready-fd, -1 = none */
     int verbosity;              /* -q -1, -v 1 */
     bool json;                  /* --log json */
 };
 
+/* An option's value when it was not given, where every valid value means something. */
+#define CLI_NOT_GIVEN (-1)
+
 /* getopt_long() codes of the long-only options; a command numbers its own from 256. */
 enum {
     CLI_OPT_ALLOW_UID = 1024,
     CLI_OPT_ALLOW_GID,
+    CLI_OPT_MAX_PER_UID,
     CLI_OPT_IDLE_TIMEOUT,
     CLI_OPT_DRAIN_TIMEOUT,
     CLI_OPT_READY_FD,
     CLI_OPT_LOG,
+    CLI_OPT_FIRST_BYTE_TIMEOUT,
 };
 
 /* For the command's optstring (after its leading ':'), and entries for its long-option
@@ -61,8 +69,11 @@ enum {
     { "allow-uid", required_argument, NULL, CLI_OPT_ALLOW_UID },             \
     { "allow-gid", required_argument, NULL, CLI_OPT_ALLOW_GID },             \
     { "max-conns", required_argument, NULL, 'c' },                           \
+    { "max-conns-per-uid", required_argument, NULL, CLI_OPT_MAX_PER_UID },   \
     { "idle-timeout", required_argument, NULL, CLI_OPT_IDLE_TIMEOUT },       \
     { "drain-timeout", required_argument, NULL, CLI_OPT_DRAIN_TIMEOUT },     \
+    { "first-byte-timeout", required_argument, NULL,                         \
+      CLI_OPT_FIRST_BYTE_TIMEOUT },                                          \
     { "ready-fd", required_argument, NULL, CLI_OPT_READY_FD },               \
     { "log", required_argument, NULL, CLI_OPT_LOG },                         \
     { "quiet", no_argument, NULL, 'q' },                                     \
@@ -81,10 +92,18 @@ enum {
 #define CLI_LISTEN_HELP_LIMITS                                                            \
     "  -c, --max-conns N         at most N clients at once (default 1024); more wait\n"   \
     "                            in the backlog until one leaves\n"                       \
+    "      --max-conns-per-uid N at most N clients of one user at once (the peer's\n"     \
+    "                            uid on a Unix listener; TCP clients have none);\n"       \
+    "                            more are closed at once and logged. Default: half\n"     \
+    "                            of --max-conns, rounded up, so that no one user\n"       \
+    "                            takes every slot; N equal to --max-conns lifts it\n"     \
     "      --idle-timeout SECONDS  close a connection when nothing moved either way\n"    \
     "                            for that long (default: never)\n"                        \
     "      --drain-timeout SECONDS on SIGTERM/SIGINT, give open connections that long\n"  \
-    "                            to finish (default 10)\n"
+    "                            to finish (default 10)\n"                                \
+    "      --first-byte-timeout SECONDS  close a client that has sent nothing this\n"     \
+    "                            long after it connected; 0 or none: never (default\n"    \
+    "                            30 for serve's echo and reply, else never)\n"
 #define CLI_LISTEN_HELP_LOGS                                                              \
     "      --ready-fd N          write a newline to fd N, then close it, once ready\n"    \
     "                            (3 or above, open for writing)\n"                       \
@@ -105,6 +124,31 @@ int cli_listen_opts_parse(struct cli_listen_opts *opts, const char *cmd, int c, 
 
 /* The first option given that only a Unix listener can honour ("--mode", ...), or NULL. */
 const char *cli_listen_opts_unix_only(const struct cli_listen_opts *opts);
+
+/* --first-byte-timeout in milliseconds (0: no limit), or the command's default when it
+ * was not given. */
+int cli_listen_opts_first_byte_ms(const struct cli_listen_opts *opts, int default_ms);
+
+/* ---- one user's share of the slots ---------------------------------------------------- */
+
+/* After the options: --max-conns-per-uid over --max-conns is a usage error. Returns -1
+ * when all is well, else EX_USAGE having printed why. */
+int cli_listen_opts_check_per_uid(const struct cli_listen_opts *opts, const char *cmd);
+
+/* How many clients one uid may hold: --max-conns-per-uid, or by default half of
+ * --max-conns rounded up (at least 1). */
+size_t cli_listen_opts_per_uid(const struct cli_listen_opts *opts);
+
+/* Why a client of uid was refused, having held clients already ("uid 1000 already has 3
+ * connections open (--max-conns-per-uid 3)"); what is "connection open" or "program
+ * running", a noun and a participle. */
+void cli_per_uid_reason(const struct cli_listen_opts *opts, uid_t uid, size_t held,
+                        const char *what, char *buf, size_t size);
+
+/* The warning that --max-conns is reached (n clients, what as above): new clients wait in
+ * the backlog. */
+void cli_log_limit_reached(const struct cli_listen_opts *opts, const char *text, size_t n,
+                           const char *what);
 
 /* cli_log_setup() from -q, -v and --log. */
 void cli_listen_opts_log_setup(const struct cli_listen_opts *opts);

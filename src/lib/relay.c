@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "relay.h"
@@ -39,6 +40,7 @@ UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
     if (!opts)
         opts = &defaults;
     if (!loop || opts->buffer_size > MAX_BUFFER || opts->idle_timeout_ms < 0 ||
+        opts->first_byte_timeout_ms < 0 ||
         (opts->flags & ~(unsigned) (UDS_RELAY_NO_SPLICE | UDS_RELAY_NO_BATCH))) {
         errno = EINVAL;
         return NULL;
@@ -49,6 +51,7 @@ UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
     g->loop = loop;
     g->buffer_size = opts->buffer_size ? opts->buffer_size : DEFAULT_BUFFER;
     g->idle_ms = opts->idle_timeout_ms;
+    g->first_byte_ms = opts->first_byte_timeout_ms;
     g->sigpipe_ignored = sigpipe_ignored();
     g->can_splice = !(opts->flags & UDS_RELAY_NO_SPLICE) && g->sigpipe_ignored;
     /* Without a batch (old kernel, io_uring disabled by policy) writes go one by one,
@@ -303,12 +306,15 @@ static uint64_t linger_deadline(const struct uds_relay *r) {
 
 /* One timer per relay serves every limit, set for the earliest deadline. None is pushed
  * back as bytes move, which would cost the hot path a timer update per read: the timer
- * fires at the earliest moment a limit could be reached and looks at what happened since. */
+ * fires at the earliest moment a limit could be reached and looks at what happened since.
+ * A's first byte needs nothing on the hot path at all: bytes[A] already counts it. */
 static uint64_t next_deadline(const struct uds_relay *r) {
     uint64_t when = 0, linger = linger_deadline(r);
 
     if (r->group->idle_ms > 0)
         when = r->last_ms + (uint64_t) r->group->idle_ms;
+    if (r->first_byte_at && (!when || r->first_byte_at < when))
+        when = r->first_byte_at;
     if (linger && (!when || linger < when))
         when = linger;
     return when;
@@ -320,9 +326,10 @@ static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data);
  * were. */
 int uds__relay_arm(struct uds_relay *r) {
     struct uds_loop *loop = r->group->loop;
-    uint64_t when = next_deadline(r), now = uds_loop_now_ms(loop), timer = 0;
+    uint64_t when = next_deadline(r), timer = 0;
 
     if (when) {
+        uint64_t now = uds_loop_now_ms(loop);
         timer = uds_loop_timer_add(loop, when > now ? when - now : 0, on_timer, r);
         if (!timer)
             return -1;
@@ -333,13 +340,33 @@ int uds__relay_arm(struct uds_relay *r) {
     return 0;
 }
 
+/* Whether A has sent a byte: one read, or one waiting to be. A byte may wait unread while
+ * the prefix still fills A's direction, or arrive in the same wakeup as the deadline. */
+static bool a_has_spoken(const struct uds_relay *r) {
+    const struct port *in = r->dir[A].from;
+    char c;
+    int n = 0;
+
+    if (r->bytes[A] > 0)
+        return true;
+    if (in->kind == PORT_SOCKET)
+        return recv(in->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return ioctl(in->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct uds_relay *r = data;
     uint64_t now = uds_loop_now_ms(loop), linger = linger_deadline(r);
 
     (void) timer_id;
     r->timer = 0;
-    if (r->group->idle_ms > 0 && now - r->last_ms >= (uint64_t) r->group->idle_ms)
+    if (r->first_byte_at && now >= r->first_byte_at) {
+        r->first_byte_at = 0;
+        /* An end of stream is not a byte: a side that only half-closed has said nothing. */
+        if (!a_has_spoken(r))
+            (void) uds__relay_fail(r, ETIMEDOUT, UDS_RELAY_A, false);
+    }
+    if (!r->ended && r->group->idle_ms > 0 && now - r->last_ms >= (uint64_t) r->group->idle_ms)
         (void) uds__relay_fail(r, ETIMEDOUT, UDS_RELAY_NONE, false);
     /* B has been quiet for the linger time: that is the end of what it had to say. */
     if (linger && now >= linger)
@@ -455,6 +482,9 @@ static int watch(struct uds_relay *r) {
         p->polled = true;
     }
     r->last_ms = uds_loop_now_ms(r->group->loop);
+    /* A with no input will never speak: no first-byte limit for it. */
+    if (r->group->first_byte_ms > 0 && r->dir[A].from->fd >= 0)
+        r->first_byte_at = r->last_ms + (uint64_t) r->group->first_byte_ms;
     return uds__relay_arm(r);
 }
 
@@ -528,6 +558,25 @@ UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a,
         return (errno = EINVAL, NULL);
     }
     return uds_relay_new2(group, &args, on_close, data);
+}
+
+UDS_API int uds_relay_set_first_byte_timeout(struct uds_relay *relay, int timeout_ms) {
+    uint64_t was;
+
+    if (!relay || timeout_ms < 0)
+        return uds__fail(EINVAL);
+    if (relay->bytes[A] > 0 || relay->dir[A].from->fd < 0)
+        return 0;   /* A has spoken, or never will: nothing is due any more */
+    was = relay->first_byte_at;
+    relay->first_byte_at = timeout_ms > 0 ? uds_loop_now_ms(relay->group->loop) +
+                                            (uint64_t) timeout_ms : 0;
+    if (uds__relay_arm(relay) < 0) {
+        int e = errno;
+        relay->first_byte_at = was;
+        errno = e;
+        return -1;
+    }
+    return 0;
 }
 
 UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_info *ret_info) {

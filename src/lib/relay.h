@@ -76,6 +76,7 @@ struct uds_relay_group {
     struct uds_loop *loop;
     size_t buffer_size;
     int idle_ms;
+    int first_byte_ms;
     bool can_splice;
     bool sigpipe_ignored;       /* a write to a pipe whose reader left cannot kill us */
     struct uds__batch *batch;   /* NULL: every write is sent at once */
@@ -107,6 +108,7 @@ struct uds_relay {
     size_t max_replies;
     int linger_ms;
     uint64_t timer;         /* for the earliest deadline below */
+    uint64_t first_byte_at; /* when A's first byte is due; 0 = not (any more) */
     uint64_t kick;          /* a 0 ms timer: a file that is always ready has work */
     uint64_t last_ms;       /* last time a byte moved (idle timeout only) */
     uint64_t a_ended_ms;    /* B a dgram socket, linger_ms set: when A's input ended; 0
@@ -137,7 +139,8 @@ int uds__relay_fail(struct uds_relay *r, int err, enum uds_relay_side side, bool
 /* After events: pass on ends found outside a pump, end the relay if it is over (freeing
  * it), else watch for what each port can do next. */
 void uds__relay_settle(struct uds_relay *r);
-/* Set the relay's timer for its earliest deadline (idle, linger). Returns 0 or -1/errno. */
+/* Set the relay's timer for its earliest deadline (idle, A's first byte, linger), replacing
+ * the one set before. Returns 0, or -1/errno with the old one still set. */
 int uds__relay_arm(struct uds_relay *r);
 /* B is a dgram socket and has sent all that will be waited for (max_replies, or one
  * reply per message once A's input has ended). */

@@ -241,7 +241,7 @@ EOF
     wait_for_line "$T/first.out" first
     run peer send-wait "$T/p.sock" second 0.5
     [ "$output" = "TIMEOUT" ]
-    grep -qF "$T/p.sock: --max-conns 1 reached: new clients wait in the backlog" "$PROXY_LOG"
+    grep -qF "$T/p.sock: 1 connection: the limit --max-conns 1 is reached; new clients wait in the backlog" "$PROXY_LOG"
     peer send-wait "$T/p.sock" third 10 >"$T/third.out" &
     local third=$!
     sleep 0.2

@@ -618,6 +618,133 @@ static void relay_freed_with_a_write_pending_sends_nothing_anywhere(void **state
     close(fl.pipe[1]);
 }
 
+/* ---- A's first byte ----------------------------------------------------------------------- */
+
+static long ms_since(const struct timespec *t0) {
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void relay_silent_side_a_ends_with_etimedout_blamed_on_a(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts opts = { .first_byte_timeout_ms = 60 };
+    struct timespec t0;
+
+    unix_pairs(f);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    start(f, &opts, NULL, 0);
+    run_until_closed(f);
+    /* The loop's clock counts whole milliseconds: a deadline may come up to 1 ms early. */
+    assert_true(ms_since(&t0) >= 59);
+    assert_int_equal(f->info.error, ETIMEDOUT);
+    assert_int_equal(f->info.error_side, UDS_RELAY_A);
+    assert_int_equal(f->info.bytes_from_a, 0);
+    assert_true(sees_eof(f, f->outer[0]));
+    assert_true(sees_eof(f, f->outer[1]));
+}
+
+static void relay_side_a_that_sent_one_byte_keeps_going(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts opts = { .first_byte_timeout_ms = 40 };
+    char buf[8];
+
+    unix_pairs(f);
+    start(f, &opts, NULL, 0);
+    assert_int_equal(send(f->outer[0], "x", 1, 0), 1);
+    recv_exact(f, f->outer[1], buf, 1);
+    /* Silent from then on, well past the limit: only the first byte was due. */
+    run_a_while(f, 40);
+    assert_int_equal(f->closes, 0);
+    assert_int_equal(send(f->outer[1], "still", 5, 0), 5);
+    recv_exact(f, f->outer[0], buf, 5);
+    assert_memory_equal(buf, "still", 5);
+    assert_int_equal(f->closes, 0);
+}
+
+static void relay_b_speaking_first_is_not_a_first_byte_from_a(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts opts = { .first_byte_timeout_ms = 60 };
+    char buf[8];
+
+    unix_pairs(f);
+    start(f, &opts, "PROXY", 5);
+    /* A server that greets, and a prefix sent to it: neither is A's word. */
+    assert_int_equal(send(f->outer[1], "greeting", 8, 0), 8);
+    recv_exact(f, f->outer[0], buf, 8);
+    recv_exact(f, f->outer[1], buf, 5);
+    run_until_closed(f);
+    assert_int_equal(f->info.error, ETIMEDOUT);
+    assert_int_equal(f->info.error_side, UDS_RELAY_A);
+    assert_int_equal(f->info.bytes_from_b, 8);
+    assert_int_equal(f->info.bytes_from_a, 0);
+}
+
+static void relay_side_a_half_closed_without_a_byte_has_said_nothing(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts opts = { .first_byte_timeout_ms = 60 };
+
+    unix_pairs(f);
+    start(f, &opts, NULL, 0);
+    assert_int_equal(shutdown(f->outer[0], SHUT_WR), 0);
+    assert_true(sees_eof(f, f->outer[1]));
+    run_until_closed(f);
+    assert_int_equal(f->info.error, ETIMEDOUT);
+    assert_int_equal(f->info.error_side, UDS_RELAY_A);
+}
+
+/* Both limits on one relay: the first byte is due first, the idle limit goes on after it. */
+static void relay_first_byte_then_idle_timeout_on_one_relay(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts opts = { .first_byte_timeout_ms = 50, .idle_timeout_ms = 150 };
+    struct timespec t0;
+    char buf[4];
+
+    unix_pairs(f);
+    start(f, &opts, NULL, 0);
+    assert_int_equal(send(f->outer[0], "x", 1, 0), 1);
+    recv_exact(f, f->outer[1], buf, 1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_until_closed(f);
+    assert_true(ms_since(&t0) >= 140);
+    assert_int_equal(f->info.error, ETIMEDOUT);
+    assert_int_equal(f->info.error_side, UDS_RELAY_NONE);
+}
+
+static void relay_set_first_byte_timeout_lifts_and_restarts_the_clock(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts opts = { .first_byte_timeout_ms = 30 };
+    struct timespec t0;
+
+    unix_pairs(f);
+    start(f, &opts, NULL, 0);
+    assert_int_equal(uds_relay_set_first_byte_timeout(f->relay, -1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(uds_relay_set_first_byte_timeout(NULL, 10), -1);
+    assert_int_equal(errno, EINVAL);
+    /* 0: no limit for this relay, whatever the group's. */
+    assert_int_equal(uds_relay_set_first_byte_timeout(f->relay, 0), 0);
+    run_a_while(f, 20);
+    assert_int_equal(f->closes, 0);
+    /* A new deadline counts from now. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(uds_relay_set_first_byte_timeout(f->relay, 80), 0);
+    run_until_closed(f);
+    assert_true(ms_since(&t0) >= 79);
+    assert_int_equal(f->info.error, ETIMEDOUT);
+    assert_int_equal(f->info.error_side, UDS_RELAY_A);
+}
+
+static void relay_negative_first_byte_timeout_is_einval(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts bad = { .first_byte_timeout_ms = -1 };
+
+    errno = 0;
+    assert_null(uds_relay_group_new(f->loop, &bad));
+    assert_int_equal(errno, EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(relay_moves_bytes_both_ways, setup, teardown),
@@ -648,6 +775,20 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(relay_freed_with_a_write_pending_sends_nothing_anywhere,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(relay_silent_side_a_ends_with_etimedout_blamed_on_a,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(relay_side_a_that_sent_one_byte_keeps_going, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(relay_b_speaking_first_is_not_a_first_byte_from_a,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(relay_side_a_half_closed_without_a_byte_has_said_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(relay_first_byte_then_idle_timeout_on_one_relay, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(relay_set_first_byte_timeout_lifts_and_restarts_the_clock,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(relay_negative_first_byte_timeout_is_einval, setup,
+                                        teardown),
     };
 
     int failed = cmocka_run_group_tests_name("relay, writes batched", tests, NULL, NULL);
