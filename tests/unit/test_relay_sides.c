@@ -6,7 +6,7 @@
  * SIGPIPE), a terminal (a pty), a regular file and /dev/null as input, borrowed fds left as
  * they were; seqpacket and dgram sockets keeping their message boundaries, the dgram end
  * rules (a reply count, every message answered, a linger time), an fd passed with the first
- * bytes, and bad arguments. The relay runs on a uds_loop in the test's thread; the test
+ * bytes, the first-byte limit, and bad arguments. The relay runs on a uds_loop in the test's thread; the test
  * plays both outer ends. Every test runs twice: writes batched, and UDS_RELAY_NO_BATCH.
  */
 #include <errno.h>
@@ -793,6 +793,37 @@ static void sides_empty_prefix_is_an_empty_datagram(void **state) {
     assert_int_equal(f->info.messages_from_b, 1);
 }
 
+/* ---- the first-byte limit ---------------------------------------------------------------- */
+
+static void sides_silent_pipe_input_meets_the_first_byte_limit(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts opts = { .first_byte_timeout_ms = 50 };
+
+    pipes_and_socket(f, SOCK_STREAM);
+    start_with(f, &opts, (struct uds_relay_args) { .flags = 0 });
+    run_until_closed(f);
+    assert_int_equal(f->info.error, ETIMEDOUT);
+    assert_int_equal(f->info.error_side, UDS_RELAY_A);
+}
+
+static void sides_no_input_has_no_first_byte_limit(void **state) {
+    struct fix *f = *state;
+    struct uds_relay_opts opts = { .first_byte_timeout_ms = 30 };
+    char buf[8];
+
+    pipes_and_socket(f, SOCK_STREAM);
+    close_if(&f->in_w);
+    close_if(&f->a_in);
+    f->a_in = -1;
+    start_with(f, &opts, (struct uds_relay_args) { .prefix = "q", .prefix_len = 1 });
+    read_exact(f, f->peer, buf, 1);
+    run_a_while(f, 30);     /* 150 ms and more */
+    assert_int_equal(f->closes, 0);
+    assert_int_equal(uds_relay_set_first_byte_timeout(f->relay, 10), 0);
+    run_a_while(f, 10);
+    assert_int_equal(f->closes, 0);
+}
+
 /* ---- arguments -------------------------------------------------------------------------- */
 
 static void sides_bad_arguments_fail_and_consume_only_what_is_taken(void **state) {
@@ -870,6 +901,8 @@ int main(void) {
         T(sides_fd_with_no_input_goes_with_one_nul_byte),
         T(sides_no_input_sends_the_prefix_then_half_closes),
         T(sides_empty_prefix_is_an_empty_datagram),
+        T(sides_silent_pipe_input_meets_the_first_byte_limit),
+        T(sides_no_input_has_no_first_byte_limit),
         T(sides_bad_arguments_fail_and_consume_only_what_is_taken),
 #undef T
     };
