@@ -152,16 +152,18 @@ static ssize_t write_without_sigpipe(int fd, const void *buf, size_t len) {
     sigset_t pipe_only, old, pending;
     bool was_pending;
     ssize_t n;
+    int e;
 
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
     sigemptyset(&pending);
     (void) sigpending(&pending);
     was_pending = sigismember(&pending, SIGPIPE) == 1;
-    if (pthread_sigmask(SIG_BLOCK, &pipe_only, &old) != 0)
-        return uds__fail(EAGAIN);
+    e = pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    if (e)
+        return uds__fail(e);
     n = write(fd, buf, len);
-    int e = errno;
+    e = errno;
     if (n < 0 && e == EPIPE && !was_pending) {
         const struct timespec now = { 0, 0 };
         (void) sigtimedwait(&pipe_only, NULL, &now);
