@@ -103,8 +103,9 @@ struct uds__batch *uds__batch_new(struct uds_loop *loop);
 /* Free the batch; sends still queued are dropped unsent and their owners not told. */
 void uds__batch_free(struct uds__batch *batch);
 /* Queue send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) for the end of this wakeup; buf must
- * stay valid until done(arg, tag, ...) is called. Returns 0, or -1: EBUSY the batch is full,
- * ENXIO its ring has failed (send at once instead). */
+ * stay valid until done(arg, tag, ...) is called. Returns 0, or -1 (send at once instead):
+ * EBUSY the batch is full; ENXIO its ring has failed, or its results are being delivered
+ * (a send from a done callback). */
 int uds__batch_send(struct uds__batch *batch, int fd, const void *buf, size_t len,
                     uds__batch_done_fn *done, void *arg, unsigned tag);
 /* Forget every send queued with arg: those not yet handed to the kernel never go, and no

@@ -188,10 +188,10 @@ static int update(struct uds_relay *r) {
 
     for (int s = A; s <= B; s++) {
         const struct dir *d = &r->dir[s];
-        if (!d->eof && !pending(d))
-            want[d->from - r->port] |= UDS_EV_READ;
         if (pending(d))
-            want[d->to - r->port] |= UDS_EV_WRITE;
+            want[d->to_i] |= UDS_EV_WRITE;
+        else if (!d->eof)
+            want[d->from_i] |= UDS_EV_READ;
     }
     for (int i = 0; i < N_PORTS; i++) {
         struct port *p = &r->port[i];
@@ -235,10 +235,11 @@ static bool over(const struct uds_relay *r) {
     return a->shut && !pending(a);
 }
 
-void uds__relay_settle(struct uds_relay *r) {
-    if (!r->ended && !r->dir[B].eof && uds__relay_replies_done(r))
+/* An end found outside a pump (the replies, the linger time) is passed on here, and a
+ * relay that is over marked so. */
+static void pass_on_ends(struct uds_relay *r) {
+    if (!r->dir[B].eof && uds__relay_replies_done(r))
         r->dir[B].eof = true;
-    /* An end found outside a pump (the replies, the linger time) is passed on here. */
     for (int s = A; s <= B && !r->ended; s++) {
         struct dir *d = &r->dir[s];
         if (d->eof && !d->shut && !d->batched && !pending(d))
@@ -246,6 +247,13 @@ void uds__relay_settle(struct uds_relay *r) {
     }
     if (!r->ended && over(r))
         r->ended = true;
+}
+
+void uds__relay_settle(struct uds_relay *r) {
+    /* Nothing can be over while both directions read on, unless B is a dgram socket, whose
+     * end the relay decides. */
+    if (!r->ended && (r->dir[A].eof || r->dir[B].eof || r->port[B_IO].dgram))
+        pass_on_ends(r);
     /* A batched direction looks pending, but its bytes are as good as sent: the events
      * are set once the batch's results are in. */
     if (!r->ended && !r->dir[A].batched && !r->dir[B].batched)
@@ -420,9 +428,10 @@ static void init(struct uds_relay *r, struct uds_relay_group *group,
         a_out->own = true;
     }
     r->dir[A] = (struct dir) { .src = A, .dst = B, .from = &r->port[A_IN],
-                               .to = &r->port[B_IO], .pipe = { -1, -1 },
-                               .eof = a->fd_a_in < 0 };
+                               .to = &r->port[B_IO], .from_i = A_IN, .to_i = B_IO,
+                               .pipe = { -1, -1 }, .eof = a->fd_a_in < 0 };
     r->dir[B] = (struct dir) { .src = B, .dst = A, .from = &r->port[B_IO], .to = a_out,
+                               .from_i = B_IO, .to_i = (uint8_t) (a_out - r->port),
                                .pipe = { -1, -1 } };
     r->flags = a->flags;
     r->max_replies = a->max_replies;

@@ -57,6 +57,7 @@ struct pipe_pair {
 struct dir {
     int src, dst;           /* sides: A or B */
     struct port *from, *to; /* read from, written to */
+    uint8_t from_i, to_i;   /* their indexes in the relay's port[] */
     char *buf;              /* pending bytes are buf[off, len) */
     size_t off, len;
     struct pipe_pair pipe;  /* r = -1 when none is held */
@@ -153,8 +154,6 @@ void uds__relay_pipe_put(struct uds_relay_group *g, struct pipe_pair *p, bool em
 void uds__relay_pipe_close(struct pipe_pair *p);
 /* Move what can be moved in direction d now. Returns 0, or -1 when the relay ends. */
 int uds__relay_pump(struct uds_relay *r, struct dir *d);
-/* After moving bytes in d: note the activity, give back what d holds nothing in. */
-void uds__relay_tidy(struct uds_relay *r, struct dir *d);
 /* Take the relay's sends out of the group's batch (its fds and buffers are going). */
 void uds__relay_batch_remove(struct uds_relay *r);
 /* Close the relay's copies of the fds to pass. */

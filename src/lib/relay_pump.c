@@ -137,14 +137,21 @@ static void consumed(struct uds_relay *r, struct dir *d, size_t n) {
 static ssize_t write_some(struct uds_relay *r, struct dir *d) {
     const char *p = d->buf ? d->buf + d->off : "";
     size_t len = d->len - d->off;
+    ssize_t n;
 
     if (d->dst == B && r->n_pass > 0) {
-        ssize_t n = uds__port_write_fds(d->to, p, len, r->pass_fds, r->n_pass);
+        n = uds__port_write_fds(d->to, p, len, r->pass_fds, r->n_pass);
         if (n >= 0)
             uds__relay_drop_pass_fds(r);
         return n;
     }
-    return uds__port_write(r->group, d->to, p, len);
+    if (d->to->kind != PORT_SOCKET)
+        return uds__port_write(r->group, d->to, p, len);
+    /* A socket, which is what a proxy writes to every time: no detour. */
+    do
+        n = send(d->to->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    return n;
 }
 
 /* splice() into dst was refused (EINVAL: a file that takes none): bring the bytes back
@@ -262,7 +269,13 @@ static int fill(struct uds_relay *r, struct dir *d, size_t *ret_n) {
         if (!d->buf)
             return uds__fail(ENOMEM);
     }
-    n = uds__port_read(d->from, d->buf, g->buffer_size);
+    if (d->from->kind == PORT_SOCKET && !d->from->message) {
+        do  /* what a proxy reads every time: no detour */
+            n = recv(d->from->fd, d->buf, g->buffer_size, MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+    } else {
+        n = uds__port_read(d->from, d->buf, g->buffer_size);
+    }
     if (n < 0)
         return -1;
     *ret_n = (size_t) n;
@@ -318,6 +331,24 @@ static int end_of_input(struct uds_relay *r, struct dir *d) {
     return 0;
 }
 
+/* After moving bytes in d: note the activity for the idle timeout, and give back what d
+ * no longer holds anything in (buffer, pipe) to the pools until bytes come again. */
+static void tidy(struct uds_relay *r, struct dir *d) {
+    struct uds_relay_group *g = r->group;
+
+    if (g->idle_ms > 0 && r->moved) {
+        r->moved = false;
+        r->last_ms = uds_loop_now_ms(g->loop);
+    }
+    if (d->buf && !pending(d)) {
+        uds__relay_buf_put(g, d->buf);
+        d->buf = NULL;
+        d->off = d->len = 0;
+    }
+    if (d->pipe.r >= 0 && d->in_pipe == 0)
+        uds__relay_pipe_put(g, &d->pipe, true);
+}
+
 /* One result of the batch: what the kernel took of d's bytes. */
 static void on_sent(void *arg, unsigned tag, int res, int ring_error) {
     struct uds_relay *r = arg;
@@ -337,8 +368,8 @@ static void on_sent(void *arg, unsigned tag, int res, int ring_error) {
      * direction's send, if it has one in this batch, settles the relay when it is in. */
     if (r->dir[!tag].batched)
         return;
-    uds__relay_tidy(r, &r->dir[A]);
-    uds__relay_tidy(r, &r->dir[B]);
+    tidy(r, &r->dir[A]);
+    tidy(r, &r->dir[B]);
     uds__relay_settle(r);
 }
 
@@ -358,22 +389,6 @@ static bool batch_add(struct uds_relay *r, struct dir *d) {
 void uds__relay_batch_remove(struct uds_relay *r) {
     uds__batch_cancel(r->group->batch, r);
     r->dir[A].batched = r->dir[B].batched = false;
-}
-
-void uds__relay_tidy(struct uds_relay *r, struct dir *d) {
-    struct uds_relay_group *g = r->group;
-
-    if (g->idle_ms > 0 && r->moved) {
-        r->moved = false;
-        r->last_ms = uds_loop_now_ms(g->loop);
-    }
-    if (d->buf && !pending(d)) {
-        uds__relay_buf_put(g, d->buf);
-        d->buf = NULL;
-        d->off = d->len = 0;
-    }
-    if (d->pipe.r >= 0 && d->in_pipe == 0)
-        uds__relay_pipe_put(g, &d->pipe, true);
 }
 
 /* A stream source that answered less than asked has nothing more queued: the loop says
@@ -423,6 +438,6 @@ int uds__relay_pump(struct uds_relay *r, struct dir *d) {
             break;
         }
     }
-    uds__relay_tidy(r, d);
+    tidy(r, d);
     return ret;
 }

@@ -250,23 +250,21 @@ static int ring_submit(struct ring *ring, ring_done_fn *done, void *arg) {
 
 /* ---- batches: a ring per caller, flushed at the end of each loop wakeup ----------------- */
 
-/* One queued send: whose it is, and how to tell them its result. A slot is taken from
- * queueing until its completion has come back; done is NULL once the send is cancelled,
- * and the completion is then dropped. */
+/* One queued send: whose it is, and how to tell them its result; done is NULL once the send
+ * is cancelled, and its completion is then dropped. */
 struct slot {
     uds__batch_done_fn *done;
     void *arg;
     unsigned tag;
-    bool used;
 };
 
 struct uds__batch {
     struct uds_loop *loop;
     struct ring *ring;          /* NULL once it has failed: every send is refused */
-    struct slot slots[RING_MAX];    /* indexed by the send's user_data */
-    uint16_t free[RING_MAX];    /* indexes of the slots not in use */
-    unsigned n_free;
-    unsigned queued;            /* sends queued since the last submission */
+    struct slot slots[RING_MAX];    /* the sends queued since the last flush, in order;
+                                     * a send's user_data is its index */
+    unsigned n;
+    bool flushing;              /* results are being delivered: sends are refused */
 };
 
 static void flush_batch(void *data);
@@ -283,9 +281,6 @@ struct uds__batch *uds__batch_new(struct uds_loop *loop) {
         goto fail;
     if (uds__loop_hook_add(loop, flush_batch, b) < 0)
         goto fail;
-    for (unsigned i = 0; i < RING_MAX; i++)
-        b->free[i] = (uint16_t) (RING_MAX - 1 - i);
-    b->n_free = RING_MAX;
     return b;
 
 fail:
@@ -308,74 +303,62 @@ void uds__batch_free(struct uds__batch *b) {
 
 int uds__batch_send(struct uds__batch *b, int fd, const void *buf, size_t len,
                     uds__batch_done_fn *done, void *arg, unsigned tag) {
-    if (!b->ring)
+    /* While results are delivered the slots are still in use; an owner that sends from its
+     * callback (none does today) sends at once, which is always correct. */
+    if (!b->ring || b->flushing)
         return uds__fail(ENXIO);
-    if (b->n_free == 0)
-        return uds__fail(EBUSY);
-    unsigned i = b->free[b->n_free - 1];
-    if (ring_send(b->ring, fd, buf, len, i) < 0)
+    if (ring_send(b->ring, fd, buf, len, b->n) < 0)
         return -1;
-    b->n_free--;
-    b->slots[i] = (struct slot) { .done = done, .arg = arg, .tag = tag, .used = true };
-    b->queued++;
+    b->slots[b->n++] = (struct slot) { .done = done, .arg = arg, .tag = tag };
     return 0;
 }
 
 void uds__batch_cancel(struct uds__batch *b, void *arg) {
-    for (unsigned i = 0; i < RING_MAX && b->n_free < RING_MAX; i++) {
+    for (unsigned i = 0; i < b->n; i++) {
         struct slot *s = &b->slots[i];
-        if (!s->used || s->arg != arg || !s->done)
+        if (s->arg != arg || !s->done)
             continue;
         s->done = NULL;
-        if (b->ring)
+        if (b->ring && !b->flushing)
             ring_forget(b->ring, i);    /* not submitted yet: it becomes a no-op */
     }
 }
 
-static void release(struct uds__batch *b, unsigned i) {
-    b->slots[i] = (struct slot) { .used = false };
-    b->free[b->n_free++] = (uint16_t) i;
-}
-
-/* One completion: give the slot back first, then tell its owner, who may queue again. */
+/* One completion: tell its owner, unless the send was cancelled. */
 static void on_result(uint64_t user_data, int res, void *arg) {
     struct uds__batch *b = arg;
 
-    if (user_data >= RING_MAX || !b->slots[user_data].used)
+    if (user_data >= b->n)
         return;
-    unsigned i = (unsigned) user_data;
-    struct slot s = b->slots[i];
-    release(b, i);
-    if (s.done)
-        s.done(s.arg, s.tag, res, 0);
+    struct slot *s = &b->slots[user_data];
+    uds__batch_done_fn *done = s->done;
+    s->done = NULL;     /* delivered once, even if the kernel said it twice */
+    if (done)
+        done(s->arg, s->tag, res, 0);
 }
 
-/* The ring failed: a send whose result never came may or may not have gone out. Tell every
- * owner still waiting (with the ring's error), and go on without a ring. */
-static void ring_failed(struct uds__batch *b, int err) {
-    uds__loop_hook_del(b->loop, flush_batch, b);
-    ring_free(b->ring);
-    b->ring = NULL;
-    b->queued = 0;
-    for (unsigned i = 0; i < RING_MAX; i++) {
-        struct slot s = b->slots[i];
-        if (!s.used)
-            continue;
-        release(b, i);
-        if (s.done)
-            s.done(s.arg, s.tag, 0, err);
-    }
-}
-
-/* The loop's end-of-wakeup hook: every queued send in one system call. An owner told of a
- * result may queue another send (it never does today, but nothing forbids it): that one
- * goes in the next round here rather than waiting for a wakeup that may not come. */
+/* The loop's end-of-wakeup hook: every queued send in one system call. If the ring itself
+ * fails, a send whose result never came may or may not have gone out: every owner still
+ * waiting is told (with the ring's error), and the batch goes on without a ring. */
 static void flush_batch(void *data) {
     struct uds__batch *b = data;
 
-    for (int round = 0; round < 4 && b->ring && b->queued > 0; round++) {
-        b->queued = 0;
-        if (ring_submit(b->ring, on_result, b) < 0)
-            ring_failed(b, errno);
+    if (b->n == 0 || !b->ring)
+        return;
+    b->flushing = true;
+    if (ring_submit(b->ring, on_result, b) < 0) {
+        int err = errno;
+        uds__loop_hook_del(b->loop, flush_batch, b);
+        ring_free(b->ring);
+        b->ring = NULL;
+        for (unsigned i = 0; i < b->n; i++) {
+            struct slot *s = &b->slots[i];
+            uds__batch_done_fn *done = s->done;
+            s->done = NULL;
+            if (done)
+                done(s->arg, s->tag, 0, err);
+        }
     }
+    b->n = 0;
+    b->flushing = false;
 }
