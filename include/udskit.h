@@ -223,6 +223,53 @@ UDS_API int uds_connect(const char *address, const struct uds_connect_opts *opts
 UDS_API int uds_connect_addr(const struct uds_addr *addr, const struct uds_connect_opts *opts);
 
 /* ---------------------------------------------------------------------------------------
+ * TCP: where udskit takes either family (a uds_server's listener, a uds_dialer's
+ * destination), tcp:HOST:PORT resolved, listened on and named. Which hosts may be
+ * listened on is the caller's policy: nothing here refuses a public address.
+ * ------------------------------------------------------------------------------------- */
+
+#define UDS_TCP_ADDRS_MAX 8
+
+/* A host's addresses, in the order getaddrinfo() gives them. */
+struct uds_tcp_addrs {
+    size_t n;
+    struct sockaddr_storage addrs[UDS_TCP_ADDRS_MAX];  /* AF_INET or AF_INET6, with the port */
+    socklen_t lens[UDS_TCP_ADDRS_MAX];
+};
+
+/* Resolve a tcp: address with getaddrinfo() (which may block, asking DNS): its IPv4 and
+ * IPv6 addresses, the first UDS_TCP_ADDRS_MAX of them. Returns the count (>= 1).
+ * *gai_error (may be NULL) is written on success and on failure alike: getaddrinfo()'s
+ * code, for gai_strerror(), or 0 when it succeeded.
+ * Errors: EINVAL not a tcp: address; ENOENT the host is not known (EAI_NONAME) or has no
+ * IPv4 or IPv6 address (*gai_error 0); EAGAIN a temporary failure (EAI_AGAIN); ENOMEM;
+ * with EAI_SYSTEM, the errno getaddrinfo() left; EIO any other getaddrinfo() failure. */
+UDS_API int uds_tcp_resolve(const struct uds_addr *addr, struct uds_tcp_addrs *ret_addrs,
+                            int *gai_error);
+
+/* The tcp: address (host as a numeric IPv4 or IPv6 address, port) of an AF_INET or
+ * AF_INET6 socket address. Errors: EINVAL NULL; EAFNOSUPPORT another family. */
+UDS_API int uds_addr_from_inet(const struct sockaddr *sa, struct uds_addr *ret_addr);
+
+/* Bind a TCP stream socket to sa (AF_INET or AF_INET6, from uds_tcp_resolve() for
+ * instance) and listen, with SO_REUSEADDR (a restart need not wait out TIME_WAIT) and, for
+ * IPv6, IPV6_V6ONLY ([::] is IPv6 only). Of opts, only backlog (0 = SOMAXCONN), type
+ * (UDS_STREAM) and UDS_LISTEN_NONBLOCK apply; the rest is for socket files and must be 0.
+ * ret_listener->addr is the address bound: tcp:, with the port the kernel chose for port 0.
+ * uds_unlisten() closes it. Returns the listening fd.
+ * Errors: EINVAL bad options; EAFNOSUPPORT not AF_INET/AF_INET6; EADDRINUSE the port is
+ * taken; EACCES a port below 1024 without CAP_NET_BIND_SERVICE; EADDRNOTAVAIL not an
+ * address of this machine; those of socket(). */
+UDS_API int uds_listen_tcp(const struct sockaddr *sa, socklen_t len,
+                           const struct uds_listen_opts *opts, struct uds_listener *ret_listener);
+
+/* uds_listener_adopt() for a TCP listening socket (an inherited or socket-activated one):
+ * sets O_CLOEXEC, reads its address into ret_listener->addr (tcp:). Consumes fd (closed on
+ * failure too). Errors: EBADF; ENOTSOCK; EAFNOSUPPORT not AF_INET/AF_INET6; EINVAL not a
+ * listening stream socket. */
+UDS_API int uds_listener_adopt_tcp(int fd, struct uds_listener *ret_listener);
+
+/* ---------------------------------------------------------------------------------------
  * I/O helpers
  * ------------------------------------------------------------------------------------- */
 
@@ -737,7 +784,10 @@ struct uds_server_opts {
                                  * sends do not count. */
 };
 
-/* A server over listener (taken over: the server unlistens it when it stops or is freed).
+/* A server over listener (taken over: the server unlistens it when it stops or is freed):
+ * a Unix stream or seqpacket listener, or a TCP one (uds_listen_tcp(),
+ * uds_listener_adopt_tcp()). A TCP client gets TCP_NODELAY (replies leave in one send
+ * already; Nagle would only delay them) and has no credentials: see uds_conn_peer().
  * loop: NULL makes the server its own loop (see uds_server_fd()).
  * On failure the listener is left to the caller. */
 UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
@@ -800,7 +850,9 @@ UDS_API size_t uds_conn_queued(const struct uds_conn *conn);
 /* The connection's fd (do not close it), peer and user data. Without an allow-list or
  * peer_flags the peer is read on the first uds_conn_peer() call (SO_PEERCRED keeps the
  * credentials of connect time, so the answer is the same); if it cannot be read then, it
- * is pid 0, uid and gid -1. */
+ * is pid 0, uid and gid -1. A TCP peer has no credentials: it is always that (no groups,
+ * pidfd -1), and an allow-list refuses every TCP client (on_deny with that peer), having
+ * nothing to check. */
 UDS_API int uds_conn_fd(const struct uds_conn *conn);
 UDS_API const struct uds_peer *uds_conn_peer(const struct uds_conn *conn);
 UDS_API void uds_conn_set_data(struct uds_conn *conn, void *data);
