@@ -270,6 +270,55 @@ UDS_API int uds_listen_tcp(const struct sockaddr *sa, socklen_t len,
 UDS_API int uds_listener_adopt_tcp(int fd, struct uds_listener *ret_listener);
 
 /* ---------------------------------------------------------------------------------------
+ * Dialer: connect without blocking, driven by a uds_loop, for a program that must never
+ * wait (a proxy connecting each client to its target). The destination is a Unix socket
+ * (a path, one longer than sun_path reached through its directory, an abstract name) or
+ * tcp:, whose addresses are tried in turn. A Unix server whose backlog is full is there
+ * but busy: that is waited out, trying again after 1, 2, 4... up to 100 ms, until the
+ * timeout. A TCP socket gets TCP_NODELAY: what a caller writes should leave at once.
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_loop;     /* the event loop, below */
+struct uds_dialer;
+struct uds_dial;
+
+struct uds_dialer_opts {
+    int timeout_ms;                     /* a dial gives up after this long (ETIMEDOUT), a
+                                         * full backlog included; 0 = never */
+    const struct uds_tcp_addrs *tcp;    /* tcp: the addresses to try (copied), as
+                                         * uds_tcp_resolve() gives them; NULL: resolve
+                                         * them now (blocking) */
+};
+
+/* A dialer to addr on loop (which must outlive it), for any number of dials. A Unix
+ * address is checked now; a long path's directory is looked up at each dial, so it may
+ * come and go. Errors: EINVAL; ENAMETOOLONG; EAFNOSUPPORT an address in opts->tcp that is
+ * not AF_INET/AF_INET6; those of uds_tcp_resolve(); ENOMEM. */
+UDS_API struct uds_dialer *uds_dialer_new(struct uds_loop *loop, const struct uds_addr *addr,
+                                          const struct uds_dialer_opts *opts);
+/* Cancel the dials in progress (their done is not called) and free the dialer. NULL is
+ * fine. */
+UDS_API void uds_dialer_free(struct uds_dialer *dialer);
+
+/* Connect to the dialer's destination, as connect() on a non-blocking socket would:
+ *  - connected at once (a Unix server with room in its backlog): returns the fd; done
+ *    is not called;
+ *  - not yet: returns -1 with EINPROGRESS and *ret_dial; later, from the loop, the dial
+ *    ends with done(fd, 0, data), or done(-1, error, data) once every address has
+ *    failed (the last error) or the timeout has passed (ETIMEDOUT). The dial is freed
+ *    before done is called;
+ *  - failed at once: returns -1 with the error; done is not called.
+ * The fd is a connected stream socket, O_NONBLOCK and O_CLOEXEC, the caller's.
+ * Errors: ENOENT no such socket; ECONNREFUSED nobody listens (a stale socket file, or a
+ * TCP port); EACCES/EPERM; ENETUNREACH/EHOSTUNREACH; ETIMEDOUT; EINVAL; ENOMEM; those of
+ * socket(). */
+UDS_API int uds_dial(struct uds_dialer *dialer, void (*done)(int fd, int error, void *data),
+                     void *data, struct uds_dial **ret_dial);
+/* Give up a dial in progress: its socket is closed, done is not called, dial is freed.
+ * Not after done was called. NULL is fine. */
+UDS_API void uds_dial_cancel(struct uds_dial *dial);
+
+/* ---------------------------------------------------------------------------------------
  * I/O helpers
  * ------------------------------------------------------------------------------------- */
 
