@@ -319,6 +319,24 @@ UDS_API int uds_dial(struct uds_dialer *dialer, void (*done)(int fd, int error, 
 UDS_API void uds_dial_cancel(struct uds_dial *dial);
 
 /* ---------------------------------------------------------------------------------------
+ * PROXY protocol (HAProxy's, versions 1 and 2): the header a proxy sends its target before
+ * the client's bytes, naming the client. Pure: no system call, no allocation.
+ * ------------------------------------------------------------------------------------- */
+
+/* Room for any header uds_proxy_header() writes (v1 at most 107 bytes, v2 at most 52). */
+#define UDS_PROXY_HEADER_MAX 108
+
+/* Write the PROXY protocol header of version (1 text, 2 binary) for a connection from src
+ * (the client) to dst (the address it reached) into buf. Two TCP addresses of one family
+ * are named (TCP4, TCP6); any other pair (a Unix client, NULL) is v1's "UNKNOWN", and in
+ * v2 the LOCAL command without addresses: the target then uses the connection's own
+ * endpoints. v2's AF_UNIX family is not used: HAProxy and Envoy refuse it. Returns the
+ * length. Errors: EINVAL version or buf; ENOSPC size too small (UDS_PROXY_HEADER_MAX is
+ * always enough). */
+UDS_API ssize_t uds_proxy_header(int version, const struct sockaddr *src,
+                                 const struct sockaddr *dst, void *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------
  * I/O helpers
  * ------------------------------------------------------------------------------------- */
 
