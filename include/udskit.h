@@ -269,6 +269,20 @@ UDS_API int uds_listen_tcp(const struct sockaddr *sa, socklen_t len,
  * listening stream socket. */
 UDS_API int uds_listener_adopt_tcp(int fd, struct uds_listener *ret_listener);
 
+/* Whether sa is a loopback address: 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104. */
+UDS_API bool uds_inet_is_loopback(const struct sockaddr *sa);
+
+/* Whether connecting to addr would reach listener, whatever the spelling: the same socket
+ * file by any path (relative or absolute, through symbolic links), the same abstract
+ * name, or one of addr's TCP addresses (tcp, as uds_tcp_resolve() gives them; NULL:
+ * resolved now) on the listener's port at an address it takes: its own, or for a
+ * listener on every address (0.0.0.0, [::]) loopback or one of this machine's, IPv4 too
+ * on [::] without IPV6_V6ONLY; 0.0.0.0 and :: as a destination are loopback, as connect()
+ * takes them. For a program that must not connect to itself. Returns 1, 0 (also when a
+ * path cannot be looked at), or -1: EINVAL; those of uds_tcp_resolve(). */
+UDS_API int uds_listener_reached_by(const struct uds_listener *listener,
+                                    const struct uds_addr *addr, const struct uds_tcp_addrs *tcp);
+
 /* ---------------------------------------------------------------------------------------
  * Dialer: connect without blocking, driven by a uds_loop, for a program that must never
  * wait (a proxy connecting each client to its target). The destination is a Unix socket

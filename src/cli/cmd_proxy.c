@@ -8,17 +8,13 @@
  * graceful stop are here (the options and listener it shares with `uds serve` are
  * listen_opts.c's); no byte of a connection is read or written by this file.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,18 +164,6 @@ static void proxy_usage(FILE *out) {
 
 
 /* ---- addresses -------------------------------------------------------------------------- */
-
-static bool is_loopback(const struct sockaddr *sa) {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return false;
-}
 
 /* A tcp: address's IPv4 and IPv6 addresses. Returns 0, or -1 after printing the usage
  * error. */
@@ -723,7 +707,7 @@ static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char 
 
     if (resolve_tcp(addr, text, &a) < 0)
         return EX_USAGE;
-    if (!is_loopback(sa) && !px->args->public)
+    if (!uds_inet_is_loopback(sa) && !px->args->public)
         return cli_usage("proxy", "%s: not a loopback address: anyone who can reach this "
                          "machine could connect; add --public to mean it, or listen on "
                          "tcp:127.0.0.1:PORT or tcp:[::1]:PORT", text);
@@ -745,7 +729,7 @@ static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char 
                 "service manager (LISTEN_FDS)", text);
     /* With the port the kernel chose for :0, for the readiness line. */
     uds_addr_format(&px->listener.addr, px->listen_text, sizeof(px->listen_text));
-    if (!is_loopback(sa))
+    if (!uds_inet_is_loopback(sa))
         cli_log(CLI_LOG_WARN, "public", px->listen_text, NULL, 0, "%s: reachable from other "
                 "machines (--public); nothing here checks who connects", px->listen_text);
     return -1;
@@ -782,123 +766,15 @@ static int start_listening(struct proxy *px) {
 
 /* ---- a TARGET that is LISTEN itself ------------------------------------------------------- */
 
-/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it stands for. */
-static void unmap(struct sockaddr_storage *ss) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
-    struct sockaddr_in in = { .sin_family = AF_INET };
-
-    if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-        return;
-    in.sin_port = in6->sin6_port;
-    memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
-    *ss = (struct sockaddr_storage){ .ss_family = AF_INET };
-    memcpy(ss, &in, sizeof(in));
-}
-
-static bool is_wildcard(const struct sockaddr_storage *ss) {
-    if (ss->ss_family == AF_INET)
-        return ((const struct sockaddr_in *) ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-    return ss->ss_family == AF_INET6 &&
-           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *) ss)->sin6_addr);
-}
-
-static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-    if (a->ss_family != b->ss_family)
-        return false;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *) b)->sin_addr.s_addr;
-    return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
-                  &((const struct sockaddr_in6 *) b)->sin6_addr, sizeof(struct in6_addr)) == 0;
-}
-
-/* Whether ss is an address of this machine: loopback, or an interface's. Not a bind()
- * probe: with net.ipv4.ip_nonlocal_bind any address binds. */
-static bool is_local(const struct sockaddr_storage *ss) {
-    struct ifaddrs *ifs, *i;
-    bool local = is_loopback((const struct sockaddr *) ss);
-
-    if (local || getifaddrs(&ifs) < 0)
-        return local;
-    for (i = ifs; i && !local; i = i->ifa_next) {
-        struct sockaddr_storage a = { .ss_family = AF_UNSPEC };
-        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-                             i->ifa_addr->sa_family != AF_INET6))
-            continue;
-        memcpy(&a, i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
-               sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-        local = same_host(&a, ss);
-    }
-    freeifaddrs(ifs);
-    return local;
-}
-
-static uint16_t port_of(const struct sockaddr_storage *ss) {
-    return ss->ss_family == AF_INET ? ((const struct sockaddr_in *) ss)->sin_port
-                                    : ((const struct sockaddr_in6 *) ss)->sin6_port;
-}
-
-/* Whether connecting to t reaches the TCP listener fd, bound to l: the same port, and the
- * same address or, for a listener on every address, one of this machine's. */
-static bool reaches_listener(int fd, struct sockaddr_storage l, struct sockaddr_storage t) {
-    int v6only = 1;
-    socklen_t len = sizeof(v6only);
-
-    unmap(&l);
-    unmap(&t);
-    if (port_of(&l) != port_of(&t))
-        return false;
-    /* connect() to 0.0.0.0 goes to 127.0.0.1, to :: to ::1. */
-    if (is_wildcard(&t) && t.ss_family == AF_INET)
-        ((struct sockaddr_in *) &t)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    else if (is_wildcard(&t))
-        ((struct sockaddr_in6 *) &t)->sin6_addr = in6addr_loopback;
-    /* [::] without IPV6_V6ONLY (a socket-activated one may be so) takes IPv4 too. */
-    if (l.ss_family == AF_INET6 && t.ss_family == AF_INET && is_wildcard(&l) &&
-        getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0 && !v6only)
-        return is_local(&t);
-    if (l.ss_family != t.ss_family)
-        return false;
-    return is_wildcard(&l) ? is_local(&t) : same_host(&l, &t);
-}
-
-/* Whether TARGET is the socket this proxy listens on, whatever the spelling: the same
- * socket file (another relative or absolute path, a symlink, a symlinked directory), the
- * same abstract name, the same TCP port on one of the addresses it listens on. Writes
- * which, for the message. */
-static bool target_is_listener(const struct proxy *px, char *buf, size_t size) {
-    const struct uds_addr *l = &px->listener.addr, *t = &px->target.addr;
-    struct sockaddr_storage ls;
-    socklen_t len = sizeof(ls);
-    struct stat a, b;
-
-    if (px->listen_unix != px->target.is_unix)
-        return false;
-    if (px->listen_unix) {
-        if (l->kind == UDS_ADDR_ABSTRACT || t->kind == UDS_ADDR_ABSTRACT) {
-            snprintf(buf, size, "the same abstract name");
-            return l->kind == t->kind && l->len == t->len && memcmp(l->name, t->name,
-                                                                    l->len) == 0;
-        }
-        snprintf(buf, size, "the same socket file");
-        return stat(l->name, &a) == 0 && stat(t->name, &b) == 0 && a.st_dev == b.st_dev &&
-               a.st_ino == b.st_ino;
-    }
-    if (getsockname(px->listener.fd, (struct sockaddr *) &ls, &len) < 0)
-        return false;
-    snprintf(buf, size, "the same port");
-    for (size_t i = 0; i < px->target.tcp.n; i++)
-        if (reaches_listener(px->listener.fd, ls, px->target.tcp.addrs[i]))
-            return true;
-    return false;
-}
-
 /* Refused before the first client: one connection through such a proxy would come back
  * to it, again and again, until every slot and fd is taken. */
 static int check_not_looping(const struct proxy *px) {
-    char which[64];
+    const struct target *t = &px->target;
+    const char *which = t->addr.kind == UDS_ADDR_TCP ? "the same port" :
+                        t->addr.kind == UDS_ADDR_ABSTRACT ? "the same abstract name" :
+                        "the same socket file";
 
-    if (!target_is_listener(px, which, sizeof(which)))
+    if (uds_listener_reached_by(&px->listener, &t->addr, t->is_unix ? NULL : &t->tcp) != 1)
         return -1;
     return cli_usage("proxy", "%s: TARGET %s is this proxy's own listener (%s): every client "
                      "would be relayed back to the proxy itself; choose another TARGET",
