@@ -1188,6 +1188,142 @@ UDS_API size_t uds_uid_counter_get(const struct uds_uid_counter *counter, uid_t 
 /* How many uids hold at least one; 0 for a NULL counter. */
 UDS_API size_t uds_uid_counter_uids(const struct uds_uid_counter *counter);
 
+/* ---------------------------------------------------------------------------------------
+ * Path facts: what stands between the caller and the socket at a path
+ *
+ * Facts and codes only, for a program to put into words (uds doctor and the uds error
+ * messages do). Looking changes nothing: no file is created, changed or removed.
+ * ------------------------------------------------------------------------------------- */
+
+/* The name of the lock file that a listener at path holds: path followed by ".lock"
+ * (uds_listen() uses this rule), written into buf (size bytes) with its NUL. Returns its
+ * length. A buffer of UDS_LOCK_PATH_MAX + 1 bytes holds the lock path of any path.
+ * Errors: EINVAL path NULL or empty; ENAMETOOLONG it does not fit in size. */
+#define UDS_LOCK_PATH_MAX (UDS_PATH_MAX + 5)
+UDS_API int uds_lock_path(const char *path, char *buf, size_t size);
+
+/* What a file is, from the type bits of its st_mode. */
+enum uds_file_kind {
+    UDS_FILE_NONE = 0,      /* nothing there, or not examined */
+    UDS_FILE_SOCKET,
+    UDS_FILE_REGULAR,
+    UDS_FILE_DIR,
+    UDS_FILE_SYMLINK,
+    UDS_FILE_FIFO,
+    UDS_FILE_CHAR,          /* character device */
+    UDS_FILE_BLOCK,         /* block device */
+    UDS_FILE_OTHER,         /* a type this header does not know */
+};
+
+/* Which permission bits of a file apply to someone (the kernel's order: owner, else group
+ * or supplementary group, else other). */
+enum uds_perm_class {
+    UDS_PERM_OWNER = 1,
+    UDS_PERM_GROUP,
+    UDS_PERM_OTHER,
+};
+
+/* One file as stat() saw it, and which of its bits apply to the caller. */
+struct uds_file {
+    enum uds_file_kind kind;
+    mode_t mode;                /* st_mode: type and permission bits */
+    uid_t uid;
+    gid_t gid;
+    dev_t dev;
+    ino_t ino;
+    enum uds_perm_class perm;   /* the class the caller falls in */
+};
+
+/* Someone whose permissions are asked about: effective ids and supplementary groups. */
+struct uds_ids {
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t n_groups;
+};
+
+/* The kind of file a st_mode describes. Pure. */
+UDS_API enum uds_file_kind uds_file_kind_of(mode_t mode);
+
+/* Whether who may access file for want (R_OK, W_OK, X_OK of <unistd.h>, or'ed; 0 asks
+ * nothing) by its mode bits: 1 yes, 0 no. *ret_class (may be NULL) tells which bits were
+ * read. uid 0 is granted what CAP_DAC_OVERRIDE grants (anything but executing a file
+ * that is not a directory and has no x bit), as root has unless its capabilities were
+ * dropped. ACLs and security modules are not seen: uds_pathinfo_get() asks the kernel.
+ * Pure. Errors: EINVAL file or who NULL, or want beyond R_OK | W_OK | X_OK. */
+UDS_API int uds_perm_check(const struct uds_file *file, const struct uds_ids *who, int want,
+                           enum uds_perm_class *ret_class);
+
+/* Whether anything listens at an address, as found by a connect(). */
+enum uds_liveness {
+    UDS_LIVE_UNKNOWN = 0,   /* not probed, or the probe could not tell */
+    UDS_LIVE_STALE,         /* refused: a socket file nobody listens on (for an abstract
+                             * name: nothing bound to it) */
+    UDS_LIVE_LISTENING,     /* a connection was made (and closed at once) */
+    UDS_LIVE_BACKLOG_FULL,  /* a listener whose backlog is full (EAGAIN) */
+};
+
+/* Connect once to addr (a path or an abstract name), non-blocking, as a stream client,
+ * then as seqpacket and dgram while the kernel answers EPROTOTYPE (another type listens),
+ * and close at once: a live listener sees one connection that closes. A path is stat()ed
+ * first, since connect() to a file that is not a socket also answers ECONNREFUSED.
+ * Returns 0 with *ret_live (STALE, LISTENING or BACKLOG_FULL) and *ret_type (may be NULL:
+ * the type that answered; UDS_STREAM when stale).
+ * Errors: EINVAL addr or ret_live NULL; EAFNOSUPPORT a tcp address; ENOTSOCK the path is
+ *         not a socket; ENOENT, EACCES, ELOOP... from stat() or connect(). */
+UDS_API int uds_probe(const struct uds_addr *addr, enum uds_liveness *ret_live,
+                      enum uds_socket_type *ret_type);
+
+/* The first directory on the way to a path that stops the caller. */
+enum uds_dir_problem {
+    UDS_DIR_OK = 0,         /* every directory on the way is there and searchable */
+    UDS_DIR_MISSING,        /* dir does not exist */
+    UDS_DIR_NOT_DIR,        /* dir is not a directory (dir_file.kind says what, when known) */
+    UDS_DIR_NO_SEARCH,      /* the caller may not search dir (x) */
+    UDS_DIR_NO_WRITE,       /* with UDS_PATHINFO_CREATE: the caller may not write the
+                             * directory the path is in */
+    UDS_DIR_ERROR,          /* stat(dir) failed otherwise: dir_errno */
+};
+
+enum uds_pathinfo_flags {
+    UDS_PATHINFO_PROBE = 1u << 0,   /* a socket found is probed (uds_probe()): live, stale? */
+    UDS_PATHINFO_CREATE = 1u << 1,  /* the caller means to create the path (listen): a
+                                     * directory it may not write stops it too */
+};
+
+struct uds_pathinfo {
+    /* The directories on the way, "." first for a relative path, each stat()ed and checked
+     * with faccessat(AT_EACCESS): the first that stops the caller. */
+    enum uds_dir_problem dir_problem;
+    char dir[UDS_PATH_MAX + 1];     /* that directory ("" when none stops) */
+    int dir_errno;                  /* the error of stat(dir) when it failed, or 0 */
+    struct uds_file dir_file;       /* what dir is, when stat() worked */
+
+    /* The path itself, examined when dir_problem is UDS_DIR_OK or UDS_DIR_NO_WRITE. */
+    int path_errno;                 /* the error of lstat(path) (ENOENT: nothing there) */
+    struct uds_file file;           /* lstat(path) */
+    char link[UDS_PATH_MAX + 1];    /* a symlink's target as written in it, or "" */
+    int target_errno;               /* a symlink that stat() cannot follow: why (ENOENT
+                                     * dangling, EACCES, ELOOP...); else 0 */
+    struct uds_file target;         /* stat(path): what a connect reaches (file itself
+                                     * when it is no symlink; kind NONE when it cannot) */
+    bool may_write;                 /* the kernel lets the caller write target, which
+                                     * connecting to a socket needs (faccessat W_OK,
+                                     * AT_EACCESS: ACLs and capabilities count) */
+
+    /* With UDS_PATHINFO_PROBE, when target is a socket: */
+    enum uds_liveness live;
+    enum uds_socket_type live_type; /* the type that answered */
+    int probe_errno;                /* why live is UNKNOWN after a probe, or 0 */
+};
+
+/* Examine path (a filesystem path; "@" has no meaning here) as a client about to connect
+ * to it, or with UDS_PATHINFO_CREATE a server about to create it, would find it: fills
+ * *ret_info with the facts above. What cannot be examined is recorded, not an error.
+ * Errors: EINVAL path NULL or empty, ret_info NULL or an unknown flag; ENAMETOOLONG path
+ *         over UDS_PATH_MAX; ENOMEM; those of getgroups(). */
+UDS_API int uds_pathinfo_get(const char *path, unsigned flags, struct uds_pathinfo *ret_info);
+
 #ifdef __cplusplus
 }
 #endif

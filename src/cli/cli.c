@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli.c — the pieces every `uds` command shares: the one errno → exit-code table and the
- * "uds: ADDRESS: what happened; what to do" messages (which look at the path with stat to
- * say why), option-value parsers, the text/JSON logger and the stop signals of servers. No
- * sockets are opened here.
+ * "uds: ADDRESS: what happened; what to do" messages (with the facts at the path that
+ * explain them, from uds_pathinfo_get()), the words for files and modes, option-value
+ * parsers, the text/JSON logger and the stop signals of servers. No sockets are opened here.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -120,18 +119,13 @@ int cli_exit_code(enum cli_op op, int err) {
 
 void cli_mode_string(mode_t m, char out[11]) {
     static const char rwx[] = "rwxrwxrwx";
-    char type = '?';
+    static const char types[] = {
+        [UDS_FILE_SOCKET] = 's', [UDS_FILE_REGULAR] = '-', [UDS_FILE_DIR] = 'd',
+        [UDS_FILE_SYMLINK] = 'l', [UDS_FILE_FIFO] = 'p', [UDS_FILE_CHAR] = 'c',
+        [UDS_FILE_BLOCK] = 'b', [UDS_FILE_OTHER] = '?',
+    };
 
-    switch (m & S_IFMT) {
-    case S_IFSOCK: type = 's'; break;
-    case S_IFDIR: type = 'd'; break;
-    case S_IFREG: type = '-'; break;
-    case S_IFLNK: type = 'l'; break;
-    case S_IFIFO: type = 'p'; break;
-    case S_IFCHR: type = 'c'; break;
-    case S_IFBLK: type = 'b'; break;
-    }
-    out[0] = type;
+    out[0] = types[uds_file_kind_of(m)];
     for (int i = 0; i < 9; i++)
         out[1 + i] = (m & (1u << (8 - i))) ? rwx[i] : '-';
     if (m & S_ISUID)
@@ -176,88 +170,28 @@ void cli_append(char *buf, size_t size, size_t *used, const char *fmt, ...) {
         *used = *used + (size_t) n < size ? *used + (size_t) n : size - 1;
 }
 
-/* "srw------- root:root" */
-static void describe_stat(const struct stat *st, char *buf, size_t size) {
+const char *cli_file_kind(enum uds_file_kind kind) {
+    switch (kind) {
+    case UDS_FILE_SOCKET: return "a socket";
+    case UDS_FILE_REGULAR: return "a regular file";
+    case UDS_FILE_DIR: return "a directory";
+    case UDS_FILE_SYMLINK: return "a symbolic link";
+    case UDS_FILE_FIFO: return "a FIFO";
+    case UDS_FILE_CHAR: return "a character device";
+    case UDS_FILE_BLOCK: return "a block device";
+    case UDS_FILE_NONE: return "nothing";
+    case UDS_FILE_OTHER: break;
+    }
+    return "a file of an unknown type";
+}
+
+void cli_describe_file(const struct uds_file *file, char *buf, size_t size) {
     char mode[11], user[256], group[256];
 
-    cli_mode_string(st->st_mode, mode);
-    cli_user_name(st->st_uid, user, sizeof(user));
-    cli_group_name(st->st_gid, group, sizeof(group));
+    cli_mode_string(file->mode, mode);
+    cli_user_name(file->uid, user, sizeof(user));
+    cli_group_name(file->gid, group, sizeof(group));
     snprintf(buf, size, "%s %s:%s", mode, user, group);
-}
-
-enum dir_problem_kind {
-    DIR_OK = 0,
-    DIR_MISSING,        /* a directory on the way does not exist */
-    DIR_NOT_DIR,        /* ... is not a directory */
-    DIR_NO_SEARCH,      /* ... cannot be searched (x) by the caller */
-    DIR_NO_WRITE,       /* the parent cannot be written (need_write) */
-};
-
-struct dir_problem {
-    enum dir_problem_kind kind;
-    char dir[UDS_PATH_MAX + 1];
-    struct stat st;     /* of dir, for DIR_NO_SEARCH and DIR_NO_WRITE */
-};
-
-static bool check_dir(const char *dir, bool is_parent, bool need_write, struct dir_problem *p) {
-    snprintf(p->dir, sizeof(p->dir), "%s", dir);
-    if (stat(dir, &p->st) < 0) {
-        if (errno == ENOENT) {
-            p->kind = DIR_MISSING;
-            return true;
-        }
-        if (errno == ENOTDIR) {
-            p->kind = DIR_NOT_DIR;
-            return true;
-        }
-        /* EACCES here means an earlier directory blocked us; that one was reported. */
-        return false;
-    }
-    if (!S_ISDIR(p->st.st_mode)) {
-        p->kind = DIR_NOT_DIR;
-        return true;
-    }
-    if (faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0 && errno == EACCES) {
-        p->kind = DIR_NO_SEARCH;
-        return true;
-    }
-    if (is_parent && need_write && faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0 &&
-        errno == EACCES) {
-        p->kind = DIR_NO_WRITE;
-        return true;
-    }
-    return false;
-}
-
-/* The first directory on the way to path that is missing or in the caller's way. */
-static void find_dir_problem(const char *path, bool need_write, struct dir_problem *p) {
-    const char *last = strrchr(path, '/');
-    size_t end = last ? (size_t) (last - path) : 0;
-    char dir[UDS_PATH_MAX + 1];
-
-    p->kind = DIR_OK;
-    if (strlen(path) > UDS_PATH_MAX)
-        return;
-    if (path[0] != '/' && check_dir(".", !last, need_write, p))
-        return;
-    if (!last)
-        return;
-    for (size_t i = 0; i <= end; i++) {
-        if (i != end && path[i] != '/')
-            continue;
-        if (i == 0) {
-            if (path[0] != '/')
-                continue;
-            snprintf(dir, sizeof(dir), "/");
-        } else {
-            memcpy(dir, path, i);
-            dir[i] = '\0';
-        }
-        if (check_dir(dir, i == end, need_write, p))
-            return;
-    }
-    p->kind = DIR_OK;
 }
 
 /* ---- messages ------------------------------------------------------------------------- */
@@ -277,36 +211,23 @@ void cli_error(const char *address, const char *todo, const char *fmt, ...) {
                 todo ? todo : "");
 }
 
-/* What a file in the way is, for "is a FIFO, not a lock file". */
-static const char *file_kind(mode_t mode) {
-    switch (mode & S_IFMT) {
-    case S_IFLNK: return "a symbolic link";
-    case S_IFIFO: return "a FIFO";
-    case S_IFDIR: return "a directory";
-    case S_IFSOCK: return "a socket";
-    case S_IFCHR: return "a character device";
-    case S_IFBLK: return "a block device";
-    }
-    return "not a regular file";
-}
-
 /* A listen that failed on the lock file PATH.lock: name that file, not the socket's path,
  * and say what is wrong with it. Nothing is removed here: it may be another server's. */
 static int fail_lock(const char *address, int err) {
     const char *todo = "remove it if no server uses it";
     struct uds_addr addr;
-    char lock[UDS_PATH_MAX + sizeof(".lock")], what[UDS_PATH_MAX + 600], desc[600];
-    struct stat st;
+    struct uds_pathinfo pi;
+    char lock[UDS_LOCK_PATH_MAX + 1], what[UDS_PATH_MAX + 600], desc[600];
     bool seen;
 
-    if (uds_addr_parse(address, 0, &addr) < 0 || addr.kind != UDS_ADDR_PATH)
+    if (uds_addr_parse(address, 0, &addr) < 0 || addr.kind != UDS_ADDR_PATH ||
+        uds_lock_path(addr.name, lock, sizeof(lock)) < 0)
         return cli_fail(CLI_OP_LISTEN, address, err, NULL);
-    snprintf(lock, sizeof(lock), "%s.lock", addr.name);
-    seen = lstat(lock, &st) == 0;
+    seen = uds_pathinfo_get(lock, 0, &pi) == 0 && pi.file.kind != UDS_FILE_NONE;
     switch (err) {
     case EEXIST:
-        snprintf(what, sizeof(what), "is %s, not a lock file", seen ? file_kind(st.st_mode) :
-                 "not a regular file");
+        snprintf(what, sizeof(what), "is %s, not a lock file",
+                 seen ? cli_file_kind(pi.file.kind) : "not a regular file");
         break;
     case EADDRINUSE:
         snprintf(what, sizeof(what), "locked by another process, and no server answers at %s",
@@ -316,7 +237,7 @@ static int fail_lock(const char *address, int err) {
     case EACCES:
     case EPERM:
         if (seen) {
-            describe_stat(&st, desc, sizeof(desc));
+            cli_describe_file(&pi.file, desc, sizeof(desc));
             snprintf(what, sizeof(what), "permission denied (lock file %s, you are uid %u)", desc,
                      (unsigned) geteuid());
             todo = "remove it if no server uses it, or run as its owner";
@@ -331,102 +252,125 @@ static int fail_lock(const char *address, int err) {
     return err == EEXIST ? EX_CANTCREAT : cli_exit_code(CLI_OP_LISTEN, err);
 }
 
+/* The words of one failure: what happened and what to do; what points into buf when it
+ * was written for this case. */
+struct words {
+    const char *what;
+    const char *todo;
+    char buf[3 * UDS_PATH_MAX];
+};
+
+/* ENOENT, ENOTDIR: name the directory on the way that is missing or not one. */
+static void say_no_dir(enum cli_op op, const struct uds_pathinfo *pi, struct words *w) {
+    const char *why = pi->dir_problem == UDS_DIR_MISSING ? "does not exist" : "is not a directory";
+
+    if (pi->dir_problem != UDS_DIR_MISSING && pi->dir_problem != UDS_DIR_NOT_DIR)
+        return;
+    if (op == CLI_OP_LISTEN)
+        snprintf(w->buf, sizeof(w->buf), "directory %s %s", pi->dir, why);
+    else
+        snprintf(w->buf, sizeof(w->buf), "no such socket (directory %s %s)", pi->dir, why);
+    w->what = w->buf;
+}
+
+/* EACCES, EPERM: the directory that stops the caller, else the socket's mode and owner. */
+static void say_denied(enum cli_op op, const struct uds_pathinfo *pi, struct words *w) {
+    unsigned me = (unsigned) geteuid();
+    char desc[600];
+
+    if (pi->dir_problem == UDS_DIR_NO_SEARCH || pi->dir_problem == UDS_DIR_NO_WRITE) {
+        cli_describe_file(&pi->dir_file, desc, sizeof(desc));
+        snprintf(w->buf, sizeof(w->buf), "permission denied (directory %s is not %s: %s, you "
+                 "are uid %u)", pi->dir, pi->dir_problem == UDS_DIR_NO_SEARCH ? "searchable" :
+                 "writable", desc, me);
+        w->what = w->buf;
+        if (op == CLI_OP_LISTEN)
+            w->todo = "choose a directory you can write to, or ask for access";
+        else
+            w->todo = "ask for access to the directory, or run as its owner";
+    } else if (op == CLI_OP_CONNECT && pi->target.kind != UDS_FILE_NONE) {
+        cli_describe_file(&pi->target, desc, sizeof(desc));
+        if (pi->may_write) {
+            snprintf(w->buf, sizeof(w->buf), "permission denied (socket %s is writable by you, "
+                     "uid %u; a security module may refuse it)", desc, me);
+            w->todo = "check the SELinux/AppArmor policy";
+        } else {
+            snprintf(w->buf, sizeof(w->buf), "permission denied (socket %s, you are uid %u)",
+                     desc, me);
+        }
+        w->what = w->buf;
+    }
+}
+
+/* Words from the facts at the path, for the errors they explain. */
+static void say_path(enum cli_op op, const char *path, int err, struct words *w) {
+    struct uds_pathinfo pi;
+    bool facts_help = err == ENOENT || err == ENOTDIR || err == EACCES || err == EPERM ||
+                      (err == ECONNREFUSED && op == CLI_OP_CONNECT);
+
+    if (!facts_help ||
+        uds_pathinfo_get(path, op == CLI_OP_LISTEN ? UDS_PATHINFO_CREATE : 0, &pi) < 0)
+        return;
+    if (err == ENOENT || err == ENOTDIR) {
+        say_no_dir(op, &pi, w);
+    } else if (err == ECONNREFUSED) {
+        /* Linux connect() to a regular file or directory also says ECONNREFUSED. */
+        if (pi.target.kind != UDS_FILE_NONE && pi.target.kind != UDS_FILE_SOCKET) {
+            w->what = "exists and is not a socket";
+            w->todo = "check the address";
+        }
+    } else {
+        say_denied(op, &pi, w);
+    }
+}
+
 int cli_fail(enum cli_op op, const char *address, int err, const struct cli_fail_info *info) {
     const struct errmap *m = errmap_find(op, err);
-    const char *what = m ? m->what : strerror(err);
-    const char *todo = m ? m->todo : "check the address and try again";
+    struct words w = {
+        .what = m ? m->what : strerror(err),
+        .todo = m ? m->todo : "check the address and try again",
+    };
     int code = m ? m->code : CLI_EXIT_FAILURE;
     struct uds_addr addr;
     bool is_path = uds_addr_parse(address, 0, &addr) == 0 && addr.kind == UDS_ADDR_PATH;
-    const char *path = is_path ? addr.name : NULL;
-    char buf[3 * UDS_PATH_MAX], desc[600], dur[32];
-    struct dir_problem dp;
-    struct stat st;
+    char dur[32];
 
     if (op == CLI_OP_LISTEN && info && info->lock_failed)
         return fail_lock(address, err);
+    if (is_path)
+        say_path(op, addr.name, err, &w);
     switch (err) {
     case EADDRINUSE:
         if (op == CLI_OP_LISTEN && info && info->holder_pid > 0) {
-            snprintf(buf, sizeof(buf), "%s (pid %ld)", what, (long) info->holder_pid);
-            what = buf;
-        }
-        break;
-    case ENOENT:
-    case ENOTDIR:
-        if (!path)
-            break;
-        find_dir_problem(path, false, &dp);
-        if (dp.kind == DIR_MISSING || dp.kind == DIR_NOT_DIR) {
-            const char *why = dp.kind == DIR_MISSING ? "does not exist" : "is not a directory";
-            if (op == CLI_OP_LISTEN)
-                snprintf(buf, sizeof(buf), "directory %s %s", dp.dir, why);
-            else
-                snprintf(buf, sizeof(buf), "no such socket (directory %s %s)", dp.dir, why);
-            what = buf;
+            snprintf(w.buf, sizeof(w.buf), "%s (pid %ld)", w.what, (long) info->holder_pid);
+            w.what = w.buf;
         }
         break;
     case ECONNREFUSED:
-        if (op != CLI_OP_CONNECT)
-            break;
-        if (!path) {
-            what = "nothing is listening";
-            todo = "is the server running?";
-        } else if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-            /* Linux connect() to a regular file or directory also says ECONNREFUSED. */
-            what = "exists and is not a socket";
-            todo = "check the address";
+        if (op == CLI_OP_CONNECT && !is_path) {
+            w.what = "nothing is listening";
+            w.todo = "is the server running?";
         }
         break;
-    case EACCES:
-    case EPERM: {
-        uid_t me = geteuid();
-        if (!path)
-            break;
-        find_dir_problem(path, op == CLI_OP_LISTEN, &dp);
-        if (dp.kind == DIR_NO_SEARCH || dp.kind == DIR_NO_WRITE) {
-            describe_stat(&dp.st, desc, sizeof(desc));
-            snprintf(buf, sizeof(buf), "permission denied (directory %s is not %s: %s, you "
-                     "are uid %u)", dp.dir, dp.kind == DIR_NO_SEARCH ? "searchable" : "writable",
-                     desc, (unsigned) me);
-            what = buf;
-            if (op == CLI_OP_LISTEN)
-                todo = "choose a directory you can write to, or ask for access";
-            else
-                todo = "ask for access to the directory, or run as its owner";
-        } else if (op == CLI_OP_CONNECT && stat(path, &st) == 0) {
-            describe_stat(&st, desc, sizeof(desc));
-            if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0) {
-                snprintf(buf, sizeof(buf), "permission denied (socket %s is writable by you, "
-                         "uid %u; a security module may refuse it)", desc, (unsigned) me);
-                todo = "check the SELinux/AppArmor policy";
-            } else {
-                snprintf(buf, sizeof(buf), "permission denied (socket %s, you are uid %u)",
-                         desc, (unsigned) me);
-            }
-            what = buf;
-        }
-        break;
-    }
     case ETIMEDOUT:
         if (info && info->timeout_ms > 0) {
             cli_format_duration(info->timeout_ms, dur, sizeof(dur));
             if (op == CLI_OP_CONNECT)
-                snprintf(buf, sizeof(buf), "timed out after %s connecting (the server is not "
-                         "accepting)", dur);
+                snprintf(w.buf, sizeof(w.buf), "timed out after %s connecting (the server is "
+                         "not accepting)", dur);
             else
-                snprintf(buf, sizeof(buf), "no complete reply within %s", dur);
-            what = buf;
+                snprintf(w.buf, sizeof(w.buf), "no complete reply within %s", dur);
+            w.what = w.buf;
         }
         break;
     case ENAMETOOLONG:
-        snprintf(buf, sizeof(buf), "name too long (%zu bytes; the limit is %d for an abstract "
-                 "name or a path's last component, %d for a path)", strlen(address),
+        snprintf(w.buf, sizeof(w.buf), "name too long (%zu bytes; the limit is %d for an "
+                 "abstract name or a path's last component, %d for a path)", strlen(address),
                  UDS_SUN_PATH_MAX, UDS_PATH_MAX);
-        what = buf;
+        w.what = w.buf;
         break;
     }
-    cli_error(address, todo, "%s", what);
+    cli_error(address, w.todo, "%s", w.what);
     return code;
 }
 

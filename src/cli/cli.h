@@ -52,7 +52,8 @@ struct cli_fail_info {
 int cli_exit_code(enum cli_op op, int err);
 
 /* Print "uds: ADDRESS: what happened; what to do" for err during op and return the exit
- * code. The message looks at the path (lstat, modes, directories) where that helps. */
+ * code. The message tells the facts at the path (uds_pathinfo_get(): the directory in the
+ * way, what the file is, its mode and owner) where they explain the error. */
 int cli_fail(enum cli_op op, const char *address, int err, const struct cli_fail_info *info);
 
 /* Print "uds: ADDRESS: WHAT; TODO" (address may be NULL) as an error. */
@@ -107,6 +108,10 @@ const char *cli_signal_name(uint32_t signo);
 /* "srwxr-x---" as ls -l writes it: the type letter and the permission bits (setuid, setgid
  * and sticky included). */
 void cli_mode_string(mode_t mode, char out[11]);
+/* What a file is, in words: "a socket", "a regular file", "a FIFO", "nothing"... */
+const char *cli_file_kind(enum uds_file_kind kind);
+/* A file's mode, owner and group as ls -l and chown write them: "srw-rw---- root:app". */
+void cli_describe_file(const struct uds_file *file, char *buf, size_t size);
 /* The name of the user (group), or its number when it has none. */
 void cli_user_name(uid_t uid, char *buf, size_t size);
 void cli_group_name(gid_t gid, char *buf, size_t size);

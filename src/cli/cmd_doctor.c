@@ -4,17 +4,16 @@
  * caller can or cannot connect to a Unix socket: missing or unsearchable directories, a path
  * that is not a socket, a stale socket (and its lock file), the live listener (process,
  * since when), write permission, a full backlog, a path too long for sun_path, an abstract
- * name, a path deleted or replaced under its listener. It looks (lstat, sock_diag, /proc)
- * and, when nothing stands in the way, connects once to confirm; it never removes anything.
+ * name, a path deleted or replaced under its listener. It looks (the path's facts from
+ * uds_pathinfo_get(), sock_diag, /proc) and, when nothing stands in the way, connects once
+ * to confirm; it never removes anything. The words are here, the facts in the library.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +41,7 @@ struct doctor {
     struct finding findings[MAX_FINDINGS];
     size_t n;
     bool blocked;           /* an error finding says the caller cannot connect */
+    struct uds_pathinfo pi; /* the facts at a path address */
     struct uds_socklist socks;
     bool have_socks;
     struct uds_procfd_list procs;
@@ -106,42 +106,6 @@ static void add(struct doctor *d, const char *code, enum severity sev, int exit_
 
 /* ---- words for people ----------------------------------------------------------------- */
 
-static const char *file_kind(mode_t m) {
-    switch (m & S_IFMT) {
-    case S_IFREG: return "a regular file";
-    case S_IFDIR: return "a directory";
-    case S_IFIFO: return "a FIFO (named pipe)";
-    case S_IFCHR: return "a character device";
-    case S_IFBLK: return "a block device";
-    case S_IFLNK: return "a symbolic link";
-    case S_IFSOCK: return "a socket";
-    default: return "not a socket";
-    }
-}
-
-/* "srw-rw---- (owner root, group app)" */
-static void describe_stat(const struct stat *st, char *buf, size_t size) {
-    char mode[11], user[256], group[256];
-
-    cli_mode_string(st->st_mode, mode);
-    cli_user_name(st->st_uid, user, sizeof(user));
-    cli_group_name(st->st_gid, group, sizeof(group));
-    snprintf(buf, size, "%s (owner %s, group %s)", mode, user, group);
-}
-
-static bool in_group(gid_t gid) {
-    gid_t groups[NGROUPS_MAX];
-    int n;
-
-    if (getegid() == gid)
-        return true;
-    n = getgroups(NGROUPS_MAX, groups);
-    for (int i = 0; i < n; i++)
-        if (groups[i] == gid)
-            return true;
-    return false;
-}
-
 /* "uid 65534 (nobody), group nogroup", "uid 1000 (ann), groups ann, wheel" */
 static void describe_me(char *buf, size_t size) {
     gid_t groups[NGROUPS_MAX];
@@ -164,21 +128,13 @@ static void describe_me(char *buf, size_t size) {
     }
 }
 
-/* Which of the owner/group/other permission classes applies to the caller, and why. */
-static const char *perm_class(const struct stat *st, mode_t *ret_w, mode_t *ret_x) {
-    if (geteuid() == st->st_uid) {
-        *ret_w = S_IWUSR;
-        *ret_x = S_IXUSR;
-        return "you are its owner";
+/* Why the class of permission bits that applies to the caller is the one it is. */
+static const char *perm_why(enum uds_perm_class class) {
+    switch (class) {
+    case UDS_PERM_OWNER: return "you are its owner";
+    case UDS_PERM_GROUP: return "you are in its group";
+    default: return "you are neither its owner nor in its group, so the 'other' bits apply";
     }
-    if (in_group(st->st_gid)) {
-        *ret_w = S_IWGRP;
-        *ret_x = S_IXGRP;
-        return "you are in its group";
-    }
-    *ret_w = S_IWOTH;
-    *ret_x = S_IXOTH;
-    return "you are neither its owner nor in its group, so the 'other' bits apply";
 }
 
 /* "nginx (pid 4242, running since 2026-11-24 09:12:00)", or "a process you may not see".
@@ -237,12 +193,13 @@ static bool bound_here(const struct doctor *d, const struct uds_sockinfo *s) {
     return false;
 }
 
-/* The socket that serves the file st, if any. */
-static const struct uds_sockinfo *server_of_file(const struct doctor *d, const struct stat *st) {
+/* The socket that serves the file f, if any. */
+static const struct uds_sockinfo *server_of_file(const struct doctor *d,
+                                                 const struct uds_file *f) {
     for (size_t i = 0; i < d->socks.n; i++) {
         const struct uds_sockinfo *s = &d->socks.socks[i];
-        if ((s->has & UDS_SOCKINFO_FILE) && s->file_dev == st->st_dev &&
-            s->file_ino == st->st_ino && accepts(s))
+        if ((s->has & UDS_SOCKINFO_FILE) && s->file_dev == f->dev && s->file_ino == f->ino &&
+            accepts(s))
             return s;
     }
     return NULL;
@@ -311,66 +268,58 @@ static void check_backlog(struct doctor *d, const struct uds_sockinfo *s) {
             s->recv_q == 1 ? "" : "s", s->recv_q == 1 ? "s" : "", (unsigned long) s->send_q);
 }
 
-/* Walk the directories leading to the path. Returns false when one blocks the way. */
-static bool check_dirs(struct doctor *d, const char *path) {
-    char dir[PATH_MAX + UDS_PATH_MAX + 2], desc[600], me[1024];
-    const char *last = strrchr(path, '/');
-    struct stat st;
+/* The directory on the way that the caller may not search. */
+static void check_dir_search(struct doctor *d) {
+    const struct uds_pathinfo *pi = &d->pi;
+    char desc[600], me[1024], group[256], *advice = NULL;
 
-    if (!last)
+    cli_describe_file(&pi->dir_file, desc, sizeof(desc));
+    describe_me(me, sizeof(me));
+    cli_group_name(pi->dir_file.gid, group, sizeof(group));
+    if (asprintf(&advice,
+                 "Ask the owner of %s to let you through (chmod o+x %s, or add you to group %s "
+                 "and chmod g+x %s), or run as a user who may. The socket's own mode does not "
+                 "help while a directory blocks the way.", pi->dir, pi->dir, group,
+                 pi->dir) < 0)
+        advice = NULL;
+    add(d, "dir-not-searchable", SEV_ERROR, EX_NOPERM, advice,
+        "You cannot reach the socket: the directory %s is %s and you (%s) may not search it "
+        "(%s).", pi->dir, desc, me, perm_why(pi->dir_file.perm));
+    free(advice);
+}
+
+/* The directories leading to the path. Returns false when one blocks the way. */
+static bool check_dirs(struct doctor *d) {
+    const struct uds_pathinfo *pi = &d->pi;
+
+    switch (pi->dir_problem) {
+    case UDS_DIR_OK:
+    case UDS_DIR_NO_WRITE:      /* asked only of a path to create */
         return true;
-    for (size_t i = 0; path + i <= last; i++) {
-        if (path[i] != '/' || (i == 0 && path[0] != '/'))
-            continue;
-        if (i == 0) {
-            strcpy(dir, "/");
-        } else {
-            memcpy(dir, path, i);
-            dir[i] = '\0';
-        }
-        if (stat(dir, &st) < 0) {
-            if (errno == ENOENT) {
-                add(d, "dir-missing", SEV_ERROR, EX_CANTCREAT,
-                    "Check the path; if it is right, the server has not created its "
-                    "directory yet: start it (or create the directory with the owner and "
-                    "mode it expects).",
-                    "The directory %s does not exist.", dir);
-            } else if (errno == ENOTDIR) {
-                add(d, "not-a-directory", SEV_ERROR, EX_CANTCREAT, "Check the path.",
-                    "%s is not a directory, so nothing can be under it.", dir);
-            } else {
-                add(d, "dir-unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
-                    "Cannot examine the directory %s: %s.", dir, strerror(errno));
-            }
-            return false;
-        }
-        if (!S_ISDIR(st.st_mode)) {
+    case UDS_DIR_MISSING:
+        add(d, "dir-missing", SEV_ERROR, EX_CANTCREAT,
+            "Check the path; if it is right, the server has not created its directory yet: "
+            "start it (or create the directory with the owner and mode it expects).",
+            "The directory %s does not exist.", pi->dir);
+        break;
+    case UDS_DIR_NOT_DIR:
+        if (pi->dir_file.kind == UDS_FILE_NONE)
             add(d, "not-a-directory", SEV_ERROR, EX_CANTCREAT, "Check the path.",
-                "%s is %s, not a directory, so nothing can be under it.", dir,
-                file_kind(st.st_mode));
-            return false;
-        }
-        if (faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0 && errno == EACCES) {
-            mode_t w, x;
-            char *advice = NULL, group[256];
-            const char *why = perm_class(&st, &w, &x);
-            describe_stat(&st, desc, sizeof(desc));
-            describe_me(me, sizeof(me));
-            cli_group_name(st.st_gid, group, sizeof(group));
-            if (asprintf(&advice,
-                     "Ask the owner of %s to let you through (chmod o+x %s, or add you to "
-                     "group %s and chmod g+x %s), or run as a user who may. The socket's own "
-                     "mode does not help while a directory blocks the way.", dir, dir, group,
-                     dir) < 0)
-                advice = NULL;
-            add(d, "dir-not-searchable", SEV_ERROR, EX_NOPERM, advice,
-                "You cannot reach the socket: the directory %s is %s and you (%s) may not "
-                "search it (%s).", dir, desc, me, why);
-            free(advice);
-            return false;
-        }
+                "%s is not a directory, so nothing can be under it.", pi->dir);
+        else
+            add(d, "not-a-directory", SEV_ERROR, EX_CANTCREAT, "Check the path.",
+                "%s is %s, not a directory, so nothing can be under it.", pi->dir,
+                cli_file_kind(pi->dir_file.kind));
+        break;
+    case UDS_DIR_NO_SEARCH:
+        check_dir_search(d);
+        break;
+    case UDS_DIR_ERROR:
+        add(d, "dir-unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
+            "Cannot examine the directory %s: %s.", pi->dir, strerror(pi->dir_errno));
+        break;
     }
-    return true;
+    return false;
 }
 
 /* Whether pid holds a listener bound at this path (one the path may no longer reach). */
@@ -391,11 +340,12 @@ static bool holds_listener_here(const struct doctor *d, pid_t pid) {
 }
 
 static void check_lock(struct doctor *d, const char *path) {
-    char lock[PATH_MAX + UDS_PATH_MAX + 8], who[512];
+    char lock[UDS_LOCK_PATH_MAX + 1], who[512];
     pid_t pid = 0;
     int r;
 
-    snprintf(lock, sizeof(lock), "%s.lock", path);
+    if (uds_lock_path(path, lock, sizeof(lock)) < 0)
+        return;
     r = uds_flock_holder(lock, &pid);
     if (r < 0)
         return;     /* no lock file: nothing to say */
@@ -464,54 +414,92 @@ static void check_stale(struct doctor *d, const char *path) {
     check_lock(d, path);
 }
 
-static void check_write(struct doctor *d, const char *path, const struct stat *st) {
+static void check_write(struct doctor *d) {
+    const struct uds_file *sock = &d->pi.target;
     char desc[600], me[1024], group[256], *advice = NULL;
-    mode_t w, x;
-    const char *why;
 
-    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0 || errno != EACCES)
+    if (d->pi.may_write)
         return;
-    why = perm_class(st, &w, &x);
-    describe_stat(st, desc, sizeof(desc));
+    cli_describe_file(sock, desc, sizeof(desc));
     describe_me(me, sizeof(me));
-    cli_group_name(st->st_gid, group, sizeof(group));
+    cli_group_name(sock->gid, group, sizeof(group));
     if (asprintf(&advice,
                  "Ask for access: the server can give its socket a group you are in and mode "
                  "0660 (uds serve --group %s --mode 0660, and add yourself to %s), or mode "
                  "0666 for everyone; or run as the socket's owner or root.",
-                 st->st_gid == 0 ? "GROUP" : group, st->st_gid == 0 ? "GROUP" : group) < 0)
+                 sock->gid == 0 ? "GROUP" : group, sock->gid == 0 ? "GROUP" : group) < 0)
         advice = NULL;
     add(d, "no-write-permission", SEV_ERROR, EX_NOPERM, advice,
         "You may not connect: connecting needs write permission on the socket, which is %s, "
-        "and you (%s) have none (%s).", desc, me, why);
+        "and you (%s) have none (%s).", desc, me, perm_why(sock->perm));
     free(advice);
 }
 
-/* Without sock_diag: is anything there? 1 listening, 0 stale, -1 cannot tell. */
-static int probe_by_connect(struct doctor *d) {
-    static const enum uds_socket_type types[] = { UDS_STREAM, UDS_SEQPACKET, UDS_DGRAM };
+/* Nothing at the path: deleted under its listener, or never made. */
+static void check_missing(struct doctor *d, const char *path) {
+    const struct uds_sockinfo *s = orphan_listener(d, UDS_PATH_MISSING);
+    char who[512];
 
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        struct uds_connect_opts o = { .type = types[i], .timeout_ms = PROBE_TIMEOUT_MS };
-        int fd = uds_connect(d->address, &o);
-        if (fd >= 0) {
-            close(fd);
-            return 1;
-        }
-        if (errno == EPROTOTYPE)
-            continue;
-        if (errno == ECONNREFUSED)
-            return 0;
-        return errno == ETIMEDOUT || errno == EAGAIN ? 1 : -1;
+    if (s) {
+        describe_holder(d, s->inode, who, sizeof(who));
+        add(d, "path-deleted", SEV_ERROR, EX_UNAVAILABLE,
+            "Restart the server so it creates the file again (and find out what deleted it: "
+            "a cleanup job, or a second instance stopping?).",
+            "There is no file at this path, but %s still listens on a socket bound here: its "
+            "file was deleted, so it is unreachable by path.", who);
+    } else {
+        add(d, "path-missing", SEV_ERROR, EX_UNAVAILABLE,
+            "Start the server, or check the path: is the server configured for another one?",
+            "There is no socket at this path (nothing exists there).");
     }
-    return -1;
+    check_lock(d, path);
+}
+
+/* A symlink at the path: followed, or why it cannot be. Returns false when it cannot. */
+static bool check_symlink(struct doctor *d) {
+    const struct uds_pathinfo *pi = &d->pi;
+    int e = pi->target_errno;
+
+    if (e == 0) {
+        add(d, "symlink", SEV_INFO, 0, NULL,
+            "The path is a symbolic link to %s; connecting follows it.", pi->link);
+        return true;
+    }
+    add(d, e == ENOENT ? "dangling-symlink" : "symlink-blocked", SEV_ERROR,
+        e == ENOENT ? EX_UNAVAILABLE : e == EACCES ? EX_NOPERM : CLI_EXIT_FAILURE,
+        "Point the link at the server's socket, or start the server.",
+        "The path is a symbolic link to %s, which cannot be followed: %s.", pi->link,
+        strerror(e));
+    return false;
+}
+
+/* A socket at the path: who serves it, or that it is stale; whether the caller may write
+ * it. With sock_diag the dump says who listens; without it, the probe did. */
+static void check_socket(struct doctor *d, const char *path) {
+    const struct uds_sockinfo *server = NULL;
+    char desc[600];
+
+    cli_describe_file(&d->pi.target, desc, sizeof(desc));
+    add(d, "socket", SEV_INFO, 0, NULL, "The path is a socket: %s.", desc);
+    if (d->have_socks) {
+        server = server_of_file(d, &d->pi.target);
+        if (!server)
+            check_stale(d, path);
+    } else if (d->pi.live == UDS_LIVE_STALE) {
+        check_stale(d, path);
+    } else if (d->pi.live != UDS_LIVE_UNKNOWN) {
+        add(d, "listening", SEV_INFO, 0, NULL, "Something listens on it.");
+    }
+    if (server)
+        check_listener(d, server);
+    check_write(d);
+    if (server)
+        check_backlog(d, server);
 }
 
 static void check_path(struct doctor *d) {
     const char *path = d->addr.name;
-    const struct uds_sockinfo *server = NULL;
-    struct stat st;
-    char desc[600], target[PATH_MAX];
+    const struct uds_pathinfo *pi = &d->pi;
 
     if (d->addr.len > UDS_SUN_PATH_MAX)
         add(d, "path-too-long", SEV_WARNING, 0,
@@ -521,7 +509,12 @@ static void check_path(struct doctor *d) {
             "Python and most programs cannot connect to it. udskit tools (uds, libudskit) "
             "still reach it, through /proc/self/fd.", d->addr.len, UDS_SUN_PATH_MAX);
 
-    if (!check_dirs(d, path)) {
+    if (uds_pathinfo_get(path, d->have_socks ? 0 : UDS_PATHINFO_PROBE, &d->pi) < 0) {
+        add(d, "unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
+            "Cannot examine the path: %s.", strerror(errno));
+        return;
+    }
+    if (!check_dirs(d)) {
         const struct uds_sockinfo *s = orphan_listener(d, UDS_PATH_OK);
         if (!s)
             s = orphan_listener(d, UDS_PATH_UNKNOWN);
@@ -534,73 +527,28 @@ static void check_path(struct doctor *d) {
         }
         return;
     }
-    if (lstat(path, &st) < 0) {
-        if (errno == ENOENT) {
-            const struct uds_sockinfo *s = orphan_listener(d, UDS_PATH_MISSING);
-            if (s) {
-                char who[512];
-                describe_holder(d, s->inode, who, sizeof(who));
-                add(d, "path-deleted", SEV_ERROR, EX_UNAVAILABLE,
-                    "Restart the server so it creates the file again (and find out what "
-                    "deleted it: a cleanup job, or a second instance stopping?).",
-                    "There is no file at this path, but %s still listens on a socket bound "
-                    "here: its file was deleted, so it is unreachable by path.", who);
-            } else {
-                add(d, "path-missing", SEV_ERROR, EX_UNAVAILABLE,
-                    "Start the server, or check the path: is the server configured for "
-                    "another one?",
-                    "There is no socket at this path (nothing exists there).");
-            }
-            check_lock(d, path);
-            return;
-        }
-        add(d, "unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
-            "Cannot examine the path: %s.", strerror(errno));
+    if (pi->path_errno == ENOENT) {
+        check_missing(d, path);
         return;
     }
-    if (S_ISLNK(st.st_mode)) {
-        ssize_t n = readlink(path, target, sizeof(target) - 1);
-        target[n > 0 ? n : 0] = '\0';
-        if (stat(path, &st) < 0) {
-            int e = errno;
-            add(d, e == ENOENT ? "dangling-symlink" : "symlink-blocked", SEV_ERROR,
-                e == ENOENT ? EX_UNAVAILABLE : e == EACCES ? EX_NOPERM : CLI_EXIT_FAILURE,
-                "Point the link at the server's socket, or start the server.",
-                "The path is a symbolic link to %s, which cannot be followed: %s.", target,
-                strerror(e));
-            return;
-        }
-        add(d, "symlink", SEV_INFO, 0, NULL,
-            "The path is a symbolic link to %s; connecting follows it.", target);
+    if (pi->path_errno != 0) {
+        add(d, "unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
+            "Cannot examine the path: %s.", strerror(pi->path_errno));
+        return;
     }
-    if (!S_ISSOCK(st.st_mode)) {
+    if (pi->file.kind == UDS_FILE_SYMLINK && !check_symlink(d))
+        return;
+    if (pi->target.kind != UDS_FILE_SOCKET) {
         add(d, "not-a-socket", SEV_ERROR, EX_CANTCREAT,
             "Point the client at the server's socket. If this file stands where a server "
             "should listen, move it away: uds serve never replaces what is not a socket.",
-            "The path is %s, not a socket: nothing can connect to it.", file_kind(st.st_mode));
+            "The path is %s, not a socket: nothing can connect to it.",
+            cli_file_kind(pi->target.kind));
         check_replaced(d);
         check_lock(d, path);
         return;
     }
-    describe_stat(&st, desc, sizeof(desc));
-    add(d, "socket", SEV_INFO, 0, NULL, "The path is a socket: %s.", desc);
-
-    if (d->have_socks) {
-        server = server_of_file(d, &st);
-        if (!server)
-            check_stale(d, path);
-    } else {
-        int r = probe_by_connect(d);
-        if (r == 0)
-            check_stale(d, path);
-        else if (r > 0)
-            add(d, "listening", SEV_INFO, 0, NULL, "Something listens on it.");
-    }
-    if (server)
-        check_listener(d, server);
-    check_write(d, path, &st);
-    if (server)
-        check_backlog(d, server);
+    check_socket(d, path);
 }
 
 static void check_abstract(struct doctor *d) {
@@ -612,11 +560,12 @@ static void check_abstract(struct doctor *d) {
         "@%s is an abstract socket: it has no file, hence no file permissions; any process "
         "in this network namespace can connect to it.", d->addr.name);
     if (!d->have_socks) {
-        int r = probe_by_connect(d);
-        if (r == 0)
+        enum uds_liveness live = UDS_LIVE_UNKNOWN;
+        (void) uds_probe(&d->addr, &live, NULL);   /* on failure it cannot tell: UNKNOWN */
+        if (live == UDS_LIVE_STALE)
             add(d, "no-listener", SEV_ERROR, EX_UNAVAILABLE, "Start the server.",
                 "Nothing is bound to this abstract name.");
-        else if (r > 0)
+        else if (live != UDS_LIVE_UNKNOWN)
             add(d, "listening", SEV_INFO, 0, NULL, "Something listens on it.");
         return;
     }
@@ -636,17 +585,18 @@ static void check_abstract(struct doctor *d) {
 static void confirm(struct doctor *d) {
     struct uds_connect_opts o = { .timeout_ms = PROBE_TIMEOUT_MS };
     const struct uds_sockinfo *s = NULL;
-    struct stat st;
     int fd, e;
 
     if (d->have_socks) {
         if (d->addr.kind == UDS_ADDR_ABSTRACT)
             s = server_of_abstract(d);
-        else if (stat(d->addr.name, &st) == 0)
-            s = server_of_file(d, &st);
+        else if (d->pi.target.kind != UDS_FILE_NONE)
+            s = server_of_file(d, &d->pi.target);
     }
     if (s)
         o.type = s->type;
+    else if (d->pi.live != UDS_LIVE_UNKNOWN)
+        o.type = d->pi.live_type;   /* what answered the probe */
     fd = uds_connect(d->address, &o);
     if (fd >= 0) {
         close(fd);

@@ -672,6 +672,7 @@ static int check_combinations(const struct serve_args *a) {
     if (a->program) {
         const char *which = a->reply ? "--reply" : a->framed ? "--framed" :
                             a->common.idle_ms > 0 ? "--idle-timeout" :
+                            a->common.first_byte_ms != CLI_NOT_GIVEN ? "--first-byte-timeout" :
                             a->max_message_set ? "--max-message" : NULL;
         if (which)
             return cli_usage("serve", "%s does not go with -- PROGRAM: the program does the "
@@ -682,6 +683,9 @@ static int check_combinations(const struct serve_args *a) {
     }
     if (a->framed && a->type == UDS_DGRAM)
         return cli_usage("serve", "--framed needs --type stream or seqpacket, not dgram");
+    if (a->common.first_byte_ms != CLI_NOT_GIVEN && a->type == UDS_DGRAM)
+        return cli_usage("serve", "--first-byte-timeout needs connections: --type stream or "
+                         "seqpacket, not dgram");
     if (a->common.max_per_uid > 0 && a->type == UDS_DGRAM)
         return cli_usage("serve", "--max-conns-per-uid needs connections: --type stream or "
                          "seqpacket, not dgram");
@@ -834,7 +838,7 @@ static void log_drain_cut(const struct serve *sv) {
 static int run_server(struct serve *sv, int sigfd) {
     const struct serve_args *a = sv->args;
     sv->lines = a->reply && a->type == UDS_STREAM && !a->framed;
-    sv->first_byte_ms = SERVE_FIRST_BYTE_MS;
+    sv->first_byte_ms = cli_listen_opts_first_byte_ms(&a->common, SERVE_FIRST_BYTE_MS);
     struct uds_server_opts sopts = {
         .max_conns = (size_t) a->common.max_conns,
         .idle_timeout_ms = a->common.idle_ms,

@@ -39,10 +39,25 @@ struct target {
     char lock[sizeof(((struct sockaddr_un *) 0)->sun_path) + sizeof(LOCK_SUFFIX)];
 };
 
+_Static_assert(UDS_LOCK_PATH_MAX == UDS_PATH_MAX + sizeof(LOCK_SUFFIX) - 1,
+               "UDS_LOCK_PATH_MAX follows the suffix");
+
+int uds_lock_path(const char *path, char *buf, size_t size) {
+    int n;
+
+    if (!path || !path[0] || !buf)
+        return uds__fail(EINVAL);
+    n = snprintf(buf, size, "%s" LOCK_SUFFIX, path);
+    if (n < 0 || (size_t) n >= size)
+        return uds__fail(ENAMETOOLONG);
+    return n;
+}
+
 static int target_open(const struct uds_addr *addr, struct target *t) {
     if (uds__sockaddr_for(addr, &t->sa, &t->sa_len, &t->dirfd) < 0)
         return -1;
-    (void) snprintf(t->lock, sizeof(t->lock), "%s" LOCK_SUFFIX, t->sa.sun_path);
+    /* Cannot fail: lock holds any sun_path and the suffix. */
+    (void) uds_lock_path(t->sa.sun_path, t->lock, sizeof(t->lock));
     return 0;
 }
 

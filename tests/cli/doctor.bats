@@ -67,7 +67,7 @@ print(" ".join(f["code"] for f in d["findings"]))'
     doctor_nobody "$T/s.sock"
     [ "$status" -eq 77 ]
     [[ "$output" == *"connecting needs write permission on the socket, which is srw-------"* ]]
-    [[ "$output" == *"owner root, group root"* ]]
+    [[ "$output" == *"which is srw------- root:root,"* ]]
     [[ "$output" == *"you (uid 65534"* ]]
     [[ "$output" == *"neither its owner nor in its group"* ]]
     # the listener is there, but nobody may not see which process it is
@@ -81,7 +81,7 @@ print(" ".join(f["code"] for f in d["findings"]))'
     run --separate-stderr setpriv --reuid=65533 --regid=65533 --clear-groups \
         timeout 10 "$UDS" doctor "$T/s.sock"
     [ "$status" -eq 77 ]
-    [[ "$output" == *"srw------- (owner nobody"* ]]
+    [[ "$output" == *"srw------- nobody:"* ]]
     [[ "$output" == *"you (uid 65533"* ]]
     doctor "$T/s.sock"
     [ "$status" -eq 0 ]     # root may
@@ -99,7 +99,7 @@ print(" ".join(f["code"] for f in d["findings"]))'
     start_server --mode 0777 "$T/private/s.sock"
     doctor_nobody "$T/private/s.sock"
     [ "$status" -eq 77 ]
-    [[ "$output" == *"the directory $T/private is drwx------ (owner root, group root)"* ]]
+    [[ "$output" == *"the directory $T/private is drwx------ root:root and you"* ]]
     [[ "$output" == *"may not search it"* ]]
     [[ "$output" == *"chmod o+x $T/private"* ]]
     doctor "$T/private/s.sock"

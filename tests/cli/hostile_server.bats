@@ -164,3 +164,39 @@ for _ in range(20000):
     grep -E -- '--drain-timeout 1s ran out: closed 3 connections still open, with [1-9][0-9]* reply bytes unsent' \
         "$SERVER_LOG"
 }
+
+@test "hostile: a client that says nothing is closed after --first-byte-timeout; one that spoke stays" {
+    need_root
+    start_server -v --drain-timeout 1 --mode 0666 --first-byte-timeout 1 --reply ok "$T/s.sock"
+    # A silent client (as nobody) and one that sends a line, then says nothing more.
+    run timeout 10 setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups \
+        /usr/bin/python3 -c '
+import socket, sys, time
+silent = socket.socket(socket.AF_UNIX); silent.connect(sys.argv[1])
+talker = socket.socket(socket.AF_UNIX); talker.connect(sys.argv[1])
+talker.sendall(b"hi\n")
+assert talker.recv(16) == b"ok\n"
+t0 = time.monotonic()
+silent.settimeout(5)
+assert silent.recv(16) == b""
+closed = time.monotonic() - t0
+talker.settimeout(1.5)
+try:
+    still = talker.recv(16)
+except socket.timeout:
+    still = "open"
+print("%.1f" % closed, still)
+' "$T/s.sock"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${output#* }" = open ]
+    wait_for_line "$SERVER_LOG" "uid $NOBODY gid $NOBODY: sent nothing for 1s \(--first-byte-timeout\)"
+}
+
+@test "hostile: --first-byte-timeout is a usage error with -- PROGRAM and with dgram" {
+    run "$UDS" serve --first-byte-timeout 5 "$T/s.sock" -- cat
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"--first-byte-timeout does not go with -- PROGRAM"* ]]
+    run "$UDS" serve --type dgram --first-byte-timeout 5 "$T/d.sock"
+    [ "$status" -eq 64 ]
+}
