@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server.c — connections over a uds_loop: accept on a Unix or TCP listener (allow-list,
- * connection limit, EMFILE shedding), reads into one shared buffer, queued replies with backpressure, idle timeout,
- * deferred close and graceful drain; in message mode, cuts stream input into frames with
- * frame.c. Beyond that it does not interpret the bytes (policy lives in the callbacks) and
- * makes no epoll calls (loop.c does).
+ * connection limit, EMFILE shedding), reads into one shared buffer, queued replies with
+ * backpressure, idle timeout, deferred close and graceful drain; in message mode, cuts
+ * stream input into frames with frame.c. Beyond that it does not interpret the bytes
+ * (policy lives in the callbacks) and makes no epoll calls (loop.c does).
  */
 #include <errno.h>
 #include <fcntl.h>
