@@ -223,6 +223,134 @@ UDS_API int uds_connect(const char *address, const struct uds_connect_opts *opts
 UDS_API int uds_connect_addr(const struct uds_addr *addr, const struct uds_connect_opts *opts);
 
 /* ---------------------------------------------------------------------------------------
+ * TCP: where udskit takes either family (a uds_server's listener, a uds_dialer's
+ * destination), tcp:HOST:PORT resolved, listened on and named. Which hosts may be
+ * listened on is the caller's policy: nothing here refuses a public address.
+ * ------------------------------------------------------------------------------------- */
+
+#define UDS_TCP_ADDRS_MAX 8
+
+/* A host's addresses, in the order getaddrinfo() gives them. */
+struct uds_tcp_addrs {
+    size_t n;
+    struct sockaddr_storage addrs[UDS_TCP_ADDRS_MAX];  /* AF_INET or AF_INET6, with the port */
+    socklen_t lens[UDS_TCP_ADDRS_MAX];
+};
+
+/* Resolve a tcp: address with getaddrinfo() (which may block, asking DNS): its IPv4 and
+ * IPv6 addresses, the first UDS_TCP_ADDRS_MAX of them. Returns the count (>= 1).
+ * *gai_error (may be NULL) is written on success and on failure alike: getaddrinfo()'s
+ * code, for gai_strerror(), or 0 when it succeeded.
+ * Errors: EINVAL not a tcp: address; ENOENT the host is not known (EAI_NONAME) or has no
+ * IPv4 or IPv6 address (*gai_error 0); EAGAIN a temporary failure (EAI_AGAIN); ENOMEM;
+ * with EAI_SYSTEM, the errno getaddrinfo() left; EIO any other getaddrinfo() failure. */
+UDS_API int uds_tcp_resolve(const struct uds_addr *addr, struct uds_tcp_addrs *ret_addrs,
+                            int *gai_error);
+
+/* The tcp: address (host as a numeric IPv4 or IPv6 address, port) of an AF_INET or
+ * AF_INET6 socket address. Errors: EINVAL NULL; EAFNOSUPPORT another family. */
+UDS_API int uds_addr_from_inet(const struct sockaddr *sa, struct uds_addr *ret_addr);
+
+/* Bind a TCP stream socket to sa (AF_INET or AF_INET6, from uds_tcp_resolve() for
+ * instance) and listen, with SO_REUSEADDR (a restart need not wait out TIME_WAIT) and, for
+ * IPv6, IPV6_V6ONLY ([::] is IPv6 only). Of opts, only backlog (0 = SOMAXCONN), type
+ * (UDS_STREAM) and UDS_LISTEN_NONBLOCK apply; the rest is for socket files and must be 0.
+ * ret_listener->addr is the address bound: tcp:, with the port the kernel chose for port 0.
+ * uds_unlisten() closes it. Returns the listening fd.
+ * Errors: EINVAL bad options; EAFNOSUPPORT not AF_INET/AF_INET6; EADDRINUSE the port is
+ * taken; EACCES a port below 1024 without CAP_NET_BIND_SERVICE; EADDRNOTAVAIL not an
+ * address of this machine; those of socket(). */
+UDS_API int uds_listen_tcp(const struct sockaddr *sa, socklen_t len,
+                           const struct uds_listen_opts *opts, struct uds_listener *ret_listener);
+
+/* uds_listener_adopt() for a TCP listening socket (an inherited or socket-activated one):
+ * sets O_CLOEXEC, reads its address into ret_listener->addr (tcp:). Consumes fd (closed on
+ * failure too). Errors: EBADF; ENOTSOCK; EAFNOSUPPORT not AF_INET/AF_INET6; EINVAL not a
+ * listening stream socket. */
+UDS_API int uds_listener_adopt_tcp(int fd, struct uds_listener *ret_listener);
+
+/* Whether sa is a loopback address: 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104. */
+UDS_API bool uds_inet_is_loopback(const struct sockaddr *sa);
+
+/* Whether connecting to addr would reach listener, whatever the spelling: the same socket
+ * file by any path (relative or absolute, through symbolic links), the same abstract
+ * name, or one of addr's TCP addresses (tcp, as uds_tcp_resolve() gives them; NULL:
+ * resolved now) on the listener's port at an address it takes: its own, or for a
+ * listener on every address (0.0.0.0, [::]) loopback or one of this machine's, IPv4 too
+ * on [::] without IPV6_V6ONLY; 0.0.0.0 and :: as a destination are loopback, as connect()
+ * takes them. For a program that must not connect to itself. Returns 1, 0 (also when a
+ * path cannot be looked at), or -1: EINVAL; those of uds_tcp_resolve(). */
+UDS_API int uds_listener_reached_by(const struct uds_listener *listener,
+                                    const struct uds_addr *addr, const struct uds_tcp_addrs *tcp);
+
+/* ---------------------------------------------------------------------------------------
+ * Dialer: connect without blocking, driven by a uds_loop, for a program that must never
+ * wait (a proxy connecting each client to its target). The destination is a Unix socket
+ * (a path, one longer than sun_path reached through its directory, an abstract name) or
+ * tcp:, whose addresses are tried in turn. A Unix server whose backlog is full is there
+ * but busy: that is waited out, trying again after 1, 2, 4... up to 100 ms, until the
+ * timeout. A TCP socket gets TCP_NODELAY: what a caller writes should leave at once.
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_loop;     /* the event loop, below */
+struct uds_dialer;
+struct uds_dial;
+
+struct uds_dialer_opts {
+    int timeout_ms;                     /* a dial gives up after this long (ETIMEDOUT), a
+                                         * full backlog included; 0 = never */
+    const struct uds_tcp_addrs *tcp;    /* tcp: the addresses to try (copied), as
+                                         * uds_tcp_resolve() gives them; NULL: resolve
+                                         * them now (blocking) */
+};
+
+/* A dialer to addr on loop (which must outlive it), for any number of dials. A Unix
+ * address is checked now; a long path's directory is looked up at each dial, so it may
+ * come and go. Errors: EINVAL; ENAMETOOLONG; EAFNOSUPPORT an address in opts->tcp that is
+ * not AF_INET/AF_INET6; those of uds_tcp_resolve(); ENOMEM. */
+UDS_API struct uds_dialer *uds_dialer_new(struct uds_loop *loop, const struct uds_addr *addr,
+                                          const struct uds_dialer_opts *opts);
+/* Cancel the dials in progress (their done is not called) and free the dialer. NULL is
+ * fine. */
+UDS_API void uds_dialer_free(struct uds_dialer *dialer);
+
+/* Connect to the dialer's destination, as connect() on a non-blocking socket would:
+ *  - connected at once (a Unix server with room in its backlog): returns the fd; done
+ *    is not called;
+ *  - not yet: returns -1 with EINPROGRESS and *ret_dial; later, from the loop, the dial
+ *    ends with done(fd, 0, data), or done(-1, error, data) once every address has
+ *    failed (the last error) or the timeout has passed (ETIMEDOUT). The dial is freed
+ *    before done is called;
+ *  - failed at once: returns -1 with the error; done is not called.
+ * The fd is a connected stream socket, O_NONBLOCK and O_CLOEXEC, the caller's.
+ * Errors: ENOENT no such socket; ECONNREFUSED nobody listens (a stale socket file, or a
+ * TCP port); EACCES/EPERM; ENETUNREACH/EHOSTUNREACH; ETIMEDOUT; EINVAL; ENOMEM; those of
+ * socket(). */
+UDS_API int uds_dial(struct uds_dialer *dialer, void (*done)(int fd, int error, void *data),
+                     void *data, struct uds_dial **ret_dial);
+/* Give up a dial in progress: its socket is closed, done is not called, dial is freed.
+ * Not after done was called. NULL is fine. */
+UDS_API void uds_dial_cancel(struct uds_dial *dial);
+
+/* ---------------------------------------------------------------------------------------
+ * PROXY protocol (HAProxy's, versions 1 and 2): the header a proxy sends its target before
+ * the client's bytes, naming the client. Pure: no system call, no allocation.
+ * ------------------------------------------------------------------------------------- */
+
+/* Room for any header uds_proxy_header() writes (v1 at most 107 bytes, v2 at most 52). */
+#define UDS_PROXY_HEADER_MAX 108
+
+/* Write the PROXY protocol header of version (1 text, 2 binary) for a connection from src
+ * (the client) to dst (the address it reached) into buf. Two TCP addresses of one family
+ * are named (TCP4, TCP6); any other pair (a Unix client, NULL) is v1's "UNKNOWN", and in
+ * v2 the LOCAL command without addresses: the target then uses the connection's own
+ * endpoints. v2's AF_UNIX family is not used: HAProxy and Envoy refuse it. Returns the
+ * length. Errors: EINVAL version or buf; ENOSPC size too small (UDS_PROXY_HEADER_MAX is
+ * always enough). */
+UDS_API ssize_t uds_proxy_header(int version, const struct sockaddr *src,
+                                 const struct sockaddr *dst, void *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------
  * I/O helpers
  * ------------------------------------------------------------------------------------- */
 
@@ -737,7 +865,10 @@ struct uds_server_opts {
                                  * sends do not count. */
 };
 
-/* A server over listener (taken over: the server unlistens it when it stops or is freed).
+/* A server over listener (taken over: the server unlistens it when it stops or is freed):
+ * a Unix stream or seqpacket listener, or a TCP one (uds_listen_tcp(),
+ * uds_listener_adopt_tcp()). A TCP client gets TCP_NODELAY (replies leave in one send
+ * already; Nagle would only delay them) and has no credentials: see uds_conn_peer().
  * loop: NULL makes the server its own loop (see uds_server_fd()).
  * On failure the listener is left to the caller. */
 UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
@@ -800,7 +931,9 @@ UDS_API size_t uds_conn_queued(const struct uds_conn *conn);
 /* The connection's fd (do not close it), peer and user data. Without an allow-list or
  * peer_flags the peer is read on the first uds_conn_peer() call (SO_PEERCRED keeps the
  * credentials of connect time, so the answer is the same); if it cannot be read then, it
- * is pid 0, uid and gid -1. */
+ * is pid 0, uid and gid -1. A TCP peer has no credentials: it is always that (no groups,
+ * pidfd -1), and an allow-list refuses every TCP client (on_deny with that peer), having
+ * nothing to check. */
 UDS_API int uds_conn_fd(const struct uds_conn *conn);
 UDS_API const struct uds_peer *uds_conn_peer(const struct uds_conn *conn);
 UDS_API void uds_conn_set_data(struct uds_conn *conn, void *data);
