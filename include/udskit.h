@@ -1219,6 +1219,7 @@ struct uds_procinfo {
     uid_t uid;                  /* effective uid and gid */
     gid_t gid;
     char command[16];           /* /proc/PID/comm */
+    char state;                 /* 'R', 'S', ... 'Z' for a zombie (exited, not yet reaped) */
     char exe[UDS_PATH_MAX + 1]; /* the program (/proc/PID/exe), "" unknown */
     char cmdline[1024];         /* the arguments, each followed by a NUL, cut at 1023 bytes
                                  * (a program may have rewritten them: php-fpm, redis) */

@@ -119,6 +119,10 @@ static void read_ids_and_command(pid_t pid, struct uds_procinfo *info) {
         if (status_id(buf, "Gid:", &id))
             info->gid = (gid_t) id;
     }
+    /* The state follows the last ')': the command before it may hold anything. */
+    (void) snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    if (read_file(path, buf, sizeof(buf)) > 0 && strrchr(buf, ')') && strrchr(buf, ')')[1])
+        info->state = strrchr(buf, ')')[2];
     (void) snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
     n = read_file(path, buf, sizeof(info->command));
     while (n > 0 && buf[n - 1] == '\n')

@@ -332,6 +332,16 @@ static unsigned setting_line(const char *file, const char *key, char sep) {
     return found;
 }
 
+/* The configuration file: config_file=, else postgresql.conf in the data directory. */
+static void postgres_config_file(struct uds_server_ident *id, char *dir,
+                                 const char *const *keys) {
+    (void) snprintf(id->data_dir, sizeof(id->data_dir), "%s", dir);
+    if (!id->config[0] && dir[0])
+        (void) snprintf(id->config, sizeof(id->config), "%s/postgresql.conf", dir);
+    id->config_line = setting_line(id->config, "unix_socket_directories", '=');
+    collect_settings(id->config, NULL, '=', keys, id);
+}
+
 /* postgres -D DIR or -c config_file=FILE; the postmaster's working directory is its data
  * directory, which holds postgresql.conf unless config_file moves it. */
 static void postgres_config(const struct uds_procinfo *p, struct uds_server_ident *id) {
@@ -352,11 +362,18 @@ static void postgres_config(const struct uds_procinfo *p, struct uds_server_iden
     (void) snprintf(link, sizeof(link), "/proc/%d/cwd", (int) p->pid);
     if (!dir[0] && (n = readlink(link, dir, sizeof(dir) - 1)) > 0)
         dir[n] = '\0';
-    (void) snprintf(id->data_dir, sizeof(id->data_dir), "%s", dir);
-    if (!id->config[0] && dir[0])
-        (void) snprintf(id->config, sizeof(id->config), "%s/postgresql.conf", dir);
-    id->config_line = setting_line(id->config, "unix_socket_directories", '=');
-    collect_settings(id->config, NULL, '=', keys, id);
+    postgres_config_file(id, dir, keys);
+    /* -c name=value on the command line overrides the file. */
+    for (size_t i = 1; (arg = uds_procinfo_arg(p, i)) != NULL; i++) {
+        const char *next = uds_procinfo_arg(p, i + 1);
+        const char *eq = next ? strchr(next, '=') : NULL;
+        char key[32];
+        if (strcmp(arg, "-c") != 0 || !eq || (size_t) (eq - next) >= sizeof(key))
+            continue;
+        (void) snprintf(key, sizeof(key), "%.*s", (int) (eq - next), next);
+        if (wanted(key, keys))
+            add_setting(id, key, eq + 1, 0);
+    }
 }
 
 /* PostgreSQL's own lock file, PATH.lock, holds the postmaster's pid on its first line. */
