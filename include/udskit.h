@@ -926,6 +926,20 @@ enum uds_sockinfo_has {
     UDS_SOCKINFO_UID = 1u << 1,     /* uid is set */
     UDS_SOCKINFO_FILE = 1u << 2,    /* file_dev and file_ino are set */
     UDS_SOCKINFO_SHUTDOWN = 1u << 3,/* shutdown is set */
+    UDS_SOCKINFO_MEM = 1u << 4,     /* mem is set */
+};
+
+/* A socket's memory, in bytes, as the kernel accounts it (ss -m: skmem). */
+struct uds_sockmem {
+    uint32_t rmem_alloc;            /* r: received, not yet read */
+    uint32_t rcvbuf;                /* rb: the receive buffer's size */
+    uint32_t wmem_alloc;            /* t: sent, not yet read by the peer */
+    uint32_t sndbuf;                /* tb: the send buffer's size */
+    uint32_t fwd_alloc;             /* f */
+    uint32_t wmem_queued;           /* w */
+    uint32_t optmem;                /* o: options, ancillary data */
+    uint32_t backlog;               /* bl */
+    uint32_t drops;                 /* d: packets dropped */
 };
 
 /* One socket as the kernel describes it. */
@@ -952,6 +966,7 @@ struct uds_sockinfo {
     unsigned has;                   /* enum uds_sockinfo_has: which fields the kernel gave */
     size_t n_pending;               /* a listener: clients waiting in its backlog */
     const ino_t *pending;           /*   their inodes (NULL when n_pending is 0) */
+    struct uds_sockmem mem;         /* UDS_SOCKINFO_MEM */
 };
 
 /* Every Unix socket of the network namespace, sorted by inode. Caller storage. */

@@ -119,6 +119,26 @@ static void where(const struct uds_sockinfo *s, struct uds_sockwhere *w) {
     uds_procfd_done(&procs);
 }
 
+/* ---- memory ---------------------------------------------------------------------------- */
+
+static void dump_carries_socket_memory_as_ss_m(void **state) {
+    struct uds_socklist l = { 0 };
+    const struct uds_sockinfo *s;
+    char buf[1000] = { 0 };
+    int sv[2];
+    (void) state;
+
+    tu_socketpair(SOCK_STREAM, sv);
+    assert_int_equal(send(sv[0], buf, sizeof(buf), MSG_NOSIGNAL), (ssize_t) sizeof(buf));
+    s = dumped(&l, sv[0]);
+    assert_true(s->has & UDS_SOCKINFO_MEM);
+    /* AF_UNIX charges what is queued for the peer to the sender. */
+    assert_true(s->mem.wmem_alloc >= sizeof(buf));
+    assert_true(s->mem.sndbuf > 0 && s->mem.rcvbuf > 0);
+    uds_socklist_done(&l);
+    tu_close_pair(sv);
+}
+
 /* ---- paths ------------------------------------------------------------------------------ */
 
 static void canonical_resolves_a_symlinked_directory(void **state) {
@@ -424,6 +444,7 @@ static void identify_a_udskit_listener_by_its_lock_and_an_unknown_one(void **sta
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(dump_carries_socket_memory_as_ss_m, setup, teardown),
         cmocka_unit_test_setup_teardown(canonical_resolves_a_symlinked_directory, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(procinfo_of_self, setup, teardown),
