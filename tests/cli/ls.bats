@@ -352,3 +352,62 @@ EOF
     [ "$status" -eq 0 ]
     help_in_man "$output"
 }
+
+@test "ls: a client waiting in a listener's backlog shows that listener as its peer" {
+    holder
+    run --separate-stderr timeout 10 "$UDS" ls -a
+    [ "$status" -eq 0 ]
+    local row
+    row=$(printf '%s\n' "$output" | awk -v i="$(ino waiting)" '$6 == i')
+    [ "$(awk '{print $7}' <<<"$row")" = "$T/listen.sock" ]
+    timeout 10 "$UDS" ls -a --json >"$T/ls.json"
+    run python3 - "$T" <<'EOF2'
+import json, sys
+T = sys.argv[1]
+want = json.load(open(T + "/inodes.json"))
+socks = {d["inode"]: d for d in json.load(open(T + "/ls.json"))}
+w = socks[want["waiting"]]
+assert w["peer_inode"] is None, w                       # the kernel's word, as ss shows it
+assert w["peer_address"] == T + "/listen.sock", w
+assert w["waiting_in"] == want["listener"], w
+assert socks[want["client"]]["waiting_in"] is None
+EOF2
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "ls: a listener bound through a path over 107 bytes shows its real path, status ok" {
+    local dir="$T/$(printf 'd%.0s' {1..60})"
+    mkdir "$dir"
+    local path="$dir/$(printf 'e%.0s' {1..60}).sock"
+    start_server "$path"
+    run --separate-stderr timeout 10 "$UDS" ls -l "$dir/*"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *" $path "* ]]
+    [[ "$output" != *"/proc/self/fd/"* ]]
+    run --separate-stderr timeout 10 "$UDS" ls -l --json "$dir/*"
+    run python3 -c '
+import json, sys
+d, = json.load(sys.stdin)
+assert d["address"] == sys.argv[1] and d["path_status"] == "ok", d
+assert d["name"].startswith("/proc/self/fd/"), d      # the name the kernel keeps
+' "$path" <<<"$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "ls: a pattern matches a path as given and as resolved (a symlinked run directory)" {
+    mkdir "$T/run"
+    ln -s run "$T/varrun"
+    start_server "$T/run/a.sock"
+    SERVER_LOG_FILE=$T/b.log start_server "$T/varrun/b.sock"
+    for pattern in "$T/run/*" "$T/varrun/*"; do
+        run --separate-stderr timeout 10 "$UDS" ls -l "$pattern"
+        echo "$pattern: $output"
+        [[ "$output" == *"$T/run/a.sock "* ]]
+        [[ "$output" == *"/b.sock "* ]]
+    done
+    # the address is shown as bound; the JSON's too
+    run --separate-stderr timeout 10 "$UDS" ls -l "$T/run/*"
+    [[ "$output" == *"$T/varrun/b.sock "* ]]
+}
