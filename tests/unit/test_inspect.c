@@ -391,6 +391,23 @@ static void identify_postgresql_by_name_and_its_own_lock_file(void **state) {
     assert_string_equal(uds_server_kind_name(id.kind), "postgresql");
 }
 
+static void identify_well_known_names(void **state) {
+    struct fixture *f = *state;
+    struct uds_server_ident id;
+
+    identify(tu_path(f->real, "docker.sock"), NULL, 0, &id);
+    assert_int_equal(id.kind, UDS_SERVER_DOCKERD);
+    assert_int_equal(id.found_by, UDS_SERVER_BY_PATH);
+    identify(tu_path(f->real, "redis-server.sock"), NULL, 0, &id);
+    assert_int_equal(id.kind, UDS_SERVER_REDIS);
+    identify(tu_path(f->real, "php8.2-fpm.sock"), NULL, 0, &id);
+    assert_int_equal(id.kind, UDS_SERVER_PHP_FPM);
+    identify(tu_path(f->real, "app.sock"), NULL, 0, &id);
+    assert_int_equal(id.kind, UDS_SERVER_UNKNOWN);
+    identify("@some-abstract-name", NULL, 0, &id);
+    assert_int_equal(id.kind, UDS_SERVER_UNKNOWN);
+}
+
 static void identify_a_systemd_socket_unit_and_its_settings(void **state) {
     struct fixture *f = *state;
     struct uds_server_ident id;
@@ -462,6 +479,7 @@ int main(void) {
             abstract_search_finds_a_name_in_another_network_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(identify_postgresql_by_name_and_its_own_lock_file,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(identify_well_known_names, setup, teardown),
         cmocka_unit_test_setup_teardown(identify_a_systemd_socket_unit_and_its_settings,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
