@@ -264,6 +264,21 @@ static int become(const struct subject *w) {
     return 0;
 }
 
+/* Read size bytes, across the short reads of a pipe (a write over PIPE_BUF comes in parts). */
+static bool read_full(int fd, void *buf, size_t size) {
+    size_t got = 0;
+
+    while (got < size) {
+        ssize_t n = read(fd, (char *) buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (size_t) n;
+    }
+    return true;
+}
+
 /* Run fn(d, out) as the subject: in this process for the caller; for --as in a child that
  * has become the user, which hands back fn's result, errno and out through a pipe. */
 static int as_subject(struct doctor *d, int (*fn)(struct doctor *d, void *out), void *out,
@@ -299,10 +314,10 @@ static int as_subject(struct doctor *d, int (*fn)(struct doctor *d, void *out), 
     close(fds[1]);
     {
         int res[2];
-        if (read(fds[0], res, sizeof(res)) == sizeof(res)) {
+        if (read_full(fds[0], res, sizeof(res))) {
             r = res[0];
             e = res[1];
-            if (r >= 0 && read(fds[0], out, size) != (ssize_t) size)
+            if (r >= 0 && !read_full(fds[0], out, size))
                 r = -1, e = EIO;
         }
     }
@@ -636,12 +651,12 @@ static void access_php_fpm(const struct doctor *d, const struct uds_server_ident
                            struct text *t) {
     static const char *const keys[] = { "listen.owner", "listen.group", "listen.mode",
                                         "listen.acl_users", "listen.acl_groups", NULL };
-    char group[256], reload[64] = "systemctl reload php-fpm";
+    char group[256], restart[64] = "systemctl restart php-fpm";
     struct text now = { .o = 0 };
 
     subject_group(d, group, sizeof(group));
     if (id->version[0])
-        snprintf(reload, sizeof(reload), "systemctl reload php%s-fpm", id->version);
+        snprintf(restart, sizeof(restart), "systemctl restart php%s-fpm", id->version);
     settings_text(id, keys, &now);
     if (id->config[0])
         T_ADD(t, "php-fpm sets this socket's owner, group and mode from listen.owner, "
@@ -652,9 +667,9 @@ static void access_php_fpm(const struct doctor *d, const struct uds_server_ident
         T_ADD(t, "php-fpm sets this socket's owner, group and mode from listen.owner, "
               "listen.group and listen.mode in the pool whose listen = names it. ");
     T_ADD(t, "Set listen.group = %s (a group %s %s in) and listen.mode = 0660 there, or "
-          "listen.owner = %s, then reload php-fpm (%s, or kill -USR2 the master). If "
+          "listen.owner = %s, then restart php-fpm (%s). If "
           "listen.acl_users or listen.acl_groups is set, it replaces owner and group: add "
-          "%s there instead.", group, you(d), are(d), d->who.name, reload, d->who.name);
+          "%s there instead.", group, you(d), are(d), d->who.name, restart, d->who.name);
 }
 
 static void access_postgres(const struct doctor *d, const struct uds_server_ident *id,

@@ -100,7 +100,7 @@ EOF
     [[ "$output" == *"The server is php-fpm"*"pool [app]: listen = at line 5 of $T/pool.d/app.conf"* ]]
     [[ "$output" == *"you (uid 33 (www-data)"* ]]
     [[ "$output" == *"listen.owner = nobody (line 6), listen.group = nogroup (line 7), listen.mode = 0660 (line 8)"* ]]
-    [[ "$output" == *"Set listen.group = www-data"*"listen.owner = www-data"*"reload php-fpm"* ]]
+    [[ "$output" == *"Set listen.group = www-data"*"listen.owner = www-data"*"restart php-fpm"* ]]
     [[ "$output" != *"uds serve"* ]]
     [ "$(codes as_user www-data "$UDS" doctor --json "$T/php/app.sock")" = \
       "socket listening server no-write-permission" ]
