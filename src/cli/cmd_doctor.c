@@ -1370,12 +1370,18 @@ static void check_other_net_ns(struct doctor *d, ino_t own) {
     char who[512];
     size_t n;
 
-    if (uds_abstract_search(d->addr.name, d->addr.len, &r) < 0 || r.n_hits == 0) {
-        if (r.n_searched > 0 || geteuid() != 0)
+    if (uds_abstract_search(d->addr.name, d->addr.len, &r) < 0)
+        return;
+    if (r.n_hits == 0) {
+        if (r.n_searched > 0)
             add(d, "searched-namespaces", SEV_INFO, 0, NULL,
                 "Searched %zu other network namespace%s too: it is not bound there either%s.",
                 r.n_searched, r.n_searched == 1 ? "" : "s",
-                geteuid() == 0 ? "" : " (run as root to search every one)");
+                geteuid() == 0 ? "" : " (those of your own processes; root sees every one)");
+        else if (geteuid() != 0)
+            add(d, "searched-namespaces", SEV_INFO, 0, NULL,
+                "No other network namespace was searched: only root may look into those of "
+                "other users' processes.");
         return;
     }
     h = &r.hits[0];
