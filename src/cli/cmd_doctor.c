@@ -87,26 +87,33 @@ static void doctor_usage(FILE *out) {
             "Explain why the Unix socket at ADDRESS does or does not work for you, in plain\n"
             "sentences, each with what to do: whether the path and its directories exist and\n"
             "you may search them, whether it is a socket, its mode, owner and group, whether\n"
-            "you may write to it, whether anything listens (which process, since when) or the\n"
-            "socket is stale (and who holds its lock file), whether the listener's backlog is\n"
-            "full, whether the path was deleted or replaced under its listener, and what an\n"
-            "abstract name or a path longer than sun_path means. When nothing stands in the\n"
-            "way it connects once to confirm, and closes at once. It never removes anything.\n"
+            "you may write to it (a group joined since your login counts only in a new one),\n"
+            "whether anything listens (which process, since when) or the socket is stale (and\n"
+            "who holds its lock file), whether the listener's backlog is full, whether the\n"
+            "path was deleted or replaced under its listener or leads to it only in another\n"
+            "mount namespace, and what an abstract name or a path longer than sun_path means.\n"
+            "The advice speaks the configuration of the server behind the socket when it is\n"
+            "recognised (php-fpm, PostgreSQL, redis, dockerd, a systemd .socket unit, udskit).\n"
+            "When nothing stands in the way it connects once to confirm, and closes at once.\n"
+            "It never removes anything.\n"
             "\n"
             "Options:\n"
-            "      --json        one JSON object: address, ok, exit and findings\n"
+            "      --as USER     (root only) check as USER would connect: every check and the\n"
+            "                    test connection with USER's uid, gid and the groups of a new\n"
+            "                    login, such as the web server's user for a php-fpm socket\n"
+            "      --json        one JSON object: address, ok, exit, as, server and findings\n"
             "                    [{code, severity, message, advice}]\n"
             "      --no-connect  only look; do not make the confirming connection\n"
             "  -h, --help        show this help\n"
             "\n"
             "ADDRESS is a path, @abstract, unix:PATH or unix:@name.\n"
             "\n"
-            "Exit status: 0 you can connect, 1 failure, 64 usage error, 69 nothing listens\n"
-            "(no such socket, stale socket, deleted or replaced path), 73 the path is not a\n"
-            "socket or a directory is missing, 75 the listener's backlog is full, 77 permission\n"
-            "denied (a directory or the socket).\n");
+            "Exit status: 0 you (or USER) can connect, 1 failure, 64 usage error, 69 nothing\n"
+            "listens (no such socket, stale socket, deleted or replaced path, a listener in\n"
+            "another namespace), 73 the path is not a socket or a directory is missing, 75 the\n"
+            "listener's backlog is full, 77 permission denied (a directory or the socket; --as\n"
+            "without root).\n");
 }
-
 
 /* ---- findings ------------------------------------------------------------------------- */
 
@@ -1739,10 +1746,11 @@ static int doctor_run(struct doctor *d) {
 }
 
 int cmd_doctor(int argc, char **argv) {
-    enum { OPT_JSON = 256, OPT_NO_CONNECT };
+    enum { OPT_JSON = 256, OPT_NO_CONNECT, OPT_AS };
     static const struct option longopts[] = {
         { "json", no_argument, NULL, OPT_JSON },
         { "no-connect", no_argument, NULL, OPT_NO_CONNECT },
+        { "as", required_argument, NULL, OPT_AS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1762,6 +1770,9 @@ int cmd_doctor(int argc, char **argv) {
             break;
         case OPT_NO_CONNECT:
             d->no_connect = true;
+            break;
+        case OPT_AS:
+            d->as_user = optarg;
             break;
         case 'h':
             free(d);

@@ -74,20 +74,30 @@ static void ls_usage(FILE *out) {
             "ADDRESS is an absolute path, @name for an abstract socket, or - when unnamed; a\n"
             "relative name is resolved through the directory of a process that holds the\n"
             "socket, and shown as ./NAME when none can tell. A path marked (deleted) or\n"
-            "(replaced) no longer leads to the socket: it is unreachable by that path.\n"
+            "(replaced) no longer leads to the socket: it is unreachable by that path; one\n"
+            "marked (mount ns of pid N) leads to it only in that process's mount namespace.\n"
             "For a listener, RECV-Q is the connections waiting to be accepted and SEND-Q its\n"
-            "backlog. PEER is the peer's address, or its process when it has none.\n"
+            "backlog. PEER is the peer's address, or its process when it has none; for a\n"
+            "client waiting in a backlog, the listener; (other netns) marks a peer in another\n"
+            "network namespace.\n"
             "\n"
             "Options:\n"
             "  -l, --listening   only sockets that accept: listeners, and bound dgram sockets\n"
             "                    that are not connected\n"
             "  -a, --all         unnamed sockets too (by default only sockets with an address)\n"
             "  -p, --processes   every process and fd that holds each socket (by default the\n"
-            "                    first process and how many more)\n"
+            "                    first process and how many more), and a USER column: the\n"
+            "                    users those processes run as\n"
+            "  -m, --memory      a MEMORY column: each socket's memory as ss -xm shows it\n"
+            "      --pid PID     only the sockets process PID holds (unnamed ones too)\n"
+            "      --user USER   only the sockets USER created or a process of USER holds\n"
+            "                    (unnamed ones too)\n"
             "      --json        one JSON array, one object per socket (see uds(1))\n"
             "  -h, --help        show this help\n"
             "\n"
-            "PATTERN is a shell glob matched against ADDRESS, e.g. '/run/*' or '@*'.\n"
+            "PATTERN is a shell glob matched against ADDRESS, e.g. '/run/*' or '@*', as it is\n"
+            "shown and with the symlinks of its directory resolved ('/var/run/*' finds what\n"
+            "is bound in /run).\n"
             "Processes of other users are shown only to root.\n"
             "\n"
             "Exit status: 0 listed (even if nothing matched), 1 failure, 64 usage error,\n"
@@ -753,20 +763,24 @@ static int ls_run(const struct args *args) {
 
 
 int cmd_ls(int argc, char **argv) {
-    enum { OPT_JSON = 256 };
+    enum { OPT_JSON = 256, OPT_PID, OPT_USER };
     static const struct option longopts[] = {
         { "listening", no_argument, NULL, 'l' },
         { "all", no_argument, NULL, 'a' },
         { "processes", no_argument, NULL, 'p' },
+        { "memory", no_argument, NULL, 'm' },
+        { "pid", required_argument, NULL, OPT_PID },
+        { "user", required_argument, NULL, OPT_USER },
         { "json", no_argument, NULL, OPT_JSON },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct args args = { 0 };
+    long pid;
     int ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, ":laph", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":lapmh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'l':
             args.listening = true;
@@ -776,6 +790,21 @@ int cmd_ls(int argc, char **argv) {
             break;
         case 'p':
             args.processes = true;
+            break;
+        case 'm':
+            args.memory = true;
+            break;
+        case OPT_PID:
+            if (cli_parse_long(optarg, 1, INT_MAX, &pid) < 0)
+                return cli_usage("ls", "--pid: '%s' is not a process id; e.g. --pid 4242",
+                                 optarg);
+            args.pid = (pid_t) pid;
+            break;
+        case OPT_USER:
+            if (cli_parse_user(optarg, &args.user) < 0)
+                return cli_usage("ls", "--user: '%s' is not a user; e.g. --user www-data or "
+                                 "--user 33", optarg);
+            args.by_user = true;
             break;
         case OPT_JSON:
             args.json = true;
