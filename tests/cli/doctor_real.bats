@@ -204,6 +204,10 @@ pg_start() {
       "socket listening server no-write-permission" ]
     [ "$(json_field server.kind)" = systemd ]
     [ "$(json_field server.socket_unit)" = app.socket ]
+    # the same asked by root for nobody
+    doctor --as nobody "$T/app.sock"
+    [ "$status" -eq 77 ]
+    [[ "$output" == *"Set SocketGroup=nogroup (a group nobody is in) and SocketMode=0660"* ]]
 }
 
 # ---- group membership ----------------------------------------------------------------------------
@@ -363,4 +367,71 @@ EOF
     [[ "$output" == *"the backlog is the argument the server gives listen(2)"*"sysctl -w net.core.somaxconn"* ]]
     [[ "$(codes "$UDS" doctor --json "$T/s.sock")" == *"backlog-full"* ]]
     [ "$(json_field exit)" = 75 ]
+}
+
+# ---- --as USER ------------------------------------------------------------------------------
+
+@test "doctor --as: root answers for the web server's user: 77 for www-data, 0 for the socket's owner" {
+    need_root
+    php_fpm_start
+    doctor --as www-data "$T/php/app.sock"
+    echo "$output"
+    [ "$status" -eq 77 ]
+    [[ "$output" == *"Checked as www-data (uid 33 (www-data), group www-data), with the groups a new login gives"* ]]
+    [[ "$output" == *"www-data may not connect: connecting needs write permission"* ]]
+    [[ "$output" == *"Set listen.group = www-data (a group www-data is in)"* ]]
+    [[ "$output" == *"Result: www-data cannot connect (exit 77)."* ]]
+    [[ "$output" != *"You are root"* ]]
+    [ "$(codes "$UDS" doctor --as www-data --json "$T/php/app.sock")" = \
+      "checked-as socket listening server no-write-permission" ]
+    [ "$(json_field as)" = www-data ]
+    [ "$(json_field exit)" = 77 ]
+    doctor --as nobody "$T/php/app.sock"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"A test connection as nobody succeeded"*"nobody can connect"* ]]
+}
+
+@test "doctor --as: a directory on the way and PostgreSQL, each as the user" {
+    need_root
+    mkdir -m 0700 "$T/private"
+    start_server --mode 0777 "$T/private/s.sock"
+    doctor --as nobody "$T/private/s.sock"
+    [ "$status" -eq 77 ]
+    [[ "$output" == *"nobody cannot reach the socket: the directory $T/private is drwx------ root:root and nobody"*"may not search it"* ]]
+    pg_start -c unix_socket_permissions=0700
+    doctor --as nobody "$PG_SOCK"
+    echo "$output"
+    [ "$status" -eq 77 ]
+    [[ "$output" == *"unix_socket_permissions=0700 (on the command line)"* ]]
+    [[ "$output" == *"unix_socket_group = 'nogroup' (a group nobody is in)"* ]]
+    doctor --as postgres "$PG_SOCK"
+    [ "$status" -eq 0 ]
+}
+
+@test "doctor --as: the groups of a new login count, as a new login would have them" {
+    need_root
+    cat >"$T/run.sh" <<'SH'
+T=$1 UDS=$2
+{ cat /etc/group; echo "udstest:x:4242:nobody"; } >"$T/group"
+mount --bind "$T/group" /etc/group
+"$UDS" serve --group udstest --mode 0660 "$T/s.sock" 2>"$T/server.log" & pid=$!
+for i in $(seq 100); do [ -S "$T/s.sock" ] && break; sleep 0.05; done
+"$UDS" doctor --as nobody "$T/s.sock" >"$T/as.out"; echo $? >"$T/as.status"
+kill $pid; wait $pid
+SH
+    run timeout 30 unshare -m --propagation private bash "$T/run.sh" "$T" "$UDS"
+    [ "$status" -eq 0 ] || skip "no mount namespace here"
+    cat "$T/as.out"
+    [ "$(cat "$T/as.status")" -eq 0 ]
+    grep -q "Checked as nobody (uid 65534 (nobody), groups nogroup, udstest)" "$T/as.out"
+}
+
+@test "doctor --as: a user that does not exist is a usage error; without root, 77" {
+    doctor --as no-such-user-udskit "$T/s.sock"
+    [ "$status" -eq 64 ]
+    [[ "$stderr" == *"--as no-such-user-udskit: no such user"* ]]
+    need_root
+    run --separate-stderr as_nobody timeout 10 "$UDS" doctor --as www-data "$T/s.sock"
+    [ "$status" -eq 77 ]
+    [[ "$stderr" == *"--as www-data needs root"* ]]
 }
