@@ -1334,7 +1334,8 @@ enum uds_server_found {
     UDS_SERVER_BY_PROCESS = 1,  /* a process that holds the socket */
     UDS_SERVER_BY_UNIT,         /* a systemd .socket unit that lists its address */
     UDS_SERVER_BY_PATH,         /* its well-known name (.s.PGSQL.5432, php8.2-fpm.sock,
-                                 * docker.sock, redis*.sock) */
+                                 * docker.sock, redis*.sock), or for udskit the PATH.lock
+                                 * file its listener left */
     UDS_SERVER_BY_CONFIG,       /* a running server whose configuration names the path
                                  * (a php-fpm master the caller cannot see holding it) */
 };

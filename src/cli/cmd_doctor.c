@@ -608,7 +608,7 @@ static void describe_config(const struct uds_server_ident *id, struct text *t) {
               id->config[0] ? id->config : "/etc/docker/daemon.json");
         return;
     case UDS_SERVER_UDSKIT:
-        T_ADD(t, " (uds serve, or a program built on libudskit)");
+        T_ADD(t, ", uds serve or a program built on libudskit");
         return;
     default:
         return;
@@ -631,7 +631,10 @@ static void describe_server(const struct uds_server_ident *id, struct text *t) {
         T_ADD(t, " %s", id->version);
     }
     describe_config(id, t);
-    if (id->found_by == UDS_SERVER_BY_PATH)
+    if (id->found_by == UDS_SERVER_BY_PATH && id->kind == UDS_SERVER_UDSKIT)
+        T_ADD(t, " (known by the lock file its listener left: no process can be seen "
+              "holding the socket)");
+    else if (id->found_by == UDS_SERVER_BY_PATH)
         T_ADD(t, " (known by its name: no process can be seen holding it)");
     else if (id->found_by == UDS_SERVER_BY_CONFIG)
         T_ADD(t, " (known by the configuration of php-fpm pid %d, which is running)",
@@ -1451,7 +1454,8 @@ static void note_root(struct doctor *d) {
     char group[256], members[1024];
     struct text t = { .o = 0 };
 
-    if (d->who.as || geteuid() != 0 || d->addr.kind != UDS_ADDR_PATH ||
+    /* Only when root gets through: a socket nobody reaches needs no word about root. */
+    if (d->who.as || geteuid() != 0 || d->blocked || d->addr.kind != UDS_ADDR_PATH ||
         sock->kind != UDS_FILE_SOCKET)
         return;
     cli_group_name(sock->gid, group, sizeof(group));

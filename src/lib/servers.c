@@ -562,6 +562,15 @@ static bool by_running_php_fpm(const char *path, struct uds_server_ident *id,
     return found;
 }
 
+/* A regular file PATH.lock next to the socket: a libudskit listener's, left behind. */
+static bool has_lock_file(const char *path) {
+    char lock[UDS_LOCK_PATH_MAX + 1];
+    struct stat st;
+
+    return uds_lock_path(path, lock, sizeof(lock)) >= 0 && lstat(lock, &st) == 0 &&
+           S_ISREG(st.st_mode);
+}
+
 /* Well-known names, for a socket no process can be seen holding. */
 static enum uds_server_kind by_name(const char *path) {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -574,6 +583,8 @@ static enum uds_server_kind by_name(const char *path) {
         return UDS_SERVER_DOCKERD;
     if (fnmatch("redis*.sock", base, 0) == 0)
         return UDS_SERVER_REDIS;
+    if (has_lock_file(path))
+        return UDS_SERVER_UDSKIT;
     return UDS_SERVER_UNKNOWN;
 }
 
