@@ -1135,6 +1135,20 @@ enum uds_sockinfo_has {
     UDS_SOCKINFO_UID = 1u << 1,     /* uid is set */
     UDS_SOCKINFO_FILE = 1u << 2,    /* file_dev and file_ino are set */
     UDS_SOCKINFO_SHUTDOWN = 1u << 3,/* shutdown is set */
+    UDS_SOCKINFO_MEM = 1u << 4,     /* mem is set */
+};
+
+/* A socket's memory, in bytes, as the kernel accounts it (ss -m: skmem). */
+struct uds_sockmem {
+    uint32_t rmem_alloc;            /* r: received, not yet read */
+    uint32_t rcvbuf;                /* rb: the receive buffer's size */
+    uint32_t wmem_alloc;            /* t: sent, not yet read by the peer */
+    uint32_t sndbuf;                /* tb: the send buffer's size */
+    uint32_t fwd_alloc;             /* f */
+    uint32_t wmem_queued;           /* w */
+    uint32_t optmem;                /* o: options, ancillary data */
+    uint32_t backlog;               /* bl */
+    uint32_t drops;                 /* d: packets dropped */
 };
 
 /* One socket as the kernel describes it. */
@@ -1161,6 +1175,7 @@ struct uds_sockinfo {
     unsigned has;                   /* enum uds_sockinfo_has: which fields the kernel gave */
     size_t n_pending;               /* a listener: clients waiting in its backlog */
     const ino_t *pending;           /*   their inodes (NULL when n_pending is 0) */
+    struct uds_sockmem mem;         /* UDS_SOCKINFO_MEM */
 };
 
 /* Every Unix socket of the network namespace, sorted by inode. Caller storage. */
@@ -1187,6 +1202,9 @@ enum uds_path_status {
     UDS_PATH_OK,            /* the path names the socket's file */
     UDS_PATH_MISSING,       /* nothing is at the path: the file was deleted */
     UDS_PATH_REPLACED,      /* the path names another file now */
+    UDS_PATH_OTHER_NS,      /* uds_sockinfo_where(): the path leads to it only in the mount
+                             * namespace of a process that holds it (PrivateTmp=, a
+                             * container), not in the caller's */
 };
 
 /* Whether path (NULL: the socket's own name, when it is absolute) still names the file
@@ -1399,6 +1417,210 @@ struct uds_pathinfo {
  * Errors: EINVAL path NULL or empty, ret_info NULL or an unknown flag; ENAMETOOLONG path
  *         over UDS_PATH_MAX; ENOMEM; those of getgroups(). */
 UDS_API int uds_pathinfo_get(const char *path, unsigned flags, struct uds_pathinfo *ret_info);
+
+/* The same path however it is written, for comparing paths: made absolute (against the
+ * caller's working directory), with the symbolic links of its directory resolved
+ * (/var/run/app.sock → /run/app.sock), its last name kept as written (it may itself be a
+ * symlink). A directory that cannot be resolved (missing, not searchable) is kept as
+ * written. Writes it into buf (size bytes) and returns its length.
+ * Errors: EINVAL path NULL or empty, buf NULL or size 0; ENAMETOOLONG it does not fit;
+ *         those of getcwd() for a relative path. */
+UDS_API int uds_path_canonical(const char *path, char *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------
+ * Who is behind a socket: the processes that hold it (their user, program, systemd unit
+ * and namespaces), where its file is seen from here, which known server it is and the
+ * configuration file that makes its socket; and a user's ids as a new login gives them.
+ * Facts for a program to put into words (uds doctor and uds ls do). Looking changes
+ * nothing; what the caller may not read is left empty rather than failing.
+ * ------------------------------------------------------------------------------------- */
+
+/* One process, from /proc/PID. exe, mnt_ns and net_ns need the right to trace the process
+ * (its user, or root); the rest any user may read. */
+struct uds_procinfo {
+    pid_t pid;
+    bool has_ids;               /* uid and gid were read */
+    uid_t uid;                  /* effective uid and gid */
+    gid_t gid;
+    char command[16];           /* /proc/PID/comm */
+    char state;                 /* 'R', 'S', ... 'Z' for a zombie (exited, not yet reaped) */
+    char exe[UDS_PATH_MAX + 1]; /* the program (/proc/PID/exe), "" unknown */
+    char cmdline[1024];         /* the arguments, each followed by a NUL, cut at 1023 bytes
+                                 * (a program may have rewritten them: php-fpm, redis) */
+    size_t cmdline_len;
+    char unit[256];             /* the systemd unit it runs in ("php8.2-fpm.service"), from
+                                 * /proc/PID/cgroup; "" none */
+    ino_t mnt_ns;               /* its mount and network namespaces (the inode of
+                                 * /proc/PID/ns/mnt, .../net), 0 unknown */
+    ino_t net_ns;
+};
+
+/* Read what /proc says about process pid (0: the caller) into *ret_info.
+ * Errors: EINVAL pid < 0 or ret_info NULL; ESRCH no such process; ENOMEM. */
+UDS_API int uds_procinfo_get(pid_t pid, struct uds_procinfo *ret_info);
+/* Argument index of info's command line (0: the program as it named itself), or NULL. */
+UDS_API const char *uds_procinfo_arg(const struct uds_procinfo *info, size_t index);
+
+/* Where a socket's file is, seen from the caller. */
+struct uds_sockwhere {
+    enum uds_path_status status;    /* OK, MISSING, REPLACED, OTHER_NS; UNKNOWN when no
+                                     * absolute path could be told */
+    char path[UDS_PATH_MAX + 1];    /* the absolute path it was bound at: its name, or a
+                                     * relative name resolved through a holder's working
+                                     * directory, or a /proc/self/fd/N/NAME alias (a path
+                                     * longer than sun_path) resolved through the holder's
+                                     * open files; "" when none could tell */
+    char canon[UDS_PATH_MAX + 1];   /* path as uds_path_canonical() writes it */
+    pid_t pid;                      /* OTHER_NS: the holder whose namespace it is in */
+    char reach[UDS_PATH_MAX + 1];   /* OTHER_NS: "/proc/PID/root" + path, a path that leads
+                                     * to the file from here (for who may trace pid) */
+};
+
+/* Where the file of sock (a socket bound to a path) is, given the processes that hold it
+ * (holders, n_holders: as uds_procfd_find() returns them; none is fine), into
+ * *ret_where. Reading a holder's directory and files needs the right to trace it.
+ * Errors: EINVAL sock is not bound to a path, or a NULL argument; ENOMEM. */
+UDS_API int uds_sockinfo_where(const struct uds_sockinfo *sock,
+                               const struct uds_procfd *holders, size_t n_holders,
+                               struct uds_sockwhere *ret_where);
+
+/* A mount, from /proc/self/mountinfo. */
+struct uds_mount {
+    unsigned id;
+    char root[UDS_PATH_MAX + 1];    /* what of its filesystem is mounted: a bind mount of a
+                                     * file names that file, with "//deleted" appended once
+                                     * the file was removed from its directory */
+    char fstype[32];
+    char source[256];
+};
+
+/* Whether path (absolute, written as uds_path_canonical() writes it) is a mount point in
+ * the caller's mount namespace: 1 with the topmost mount there in *ret_mount, 0 when it is
+ * not. Errors: EINVAL path not absolute or ret_mount NULL; those of opening
+ * /proc/self/mountinfo. */
+UDS_API int uds_mount_at(const char *path, struct uds_mount *ret_mount);
+
+/* An abstract name bound in another network namespace. */
+struct uds_nshit {
+    ino_t net_ns;                   /* that namespace */
+    pid_t pid;                      /* a process in it */
+    ino_t inode;                    /* the socket */
+    enum uds_socket_type type;
+    bool listening;
+};
+
+#define UDS_NSHITS_MAX 8
+struct uds_abstract_search {
+    ino_t own_ns;                   /* the caller's network namespace (0 unknown) */
+    size_t n_searched;              /* other network namespaces whose sockets were read */
+    size_t n_hits;
+    struct uds_nshit hits[UDS_NSHITS_MAX];
+};
+
+/* Look for the abstract name (len bytes, without the '@') in every network namespace but
+ * the caller's that a process the caller may trace is in (root: all of them), through
+ * /proc/PID/net/unix. A name holding a newline is not found.
+ * Errors: EINVAL name NULL, len 0 or over UDS_SUN_PATH_MAX; ENOMEM; those of opendir(). */
+UDS_API int uds_abstract_search(const char *name, size_t len,
+                                struct uds_abstract_search *ret_search);
+
+/* The servers uds_server_identify() knows. */
+enum uds_server_kind {
+    UDS_SERVER_UNKNOWN = 0,
+    UDS_SERVER_UDSKIT,          /* uds, or a libudskit listener (it holds PATH.lock) */
+    UDS_SERVER_PHP_FPM,
+    UDS_SERVER_POSTGRESQL,
+    UDS_SERVER_REDIS,
+    UDS_SERVER_DOCKERD,
+    UDS_SERVER_SYSTEMD,         /* made by systemd for a .socket unit, or by
+                                 * systemd-socket-activate */
+};
+
+/* "udskit", "php-fpm", "postgresql", "redis", "dockerd", "systemd", "unknown". */
+UDS_API const char *uds_server_kind_name(enum uds_server_kind kind);
+
+enum uds_server_found {
+    UDS_SERVER_BY_PROCESS = 1,  /* a process that holds the socket */
+    UDS_SERVER_BY_UNIT,         /* a systemd .socket unit that lists its address */
+    UDS_SERVER_BY_PATH,         /* its well-known name (.s.PGSQL.5432, php8.2-fpm.sock,
+                                 * docker.sock, redis*.sock), or for udskit the PATH.lock
+                                 * file its listener left */
+    UDS_SERVER_BY_CONFIG,       /* a running server whose configuration names the path
+                                 * (a php-fpm master the caller cannot see holding it) */
+};
+
+/* One setting of a configuration file, as written there. */
+struct uds_server_setting {
+    char key[32];               /* "listen.group", "unix_socket_permissions", "SocketMode" */
+    char value[128];
+    unsigned line;              /* its line in the file (0: a command-line option) */
+};
+
+#define UDS_SERVER_SETTINGS_MAX 8
+struct uds_server_ident {
+    enum uds_server_kind kind;
+    enum uds_server_found found_by;
+    pid_t pid;                  /* the process recognised (the php-fpm master), 0 none */
+    char program[64];           /* its program: "php-fpm8.2", "postgres" */
+    char version[32];           /* "8.2", "15", from the program's name or path; "" */
+    char unit[256];             /* the systemd unit that process runs in, "" none */
+    /* The file whose settings make this socket, and the line that names the socket: the
+     * php-fpm pool file and its "listen =", postgresql.conf and unix_socket_directories,
+     * redis.conf and unixsocket, dockerd's daemon.json (line 0); "" unknown. */
+    char config[UDS_PATH_MAX + 1];
+    unsigned config_line;
+    char main_config[UDS_PATH_MAX + 1];     /* php-fpm: its php-fpm.conf */
+    char pool[64];              /* php-fpm: the pool ([www]) whose listen = is the socket */
+    char data_dir[UDS_PATH_MAX + 1];        /* PostgreSQL: its data directory */
+    bool has_own_lock;          /* PostgreSQL: PATH.lock is its own lock file, which holds */
+    pid_t lock_pid;             /*   the postmaster's pid (not a flock) */
+    /* A systemd .socket unit that lists the address (Listen*=), searched in
+     * $SYSTEMD_UNIT_PATH as systemd does, else in the default unit directories. */
+    char socket_unit[256];      /* "docker.socket", "" none */
+    char socket_unit_file[UDS_PATH_MAX + 1];
+    unsigned socket_unit_line;
+    pid_t systemd_pid;          /* SYSTEMD: the systemd process that holds the socket */
+    enum uds_server_kind service;   /* SYSTEMD: the server it hands the socket to */
+    /* The settings that decide the socket's owner, group, mode and backlog, from config
+     * (listen.owner, listen.group, listen.mode, listen.acl_users, listen.acl_groups,
+     * listen.backlog; unix_socket_group, unix_socket_permissions; unixsocketperm,
+     * unixsocketgroup; dockerd's group, "--group" for -G) and from the socket unit
+     * (SocketMode, SocketUser, SocketGroup, Backlog). */
+    size_t n_settings;
+    struct uds_server_setting settings[UDS_SERVER_SETTINGS_MAX];
+};
+
+/* Recognise the server behind the socket at addr (a path, or an abstract name), held by
+ * holders (n_holders of them, as uds_procfd_find() returns them; none is fine): from the
+ * processes first, then a .socket unit, then a running php-fpm whose pools name the path,
+ * then the name; and read what its configuration says about the socket. Fills *ret_ident;
+ * kind UNKNOWN when nothing is recognised.
+ * Reads the environment ($SYSTEMD_UNIT_PATH): call it before starting threads.
+ * Errors: EINVAL addr not a path or an abstract name, or a NULL argument; ENOMEM. */
+UDS_API int uds_server_identify(const struct uds_addr *addr, const struct uds_procfd *holders,
+                                size_t n_holders, struct uds_server_ident *ret_ident);
+/* The value of setting key in ident (and its line in *ret_line, may be NULL), or NULL. */
+UDS_API const char *uds_server_setting(const struct uds_server_ident *ident, const char *key,
+                                       unsigned *ret_line);
+
+/* A user as a new login makes them: uid and primary group from the user database, the
+ * supplementary groups from the group database (what initgroups(3) sets). */
+struct uds_login {
+    char name[256];
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;              /* every group of the login, the primary one included */
+    size_t n_groups;
+};
+
+/* The login of user (a name, or a uid that has an entry) into *ret_login; release it with
+ * uds_login_done(). Errors: EINVAL user NULL or empty; ENOENT no such user; E2BIG more
+ * than 65536 groups; ENOMEM; those of the user database. */
+UDS_API int uds_login_get(const char *user, struct uds_login *ret_login);
+/* Free the group list; leaves the login empty. NULL is fine. */
+UDS_API void uds_login_done(struct uds_login *login);
+/* Whether gid is one of the login's groups. */
+UDS_API bool uds_login_in_group(const struct uds_login *login, gid_t gid);
 
 #ifdef __cplusplus
 }

@@ -85,6 +85,10 @@ struct uds__diag_msg {
  * message is malformed (the rest of the datagram cannot be trusted either). */
 ssize_t uds__diag_parse(const void *buf, size_t len, struct uds__diag_msg *ret_msg);
 
+/* The namespace of kind ("mnt", "net") process pid is in: the inode of /proc/PID/ns/KIND
+ * ("mnt:[4026531841]"), or 0 when it cannot be read (the right to trace pid is needed). */
+ino_t uds__ns_inode(pid_t pid, const char *kind);
+
 /* Send batches (uring.c): the sends queued during one loop wakeup go to the kernel together,
  * in one io_uring_enter() at the end of that wakeup. One batch per caller; each send's result
  * comes back through the caller's callback, from the loop's end-of-wakeup hook. */
