@@ -223,6 +223,134 @@ UDS_API int uds_connect(const char *address, const struct uds_connect_opts *opts
 UDS_API int uds_connect_addr(const struct uds_addr *addr, const struct uds_connect_opts *opts);
 
 /* ---------------------------------------------------------------------------------------
+ * TCP: where udskit takes either family (a uds_server's listener, a uds_dialer's
+ * destination), tcp:HOST:PORT resolved, listened on and named. Which hosts may be
+ * listened on is the caller's policy: nothing here refuses a public address.
+ * ------------------------------------------------------------------------------------- */
+
+#define UDS_TCP_ADDRS_MAX 8
+
+/* A host's addresses, in the order getaddrinfo() gives them. */
+struct uds_tcp_addrs {
+    size_t n;
+    struct sockaddr_storage addrs[UDS_TCP_ADDRS_MAX];  /* AF_INET or AF_INET6, with the port */
+    socklen_t lens[UDS_TCP_ADDRS_MAX];
+};
+
+/* Resolve a tcp: address with getaddrinfo() (which may block, asking DNS): its IPv4 and
+ * IPv6 addresses, the first UDS_TCP_ADDRS_MAX of them. Returns the count (>= 1).
+ * *gai_error (may be NULL) is written on success and on failure alike: getaddrinfo()'s
+ * code, for gai_strerror(), or 0 when it succeeded.
+ * Errors: EINVAL not a tcp: address; ENOENT the host is not known (EAI_NONAME) or has no
+ * IPv4 or IPv6 address (*gai_error 0); EAGAIN a temporary failure (EAI_AGAIN); ENOMEM;
+ * with EAI_SYSTEM, the errno getaddrinfo() left; EIO any other getaddrinfo() failure. */
+UDS_API int uds_tcp_resolve(const struct uds_addr *addr, struct uds_tcp_addrs *ret_addrs,
+                            int *gai_error);
+
+/* The tcp: address (host as a numeric IPv4 or IPv6 address, port) of an AF_INET or
+ * AF_INET6 socket address. Errors: EINVAL NULL; EAFNOSUPPORT another family. */
+UDS_API int uds_addr_from_inet(const struct sockaddr *sa, struct uds_addr *ret_addr);
+
+/* Bind a TCP stream socket to sa (AF_INET or AF_INET6, from uds_tcp_resolve() for
+ * instance) and listen, with SO_REUSEADDR (a restart need not wait out TIME_WAIT) and, for
+ * IPv6, IPV6_V6ONLY ([::] is IPv6 only). Of opts, only backlog (0 = SOMAXCONN), type
+ * (UDS_STREAM) and UDS_LISTEN_NONBLOCK apply; the rest is for socket files and must be 0.
+ * ret_listener->addr is the address bound: tcp:, with the port the kernel chose for port 0.
+ * uds_unlisten() closes it. Returns the listening fd.
+ * Errors: EINVAL bad options; EAFNOSUPPORT not AF_INET/AF_INET6; EADDRINUSE the port is
+ * taken; EACCES a port below 1024 without CAP_NET_BIND_SERVICE; EADDRNOTAVAIL not an
+ * address of this machine; those of socket(). */
+UDS_API int uds_listen_tcp(const struct sockaddr *sa, socklen_t len,
+                           const struct uds_listen_opts *opts, struct uds_listener *ret_listener);
+
+/* uds_listener_adopt() for a TCP listening socket (an inherited or socket-activated one):
+ * sets O_CLOEXEC, reads its address into ret_listener->addr (tcp:). Consumes fd (closed on
+ * failure too). Errors: EBADF; ENOTSOCK; EAFNOSUPPORT not AF_INET/AF_INET6; EINVAL not a
+ * listening stream socket. */
+UDS_API int uds_listener_adopt_tcp(int fd, struct uds_listener *ret_listener);
+
+/* Whether sa is a loopback address: 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104. */
+UDS_API bool uds_inet_is_loopback(const struct sockaddr *sa);
+
+/* Whether connecting to addr would reach listener, whatever the spelling: the same socket
+ * file by any path (relative or absolute, through symbolic links), the same abstract
+ * name, or one of addr's TCP addresses (tcp, as uds_tcp_resolve() gives them; NULL:
+ * resolved now) on the listener's port at an address it takes: its own, or for a
+ * listener on every address (0.0.0.0, [::]) loopback or one of this machine's, IPv4 too
+ * on [::] without IPV6_V6ONLY; 0.0.0.0 and :: as a destination are loopback, as connect()
+ * takes them. For a program that must not connect to itself. Returns 1, 0 (also when a
+ * path cannot be looked at), or -1: EINVAL; those of uds_tcp_resolve(). */
+UDS_API int uds_listener_reached_by(const struct uds_listener *listener,
+                                    const struct uds_addr *addr, const struct uds_tcp_addrs *tcp);
+
+/* ---------------------------------------------------------------------------------------
+ * Dialer: connect without blocking, driven by a uds_loop, for a program that must never
+ * wait (a proxy connecting each client to its target). The destination is a Unix socket
+ * (a path, one longer than sun_path reached through its directory, an abstract name) or
+ * tcp:, whose addresses are tried in turn. A Unix server whose backlog is full is there
+ * but busy: that is waited out, trying again after 1, 2, 4... up to 100 ms, until the
+ * timeout. A TCP socket gets TCP_NODELAY: what a caller writes should leave at once.
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_loop;     /* the event loop, below */
+struct uds_dialer;
+struct uds_dial;
+
+struct uds_dialer_opts {
+    int timeout_ms;                     /* a dial gives up after this long (ETIMEDOUT), a
+                                         * full backlog included; 0 = never */
+    const struct uds_tcp_addrs *tcp;    /* tcp: the addresses to try (copied), as
+                                         * uds_tcp_resolve() gives them; NULL: resolve
+                                         * them now (blocking) */
+};
+
+/* A dialer to addr on loop (which must outlive it), for any number of dials. A Unix
+ * address is checked now; a long path's directory is looked up at each dial, so it may
+ * come and go. Errors: EINVAL; ENAMETOOLONG; EAFNOSUPPORT an address in opts->tcp that is
+ * not AF_INET/AF_INET6; those of uds_tcp_resolve(); ENOMEM. */
+UDS_API struct uds_dialer *uds_dialer_new(struct uds_loop *loop, const struct uds_addr *addr,
+                                          const struct uds_dialer_opts *opts);
+/* Cancel the dials in progress (their done is not called) and free the dialer. NULL is
+ * fine. */
+UDS_API void uds_dialer_free(struct uds_dialer *dialer);
+
+/* Connect to the dialer's destination, as connect() on a non-blocking socket would:
+ *  - connected at once (a Unix server with room in its backlog): returns the fd; done
+ *    is not called;
+ *  - not yet: returns -1 with EINPROGRESS and *ret_dial; later, from the loop, the dial
+ *    ends with done(fd, 0, data), or done(-1, error, data) once every address has
+ *    failed (the last error) or the timeout has passed (ETIMEDOUT). The dial is freed
+ *    before done is called;
+ *  - failed at once: returns -1 with the error; done is not called.
+ * The fd is a connected stream socket, O_NONBLOCK and O_CLOEXEC, the caller's.
+ * Errors: ENOENT no such socket; ECONNREFUSED nobody listens (a stale socket file, or a
+ * TCP port); EACCES/EPERM; ENETUNREACH/EHOSTUNREACH; ETIMEDOUT; EINVAL; ENOMEM; those of
+ * socket(). */
+UDS_API int uds_dial(struct uds_dialer *dialer, void (*done)(int fd, int error, void *data),
+                     void *data, struct uds_dial **ret_dial);
+/* Give up a dial in progress: its socket is closed, done is not called, dial is freed.
+ * Not after done was called. NULL is fine. */
+UDS_API void uds_dial_cancel(struct uds_dial *dial);
+
+/* ---------------------------------------------------------------------------------------
+ * PROXY protocol (HAProxy's, versions 1 and 2): the header a proxy sends its target before
+ * the client's bytes, naming the client. Pure: no system call, no allocation.
+ * ------------------------------------------------------------------------------------- */
+
+/* Room for any header uds_proxy_header() writes (v1 at most 107 bytes, v2 at most 52). */
+#define UDS_PROXY_HEADER_MAX 108
+
+/* Write the PROXY protocol header of version (1 text, 2 binary) for a connection from src
+ * (the client) to dst (the address it reached) into buf. Two TCP addresses of one family
+ * are named (TCP4, TCP6); any other pair (a Unix client, NULL) is v1's "UNKNOWN", and in
+ * v2 the LOCAL command without addresses: the target then uses the connection's own
+ * endpoints. v2's AF_UNIX family is not used: HAProxy and Envoy refuse it. Returns the
+ * length. Errors: EINVAL version or buf; ENOSPC size too small (UDS_PROXY_HEADER_MAX is
+ * always enough). */
+UDS_API ssize_t uds_proxy_header(int version, const struct sockaddr *src,
+                                 const struct sockaddr *dst, void *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------
  * I/O helpers
  * ------------------------------------------------------------------------------------- */
 
@@ -737,7 +865,10 @@ struct uds_server_opts {
                                  * sends do not count. */
 };
 
-/* A server over listener (taken over: the server unlistens it when it stops or is freed).
+/* A server over listener (taken over: the server unlistens it when it stops or is freed):
+ * a Unix stream or seqpacket listener, or a TCP one (uds_listen_tcp(),
+ * uds_listener_adopt_tcp()). A TCP client gets TCP_NODELAY (replies leave in one send
+ * already; Nagle would only delay them) and has no credentials: see uds_conn_peer().
  * loop: NULL makes the server its own loop (see uds_server_fd()).
  * On failure the listener is left to the caller. */
 UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
@@ -800,7 +931,9 @@ UDS_API size_t uds_conn_queued(const struct uds_conn *conn);
 /* The connection's fd (do not close it), peer and user data. Without an allow-list or
  * peer_flags the peer is read on the first uds_conn_peer() call (SO_PEERCRED keeps the
  * credentials of connect time, so the answer is the same); if it cannot be read then, it
- * is pid 0, uid and gid -1. */
+ * is pid 0, uid and gid -1. A TCP peer has no credentials: it is always that (no groups,
+ * pidfd -1), and an allow-list refuses every TCP client (on_deny with that peer), having
+ * nothing to check. */
 UDS_API int uds_conn_fd(const struct uds_conn *conn);
 UDS_API const struct uds_peer *uds_conn_peer(const struct uds_conn *conn);
 UDS_API void uds_conn_set_data(struct uds_conn *conn, void *data);
@@ -809,24 +942,31 @@ UDS_API void *uds_conn_data(const struct uds_conn *conn);
 UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
 
 /* ---------------------------------------------------------------------------------------
- * Relay: bridge pairs of connected stream sockets (Unix or TCP) on a uds_loop, as a proxy
- * does. Bytes read on one side are written to the other, both ways at once; an end of
- * stream on one side is passed on as shutdown(SHUT_WR) on the other, and the relay ends
- * once both directions have ended. Each direction holds at most buffer_size bytes: a side
- * that does not read makes the relay stop reading its peer (backpressure), so memory stays
- * flat. While a direction carries bulk data it moves through a pipe with splice(), never
- * copied into user space; small messages go through a buffer (one read() takes a whole
- * queue of them), and the writes gathered in one loop wakeup go to the kernel together in
- * one io_uring submission where the kernel allows io_uring (else one send() each), so that
- * a server on the same CPU is woken once for all of them. splice() into a socket cannot take MSG_NOSIGNAL, so the relay splices
- * only while SIGPIPE is ignored (signal(SIGPIPE, SIG_IGN)) and copies otherwise. Buffers
- * and pipes are taken from pools shared by a group when bytes are in flight and given back
- * when they are not: an idle relay holds its two sockets and nothing else.
+ * Relay: bridge two sides on a uds_loop, as a proxy or `nc -U` does. Bytes read on one side
+ * are written to the other, both ways at once; an end of input on one side is passed on
+ * (shutdown(SHUT_WR) on a socket), and the relay ends once both directions have ended. Each
+ * direction holds at most buffer_size bytes: a side that does not read makes the relay stop
+ * reading its peer (backpressure), so memory stays flat. While a direction carries bulk
+ * data it moves through a pipe with splice(), never copied into user space; small messages
+ * go through a buffer (one read() takes a whole queue of them), and the writes gathered in
+ * one loop wakeup go to the kernel together in one io_uring submission where the kernel
+ * allows io_uring (else one send() each), so that a server on the same CPU is woken once for
+ * all of them. splice() into a socket cannot take MSG_NOSIGNAL, so the relay splices only
+ * while SIGPIPE is ignored (signal(SIGPIPE, SIG_IGN)) and copies otherwise. Buffers and
+ * pipes are taken from pools shared by a group when bytes are in flight and given back when
+ * they are not: an idle relay holds its fds and nothing else.
+ *
+ * A side is a connected socket (stream, seqpacket or dgram: a seqpacket or dgram socket
+ * keeps message boundaries, each read of the other side becoming one message), or for side
+ * A two fds, one read and one written, such as stdin and stdout: pipes, FIFOs, terminals or
+ * regular files (a regular file, which cannot be waited for, is read until its end as fast
+ * as the other side takes it).
  * ------------------------------------------------------------------------------------- */
 
 struct uds_relay_group;
 struct uds_relay;
 
+/* For a group (uds_relay_opts.flags). */
 enum uds_relay_flags {
     UDS_RELAY_NO_SPLICE = 1u << 0,  /* always copy through a buffer */
     UDS_RELAY_NO_BATCH = 1u << 1,   /* send each write at once, not the writes of one loop
@@ -834,15 +974,17 @@ enum uds_relay_flags {
 };
 
 struct uds_relay_opts {
-    size_t buffer_size;     /* bytes in flight per direction; 0 = 256 KiB; at most 1 GiB */
+    size_t buffer_size;     /* bytes in flight per direction, and the largest message;
+                             * 0 = 256 KiB; at most 1 GiB */
     int idle_timeout_ms;    /* end a relay when no byte moved either way for this long
                              * (ETIMEDOUT); 0 = never */
     unsigned flags;         /* enum uds_relay_flags */
     int first_byte_timeout_ms;  /* end a relay when side A has sent no byte this long after
-                                 * uds_relay_new() (ETIMEDOUT, error_side UDS_RELAY_A): a
+                                 * it was made (ETIMEDOUT, error_side UDS_RELAY_A): a
                                  * client that connects and says nothing. Bytes from B (a
                                  * server that speaks first), the prefix and an end of
-                                 * stream do not count. 0 = never */
+                                 * stream do not count; A with no input has no limit.
+                                 * 0 = never */
 };
 
 enum uds_relay_side {
@@ -860,8 +1002,13 @@ struct uds_relay_info {
                                  * error: ECONNRESET/EPIPE a peer went away (reading from
                                  * or writing to error_side), ETIMEDOUT the idle timeout
                                  * (error_side UDS_RELAY_NONE) or A's first byte not in
-                                 * time (UDS_RELAY_A), ENOMEM... */
+                                 * time (UDS_RELAY_A), EMSGSIZE a message too long for B,
+                                 * ENOMEM... */
     enum uds_relay_side error_side;
+    bool error_writing;         /* the error came writing to error_side (else reading) */
+    uint64_t messages_from_a;   /* messages read from a seqpacket or dgram side A */
+    uint64_t messages_from_b;
+    uint64_t messages_cut;      /* messages longer than buffer_size, cut to it */
 };
 
 /* Relays that share a loop, options and pools of buffers and pipes. The loop must outlive
@@ -874,13 +1021,14 @@ UDS_API size_t uds_relay_group_count(const struct uds_relay_group *group);
  * from inside a relay's on_close. NULL is fine. */
 UDS_API void uds_relay_group_free(struct uds_relay_group *group);
 
-/* Relay between the connected stream sockets fd_a and fd_b (made non-blocking), taking
- * both over: they are closed when the relay ends, and on failure too. prefix_len bytes of
- * prefix (copied; at most buffer_size) are sent to B before anything read from A — a PROXY
+/* Relay between the connected sockets fd_a and fd_b (made non-blocking), taking both over:
+ * they are closed when the relay ends, and on failure too. prefix_len bytes of prefix
+ * (copied; at most buffer_size) are sent to B before anything read from A — a PROXY
  * protocol header, for instance. When the relay ends, both fds are closed (after an error
  * other than ETIMEDOUT with SO_LINGER 0, so that a TCP peer gets a reset instead of an end
  * it could take for complete), then on_close(relay, info, data) is called, then the relay
- * is freed: do not use it after on_close returns. on_close may be NULL.
+ * is freed: do not use it after on_close returns. on_close may be NULL. The same as
+ * uds_relay_new2() with fd_a_in = fd_a_out = fd_a.
  * Errors: EINVAL; EMSGSIZE prefix longer than buffer_size; ENOMEM; those of fcntl() and
  *         of uds_loop_add(). */
 UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a, int fd_b,
@@ -889,6 +1037,66 @@ UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a,
                                                          const struct uds_relay_info *info,
                                                          void *data),
                                         void *data);
+
+/* For one relay (uds_relay_args.flags). */
+enum uds_relay_args_flags {
+    UDS_RELAY_BORROW_A = 1u << 8,   /* side A's fds stay the caller's (stdin, stdout): see
+                                     * uds_relay_new2() */
+    UDS_RELAY_END_WITH_B = 1u << 9, /* end once B's stream has ended and all of it has been
+                                     * written to A, even while A's input goes on (a user at
+                                     * a terminal, when the server has closed) */
+};
+
+struct uds_relay_args {
+    int fd_a_in;            /* side A is read from here: a connected socket, pipe, FIFO,
+                             * terminal or regular file; -1: A has no input (its end has
+                             * come already: only the prefix goes to B) */
+    int fd_a_out;           /* ...and written here: the same fd (a socket), or another */
+    int fd_b;               /* side B: a connected socket (or any fd, read and written) */
+    const void *prefix;     /* prefix_len bytes sent to B first (copied); for a seqpacket
+                             * or dgram B one message, and with a non-NULL prefix an empty
+                             * message when prefix_len is 0 */
+    size_t prefix_len;
+    const int *fds_to_pass; /* passed (SCM_RIGHTS) with the first bytes written to B; if A's
+                             * input ends before any, with a single NUL byte (a message of
+                             * one NUL on seqpacket and dgram). Copied: the caller may close
+                             * its own at once */
+    size_t n_fds_to_pass;   /* at most UDS_MAX_FDS */
+    unsigned flags;         /* enum uds_relay_args_flags */
+    size_t max_replies;     /* B a dgram socket: end once this many messages from B have
+                             * been written to A; 0 = once A's input has ended and B has
+                             * sent as many messages as it was sent */
+    int linger_ms;          /* B a dgram socket, which has no end of stream: once A's input
+                             * has ended, end when nothing has come from B for this long;
+                             * 0 = no limit */
+};
+
+/* Relay between side A (fd_a_in, fd_a_out) and side B (fd_b) as args says; otherwise as
+ * uds_relay_new(). fd_b is taken over (made non-blocking, closed at the end and on
+ * failure), and so are A's fds unless flags has UDS_RELAY_BORROW_A:
+ * - taken over: made non-blocking and closed when the relay ends; fd_a_out, if it is not
+ *   fd_a_in, as soon as B's stream has ended and been written to it (shut down for
+ *   writing if it is a socket), so that its reader sees the end at once.
+ * - borrowed (stdin and stdout, say): never closed, shut down or made non-blocking. The
+ *   relay reads and writes a pipe, FIFO or terminal through a description of its own
+ *   (opened again through /proc/self/fd/N, non-blocking), a socket with MSG_DONTWAIT, a
+ *   regular file as it is; where the kernel refuses to open it again, it sets O_NONBLOCK on
+ *   the caller's description and clears it when the relay ends (not if the process is
+ *   killed first). Its own descriptions are closed when B's stream has ended: the reader
+ *   of a pipe sees the end once the caller closes its fd as well.
+ * A write to a pipe whose reader has left fails with EPIPE and raises no SIGPIPE. An error
+ * writing to fd_a_out (EPIPE: whoever read it has left), or to a dgram B, ends the relay;
+ * an EPIPE or ECONNRESET writing to a stream or seqpacket socket only ends that direction,
+ * the other still carrying what that peer sent before it went.
+ * Errors: EINVAL (args NULL, bad fds or flags, linger_ms < 0, n_fds_to_pass over
+ *         UDS_MAX_FDS); EMSGSIZE prefix longer than buffer_size; ENOMEM; those of fstat(),
+ *         fcntl() and uds_loop_add(). */
+UDS_API struct uds_relay *uds_relay_new2(struct uds_relay_group *group,
+                                         const struct uds_relay_args *args,
+                                         void (*on_close)(struct uds_relay *relay,
+                                                          const struct uds_relay_info *info,
+                                                          void *data),
+                                         void *data);
 /* Restart the clock for side A's first byte (first_byte_timeout_ms) of this relay: the
  * relay ends with ETIMEDOUT (error_side UDS_RELAY_A) unless A sends a byte within
  * timeout_ms from now; 0 = no limit for this relay. For a caller whose client was kept
@@ -899,8 +1107,9 @@ UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a,
 UDS_API int uds_relay_set_first_byte_timeout(struct uds_relay *relay, int timeout_ms);
 /* Counters so far (error is 0 while the relay runs). */
 UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_info *ret_info);
-/* End the relay now: close both fds with SO_LINGER 0 (a reset for a TCP peer), without
- * calling on_close, and free it. Not from inside its own on_close. NULL is fine. */
+/* End the relay now: close the fds it owns (sockets with SO_LINGER 0, a reset for a TCP
+ * peer) and put back what it borrowed, without calling on_close, and free it. Not from
+ * inside its own on_close. NULL is fine. */
 UDS_API void uds_relay_free(struct uds_relay *relay);
 
 /* ---------------------------------------------------------------------------------------
@@ -926,6 +1135,20 @@ enum uds_sockinfo_has {
     UDS_SOCKINFO_UID = 1u << 1,     /* uid is set */
     UDS_SOCKINFO_FILE = 1u << 2,    /* file_dev and file_ino are set */
     UDS_SOCKINFO_SHUTDOWN = 1u << 3,/* shutdown is set */
+    UDS_SOCKINFO_MEM = 1u << 4,     /* mem is set */
+};
+
+/* A socket's memory, in bytes, as the kernel accounts it (ss -m: skmem). */
+struct uds_sockmem {
+    uint32_t rmem_alloc;            /* r: received, not yet read */
+    uint32_t rcvbuf;                /* rb: the receive buffer's size */
+    uint32_t wmem_alloc;            /* t: sent, not yet read by the peer */
+    uint32_t sndbuf;                /* tb: the send buffer's size */
+    uint32_t fwd_alloc;             /* f */
+    uint32_t wmem_queued;           /* w */
+    uint32_t optmem;                /* o: options, ancillary data */
+    uint32_t backlog;               /* bl */
+    uint32_t drops;                 /* d: packets dropped */
 };
 
 /* One socket as the kernel describes it. */
@@ -952,6 +1175,7 @@ struct uds_sockinfo {
     unsigned has;                   /* enum uds_sockinfo_has: which fields the kernel gave */
     size_t n_pending;               /* a listener: clients waiting in its backlog */
     const ino_t *pending;           /*   their inodes (NULL when n_pending is 0) */
+    struct uds_sockmem mem;         /* UDS_SOCKINFO_MEM */
 };
 
 /* Every Unix socket of the network namespace, sorted by inode. Caller storage. */
@@ -978,6 +1202,9 @@ enum uds_path_status {
     UDS_PATH_OK,            /* the path names the socket's file */
     UDS_PATH_MISSING,       /* nothing is at the path: the file was deleted */
     UDS_PATH_REPLACED,      /* the path names another file now */
+    UDS_PATH_OTHER_NS,      /* uds_sockinfo_where(): the path leads to it only in the mount
+                             * namespace of a process that holds it (PrivateTmp=, a
+                             * container), not in the caller's */
 };
 
 /* Whether path (NULL: the socket's own name, when it is absolute) still names the file
@@ -1190,6 +1417,210 @@ struct uds_pathinfo {
  * Errors: EINVAL path NULL or empty, ret_info NULL or an unknown flag; ENAMETOOLONG path
  *         over UDS_PATH_MAX; ENOMEM; those of getgroups(). */
 UDS_API int uds_pathinfo_get(const char *path, unsigned flags, struct uds_pathinfo *ret_info);
+
+/* The same path however it is written, for comparing paths: made absolute (against the
+ * caller's working directory), with the symbolic links of its directory resolved
+ * (/var/run/app.sock → /run/app.sock), its last name kept as written (it may itself be a
+ * symlink). A directory that cannot be resolved (missing, not searchable) is kept as
+ * written. Writes it into buf (size bytes) and returns its length.
+ * Errors: EINVAL path NULL or empty, buf NULL or size 0; ENAMETOOLONG it does not fit;
+ *         those of getcwd() for a relative path. */
+UDS_API int uds_path_canonical(const char *path, char *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------
+ * Who is behind a socket: the processes that hold it (their user, program, systemd unit
+ * and namespaces), where its file is seen from here, which known server it is and the
+ * configuration file that makes its socket; and a user's ids as a new login gives them.
+ * Facts for a program to put into words (uds doctor and uds ls do). Looking changes
+ * nothing; what the caller may not read is left empty rather than failing.
+ * ------------------------------------------------------------------------------------- */
+
+/* One process, from /proc/PID. exe, mnt_ns and net_ns need the right to trace the process
+ * (its user, or root); the rest any user may read. */
+struct uds_procinfo {
+    pid_t pid;
+    bool has_ids;               /* uid and gid were read */
+    uid_t uid;                  /* effective uid and gid */
+    gid_t gid;
+    char command[16];           /* /proc/PID/comm */
+    char state;                 /* 'R', 'S', ... 'Z' for a zombie (exited, not yet reaped) */
+    char exe[UDS_PATH_MAX + 1]; /* the program (/proc/PID/exe), "" unknown */
+    char cmdline[1024];         /* the arguments, each followed by a NUL, cut at 1023 bytes
+                                 * (a program may have rewritten them: php-fpm, redis) */
+    size_t cmdline_len;
+    char unit[256];             /* the systemd unit it runs in ("php8.2-fpm.service"), from
+                                 * /proc/PID/cgroup; "" none */
+    ino_t mnt_ns;               /* its mount and network namespaces (the inode of
+                                 * /proc/PID/ns/mnt, .../net), 0 unknown */
+    ino_t net_ns;
+};
+
+/* Read what /proc says about process pid (0: the caller) into *ret_info.
+ * Errors: EINVAL pid < 0 or ret_info NULL; ESRCH no such process; ENOMEM. */
+UDS_API int uds_procinfo_get(pid_t pid, struct uds_procinfo *ret_info);
+/* Argument index of info's command line (0: the program as it named itself), or NULL. */
+UDS_API const char *uds_procinfo_arg(const struct uds_procinfo *info, size_t index);
+
+/* Where a socket's file is, seen from the caller. */
+struct uds_sockwhere {
+    enum uds_path_status status;    /* OK, MISSING, REPLACED, OTHER_NS; UNKNOWN when no
+                                     * absolute path could be told */
+    char path[UDS_PATH_MAX + 1];    /* the absolute path it was bound at: its name, or a
+                                     * relative name resolved through a holder's working
+                                     * directory, or a /proc/self/fd/N/NAME alias (a path
+                                     * longer than sun_path) resolved through the holder's
+                                     * open files; "" when none could tell */
+    char canon[UDS_PATH_MAX + 1];   /* path as uds_path_canonical() writes it */
+    pid_t pid;                      /* OTHER_NS: the holder whose namespace it is in */
+    char reach[UDS_PATH_MAX + 1];   /* OTHER_NS: "/proc/PID/root" + path, a path that leads
+                                     * to the file from here (for who may trace pid) */
+};
+
+/* Where the file of sock (a socket bound to a path) is, given the processes that hold it
+ * (holders, n_holders: as uds_procfd_find() returns them; none is fine), into
+ * *ret_where. Reading a holder's directory and files needs the right to trace it.
+ * Errors: EINVAL sock is not bound to a path, or a NULL argument; ENOMEM. */
+UDS_API int uds_sockinfo_where(const struct uds_sockinfo *sock,
+                               const struct uds_procfd *holders, size_t n_holders,
+                               struct uds_sockwhere *ret_where);
+
+/* A mount, from /proc/self/mountinfo. */
+struct uds_mount {
+    unsigned id;
+    char root[UDS_PATH_MAX + 1];    /* what of its filesystem is mounted: a bind mount of a
+                                     * file names that file, with "//deleted" appended once
+                                     * the file was removed from its directory */
+    char fstype[32];
+    char source[256];
+};
+
+/* Whether path (absolute, written as uds_path_canonical() writes it) is a mount point in
+ * the caller's mount namespace: 1 with the topmost mount there in *ret_mount, 0 when it is
+ * not. Errors: EINVAL path not absolute or ret_mount NULL; those of opening
+ * /proc/self/mountinfo. */
+UDS_API int uds_mount_at(const char *path, struct uds_mount *ret_mount);
+
+/* An abstract name bound in another network namespace. */
+struct uds_nshit {
+    ino_t net_ns;                   /* that namespace */
+    pid_t pid;                      /* a process in it */
+    ino_t inode;                    /* the socket */
+    enum uds_socket_type type;
+    bool listening;
+};
+
+#define UDS_NSHITS_MAX 8
+struct uds_abstract_search {
+    ino_t own_ns;                   /* the caller's network namespace (0 unknown) */
+    size_t n_searched;              /* other network namespaces whose sockets were read */
+    size_t n_hits;
+    struct uds_nshit hits[UDS_NSHITS_MAX];
+};
+
+/* Look for the abstract name (len bytes, without the '@') in every network namespace but
+ * the caller's that a process the caller may trace is in (root: all of them), through
+ * /proc/PID/net/unix. A name holding a newline is not found.
+ * Errors: EINVAL name NULL, len 0 or over UDS_SUN_PATH_MAX; ENOMEM; those of opendir(). */
+UDS_API int uds_abstract_search(const char *name, size_t len,
+                                struct uds_abstract_search *ret_search);
+
+/* The servers uds_server_identify() knows. */
+enum uds_server_kind {
+    UDS_SERVER_UNKNOWN = 0,
+    UDS_SERVER_UDSKIT,          /* uds, or a libudskit listener (it holds PATH.lock) */
+    UDS_SERVER_PHP_FPM,
+    UDS_SERVER_POSTGRESQL,
+    UDS_SERVER_REDIS,
+    UDS_SERVER_DOCKERD,
+    UDS_SERVER_SYSTEMD,         /* made by systemd for a .socket unit, or by
+                                 * systemd-socket-activate */
+};
+
+/* "udskit", "php-fpm", "postgresql", "redis", "dockerd", "systemd", "unknown". */
+UDS_API const char *uds_server_kind_name(enum uds_server_kind kind);
+
+enum uds_server_found {
+    UDS_SERVER_BY_PROCESS = 1,  /* a process that holds the socket */
+    UDS_SERVER_BY_UNIT,         /* a systemd .socket unit that lists its address */
+    UDS_SERVER_BY_PATH,         /* its well-known name (.s.PGSQL.5432, php8.2-fpm.sock,
+                                 * docker.sock, redis*.sock), or for udskit the PATH.lock
+                                 * file its listener left */
+    UDS_SERVER_BY_CONFIG,       /* a running server whose configuration names the path
+                                 * (a php-fpm master the caller cannot see holding it) */
+};
+
+/* One setting of a configuration file, as written there. */
+struct uds_server_setting {
+    char key[32];               /* "listen.group", "unix_socket_permissions", "SocketMode" */
+    char value[128];
+    unsigned line;              /* its line in the file (0: a command-line option) */
+};
+
+#define UDS_SERVER_SETTINGS_MAX 8
+struct uds_server_ident {
+    enum uds_server_kind kind;
+    enum uds_server_found found_by;
+    pid_t pid;                  /* the process recognised (the php-fpm master), 0 none */
+    char program[64];           /* its program: "php-fpm8.2", "postgres" */
+    char version[32];           /* "8.2", "15", from the program's name or path; "" */
+    char unit[256];             /* the systemd unit that process runs in, "" none */
+    /* The file whose settings make this socket, and the line that names the socket: the
+     * php-fpm pool file and its "listen =", postgresql.conf and unix_socket_directories,
+     * redis.conf and unixsocket, dockerd's daemon.json (line 0); "" unknown. */
+    char config[UDS_PATH_MAX + 1];
+    unsigned config_line;
+    char main_config[UDS_PATH_MAX + 1];     /* php-fpm: its php-fpm.conf */
+    char pool[64];              /* php-fpm: the pool ([www]) whose listen = is the socket */
+    char data_dir[UDS_PATH_MAX + 1];        /* PostgreSQL: its data directory */
+    bool has_own_lock;          /* PostgreSQL: PATH.lock is its own lock file, which holds */
+    pid_t lock_pid;             /*   the postmaster's pid (not a flock) */
+    /* A systemd .socket unit that lists the address (Listen*=), searched in
+     * $SYSTEMD_UNIT_PATH as systemd does, else in the default unit directories. */
+    char socket_unit[256];      /* "docker.socket", "" none */
+    char socket_unit_file[UDS_PATH_MAX + 1];
+    unsigned socket_unit_line;
+    pid_t systemd_pid;          /* SYSTEMD: the systemd process that holds the socket */
+    enum uds_server_kind service;   /* SYSTEMD: the server it hands the socket to */
+    /* The settings that decide the socket's owner, group, mode and backlog, from config
+     * (listen.owner, listen.group, listen.mode, listen.acl_users, listen.acl_groups,
+     * listen.backlog; unix_socket_group, unix_socket_permissions; unixsocketperm,
+     * unixsocketgroup; dockerd's group, "--group" for -G) and from the socket unit
+     * (SocketMode, SocketUser, SocketGroup, Backlog). */
+    size_t n_settings;
+    struct uds_server_setting settings[UDS_SERVER_SETTINGS_MAX];
+};
+
+/* Recognise the server behind the socket at addr (a path, or an abstract name), held by
+ * holders (n_holders of them, as uds_procfd_find() returns them; none is fine): from the
+ * processes first, then a .socket unit, then a running php-fpm whose pools name the path,
+ * then the name; and read what its configuration says about the socket. Fills *ret_ident;
+ * kind UNKNOWN when nothing is recognised.
+ * Reads the environment ($SYSTEMD_UNIT_PATH): call it before starting threads.
+ * Errors: EINVAL addr not a path or an abstract name, or a NULL argument; ENOMEM. */
+UDS_API int uds_server_identify(const struct uds_addr *addr, const struct uds_procfd *holders,
+                                size_t n_holders, struct uds_server_ident *ret_ident);
+/* The value of setting key in ident (and its line in *ret_line, may be NULL), or NULL. */
+UDS_API const char *uds_server_setting(const struct uds_server_ident *ident, const char *key,
+                                       unsigned *ret_line);
+
+/* A user as a new login makes them: uid and primary group from the user database, the
+ * supplementary groups from the group database (what initgroups(3) sets). */
+struct uds_login {
+    char name[256];
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;              /* every group of the login, the primary one included */
+    size_t n_groups;
+};
+
+/* The login of user (a name, or a uid that has an entry) into *ret_login; release it with
+ * uds_login_done(). Errors: EINVAL user NULL or empty; ENOENT no such user; E2BIG more
+ * than 65536 groups; ENOMEM; those of the user database. */
+UDS_API int uds_login_get(const char *user, struct uds_login *ret_login);
+/* Free the group list; leaves the login empty. NULL is fine. */
+UDS_API void uds_login_done(struct uds_login *login);
+/* Whether gid is one of the login's groups. */
+UDS_API bool uds_login_in_group(const struct uds_login *login, gid_t gid);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,9 @@ need_cmd systemd-socket-activate systemd
 need_cmd s6-ipcserver s6
 need_cmd unixserver ucspi-unix
 [ -f /usr/include/uv.h ] || packages+=(libuv1-dev)
+# Real servers for uds doctor's tests (tests/cli/doctor_real.bats).
+ls /usr/sbin/php-fpm* >/dev/null 2>&1 || packages+=(php-fpm)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql)
 # Debian's default nc may be the traditional one, which has no -U.
 if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 [ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)

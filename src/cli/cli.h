@@ -149,32 +149,34 @@ void cli_log(enum cli_level level, const char *event, const char *address,
              const struct cli_kv *kv, size_t n_kv, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-/* ---- relay (cmd_connect.c) ------------------------------------------------------------ */
+/* ---- connect, send: stdin and stdout to a socket (cmd_connect.c) ------------------------ */
 
-/* Copy input to a connected socket and the socket to out_fd, both ways at once with
- * poll(), until done (used by `uds connect` and `uds send`). */
-struct cli_relay {
-    int sock;
+/* What `uds connect` and `uds send` hand to the library's relay: stdin and stdout (or one
+ * message given whole) on one side, the connected socket on the other. */
+struct cli_exchange {
+    int sock;               /* connected; taken over (closed when done) */
     enum uds_socket_type type;
-    int in_fd;              /* read input from here, or -1 to send in_buf */
-    const void *in_buf;     /* with in_fd == -1: the whole input (one message for
-                             * seqpacket/dgram) */
-    size_t in_len;
-    int out_fd;
+    const char *address;    /* for messages */
+    const void *message;    /* non-NULL: send this instead of reading stdin (on seqpacket
+                             * and dgram one message, even an empty one) */
+    size_t message_len;
+    int fd_to_pass;         /* -1, or passed (SCM_RIGHTS) with the first bytes sent; with no
+                             * input at all, with a single NUL byte */
     uint64_t deadline_ms;   /* cli_now_ms() deadline for the whole exchange, 0 = none */
     int timeout_ms;         /* the --timeout behind deadline_ms, for the message */
     int linger_ms;          /* dgram: after the input ends, wait up to this long (since the
                              * last reply) for more replies; 0 = no limit */
     size_t max_replies;     /* dgram: stop after this many replies; 0 = once every message
                              * sent has had a reply (or linger_ms passed) */
-    const char *address;    /* for messages */
-    bool pass_fd;           /* pass fd_to_pass (SCM_RIGHTS) with the first bytes sent; with
-                             * no input at all, with a single NUL byte */
-    int fd_to_pass;
 };
 
-/* Returns an exit code; prints the message for a failure. */
-int cli_relay_run(const struct cli_relay *relay);
+/* Before connecting: a closed stdin or stdout becomes /dev/null (as a closed stdin always
+ * read as empty), so that the socket cannot take its number. */
+void cli_exchange_hold_stdio(void);
+/* Run the exchange on a uds_loop until the relay ends: at the end of the input the socket
+ * is shut down for writing, and output goes on until the server closes (dgram: until the
+ * replies are in). Returns an exit code; prints the message for a failure. */
+int cli_exchange_run(const struct cli_exchange *x);
 
 /* ---- serve -- PROGRAM (serve_exec.c) ------------------------------------------------------ */
 

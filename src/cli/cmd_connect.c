@@ -1,29 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_connect.c — `uds connect`: stdin to a Unix socket and the socket to stdout, like
- * `nc -U`, and the relay that does it (shared with `uds send`). Connecting is the
- * library's job; this file only moves bytes and explains failures.
+ * `nc -U`, and the exchange that does it (shared with `uds send`). Connecting and moving
+ * the bytes are the library's jobs (uds_connect, uds_relay_new2); this file sets them up,
+ * waits on a uds_loop, and explains failures.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "options.h"
 
-#define RELAY_BUF (64 * 1024)
+#define MESSAGE_MAX (64u * 1024)
 
 struct connect_args {
-    enum uds_socket_type type;
-    int timeout_ms;
-    int wait_ms;
+    struct uds_connect_opts connect;    /* --type, --timeout, --wait */
     int verbosity;
     const char *send_fd;
-    const char *address;
 };
 
 #define C struct connect_args
@@ -44,11 +41,13 @@ static const struct cli_command connect_cmd = {
         "69 no server (no such socket, or a stale one), 75 timeout, 77 permission denied.\n",
     .opts = (const struct cli_opt[]){
         CLI_SECTION("Options:"),
-        CLI_OPT_TYPE(C, type, "stream (default), seqpacket or dgram; with seqpacket and\n"
-                              "dgram each read of stdin (up to 64 KiB) is one message"),
-        CLI_OPT_TIMEOUT(C, timeout_ms, "give up connecting after SECONDS (exit 75); dgram: how\n"
-                                       "long to wait for replies after stdin ends (default 1)"),
-        CLI_OPT_WAIT(C, wait_ms),
+        CLI_OPT_TYPE(C, connect.type,
+                     "stream (default), seqpacket or dgram; with seqpacket and\n"
+                     "dgram each read of stdin (up to 64 KiB) is one message"),
+        CLI_OPT_TIMEOUT(C, connect.timeout_ms,
+                        "give up connecting after SECONDS (exit 75); dgram: how\n"
+                        "long to wait for replies after stdin ends (default 1)"),
+        CLI_OPT_WAIT(C, connect.wait_ms),
         { "--send-fd", 0, "FILE", CLI_STRING(C, send_fd),
           .help = "open FILE read-only and pass its descriptor (SCM_RIGHTS)\n"
                   "with the first bytes sent; with empty stdin it goes\n"
@@ -59,241 +58,191 @@ static const struct cli_command connect_cmd = {
 };
 #undef C
 
-/* Write some of what is pending for stdout. Returns 0, or -1 with errno (EPIPE: the reader
- * left). */
-static int relay_write_out(int fd, const char *buf, size_t *off, size_t *len) {
-    ssize_t n = write(fd, buf + *off, *len);
-
-    if (n > 0) {
-        *off += (size_t) n;
-        *len -= (size_t) n;
-        return 0;
+void cli_exchange_hold_stdio(void) {
+    for (int fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++) {
+        int mode = fd == STDIN_FILENO ? O_RDONLY : O_WRONLY;
+        /* open() takes the lowest free number: this one. Nothing to do if it fails: the
+         * relay then refuses the socket's own number for stdin or stdout (EINVAL). */
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+            (void) open("/dev/null", mode | O_NOCTTY | O_CLOEXEC);
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return 0;
-    return -1;
 }
 
-int cli_relay_run(const struct cli_relay *r) {
-    char ibuf[RELAY_BUF], obuf[RELAY_BUF];
-    const char *ip = r->in_buf;
-    size_t ilen = 0, olen = 0, ooff = 0, sent = 0, got = 0;
-    bool msgs = r->type != UDS_STREAM, dgram = r->type == UDS_DGRAM;
-    bool in_done = false, have_in = false, shut = false, sock_eof = false, lost = false;
-    bool fd_pending = r->pass_fd;
-    uint64_t linger_until = 0;
-    struct cli_fail_info info = { .timeout_ms = r->timeout_ms };
+/* The outcome of the relay, filled in by its on_close. */
+struct outcome {
+    bool done;
+    bool late;          /* the deadline passed first */
+    struct uds_relay_info info;
+};
 
-    if (r->in_fd < 0) {
-        ilen = r->in_len;
-        /* A message socket sends the given input as one message, even an empty one. */
-        have_in = ilen > 0 || msgs;
-        in_done = true;
+static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info *info,
+                           void *data) {
+    struct outcome *o = data;
+
+    (void) relay;
+    o->info = *info;
+    o->done = true;
+}
+
+static void on_deadline(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct outcome *o = data;
+
+    (void) loop;
+    (void) timer_id;
+    o->late = true;
+}
+
+/* Bytes in flight each way, and on seqpacket and dgram the largest message: each read of
+ * stdin is one message of up to 64 KiB, and longer replies are cut there. A message given
+ * whole must fit too. */
+static size_t buffer_for(const struct cli_exchange *x) {
+    size_t size = x->type == UDS_STREAM ? (256u << 10) : MESSAGE_MAX;
+
+    return x->message_len > size ? x->message_len : size;
+}
+
+/* The exit code for how the relay ended; prints what went wrong. */
+static int exchange_code(const struct cli_exchange *x, const struct uds_relay_info *info,
+                         size_t max) {
+    int err = info->error;
+
+    if (info->messages_cut > 0)
+        cli_log(CLI_LOG_WARN, "truncated", x->address, NULL, 0,
+                "%s: %" PRIu64 " message%s longer than %zu bytes cut to that length",
+                x->address, info->messages_cut, info->messages_cut == 1 ? "" : "s", max);
+    if (!err)
+        return EX_OK;
+    if (info->error_side == UDS_RELAY_A && !info->error_writing) {
+        cli_error("stdin", "check the input", "cannot read: %s", strerror(err));
+        return CLI_EXIT_FAILURE;
     }
-    for (;;) {
-        struct pollfd p[3];
-        int n = 0, i_in = -1, i_sock = -1, i_out = -1, timeout = -1;
+    if (info->error_side == UDS_RELAY_A) {
+        if (err == EPIPE)
+            return EX_OK;   /* whoever reads our output has seen enough (| head) */
+        cli_error("stdout", "check where the output goes", "cannot write: %s", strerror(err));
+        return CLI_EXIT_FAILURE;
+    }
+    /* The server stopped reading: what it still sent was printed, input was left over. */
+    if (info->error_side == UDS_RELAY_B && info->error_writing && err == ECONNRESET)
+        err = EPIPE;
+    return cli_fail(CLI_OP_EXCHANGE, x->address, err, NULL);
+}
+
+/* Start the relay: stdin (or the message) to the socket, the socket to stdout. */
+static struct uds_relay *exchange_start(struct uds_relay_group *group,
+                                        const struct cli_exchange *x, struct outcome *o) {
+    const struct uds_relay_args args = {
+        .fd_a_in = x->message ? -1 : STDIN_FILENO,
+        .fd_a_out = STDOUT_FILENO,
+        .fd_b = x->sock,
+        .prefix = x->message,
+        .prefix_len = x->message_len,
+        .fds_to_pass = x->fd_to_pass >= 0 ? &x->fd_to_pass : NULL,
+        .n_fds_to_pass = x->fd_to_pass >= 0 ? 1 : 0,
+        /* stdin and stdout stay ours (and blocking, for whoever shares them); the server's
+         * end is the end, even while a terminal's input goes on. */
+        .flags = UDS_RELAY_BORROW_A | UDS_RELAY_END_WITH_B,
+        .max_replies = x->max_replies,
+        .linger_ms = x->linger_ms,
+    };
+
+    return uds_relay_new2(group, &args, on_relay_close, o);
+}
+
+int cli_exchange_run(const struct cli_exchange *x) {
+    /* One relay has no other writes to batch its own with. */
+    const struct uds_relay_opts opts = {
+        .buffer_size = buffer_for(x),
+        .flags = UDS_RELAY_NO_BATCH,
+    };
+    struct cli_fail_info info = { .timeout_ms = x->timeout_ms };
+    struct uds_loop *loop = uds_loop_new();
+    struct uds_relay_group *group = loop ? uds_relay_group_new(loop, &opts) : NULL;
+    struct outcome o = { .done = false };
+    struct uds_relay *relay = NULL;
+    int code;
+
+    if (group)
+        relay = exchange_start(group, x, &o);
+    else
+        (void) close(x->sock);  /* never used: nothing to report about it */
+    if (!relay) {
+        code = cli_fail(CLI_OP_EXCHANGE, x->address, errno, NULL);
+        goto out;
+    }
+    if (x->deadline_ms) {
         uint64_t now = cli_now_ms();
-
-        /* Ancillary data needs at least one byte to ride on (on a stream, a sendmsg of no
-         * bytes sends nothing at all): with no input, the fd goes with a NUL byte. */
-        if (in_done && !have_in && fd_pending && !shut) {
-            ip = "";
-            ilen = 1;
-            have_in = true;
-        }
-        if (in_done && !have_in && !shut) {
-            shut = true;
-            if (!dgram && shutdown(r->sock, SHUT_WR) < 0 && errno != ENOTCONN)
-                return cli_fail(CLI_OP_EXCHANGE, r->address, errno, NULL);
-            linger_until = now + (uint64_t) r->linger_ms;
-        }
-        if (olen == 0) {
-            if (!dgram && sock_eof)
-                break;
-            if (dgram && r->max_replies > 0 && got >= r->max_replies)
-                break;
-            if (dgram && shut && r->max_replies == 0 && got >= sent)
-                break;
-            if (dgram && shut && r->linger_ms > 0 && now >= linger_until)
-                break;
-        }
-        if (r->deadline_ms) {
-            if (now >= r->deadline_ms)
-                return cli_fail(CLI_OP_EXCHANGE, r->address, ETIMEDOUT, &info);
-            timeout = (int) (r->deadline_ms - now);
-        }
-        if (dgram && shut && r->linger_ms > 0) {
-            int left = linger_until > now ? (int) (linger_until - now) : 0;
-            if (timeout < 0 || left < timeout)
-                timeout = left;
-        }
-
-        if (!in_done && !have_in) {
-            p[n] = (struct pollfd){ .fd = r->in_fd, .events = POLLIN };
-            i_in = n++;
-        }
-        short sock_events = (short) ((have_in ? POLLOUT : 0) |
-                                     (!sock_eof && olen == 0 ? POLLIN : 0));
-        /* With nothing to ask of the socket, leave it out: a hung-up socket would
-         * otherwise wake poll() at once, again and again. */
-        if (sock_events) {
-            p[n] = (struct pollfd){ .fd = r->sock, .events = sock_events };
-            i_sock = n++;
-        }
-        if (olen > 0) {
-            p[n] = (struct pollfd){ .fd = r->out_fd, .events = POLLOUT };
-            i_out = n++;
-        }
-        int ready = poll(p, (nfds_t) n, timeout);
-        if (ready < 0) {
-            if (errno == EINTR)
-                continue;
-            return cli_fail(CLI_OP_EXCHANGE, r->address, errno, NULL);
-        }
-        if (ready == 0)
-            continue;
-
-        if (i_in >= 0 && p[i_in].revents) {
-            ssize_t got_in = read(r->in_fd, ibuf, sizeof(ibuf));
-            if (got_in > 0) {
-                ip = ibuf;
-                ilen = (size_t) got_in;
-                have_in = true;
-            } else if (got_in == 0 || (p[i_in].revents & POLLNVAL)) {
-                in_done = true;
-            } else if (errno != EINTR && errno != EAGAIN) {
-                cli_error("stdin", "check the input", "cannot read: %s", strerror(errno));
-                return CLI_EXIT_FAILURE;
-            }
-        }
-
-        short rev = i_sock >= 0 ? p[i_sock].revents : 0;
-        if (have_in && (rev & (POLLOUT | POLLERR | POLLHUP))) {
-            ssize_t w;
-            if (fd_pending) {
-                /* The whole first chunk with the fd (one message, or on a stream bytes
-                 * that fit in an empty socket buffer); may block briefly, once. */
-                w = uds_send_fds(r->sock, ip, ilen, &r->fd_to_pass, 1);
-                if (w >= 0)
-                    fd_pending = false;
-            } else {
-                w = send(r->sock, ip, ilen, MSG_NOSIGNAL | MSG_DONTWAIT);
-            }
-            if (w >= 0) {
-                if (msgs) {
-                    /* seqpacket and dgram sends are all or nothing. */
-                    ilen = 0;
-                    sent++;
-                } else {
-                    ip += w;
-                    ilen -= (size_t) w;
-                }
-                have_in = ilen > 0;
-            } else if (errno == EPIPE || errno == ECONNRESET) {
-                /* The server stopped reading: keep what it still sends us, report at the
-                 * end that input was left over. */
-                lost = true;
-                have_in = false;
-                in_done = true;
-                shut = true;
-            } else if (errno != EAGAIN && errno != EINTR) {
-                return cli_fail(CLI_OP_EXCHANGE, r->address, errno, NULL);
-            }
-        }
-        if (!sock_eof && olen == 0 && (rev & (POLLIN | POLLERR | POLLHUP))) {
-            ssize_t got_out = recv(r->sock, obuf, sizeof(obuf),
-                                   MSG_DONTWAIT | (msgs ? MSG_TRUNC : 0));
-            if (got_out > 0 || (got_out == 0 && dgram)) {
-                if ((size_t) got_out > sizeof(obuf)) {
-                    cli_log(CLI_LOG_WARN, "truncated", r->address, NULL, 0,
-                            "%s: a %zd-byte message was cut to %zu bytes", r->address,
-                            got_out, sizeof(obuf));
-                    got_out = (ssize_t) sizeof(obuf);
-                }
-                olen = (size_t) got_out;
-                ooff = 0;
-                if (msgs)
-                    got++;
-                linger_until = cli_now_ms() + (uint64_t) r->linger_ms;
-            } else if (got_out == 0) {
-                /* On seqpacket an empty message reads as 0 too; it is taken for the end,
-                 * which is what a server that closes after its replies sends. */
-                sock_eof = true;
-            } else if (errno != EAGAIN && errno != EINTR) {
-                return cli_fail(CLI_OP_EXCHANGE, r->address, errno, NULL);
-            }
-        }
-        if (i_out >= 0 && p[i_out].revents && olen > 0 &&
-            relay_write_out(r->out_fd, obuf, &ooff, &olen) < 0) {
-            if (errno == EPIPE)
-                return EX_OK;   /* whoever reads our output has seen enough (| head) */
-            cli_error("stdout", "check where the output goes", "cannot write: %s",
-                      strerror(errno));
-            return CLI_EXIT_FAILURE;
-        }
-        /* A chunk that arrived while stdout was not polled yet: try it now. */
-        if (olen > 0 && i_out < 0 && relay_write_out(r->out_fd, obuf, &ooff, &olen) < 0) {
-            if (errno == EPIPE)
-                return EX_OK;
-            cli_error("stdout", "check where the output goes", "cannot write: %s",
-                      strerror(errno));
-            return CLI_EXIT_FAILURE;
+        if (!uds_loop_timer_add(loop, x->deadline_ms > now ? x->deadline_ms - now : 0,
+                                on_deadline, &o)) {
+            code = cli_fail(CLI_OP_EXCHANGE, x->address, errno, NULL);
+            uds_relay_free(relay);
+            goto out;
         }
     }
-    if (lost)
-        return cli_fail(CLI_OP_EXCHANGE, r->address, EPIPE, NULL);
-    return EX_OK;
+    while (!o.done && !o.late) {
+        if (uds_loop_run_once(loop, -1) < 0) {
+            code = cli_fail(CLI_OP_EXCHANGE, x->address, errno, NULL);
+            uds_relay_free(relay);
+            goto out;
+        }
+    }
+    if (o.done) {
+        code = exchange_code(x, &o.info, opts.buffer_size);
+    } else {
+        uds_relay_free(relay);
+        code = cli_fail(CLI_OP_EXCHANGE, x->address, ETIMEDOUT, &info);
+    }
+out:
+    uds_relay_group_free(group);
+    uds_loop_free(loop);
+    return code;
 }
 
-int cmd_connect(int argc, char **argv) {
-    struct connect_args args = { .type = UDS_STREAM };
-    struct cli_parsed p;
-    int fd, file = -1, code = cli_parse(&connect_cmd, argc, argv, &args, &p);
+/* Open --send-fd FILE, connect, relay. Returns an exit code. */
+static int connect_and_relay(const char *address, const struct uds_connect_opts *opts,
+                             const char *send_fd) {
+    int fd, code, file = -1;
 
-    if (code != CLI_CONTINUE)
-        return code;
-    args.address = p.operands[0];
-    cli_log_setup(args.verbosity, false);
-
-    if (args.send_fd) {
+    if (send_fd) {
         /* Read-only: the receiver gets no more than it needs to read the file. */
-        file = open(args.send_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        file = open(send_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
         if (file < 0) {
             int e = errno;
-            cli_error(args.send_fd, "check the --send-fd FILE", "cannot open: %s",
-                      strerror(e));
+            cli_error(send_fd, "check the --send-fd FILE", "cannot open: %s", strerror(e));
             return e == EACCES || e == EPERM ? EX_NOPERM : EX_NOINPUT;
         }
     }
-    struct uds_connect_opts opts = {
-        .type = args.type,
-        .timeout_ms = args.timeout_ms,
-        .wait_ms = args.wait_ms,
-    };
-    fd = uds_connect(args.address, &opts);
+    fd = uds_connect(address, opts);
     if (fd < 0) {
         struct cli_fail_info info = {
-            .timeout_ms = args.timeout_ms ? args.timeout_ms : args.wait_ms,
+            .timeout_ms = opts->timeout_ms ? opts->timeout_ms : opts->wait_ms,
         };
-        code = cli_fail(CLI_OP_CONNECT, args.address, errno, &info);
+        code = cli_fail(CLI_OP_CONNECT, address, errno, &info);
         if (file >= 0)
             (void) close(file);     /* never sent: nothing to report about it */
         return code;
     }
-    struct cli_relay relay = {
+    struct cli_exchange x = {
         .sock = fd,
-        .type = args.type,
-        .in_fd = STDIN_FILENO,
-        .out_fd = STDOUT_FILENO,
-        .linger_ms = args.timeout_ms ? args.timeout_ms : 1000,
-        .address = args.address,
-        .pass_fd = file >= 0,
+        .type = opts->type,
+        .address = address,
         .fd_to_pass = file,
+        .linger_ms = opts->timeout_ms ? opts->timeout_ms : 1000,
     };
-    code = cli_relay_run(&relay);
-    (void) close(fd);   /* nothing more to say about a socket we are done with */
+    code = cli_exchange_run(&x);
     if (file >= 0)
-        (void) close(file);     /* the receiver has its own copy */
+        (void) close(file);     /* the relay took its own copy to pass */
     return code;
+}
+
+int cmd_connect(int argc, char **argv) {
+    struct connect_args args = { .connect = { .type = UDS_STREAM } };
+    struct cli_parsed p;
+    int code = cli_parse(&connect_cmd, argc, argv, &args, &p);
+
+    if (code != CLI_CONTINUE)
+        return code;
+    cli_log_setup(args.verbosity, false);
+    cli_exchange_hold_stdio();
+    return connect_and_relay(p.operands[0], &args.connect, args.send_fd);
 }

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_ls.c — `uds ls`: every Unix socket of the network namespace as a table or JSON, with
- * the processes that hold each one, peers named by address or process, relative names
- * resolved through the holder's directory, and sockets whose path no longer reaches them
- * marked. The facts come from the library (sock_diag, /proc); this file only presents them.
+ * the processes that hold each one and their users, peers named by address or process
+ * (a client waiting in a backlog by its listener, a peer in another network namespace as
+ * such), relative names and the /proc/self/fd aliases of long paths resolved through the
+ * holders, sockets whose path no longer reaches them marked (or reaches them only in a
+ * holder's mount namespace), socket memory as ss -m shows it. Patterns match a path as
+ * given and with its directory's symlinks resolved. The facts come from the library
+ * (sock_diag, /proc); this file only presents them.
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +20,15 @@
 #include "cli.h"
 #include "options.h"
 
-/* Room for a resolved relative name: a directory of PATH_MAX and the name. */
-#define RESOLVED_MAX (UDS_PATH_MAX + UDS_SUN_PATH_MAX + 8)
-
 struct args {
     bool listening;
     bool all;
     bool processes;
     bool json;
+    bool memory;                /* -m: a MEMORY column */
+    long pid;                   /* --pid: only sockets this process holds; 0 all */
+    const char *by_user;        /* "--user" when given: only sockets of user */
+    uid_t user;
     const char *pattern;
 };
 
@@ -31,10 +37,22 @@ struct view {
     char *addr;                 /* raw bytes (an abstract name may hold NULs); NULL unnamed */
     size_t addr_len;
     char *text;                 /* addr for a terminal (cli_text_escape); NULL unnamed */
+    char *canon;                /* text with the directory's symlinks resolved, when it
+                                 * differs (for matching PATTERN); else NULL */
     enum uds_path_status status;
     bool relative;              /* a relative name no holder's directory resolved */
+    pid_t ns_pid;               /* UDS_PATH_OTHER_NS: the holder whose namespace has it */
+    char *reach;                /*   and the /proc/PID/root path that reaches it */
+    size_t waiting_in;          /* a client in a listener's backlog: 1 + its index */
     const struct uds_procfd *procs;
     size_t n_procs;
+};
+
+/* The user of a process, read once. */
+struct proc_user {
+    pid_t pid;
+    bool known;
+    uid_t uid;
 };
 
 struct ctx {
@@ -43,8 +61,12 @@ struct ctx {
     struct uds_procfd_list procs;
     bool have_procs;
     struct view *views;         /* parallel to socks.socks */
+    char *pattern_canon;        /* the pattern with its directory resolved, when it differs */
+    struct proc_user *users;
+    size_t n_users, cap_users;
 };
 
+#define A struct args
 static const struct cli_command ls_cmd = {
     .name = "ls",
     .synopsis = "[OPTIONS] [PATTERN]",
@@ -56,30 +78,45 @@ static const struct cli_command ls_cmd = {
         "ADDRESS is an absolute path, @name for an abstract socket, or - when unnamed; a\n"
         "relative name is resolved through the directory of a process that holds the\n"
         "socket, and shown as ./NAME when none can tell. A path marked (deleted) or\n"
-        "(replaced) no longer leads to the socket: it is unreachable by that path.\n"
+        "(replaced) no longer leads to the socket: it is unreachable by that path; one\n"
+        "marked (mount ns of pid N) leads to it only in that process's mount namespace.\n"
         "For a listener, RECV-Q is the connections waiting to be accepted and SEND-Q its\n"
-        "backlog. PEER is the peer's address, or its process when it has none.\n",
+        "backlog. PEER is the peer's address, or its process when it has none; for a\n"
+        "client waiting in a backlog, the listener; (other netns) marks a peer in another\n"
+        "network namespace.\n",
     .outro =
-        "PATTERN is a shell glob matched against ADDRESS, e.g. '/run/*' or '@*'.\n"
+        "PATTERN is a shell glob matched against ADDRESS, e.g. '/run/*' or '@*', as it is\n"
+        "shown and with the symlinks of its directory resolved ('/var/run/*' finds what\n"
+        "is bound in /run).\n"
         "Processes of other users are shown only to root.\n"
         "\n"
         "Exit status: 0 listed (even if nothing matched), 1 failure, 64 usage error,\n"
         "69 the kernel cannot list sockets (no unix_diag).\n",
     .opts = (const struct cli_opt[]){
         CLI_SECTION("Options:"),
-        { "--listening", 'l', NULL, CLI_FLAG(struct args, listening),
+        { "--listening", 'l', NULL, CLI_FLAG(A, listening),
           .help = "only sockets that accept: listeners, and bound dgram sockets\n"
                   "that are not connected" },
-        { "--all", 'a', NULL, CLI_FLAG(struct args, all),
+        { "--all", 'a', NULL, CLI_FLAG(A, all),
           .help = "unnamed sockets too (by default only sockets with an address)" },
-        { "--processes", 'p', NULL, CLI_FLAG(struct args, processes),
+        { "--processes", 'p', NULL, CLI_FLAG(A, processes),
           .help = "every process and fd that holds each socket (by default the\n"
-                  "first process and how many more)" },
-        { "--json", 0, NULL, CLI_FLAG(struct args, json),
+                  "first process and how many more), and a USER column: the\n"
+                  "users those processes run as" },
+        { "--memory", 'm', NULL, CLI_FLAG(A, memory),
+          .help = "a MEMORY column: each socket's memory as ss -xm shows it" },
+        { "--pid", 0, "PID", CLI_LONG(A, pid, 1, INT_MAX), .what = "a process id",
+          .example = "4242", .help = "only the sockets process PID holds (unnamed ones too)" },
+        { "--user", 0, "USER", CLI_USER(A, user), CLI_SEEN(A, by_user),
+          .example = "www-data or 33",
+          .help = "only the sockets USER created or a process of USER holds\n"
+                  "(unnamed ones too)" },
+        { "--json", 0, NULL, CLI_FLAG(A, json),
           .help = "one JSON array, one object per socket (see uds(1))" },
         CLI_END,
     },
 };
+#undef A
 
 /* ---- addresses ------------------------------------------------------------------------ */
 
@@ -97,11 +134,6 @@ static char *xstrdup(const char *s) {
     return memcpy(xmalloc(n), s, n);
 }
 
-static bool is_self_alias(const char *name) {
-    return strncmp(name, "/proc/self/", 11) == 0 || strncmp(name, "/proc/thread-self/", 18) == 0 ||
-           strncmp(name, "/dev/fd/", 8) == 0;
-}
-
 static void set_addr(struct view *v, const char *prefix, const char *s, size_t len) {
     size_t p = strlen(prefix);
 
@@ -114,45 +146,141 @@ static void set_addr(struct view *v, const char *prefix, const char *s, size_t l
     cli_text_escape_buf(v->addr, v->addr_len, v->text, 4 * v->addr_len + 1);
 }
 
+static char *escaped(const char *s) {
+    size_t len = strlen(s);
+    char *out = xmalloc(4 * len + 1);
+
+    cli_text_escape_buf(s, len, out, 4 * len + 1);
+    return out;
+}
+
+/* A path socket: where its file is, through its holders when its name does not say. */
+static void path_view(const struct uds_sockinfo *s, struct view *v) {
+    struct uds_sockwhere *w = xmalloc(sizeof(*w));
+    bool relative = s->name[0] != '/';
+
+    /* A relative name counts only where a holder's directory still leads to the file. */
+    if (uds_sockinfo_where(s, v->procs, v->n_procs, w) == 0 && w->path[0] &&
+        (!relative || w->status == UDS_PATH_OK || w->status == UDS_PATH_OTHER_NS)) {
+        set_addr(v, "", w->path, strlen(w->path));
+        v->status = w->status;
+        if (strcmp(w->canon, w->path) != 0)
+            v->canon = escaped(w->canon);
+        if (w->status == UDS_PATH_OTHER_NS) {
+            v->ns_pid = w->pid;
+            v->reach = xstrdup(w->reach);
+        }
+    } else if (!relative) {
+        set_addr(v, "", s->name, s->name_len);     /* an alias no holder explains */
+    } else {
+        /* "./" keeps a file named "@x" apart from the abstract "@x". */
+        bool dotted = strncmp(s->name, "./", 2) == 0 || strncmp(s->name, "../", 3) == 0;
+        set_addr(v, dotted ? "" : "./", s->name, s->name_len);
+        v->relative = true;
+    }
+    free(w);
+}
+
 static void compute_view(struct ctx *c, size_t i) {
     const struct uds_sockinfo *s = &c->socks.socks[i];
     struct view *v = &c->views[i];
-    char resolved[RESOLVED_MAX];
 
     v->status = UDS_PATH_UNKNOWN;
     if (c->have_procs)
         v->n_procs = uds_procfd_find(&c->procs, s->inode, &v->procs);
-    switch (s->name_kind) {
-    case UDS_ADDR_ABSTRACT:
+    if (s->name_kind == UDS_ADDR_ABSTRACT)
         set_addr(v, "@", s->name, s->name_len);
-        break;
-    case UDS_ADDR_PATH:
-        if (s->name[0] == '/') {
-            set_addr(v, "", s->name, s->name_len);
-            if (!is_self_alias(s->name))
-                v->status = uds_sockinfo_path_status(s, NULL);
-            break;
+    else if (s->name_kind == UDS_ADDR_PATH)
+        path_view(s, v);
+}
+
+/* A client that a listener has not accepted yet has no peer socket to show: its listener
+ * is the one it waits for. */
+static void note_waiting(struct ctx *c) {
+    for (size_t i = 0; i < c->socks.n; i++) {
+        const struct uds_sockinfo *l = &c->socks.socks[i];
+        for (size_t k = 0; k < l->n_pending; k++) {
+            const struct uds_sockinfo *w = uds_socklist_find(&c->socks, l->pending[k]);
+            if (w)
+                c->views[w - c->socks.socks].waiting_in = i + 1;
         }
-        /* Relative to the binder's directory: any holder still sitting there can tell. */
-        for (size_t k = 0; k < v->n_procs; k++) {
-            if (k > 0 && v->procs[k].pid == v->procs[k - 1].pid)
-                continue;
-            if (uds_sockinfo_resolve(s, v->procs[k].pid, resolved, sizeof(resolved)) == 1) {
-                set_addr(v, "", resolved, strlen(resolved));
-                v->status = UDS_PATH_OK;
-                break;
-            }
-        }
-        if (!v->addr) {
-            /* "./" keeps a file named "@x" apart from the abstract "@x". */
-            bool dotted = strncmp(s->name, "./", 2) == 0 || strncmp(s->name, "../", 3) == 0;
-            set_addr(v, dotted ? "" : "./", s->name, s->name_len);
-            v->relative = true;
-        }
-        break;
-    default:
-        break;
     }
+}
+
+/* The user a process runs as (its effective uid), read once per process. */
+static bool proc_uid(struct ctx *c, pid_t pid, uid_t *ret_uid) {
+    struct uds_procinfo p;
+
+    for (size_t k = 0; k < c->n_users; k++)
+        if (c->users[k].pid == pid) {
+            *ret_uid = c->users[k].uid;
+            return c->users[k].known;
+        }
+    if (c->n_users == c->cap_users) {
+        c->cap_users = c->cap_users ? 2 * c->cap_users : 64;
+        c->users = realloc(c->users, c->cap_users * sizeof(*c->users));
+        if (!c->users) {
+            fprintf(stderr, "uds: out of memory\n");
+            exit(CLI_EXIT_FAILURE);
+        }
+    }
+    c->users[c->n_users] = (struct proc_user) { .pid = pid };
+    if (uds_procinfo_get(pid, &p) == 0 && p.has_ids)
+        c->users[c->n_users] = (struct proc_user) { .pid = pid, .known = true, .uid = p.uid };
+    *ret_uid = c->users[c->n_users].uid;
+    return c->users[c->n_users++].known;
+}
+
+/* Whether the socket is user's: created by that uid, or held by a process of it. */
+static bool belongs_to(struct ctx *c, size_t i, uid_t user) {
+    const struct uds_sockinfo *s = &c->socks.socks[i];
+    const struct view *v = &c->views[i];
+    uid_t uid;
+
+    if ((s->has & UDS_SOCKINFO_UID) && s->uid == user)
+        return true;
+    for (size_t k = 0; k < v->n_procs; k++)
+        if (proc_uid(c, v->procs[k].pid, &uid) && uid == user)
+            return true;
+    return false;
+}
+
+static bool held_by(const struct view *v, pid_t pid) {
+    for (size_t k = 0; k < v->n_procs; k++)
+        if (v->procs[k].pid == pid)
+            return true;
+    return false;
+}
+
+/* A pattern's directory part resolved like the paths it is matched against: a pattern in
+ * /var/run matches what is bound in /run. NULL when it resolves to itself. */
+static char *resolve_pattern(const char *pattern) {
+    size_t glob_at = strcspn(pattern, "*?[");
+    const char *slash = NULL;
+    char dir[PATH_MAX], *real, *out;
+
+    for (const char *p = pattern; p < pattern + glob_at; p++)
+        if (*p == '/')
+            slash = p;
+    if (pattern[0] != '/' || !slash || slash == pattern ||
+        (size_t) (slash - pattern) >= sizeof(dir))
+        return NULL;
+    snprintf(dir, sizeof(dir), "%.*s", (int) (slash - pattern), pattern);
+    real = realpath(dir, NULL);
+    if (!real || strcmp(real, dir) == 0) {
+        free(real);
+        return NULL;
+    }
+    out = xmalloc(strlen(real) + strlen(slash) + 1);
+    strcpy(out, real);
+    strcat(out, slash);
+    free(real);
+    return out;
+}
+
+static bool matches(const char *pattern, const struct view *v) {
+    return v->text && (fnmatch(pattern, v->text, 0) == 0 ||
+                       (v->canon && fnmatch(pattern, v->canon, 0) == 0));
 }
 
 static bool accepts(const struct uds_sockinfo *s) {
@@ -162,26 +290,40 @@ static bool accepts(const struct uds_sockinfo *s) {
            s->state == UDS_SOCK_UNCONNECTED;
 }
 
-static bool selected(const struct ctx *c, size_t i) {
+static bool selected(struct ctx *c, size_t i) {
     const struct uds_sockinfo *s = &c->socks.socks[i];
     const struct view *v = &c->views[i];
 
     if (c->args->listening && !accepts(s))
         return false;
+    if (c->args->pid && !held_by(v, c->args->pid))
+        return false;
+    if (c->args->by_user && !belongs_to(c, i, c->args->user))
+        return false;
     if (c->args->pattern)
-        return v->text && fnmatch(c->args->pattern, v->text, 0) == 0;
-    return c->args->all || s->name_kind != 0;
+        return matches(c->args->pattern, v) ||
+               (c->pattern_canon && matches(c->pattern_canon, v));
+    return c->args->all || s->name_kind != 0 || c->args->pid || c->args->by_user;
 }
 
-static const char *status_mark(enum uds_path_status st) {
-    switch (st) {
+/* " (deleted)", " (replaced)", " (mount ns of pid 42)". */
+static char *status_mark(const struct view *v) {
+    char buf[64] = "";
+
+    switch (v->status) {
     case UDS_PATH_MISSING:
-        return " (deleted)";
+        snprintf(buf, sizeof(buf), " (deleted)");
+        break;
     case UDS_PATH_REPLACED:
-        return " (replaced)";
+        snprintf(buf, sizeof(buf), " (replaced)");
+        break;
+    case UDS_PATH_OTHER_NS:
+        snprintf(buf, sizeof(buf), " (mount ns of pid %d)", (int) v->ns_pid);
+        break;
     default:
-        return "";
+        break;
     }
+    return xstrdup(buf);
 }
 
 static const char *status_name(const struct uds_sockinfo *s, const struct view *v) {
@@ -194,6 +336,8 @@ static const char *status_name(const struct uds_sockinfo *s, const struct view *
         return "deleted";
     case UDS_PATH_REPLACED:
         return "replaced";
+    case UDS_PATH_OTHER_NS:
+        return "other-namespace";
     default:
         return "unknown";
     }
@@ -201,11 +345,12 @@ static const char *status_name(const struct uds_sockinfo *s, const struct view *
 
 /* ---- table ---------------------------------------------------------------------------- */
 
-enum { COL_TYPE, COL_STATE, COL_RECVQ, COL_SENDQ, COL_ADDR, COL_INODE, COL_PEER, COL_PROC,
-       N_COLS };
+enum { COL_TYPE, COL_STATE, COL_RECVQ, COL_SENDQ, COL_ADDR, COL_INODE, COL_PEER, COL_MEM,
+       COL_USER, COL_PROC, N_COLS };
 
 static const char *const headers[N_COLS] = {
-    "TYPE", "STATE", "RECV-Q", "SEND-Q", "ADDRESS", "INODE", "PEER", "PROCESS",
+    "TYPE", "STATE", "RECV-Q", "SEND-Q", "ADDRESS", "INODE", "PEER", "MEMORY", "USER",
+    "PROCESS",
 };
 
 struct cells {
@@ -240,26 +385,89 @@ static char *process_text(const struct view *v, bool every) {
     return out;
 }
 
-static char *peer_text(const struct ctx *c, const struct uds_sockinfo *s) {
-    const struct uds_sockinfo *p;
+/* The processes that hold a socket the dump does not list: it is in another network
+ * namespace (the dump lists this one's only). */
+static size_t foreign_holders(const struct ctx *c, ino_t inode, const struct uds_procfd **ret) {
+    *ret = NULL;
+    return c->have_procs ? uds_procfd_find(&c->procs, inode, ret) : 0;
+}
+
+static char *peer_text(const struct ctx *c, size_t i) {
+    const struct uds_sockinfo *s = &c->socks.socks[i], *p;
+    const struct view *v = &c->views[i];
+    struct view other = { 0 };
     char buf[64];
 
-    if (s->peer_inode == 0)
-        return xstrdup("-");
+    if (s->peer_inode == 0) {
+        const struct view *l = v->waiting_in ? &c->views[v->waiting_in - 1] : NULL;
+        return xstrdup(l && l->text ? l->text : "-");
+    }
     p = uds_socklist_find(&c->socks, s->peer_inode);
     if (p) {
-        const struct view *v = &c->views[p - c->socks.socks];
-        if (v->text)
-            return xstrdup(v->text);
-        if (v->n_procs > 0)
-            return process_text(v, false);
+        const struct view *pv = &c->views[p - c->socks.socks];
+        if (pv->text)
+            return xstrdup(pv->text);
+        if (pv->n_procs > 0)
+            return process_text(pv, false);
+    } else if ((other.n_procs = foreign_holders(c, s->peer_inode, &other.procs)) > 0) {
+        char *who = process_text(&other, false), *out;
+        out = xmalloc(strlen(who) + 32);
+        sprintf(out, "%s (other netns)", who);
+        free(who);
+        return out;
     }
-    /* A peer in another network namespace, or one nobody may see. */
-    snprintf(buf, sizeof(buf), "#%lu", (unsigned long) s->peer_inode);
+    /* The dump lists this network namespace whole: a peer missing from it is in another
+     * one (or went away meanwhile), held by no process this user may see. */
+    snprintf(buf, sizeof(buf), "#%lu%s", (unsigned long) s->peer_inode,
+             p ? "" : " (other netns)");
     return xstrdup(buf);
 }
 
-static void fill_cells(const struct ctx *c, size_t i, struct cells *r) {
+/* The users of the processes that hold the socket; its creator's when none is seen. */
+static char *user_text(struct ctx *c, size_t i) {
+    const struct uds_sockinfo *s = &c->socks.socks[i];
+    const struct view *v = &c->views[i];
+    size_t size = 16 + v->n_procs * 260, o = 0, n = 0;
+    char *out = xmalloc(size), name[256];
+    uid_t uid, seen[8];
+
+    out[0] = '\0';
+    for (size_t k = 0; k < v->n_procs; k++) {
+        bool dup = false;
+        if (!proc_uid(c, v->procs[k].pid, &uid))
+            continue;
+        for (size_t j = 0; j < n && j < 8; j++)
+            dup |= seen[j] == uid;
+        if (dup)
+            continue;
+        if (n < 8)
+            seen[n] = uid;
+        cli_user_name(uid, name, sizeof(name));
+        cli_append(out, size, &o, "%s%s", n++ ? "," : "", name);
+    }
+    if (n == 0 && (s->has & UDS_SOCKINFO_UID)) {
+        cli_user_name(s->uid, name, sizeof(name));
+        cli_append(out, size, &o, "%s", name);
+    }
+    if (!out[0])
+        cli_append(out, size, &o, "-");
+    return out;
+}
+
+/* As ss -m writes it. */
+static char *mem_text(const struct uds_sockinfo *s) {
+    const struct uds_sockmem *m = &s->mem;
+    char buf[160];
+
+    if (!(s->has & UDS_SOCKINFO_MEM))
+        return xstrdup("-");
+    snprintf(buf, sizeof(buf), "skmem:(r%u,rb%u,t%u,tb%u,f%u,w%u,o%u,bl%u,d%u)",
+             m->rmem_alloc, m->rcvbuf, m->wmem_alloc, m->sndbuf, m->fwd_alloc, m->wmem_queued,
+             m->optmem, m->backlog, m->drops);
+    return xstrdup(buf);
+}
+
+static void fill_cells(struct ctx *c, size_t i, struct cells *r) {
     const struct uds_sockinfo *s = &c->socks.socks[i];
     const struct view *v = &c->views[i];
     char buf[64];
@@ -271,16 +479,19 @@ static void fill_cells(const struct ctx *c, size_t i, struct cells *r) {
     snprintf(buf, sizeof(buf), "%lu", (unsigned long) s->send_q);
     r->col[COL_SENDQ] = xstrdup(s->has & UDS_SOCKINFO_QUEUES ? buf : "-");
     if (v->text) {
-        const char *mark = status_mark(v->status);
+        char *mark = status_mark(v);
         size_t len = strlen(v->text) + strlen(mark) + 1;
         r->col[COL_ADDR] = xmalloc(len);
         snprintf(r->col[COL_ADDR], len, "%s%s", v->text, mark);
+        free(mark);
     } else {
         r->col[COL_ADDR] = xstrdup("-");
     }
     snprintf(buf, sizeof(buf), "%lu", (unsigned long) s->inode);
     r->col[COL_INODE] = xstrdup(buf);
-    r->col[COL_PEER] = peer_text(c, s);
+    r->col[COL_PEER] = peer_text(c, i);
+    r->col[COL_MEM] = c->args->memory ? mem_text(s) : NULL;
+    r->col[COL_USER] = c->args->processes ? user_text(c, i) : NULL;
     r->col[COL_PROC] = process_text(v, c->args->processes);
 }
 
@@ -306,23 +517,27 @@ static void print_cell(const char *cell, size_t width, bool right, bool last) {
         printf("%s%*s  ", cell, (int) pad, "");
 }
 
-static void print_table(const struct ctx *c, const size_t *order, size_t n) {
+static void print_table(struct ctx *c, const size_t *order, size_t n) {
     struct cells *rows = xmalloc(n * sizeof(*rows));
     size_t width[N_COLS];
     static const bool right[N_COLS] = { [COL_RECVQ] = true, [COL_SENDQ] = true };
+    bool shown[N_COLS];
 
-    for (int k = 0; k < N_COLS; k++)
+    for (int k = 0; k < N_COLS; k++) {
         width[k] = strlen(headers[k]);
+        shown[k] = (k != COL_MEM || c->args->memory) && (k != COL_USER || c->args->processes);
+    }
     for (size_t i = 0; i < n; i++) {
         fill_cells(c, order[i], &rows[i]);
         for (int k = 0; k < N_COLS; k++)
-            if (text_width(rows[i].col[k]) > width[k])
+            if (shown[k] && text_width(rows[i].col[k]) > width[k])
                 width[k] = text_width(rows[i].col[k]);
     }
     for (size_t i = 0; i <= n; i++)
         for (int k = 0; k < N_COLS; k++)
-            print_cell(i == 0 ? headers[k] : rows[i - 1].col[k], width[k], right[k] && i > 0,
-                       k == N_COLS - 1);
+            if (shown[k])
+                print_cell(i == 0 ? headers[k] : rows[i - 1].col[k], width[k],
+                           right[k] && i > 0, k == N_COLS - 1);
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < N_COLS; k++)
             free(rows[i].col[k]);
@@ -331,19 +546,37 @@ static void print_table(const struct ctx *c, const size_t *order, size_t n) {
 
 /* ---- JSON ----------------------------------------------------------------------------- */
 
-static void json_procs(const struct uds_procfd *procs, size_t n) {
+static void json_procs(struct ctx *c, const struct uds_procfd *procs, size_t n) {
+    char name[256];
+    uid_t uid;
+
     putchar('[');
     for (size_t k = 0; k < n; k++) {
         printf("%s{\"pid\":%d,\"command\":", k ? "," : "", (int) procs[k].pid);
         cli_json_string(stdout, procs[k].command, strlen(procs[k].command));
-        printf(",\"fd\":%d}", procs[k].fd);
+        printf(",\"fd\":%d,\"uid\":", procs[k].fd);
+        if (proc_uid(c, procs[k].pid, &uid)) {
+            cli_user_name(uid, name, sizeof(name));
+            printf("%lu,\"user\":", (unsigned long) uid);
+            cli_json_string(stdout, name, strlen(name));
+        } else {
+            fputs("null,\"user\":null", stdout);
+        }
+        putchar('}');
     }
     putchar(']');
 }
 
-static void print_json_one(const struct ctx *c, size_t i) {
-    const struct uds_sockinfo *s = &c->socks.socks[i];
-    const struct view *v = &c->views[i];
+static void json_text_or_null(const char *key, const char *s, size_t len) {
+    printf(",\"%s\":", key);
+    if (s)
+        cli_json_string(stdout, s, len);
+    else
+        fputs("null", stdout);
+}
+
+/* address, kind, name, path_status, and where a file in another namespace is reached. */
+static void json_address(const struct uds_sockinfo *s, const struct view *v) {
     const char *st = status_name(s, v);
     const char *kind = s->name_kind == UDS_ADDR_PATH       ? "path"
                        : s->name_kind == UDS_ADDR_ABSTRACT ? "abstract"
@@ -354,32 +587,68 @@ static void print_json_one(const struct ctx *c, size_t i) {
         cli_json_string(stdout, v->addr, v->addr_len);
     else
         fputs("null", stdout);
-    printf(",\"kind\":\"%s\",\"name\":", kind);
-    if (s->name_kind != 0)
-        cli_json_string(stdout, s->name, s->name_len);
-    else
-        fputs("null", stdout);
+    printf(",\"kind\":\"%s\"", kind);
+    json_text_or_null("name", s->name_kind ? s->name : NULL, s->name_len);
     printf(",\"path_status\":");
     if (st)
         printf("\"%s\"", st);
     else
         fputs("null", stdout);
+    json_text_or_null("reach", v->reach, v->reach ? strlen(v->reach) : 0);
+}
+
+/* peer_inode, peer_address (for a client in a backlog: its listener's), waiting_in, and
+ * the processes of a peer in another network namespace. */
+static void json_peer(struct ctx *c, size_t i) {
+    const struct uds_sockinfo *s = &c->socks.socks[i], *p = NULL;
+    const struct view *v = &c->views[i], *pv = NULL;
+    const struct uds_procfd *fp = NULL;
+    size_t nf = 0;
+
+    if (s->peer_inode) {
+        printf(",\"peer_inode\":%lu", (unsigned long) s->peer_inode);
+        p = uds_socklist_find(&c->socks, s->peer_inode);
+        pv = p ? &c->views[p - c->socks.socks] : NULL;
+        if (!p)
+            nf = foreign_holders(c, s->peer_inode, &fp);
+    } else {
+        fputs(",\"peer_inode\":null", stdout);
+        pv = v->waiting_in ? &c->views[v->waiting_in - 1] : NULL;
+    }
+    json_text_or_null("peer_address", pv ? pv->addr : NULL, pv ? pv->addr_len : 0);
+    if (v->waiting_in)
+        printf(",\"waiting_in\":%lu",
+               (unsigned long) c->socks.socks[v->waiting_in - 1].inode);
+    else
+        fputs(",\"waiting_in\":null", stdout);
+    printf(",\"peer_other_netns\":%s", s->peer_inode && !p ? "true" : "false");
+    if (nf) {
+        fputs(",\"peer_processes\":", stdout);
+        json_procs(c, fp, nf);
+    }
+}
+
+static void json_mem(const struct uds_sockinfo *s) {
+    const struct uds_sockmem *m = &s->mem;
+
+    if (!(s->has & UDS_SOCKINFO_MEM)) {
+        fputs(",\"mem\":null", stdout);
+        return;
+    }
+    printf(",\"mem\":{\"rmem_alloc\":%u,\"rcvbuf\":%u,\"wmem_alloc\":%u,\"sndbuf\":%u,"
+           "\"fwd_alloc\":%u,\"wmem_queued\":%u,\"optmem\":%u,\"backlog\":%u,"
+           "\"drops\":%u}", m->rmem_alloc, m->rcvbuf, m->wmem_alloc, m->sndbuf, m->fwd_alloc,
+           m->wmem_queued, m->optmem, m->backlog, m->drops);
+}
+
+static void print_json_one(struct ctx *c, size_t i) {
+    const struct uds_sockinfo *s = &c->socks.socks[i];
+    const struct view *v = &c->views[i];
+
+    json_address(s, v);
     printf(",\"type\":\"%s\",\"state\":\"%s\",\"inode\":%lu", uds_socket_type_name(s->type),
            uds_sock_state_name(s->state), (unsigned long) s->inode);
-    if (s->peer_inode)
-        printf(",\"peer_inode\":%lu", (unsigned long) s->peer_inode);
-    else
-        fputs(",\"peer_inode\":null", stdout);
-    fputs(",\"peer_address\":", stdout);
-    {
-        const struct uds_sockinfo *p = s->peer_inode ? uds_socklist_find(&c->socks, s->peer_inode)
-                                                     : NULL;
-        const struct view *pv = p ? &c->views[p - c->socks.socks] : NULL;
-        if (pv && pv->addr)
-            cli_json_string(stdout, pv->addr, pv->addr_len);
-        else
-            fputs("null", stdout);
-    }
+    json_peer(c, i);
     if (s->has & UDS_SOCKINFO_QUEUES)
         printf(",\"recv_q\":%lu,\"send_q\":%lu", (unsigned long) s->recv_q,
                (unsigned long) s->send_q);
@@ -400,12 +669,13 @@ static void print_json_one(const struct ctx *c, size_t i) {
             printf("%s%lu", k ? "," : "", (unsigned long) s->pending[k]);
         putchar(']');
     }
+    json_mem(s);
     fputs(",\"processes\":", stdout);
-    json_procs(v->procs, v->n_procs);
+    json_procs(c, v->procs, v->n_procs);
     putchar('}');
 }
 
-static void print_json(const struct ctx *c, const size_t *order, size_t n) {
+static void print_json(struct ctx *c, const size_t *order, size_t n) {
     putchar('[');
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ",\n " : "\n ", stdout);
@@ -433,19 +703,25 @@ static int by_address(const void *a, const void *b, void *arg) {
     return xi < yi ? -1 : xi > yi;
 }
 
-int cmd_ls(int argc, char **argv) {
-    struct args args = { 0 };
-    struct ctx c = { .args = &args };
-    struct cli_parsed p;
+static void ctx_free(struct ctx *c) {
+    for (size_t i = 0; c->views && i < c->socks.n; i++) {
+        free(c->views[i].addr);
+        free(c->views[i].text);
+        free(c->views[i].canon);
+        free(c->views[i].reach);
+    }
+    free(c->views);
+    free(c->pattern_canon);
+    free(c->users);
+    uds_procfd_done(&c->procs);
+    uds_socklist_done(&c->socks);
+}
+
+/* List, after the options: dump, look at each socket once, select, sort, print. */
+static int ls_run(const struct args *args) {
+    struct ctx c = { .args = args };
     size_t *order = NULL, n = 0;
     bool missing_proc = false;
-    int code = cli_parse(&ls_cmd, argc, argv, &args, &p);
-
-    if (code != CLI_CONTINUE)
-        return code;
-    if (p.n_operands == 1)
-        args.pattern = p.operands[0];
-    cli_log_setup(0, false);
 
     if (uds_socklist_dump(&c.socks) < 0) {
         int e = errno;
@@ -475,6 +751,9 @@ int cmd_ls(int argc, char **argv) {
     }
     for (size_t i = 0; i < c.socks.n; i++)
         compute_view(&c, i);
+    note_waiting(&c);
+    if (args->pattern)
+        c.pattern_canon = resolve_pattern(args->pattern);
     for (size_t i = 0; i < c.socks.n; i++)
         if (selected(&c, i)) {
             order[n++] = i;
@@ -482,7 +761,7 @@ int cmd_ls(int argc, char **argv) {
         }
     qsort_r(order, n, sizeof(*order), by_address, &c);
 
-    if (args.json)
+    if (args->json)
         print_json(&c, order, n);
     else
         print_table(&c, order, n);
@@ -492,12 +771,20 @@ int cmd_ls(int argc, char **argv) {
                 "process holds every socket", c.procs.n_denied);
 
     free(order);
-    for (size_t i = 0; i < c.socks.n; i++) {
-        free(c.views[i].addr);
-        free(c.views[i].text);
-    }
-    free(c.views);
-    uds_procfd_done(&c.procs);
-    uds_socklist_done(&c.socks);
+    ctx_free(&c);
     return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
+}
+
+
+int cmd_ls(int argc, char **argv) {
+    struct args args = { 0 };
+    struct cli_parsed p;
+    int code = cli_parse(&ls_cmd, argc, argv, &args, &p);
+
+    if (code != CLI_CONTINUE)
+        return code;
+    if (p.n_operands == 1)
+        args.pattern = p.operands[0];
+    cli_log_setup(0, false);
+    return ls_run(&args);
 }

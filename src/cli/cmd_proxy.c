@@ -1,26 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_proxy.c — `uds proxy LISTEN TARGET`: accept on a Unix or TCP listener, connect each
- * client to the target (Unix or TCP) without blocking, optionally send a PROXY protocol
- * header, then hand the pair to the library's relay (uds_relay), which moves the bytes.
- * Limits, access checks, signals, logs and the graceful stop are here (the options and
- * listener it shares with `uds serve` are listen_opts.c's); no byte of a connection is read
- * or written by this file.
+ * cmd_proxy.c — `uds proxy LISTEN TARGET`, a composition of library pieces: uds_server
+ * accepts on the Unix or TCP listener (EMFILE shedding, the allow-lists); each client is
+ * admitted here (no loop back to the proxy, its user's share of the slots), detached from
+ * the server, connected to the target by a uds_dialer and handed with that connection to
+ * a uds_relay, behind a PROXY protocol header if asked. Limits, signals, logs and the
+ * graceful stop are here (the options and listener it shares with `uds serve` are
+ * listen_opts.c's); no byte of a connection is read or written by this file.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ifaddrs.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,10 +25,6 @@
 /* Fds besides those of the connections: stdio, listener, lock file, epoll, timer,
  * signalfd, the EMFILE spare, the pooled pipes (64 pairs), and some slack. */
 #define FD_MARGIN 192
-#define MAX_TCP_ADDRS 8
-#define ACCEPT_BUDGET 64
-#define RETRY_FIRST_MS 1
-#define RETRY_MAX_MS 100
 /* "tcp:[v6%zone]:port", "pid 4294967295 uid 4294967295 gid 4294967295" */
 #define CLIENT_TEXT_MAX 128
 
@@ -56,12 +46,7 @@ struct target {
     struct uds_addr addr;
     char text[UDS_PATH_MAX + 16];
     bool is_unix;
-    struct sockaddr_un un;      /* Unix: the address to connect to */
-    socklen_t un_len;
-    int dirfd;                  /* a long path: O_PATH fd of its directory, else -1 */
-    struct sockaddr_storage tcp[MAX_TCP_ADDRS];
-    socklen_t tcp_len[MAX_TCP_ADDRS];
-    size_t n_tcp;
+    struct uds_tcp_addrs tcp;       /* a TCP target's addresses */
 };
 
 struct conn;
@@ -69,20 +54,20 @@ struct conn;
 struct proxy {
     const struct proxy_args *args;
     struct uds_loop *loop;
+    struct uds_server *server;      /* accepts; each client leaves it at once, detached */
+    struct uds_dialer *dialer;      /* connects to the target */
     struct uds_relay_group *relays;
     struct target target;
-    /* the listener */
+    /* the listener, until the server takes it over */
+    struct uds_listener listener;
     bool listen_unix;
-    struct uds_listener listener;   /* Unix */
-    int listen_fd;                  /* either kind; -1 once closed */
     char listen_text[UDS_PATH_MAX + 16];
     bool abstract;
-    bool accepting;                 /* the listener is in the loop */
     struct uds_allow allow;
-    int spare_fd;                   /* given up to accept-and-close under EMFILE */
     /* connections: connecting and relaying */
     struct conn *conns;
     size_t n_conns;
+    bool at_limit;                  /* --max-conns connections: the server is paused */
     /* stop */
     unsigned signals;
     bool stopping;
@@ -103,21 +88,14 @@ struct proxy {
 
 struct conn {
     struct proxy *px;
-    struct conn *prev, *next;
+    struct conn *next, **pprev;     /* in px->conns; pprev: what points to this one */
     int client;                 /* -1 once handed to the relay */
-    int target;                 /* -1 while not connecting */
-    bool target_watched;        /* target is in the loop, waiting for the TCP handshake */
-    size_t next_addr;           /* next TCP address to try */
-    uint64_t timeout_timer;
-    uint64_t retry_timer;
+    struct uds_dial *dial;      /* connecting to the target, or NULL */
+    struct uds_relay *relay;
     uint64_t first_byte_timer;  /* --first-byte-timeout while the target is connecting */
     bool spoke;                 /* the client sent a byte before the relay began */
-    unsigned backoff_ms;
-    struct uds_relay *relay;
     uint64_t started_ms;
     char client_text[CLIENT_TEXT_MAX];
-    struct sockaddr_storage peer, local;    /* the client's and ours, for PROXY headers */
-    socklen_t peer_len, local_len;
     pid_t client_pid;           /* a Unix client's, 0 for none */
     uid_t client_uid;
     bool uid_counted;           /* client_uid holds one of its --max-conns-per-uid */
@@ -126,120 +104,42 @@ struct conn {
 
 /* ---- addresses -------------------------------------------------------------------------- */
 
-/* "tcp:1.2.3.4:80", "tcp:[::1]:80" */
-static void format_inet(const struct sockaddr *sa, char *buf, size_t size) {
-    char host[INET6_ADDRSTRLEN] = "?";
+/* A tcp: address's IPv4 and IPv6 addresses. Returns 0, or -1 after printing the usage
+ * error. */
+static int resolve_tcp(const struct uds_addr *addr, const char *text,
+                       struct uds_tcp_addrs *ret_addrs) {
+    int gai;
 
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        snprintf(buf, size, "tcp:%s:%u", host, (unsigned) ntohs(in->sin_port));
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        snprintf(buf, size, "tcp:[%s]:%u", host, (unsigned) ntohs(in6->sin6_port));
-    } else {
-        snprintf(buf, size, "unknown");
-    }
-}
-
-static bool is_loopback(const struct sockaddr *sa) {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return false;
-}
-
-/* Resolve a tcp: address into up to max sockaddrs. Returns the count, or -1 after printing
- * the usage error. */
-static int resolve_tcp(const struct uds_addr *addr, const char *text, bool passive,
-                       struct sockaddr_storage *ret, socklen_t *ret_len, size_t max) {
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC,
-        .ai_socktype = SOCK_STREAM,
-        .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0),
-    };
-    struct addrinfo *res = NULL;
-    char port[8];
-    size_t n = 0;
-    int r;
-
-    snprintf(port, sizeof(port), "%u", (unsigned) addr->port);
-    r = getaddrinfo(addr->host, port, &hints, &res);
-    if (r != 0) {
-        cli_usage("proxy", "%s: cannot resolve '%s': %s; check the host name", text,
-                  addr->host, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-        return -1;
-    }
-    for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
-        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-            continue;
-        memcpy(&ret[n], ai->ai_addr, ai->ai_addrlen);
-        ret_len[n] = ai->ai_addrlen;
-        n++;
-    }
-    freeaddrinfo(res);
-    if (n == 0) {
+    if (uds_tcp_resolve(addr, ret_addrs, &gai) >= 0)
+        return 0;
+    if (gai == 0 && errno == ENOENT)
         cli_usage("proxy", "%s: '%s' has no IPv4 or IPv6 address; check the host name", text,
                   addr->host);
-        return -1;
-    }
-    return (int) n;
+    else
+        cli_usage("proxy", "%s: cannot resolve '%s': %s; check the host name", text,
+                  addr->host, gai == 0 || gai == EAI_SYSTEM ? strerror(errno)
+                                                            : gai_strerror(gai));
+    return -1;
 }
 
-/* The target, resolved once: a TCP host's addresses, or a Unix sockaddr. A path longer
- * than sun_path is reached through /proc/self/fd/N/NAME of its directory, opened now. */
+/* The target, resolved once: a TCP host's addresses, or a Unix address. Returns
+ * CLI_CONTINUE, or the exit code. */
 static int setup_target(struct proxy *px) {
     struct target *t = &px->target;
     const char *text = px->args->target;
-    int n;
 
-    t->dirfd = -1;
     if (uds_addr_parse(text, UDS_ADDR_ALLOW_TCP, &t->addr) < 0)
         return cli_usage("proxy", "TARGET '%s' is not an address (%s); e.g. /run/app.sock, "
                          "@name or tcp:127.0.0.1:8080", text, strerror(errno));
     uds_addr_format(&t->addr, t->text, sizeof(t->text));
-    if (t->addr.kind == UDS_ADDR_TCP) {
-        n = resolve_tcp(&t->addr, t->text, false, t->tcp, t->tcp_len, MAX_TCP_ADDRS);
-        if (n < 0)
-            return EX_USAGE;
-        if (t->addr.port == 0)
-            return cli_usage("proxy", "%s: TARGET needs a port other than 0", t->text);
-        t->n_tcp = (size_t) n;
-        return -1;
-    }
-    t->is_unix = true;
-    if (uds_addr_to_sockaddr(&t->addr, &t->un, &t->un_len) == 0)
-        return -1;
-    if (errno != ENAMETOOLONG || t->addr.kind != UDS_ADDR_PATH)
-        return cli_fail(CLI_OP_CONNECT, text, errno, NULL);
-    /* A long path: name it through the directory's fd, as the library does. */
-    char dir[UDS_PATH_MAX + 1];
-    const char *slash = strrchr(t->addr.name, '/');
-    const char *base = slash ? slash + 1 : t->addr.name;
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == t->addr.name)
-        snprintf(dir, sizeof(dir), "/");
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int) (slash - t->addr.name), t->addr.name);
-    t->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (t->dirfd < 0)
-        return cli_fail(CLI_OP_CONNECT, text, errno, NULL);
-    char alias[64 + UDS_SUN_PATH_MAX];
-    if (strlen(base) > UDS_SUN_PATH_MAX)
-        return cli_fail(CLI_OP_CONNECT, text, ENAMETOOLONG, NULL);
-    snprintf(alias, sizeof(alias), "/proc/self/fd/%d/%.*s", t->dirfd, (int) UDS_SUN_PATH_MAX,
-             base);
-    struct uds_addr a;
-    if (uds_addr_parse(alias, 0, &a) < 0 || uds_addr_to_sockaddr(&a, &t->un, &t->un_len) < 0)
-        return cli_fail(CLI_OP_CONNECT, text, ENAMETOOLONG, NULL);
-    return -1;
+    t->is_unix = t->addr.kind != UDS_ADDR_TCP;
+    if (t->is_unix)
+        return CLI_CONTINUE;
+    if (resolve_tcp(&t->addr, t->text, &t->tcp) < 0)
+        return EX_USAGE;
+    if (t->addr.port == 0)
+        return cli_usage("proxy", "%s: TARGET needs a port other than 0", t->text);
+    return CLI_CONTINUE;
 }
 
 /* ---- logging ------------------------------------------------------------------------------ */
@@ -316,8 +216,6 @@ static void log_connect_failure(struct proxy *px, const struct conn *c, int err)
 
 /* ---- connections -------------------------------------------------------------------------- */
 
-static void pause_accepting(struct proxy *px);
-static void resume_accepting(struct proxy *px);
 static void check_drained(struct proxy *px);
 
 /* --first-byte-timeout: none unless given, for the target may be the one to speak first
@@ -326,44 +224,45 @@ static int first_byte_ms(const struct proxy *px) {
     return cli_listen_opts_first_byte_ms(&px->args->common, 0);
 }
 
-static void conn_unlink(struct conn *c) {
+/* At --max-conns the listener rests and new clients wait in the backlog (s6): the server
+ * cannot count the connections itself, as each leaves it at once. */
+static void update_accepting(struct proxy *px) {
+    bool full = px->n_conns >= (size_t) px->args->common.max_conns;
+
+    if (px->stopping || !px->server)
+        return;
+    if (full && !px->at_limit)
+        cli_log_limit_reached(&px->args->common, px->listen_text, px->n_conns, "connection");
+    px->at_limit = full;
+    uds_server_pause(px->server, full);
+}
+
+static void conn_link(struct conn *c) {
     struct proxy *px = c->px;
 
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        px->conns = c->next;
+    c->next = px->conns;
+    c->pprev = &px->conns;
     if (c->next)
-        c->next->prev = c->prev;
-    px->n_conns--;
+        c->next->pprev = &c->next;
+    px->conns = c;
+    px->n_conns++;
+    update_accepting(px);
 }
 
-static void cancel_timers(struct conn *c) {
-    if (c->timeout_timer)
-        uds_loop_timer_cancel(c->px->loop, c->timeout_timer);
-    if (c->retry_timer)
-        uds_loop_timer_cancel(c->px->loop, c->retry_timer);
-    if (c->first_byte_timer)
-        uds_loop_timer_cancel(c->px->loop, c->first_byte_timer);
-    c->timeout_timer = c->retry_timer = c->first_byte_timer = 0;
+static void conn_unlink(struct conn *c) {
+    *c->pprev = c->next;
+    if (c->next)
+        c->next->pprev = c->pprev;
+    c->px->n_conns--;
 }
 
-static void close_target(struct conn *c) {
-    if (c->target < 0)
-        return;
-    if (c->target_watched)
-        (void) uds_loop_del(c->px->loop, c->target);
-    c->target_watched = false;
-    (void) close(c->target);    /* an unfinished connection: nothing to flush */
-    c->target = -1;
-}
-
-/* Drop a connection, relaying or not yet: its fds, timers and slot. */
+/* Drop a connection, relaying or not yet: its fds, timer, dial and slot. */
 static void conn_free(struct conn *c) {
     struct proxy *px = c->px;
 
-    cancel_timers(c);
-    close_target(c);
+    if (c->first_byte_timer)
+        uds_loop_timer_cancel(px->loop, c->first_byte_timer);
+    uds_dial_cancel(c->dial);
     if (c->client >= 0)
         (void) close(c->client);    /* the client learns of it by the EOF */
     if (c->relay)
@@ -372,82 +271,13 @@ static void conn_free(struct conn *c) {
         (void) uds_uid_counter_release(px->uids, c->client_uid);   /* counted, so held */
     conn_unlink(c);
     free(c);
-    resume_accepting(px);
+    update_accepting(px);
     check_drained(px);
 }
 
 static void conn_fail(struct conn *c, int err) {
     log_connect_failure(c->px, c, err);
     conn_free(c);
-}
-
-/* PROXY protocol v1: "PROXY TCP4 SRC DST SPORT DPORT\r\n"; a Unix client is UNKNOWN (v1
- * has no family for it). */
-static size_t proxy_v1(const struct conn *c, char *buf, size_t size) {
-    const struct sockaddr *p = (const struct sockaddr *) &c->peer;
-    const struct sockaddr *l = (const struct sockaddr *) &c->local;
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    int n;
-
-    if (p->sa_family == AF_INET && l->sa_family == AF_INET) {
-        const struct sockaddr_in *pi = (const void *) p, *li = (const void *) l;
-        inet_ntop(AF_INET, &pi->sin_addr, src, sizeof(src));
-        inet_ntop(AF_INET, &li->sin_addr, dst, sizeof(dst));
-        n = snprintf(buf, size, "PROXY TCP4 %s %s %u %u\r\n", src, dst,
-                     (unsigned) ntohs(pi->sin_port), (unsigned) ntohs(li->sin_port));
-    } else if (p->sa_family == AF_INET6 && l->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *pi = (const void *) p, *li = (const void *) l;
-        inet_ntop(AF_INET6, &pi->sin6_addr, src, sizeof(src));
-        inet_ntop(AF_INET6, &li->sin6_addr, dst, sizeof(dst));
-        n = snprintf(buf, size, "PROXY TCP6 %s %s %u %u\r\n", src, dst,
-                     (unsigned) ntohs(pi->sin6_port), (unsigned) ntohs(li->sin6_port));
-    } else {
-        n = snprintf(buf, size, "PROXY UNKNOWN\r\n");
-    }
-    return n > 0 && (size_t) n < size ? (size_t) n : 0;
-}
-
-/* PROXY protocol v2: signature, version and command, family, length, addresses. */
-static size_t proxy_v2(const struct conn *c, unsigned char *buf, size_t size) {
-    static const unsigned char sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51,
-                                           0x55, 0x49, 0x54, 0x0a };
-    const struct sockaddr *p = (const struct sockaddr *) &c->peer;
-    const struct sockaddr *l = (const struct sockaddr *) &c->local;
-    unsigned char *a = buf + 16;
-    size_t alen;
-
-    if (size < 16 + 36)
-        return 0;
-    memcpy(buf, sig, sizeof(sig));
-    buf[12] = 0x21;     /* version 2, command PROXY */
-    if (p->sa_family == AF_INET && l->sa_family == AF_INET) {
-        const struct sockaddr_in *pi = (const void *) p, *li = (const void *) l;
-        buf[13] = 0x11;     /* TCP over IPv4 */
-        memcpy(a, &pi->sin_addr, 4);
-        memcpy(a + 4, &li->sin_addr, 4);
-        memcpy(a + 8, &pi->sin_port, 2);
-        memcpy(a + 10, &li->sin_port, 2);
-        alen = 12;
-    } else if (p->sa_family == AF_INET6 && l->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *pi = (const void *) p, *li = (const void *) l;
-        buf[13] = 0x21;     /* TCP over IPv6 */
-        memcpy(a, &pi->sin6_addr, 16);
-        memcpy(a + 16, &li->sin6_addr, 16);
-        memcpy(a + 32, &pi->sin6_port, 2);
-        memcpy(a + 34, &li->sin6_port, 2);
-        alen = 36;
-    } else {
-        /* A Unix client has no address in IP terms. The protocol's AF_UNIX family (0x31)
-         * is refused by HAProxy and Envoy, and so is UNSPEC with PROXY; a LOCAL header
-         * with no addresses is taken by all of them and means the same as v1's UNKNOWN:
-         * use the connection's own endpoints. */
-        buf[12] = 0x20;     /* version 2, command LOCAL */
-        buf[13] = 0x00;     /* UNSPEC */
-        alen = 0;
-    }
-    buf[14] = (unsigned char) (alen >> 8);
-    buf[15] = (unsigned char) alen;
-    return 16 + alen;
 }
 
 /* ---- the client's first byte -------------------------------------------------------------- */
@@ -491,21 +321,17 @@ static void on_first_byte_due(struct uds_loop *loop, uint64_t timer_id, void *da
 /* The first-byte clock starts at the accept, and keeps running while the target is slow to
  * answer: a client held up there is waiting, but what it sends meanwhile waits in its
  * socket and counts. Set only once a connect does not complete at once, so a target that
- * answers at once (a Unix server with room in its backlog) costs no timer. Returns -1 when
- * c has been freed. */
-static int watch_first_byte(struct conn *c) {
+ * answers at once (a Unix server with room in its backlog) costs no timer. */
+static void watch_first_byte(struct conn *c) {
     struct proxy *px = c->px;
     uint64_t limit = (uint64_t) first_byte_ms(px), spent = cli_now_ms() - c->started_ms;
 
-    if (limit == 0 || c->first_byte_timer || c->spoke)
-        return 0;
+    if (limit == 0)
+        return;
     c->first_byte_timer = uds_loop_timer_add(px->loop, spent < limit ? limit - spent : 0,
                                              on_first_byte_due, c);
-    if (!c->first_byte_timer) {
+    if (!c->first_byte_timer)
         conn_fail(c, errno);
-        return -1;
-    }
-    return 0;
 }
 
 /* The relay counts from its own start: give it what is left of the limit counted from the
@@ -527,7 +353,7 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
     struct proxy *px = c->px;
     bool target_failed = info->error && info->error_side == UDS_RELAY_B;
     enum cli_level level = target_failed ? CLI_LOG_WARN : CLI_LOG_DEBUG;
-    char why[160] = "";
+    char why[160] = "", dur[32];
     struct cli_kv kv[] = {
         CLI_KV_STR("client", c->client_text),
         CLI_KV_NUM("bytes_from_client", info->bytes_from_a),
@@ -539,20 +365,17 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
 
     (void) relay;
     c->relay = NULL;
-    if (info->error == ETIMEDOUT && info->error_side == UDS_RELAY_A) {
-        char dur[32];
+    if (info->error == ETIMEDOUT && info->error_side == UDS_RELAY_A)
         snprintf(why, sizeof(why), ": sent nothing for %s (--first-byte-timeout)",
                  cli_format_duration(first_byte_ms(px), dur, sizeof(dur)));
-    } else if (info->error == ETIMEDOUT) {
-        char dur[32];
+    else if (info->error == ETIMEDOUT)
         snprintf(why, sizeof(why), ": idle for %s (--idle-timeout)",
                  cli_format_duration(px->args->common.idle_ms, dur, sizeof(dur)));
-    } else if (info->error && info->error_side != UDS_RELAY_NONE) {
+    else if (info->error && info->error_side != UDS_RELAY_NONE)
         snprintf(why, sizeof(why), ": the %s went away (%s)",
                  info->error_side == UDS_RELAY_A ? "client" : "target", strerror(info->error));
-    } else if (info->error) {
+    else if (info->error)
         snprintf(why, sizeof(why), ": %s", strerror(info->error));
-    }
     if (cli_log_enabled(level))
         cli_log(level, "close", px->listen_text, kv, info->error ? 6 : 5, "%s: closed "
                 "connection from %s after %llu bytes from it and %llu to it%s",
@@ -561,16 +384,16 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
     conn_free(c);
 }
 
-/* Whether relaying c to the Unix target it has just reached would loop: the target is this
- * proxy's own listener, or the client is the very process that listens on the target
- * (another proxy whose target is this one). SO_PEERCRED on our end names the process
- * that called listen() on the target. Remembers that process for comes_back(). */
-static bool target_loops(struct conn *c) {
+/* Whether relaying c to the Unix target it has just reached on fd would loop: the target
+ * is this proxy's own listener, or the client is the very process that listens on the
+ * target (another proxy whose target is this one). SO_PEERCRED on our end names the
+ * process that called listen() on the target. Remembers that process for comes_back(). */
+static bool target_loops(struct conn *c, int fd) {
     struct proxy *px = c->px;
     struct uds_peer tp = { .pidfd = -1 };
     time_t started;
 
-    if (!px->target.is_unix || uds_peer_get(c->target, 0, &tp) < 0 || tp.pid <= 0)
+    if (!px->target.is_unix || uds_peer_get(fd, 0, &tp) < 0 || tp.pid <= 0)
         return false;
     if (tp.pid == getpid()) {
         /* Our connection now waits in our own backlog: comes_back() need not say it again. */
@@ -589,28 +412,37 @@ static bool target_loops(struct conn *c) {
     return true;
 }
 
-/* The target answered: relay. */
-static void conn_connected(struct conn *c) {
-    struct proxy *px = c->px;
-    unsigned char hdr[16 + 36];
-    size_t hdr_len = 0;
-    int client = c->client, target = c->target;
+/* The PROXY protocol header naming the client, from its connection's two ends. */
+static size_t proxy_header(const struct conn *c, unsigned char *buf, size_t size) {
+    struct sockaddr_storage peer, local;
+    socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
+    bool known = getpeername(c->client, (struct sockaddr *) &peer, &peer_len) == 0 &&
+                 getsockname(c->client, (struct sockaddr *) &local, &local_len) == 0;
+    ssize_t n = uds_proxy_header(c->px->args->send_proxy,
+                                 known ? (const struct sockaddr *) &peer : NULL,
+                                 known ? (const struct sockaddr *) &local : NULL, buf, size);
 
-    if (target_loops(c)) {
+    return n > 0 ? (size_t) n : 0;
+}
+
+/* The target answered on fd: relay. */
+static void conn_connected(struct conn *c, int fd) {
+    struct proxy *px = c->px;
+    unsigned char hdr[UDS_PROXY_HEADER_MAX];
+    size_t hdr_len = px->args->send_proxy ? proxy_header(c, hdr, sizeof(hdr)) : 0;
+    int client = c->client;
+
+    if (target_loops(c, fd)) {
+        (void) close(fd);
         conn_fail(c, ELOOP);
         return;
     }
-    cancel_timers(c);
-    if (c->target_watched)
-        (void) uds_loop_del(px->loop, c->target);
-    c->target_watched = false;
-    if (px->args->send_proxy == 1)
-        hdr_len = proxy_v1(c, (char *) hdr, sizeof(hdr));
-    else if (px->args->send_proxy == 2)
-        hdr_len = proxy_v2(c, hdr, sizeof(hdr));
+    if (c->first_byte_timer)
+        uds_loop_timer_cancel(px->loop, c->first_byte_timer);
+    c->first_byte_timer = 0;
     /* The relay owns both fds from here, also if it fails. */
-    c->client = c->target = -1;
-    c->relay = uds_relay_new(px->relays, client, target, hdr, hdr_len, on_relay_close, c);
+    c->client = -1;
+    c->relay = uds_relay_new(px->relays, client, fd, hdr, hdr_len, on_relay_close, c);
     if (!c->relay || hand_over_first_byte(c) < 0) {
         cli_log(CLI_LOG_WARN, "relay_error", px->listen_text, NULL, 0, "%s: closed connection "
                 "from %s: cannot relay it: %s", px->listen_text, c->client_text,
@@ -625,118 +457,29 @@ static void conn_connected(struct conn *c) {
     }
 }
 
-static void conn_start_connect(struct conn *c);
-
-static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_dialed(int fd, int error, void *data) {
     struct conn *c = data;
 
-    (void) loop;
-    (void) timer_id;
-    c->retry_timer = 0;
-    conn_start_connect(c);
+    c->dial = NULL;
+    if (fd < 0)
+        conn_fail(c, error);
+    else
+        conn_connected(c, fd);
 }
 
-static void on_connect_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
-    struct conn *c = data;
+/* Connect c to the target: at once, or from the loop (a TCP handshake, a full backlog). */
+static void conn_dial(struct conn *c) {
+    int fd = uds_dial(c->px->dialer, on_dialed, c, &c->dial);
 
-    (void) loop;
-    (void) timer_id;
-    c->timeout_timer = 0;
-    conn_fail(c, ETIMEDOUT);
-}
-
-static void on_target_ready(struct uds_loop *loop, int fd, unsigned events, void *data) {
-    struct conn *c = data;
-    int err = 0;
-    socklen_t len = sizeof(err);
-
-    (void) loop;
-    (void) events;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err == 0) {
-        conn_connected(c);
-        return;
-    }
-    close_target(c);
-    if (c->next_addr < c->px->target.n_tcp) {
-        conn_start_connect(c);      /* the host's next address */
-        return;
-    }
-    conn_fail(c, err);
-}
-
-static void set_nodelay(int fd) {
-    int on = 1;
-
-    /* Small writes must leave at once: the relay already sends what it has in one go, and
-     * Nagle's wait for an ACK would add a round trip to every request. */
-    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-}
-
-/* One non-blocking connect attempt: done at once (Unix), in progress (TCP), retried after
- * a pause (a full Unix backlog), or failed. */
-static void conn_start_connect(struct conn *c) {
-    struct proxy *px = c->px;
-    const struct target *t = &px->target;
-    const struct sockaddr *sa;
-    socklen_t sa_len;
-    int fd, err;
-
-    if (t->is_unix) {
-        sa = (const struct sockaddr *) &t->un;
-        sa_len = t->un_len;
-    } else {
-        sa = (const struct sockaddr *) &t->tcp[c->next_addr];
-        sa_len = t->tcp_len[c->next_addr];
-        c->next_addr++;
-    }
-    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    if (fd >= 0)
+        conn_connected(c, fd);
+    else if (errno == EINPROGRESS)
+        watch_first_byte(c);
+    else
         conn_fail(c, errno);
-        return;
-    }
-    if (!t->is_unix)
-        set_nodelay(fd);
-    c->target = fd;
-    for (;;) {
-        if (connect(fd, sa, sa_len) == 0) {
-            conn_connected(c);
-            return;
-        }
-        if (errno != EINTR)
-            break;
-    }
-    err = errno;
-    if (err == EINPROGRESS) {
-        if (uds_loop_add(px->loop, fd, UDS_EV_WRITE, on_target_ready, c) < 0) {
-            conn_fail(c, errno);
-            return;
-        }
-        c->target_watched = true;
-        (void) watch_first_byte(c);
-        return;
-    }
-    close_target(c);
-    if (err == EAGAIN && t->is_unix) {
-        if (watch_first_byte(c) < 0)
-            return;
-        /* The server's backlog is full: it is there, just busy. Try again shortly, until
-         * --connect-timeout says otherwise. */
-        c->retry_timer = uds_loop_timer_add(px->loop, c->backoff_ms, on_retry, c);
-        c->backoff_ms = c->backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : c->backoff_ms * 2;
-        if (!c->retry_timer)
-            conn_fail(c, errno);
-        return;
-    }
-    if (!t->is_unix && c->next_addr < t->n_tcp) {
-        conn_start_connect(c);
-        return;
-    }
-    conn_fail(c, err);
 }
 
-/* ---- accepting ---------------------------------------------------------------------------- */
+/* ---- admitting ---------------------------------------------------------------------------- */
 
 static void describe_peer(const struct uds_peer *peer, char *buf, size_t size) {
     snprintf(buf, size, "pid %ld uid %lu gid %lu", (long) peer->pid, (unsigned long) peer->uid,
@@ -771,8 +514,9 @@ static bool comes_back(struct proxy *px, const struct uds_peer *peer, char *buf,
     return true;
 }
 
-static void log_refusal(const struct proxy *px, const struct conn *c,
-                        const struct uds_peer *peer, enum cli_level level, const char *why) {
+static void log_refusal(const struct proxy *px, const struct uds_peer *peer,
+                        enum cli_level level, const char *why) {
+    char client[CLIENT_TEXT_MAX];
     struct cli_kv kv[] = {
         CLI_KV_NUM("pid", peer->pid),
         CLI_KV_NUM("uid", peer->uid),
@@ -780,244 +524,157 @@ static void log_refusal(const struct proxy *px, const struct conn *c,
         CLI_KV_STR("reason", why),
     };
 
+    describe_peer(peer, client, sizeof(client));
     cli_log(level, "deny", px->listen_text, kv, 4, "%s: refused %s: %s", px->listen_text,
-            c->client_text, why);
+            client, why);
 }
 
-/* A Unix client: who it is, and whether it may be relayed: the allow-lists, a loop, its
- * user's share of the slots. Returns true to go on, false when refused (logged). */
-static bool admit_unix_client(struct proxy *px, struct conn *c) {
+/* A Unix client past the allow-lists (the server's): who it is, and whether it may be
+ * relayed: not a loop, within its user's share of the slots. Returns true to go on,
+ * false when refused (logged). */
+static bool admit_unix_client(struct proxy *px, struct conn *c, const struct uds_peer *peer) {
     const struct cli_listen_opts *o = &px->args->common;
-    struct uds_peer peer = { .pidfd = -1 };
-    bool known = uds_peer_get(c->client, cli_listen_opts_peer_flags(o), &peer) == 0;
-    bool quiet, ok = false;
+    bool quiet;
+    int r;
     char why[sizeof(px->target.text) + 192];
 
-    if (known)
-        describe_peer(&peer, c->client_text, sizeof(c->client_text));
-    else
+    /* pid 0, uid -1: gone before it could be asked; the relay will see it leave. */
+    if (peer->pid == 0 && peer->uid == (uid_t) -1) {
         snprintf(c->client_text, sizeof(c->client_text), "an unknown peer");
-    /* A peer whose identity cannot be read is not on any allow-list. */
-    if (uds_allow_is_set(&px->allow) && (!known || !uds_peer_allowed(&peer, &px->allow))) {
-        log_refusal(px, c, &peer, CLI_LOG_WARN, "not in --allow-uid/--allow-gid");
-    } else if (!known) {
-        ok = true;      /* gone already: the relay will see it leave */
-    } else if (comes_back(px, &peer, why, sizeof(why), &quiet)) {
-        log_refusal(px, c, &peer, quiet ? CLI_LOG_DEBUG : CLI_LOG_WARN, why);
-    } else {
-        int r = uds_uid_counter_take(px->uids, peer.uid, cli_listen_opts_per_uid(o));
-        if (r == 0)
-            cli_per_uid_reason(o, peer.uid, uds_uid_counter_get(px->uids, peer.uid),
-                               "connection open", why, sizeof(why));
-        if (r <= 0)
-            log_refusal(px, c, &peer, CLI_LOG_WARN, r == 0 ? why : strerror(errno));
-        c->client_pid = peer.pid;
-        c->client_uid = peer.uid;
-        c->uid_counted = ok = r == 1;
+        return true;
     }
-    uds_peer_done(&peer);
-    return ok;
+    describe_peer(peer, c->client_text, sizeof(c->client_text));
+    if (comes_back(px, peer, why, sizeof(why), &quiet)) {
+        log_refusal(px, peer, quiet ? CLI_LOG_DEBUG : CLI_LOG_WARN, why);
+        return false;
+    }
+    r = uds_uid_counter_take(px->uids, peer->uid, cli_listen_opts_per_uid(o));
+    if (r == 0)
+        cli_per_uid_reason(o, peer->uid, uds_uid_counter_get(px->uids, peer->uid),
+                           "connection open", why, sizeof(why));
+    if (r <= 0) {
+        log_refusal(px, peer, CLI_LOG_WARN, r == 0 ? why : strerror(errno));
+        return false;
+    }
+    c->client_pid = peer->pid;
+    c->client_uid = peer->uid;
+    c->uid_counted = true;
+    return true;
 }
 
-/* A new client: check it, then start its connection to the target. Consumes fd. */
-static void handle_client(struct proxy *px, int fd) {
-    const struct proxy_args *a = px->args;
+/* "tcp:1.2.3.4:80", "tcp:[::1]:80" */
+static void describe_tcp_client(int fd, char *buf, size_t size) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct uds_addr addr;
+
+    if (getpeername(fd, (struct sockaddr *) &ss, &len) < 0 ||
+        uds_addr_from_inet((const struct sockaddr *) &ss, &addr) < 0)
+        snprintf(buf, size, "unknown");
+    else
+        uds_addr_format(&addr, buf, size);
+}
+
+/* A new client, accepted by the server: check it, take it from the server and connect it
+ * to the target. */
+static int on_open(struct uds_conn *uc, void *data) {
+    struct proxy *px = data;
     struct conn *c = calloc(1, sizeof(*c));
 
     if (!c) {
         cli_log(CLI_LOG_WARN, "accept_error", px->listen_text, NULL, 0, "%s: shed a client: %s",
                 px->listen_text, strerror(ENOMEM));
-        (void) close(fd);
-        return;
+        return -1;
     }
-    *c = (struct conn) {
-        .px = px,
-        .client = fd,
-        .target = -1,
-        .backoff_ms = RETRY_FIRST_MS,
-        .started_ms = cli_now_ms(),
-        .peer_len = sizeof(c->peer),
-        .local_len = sizeof(c->local),
-    };
-    if (getpeername(fd, (struct sockaddr *) &c->peer, &c->peer_len) < 0)
-        c->peer_len = 0;
-    if (getsockname(fd, (struct sockaddr *) &c->local, &c->local_len) < 0)
-        c->local_len = 0;
-    if (px->listen_unix) {
-        if (!admit_unix_client(px, c)) {
-            (void) close(fd);
-            free(c);
-            return;
-        }
-    } else {
-        format_inet((const struct sockaddr *) &c->peer, c->client_text,
-                    sizeof(c->client_text));
-        set_nodelay(fd);
+    *c = (struct conn) { .px = px, .client = -1, .started_ms = cli_now_ms() };
+    if (px->listen_unix && !admit_unix_client(px, c, uds_conn_peer(uc))) {
+        free(c);
+        return -1;
     }
-    c->next = px->conns;
-    if (px->conns)
-        px->conns->prev = c;
-    px->conns = c;
-    px->n_conns++;
-    if (a->connect_ms > 0) {
-        c->timeout_timer = uds_loop_timer_add(px->loop, (uint64_t) a->connect_ms,
-                                              on_connect_timeout, c);
-        if (!c->timeout_timer) {
-            conn_fail(c, errno);
-            return;
-        }
+    /* Nothing has been read from it yet: the relay reads it from the start. */
+    c->client = uds_conn_detach(uc);
+    if (c->client < 0) {
+        if (c->uid_counted)
+            (void) uds_uid_counter_release(px->uids, c->client_uid);
+        free(c);
+        return -1;
     }
-    conn_start_connect(c);
+    if (!px->listen_unix)
+        describe_tcp_client(c->client, c->client_text, sizeof(c->client_text));
+    conn_link(c);
+    conn_dial(c);
+    return 0;
 }
 
-static void on_accept(struct uds_loop *loop, int fd, unsigned events, void *data) {
+static void on_deny(const struct uds_peer *peer, void *data) {
+    log_refusal(data, peer, CLI_LOG_WARN, "not in --allow-uid/--allow-gid");
+}
+
+static void on_accept_error(int error, void *data) {
     struct proxy *px = data;
 
-    (void) loop;
-    (void) events;
-    for (int budget = ACCEPT_BUDGET; budget > 0; budget--) {
-        if (px->n_conns >= (size_t) px->args->common.max_conns) {
-            pause_accepting(px);
-            return;
-        }
-        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c >= 0) {
-            handle_client(px, c);
-            continue;
-        }
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        if (errno == EAGAIN)
-            return;
-        int err = errno;
-        if ((err == EMFILE || err == ENFILE) && px->spare_fd >= 0) {
-            /* Out of fds: free the spare one to take the client off the backlog and close
-             * it, or the listener stays readable and the loop spins (libuv's trick). */
-            (void) close(px->spare_fd);
-            c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-            if (c >= 0)
-                (void) close(c);
-            px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        }
-        cli_log_accept_error(&px->accept_errors, px->listen_text, err);
-        return;
-    }
-}
-
-static void pause_accepting(struct proxy *px) {
-    if (!px->accepting || px->listen_fd < 0)
-        return;
-    if (uds_loop_mod(px->loop, px->listen_fd, 0) == 0)
-        px->accepting = false;
-    cli_log_limit_reached(&px->args->common, px->listen_text, px->n_conns, "connection");
-}
-
-static void resume_accepting(struct proxy *px) {
-    if (px->accepting || px->listen_fd < 0 || px->n_conns >= (size_t) px->args->common.max_conns)
-        return;
-    if (uds_loop_mod(px->loop, px->listen_fd, UDS_EV_READ) == 0)
-        px->accepting = true;
+    cli_log_accept_error(&px->accept_errors, px->listen_text, error);
 }
 
 /* ---- listening ---------------------------------------------------------------------------- */
 
-/* A TCP socket passed by the service manager for LISTEN: what it must be to serve. */
-static int adopt_tcp(int fd, const char *text) {
-    int type = 0, accepting = 0;
-    socklen_t len = sizeof(type), len2 = sizeof(accepting);
-
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len2) < 0)
-        return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
-    if (type != SOCK_STREAM || !accepting)
-        return cli_usage("proxy", "%s: the socket passed by the service manager is not a "
-                         "listening stream socket; a stream socket is needed (ListenStream= "
-                         "in a .socket unit)", text);
-    /* The service manager's socket may be blocking; the loop must never wait in accept. */
-    if (uds_set_nonblock(fd, true) < 0)
-        return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
-    cli_log(CLI_LOG_INFO, "activated", text, NULL, 0, "%s: using the socket passed by the "
-            "service manager (LISTEN_FDS)", text);
-    return -1;
-}
-
-/* Bind and listen on ss, a loopback address unless --public. Returns the fd, or -1 with
- * the exit code in *ret_code, the error printed. */
-static int bind_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
-                    int *ret_code) {
-    int fd, on = 1, err;
-
-    fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        *ret_code = cli_fail(CLI_OP_LISTEN, text, errno, NULL);
-        return -1;
-    }
-    /* Restarting must not wait out TIME_WAIT; V6ONLY, so that [::] means IPv6 only. */
-    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    if (ss->ss_family == AF_INET6)
-        (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    if (bind(fd, (const struct sockaddr *) ss, len) == 0 && listen(fd, SOMAXCONN) == 0)
-        return fd;
-    err = errno;
-    (void) close(fd);
+/* Why binding a TCP listener failed, and the exit code. */
+static int tcp_listen_error(const char *text, int err) {
     switch (err) {
     case EADDRINUSE:
         cli_error(text, "stop it or choose another port", "port in use by another program");
-        *ret_code = EX_UNAVAILABLE;
-        break;
+        return EX_UNAVAILABLE;
     case EACCES:
     case EPERM:
         cli_error(text, "ports below 1024 need root or CAP_NET_BIND_SERVICE",
                   "permission denied");
-        *ret_code = EX_NOPERM;
-        break;
+        return EX_NOPERM;
     case EADDRNOTAVAIL:
         cli_error(text, "check the host", "not an address of this machine");
-        *ret_code = EX_UNAVAILABLE;
-        break;
+        return EX_UNAVAILABLE;
     default:
-        *ret_code = cli_fail(CLI_OP_LISTEN, text, err, NULL);
+        return cli_fail(CLI_OP_LISTEN, text, err, NULL);
     }
-    return -1;
 }
 
+/* The socket a service manager passed for sa (LISTEN_FDS), or a new one on a loopback
+ * address unless --public. Returns CLI_CONTINUE, or the exit code. */
 static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char *text) {
-    struct sockaddr_storage ss[1];
-    socklen_t len[1];
-    int fd, code = -1, r;
+    struct uds_tcp_addrs a;
+    const struct sockaddr *sa = (const struct sockaddr *) &a.addrs[0];
+    int fd, r;
 
-    if (resolve_tcp(addr, text, true, ss, len, 1) < 0)
+    if (resolve_tcp(addr, text, &a) < 0)
         return EX_USAGE;
-    if (!is_loopback((const struct sockaddr *) &ss[0]) && !px->args->public)
+    if (!uds_inet_is_loopback(sa) && !px->args->public)
         return cli_usage("proxy", "%s: not a loopback address: anyone who can reach this "
                          "machine could connect; add --public to mean it, or listen on "
                          "tcp:127.0.0.1:PORT or tcp:[::1]:PORT", text);
-    r = cli_activation_take_inet((const struct sockaddr *) &ss[0], &fd);
+    r = cli_activation_take_inet(sa, &fd);
     if (r < 0)
         return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
-    if (r == 1) {
-        code = adopt_tcp(fd, text);
-        if (code >= 0) {
-            (void) close(fd);   /* we exit; the service manager keeps its own copy */
-            return code;
-        }
-    } else {
-        fd = bind_tcp(&ss[0], len[0], text, &code);
-        if (fd < 0)
-            return code;
+    if (r == 0 && uds_listen_tcp(sa, a.lens[0], NULL, &px->listener) < 0)
+        return tcp_listen_error(text, errno);
+    /* Closed on failure: we exit, and the service manager keeps its own copy. */
+    if (r == 1 && uds_listener_adopt_tcp(fd, &px->listener) < 0) {
+        if (errno == EINVAL)
+            return cli_usage("proxy", "%s: the socket passed by the service manager is not a "
+                             "listening stream socket; a stream socket is needed "
+                             "(ListenStream= in a .socket unit)", text);
+        return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
     }
-    /* The port the kernel chose for :0, for the readiness line. */
-    len[0] = sizeof(ss[0]);
-    if (getsockname(fd, (struct sockaddr *) &ss[0], &len[0]) == 0)
-        format_inet((const struct sockaddr *) &ss[0], px->listen_text,
-                    sizeof(px->listen_text));
-    px->listen_fd = fd;
-    if (!is_loopback((const struct sockaddr *) &ss[0]))
+    if (r == 1)
+        cli_log(CLI_LOG_INFO, "activated", text, NULL, 0, "%s: using the socket passed by the "
+                "service manager (LISTEN_FDS)", text);
+    /* With the port the kernel chose for :0, for the readiness line. */
+    uds_addr_format(&px->listener.addr, px->listen_text, sizeof(px->listen_text));
+    if (!uds_inet_is_loopback(sa))
         cli_log(CLI_LOG_WARN, "public", px->listen_text, NULL, 0, "%s: reachable from other "
                 "machines (--public); nothing here checks who connects", px->listen_text);
-    return -1;
+    return CLI_CONTINUE;
 }
 
+/* Returns CLI_CONTINUE when listening, else the exit code. */
 static int start_listening(struct proxy *px) {
     const struct proxy_args *a = px->args;
     struct uds_addr addr;
@@ -1040,149 +697,28 @@ static int start_listening(struct proxy *px) {
                          px->listen_text);
     code = cli_listen_unix("proxy", &a->common, a->listen, &addr, UDS_STREAM, NULL,
                            &px->listener, px->listen_text, sizeof(px->listen_text));
-    if (code >= 0)
+    if (code != CLI_CONTINUE)
         return code;
     px->listen_unix = true;
-    px->listen_fd = px->listener.fd;
     px->abstract = px->listener.addr.kind == UDS_ADDR_ABSTRACT;
-    return -1;
+    return CLI_CONTINUE;
 }
 
 /* ---- a TARGET that is LISTEN itself ------------------------------------------------------- */
 
-/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it stands for. */
-static void unmap(struct sockaddr_storage *ss) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
-    struct sockaddr_in in = { .sin_family = AF_INET };
-
-    if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-        return;
-    in.sin_port = in6->sin6_port;
-    memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
-    *ss = (struct sockaddr_storage){ .ss_family = AF_INET };
-    memcpy(ss, &in, sizeof(in));
-}
-
-static bool is_wildcard(const struct sockaddr_storage *ss) {
-    if (ss->ss_family == AF_INET)
-        return ((const struct sockaddr_in *) ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-    return ss->ss_family == AF_INET6 &&
-           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *) ss)->sin6_addr);
-}
-
-static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-    if (a->ss_family != b->ss_family)
-        return false;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *) b)->sin_addr.s_addr;
-    return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
-                  &((const struct sockaddr_in6 *) b)->sin6_addr, sizeof(struct in6_addr)) == 0;
-}
-
-/* Whether ss is an address of this machine: loopback, or an interface's. Not a bind()
- * probe: with net.ipv4.ip_nonlocal_bind any address binds. */
-static bool is_local(const struct sockaddr_storage *ss) {
-    struct ifaddrs *ifs, *i;
-    bool local = is_loopback((const struct sockaddr *) ss);
-
-    if (local || getifaddrs(&ifs) < 0)
-        return local;
-    for (i = ifs; i && !local; i = i->ifa_next) {
-        struct sockaddr_storage a = { .ss_family = AF_UNSPEC };
-        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-                             i->ifa_addr->sa_family != AF_INET6))
-            continue;
-        memcpy(&a, i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
-               sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-        local = same_host(&a, ss);
-    }
-    freeifaddrs(ifs);
-    return local;
-}
-
-static uint16_t port_of(const struct sockaddr_storage *ss) {
-    return ss->ss_family == AF_INET ? ((const struct sockaddr_in *) ss)->sin_port
-                                    : ((const struct sockaddr_in6 *) ss)->sin6_port;
-}
-
-/* Whether connecting to t reaches the TCP listener fd, bound to l: the same port, and the
- * same address or, for a listener on every address, one of this machine's. */
-static bool reaches_listener(int fd, struct sockaddr_storage l, struct sockaddr_storage t) {
-    int v6only = 1;
-    socklen_t len = sizeof(v6only);
-
-    unmap(&l);
-    unmap(&t);
-    if (port_of(&l) != port_of(&t))
-        return false;
-    /* connect() to 0.0.0.0 goes to 127.0.0.1, to :: to ::1. */
-    if (is_wildcard(&t) && t.ss_family == AF_INET)
-        ((struct sockaddr_in *) &t)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    else if (is_wildcard(&t))
-        ((struct sockaddr_in6 *) &t)->sin6_addr = in6addr_loopback;
-    /* [::] without IPV6_V6ONLY (a socket-activated one may be so) takes IPv4 too. */
-    if (l.ss_family == AF_INET6 && t.ss_family == AF_INET && is_wildcard(&l) &&
-        getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0 && !v6only)
-        return is_local(&t);
-    if (l.ss_family != t.ss_family)
-        return false;
-    return is_wildcard(&l) ? is_local(&t) : same_host(&l, &t);
-}
-
-/* Whether TARGET is the socket this proxy listens on, whatever the spelling: the same
- * socket file (another relative or absolute path, a symlink, a symlinked directory), the
- * same abstract name, the same TCP port on one of the addresses it listens on. Writes
- * which, for the message. */
-static bool target_is_listener(const struct proxy *px, char *buf, size_t size) {
-    const struct uds_addr *l = &px->listener.addr, *t = &px->target.addr;
-    struct sockaddr_storage ls;
-    socklen_t len = sizeof(ls);
-    struct stat a, b;
-
-    if (px->listen_unix != px->target.is_unix)
-        return false;
-    if (px->listen_unix) {
-        if (l->kind == UDS_ADDR_ABSTRACT || t->kind == UDS_ADDR_ABSTRACT) {
-            snprintf(buf, size, "the same abstract name");
-            return l->kind == t->kind && l->len == t->len && memcmp(l->name, t->name,
-                                                                    l->len) == 0;
-        }
-        snprintf(buf, size, "the same socket file");
-        return stat(l->name, &a) == 0 && stat(t->name, &b) == 0 && a.st_dev == b.st_dev &&
-               a.st_ino == b.st_ino;
-    }
-    if (getsockname(px->listen_fd, (struct sockaddr *) &ls, &len) < 0)
-        return false;
-    snprintf(buf, size, "the same port");
-    for (size_t i = 0; i < px->target.n_tcp; i++)
-        if (reaches_listener(px->listen_fd, ls, px->target.tcp[i]))
-            return true;
-    return false;
-}
-
 /* Refused before the first client: one connection through such a proxy would come back
  * to it, again and again, until every slot and fd is taken. */
 static int check_not_looping(const struct proxy *px) {
-    char which[64];
+    const struct target *t = &px->target;
+    const char *which = t->addr.kind == UDS_ADDR_TCP ? "the same port" :
+                        t->addr.kind == UDS_ADDR_ABSTRACT ? "the same abstract name" :
+                        "the same socket file";
 
-    if (!target_is_listener(px, which, sizeof(which)))
-        return -1;
+    if (uds_listener_reached_by(&px->listener, &t->addr, t->is_unix ? NULL : &t->tcp) != 1)
+        return CLI_CONTINUE;
     return cli_usage("proxy", "%s: TARGET %s is this proxy's own listener (%s): every client "
                      "would be relayed back to the proxy itself; choose another TARGET",
                      px->listen_text, px->target.text, which);
-}
-
-static void stop_listening(struct proxy *px) {
-    if (px->listen_fd < 0)
-        return;
-    (void) uds_loop_del(px->loop, px->listen_fd);
-    if (px->listen_unix)
-        (void) uds_unlisten(&px->listener);     /* removes the socket file, if it made it */
-    else
-        (void) close(px->listen_fd);            /* clients in its backlog get a reset */
-    px->listen_fd = -1;
-    px->accepting = false;
 }
 
 /* ---- signals and stopping ----------------------------------------------------------------- */
@@ -1247,7 +783,10 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
                 "once)", px->listen_text, name, px->n_conns, px->n_conns == 1 ? "" : "s",
                 cli_format_duration(px->args->common.drain_ms, dur, sizeof(dur)));
         px->stopping = true;
-        stop_listening(px);
+        /* The listener closes (its socket file removed, if it made it) and clients in its
+         * backlog get a reset. The server holds no connection, each having left it at
+         * once: a graceful stop would only accept the backlog, not relayed when stopping. */
+        (void) uds_server_stop(px->server, false);
         if (px->n_conns == 0) {
             stop_loop(px);
             continue;
@@ -1346,6 +885,7 @@ static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
     return cli_listen_opts_check_per_uid(&a->common, "proxy");
 }
 
+
 /* ---- the command -------------------------------------------------------------------------- */
 
 static void announce_ready(struct proxy *px) {
@@ -1393,6 +933,24 @@ static int run_loop(struct proxy *px) {
     return 0;
 }
 
+/* The loop, and the dialer that connects clients to the target: made before the listener,
+ * so that a TARGET that can never be reached is reported before the socket exists.
+ * Returns CLI_CONTINUE, or the exit code. */
+static int start_dialer(struct proxy *px) {
+    struct uds_dialer_opts dopts = {
+        .timeout_ms = px->args->connect_ms,
+        .tcp = px->target.is_unix ? NULL : &px->target.tcp,
+    };
+
+    px->loop = uds_loop_new();
+    if (!px->loop)
+        return cli_fail(CLI_OP_ANY, px->args->listen, errno, NULL);
+    px->dialer = uds_dialer_new(px->loop, &px->target.addr, &dopts);
+    if (!px->dialer)
+        return cli_fail(CLI_OP_CONNECT, px->args->target, errno, NULL);
+    return CLI_CONTINUE;
+}
+
 static int run(struct proxy *px, int sigfd) {
     const struct proxy_args *a = px->args;
     struct uds_relay_opts ropts = {
@@ -1402,17 +960,23 @@ static int run(struct proxy *px, int sigfd) {
         .flags = (a->no_splice ? UDS_RELAY_NO_SPLICE : 0u) |
                  (a->no_batch ? UDS_RELAY_NO_BATCH : 0u),
     };
+    struct uds_server_opts sopts = {
+        .max_conns = (size_t) a->common.max_conns,
+        .allow = uds_allow_is_set(&px->allow) ? &px->allow : NULL,
+        .peer_flags = cli_listen_opts_peer_flags(&a->common),
+    };
+    struct uds_server_callbacks cbs = {
+        .on_open = on_open,
+        .on_deny = on_deny,
+        .on_accept_error = on_accept_error,
+    };
 
-    px->loop = uds_loop_new();
-    if (!px->loop)
-        return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     px->relays = uds_relay_group_new(px->loop, &ropts);
     if (!px->relays)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
-    if (uds_loop_add(px->loop, sigfd, UDS_EV_READ, on_signal, px) < 0 ||
-        uds_loop_add(px->loop, px->listen_fd, UDS_EV_READ, on_accept, px) < 0)
+    px->server = uds_server_new(px->loop, &px->listener, &sopts, &cbs, px);
+    if (!px->server || uds_loop_add(px->loop, sigfd, UDS_EV_READ, on_signal, px) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
-    px->accepting = true;
     announce_ready(px);
     if (run_loop(px) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
@@ -1420,67 +984,59 @@ static int run(struct proxy *px, int sigfd) {
     return px->cut_off ? CLI_EXIT_FAILURE : EX_OK;
 }
 
+/* Everything up to the loop; returns CLI_CONTINUE, or the exit code. */
+static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **argv,
+                   int *ret_sigfd) {
+    int code = parse_proxy_args(argc, argv, args);
+
+    if (code != CLI_CONTINUE)
+        return code;
+    cli_listen_opts_log_setup(&args->common);
+    px->allow = cli_listen_opts_allow(&args->common);
+    code = setup_target(px);
+    if (code == CLI_CONTINUE)
+        code = start_dialer(px);
+    if (code != CLI_CONTINUE)
+        return code;
+    /* Before the socket exists, so a stop signal can never leave it behind. */
+    *ret_sigfd = cli_signalfd(false);
+    if (*ret_sigfd < 0)
+        return cli_fail(CLI_OP_ANY, args->listen, errno, NULL);
+    /* Two fds a connection: the client's and the target's. */
+    cli_raise_nofile(&args->common, 2, FD_MARGIN);
+    code = start_listening(px);
+    if (code == CLI_CONTINUE)
+        code = check_not_looping(px);
+    if (code == CLI_CONTINUE && px->listen_unix && !(px->uids = uds_uid_counter_new()))
+        code = cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
+    return code;
+}
+
 int cmd_proxy(int argc, char **argv) {
     struct proxy_args args = {
         .connect_ms = 5000,
     };
-    struct proxy px = { .args = &args, .listen_fd = -1, .spare_fd = -1 };
+    struct proxy px = { .args = &args };
     int code, sigfd = -1;
 
     cli_listen_opts_init(&args.common);
-    px.target.dirfd = -1;
     uds_listener_init(&px.listener);
-    code = parse_proxy_args(argc, argv, &args);
-    if (code >= 0)
-        goto out;
-    cli_listen_opts_log_setup(&args.common);
-    px.allow = cli_listen_opts_allow(&args.common);
-    code = setup_target(&px);
-    if (code >= 0)
-        goto out;
-    /* Before the socket exists, so a stop signal can never leave it behind. */
-    sigfd = cli_signalfd(false);
-    if (sigfd < 0) {
-        code = cli_fail(CLI_OP_ANY, args.listen, errno, NULL);
-        goto out;
-    }
-    /* Two fds a connection: the client's and the target's. */
-    cli_raise_nofile(&args.common, 2, FD_MARGIN);
-    px.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    code = start_listening(&px);
-    if (code >= 0)
-        goto out;
-    code = check_not_looping(&px);
-    if (code >= 0)
-        goto out;
-    if (px.listen_unix && !(px.uids = uds_uid_counter_new())) {
-        code = cli_fail(CLI_OP_ANY, px.listen_text, errno, NULL);
-        goto out;
-    }
-    code = run(&px, sigfd);
-out:
-    if (px.loop && px.drain_timer)
+    code = prepare(&px, &args, argc, argv, &sigfd);
+    if (code == CLI_CONTINUE)
+        code = run(&px, sigfd);
+    if (px.drain_timer)
         uds_loop_timer_cancel(px.loop, px.drain_timer);
     while (px.conns)
         conn_free(px.conns);
     uds_relay_group_free(px.relays);
-    if (px.loop) {
-        if (px.listen_fd >= 0)
-            (void) uds_loop_del(px.loop, px.listen_fd);
-        if (sigfd >= 0)
-            (void) uds_loop_del(px.loop, sigfd);
-    }
-    if (px.listen_unix)
-        (void) uds_unlisten(&px.listener);
-    else if (px.listen_fd >= 0)
-        (void) close(px.listen_fd);
+    uds_dialer_free(px.dialer);
+    uds_server_free(px.server);         /* and its listener */
+    (void) uds_unlisten(&px.listener);  /* when no server took it over */
+    if (px.loop && sigfd >= 0)
+        (void) uds_loop_del(px.loop, sigfd);
     uds_loop_free(px.loop);
     if (sigfd >= 0)
         (void) close(sigfd);
-    if (px.spare_fd >= 0)
-        (void) close(px.spare_fd);
-    if (px.target.dirfd >= 0)
-        (void) close(px.target.dirfd);
     uds_uid_counter_free(px.uids);
     cli_listen_opts_done(&args.common);
     return code;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_send.c — `uds send`: one request, one reply. Sends MESSAGE (or stdin), half-closes,
- * prints the reply until the server closes (the moving of bytes is cmd_connect.c's relay);
+ * prints the reply until the server closes (the library's relay moves the bytes, set up by
+ * cmd_connect.c's cli_exchange_run());
  * or with --framed, one length-prefixed message out and one back (the library's decoder
  * cuts the reply).
  */
@@ -22,13 +23,10 @@
 #define SEND_MAX_MESSAGE (4u * 1024 * 1024)
 
 struct send_args {
-    enum uds_socket_type type;
-    int timeout_ms;
-    int wait_ms;
+    struct uds_connect_opts connect;    /* --type, --timeout, --wait */
     int verbosity;
     bool no_newline;
     bool framed;
-    const char *address;
 };
 
 #define S struct send_args
@@ -57,11 +55,13 @@ static const struct cli_command send_cmd = {
                   "then the bytes) and print the payload of the one frame\n"
                   "that comes back; the connection is not half-closed\n"
                   "(stream only)" },
-        CLI_OPT_TYPE(S, type, "stream (default), seqpacket or dgram (the message is\n"
-                              "one packet)"),
-        CLI_OPT_TIMEOUT(S, timeout_ms, "give up after SECONDS: connecting, sending and the whole\n"
-                                       "reply (exit 75); counted after any --wait"),
-        CLI_OPT_WAIT(S, wait_ms),
+        CLI_OPT_TYPE(S, connect.type,
+                     "stream (default), seqpacket or dgram (the message is\n"
+                     "one packet)"),
+        CLI_OPT_TIMEOUT(S, connect.timeout_ms,
+                        "give up after SECONDS: connecting, sending and the whole\n"
+                        "reply (exit 75); counted after any --wait"),
+        CLI_OPT_WAIT(S, connect.wait_ms),
         CLI_OPT_QUIET(S, verbosity, "print errors only"),
         CLI_END,
     },
@@ -286,83 +286,90 @@ out:
     return code;
 }
 
-int cmd_send(int argc, char **argv) {
-    struct send_args args = { .type = UDS_STREAM };
-    struct cli_parsed p;
-    char *msg = NULL;
-    size_t msg_len = 0;
-    int fd, code = cli_parse(&send_cmd, argc, argv, &args, &p);
-
-    if (code != CLI_CONTINUE)
-        return code;
-    args.address = p.operands[0];
-    if (args.framed && args.type != UDS_STREAM)
-        return cli_usage("send", "--framed is for stream sockets: seqpacket and dgram keep "
-                         "message boundaries themselves; drop --framed or --type");
-    cli_log_setup(args.verbosity, false);
-
-    if (p.n_operands > 1) {
-        msg = join_message(p.operands + 1, p.n_operands - 1, args.no_newline, &msg_len);
-        if (!msg)
-            return cli_fail(CLI_OP_ANY, args.address, errno, NULL);
-    } else if (args.type != UDS_STREAM || args.framed) {
-        size_t max = args.framed ? UDS_FRAME_DEFAULT_MAX : SEND_MAX_MESSAGE;
-        msg = read_all_stdin(max, &msg_len);
-        if (!msg) {
-            if (errno == EMSGSIZE) {
-                cli_error("stdin", args.framed ? "send less" : "send less, or use --type stream",
-                          "more than %zu bytes for one message", max);
-                return CLI_EXIT_FAILURE;
-            }
-            cli_error("stdin", "check the input", "cannot read: %s", strerror(errno));
-            return CLI_EXIT_FAILURE;
-        }
+/* The message: the words joined, or all of stdin where it must go whole (one seqpacket or
+ * dgram message, one frame); NULL on a stream without words, which relays stdin as it
+ * comes. Returns CLI_CONTINUE, or the exit code of a failure it has reported. */
+static int take_message(char **words, int n_words, bool no_newline,
+                        const struct uds_connect_opts *opts, bool framed, const char *address,
+                        char **ret_msg, size_t *ret_len) {
+    *ret_msg = NULL;
+    *ret_len = 0;
+    if (n_words > 0) {
+        *ret_msg = join_message(words, n_words, no_newline, ret_len);
+        return *ret_msg ? CLI_CONTINUE : cli_fail(CLI_OP_ANY, address, errno, NULL);
     }
+    if (opts->type == UDS_STREAM && !framed)
+        return CLI_CONTINUE;
+    size_t max = framed ? UDS_FRAME_DEFAULT_MAX : SEND_MAX_MESSAGE;
+    *ret_msg = read_all_stdin(max, ret_len);
+    if (*ret_msg)
+        return CLI_CONTINUE;
+    if (errno == EMSGSIZE)
+        cli_error("stdin", framed ? "send less" : "send less, or use --type stream",
+                  "more than %zu bytes for one message", max);
+    else
+        cli_error("stdin", "check the input", "cannot read: %s", strerror(errno));
+    return CLI_EXIT_FAILURE;
+}
 
+/* Connect, send msg (NULL: stdin) and print the reply. Returns an exit code. */
+static int connect_and_send(const char *address, const struct uds_connect_opts *opts,
+                            bool framed, const char *msg, size_t msg_len) {
     uint64_t start = cli_now_ms();
-    struct uds_connect_opts opts = {
-        .type = args.type,
-        .timeout_ms = args.timeout_ms,
-        .wait_ms = args.wait_ms,
-        .flags = args.framed ? UDS_CONNECT_NONBLOCK : 0u,
-    };
-    fd = uds_connect(args.address, &opts);
+    int fd = uds_connect(address, opts), code;
+
     if (fd < 0) {
         struct cli_fail_info info = {
-            .timeout_ms = args.timeout_ms ? args.timeout_ms : args.wait_ms,
+            .timeout_ms = opts->timeout_ms ? opts->timeout_ms : opts->wait_ms,
         };
-        code = cli_fail(CLI_OP_CONNECT, args.address, errno, &info);
-        free(msg);
-        return code;
+        return cli_fail(CLI_OP_CONNECT, address, errno, &info);
     }
-    uint64_t deadline = args.timeout_ms ? start + (uint64_t) args.wait_ms +
-                                          (uint64_t) args.timeout_ms : 0;
-    if (args.framed) {
+    uint64_t deadline = opts->timeout_ms ? start + (uint64_t) opts->wait_ms +
+                                           (uint64_t) opts->timeout_ms : 0;
+    if (framed) {
         struct exchange x = {
             .fd = fd,
             .deadline_ms = deadline,
-            .timeout_ms = args.timeout_ms,
-            .address = args.address,
+            .timeout_ms = opts->timeout_ms,
+            .address = address,
         };
         code = framed_exchange(&x, msg, msg_len);
-        (void) close(fd);   /* done with it, as below */
-        free(msg);
+        (void) close(fd);   /* done with it; a close error cannot change the reply printed */
         return code;
     }
-    struct cli_relay relay = {
+    struct cli_exchange x = {
         .sock = fd,
-        .type = args.type,
-        .in_fd = msg ? -1 : STDIN_FILENO,
-        .in_buf = msg,
-        .in_len = msg_len,
-        .out_fd = STDOUT_FILENO,
+        .type = opts->type,
+        .address = address,
+        .message = msg,
+        .message_len = msg_len,
+        .fd_to_pass = -1,
         .deadline_ms = deadline,
-        .timeout_ms = args.timeout_ms,
+        .timeout_ms = opts->timeout_ms,
         .max_replies = 1,
-        .address = args.address,
     };
-    code = cli_relay_run(&relay);
-    (void) close(fd);   /* done with it; a close error cannot change the reply we printed */
+    return cli_exchange_run(&x);
+}
+
+int cmd_send(int argc, char **argv) {
+    struct send_args args = { .connect = { .type = UDS_STREAM } };
+    struct cli_parsed p;
+    char *msg = NULL;
+    size_t msg_len = 0;
+    int code = cli_parse(&send_cmd, argc, argv, &args, &p);
+
+    if (code != CLI_CONTINUE)
+        return code;
+    if (args.framed && args.connect.type != UDS_STREAM)
+        return cli_usage("send", "--framed is for stream sockets: seqpacket and dgram keep "
+                         "message boundaries themselves; drop --framed or --type");
+    cli_log_setup(args.verbosity, false);
+    cli_exchange_hold_stdio();
+    args.connect.flags = args.framed ? UDS_CONNECT_NONBLOCK : 0u;
+    code = take_message(p.operands + 1, p.n_operands - 1, args.no_newline, &args.connect,
+                        args.framed, p.operands[0], &msg, &msg_len);
+    if (code == CLI_CONTINUE)
+        code = connect_and_send(p.operands[0], &args.connect, args.framed, msg, msg_len);
     free(msg);
     return code;
 }

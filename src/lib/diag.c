@@ -125,7 +125,8 @@ static int send_request(int fd, uint32_t seq) {
             .sdiag_family = AF_UNIX,
             .udiag_states = ~0u,
             .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER |
-                          UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID,
+                          UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID |
+                          UDIAG_SHOW_MEMINFO,
         },
     };
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };

@@ -104,6 +104,26 @@ static int parse_name(const unsigned char *p, size_t len, struct uds_sockinfo *i
     return 0;
 }
 
+/* SK_MEMINFO_*: an array of u32 that newer kernels may make longer; the first nine are
+ * what ss -m shows. A shorter one is left out, like an attribute this file does not know. */
+static int parse_meminfo(const unsigned char *p, size_t len, struct uds_sockinfo *info) {
+    struct uds_sockmem *m = &info->mem;
+
+    if (len < (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t))
+        return 0;
+    m->rmem_alloc = get_u32(p + SK_MEMINFO_RMEM_ALLOC * sizeof(uint32_t));
+    m->rcvbuf = get_u32(p + SK_MEMINFO_RCVBUF * sizeof(uint32_t));
+    m->wmem_alloc = get_u32(p + SK_MEMINFO_WMEM_ALLOC * sizeof(uint32_t));
+    m->sndbuf = get_u32(p + SK_MEMINFO_SNDBUF * sizeof(uint32_t));
+    m->fwd_alloc = get_u32(p + SK_MEMINFO_FWD_ALLOC * sizeof(uint32_t));
+    m->wmem_queued = get_u32(p + SK_MEMINFO_WMEM_QUEUED * sizeof(uint32_t));
+    m->optmem = get_u32(p + SK_MEMINFO_OPTMEM * sizeof(uint32_t));
+    m->backlog = get_u32(p + SK_MEMINFO_BACKLOG * sizeof(uint32_t));
+    m->drops = get_u32(p + SK_MEMINFO_DROPS * sizeof(uint32_t));
+    info->has |= UDS_SOCKINFO_MEM;
+    return 0;
+}
+
 static int parse_attr(unsigned type, const unsigned char *p, size_t len,
                       struct uds__diag_msg *msg) {
     struct uds_sockinfo *info = &msg->info;
@@ -153,8 +173,10 @@ static int parse_attr(unsigned type, const unsigned char *p, size_t len,
         info->uid = (uid_t) get_u32(p);
         info->has |= UDS_SOCKINFO_UID;
         return 0;
+    case UNIX_DIAG_MEMINFO:
+        return parse_meminfo(p, len, info);
     default:
-        /* MEMINFO, and whatever newer kernels add. */
+        /* Whatever newer kernels add. */
         return 0;
     }
 }

@@ -85,26 +85,36 @@ struct uds__diag_msg {
  * message is malformed (the rest of the datagram cannot be trusted either). */
 ssize_t uds__diag_parse(const void *buf, size_t len, struct uds__diag_msg *ret_msg);
 
-/* A minimal io_uring for batches of non-blocking sends (uring.c). */
-#define UDS__RING_MAX 256u
-struct uds__ring;
-typedef void uds__ring_done_fn(uint64_t user_data, int res, void *arg);
+/* The namespace of kind ("mnt", "net") process pid is in: the inode of /proc/PID/ns/KIND
+ * ("mnt:[4026531841]"), or 0 when it cannot be read (the right to trace pid is needed). */
+ino_t uds__ns_inode(pid_t pid, const char *kind);
 
-/* A ring of up to entries (1..UDS__RING_MAX) sends; NULL with errno when this kernel or
- * its policy gives none (ENOSYS, EPERM: io_uring_disabled, a seccomp filter). */
-struct uds__ring *uds__ring_new(unsigned entries);
-void uds__ring_free(struct uds__ring *ring);
-/* Queue send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT); buf must stay valid until its
- * completion. Returns 0, or -1/EBUSY when the ring is full. */
-int uds__ring_send(struct uds__ring *ring, int fd, const void *buf, size_t len,
-                   uint64_t user_data);
-/* Turn the queued, not yet submitted send tagged user_data into a no-op (its buffer or fd
- * is going away); its completion still comes, with res 0. */
-void uds__ring_forget(struct uds__ring *ring, uint64_t user_data);
-/* Hand every queued send to the kernel in one call and deliver each result as
- * done(user_data, bytes sent or -errno, arg), all before returning. Returns 0, or -1 with
- * errno when the ring itself failed (the sends it could not take were reported -EAGAIN). */
-int uds__ring_submit(struct uds__ring *ring, uds__ring_done_fn *done, void *arg);
+/* Send batches (uring.c): the sends queued during one loop wakeup go to the kernel together,
+ * in one io_uring_enter() at the end of that wakeup. One batch per caller; each send's result
+ * comes back through the caller's callback, from the loop's end-of-wakeup hook. */
+#define UDS__BATCH_MAX 256u
+struct uds__batch;
+/* The result of one send: res is the bytes sent or -errno (-EAGAIN: the socket was full, or
+ * the kernel did not take the send: nothing went). ring_error is 0, or the errno with which
+ * the ring itself failed: then res means nothing, the send may or may not have gone out,
+ * and the batch refuses every send from now on. */
+typedef void uds__batch_done_fn(void *arg, unsigned tag, int res, int ring_error);
+
+/* A batch flushed at the end of each wakeup of loop (which must outlive it). NULL with
+ * errno when this kernel or its policy gives no io_uring (ENOSYS, EPERM: io_uring_disabled,
+ * a seccomp filter), or the loop has no hook left (ENOSPC). */
+struct uds__batch *uds__batch_new(struct uds_loop *loop);
+/* Free the batch; sends still queued are dropped unsent and their owners not told. */
+void uds__batch_free(struct uds__batch *batch);
+/* Queue send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) for the end of this wakeup; buf must
+ * stay valid until done(arg, tag, ...) is called. Returns 0, or -1 (send at once instead):
+ * EBUSY the batch is full; ENXIO its ring has failed, or its results are being delivered
+ * (a send from a done callback). */
+int uds__batch_send(struct uds__batch *batch, int fd, const void *buf, size_t len,
+                    uds__batch_done_fn *done, void *arg, unsigned tag);
+/* Forget every send queued with arg: those not yet handed to the kernel never go, and no
+ * result reaches arg any more (its buffers and fds are about to go). */
+void uds__batch_cancel(struct uds__batch *batch, void *arg);
 
 /* Call fn(data) at the end of every uds_loop_run_once(), after the callbacks of that
  * wakeup: where work gathered during the wakeup is handed on in one go. Returns 0, or

@@ -292,3 +292,46 @@ int uds_pathinfo_get(const char *path, unsigned flags, struct uds_pathinfo *ret_
     free(info);
     return 0;
 }
+
+/* ---- the same path, however it is written ----------------------------------------------- */
+
+UDS_API int uds_path_canonical(const char *path, char *buf, size_t size) {
+    char cwd[UDS_PATH_MAX + 1], abs[2 * UDS_PATH_MAX + 2], dir[2 * UDS_PATH_MAX + 2];
+    char *real, *slash;
+    const char *base;
+    int n;
+
+    if (!path || !path[0] || !buf || size == 0)
+        return uds__fail(EINVAL);
+    if (path[0] == '/') {
+        n = snprintf(abs, sizeof(abs), "%s", path);
+    } else {
+        if (!getcwd(cwd, sizeof(cwd)))
+            return -1;
+        while (path[0] == '.' && path[1] == '/')
+            path += 2 + strspn(path + 2, "/");
+        n = snprintf(abs, sizeof(abs), "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path);
+    }
+    if (n < 0 || (size_t) n >= sizeof(abs))
+        return uds__fail(ENAMETOOLONG);
+    /* The directory's symlinks (/var/run -> /run) resolved; the last name kept as written,
+     * since it may itself be a symlink the caller asks about. */
+    slash = strrchr(abs, '/');
+    base = slash + 1;
+    if (slash == abs)
+        memcpy(dir, "/", 2);
+    else
+        (void) snprintf(dir, sizeof(dir), "%.*s", (int) (slash - abs), abs);
+    real = realpath(dir, NULL);
+    if (real) {
+        n = snprintf(buf, size, "%s%s%s", real, strcmp(real, "/") ? "/" : "", base);
+        free(real);
+    } else {
+        n = snprintf(buf, size, "%s", abs);
+    }
+    if (n < 0 || (size_t) n >= size) {
+        buf[0] = '\0';
+        return uds__fail(ENAMETOOLONG);
+    }
+    return n;
+}

@@ -1,152 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * relay.c — bridge pairs of connected stream sockets on a uds_loop: both directions at once,
- * a half-close passed on as shutdown(SHUT_WR), bounded per-direction buffers (backpressure),
- * splice() through pooled pipes while a direction carries bulk data, and the small writes of
- * one loop wakeup handed to the kernel together (uring.c). It accepts, connects and parses
- * nothing: it moves bytes between two fds it was given.
+ * relay.c — bridge two sides on a uds_loop: the groups and relays, their fds in the loop,
+ * their timers, and when a relay is over. Each side is a connected socket, or for side A an
+ * input and an output fd (stdin and stdout); relay_port.c knows how each fd is read and
+ * written, relay_pump.c moves the bytes of one direction. It accepts, connects and parses
+ * nothing: it moves bytes between fds it was given.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "internal.h"
+#include "relay.h"
 
 #define DEFAULT_BUFFER (256u << 10)
 #define MAX_BUFFER ((size_t) 1 << 30)
-/* Buffers and pipes kept for reuse once released: a relay holds them only while bytes are
- * in flight, so idle relays cost two fds and no memory beyond their struct. An empty pipe
- * costs two fds and no pages; a buffer may hold its pages, so fewer of those are kept. */
-#define BUF_POOL_MAX 16
-#define PIPE_POOL_MAX 64
-/* Transfers per direction per wakeup before yielding to other fds (libuv reads 32 times). */
-#define PUMP_ROUNDS 16
-/* A read at least this large means bulk data: the next read of that direction splices.
- * Below it read() is cheaper: splice() moves at most one skb per pipe slot (16 by
- * default), so a queue of small messages would take many splices where one read() takes
- * them all — and a small read() coalesces them into one write. */
-#define SPLICE_MIN (16u << 10)
-
-enum { A = 0, B = 1 };
-
-struct pipe_pair {
-    int r, w;
-};
-
-struct dir {
-    int src, dst;           /* sides: the fds are relay->fd[src] and relay->fd[dst] */
-    char *buf;              /* pending bytes are buf[off, len) */
-    size_t off, len;
-    struct pipe_pair pipe;  /* r = -1 when none is held */
-    size_t in_pipe;         /* pending bytes in the pipe */
-    bool eof;               /* nothing more will be read from src */
-    bool shut;              /* nothing more will be written to dst (shut down, or its peer is
-                             * gone) */
-    bool no_splice;         /* splice() refused these fds (EINVAL): copy from now on */
-    bool bulk;              /* the last read was large: splice the next one */
-    bool batched;           /* buf[off, len) is queued in the group's batch: neither read
-                             * into nor written from until the batch has been sent */
-};
-
-/* A send queued for the end of the wakeup; relay NULL once that relay has ended. */
-struct batched_send {
-    struct uds_relay *relay;
-    int dir;
-};
-
-struct uds_relay_group {
-    struct uds_loop *loop;
-    size_t buffer_size;
-    int idle_ms;
-    int first_byte_ms;
-    bool can_splice;
-    struct uds__ring *ring;     /* NULL: every write is sent at once */
-    struct batched_send batch[UDS__RING_MAX];   /* indexed by the send's user_data */
-    size_t n_batch;
-    char *bufs[BUF_POOL_MAX];
-    size_t n_bufs;
-    struct pipe_pair pipes[PIPE_POOL_MAX];
-    size_t n_pipes;
-    struct uds_relay *relays;   /* live relays, doubly linked */
-    size_t count;
-};
-
-struct uds_relay {
-    struct uds_relay_group *group;
-    struct uds_relay *prev, *next;
-    int fd[2];
-    unsigned events[2];     /* registered in the loop now */
-    struct dir dir[2];      /* dir[A]: A to B, dir[B]: B to A */
-    uint64_t bytes[2];      /* read from A, from B */
-    uint64_t spliced[2];
-    uint64_t timer;         /* for the earlier of the two deadlines below */
-    uint64_t last_ms;       /* last time a byte moved (idle timeout only) */
-    uint64_t first_byte_at; /* when A's first byte is due; 0 = not (any more) */
-    bool moved;             /* a byte moved since last_ms was set */
-    int error;
-    enum uds_relay_side error_side;
-    bool ended;
-    void (*on_close)(struct uds_relay *relay, const struct uds_relay_info *info, void *data);
-    void *data;
-};
-
-/* ---- pools ------------------------------------------------------------------------------ */
-
-static char *buf_get(struct uds_relay_group *g) {
-    if (g->n_bufs > 0)
-        return g->bufs[--g->n_bufs];
-    return malloc(g->buffer_size);
-}
-
-static void buf_put(struct uds_relay_group *g, char *buf) {
-    if (!buf)
-        return;
-    if (g->n_bufs < BUF_POOL_MAX)
-        g->bufs[g->n_bufs++] = buf;
-    else
-        free(buf);
-}
-
-static int pipe_get(struct uds_relay_group *g, struct pipe_pair *ret) {
-    int fds[2];
-
-    if (g->n_pipes > 0) {
-        *ret = g->pipes[--g->n_pipes];
-        return 0;
-    }
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -1;
-    /* Best effort: past the user's pipe-page quota (fs.pipe-user-pages-soft) the kernel
-     * refuses to grow a pipe, and a default-sized one still works, in smaller steps. */
-    if (g->buffer_size > 4096)
-        (void) fcntl(fds[1], F_SETPIPE_SZ, (int) (g->buffer_size < (1u << 20) ? g->buffer_size
-                                                                              : (1u << 20)));
-    *ret = (struct pipe_pair) { .r = fds[0], .w = fds[1] };
-    return 0;
-}
-
-static void pipe_close(struct pipe_pair *p) {
-    if (p->r >= 0) {
-        (void) close(p->r);     /* a pipe has nothing to report at close */
-        (void) close(p->w);
-    }
-    p->r = p->w = -1;
-}
-
-/* Only an empty pipe goes back to the pool: bytes left in it belong to no one. */
-static void pipe_put(struct uds_relay_group *g, struct pipe_pair *p, bool empty) {
-    if (p->r < 0)
-        return;
-    if (empty && g->n_pipes < PIPE_POOL_MAX) {
-        g->pipes[g->n_pipes++] = *p;
-        p->r = p->w = -1;
-        return;
-    }
-    pipe_close(p);
-}
+#define ARGS_FLAGS ((unsigned) (UDS_RELAY_BORROW_A | UDS_RELAY_END_WITH_B))
 
 /* splice() into a socket cannot take MSG_NOSIGNAL: a peer that is gone raises SIGPIPE in
  * the caller. Splice only where that signal is ignored (as `uds` does); elsewhere copy, so
@@ -159,8 +31,6 @@ static bool sigpipe_ignored(void) {
 }
 
 /* ---- group ------------------------------------------------------------------------------ */
-
-static void send_batch(void *data);
 
 UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
                                                     const struct uds_relay_opts *opts) {
@@ -182,16 +52,12 @@ UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
     g->buffer_size = opts->buffer_size ? opts->buffer_size : DEFAULT_BUFFER;
     g->idle_ms = opts->idle_timeout_ms;
     g->first_byte_ms = opts->first_byte_timeout_ms;
-    g->can_splice = !(opts->flags & UDS_RELAY_NO_SPLICE) && sigpipe_ignored();
-    if (!(opts->flags & UDS_RELAY_NO_BATCH)) {
-        /* Without a ring (old kernel, io_uring disabled by policy) writes go one by one,
-         * which is correct, only slower on a busy CPU. */
-        g->ring = uds__ring_new(UDS__RING_MAX);
-        if (g->ring && uds__loop_hook_add(loop, send_batch, g) < 0) {
-            uds__ring_free(g->ring);
-            g->ring = NULL;
-        }
-    }
+    g->sigpipe_ignored = sigpipe_ignored();
+    g->can_splice = !(opts->flags & UDS_RELAY_NO_SPLICE) && g->sigpipe_ignored;
+    /* Without a batch (old kernel, io_uring disabled by policy) writes go one by one,
+     * which is correct, only slower on a busy CPU. */
+    if (!(opts->flags & UDS_RELAY_NO_BATCH))
+        g->batch = uds__batch_new(loop);
     return g;
 }
 
@@ -212,280 +78,50 @@ UDS_API void uds_relay_group_free(struct uds_relay_group *group) {
     for (size_t i = 0; i < group->n_bufs; i++)
         free(group->bufs[i]);
     for (size_t i = 0; i < group->n_pipes; i++)
-        pipe_close(&group->pipes[i]);
-    if (group->ring) {
-        uds__loop_hook_del(group->loop, send_batch, group);
-        uds__ring_free(group->ring);
-    }
+        uds__relay_pipe_close(&group->pipes[i]);
+    uds__batch_free(group->batch);
     free(group);
 }
 
-/* ---- moving bytes ----------------------------------------------------------------------- */
+/* ---- lifecycle ---------------------------------------------------------------------------- */
 
-static bool pending(const struct dir *d) {
-    return d->in_pipe > 0 || d->len > d->off;
-}
-
-/* The relay ends with err, blamed on side (UDS_RELAY_NONE for a timeout). The first error
- * is the one reported. */
-static int fail(struct uds_relay *r, int err, enum uds_relay_side side) {
+int uds__relay_fail(struct uds_relay *r, int err, enum uds_relay_side side, bool writing) {
     if (!r->error) {
         r->error = err;
         r->error_side = side;
+        r->error_writing = writing;
     }
     r->ended = true;
     return -1;
 }
 
-static enum uds_relay_side side_of(int index) {
-    return index == A ? UDS_RELAY_A : UDS_RELAY_B;
-}
-
-/* The peer at dst is gone (EPIPE, ECONNRESET): what d still holds can never be delivered.
- * Drop it and stop reading its source; the other direction still carries what that peer
- * sent before it went (a reply, then EOF), and the relay ends when that is done. */
-static void abandon(struct uds_relay *r, struct dir *d, int err) {
-    struct uds_relay_group *g = r->group;
-
-    if (!r->error) {
-        r->error = err;
-        r->error_side = side_of(d->dst);
-    }
-    buf_put(g, d->buf);
-    d->buf = NULL;
-    d->off = d->len = 0;
-    pipe_put(g, &d->pipe, false);
-    d->in_pipe = 0;
-    d->eof = d->shut = true;
-}
-
-/* Write what d holds to dst. Returns 1 when nothing is left, 0 when dst is full (wait for
- * it to be writable), -1 when the relay ends. */
-static int flush(struct uds_relay *r, struct dir *d) {
-    struct uds_relay_group *g = r->group;
-    int dst = r->fd[d->dst];
-
-    while (d->in_pipe > 0) {
-        ssize_t n = splice(d->pipe.r, NULL, dst, NULL, d->in_pipe,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n > 0) {
-            d->in_pipe -= (size_t) n;
-            r->moved = true;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return 0;
-        if (n < 0 && errno == EINVAL && !d->buf) {
-            /* This socket takes no splice: bring the bytes back and send them by copy. */
-            d->no_splice = true;
-            d->buf = buf_get(g);
-            if (!d->buf)
-                return fail(r, ENOMEM, UDS_RELAY_NONE);
-            n = read(d->pipe.r, d->buf, d->in_pipe);
-            if (n < 0 || (size_t) n != d->in_pipe)
-                return fail(r, n < 0 ? errno : EIO, UDS_RELAY_NONE);
-            d->off = 0;
-            d->len = (size_t) n;
-            d->in_pipe = 0;
-            break;
-        }
-        abandon(r, d, n < 0 ? errno : EPIPE);
-        return 1;
-    }
-    if (d->pipe.r >= 0 && d->in_pipe == 0)
-        pipe_put(g, &d->pipe, true);
-
-    while (d->len > d->off) {
-        ssize_t n = send(dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            d->off += (size_t) n;
-            r->moved = true;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == ENOBUFS))
-            return 0;
-        abandon(r, d, n < 0 ? errno : EPIPE);
-        return 1;
-    }
-    if (d->buf) {
-        buf_put(g, d->buf);
-        d->buf = NULL;
-        d->off = d->len = 0;
-    }
-    return 1;
-}
-
-/* Read once from src into d. Returns the byte count, 0 at EOF, -1 with errno (EAGAIN:
- * nothing to read now). */
-static ssize_t fill(struct uds_relay *r, struct dir *d) {
-    struct uds_relay_group *g = r->group;
-    int src = r->fd[d->src];
-    ssize_t n;
-
-    if (g->can_splice && !d->no_splice && d->bulk &&
-        (d->pipe.r >= 0 || pipe_get(g, &d->pipe) == 0)) {
-        do
-            n = splice(src, NULL, d->pipe.w, NULL, g->buffer_size,
-                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        while (n < 0 && errno == EINTR);
-        if (n > 0) {
-            d->in_pipe = (size_t) n;
-            r->spliced[d->src] += (uint64_t) n;
-            d->bulk = (size_t) n >= SPLICE_MIN;
-            return n;
-        }
-        if (n == 0 || errno != EINVAL)
-            return n;
-        d->no_splice = true;    /* this socket gives no splice: copy from now on */
-    }
-    if (!d->buf) {
-        d->buf = buf_get(g);
-        if (!d->buf) {
-            errno = ENOMEM;
-            return -1;
-        }
-    }
-    do
-        n = recv(src, d->buf, g->buffer_size, MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        d->off = 0;
-        d->len = (size_t) n;
-        d->bulk = (size_t) n >= SPLICE_MIN;
-    }
-    return n;
-}
-
-/* After moving bytes in d: note the activity for the idle timeout, and give back what d
- * no longer holds anything in (buffer, pipe) to the pools until bytes come again. */
-static void tidy(struct uds_relay *r, struct dir *d) {
-    struct uds_relay_group *g = r->group;
-
-    if (g->idle_ms > 0 && r->moved) {
-        r->moved = false;
-        r->last_ms = uds_loop_now_ms(g->loop);
-    }
-    if (d->buf && !pending(d)) {
-        buf_put(g, d->buf);
-        d->buf = NULL;
-        d->off = d->len = 0;
-    }
-    if (d->pipe.r >= 0 && d->in_pipe == 0)
-        pipe_put(g, &d->pipe, true);
-}
-
-/* Queue what d holds to be sent at the end of this wakeup, together with every other
- * relay's (see uring.c for why). Returns false when it cannot be queued: send it now. */
-static bool batch_add(struct uds_relay *r, struct dir *d) {
-    struct uds_relay_group *g = r->group;
-    size_t i = g->n_batch;
-
-    if (!g->ring ||
-        uds__ring_send(g->ring, r->fd[d->dst], d->buf + d->off, d->len - d->off, i) < 0)
-        return false;
-    g->batch[i] = (struct batched_send) { .relay = r, .dir = (int) (d - r->dir) };
-    g->n_batch++;
-    d->batched = true;
-    return true;
-}
-
-/* Take the relay out of the batch: its sends not yet submitted become no-ops (its fds and
- * buffers are about to go), and none of the results will reach it. */
-static void batch_remove(struct uds_relay *r) {
-    struct uds_relay_group *g = r->group;
-
-    for (size_t i = 0; i < g->n_batch; i++) {
-        if (g->batch[i].relay == r) {
-            uds__ring_forget(g->ring, i);
-            g->batch[i].relay = NULL;
-        }
-    }
-    r->dir[A].batched = r->dir[B].batched = false;
-}
-
-/* Move what can be moved in direction d now. Returns 0, or -1 when the relay ends. */
-static int pump(struct uds_relay *r, struct dir *d) {
-    struct uds_relay_group *g = r->group;
-    int ret = 0;
-
-    if (d->batched)
-        return 0;
-
-    for (unsigned round = 0; round < PUMP_ROUNDS; round++) {
-        int f = flush(r, d);
-        if (f <= 0) {
-            ret = f;
-            break;
-        }
-        if (d->eof) {
-            if (!d->shut) {
-                d->shut = true;
-                /* ENOTCONN: that peer is gone already; the other direction finds out. */
-                if (shutdown(r->fd[d->dst], SHUT_WR) < 0 && errno != ENOTCONN)
-                    ret = fail(r, errno, side_of(d->dst));
-            }
-            break;
-        }
-        ssize_t n = fill(r, d);
-        if (n == 0) {
-            d->eof = true;
-            continue;
-        }
-        if (n < 0) {
-            /* Whatever a failed source sent last is lost with it: the relay ends. */
-            if (errno != EAGAIN)
-                ret = fail(r, errno, side_of(d->src));
-            break;
-        }
-        r->bytes[d->src] += (uint64_t) n;
-        /* A short read emptied the socket's queue; the loop says when more arrives, which
-         * saves a read() that would only answer EAGAIN. */
-        if ((size_t) n < g->buffer_size && !d->in_pipe) {
-            if (!batch_add(r, d))
-                ret = flush(r, d) < 0 ? -1 : 0;
-            break;
-        }
-    }
-    tidy(r, d);
-    return ret;
-}
-
-/* ---- lifecycle ---------------------------------------------------------------------------- */
-
-static void set_abortive(int fd) {
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-    /* A TCP peer then gets a reset, not a FIN it would take for a complete end. Nothing
-     * to do if it fails: the close still happens. */
-    (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
-/* Close both fds and give back buffers and pipes; unlink r from its group. Not freed. */
-static void destroy(struct uds_relay *r, bool abort_peers) {
+/* Close or give back everything the relay holds; not unlinked from its group, not freed. */
+static void release(struct uds_relay *r, bool abort_peers) {
     struct uds_relay_group *g = r->group;
 
     if (r->timer)
         uds_loop_timer_cancel(g->loop, r->timer);
-    r->timer = 0;
+    if (r->kick)
+        uds_loop_timer_cancel(g->loop, r->kick);
+    r->timer = r->kick = 0;
     if (r->dir[A].batched || r->dir[B].batched)
-        batch_remove(r);
+        uds__relay_batch_remove(r);
+    for (int i = 0; i < N_PORTS; i++)
+        uds__port_close(g->loop, &r->port[i], abort_peers);
     for (int s = A; s <= B; s++) {
         struct dir *d = &r->dir[s];
-        if (r->fd[s] >= 0) {
-            (void) uds_loop_del(g->loop, r->fd[s]);
-            if (abort_peers)
-                set_abortive(r->fd[s]);
-            (void) close(r->fd[s]);     /* the relay is over; a close error changes nothing */
-            r->fd[s] = -1;
-        }
-        buf_put(g, d->buf);
+        uds__relay_buf_put(g, d->buf);
         d->buf = NULL;
-        pipe_put(g, &d->pipe, d->in_pipe == 0);
+        uds__relay_pipe_put(g, &d->pipe, d->in_pipe == 0);
     }
+    uds__relay_drop_pass_fds(r);
+}
+
+/* Release r and unlink it from its group. Not freed. */
+static void destroy(struct uds_relay *r, bool abort_peers) {
+    struct uds_relay_group *g = r->group;
+
+    release(r, abort_peers);
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -503,6 +139,10 @@ static void info_of(const struct uds_relay *r, struct uds_relay_info *info) {
         .spliced_from_b = r->spliced[B],
         .error = r->error,
         .error_side = r->error ? r->error_side : UDS_RELAY_NONE,
+        .error_writing = r->error && r->error_writing,
+        .messages_from_a = r->messages[A],
+        .messages_from_b = r->messages[B],
+        .messages_cut = r->messages_cut,
     };
 }
 
@@ -517,29 +157,103 @@ static void finish(struct uds_relay *r) {
     free(r);
 }
 
-/* Watch for what each side can do next: read from a side whose outgoing direction holds
- * nothing (a full one is the backpressure: its source waits), write to a side that has
- * bytes waiting for it. */
-static int update(struct uds_relay *r) {
-    for (int s = A; s <= B; s++) {
-        unsigned want = 0;
-        if (!r->dir[s].eof && !pending(&r->dir[s]))
-            want |= UDS_EV_READ;
-        if (pending(&r->dir[!s]))
-            want |= UDS_EV_WRITE;
-        if (want != r->events[s]) {
-            if (uds_loop_mod(r->group->loop, r->fd[s], want) < 0)
-                return fail(r, errno, UDS_RELAY_NONE);
-            r->events[s] = want;
-        }
-    }
-    return 0;
+/* ---- events ------------------------------------------------------------------------------ */
+
+static void on_kick(struct uds_loop *loop, uint64_t timer_id, void *data);
+
+/* A file that is always ready (a regular file, /dev/null) has work to do: the loop cannot
+ * say when, so it is done on the next turn, after the fds that are waiting. */
+static int kick_soon(struct uds_relay *r) {
+    if (r->kick)
+        return 0;
+    r->kick = uds_loop_timer_add(r->group->loop, 0, on_kick, r);
+    return r->kick ? 0 : uds__relay_fail(r, errno, UDS_RELAY_NONE, false);
 }
 
-static void settle(struct uds_relay *r) {
-    if (!r->ended && r->dir[A].shut && r->dir[B].shut && !pending(&r->dir[A]) &&
-        !pending(&r->dir[B]))
+/* epoll takes no such file (EPERM: /dev/null, a device without poll): like a regular
+ * file, it is always ready. */
+static void unwatch(struct uds_relay *r, struct port *p) {
+    (void) uds_loop_del(r->group->loop, p->fd);
+    p->polled = false;
+    p->events = 0;
+    p->kind = PORT_FILE;
+}
+
+/* Watch for what each port can do next: read a source whose direction holds nothing (a
+ * full one is the backpressure: its source waits), write to a port that has bytes waiting
+ * for it. */
+static int update(struct uds_relay *r) {
+    unsigned want[N_PORTS] = { 0 };
+    bool kick = false;
+
+    for (int s = A; s <= B; s++) {
+        const struct dir *d = &r->dir[s];
+        if (pending(d))
+            want[d->to_i] |= UDS_EV_WRITE;
+        else if (!d->eof)
+            want[d->from_i] |= UDS_EV_READ;
+    }
+    for (int i = 0; i < N_PORTS; i++) {
+        struct port *p = &r->port[i];
+        if (p->fd < 0 || want[i] == p->events)
+            continue;
+        if (p->kind == PORT_FILE) {
+            kick = true;
+            continue;
+        }
+        if (uds_loop_mod(r->group->loop, p->fd, want[i]) < 0) {
+            if (errno != EPERM)
+                return uds__relay_fail(r, errno, UDS_RELAY_NONE, false);
+            unwatch(r, p);
+            kick = true;
+            continue;
+        }
+        p->events = want[i];
+    }
+    return kick ? kick_soon(r) : 0;
+}
+
+bool uds__relay_replies_done(const struct uds_relay *r) {
+    const struct dir *a = &r->dir[A];
+
+    if (!r->port[B_IO].dgram)
+        return false;
+    if (r->max_replies > 0)
+        return r->messages[B] >= r->max_replies;
+    return a->shut && !pending(a) && r->messages[B] >= r->sent_to_b;
+}
+
+/* Both directions have ended; or B's has, and that is the end of it: the caller said so,
+ * or B is a dgram socket, whose end is the one the relay found for it. */
+static bool over(const struct uds_relay *r) {
+    const struct dir *a = &r->dir[A], *b = &r->dir[B];
+
+    if (!b->shut || pending(b))
+        return false;
+    if ((r->flags & UDS_RELAY_END_WITH_B) || r->port[B_IO].dgram)
+        return true;
+    return a->shut && !pending(a);
+}
+
+/* An end found outside a pump (the replies, the linger time) is passed on here, and a
+ * relay that is over marked so. */
+static void pass_on_ends(struct uds_relay *r) {
+    if (!r->dir[B].eof && uds__relay_replies_done(r))
+        r->dir[B].eof = true;
+    for (int s = A; s <= B && !r->ended; s++) {
+        struct dir *d = &r->dir[s];
+        if (d->eof && !d->shut && !d->batched && !pending(d))
+            (void) uds__relay_pump(r, d);
+    }
+    if (!r->ended && over(r))
         r->ended = true;
+}
+
+void uds__relay_settle(struct uds_relay *r) {
+    /* Nothing can be over while both directions read on, unless B is a dgram socket, whose
+     * end the relay decides. */
+    if (!r->ended && (r->dir[A].eof || r->dir[B].eof || r->port[B_IO].dgram))
+        pass_on_ends(r);
     /* A batched direction looks pending, but its bytes are as good as sent: the events
      * are set once the batch's results are in. */
     if (!r->ended && !r->dir[A].batched && !r->dir[B].batched)
@@ -548,101 +262,77 @@ static void settle(struct uds_relay *r) {
         finish(r);
 }
 
-/* One result of the batch: what the kernel took of d's bytes. */
-static void on_sent(uint64_t user_data, int res, void *arg) {
-    struct uds_relay_group *g = arg;
-    struct batched_send *b = &g->batch[user_data];
-    struct uds_relay *r = b->relay;
-
-    if (!r)
-        return;
-    struct dir *d = &r->dir[b->dir];
-    d->batched = false;
-    if (res > 0) {
-        d->off += (size_t) res;
-        r->moved = true;
-    } else if (res < 0 && res != -EAGAIN && res != -ENOBUFS && res != -EINTR) {
-        abandon(r, d, -res);
-    }
-    /* Bytes left over (a full socket): the events set in settle() wait for room. */
-}
-
-/* The loop's end-of-wakeup hook: send every queued write in one system call, then settle
- * each relay that had one. */
-static void send_batch(void *data) {
-    struct uds_relay_group *g = data;
-
-    if (g->n_batch == 0)
-        return;
-    if (uds__ring_submit(g->ring, on_sent, g) < 0) {
-        /* The ring itself failed: go on without it. A send whose result never came may or
-         * may not have gone out, and neither sending it again nor dropping it keeps the
-         * stream whole: that relay ends. */
-        int err = errno;
-        for (size_t i = 0; i < g->n_batch; i++) {
-            struct uds_relay *r = g->batch[i].relay;
-            if (r && r->dir[g->batch[i].dir].batched) {
-                r->dir[g->batch[i].dir].batched = false;
-                (void) fail(r, err, UDS_RELAY_NONE);
-            }
-        }
-        uds__loop_hook_del(g->loop, send_batch, g);
-        uds__ring_free(g->ring);
-        g->ring = NULL;
-    }
-    /* settle() may end relays, and an on_close may end others: each is taken off the list
-     * (every entry of it) before it is settled, and destroy() clears the rest. */
-    for (size_t i = 0; i < g->n_batch; i++) {
-        struct uds_relay *r = g->batch[i].relay;
-        if (!r)
-            continue;
-        for (size_t j = i; j < g->n_batch; j++) {
-            if (g->batch[j].relay == r)
-                g->batch[j].relay = NULL;
-        }
-        tidy(r, &r->dir[A]);
-        tidy(r, &r->dir[B]);
-        settle(r);
-    }
-    g->n_batch = 0;
-}
-
 static void on_fd(struct uds_loop *loop, int fd, unsigned events, void *data) {
-    struct uds_relay *r = data;
-    int s = fd == r->fd[A] ? A : B;
+    struct port *p = data;
+    struct uds_relay *r = p->relay;
     const unsigned trouble = UDS_EV_HUP | UDS_EV_ERROR;
 
     (void) loop;
+    (void) fd;
     /* As a source first: what it sent before a hang-up is still to be delivered. */
-    if ((events & (UDS_EV_READ | trouble)) && !r->dir[s].eof)
-        (void) pump(r, &r->dir[s]);
-    if (!r->ended && (events & (UDS_EV_WRITE | trouble)) && pending(&r->dir[!s]))
-        (void) pump(r, &r->dir[!s]);
-    settle(r);
+    for (int s = A; s <= B; s++) {
+        struct dir *d = &r->dir[s];
+        if (d->from == p && (events & (UDS_EV_READ | trouble)) && !d->eof && !r->ended)
+            (void) uds__relay_pump(r, d);
+    }
+    for (int s = A; s <= B; s++) {
+        struct dir *d = &r->dir[s];
+        if (d->to == p && (events & (UDS_EV_WRITE | trouble)) && pending(d) && !r->ended)
+            (void) uds__relay_pump(r, d);
+    }
+    uds__relay_settle(r);
+}
+
+static void on_kick(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct uds_relay *r = data;
+
+    (void) loop;
+    (void) timer_id;
+    r->kick = 0;
+    for (int s = A; s <= B && !r->ended; s++) {
+        struct dir *d = &r->dir[s];
+        if ((d->from->kind == PORT_FILE && d->from->fd >= 0 && !d->eof) ||
+            (d->to->kind == PORT_FILE && d->to->fd >= 0 && pending(d)))
+            (void) uds__relay_pump(r, d);
+    }
+    uds__relay_settle(r);
 }
 
 /* ---- deadlines ------------------------------------------------------------------------ */
 
-/* One timer per relay serves both limits, set for the earlier deadline. Neither is pushed
+/* B a dgram socket with a linger time, A's input over: when B will have been quiet long
+ * enough. 0 when there is no such deadline. */
+static uint64_t linger_deadline(const struct uds_relay *r) {
+    uint64_t from = r->a_ended_ms;
+
+    if (!from || r->dir[B].eof)
+        return 0;
+    if (r->last_reply_ms > from)
+        from = r->last_reply_ms;
+    return from + (uint64_t) r->linger_ms;
+}
+
+/* One timer per relay serves every limit, set for the earliest deadline. None is pushed
  * back as bytes move, which would cost the hot path a timer update per read: the timer
  * fires at the earliest moment a limit could be reached and looks at what happened since.
  * A's first byte needs nothing on the hot path at all: bytes[A] already counts it. */
 static uint64_t next_deadline(const struct uds_relay *r) {
-    uint64_t when = 0;
+    uint64_t when = 0, linger = linger_deadline(r);
 
     if (r->group->idle_ms > 0)
         when = r->last_ms + (uint64_t) r->group->idle_ms;
     if (r->first_byte_at && (!when || r->first_byte_at < when))
         when = r->first_byte_at;
+    if (linger && (!when || linger < when))
+        when = linger;
     return when;
 }
 
 static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data);
 
-/* Set the timer for next_deadline(), replacing the one set before. The new one is added
- * before the old one goes, so a failure leaves things as they were. Returns 0, or -1 with
- * errno. */
-static int arm(struct uds_relay *r) {
+/* The new timer is added before the old one goes, so a failure leaves things as they
+ * were. */
+int uds__relay_arm(struct uds_relay *r) {
     struct uds_loop *loop = r->group->loop;
     uint64_t when = next_deadline(r), timer = 0;
 
@@ -661,14 +351,20 @@ static int arm(struct uds_relay *r) {
 /* Whether A has sent a byte: one read, or one waiting to be. A byte may wait unread while
  * the prefix still fills A's direction, or arrive in the same wakeup as the deadline. */
 static bool a_has_spoken(const struct uds_relay *r) {
+    const struct port *in = r->dir[A].from;
     char c;
+    int n = 0;
 
-    return r->bytes[A] > 0 || recv(r->fd[A], &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    if (r->bytes[A] > 0)
+        return true;
+    if (in->kind == PORT_SOCKET)
+        return recv(in->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return ioctl(in->fd, FIONREAD, &n) == 0 && n > 0;
 }
 
 static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct uds_relay *r = data;
-    uint64_t now = uds_loop_now_ms(loop);
+    uint64_t now = uds_loop_now_ms(loop), linger = linger_deadline(r);
 
     (void) timer_id;
     r->timer = 0;
@@ -676,83 +372,163 @@ static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
         r->first_byte_at = 0;
         /* An end of stream is not a byte: a side that only half-closed has said nothing. */
         if (!a_has_spoken(r))
-            fail(r, ETIMEDOUT, UDS_RELAY_A);
+            (void) uds__relay_fail(r, ETIMEDOUT, UDS_RELAY_A, false);
     }
     if (!r->ended && r->group->idle_ms > 0 && now - r->last_ms >= (uint64_t) r->group->idle_ms)
-        fail(r, ETIMEDOUT, UDS_RELAY_NONE);
-    if (!r->ended) {
-        if (arm(r) == 0)
-            return;
-        fail(r, errno, UDS_RELAY_NONE);
-    }
-    settle(r);
+        (void) uds__relay_fail(r, ETIMEDOUT, UDS_RELAY_NONE, false);
+    /* B has been quiet for the linger time: that is the end of what it had to say. */
+    if (linger && now >= linger)
+        r->dir[B].eof = true;
+    if (!r->ended && uds__relay_arm(r) < 0)
+        (void) uds__relay_fail(r, errno, UDS_RELAY_NONE, false);
+    uds__relay_settle(r);
 }
 
-UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a, int fd_b,
-                                        const void *prefix, size_t prefix_len,
-                                        void (*on_close)(struct uds_relay *relay,
-                                                         const struct uds_relay_info *info,
-                                                         void *data),
-                                        void *data) {
-    struct uds_relay *r = NULL;
+/* ---- a new relay ---------------------------------------------------------------------- */
+
+static int check_args(const struct uds_relay_group *group, const struct uds_relay_args *a) {
+    if (!group || a->fd_b < 0 || a->fd_a_in < -1 || a->fd_a_out < 0 ||
+        a->fd_a_in == a->fd_b || a->fd_a_out == a->fd_b || (a->prefix_len && !a->prefix) ||
+        (a->n_fds_to_pass && !a->fds_to_pass) || a->n_fds_to_pass > UDS_MAX_FDS ||
+        a->linger_ms < 0 || (a->flags & ~ARGS_FLAGS))
+        return EINVAL;
+    if (a->prefix_len > group->buffer_size)
+        return EMSGSIZE;
+    return 0;
+}
+
+/* The fds taken over, closed when the relay fails before it has them in its ports. */
+static void close_taken(const struct uds_relay_args *a) {
+    if (a->fd_b >= 0)
+        (void) close(a->fd_b);     /* consumed on failure too, as documented */
+    if (a->flags & UDS_RELAY_BORROW_A)
+        return;
+    if (a->fd_a_in >= 0 && a->fd_a_in != a->fd_b)
+        (void) close(a->fd_a_in);
+    if (a->fd_a_out >= 0 && a->fd_a_out != a->fd_a_in && a->fd_a_out != a->fd_b)
+        (void) close(a->fd_a_out);
+}
+
+/* The relay's ports and directions. Every fd is in its port from the start, so that one
+ * release() undoes whatever step fails later. */
+static void init(struct uds_relay *r, struct uds_relay_group *group,
+                 const struct uds_relay_args *a) {
+    bool same = a->fd_a_in == a->fd_a_out, borrow = a->flags & UDS_RELAY_BORROW_A;
+    struct port *a_out = same ? &r->port[A_IN] : &r->port[A_OUT];
+
+    r->group = group;
+    for (int i = 0; i < N_PORTS; i++)
+        r->port[i] = (struct port) { .relay = r, .fd = -1, .caller_fd = -1, .saved_flags = -1 };
+    r->port[B_IO].fd = a->fd_b;
+    r->port[B_IO].own = true;
+    if (!borrow) {
+        r->port[A_IN].fd = a->fd_a_in;
+        r->port[A_IN].own = a->fd_a_in >= 0;
+        a_out->fd = a->fd_a_out;
+        a_out->own = true;
+    }
+    r->dir[A] = (struct dir) { .src = A, .dst = B, .from = &r->port[A_IN],
+                               .to = &r->port[B_IO], .from_i = A_IN, .to_i = B_IO,
+                               .pipe = { -1, -1 }, .eof = a->fd_a_in < 0 };
+    r->dir[B] = (struct dir) { .src = B, .dst = A, .from = &r->port[B_IO], .to = a_out,
+                               .from_i = B_IO, .to_i = (uint8_t) (a_out - r->port),
+                               .pipe = { -1, -1 } };
+    r->flags = a->flags;
+    r->max_replies = a->max_replies;
+    r->linger_ms = a->linger_ms;
+}
+
+static int open_ports(struct uds_relay *r, const struct uds_relay_args *a) {
+    bool same = a->fd_a_in == a->fd_a_out, borrow = a->flags & UDS_RELAY_BORROW_A;
+
+    if (uds__port_open(&r->port[B_IO], a->fd_b, true, true, false) < 0)
+        return -1;
+    if (a->fd_a_in >= 0 && uds__port_open(&r->port[A_IN], a->fd_a_in, true, same, borrow) < 0)
+        return -1;
+    if (!same && uds__port_open(&r->port[A_OUT], a->fd_a_out, false, true, borrow) < 0)
+        return -1;
+    for (int s = A; s <= B; s++) {
+        struct dir *d = &r->dir[s];
+        d->no_splice = !r->group->can_splice || !d->from->splice_ok || !d->to->splice_ok;
+    }
+    return 0;
+}
+
+/* Our own copies of the fds to pass, and the prefix, both for B's first write. */
+static int take_first_bytes(struct uds_relay *r, const struct uds_relay_args *a) {
+    struct dir *d = &r->dir[A];
+
+    if (a->n_fds_to_pass > 0) {
+        r->pass_fds = calloc(a->n_fds_to_pass, sizeof(int));
+        if (!r->pass_fds)
+            return -1;
+        for (; r->n_pass < a->n_fds_to_pass; r->n_pass++) {
+            r->pass_fds[r->n_pass] = fcntl(a->fds_to_pass[r->n_pass], F_DUPFD_CLOEXEC, 0);
+            if (r->pass_fds[r->n_pass] < 0)
+                return -1;
+        }
+        d->no_splice = true;    /* the fds go by sendmsg(), with bytes from a buffer */
+    }
+    if (a->prefix_len > 0) {
+        d->buf = uds__relay_buf_get(r->group);
+        if (!d->buf)
+            return uds__fail(ENOMEM);
+        memcpy(d->buf, a->prefix, a->prefix_len);
+        d->len = a->prefix_len;
+    } else if (a->prefix && r->port[B_IO].message) {
+        d->empty_msg = true;
+    }
+    return 0;
+}
+
+static int watch(struct uds_relay *r) {
+    for (int i = 0; i < N_PORTS; i++) {
+        struct port *p = &r->port[i];
+        if (p->fd < 0 || p->kind == PORT_FILE)
+            continue;
+        if (uds_loop_add(r->group->loop, p->fd, 0, on_fd, p) < 0)
+            return -1;
+        p->polled = true;
+    }
+    r->last_ms = uds_loop_now_ms(r->group->loop);
+    /* A with no input will never speak: no first-byte limit for it. */
+    if (r->group->first_byte_ms > 0 && r->dir[A].from->fd >= 0)
+        r->first_byte_at = r->last_ms + (uint64_t) r->group->first_byte_ms;
+    return uds__relay_arm(r);
+}
+
+UDS_API struct uds_relay *uds_relay_new2(struct uds_relay_group *group,
+                                         const struct uds_relay_args *args,
+                                         void (*on_close)(struct uds_relay *relay,
+                                                          const struct uds_relay_info *info,
+                                                          void *data),
+                                         void *data) {
+    struct uds_relay *r;
     int e;
 
-    if (!group || fd_a < 0 || fd_b < 0 || fd_a == fd_b || (prefix_len && !prefix)) {
-        e = EINVAL;
-        goto fail;
-    }
-    if (prefix_len > group->buffer_size) {
-        e = EMSGSIZE;
-        goto fail;
-    }
-    r = calloc(1, sizeof(*r));
+    if (!args)
+        return (errno = EINVAL, NULL);
+    e = check_args(group, args);
+    r = e ? NULL : calloc(1, sizeof(*r));
     if (!r) {
-        e = ENOMEM;
+        close_taken(args);
+        errno = e ? e : ENOMEM;
+        return NULL;
+    }
+    init(r, group, args);
+    r->on_close = on_close;
+    r->data = data;
+    if (open_ports(r, args) < 0 || take_first_bytes(r, args) < 0 || watch(r) < 0)
         goto fail;
-    }
-    *r = (struct uds_relay) {
-        .group = group,
-        .fd = { fd_a, fd_b },
-        .dir = {
-            { .src = A, .dst = B, .pipe = { -1, -1 } },
-            { .src = B, .dst = A, .pipe = { -1, -1 } },
-        },
-        .on_close = on_close,
-        .data = data,
-    };
-    if (uds_set_nonblock(fd_a, true) < 0 || uds_set_nonblock(fd_b, true) < 0) {
-        e = errno;
-        goto fail;
-    }
-    if (prefix_len > 0) {
-        r->dir[A].buf = buf_get(group);
-        if (!r->dir[A].buf) {
-            e = ENOMEM;
-            goto fail;
-        }
-        memcpy(r->dir[A].buf, prefix, prefix_len);
-        r->dir[A].len = prefix_len;
-    }
-    if (uds_loop_add(group->loop, fd_a, 0, on_fd, r) < 0) {
-        e = errno;
-        goto fail;
-    }
-    if (uds_loop_add(group->loop, fd_b, 0, on_fd, r) < 0) {
-        e = errno;
-        (void) uds_loop_del(group->loop, fd_a);
-        goto fail;
-    }
-    if (group->idle_ms > 0 || group->first_byte_ms > 0)
-        r->last_ms = uds_loop_now_ms(group->loop);
-    if (group->first_byte_ms > 0)
-        r->first_byte_at = r->last_ms + (uint64_t) group->first_byte_ms;
-    if (arm(r) < 0) {
-        e = errno;
-        goto fail_registered;
-    }
     if (update(r) < 0) {
-        e = r->error;
-        goto fail_registered;
+        errno = r->error;
+        goto fail;
+    }
+    /* With no input, A's end is there already: it is passed on (the fds with a NUL byte,
+     * the half-close) on the first turn of the loop, not from inside this call. */
+    if (args->fd_a_in < 0 && kick_soon(r) < 0) {
+        errno = r->error;
+        goto fail;
     }
     r->next = group->relays;
     if (group->relays)
@@ -761,21 +537,36 @@ UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a,
     group->count++;
     return r;
 
-fail_registered:
-    if (r->timer)
-        uds_loop_timer_cancel(group->loop, r->timer);
-    (void) uds_loop_del(group->loop, fd_a);
-    (void) uds_loop_del(group->loop, fd_b);
 fail:
-    if (r)
-        buf_put(group, r->dir[A].buf);
+    e = errno;
+    release(r, false);
     free(r);
-    if (fd_a >= 0)
-        (void) close(fd_a);     /* consumed on failure too, as documented */
-    if (fd_b >= 0 && fd_b != fd_a)
-        (void) close(fd_b);
     errno = e;
     return NULL;
+}
+
+UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a, int fd_b,
+                                        const void *prefix, size_t prefix_len,
+                                        void (*on_close)(struct uds_relay *relay,
+                                                         const struct uds_relay_info *info,
+                                                         void *data),
+                                        void *data) {
+    const struct uds_relay_args args = {
+        .fd_a_in = fd_a,
+        .fd_a_out = fd_a,
+        .fd_b = fd_b,
+        /* No empty message: this call never sent one for an empty prefix. */
+        .prefix = prefix_len ? prefix : NULL,
+        .prefix_len = prefix_len,
+    };
+
+    if (fd_a < 0) {
+        /* -1 means "no input" to uds_relay_new2(); here it is a mistake. */
+        if (fd_b >= 0)
+            (void) close(fd_b);
+        return (errno = EINVAL, NULL);
+    }
+    return uds_relay_new2(group, &args, on_close, data);
 }
 
 UDS_API int uds_relay_set_first_byte_timeout(struct uds_relay *relay, int timeout_ms) {
@@ -783,12 +574,12 @@ UDS_API int uds_relay_set_first_byte_timeout(struct uds_relay *relay, int timeou
 
     if (!relay || timeout_ms < 0)
         return uds__fail(EINVAL);
-    if (relay->bytes[A] > 0)
-        return 0;   /* A has spoken: nothing is due any more */
+    if (relay->bytes[A] > 0 || relay->dir[A].from->fd < 0)
+        return 0;   /* A has spoken, or never will: nothing is due any more */
     was = relay->first_byte_at;
     relay->first_byte_at = timeout_ms > 0 ? uds_loop_now_ms(relay->group->loop) +
                                             (uint64_t) timeout_ms : 0;
-    if (arm(relay) < 0) {
+    if (uds__relay_arm(relay) < 0) {
         int e = errno;
         relay->first_byte_at = was;
         errno = e;

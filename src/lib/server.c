@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * server.c — connections over a uds_loop: accept (allow-list, connection limit, EMFILE
- * shedding), reads into one shared buffer, queued replies with backpressure, idle timeout,
- * deferred close and graceful drain; in message mode, cuts stream input into frames with
- * frame.c. Beyond that it does not interpret the bytes (policy lives in the callbacks) and
- * makes no epoll calls (loop.c does).
+ * server.c — connections over a uds_loop: accept on a Unix or TCP listener (allow-list,
+ * connection limit, EMFILE shedding), reads into one shared buffer, queued replies with
+ * backpressure, idle timeout, deferred close and graceful drain; in message mode, cuts
+ * stream input into frames with frame.c. Beyond that it does not interpret the bytes
+ * (policy lives in the callbacks) and makes no epoll calls (loop.c does).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "internal.h"
 
@@ -102,6 +104,7 @@ struct uds_server {
     uint64_t drain_timer;
     uint64_t accept_timer;
     bool own_loop;
+    bool tcp;                   /* a TCP listener: peers without credentials */
     bool seqpacket;
     bool messages;              /* on_message is set */
     bool lines;                 /* messages are lines (UDS_SERVER_LINES) */
@@ -780,19 +783,40 @@ static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg) {
  * (detached, or the kernel says no), it is "nobody": pid 0, uid and gid -1. */
 static const struct uds_peer *peer_of(struct uds_conn *c) {
     if (!c->have_peer) {
-        if (c->fd < 0 || uds_peer_get(c->fd, c->server->peer_flags, &c->peer) < 0)
+        if (c->server->tcp || c->fd < 0 ||
+            uds_peer_get(c->fd, c->server->peer_flags, &c->peer) < 0)
             c->peer = (struct uds_peer) { .uid = (uid_t) -1, .gid = (gid_t) -1, .pidfd = -1 };
         c->have_peer = true;
     }
     return &c->peer;
 }
 
+/* A TCP client: it has no credentials, so an allow-list, having nothing to check, refuses
+ * it. Returns false when refused (fd closed). */
+static bool admit_tcp(struct uds_server *s, int fd) {
+    int on = 1;
+
+    if (uds_allow_is_set(&s->allow)) {
+        struct uds_peer nobody = { .uid = (uid_t) -1, .gid = (gid_t) -1, .pidfd = -1 };
+        if (s->cb.on_deny)
+            s->cb.on_deny(&nobody, s->data);
+        (void) close(fd);
+        return false;
+    }
+    /* Replies leave in one send already: Nagle's wait for an ACK would only add a round
+     * trip to each. */
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    return true;
+}
+
 static void accept_one(struct uds_server *s, int fd) {
     struct uds_peer peer = { .pidfd = -1 };
     /* Read at once only when it decides admission or the caller asked for more than the
      * credentials (groups, a pidfd: a pidfd is worth most taken while the client lives). */
-    bool eager = uds_allow_is_set(&s->allow) || s->peer_flags != 0;
+    bool eager = !s->tcp && (uds_allow_is_set(&s->allow) || s->peer_flags != 0);
 
+    if (s->tcp && !admit_tcp(s, fd))
+        return;
     if (eager && uds_peer_get(fd, s->peer_flags, &peer) < 0) {
         int e = errno;
         (void) close(fd);
@@ -971,6 +995,15 @@ static void free_server(struct uds_server *s) {
     free(s);
 }
 
+/* Asked of the socket, not of listener->addr: a caller may fill in a listener by hand. */
+static bool is_tcp(int fd) {
+    int domain = AF_UNIX;
+    socklen_t len = sizeof(domain);
+
+    (void) getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+    return domain == AF_INET || domain == AF_INET6;
+}
+
 UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
                                           const struct uds_server_opts *opts,
                                           const struct uds_server_callbacks *callbacks,
@@ -1008,6 +1041,7 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
     s->read_budget = opts->read_budget ? opts->read_budget : DEFAULT_READ_BUDGET;
     s->peer_flags = opts->peer_flags;
     s->seqpacket = listener->type == UDS_SEQPACKET;
+    s->tcp = is_tcp(listener->fd);
     s->messages = s->cb.on_message != NULL;
     s->lines = s->messages && !s->seqpacket && (opts->flags & UDS_SERVER_LINES);
     s->max_message = opts->max_message ? opts->max_message : UDS_FRAME_DEFAULT_MAX;

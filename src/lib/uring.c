@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uring.c — a minimal io_uring used for one thing: handing a batch of non-blocking send()s
- * on many sockets to the kernel in one system call. It knows nothing of what the bytes
- * are; the relay decides what to send and what a result means. Raw system calls only: the
- * product depends on libc and the Linux API, not on liburing.
+ * uring.c — send batches: the non-blocking send()s queued during one loop wakeup, on any
+ * number of sockets, handed to the kernel in one io_uring_enter() at the end of that
+ * wakeup. This file owns the ring and the end-of-wakeup hook; its callers (the relay) queue
+ * sends and get each result through their own callback, and it calls nothing but the loop
+ * (to register the hook) and the kernel. It knows nothing of what the bytes are: the caller
+ * decides what to send and what a result means. Raw system calls only: the product depends
+ * on libc and the Linux API, not on liburing.
  *
  * Why batch: under a kernel built without full preemption a task switch happens on the
  * way back to user space. A proxy that forwards N messages with N send() calls gives a
@@ -21,7 +24,9 @@
 
 #include "internal.h"
 
-struct uds__ring {
+#define RING_MAX UDS__BATCH_MAX
+
+struct ring {
     int fd;
     unsigned entries;
     unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
@@ -33,6 +38,10 @@ struct uds__ring {
     unsigned queued;            /* SQEs written and not yet handed to the kernel */
 };
 
+typedef void ring_done_fn(uint64_t user_data, int res, void *arg);
+
+static void ring_free(struct ring *ring);
+
 static int ring_setup(unsigned entries, struct io_uring_params *p) {
     return (int) syscall(SYS_io_uring_setup, entries, p);
 }
@@ -41,19 +50,19 @@ static int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigne
     return (int) syscall(SYS_io_uring_enter, fd, to_submit, min_complete, flags, NULL, 0);
 }
 
-struct uds__ring *uds__ring_new(unsigned entries) {
+static struct ring *ring_new(unsigned entries) {
     /* SUBMIT_ALL: a send that fails at submission does not stop the ones after it.
      * COOP_TASKRUN: completions need no interrupt of this task (it asks for them itself).
      * Both are 5.19; older kernels get the plain ring. */
     const unsigned wanted[] = { IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN, 0 };
     struct io_uring_params p;
-    struct uds__ring *ring = calloc(1, sizeof(*ring));
+    struct ring *ring = calloc(1, sizeof(*ring));
     int e;
 
     if (!ring)
         return NULL;
-    if (entries == 0 || entries > UDS__RING_MAX)
-        entries = UDS__RING_MAX;
+    if (entries == 0 || entries > RING_MAX)
+        entries = RING_MAX;
     ring->fd = -1;
     for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
         memset(&p, 0, sizeof(p));
@@ -111,12 +120,12 @@ struct uds__ring *uds__ring_new(unsigned entries) {
 
 fail:
     e = errno;
-    uds__ring_free(ring);
+    ring_free(ring);
     errno = e;
     return NULL;
 }
 
-void uds__ring_free(struct uds__ring *ring) {
+static void ring_free(struct ring *ring) {
     if (!ring)
         return;
     if (ring->sqes)
@@ -129,8 +138,10 @@ void uds__ring_free(struct uds__ring *ring) {
     free(ring);
 }
 
-int uds__ring_send(struct uds__ring *ring, int fd, const void *buf, size_t len,
-                   uint64_t user_data) {
+/* Queue send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT); buf must stay valid until its
+ * completion. Returns 0, or -1/EBUSY when the ring is full. */
+static int ring_send(struct ring *ring, int fd, const void *buf, size_t len,
+                     uint64_t user_data) {
     if (ring->queued >= ring->entries)
         return uds__fail(EBUSY);
     if (len > UINT32_MAX)
@@ -156,7 +167,9 @@ int uds__ring_send(struct uds__ring *ring, int fd, const void *buf, size_t len,
     return 0;
 }
 
-void uds__ring_forget(struct uds__ring *ring, uint64_t user_data) {
+/* Turn the queued, not yet submitted send tagged user_data into a no-op (its buffer or fd
+ * is going away); its completion still comes, with res 0. */
+static void ring_forget(struct ring *ring, uint64_t user_data) {
     for (unsigned i = 0; i < ring->queued; i++) {
         struct io_uring_sqe *sqe = &ring->sqes[(*ring->sq_tail + i) & *ring->sq_mask];
         if (sqe->user_data == user_data && sqe->opcode == IORING_OP_SEND) {
@@ -168,7 +181,7 @@ void uds__ring_forget(struct uds__ring *ring, uint64_t user_data) {
 }
 
 /* Call done() for every completion posted so far; returns how many there were. */
-static unsigned reap(struct uds__ring *ring, uds__ring_done_fn *done, void *arg) {
+static unsigned reap(struct ring *ring, ring_done_fn *done, void *arg) {
     unsigned head = *ring->cq_head;
     unsigned tail = __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE);
     unsigned n = 0;
@@ -186,7 +199,10 @@ static unsigned reap(struct uds__ring *ring, uds__ring_done_fn *done, void *arg)
     return n;
 }
 
-int uds__ring_submit(struct uds__ring *ring, uds__ring_done_fn *done, void *arg) {
+/* Hand every queued send to the kernel in one call and deliver each result as
+ * done(user_data, bytes sent or -errno, arg), all before returning. Returns 0, or -1 with
+ * errno when the ring itself failed (the sends it could not take were reported -EAGAIN). */
+static int ring_submit(struct ring *ring, ring_done_fn *done, void *arg) {
     unsigned n = ring->queued;
     int ret = 0;
 
@@ -207,7 +223,7 @@ int uds__ring_submit(struct uds__ring *ring, uds__ring_done_fn *done, void *arg)
         /* The kernel stopped short (it only does on a ring-level failure: no memory, CQ
          * overflow): take back what it did not read, and report those sends as not done
          * (-EAGAIN), so that their owners wait for room and send them themselves. */
-        uint64_t skipped[UDS__RING_MAX];
+        uint64_t skipped[RING_MAX];
         unsigned left = n - (unsigned) taken;
         for (unsigned i = 0; i < left; i++) {
             unsigned idx = (*ring->sq_tail - left + i) & *ring->sq_mask;
@@ -230,4 +246,119 @@ int uds__ring_submit(struct uds__ring *ring, uds__ring_done_fn *done, void *arg)
         seen += reap(ring, done, arg);
     }
     return ret;
+}
+
+/* ---- batches: a ring per caller, flushed at the end of each loop wakeup ----------------- */
+
+/* One queued send: whose it is, and how to tell them its result; done is NULL once the send
+ * is cancelled, and its completion is then dropped. */
+struct slot {
+    uds__batch_done_fn *done;
+    void *arg;
+    unsigned tag;
+};
+
+struct uds__batch {
+    struct uds_loop *loop;
+    struct ring *ring;          /* NULL once it has failed: every send is refused */
+    struct slot slots[RING_MAX];    /* the sends queued since the last flush, in order;
+                                     * a send's user_data is its index */
+    unsigned n;
+    bool flushing;              /* results are being delivered: sends are refused */
+};
+
+static void flush_batch(void *data);
+
+struct uds__batch *uds__batch_new(struct uds_loop *loop) {
+    struct uds__batch *b = calloc(1, sizeof(*b));
+    int e;
+
+    if (!b)
+        return NULL;
+    b->loop = loop;
+    b->ring = ring_new(RING_MAX);
+    if (!b->ring)
+        goto fail;
+    if (uds__loop_hook_add(loop, flush_batch, b) < 0)
+        goto fail;
+    return b;
+
+fail:
+    e = errno;
+    ring_free(b->ring);
+    free(b);
+    errno = e;
+    return NULL;
+}
+
+void uds__batch_free(struct uds__batch *b) {
+    if (!b)
+        return;
+    if (b->ring) {
+        uds__loop_hook_del(b->loop, flush_batch, b);
+        ring_free(b->ring);
+    }
+    free(b);
+}
+
+int uds__batch_send(struct uds__batch *b, int fd, const void *buf, size_t len,
+                    uds__batch_done_fn *done, void *arg, unsigned tag) {
+    /* While results are delivered the slots are still in use; an owner that sends from its
+     * callback (none does today) sends at once, which is always correct. */
+    if (!b->ring || b->flushing)
+        return uds__fail(ENXIO);
+    if (ring_send(b->ring, fd, buf, len, b->n) < 0)
+        return -1;
+    b->slots[b->n++] = (struct slot) { .done = done, .arg = arg, .tag = tag };
+    return 0;
+}
+
+void uds__batch_cancel(struct uds__batch *b, void *arg) {
+    for (unsigned i = 0; i < b->n; i++) {
+        struct slot *s = &b->slots[i];
+        if (s->arg != arg || !s->done)
+            continue;
+        s->done = NULL;
+        if (b->ring && !b->flushing)
+            ring_forget(b->ring, i);    /* not submitted yet: it becomes a no-op */
+    }
+}
+
+/* One completion: tell its owner, unless the send was cancelled. */
+static void on_result(uint64_t user_data, int res, void *arg) {
+    struct uds__batch *b = arg;
+
+    if (user_data >= b->n)
+        return;
+    struct slot *s = &b->slots[user_data];
+    uds__batch_done_fn *done = s->done;
+    s->done = NULL;     /* delivered once, even if the kernel said it twice */
+    if (done)
+        done(s->arg, s->tag, res, 0);
+}
+
+/* The loop's end-of-wakeup hook: every queued send in one system call. If the ring itself
+ * fails, a send whose result never came may or may not have gone out: every owner still
+ * waiting is told (with the ring's error), and the batch goes on without a ring. */
+static void flush_batch(void *data) {
+    struct uds__batch *b = data;
+
+    if (b->n == 0 || !b->ring)
+        return;
+    b->flushing = true;
+    if (ring_submit(b->ring, on_result, b) < 0) {
+        int err = errno;
+        uds__loop_hook_del(b->loop, flush_batch, b);
+        ring_free(b->ring);
+        b->ring = NULL;
+        for (unsigned i = 0; i < b->n; i++) {
+            struct slot *s = &b->slots[i];
+            uds__batch_done_fn *done = s->done;
+            s->done = NULL;
+            if (done)
+                done(s->arg, s->tag, 0, err);
+        }
+    }
+    b->n = 0;
+    b->flushing = false;
 }

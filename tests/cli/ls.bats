@@ -352,3 +352,143 @@ EOF
     [ "$status" -eq 0 ]
     help_in_man "$output"
 }
+
+@test "ls: a client waiting in a listener's backlog shows that listener as its peer" {
+    holder
+    run --separate-stderr timeout 10 "$UDS" ls -a
+    [ "$status" -eq 0 ]
+    local row
+    row=$(printf '%s\n' "$output" | awk -v i="$(ino waiting)" '$6 == i')
+    [ "$(awk '{print $7}' <<<"$row")" = "$T/listen.sock" ]
+    timeout 10 "$UDS" ls -a --json >"$T/ls.json"
+    run python3 - "$T" <<'EOF2'
+import json, sys
+T = sys.argv[1]
+want = json.load(open(T + "/inodes.json"))
+socks = {d["inode"]: d for d in json.load(open(T + "/ls.json"))}
+w = socks[want["waiting"]]
+assert w["peer_inode"] is None, w                       # the kernel's word, as ss shows it
+assert w["peer_address"] == T + "/listen.sock", w
+assert w["waiting_in"] == want["listener"], w
+assert socks[want["client"]]["waiting_in"] is None
+EOF2
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "ls: a listener bound through a path over 107 bytes shows its real path, status ok" {
+    local dir="$T/$(printf 'd%.0s' {1..60})"
+    mkdir "$dir"
+    local path="$dir/$(printf 'e%.0s' {1..60}).sock"
+    start_server "$path"
+    run --separate-stderr timeout 10 "$UDS" ls -l "$dir/*"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *" $path "* ]]
+    [[ "$output" != *"/proc/self/fd/"* ]]
+    run --separate-stderr timeout 10 "$UDS" ls -l --json "$dir/*"
+    run python3 -c '
+import json, sys
+d, = json.load(sys.stdin)
+assert d["address"] == sys.argv[1] and d["path_status"] == "ok", d
+assert d["name"].startswith("/proc/self/fd/"), d      # the name the kernel keeps
+' "$path" <<<"$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "ls: a pattern matches a path as given and as resolved (a symlinked run directory)" {
+    mkdir "$T/run"
+    ln -s run "$T/varrun"
+    start_server "$T/run/a.sock"
+    SERVER_LOG_FILE=$T/b.log start_server "$T/varrun/b.sock"
+    for pattern in "$T/run/*" "$T/varrun/*"; do
+        run --separate-stderr timeout 10 "$UDS" ls -l "$pattern"
+        echo "$pattern: $output"
+        [[ "$output" == *"$T/run/a.sock "* ]]
+        [[ "$output" == *"/b.sock "* ]]
+    done
+    # the address is shown as bound; the JSON's too
+    run --separate-stderr timeout 10 "$UDS" ls -l "$T/run/*"
+    [[ "$output" == *"$T/varrun/b.sock "* ]]
+}
+
+@test "ls --pid: only the sockets of one process, unnamed ones too" {
+    holder
+    start_server "$T/other.sock"
+    timeout 10 "$UDS" ls --pid "$HOLDER_PID" --json >"$T/ls.json"
+    run python3 - "$T" <<'EOF2'
+import json, sys
+T = sys.argv[1]
+want = json.load(open(T + "/inodes.json"))
+socks = json.load(open(T + "/ls.json"))
+inodes = {d["inode"] for d in socks}
+mine = {want[k] for k in ["listener", "client", "accepted", "waiting", "abstract",
+                          "at_file", "pair1", "pair2"]}
+assert inodes == mine, (inodes, mine)
+assert all(any(p["pid"] == want["pid"] for p in d["processes"]) for d in socks)
+EOF2
+    echo "$output"
+    [ "$status" -eq 0 ]
+    run --separate-stderr timeout 10 "$UDS" ls --pid "$SERVER_PID"
+    [[ "$output" == *"$T/other.sock"* ]]
+    [[ "$output" != *"$T/listen.sock"* ]]
+    run --separate-stderr timeout 10 "$UDS" ls --pid 0
+    [ "$status" -eq 64 ]
+    run --separate-stderr timeout 10 "$UDS" ls --pid abc
+    [ "$status" -eq 64 ]
+}
+
+@test "ls --user and -p: whose sockets, with a USER column" {
+    need_root
+    mkdir -m 0755 "$T/n"
+    chown "$NOBODY" "$T/n"
+    # setpriv execs uds, so BG_PID is the server (a shell function would stand between).
+    bg_start "$T/nobody.log" setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups \
+        "$UDS" serve "$T/n/nobody.sock"
+    wait_for_line "$T/nobody.log" 'listening on'
+    local nobody_pid=$BG_PID
+    start_server "$T/root.sock"
+    run --separate-stderr timeout 10 "$UDS" ls --user nobody "$T/*"
+    [[ "$output" != *"root.sock"* ]]
+    run --separate-stderr timeout 10 "$UDS" ls --user nobody
+    [[ "$output" == *"$T/n/nobody.sock"* ]]
+    [[ "$output" != *"$T/root.sock"* ]]
+    run --separate-stderr timeout 10 "$UDS" ls --user "$NOBODY"
+    [[ "$output" == *"$T/n/nobody.sock"* ]]
+    run --separate-stderr timeout 10 "$UDS" ls -p "$T/*" "$T/n/*"
+    [ "$status" -eq 64 ]    # one pattern
+    run --separate-stderr timeout 10 "$UDS" ls -l -p "$T/*sock"
+    echo "$output"
+    [[ "${lines[0]}" == *" USER "*" PROCESS" ]]
+    [[ "$output" == *"$T/root.sock "*" root "*"$SERVER_PID/uds:"* ]]
+    run --separate-stderr timeout 10 "$UDS" ls -l -p "$T/n/*"
+    [[ "$output" == *"$T/n/nobody.sock "*" nobody "*"$nobody_pid/uds:"* ]]
+    timeout 10 "$UDS" ls -l --json "$T/n/*" >"$T/ls.json"
+    python3 -c 'import json,sys; d,=json.load(open(sys.argv[1])); p,=d["processes"]; assert p["user"] == "nobody" and p["uid"] == 65534, d' "$T/ls.json"
+    run --separate-stderr timeout 10 "$UDS" ls --user no-such-user-udskit
+    [ "$status" -eq 64 ]
+}
+
+@test "ls -m: socket memory as ss -xm shows it" {
+    holder
+    run --separate-stderr timeout 10 "$UDS" ls -a -m
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == *" MEMORY "* ]]
+    local row mine theirs
+    row=$(printf '%s\n' "$output" | awk -v i="$(ino accepted)" '$6 == i')
+    mine=$(grep -o 'skmem:([^)]*)' <<<"$row")
+    # ss -xamH: one line per socket; the local inode is the sixth field (after the address,
+    # "*" for none)
+    theirs=$(ss -xamH | awk -v i="$(ino accepted)" '$6 == i' | grep -o 'skmem:([^)]*)')
+    echo "uds: $mine ss: $theirs"
+    [ -n "$mine" ] && [ "$mine" = "$theirs" ]
+    # the 10 bytes sent to the client are charged to the sender
+    [[ "$mine" != *",t0,"* ]]
+    timeout 10 "$UDS" ls -a --json >"$T/ls.json"
+    python3 -c '
+import json, sys
+want = json.load(open(sys.argv[1] + "/inodes.json"))
+socks = {d["inode"]: d for d in json.load(open(sys.argv[1] + "/ls.json"))}
+m = socks[want["accepted"]]["mem"]
+assert m["wmem_alloc"] > 0 and m["sndbuf"] > 0 and m["rcvbuf"] > 0, m' "$T"
+}

@@ -148,6 +148,20 @@ gid $MY_GID): its SO_PEERCRED checks see the proxy, not them" "$PROXY_LOG"
     kill -0 "$PROXY_PID"
 }
 
+@test "proxy: a TARGET path longer than sun_path is reached, also once its directory appears" {
+    local dir
+    dir=$T/$(printf 'd%.0s' {1..110})
+    start_proxy "$T/p.sock" "$dir/s.sock"
+    run peer send-wait "$T/p.sock" "anyone?" 5
+    closed "$output"
+    wait_for_line "$PROXY_LOG" \
+        "uds: $dir/s.sock: client pid [0-9]+ .* closed: no such socket; is the server running\?"
+    mkdir "$dir"
+    start_server "$dir/s.sock"
+    run peer send-wait "$T/p.sock" "now?" 5
+    [ "$output" = "now?" ]
+}
+
 @test "proxy: TCP target refusing: the client is closed and the refusal logged" {
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -250,6 +264,21 @@ EOF
     wait "$first"
     wait "$third"
     [ "$(cat "$T/third.out")" = "third" ]
+}
+
+@test "proxy: --max-conns 1 on a TCP listener: a second client waits until the first leaves" {
+    start_server "$T/s.sock"
+    start_proxy -c 1 tcp:127.0.0.1:0 "$T/s.sock"
+    peer hold "$PROXY_ADDR" first "$T/go" >"$T/first.out" &
+    local first=$!
+    wait_for_line "$T/first.out" first
+    run peer send-wait "$PROXY_ADDR" second 0.5
+    [ "$output" = "TIMEOUT" ]
+    grep -qF "$PROXY_ADDR: 1 connection: the limit --max-conns 1 is reached" "$PROXY_LOG"
+    touch "$T/go"
+    wait "$first"
+    run peer send-wait "$PROXY_ADDR" third 10
+    [ "$output" = "third" ]
 }
 
 @test "proxy: --idle-timeout closes a silent connection and logs why (-v)" {
