@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * options.c — a command's option table turned into what getopt_long() takes, into --help,
- * --list-options and one wording of usage errors; and the kinds of values, each read by
- * one function. Which options go together is each command's business, not this file's.
+ * --list-options and one wording of usage errors; and the values of each kind (durations,
+ * sizes, modes, users...), read and refused in one place. Which options go together is
+ * each command's business, not this file's.
  */
 #include <ctype.h>
 #include <errno.h>
