@@ -168,6 +168,9 @@ pg_start() {
     kill -KILL "$PG_PID"
     wait_status "$PG_PID"
     LEFTOVER_OK+=("$PG_SOCK")
+    # The postmaster's children see it gone and exit, closing what they inherited of its
+    # listener; until then the socket still listens.
+    wait_until 30 bash -c "! ss -xlH | grep -qF '$PG_SOCK '"
     doctor "$PG_SOCK"
     echo "$output"
     [ "$status" -eq 69 ]
@@ -175,8 +178,6 @@ pg_start() {
     [[ "$output" == *"Its lock file $PG_SOCK.lock is PostgreSQL's own (it holds a pid, not a flock): it names pid $PG_PID, which is no longer running"* ]]
     [[ "$output" != *"uds serve"* ]]
     [[ "$(codes "$UDS" doctor --json "$PG_SOCK")" == "socket stale server lock-abandoned"* ]]
-    # the postmaster's children see it gone and exit; then nothing is left but the files
-    wait_until 20 bash -c "! pgrep -u postgres -f -- '-D $T/pg/data' >/dev/null" || true
     rm -f "$PG_SOCK" "$PG_SOCK.lock"
 }
 
