@@ -11,7 +11,9 @@
  *  - every fd the library opens is O_CLOEXEC, every send uses MSG_NOSIGNAL;
  *  - out-parameters are named ret_* and are written only on success;
  *  - option structs are passed as const pointers; NULL or an all-zero struct means
- *    "defaults", and new fields are only ever appended.
+ *    "defaults", and new fields are only ever appended;
+ *  - a callback is declared with a function type named uds_*_fn (a pointer to it is
+ *    passed); the library has no other typedefs.
  */
 #ifndef UDSKIT_H
 #define UDSKIT_H
@@ -314,6 +316,10 @@ UDS_API struct uds_dialer *uds_dialer_new(struct uds_loop *loop, const struct ud
  * fine. */
 UDS_API void uds_dialer_free(struct uds_dialer *dialer);
 
+/* How a dial that did not connect at once ends: fd connected, error 0; or fd -1 and the
+ * error. */
+typedef void uds_dial_done_fn(int fd, int error, void *data);
+
 /* Connect to the dialer's destination, as connect() on a non-blocking socket would:
  *  - connected at once (a Unix server with room in its backlog): returns the fd; done
  *    is not called;
@@ -326,8 +332,8 @@ UDS_API void uds_dialer_free(struct uds_dialer *dialer);
  * Errors: ENOENT no such socket; ECONNREFUSED nobody listens (a stale socket file, or a
  * TCP port); EACCES/EPERM; ENETUNREACH/EHOSTUNREACH; ETIMEDOUT; EINVAL; ENOMEM; those of
  * socket(). */
-UDS_API int uds_dial(struct uds_dialer *dialer, void (*done)(int fd, int error, void *data),
-                     void *data, struct uds_dial **ret_dial);
+UDS_API int uds_dial(struct uds_dialer *dialer, uds_dial_done_fn *done, void *data,
+                     struct uds_dial **ret_dial);
 /* Give up a dial in progress: its socket is closed, done is not called, dial is freed.
  * Not after done was called. NULL is fine. */
 UDS_API void uds_dial_cancel(struct uds_dial *dial);
@@ -760,10 +766,14 @@ UDS_API struct uds_loop *uds_loop_new(void);
 /* Frees the loop; does not close the fds registered in it. NULL is fine. */
 UDS_API void uds_loop_free(struct uds_loop *loop);
 
+/* Called when a watched fd is ready: events holds what it is ready for (UDS_EV_*). */
+typedef void uds_loop_io_fn(struct uds_loop *loop, int fd, unsigned events, void *data);
+/* Called once when timer timer_id expires. */
+typedef void uds_loop_timer_fn(struct uds_loop *loop, uint64_t timer_id, void *data);
+
 /* Watch fd for events (UDS_EV_READ/WRITE); fn(loop, fd, events, data) when ready.
  * Errors: EEXIST fd already watched; EINVAL; ENOMEM. */
-UDS_API int uds_loop_add(struct uds_loop *loop, int fd, unsigned events,
-                         void (*fn)(struct uds_loop *loop, int fd, unsigned events, void *data),
+UDS_API int uds_loop_add(struct uds_loop *loop, int fd, unsigned events, uds_loop_io_fn *fn,
                          void *data);
 /* Change the events watched for fd (0 = none, keep registered). Errors: ENOENT. */
 UDS_API int uds_loop_mod(struct uds_loop *loop, int fd, unsigned events);
@@ -773,9 +783,7 @@ UDS_API int uds_loop_del(struct uds_loop *loop, int fd);
 /* Call fn once, after_ms milliseconds from now. Returns a timer id (> 0), or 0 with errno
  * on failure. */
 UDS_API uint64_t uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms,
-                                    void (*fn)(struct uds_loop *loop, uint64_t timer_id,
-                                               void *data),
-                                    void *data);
+                                    uds_loop_timer_fn *fn, void *data);
 /* Cancel a pending timer; a timer that already fired or was cancelled is ignored. */
 UDS_API void uds_loop_timer_cancel(struct uds_loop *loop, uint64_t timer_id);
 
@@ -1011,6 +1019,11 @@ struct uds_relay_info {
     uint64_t messages_cut;      /* messages longer than buffer_size, cut to it */
 };
 
+/* Called once when a relay ends, with its final counters and error; the relay is freed
+ * when it returns. */
+typedef void uds_relay_close_fn(struct uds_relay *relay, const struct uds_relay_info *info,
+                                void *data);
+
 /* Relays that share a loop, options and pools of buffers and pipes. The loop must outlive
  * the group. Errors: EINVAL (bad options); ENOMEM. */
 UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
@@ -1033,10 +1046,7 @@ UDS_API void uds_relay_group_free(struct uds_relay_group *group);
  *         of uds_loop_add(). */
 UDS_API struct uds_relay *uds_relay_new(struct uds_relay_group *group, int fd_a, int fd_b,
                                         const void *prefix, size_t prefix_len,
-                                        void (*on_close)(struct uds_relay *relay,
-                                                         const struct uds_relay_info *info,
-                                                         void *data),
-                                        void *data);
+                                        uds_relay_close_fn *on_close, void *data);
 
 /* For one relay (uds_relay_args.flags). */
 enum uds_relay_args_flags {
@@ -1093,10 +1103,7 @@ struct uds_relay_args {
  *         fcntl() and uds_loop_add(). */
 UDS_API struct uds_relay *uds_relay_new2(struct uds_relay_group *group,
                                          const struct uds_relay_args *args,
-                                         void (*on_close)(struct uds_relay *relay,
-                                                          const struct uds_relay_info *info,
-                                                          void *data),
-                                         void *data);
+                                         uds_relay_close_fn *on_close, void *data);
 /* Restart the clock for side A's first byte (first_byte_timeout_ms) of this relay: the
  * relay ends with ETIMEDOUT (error_side UDS_RELAY_A) unless A sends a byte within
  * timeout_ms from now; 0 = no limit for this relay. For a caller whose client was kept

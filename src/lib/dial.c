@@ -31,7 +31,7 @@ struct uds_dialer {
 struct uds_dial {
     struct uds_dialer *dialer;
     struct uds_dial *prev, *next;
-    void (*done)(int fd, int error, void *data);
+    uds_dial_done_fn *done;
     void *data;
     int fd;                         /* TCP: the handshake under way, watched; else -1 */
     size_t next_addr;               /* TCP: the next address to try */
@@ -117,7 +117,7 @@ static void dial_release(struct uds_dial *d) {
 
 /* The end of a dial: freed first, so that done may start another or free the dialer. */
 static void finish(struct uds_dial *d, int fd, int error) {
-    void (*done)(int, int, void *) = d->done;
+    uds_dial_done_fn *done = d->done;
     void *data = d->data;
 
     dial_release(d);
@@ -267,7 +267,7 @@ UDS_API void uds_dialer_free(struct uds_dialer *dl) {
 
 /* The dial that goes on from the loop: the first TCP attempt, or the wait for a full Unix
  * backlog. Returns the fd or -1 (EINPROGRESS: under way, *ret_dial set). */
-static int dial_async(struct uds_dialer *dl, void (*done)(int, int, void *), void *data,
+static int dial_async(struct uds_dialer *dl, uds_dial_done_fn *done, void *data,
                       struct uds_dial **ret_dial) {
     struct uds_dial *d = calloc(1, sizeof(*d));
     int fd;
@@ -300,8 +300,8 @@ static int dial_async(struct uds_dialer *dl, void (*done)(int, int, void *), voi
     return -1;  /* errno EINPROGRESS */
 }
 
-UDS_API int uds_dial(struct uds_dialer *dl, void (*done)(int fd, int error, void *data),
-                     void *data, struct uds_dial **ret_dial) {
+UDS_API int uds_dial(struct uds_dialer *dl, uds_dial_done_fn *done, void *data,
+                     struct uds_dial **ret_dial) {
     if (!dl || !done || !ret_dial)
         return uds__fail(EINVAL);
     /* The usual case, a Unix server with room in its backlog, costs no allocation and no

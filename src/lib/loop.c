@@ -19,7 +19,7 @@
 #define NO_INDEX UINT32_MAX
 
 struct fd_slot {
-    void (*fn)(struct uds_loop *loop, int fd, unsigned events, void *data);
+    uds_loop_io_fn *fn;
     void *data;
     uint32_t gen;       /* bumped by del: events fetched for an older registration are stale */
     unsigned events;    /* UDS_EV_READ/WRITE wanted now */
@@ -31,7 +31,7 @@ struct timer {
     uint64_t deadline;  /* uds__now_ms() time */
     uint64_t seq;       /* creation order: ties, and the fence against timers added while
                          * dispatching (a callback re-adding itself with 0 ms must not spin) */
-    void (*fn)(struct uds_loop *loop, uint64_t timer_id, void *data);
+    uds_loop_timer_fn *fn;
     void *data;
     uint32_t gen;       /* in the id, so a stale id never cancels the slot's next timer */
     uint32_t heap_pos;  /* index in heap[], or NO_INDEX when the slot is free */
@@ -153,8 +153,7 @@ static int grow_slots(struct uds_loop *loop, int fd) {
     return 0;
 }
 
-UDS_API int uds_loop_add(struct uds_loop *loop, int fd, unsigned events,
-                         void (*fn)(struct uds_loop *loop, int fd, unsigned events, void *data),
+UDS_API int uds_loop_add(struct uds_loop *loop, int fd, unsigned events, uds_loop_io_fn *fn,
                          void *data) {
     if (!loop || fd < 0 || !fn || !valid_events(events))
         return uds__fail(EINVAL);
@@ -321,9 +320,7 @@ static int grow_timers(struct uds_loop *loop) {
 }
 
 UDS_API uint64_t uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms,
-                                    void (*fn)(struct uds_loop *loop, uint64_t timer_id,
-                                               void *data),
-                                    void *data) {
+                                    uds_loop_timer_fn *fn, void *data) {
     if (!loop || !fn) {
         errno = EINVAL;
         return 0;
