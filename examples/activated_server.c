@@ -39,7 +39,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
     fprintf(stderr, "activated_server: %s, stopping\n", strsignal((int) si.ssi_signo));
     if (uds_notify("STOPPING=1") < 0)
         warn("notify STOPPING=1");
-    (void) uds_server_stop(data, true);
+    uds_server_stop(data, true);
 }
 
 /* The listening socket: the one passed by a service manager, else our own. */

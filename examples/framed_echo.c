@@ -47,7 +47,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
     if (read(fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
         return;
     fprintf(stderr, "framed_echo: %s, stopping\n", strsignal((int) si.ssi_signo));
-    (void) uds_server_stop(data, true);
+    uds_server_stop(data, true);
 }
 
 static int serve(const char *address) {

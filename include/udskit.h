@@ -780,11 +780,13 @@ UDS_API int uds_loop_mod(struct uds_loop *loop, int fd, unsigned events);
 /* Stop watching fd. Safe from inside any callback, for any fd. Errors: ENOENT. */
 UDS_API int uds_loop_del(struct uds_loop *loop, int fd);
 
-/* Call fn once, after_ms milliseconds from now. Returns a timer id (> 0), or 0 with errno
- * on failure. */
-UDS_API uint64_t uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms,
-                                    uds_loop_timer_fn *fn, void *data);
-/* Cancel a pending timer; a timer that already fired or was cancelled is ignored. */
+/* Call fn once, after_ms milliseconds from now. The timer's id, never 0, goes to *ret_id
+ * (may be NULL) for uds_loop_timer_cancel(). Returns 0.
+ * Errors: EINVAL loop or fn NULL; ENOMEM; those of timerfd_settime(). */
+UDS_API int uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms, uds_loop_timer_fn *fn,
+                               void *data, uint64_t *ret_id);
+/* Cancel a pending timer; a timer that already fired or was cancelled, and id 0, are
+ * ignored. */
 UDS_API void uds_loop_timer_cancel(struct uds_loop *loop, uint64_t timer_id);
 
 /* Monotonic clock in milliseconds, as the loop sees it. */
@@ -888,9 +890,11 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
 UDS_API int uds_server_run(struct uds_server *server);
 /* Begin a stop. graceful: stop accepting (the socket file is removed at once; clients
  * already queued in the backlog are still accepted and served), let connections finish,
- * flush replies, close each connection when its peer is done or after drain_timeout_ms.
- * Not graceful: close everything now. Returns 0. */
-UDS_API int uds_server_stop(struct uds_server *server, bool graceful);
+ * flush replies, close each connection when its peer is done or after drain_timeout_ms
+ * (when no timer can be set for that, close them now, as without graceful). Not graceful:
+ * close everything now. Calling it again, or after the stop finished, only turns a
+ * graceful stop into an immediate one. NULL is fine. */
+UDS_API void uds_server_stop(struct uds_server *server, bool graceful);
 /* True once a stop has finished (no connections left, listener closed). */
 UDS_API bool uds_server_stopped(const struct uds_server *server);
 /* Pollable fd of the server's loop for embedding (== uds_loop_fd(uds_server_loop(s))). */

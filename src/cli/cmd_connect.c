@@ -172,8 +172,8 @@ int cli_exchange_run(const struct cli_exchange *x) {
     }
     if (x->deadline_ms) {
         uint64_t now = cli_now_ms();
-        if (!uds_loop_timer_add(loop, x->deadline_ms > now ? x->deadline_ms - now : 0,
-                                on_deadline, &o)) {
+        if (uds_loop_timer_add(loop, x->deadline_ms > now ? x->deadline_ms - now : 0,
+                               on_deadline, &o, NULL) < 0) {
             code = cli_fail(CLI_OP_EXCHANGE, x->address, errno, NULL);
             uds_relay_free(relay);
             goto out;

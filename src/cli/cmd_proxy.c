@@ -328,9 +328,8 @@ static void watch_first_byte(struct conn *c) {
 
     if (limit == 0)
         return;
-    c->first_byte_timer = uds_loop_timer_add(px->loop, spent < limit ? limit - spent : 0,
-                                             on_first_byte_due, c);
-    if (!c->first_byte_timer)
+    if (uds_loop_timer_add(px->loop, spent < limit ? limit - spent : 0, on_first_byte_due, c,
+                           &c->first_byte_timer) < 0)
         conn_fail(c, errno);
 }
 
@@ -786,14 +785,13 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
         /* The listener closes (its socket file removed, if it made it) and clients in its
          * backlog get a reset. The server holds no connection, each having left it at
          * once: a graceful stop would only accept the backlog, not relayed when stopping. */
-        (void) uds_server_stop(px->server, false);
+        uds_server_stop(px->server, false);
         if (px->n_conns == 0) {
             stop_loop(px);
             continue;
         }
-        px->drain_timer = uds_loop_timer_add(loop, (uint64_t) px->args->common.drain_ms,
-                                             on_drain_timeout, px);
-        if (!px->drain_timer)
+        if (uds_loop_timer_add(loop, (uint64_t) px->args->common.drain_ms, on_drain_timeout,
+                               px, &px->drain_timer) < 0)
             on_drain_timeout(loop, 0, px);
     }
 }

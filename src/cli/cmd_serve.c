@@ -358,7 +358,9 @@ static void stop_now(struct uds_loop *loop, uint64_t id, void *data) {
 static void kill_children(struct serve *sv) {
     cli_exec_kill(sv->exec, SIGKILL);
     uds_loop_timer_cancel(sv->loop, sv->stop_timer);
-    sv->stop_timer = uds_loop_timer_add(sv->loop, KILL_GRACE_MS, stop_now, sv);
+    sv->stop_timer = 0;
+    /* Without this timer the loop still ends, once the killed programs are reaped. */
+    (void) uds_loop_timer_add(sv->loop, KILL_GRACE_MS, stop_now, sv, &sv->stop_timer);
 }
 
 static void drain_expired(struct uds_loop *loop, uint64_t id, void *data) {
@@ -401,9 +403,8 @@ static void stop_exec(struct serve *sv, const char *name) {
                 "once)", sv->addr, name, n, n == 1 ? "" : "s",
                 cli_format_duration(sv->args->common.drain_ms, dur, sizeof(dur)));
         cli_exec_kill(sv->exec, SIGTERM);
-        sv->stop_timer = uds_loop_timer_add(sv->loop, (uint64_t) sv->args->common.drain_ms,
-                                            drain_expired, sv);
-        if (!sv->stop_timer)
+        if (uds_loop_timer_add(sv->loop, (uint64_t) sv->args->common.drain_ms, drain_expired,
+                               sv, &sv->stop_timer) < 0)
             kill_children(sv);
         return;
     }

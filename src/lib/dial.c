@@ -182,8 +182,7 @@ static int wait_backlog(struct uds_dial *d) {
     /* The last try falls on the deadline itself. */
     if (d->deadline && d->deadline - now < wait)
         wait = d->deadline - now;
-    d->timer = uds_loop_timer_add(loop, wait, on_retry, d);
-    if (!d->timer)
+    if (uds_loop_timer_add(loop, wait, on_retry, d, &d->timer) < 0)
         return -1;
     d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
     return uds__fail(EINPROGRESS);
@@ -279,8 +278,8 @@ static int dial_async(struct uds_dialer *dl, uds_dial_done_fn *done, void *data,
         .deadline = dl->timeout_ms ? uds_loop_now_ms(dl->loop) + (uint64_t) dl->timeout_ms : 0,
     };
     if (dl->tcp && dl->timeout_ms) {
-        d->timer = uds_loop_timer_add(dl->loop, (uint64_t) dl->timeout_ms, on_deadline, d);
-        if (!d->timer) {
+        if (uds_loop_timer_add(dl->loop, (uint64_t) dl->timeout_ms, on_deadline, d,
+                               &d->timer) < 0) {
             free(d);
             return -1;
         }

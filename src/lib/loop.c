@@ -319,14 +319,12 @@ static int grow_timers(struct uds_loop *loop) {
     return 0;
 }
 
-UDS_API uint64_t uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms,
-                                    uds_loop_timer_fn *fn, void *data) {
-    if (!loop || !fn) {
-        errno = EINVAL;
-        return 0;
-    }
+UDS_API int uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms, uds_loop_timer_fn *fn,
+                               void *data, uint64_t *ret_id) {
+    if (!loop || !fn)
+        return uds__fail(EINVAL);
     if (loop->free_head == NO_INDEX && grow_timers(loop) < 0)
-        return 0;
+        return -1;
 
     uint32_t idx = loop->free_head;
     struct timer *t = &loop->timers[idx];
@@ -343,9 +341,11 @@ UDS_API uint64_t uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms,
         int e = errno;
         timer_release(loop, idx);
         errno = e;
-        return 0;
+        return -1;
     }
-    return (uint64_t) t->gen << 32 | (uint64_t) (idx + 1);
+    if (ret_id)
+        *ret_id = (uint64_t) t->gen << 32 | (uint64_t) (idx + 1);
+    return 0;
 }
 
 static struct timer *timer_of(struct uds_loop *loop, uint64_t id, uint32_t *ret_idx) {

@@ -166,8 +166,9 @@ static void on_kick(struct uds_loop *loop, uint64_t timer_id, void *data);
 static int kick_soon(struct uds_relay *r) {
     if (r->kick)
         return 0;
-    r->kick = uds_loop_timer_add(r->group->loop, 0, on_kick, r);
-    return r->kick ? 0 : uds__relay_fail(r, errno, UDS_RELAY_NONE, false);
+    if (uds_loop_timer_add(r->group->loop, 0, on_kick, r, &r->kick) < 0)
+        return uds__relay_fail(r, errno, UDS_RELAY_NONE, false);
+    return 0;
 }
 
 /* epoll takes no such file (EPERM: /dev/null, a device without poll): like a regular
@@ -338,8 +339,7 @@ int uds__relay_arm(struct uds_relay *r) {
 
     if (when) {
         uint64_t now = uds_loop_now_ms(loop);
-        timer = uds_loop_timer_add(loop, when > now ? when - now : 0, on_timer, r);
-        if (!timer)
+        if (uds_loop_timer_add(loop, when > now ? when - now : 0, on_timer, r, &timer) < 0)
             return -1;
     }
     if (r->timer)

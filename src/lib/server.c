@@ -700,9 +700,9 @@ static void resume_accept(struct uds_loop *loop, uint64_t id, void *arg) {
 static void pause_accept(struct uds_server *s) {
     if (s->accept_timer)
         return;
-    s->accept_timer = uds_loop_timer_add(s->loop, ACCEPT_PAUSE_MS, resume_accept, s);
     /* Without a timer there would be nothing to resume with: keep accepting instead. */
-    s->accept_paused = s->accept_timer != 0;
+    s->accept_paused = uds_loop_timer_add(s->loop, ACCEPT_PAUSE_MS, resume_accept, s,
+                                          &s->accept_timer) == 0;
 }
 
 static int open_reserve(void) {
@@ -747,7 +747,7 @@ static void arm_idle_timer(struct uds_server *s) {
     if (tick == 0)
         tick = 1;
     /* On failure the next accepted connection tries again. */
-    s->idle_timer = uds_loop_timer_add(s->loop, tick, idle_tick, s);
+    (void) uds_loop_timer_add(s->loop, tick, idle_tick, s, &s->idle_timer);
 }
 
 /* Close the connections of l idle for limit_ms (0: no limit) by now. Most recently active at
@@ -940,25 +940,24 @@ static void drain_expired(struct uds_loop *loop, uint64_t id, void *arg) {
     leave(s);
 }
 
-UDS_API int uds_server_stop(struct uds_server *s, bool graceful) {
-    if (!s)
-        return uds__fail(EINVAL);
-    if (s->stopped)
-        return 0;
+UDS_API void uds_server_stop(struct uds_server *s, bool graceful) {
+    if (!s || s->stopped)
+        return;
     enter(s);
     if (!s->stopping) {
         s->stopping = true;
         if (graceful && s->listening)
             accept_batch(s, true);
         close_listener(s);
-        if (graceful && s->drain_ms >= 0)
-            s->drain_timer = uds_loop_timer_add(s->loop, (uint64_t) s->drain_ms,
-                                                drain_expired, s);
+        /* A drain without its deadline could last for ever: without a timer, stop now. */
+        if (graceful && s->drain_ms >= 0 &&
+            uds_loop_timer_add(s->loop, (uint64_t) s->drain_ms, drain_expired, s,
+                               &s->drain_timer) < 0)
+            graceful = false;
     }
     if (!graceful)
         close_all(s, ECANCELED);
     leave(s);
-    return 0;
 }
 
 /* --- public ------------------------------------------------------------------------------ */

@@ -255,7 +255,7 @@ static void loop_timers_fire_in_deadline_order(void **state) {
 
     for (int i = 0; i < 5; i++) {
         t[i] = (struct tagged) { r, i };
-        assert_true(uds_loop_timer_add(r->loop, after[i], record_timer, &t[i]) > 0);
+        assert_int_equal(uds_loop_timer_add(r->loop, after[i], record_timer, &t[i], NULL), 0);
     }
     while (r->calls < 5)
         assert_true(uds_loop_run_once(r->loop, 1000) >= 0);
@@ -265,12 +265,25 @@ static void loop_timers_fire_in_deadline_order(void **state) {
         assert_int_equal(r->tags[i], want[i]);
 }
 
+static void loop_timer_add_fails_with_errno_and_leaves_id(void **state) {
+    struct rec *r = *state;
+    uint64_t id = 42;
+
+    errno = 0;
+    assert_int_equal(uds_loop_timer_add(r->loop, 10, NULL, NULL, &id), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(uds_loop_timer_add(NULL, 10, record_timer, NULL, &id), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(id, 42);
+}
+
 static void loop_timer_cancel_prevents_fire(void **state) {
     struct rec *r = *state;
     struct tagged a = { r, 1 }, b = { r, 2 };
 
-    uint64_t ida = uds_loop_timer_add(r->loop, 10, record_timer, &a);
-    uint64_t idb = uds_loop_timer_add(r->loop, 20, record_timer, &b);
+    uint64_t ida = 0, idb = 0;
+    assert_int_equal(uds_loop_timer_add(r->loop, 10, record_timer, &a, &ida), 0);
+    assert_int_equal(uds_loop_timer_add(r->loop, 20, record_timer, &b, &idb), 0);
     assert_true(ida > 0 && idb > 0 && ida != idb);
     uds_loop_timer_cancel(r->loop, ida);
     while (r->calls < 1)
@@ -281,7 +294,8 @@ static void loop_timer_cancel_prevents_fire(void **state) {
     uds_loop_timer_cancel(r->loop, idb);
     uds_loop_timer_cancel(r->loop, 0);
     uds_loop_timer_cancel(r->loop, UINT64_MAX);
-    uint64_t idc = uds_loop_timer_add(r->loop, 0, record_timer, &a);
+    uint64_t idc = 0;
+    assert_int_equal(uds_loop_timer_add(r->loop, 0, record_timer, &a, &idc), 0);
     assert_true(idc != idb && idc != ida);
     uds_loop_timer_cancel(r->loop, idb);
     while (r->calls < 2)
@@ -293,8 +307,8 @@ static void loop_timer_cancelled_from_earlier_timer_does_not_fire(void **state) 
     struct rec *r = *state;
     struct tagged a = { r, 1 }, b = { r, 2 };
 
-    assert_true(uds_loop_timer_add(r->loop, 0, record_timer, &a) > 0);
-    r->cancel_id = uds_loop_timer_add(r->loop, 0, record_timer, &b);
+    assert_int_equal(uds_loop_timer_add(r->loop, 0, record_timer, &a, NULL), 0);
+    assert_int_equal(uds_loop_timer_add(r->loop, 0, record_timer, &b, &r->cancel_id), 0);
     assert_true(r->cancel_id > 0);
     usleep(2000);
     assert_int_equal(uds_loop_run_once(r->loop, 1000), 1);
@@ -308,14 +322,14 @@ static void readd_zero_timer(struct uds_loop *loop, uint64_t id, void *data) {
 
     (void) id;
     (*count)++;
-    assert_true(uds_loop_timer_add(loop, 0, readd_zero_timer, data) > 0);
+    assert_int_equal(uds_loop_timer_add(loop, 0, readd_zero_timer, data, NULL), 0);
 }
 
 static void loop_timer_readded_with_zero_delay_runs_next_turn(void **state) {
     struct rec *r = *state;
     int count = 0;
 
-    assert_true(uds_loop_timer_add(r->loop, 0, readd_zero_timer, &count) > 0);
+    assert_int_equal(uds_loop_timer_add(r->loop, 0, readd_zero_timer, &count, NULL), 0);
     /* Each turn runs the timer once: a self re-adding 0 ms timer must not spin in place. */
     assert_int_equal(uds_loop_run_once(r->loop, 1000), 1);
     assert_int_equal(count, 1);
@@ -343,7 +357,7 @@ static void loop_run_returns_after_stop(void **state) {
     struct rec *r = *state;
     int count = 0;
 
-    assert_true(uds_loop_timer_add(r->loop, 10, stop_timer, &count) > 0);
+    assert_int_equal(uds_loop_timer_add(r->loop, 10, stop_timer, &count, NULL), 0);
     assert_int_equal(uds_loop_run(r->loop), 0);
     assert_int_equal(count, 1);
 }
@@ -370,7 +384,7 @@ static void loop_fd_readable_when_timer_due(void **state) {
     struct tagged t = { r, 7 };
     int lfd = uds_loop_fd(r->loop);
 
-    assert_true(uds_loop_timer_add(r->loop, 20, record_timer, &t) > 0);
+    assert_int_equal(uds_loop_timer_add(r->loop, 20, record_timer, &t, NULL), 0);
     assert_false(tu_wait_readable(lfd, 0));
     assert_true(tu_wait_readable(lfd, 1000));
     assert_int_equal(uds_loop_run_once(r->loop, 0), 1);
@@ -383,7 +397,8 @@ static void loop_cancelled_timer_leaves_fd_quiet(void **state) {
     struct tagged t = { r, 7 };
     int lfd = uds_loop_fd(r->loop);
 
-    uint64_t id = uds_loop_timer_add(r->loop, 10, record_timer, &t);
+    uint64_t id = 0;
+    assert_int_equal(uds_loop_timer_add(r->loop, 10, record_timer, &t, &id), 0);
     assert_true(id > 0);
     uds_loop_timer_cancel(r->loop, id);
     assert_false(tu_wait_readable(lfd, 50));
@@ -417,6 +432,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(loop_fd_reused_in_callback_gets_no_stale_event, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(loop_timers_fire_in_deadline_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(loop_timer_add_fails_with_errno_and_leaves_id, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(loop_timer_cancel_prevents_fire, setup, teardown),
         cmocka_unit_test_setup_teardown(loop_timer_cancelled_from_earlier_timer_does_not_fire,
                                         setup, teardown),
