@@ -5,7 +5,10 @@
  *
  * Conventions (every function below follows them unless its comment says otherwise):
  *  - failure returns -1 (or NULL) and sets errno, like the system calls wrapped; success
- *    returns >= 0 (an fd, a count, or 0); predicates return 1/0, or -1 on error;
+ *    returns >= 0 (an fd, a count, or 0);
+ *  - a predicate (is it so?) returns bool, and a NULL argument answers false; a question
+ *    that asks the system (files, /proc, DNS) and so can fail returns int: 1 yes, 0 no,
+ *    -1 with errno;
  *  - nothing here prints, logs, exits, raises a signal, installs a signal handler or
  *    touches the process umask;
  *  - every fd the library opens is O_CLOEXEC, every send uses MSG_NOSIGNAL;
@@ -708,8 +711,8 @@ struct uds_allow {
     size_t n_gids;
 };
 
-/* 1 when peer passes allow (NULL allow = everyone), 0 when not. */
-UDS_API int uds_peer_allowed(const struct uds_peer *peer, const struct uds_allow *allow);
+/* Whether peer passes allow (NULL allow = everyone); a NULL peer does not. */
+UDS_API bool uds_peer_allowed(const struct uds_peer *peer, const struct uds_allow *allow);
 
 /* Whether an allow-list restricts anyone (non-NULL with a non-empty list). */
 UDS_API bool uds_allow_is_set(const struct uds_allow *allow);

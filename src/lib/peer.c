@@ -137,22 +137,22 @@ static bool has_gid(const struct uds_allow *allow, gid_t gid) {
     return false;
 }
 
-UDS_API int uds_peer_allowed(const struct uds_peer *peer, const struct uds_allow *allow) {
+UDS_API bool uds_peer_allowed(const struct uds_peer *peer, const struct uds_allow *allow) {
     if (!peer)
-        return uds__fail(EINVAL);
+        return false;
     if (!uds_allow_is_set(allow))
-        return 1;
+        return true;
     if (allow->uids) {
         for (size_t i = 0; i < allow->n_uids; i++)
             if (allow->uids[i] == peer->uid)
-                return 1;
+                return true;
     }
     if (allow->gids) {
         if (has_gid(allow, peer->gid))
-            return 1;
+            return true;
         for (size_t i = 0; peer->groups && i < peer->n_groups; i++)
             if (has_gid(allow, peer->groups[i]))
-                return 1;
+                return true;
     }
-    return 0;
+    return false;
 }

@@ -825,7 +825,7 @@ static void accept_one(struct uds_server *s, int fd) {
             accept_error(s, e);
         return;
     }
-    if (eager && uds_peer_allowed(&peer, &s->allow) != 1) {
+    if (eager && !uds_peer_allowed(&peer, &s->allow)) {
         if (s->cb.on_deny)
             s->cb.on_deny(&peer, s->data);
         uds_peer_done(&peer);
