@@ -15,6 +15,10 @@
  *  - out-parameters are named ret_* and are written only on success;
  *  - option structs are passed as const pointers; NULL or an all-zero struct means
  *    "defaults", and new fields are only ever appended;
+ *  - names: uds_X_new()/uds_X_free() make and free a heap object (free takes NULL);
+ *    uds_X_get() fills a struct X in caller storage (a list, a record), and uds_X_done(),
+ *    for one that holds memory or fds, releases it (takes NULL, leaves the struct empty); uds_E_name() is the text of a
+ *    value of enum uds_E, never NULL ("unknown" for a value outside the enum);
  *  - a callback is declared with a function type named uds_*_fn (a pointer to it is
  *    passed); the library has no other typedefs.
  */
@@ -112,7 +116,7 @@ enum uds_socket_type {
 
 /* The SOCK_* constant for a type, or -1/EINVAL. */
 UDS_API int uds_socket_type_to_sock(enum uds_socket_type type);
-/* "stream", "seqpacket", "dgram"; NULL for an unknown type. */
+/* "stream", "seqpacket", "dgram"; "unknown" for a value outside the enum. */
 UDS_API const char *uds_socket_type_name(enum uds_socket_type type);
 /* Parse one of the names above; -1/EINVAL otherwise. */
 UDS_API int uds_socket_type_parse(const char *name, enum uds_socket_type *ret_type);
@@ -1141,7 +1145,8 @@ enum uds_sock_state {
     UDS_SOCK_CONNECTING,        /* ss SYN-SENT */
 };
 
-/* "unconnected", "listening", "connected", "connecting", "unknown". */
+/* "unconnected", "listening", "connected", "connecting", "unknown" (also for a value
+ * outside the enum). */
 UDS_API const char *uds_sock_state_name(enum uds_sock_state state);
 
 enum uds_sockinfo_has {
@@ -1203,7 +1208,7 @@ struct uds_socklist {
  * Errors: EPROTONOSUPPORT/ENOENT the kernel has no unix_diag; EAGAIN every retry was
  *         interrupted; ETIMEDOUT the kernel did not answer; EPROTO a malformed answer;
  *         ENOMEM. */
-UDS_API int uds_socklist_dump(struct uds_socklist *ret_list);
+UDS_API int uds_socklist_get(struct uds_socklist *ret_list);
 /* Free the list; leaves it empty. NULL is fine. */
 UDS_API void uds_socklist_done(struct uds_socklist *list);
 /* The socket with this inode, or NULL (errno ENOENT). */
@@ -1245,12 +1250,12 @@ struct uds_procfd_list {
  * the scan are skipped; those the caller may not read are counted in n_denied.
  * Errors: ENOENT /proc is not mounted, or the one pid does not exist; EACCES the one pid
  *         may not be read; ENOMEM. */
-UDS_API int uds_procfd_scan(pid_t pid, struct uds_procfd_list *ret_list);
+UDS_API int uds_procfd_list_get(pid_t pid, struct uds_procfd_list *ret_list);
 /* Free the list; leaves it empty. NULL is fine. */
-UDS_API void uds_procfd_done(struct uds_procfd_list *list);
+UDS_API void uds_procfd_list_done(struct uds_procfd_list *list);
 /* The number of entries for inode; *ret_first points at the first of them (NULL if none). */
-UDS_API size_t uds_procfd_find(const struct uds_procfd_list *list, ino_t inode,
-                               const struct uds_procfd **ret_first);
+UDS_API size_t uds_procfd_list_find(const struct uds_procfd_list *list, ino_t inode,
+                                    const struct uds_procfd **ret_first);
 
 /* Resolve the relative name of a bound socket against the current directory of process
  * pid (one that holds it): writes the absolute path into buf (size bytes) and returns 1
@@ -1491,7 +1496,7 @@ struct uds_sockwhere {
 };
 
 /* Where the file of sock (a socket bound to a path) is, given the processes that hold it
- * (holders, n_holders: as uds_procfd_find() returns them; none is fine), into
+ * (holders, n_holders: as uds_procfd_list_find() returns them; none is fine), into
  * *ret_where. Reading a holder's directory and files needs the right to trace it.
  * Errors: EINVAL sock is not bound to a path, or a NULL argument; ENOMEM. */
 UDS_API int uds_sockinfo_where(const struct uds_sockinfo *sock,
@@ -1550,7 +1555,8 @@ enum uds_server_kind {
                                  * systemd-socket-activate */
 };
 
-/* "udskit", "php-fpm", "postgresql", "redis", "dockerd", "systemd", "unknown". */
+/* "udskit", "php-fpm", "postgresql", "redis", "dockerd", "systemd", "unknown" (also for a
+ * value outside the enum). */
 UDS_API const char *uds_server_kind_name(enum uds_server_kind kind);
 
 enum uds_server_found {
@@ -1605,9 +1611,9 @@ struct uds_server_ident {
 };
 
 /* Recognise the server behind the socket at addr (a path, or an abstract name), held by
- * holders (n_holders of them, as uds_procfd_find() returns them; none is fine): from the
- * processes first, then a .socket unit, then a running php-fpm whose pools name the path,
- * then the name; and read what its configuration says about the socket. Fills *ret_ident;
+ * holders (n_holders of them, as uds_procfd_list_find() returns them; none is fine): from
+ * the processes first, then a .socket unit, then a running php-fpm whose pools name the
+ * path, then the name; and read what its configuration says about the socket. Fills *ret_ident;
  * kind UNKNOWN when nothing is recognised.
  * Reads the environment ($SYSTEMD_UNIT_PATH): call it before starting threads.
  * Errors: EINVAL addr not a path or an abstract name, or a NULL argument; ENOMEM. */

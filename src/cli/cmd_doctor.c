@@ -374,7 +374,7 @@ static bool accepts(const struct uds_sockinfo *s) {
 static size_t holders(const struct doctor *d, const struct uds_sockinfo *s,
                       const struct uds_procfd **ret) {
     *ret = NULL;
-    return s && d->have_procs ? uds_procfd_find(&d->procs, s->inode, ret) : 0;
+    return s && d->have_procs ? uds_procfd_list_find(&d->procs, s->inode, ret) : 0;
 }
 
 static const char *base_of(const char *path) {
@@ -1404,7 +1404,7 @@ static void check_other_net_ns(struct doctor *d, ino_t own) {
         return;
     }
     h = &r.hits[0];
-    n = d->have_procs ? uds_procfd_find(&d->procs, h->inode, &p) : 0;
+    n = d->have_procs ? uds_procfd_list_find(&d->procs, h->inode, &p) : 0;
     if (n > 0)
         snprintf(who, sizeof(who), "%s (pid %d)", p[0].command, (int) p[0].pid);
     else
@@ -1688,7 +1688,7 @@ static void doctor_free(struct doctor *d) {
         free(d->findings[i].advice);
     }
     subject_done(&d->who);
-    uds_procfd_done(&d->procs);
+    uds_procfd_list_done(&d->procs);
     uds_socklist_done(&d->socks);
     free(d);
 }
@@ -1725,14 +1725,14 @@ static int doctor_run(struct doctor *d) {
         doctor_free(d);
         return code;
     }
-    d->have_socks = uds_socklist_dump(&d->socks) == 0;
+    d->have_socks = uds_socklist_get(&d->socks) == 0;
     if (!d->have_socks)
         add(d, "no-sock-diag", SEV_WARNING, 0,
             "Load it (modprobe unix_diag) for the full picture; meanwhile doctor connects to "
             "find out.",
             "Cannot list the machine's sockets (%s): who listens cannot be told.",
             strerror(errno));
-    d->have_procs = uds_procfd_scan(0, &d->procs) == 0;
+    d->have_procs = uds_procfd_list_get(0, &d->procs) == 0;
     if (d->who.as) {
         char me[1024];
         describe_subject(d, me, sizeof(me));

@@ -187,7 +187,7 @@ static void compute_view(struct ctx *c, size_t i) {
 
     v->status = UDS_PATH_UNKNOWN;
     if (c->have_procs)
-        v->n_procs = uds_procfd_find(&c->procs, s->inode, &v->procs);
+        v->n_procs = uds_procfd_list_find(&c->procs, s->inode, &v->procs);
     if (s->name_kind == UDS_ADDR_ABSTRACT)
         set_addr(v, "@", s->name, s->name_len);
     else if (s->name_kind == UDS_ADDR_PATH)
@@ -389,7 +389,7 @@ static char *process_text(const struct view *v, bool every) {
  * namespace (the dump lists this one's only). */
 static size_t foreign_holders(const struct ctx *c, ino_t inode, const struct uds_procfd **ret) {
     *ret = NULL;
-    return c->have_procs ? uds_procfd_find(&c->procs, inode, ret) : 0;
+    return c->have_procs ? uds_procfd_list_find(&c->procs, inode, ret) : 0;
 }
 
 static char *peer_text(const struct ctx *c, size_t i) {
@@ -713,7 +713,7 @@ static void ctx_free(struct ctx *c) {
     free(c->views);
     free(c->pattern_canon);
     free(c->users);
-    uds_procfd_done(&c->procs);
+    uds_procfd_list_done(&c->procs);
     uds_socklist_done(&c->socks);
 }
 
@@ -723,7 +723,7 @@ static int ls_run(const struct args *args) {
     size_t *order = NULL, n = 0;
     bool missing_proc = false;
 
-    if (uds_socklist_dump(&c.socks) < 0) {
+    if (uds_socklist_get(&c.socks) < 0) {
         int e = errno;
         if (e == EPROTONOSUPPORT || e == ENOENT) {
             cli_error(NULL, "load it (modprobe unix_diag) or use ss -x",
@@ -733,7 +733,7 @@ static int ls_run(const struct args *args) {
         cli_error(NULL, "try again", "cannot list sockets: %s", strerror(e));
         return CLI_EXIT_FAILURE;
     }
-    if (uds_procfd_scan(0, &c.procs) == 0)
+    if (uds_procfd_list_get(0, &c.procs) == 0)
         c.have_procs = true;
     else
         cli_log(CLI_LOG_WARN, "warning", NULL, NULL, 0,
@@ -745,7 +745,7 @@ static int ls_run(const struct args *args) {
         cli_error(NULL, NULL, "out of memory");
         free(c.views);
         free(order);
-        uds_procfd_done(&c.procs);
+        uds_procfd_list_done(&c.procs);
         uds_socklist_done(&c.socks);
         return CLI_EXIT_FAILURE;
     }

@@ -234,7 +234,7 @@ static int read_dump(int fd, uint32_t seq, struct collect *c, unsigned char **bu
     }
 }
 
-UDS_API int uds_socklist_dump(struct uds_socklist *ret_list) {
+UDS_API int uds_socklist_get(struct uds_socklist *ret_list) {
     struct timeval tv = { .tv_sec = RECV_TIMEOUT_S };
     struct collect c = { 0 };
     unsigned char *buf = NULL;

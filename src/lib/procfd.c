@@ -160,7 +160,7 @@ static int by_inode_pid_fd(const void *a, const void *b) {
     return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
-UDS_API int uds_procfd_scan(pid_t pid, struct uds_procfd_list *ret_list) {
+UDS_API int uds_procfd_list_get(pid_t pid, struct uds_procfd_list *ret_list) {
     struct scan s = { 0 };
     DIR *proc = NULL;
     int proc_fd;
@@ -219,15 +219,15 @@ fail:
     return -1;
 }
 
-UDS_API void uds_procfd_done(struct uds_procfd_list *list) {
+UDS_API void uds_procfd_list_done(struct uds_procfd_list *list) {
     if (!list)
         return;
     free(list->entries);
     *list = (struct uds_procfd_list) { 0 };
 }
 
-UDS_API size_t uds_procfd_find(const struct uds_procfd_list *list, ino_t inode,
-                               const struct uds_procfd **ret_first) {
+UDS_API size_t uds_procfd_list_find(const struct uds_procfd_list *list, ino_t inode,
+                                    const struct uds_procfd **ret_first) {
     size_t lo = 0, hi, count = 0;
 
     if (ret_first)

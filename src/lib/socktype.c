@@ -28,7 +28,7 @@ UDS_API const char *uds_socket_type_name(enum uds_socket_type type) {
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (types[i].type == type)
             return types[i].name;
-    return NULL;
+    return "unknown";
 }
 
 UDS_API int uds_socket_type_parse(const char *name, enum uds_socket_type *ret_type) {

@@ -457,7 +457,7 @@ static void dump_listener_shows_path_backlog_and_pending_clients(void **state) {
     int lfd = tu_bind_unix(path, SOCK_STREAM, 5);
     int c1 = tu_connect_unix(path), c2 = tu_connect_unix(path);
 
-    assert_int_equal(uds_socklist_dump(&l), 0);
+    assert_int_equal(uds_socklist_get(&l), 0);
     const struct uds_sockinfo *s = must_find(&l, lfd);
     assert_int_equal(s->type, UDS_STREAM);
     assert_int_equal(s->state, UDS_SOCK_LISTENING);
@@ -495,7 +495,7 @@ static void dump_listener_shows_path_backlog_and_pending_clients(void **state) {
      * name each other. */
     int a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     assert_true(a >= 0);
-    assert_int_equal(uds_socklist_dump(&l), 0);
+    assert_int_equal(uds_socklist_get(&l), 0);
     s = must_find(&l, lfd);
     assert_int_equal(s->recv_q, 1);
     const struct uds_sockinfo *srv = must_find(&l, a);
@@ -522,7 +522,7 @@ static void dump_socketpair_shows_peers_and_queued_bytes(void **state) {
     assert_int_equal(send(sv[0], data, sizeof(data), MSG_NOSIGNAL), (ssize_t) sizeof(data));
     assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
 
-    assert_int_equal(uds_socklist_dump(&l), 0);
+    assert_int_equal(uds_socklist_get(&l), 0);
     const struct uds_sockinfo *a = must_find(&l, sv[0]), *b = must_find(&l, sv[1]);
     assert_int_equal(a->peer_inode, tu_fd_inode(sv[1]));
     assert_int_equal(b->peer_inode, tu_fd_inode(sv[0]));
@@ -557,7 +557,7 @@ static void dump_abstract_dgram_and_seqpacket_types(void **state) {
     tu_socketpair(SOCK_SEQPACKET, sv);
     q = sv[0];
 
-    assert_int_equal(uds_socklist_dump(&l), 0);
+    assert_int_equal(uds_socklist_get(&l), 0);
     const struct uds_sockinfo *s = must_find(&l, d);
     assert_int_equal(s->type, UDS_DGRAM);
     assert_int_equal(s->state, UDS_SOCK_UNCONNECTED);
@@ -601,7 +601,7 @@ static void dump_sees_every_socket_that_proc_net_unix_lists(void **state) {
     assert_non_null(after);
     tu_socketpair(SOCK_DGRAM, sv);
     size_t nb = proc_net_unix(before, MAX);
-    assert_int_equal(uds_socklist_dump(&l), 0);
+    assert_int_equal(uds_socklist_get(&l), 0);
     size_t na = proc_net_unix(after, MAX);
     assert_true(nb >= 2);
     /* Other processes open and close sockets meanwhile: every socket that existed both
@@ -627,7 +627,7 @@ static void dump_sees_every_socket_that_proc_net_unix_lists(void **state) {
 static void find_unknown_inode_is_enoent(void **state) {
     struct uds_socklist l = { 0 };
     (void) state;
-    assert_int_equal(uds_socklist_dump(&l), 0);
+    assert_int_equal(uds_socklist_get(&l), 0);
     errno = 0;
     assert_null(uds_socklist_find(&l, (ino_t) -1));
     assert_int_equal(errno, ENOENT);
@@ -640,7 +640,7 @@ static void find_unknown_inode_is_enoent(void **state) {
 }
 
 static const struct uds_sockinfo *dump_one(struct uds_socklist *l, int fd) {
-    assert_int_equal(uds_socklist_dump(l), 0);
+    assert_int_equal(uds_socklist_get(l), 0);
     return must_find(l, fd);
 }
 
@@ -686,7 +686,7 @@ static int dump_shows_root_socket(void *arg) {
     const struct root_socket *want = arg;
     struct uds_socklist l = { 0 };
 
-    if (uds_socklist_dump(&l) < 0)
+    if (uds_socklist_get(&l) < 0)
         return 1;
     const struct uds_sockinfo *s = uds_socklist_find(&l, want->ino);
     if (!s || strcmp(s->name, want->path) != 0 || s->uid != 0)

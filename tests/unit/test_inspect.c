@@ -92,7 +92,7 @@ static bool spawn(struct fixture *f, int (*fn)(struct fixture *f), int *ret_stat
 static const struct uds_sockinfo *dumped(struct uds_socklist *l, int fd) {
     const struct uds_sockinfo *s;
 
-    assert_int_equal(uds_socklist_dump(l), 0);
+    assert_int_equal(uds_socklist_get(l), 0);
     s = uds_socklist_find(l, tu_fd_inode(fd));
     assert_non_null(s);
     return s;
@@ -100,7 +100,7 @@ static const struct uds_sockinfo *dumped(struct uds_socklist *l, int fd) {
 
 /* The socket of the dump bound to name (a path as the kernel keeps it). */
 static const struct uds_sockinfo *dumped_by_name(struct uds_socklist *l, const char *name) {
-    assert_int_equal(uds_socklist_dump(l), 0);
+    assert_int_equal(uds_socklist_get(l), 0);
     for (size_t i = 0; i < l->n; i++)
         if (l->socks[i].name_kind == UDS_ADDR_PATH && strcmp(l->socks[i].name, name) == 0)
             return &l->socks[i];
@@ -113,10 +113,10 @@ static void where(const struct uds_sockinfo *s, struct uds_sockwhere *w) {
     const struct uds_procfd *p;
     size_t n;
 
-    assert_int_equal(uds_procfd_scan(0, &procs), 0);
-    n = uds_procfd_find(&procs, s->inode, &p);
+    assert_int_equal(uds_procfd_list_get(0, &procs), 0);
+    n = uds_procfd_list_find(&procs, s->inode, &p);
     assert_int_equal(uds_sockinfo_where(s, p, n, w), 0);
-    uds_procfd_done(&procs);
+    uds_procfd_list_done(&procs);
 }
 
 /* ---- memory ---------------------------------------------------------------------------- */
@@ -445,15 +445,15 @@ static void identify_a_udskit_listener_by_its_lock_and_an_unknown_one(void **sta
 
     assert_true(uds_listen(tu_path(f->real, "u.sock"), NULL, &lis, NULL) >= 0);
     plain = tu_bind_unix(tu_path(f->real, "plain.sock"), SOCK_STREAM, 4);
-    assert_int_equal(uds_procfd_scan(0, &procs), 0);
-    n = uds_procfd_find(&procs, tu_fd_inode(lis.fd), &p);
+    assert_int_equal(uds_procfd_list_get(0, &procs), 0);
+    n = uds_procfd_list_find(&procs, tu_fd_inode(lis.fd), &p);
     identify(tu_path(f->real, "u.sock"), p, n, &id);
     assert_int_equal(id.kind, UDS_SERVER_UDSKIT);
     assert_int_equal(id.pid, getpid());
-    n = uds_procfd_find(&procs, tu_fd_inode(plain), &p);
+    n = uds_procfd_list_find(&procs, tu_fd_inode(plain), &p);
     identify(tu_path(f->real, "plain.sock"), p, n, &id);
     assert_int_equal(id.kind, UDS_SERVER_UNKNOWN);
-    uds_procfd_done(&procs);
+    uds_procfd_list_done(&procs);
     close(plain);
     assert_int_equal(unlink(tu_path(f->real, "plain.sock")), 0);
     assert_int_equal(uds_unlisten(&lis), 0);

@@ -89,26 +89,26 @@ static void scan_finds_own_socket_fds_with_pid_and_command(void **state) {
     comm_of_self(comm, sizeof(comm));
     tu_socketpair(SOCK_STREAM, sv);
 
-    assert_int_equal(uds_procfd_scan(0, &l), 0);
-    assert_int_equal(uds_procfd_find(&l, tu_fd_inode(sv[1]), &e), 1);
+    assert_int_equal(uds_procfd_list_get(0, &l), 0);
+    assert_int_equal(uds_procfd_list_find(&l, tu_fd_inode(sv[1]), &e), 1);
     assert_int_equal(e->pid, getpid());
     assert_int_equal(e->fd, sv[1]);
     assert_string_equal(e->command, comm);
     assert_int_equal(e->inode, tu_fd_inode(sv[1]));
     for (size_t i = 1; i < l.n; i++)
         assert_true(l.entries[i - 1].inode <= l.entries[i].inode);
-    uds_procfd_done(&l);
+    uds_procfd_list_done(&l);
     assert_null(l.entries);
-    uds_procfd_done(&l);
-    uds_procfd_done(NULL);
+    uds_procfd_list_done(&l);
+    uds_procfd_list_done(NULL);
 
     /* The same for one pid only. */
-    assert_int_equal(uds_procfd_scan(getpid(), &l), 0);
-    assert_int_equal(uds_procfd_find(&l, tu_fd_inode(sv[0]), &e), 1);
+    assert_int_equal(uds_procfd_list_get(getpid(), &l), 0);
+    assert_int_equal(uds_procfd_list_find(&l, tu_fd_inode(sv[0]), &e), 1);
     assert_int_equal(e->fd, sv[0]);
     for (size_t i = 0; i < l.n; i++)
         assert_int_equal(l.entries[i].pid, getpid());
-    uds_procfd_done(&l);
+    uds_procfd_list_done(&l);
     tu_close_pair(sv);
 }
 
@@ -131,8 +131,8 @@ static void find_returns_every_process_that_holds_a_socket(void **state) {
     shared_fd = sv[0];
     spawn(f, child_keeps_fds);
 
-    assert_int_equal(uds_procfd_scan(0, &l), 0);
-    size_t n = uds_procfd_find(&l, tu_fd_inode(sv[0]), &e);
+    assert_int_equal(uds_procfd_list_get(0, &l), 0);
+    size_t n = uds_procfd_list_find(&l, tu_fd_inode(sv[0]), &e);
     /* parent: sv[0]; child: sv[0] (inherited) and 100 */
     assert_int_equal(n, 3);
     size_t child_entries = 0;
@@ -145,9 +145,9 @@ static void find_returns_every_process_that_holds_a_socket(void **state) {
         }
     }
     assert_int_equal(child_entries, 2);
-    assert_int_equal(uds_procfd_find(&l, (ino_t) -1, &e), 0);
+    assert_int_equal(uds_procfd_list_find(&l, (ino_t) -1, &e), 0);
     assert_null(e);
-    uds_procfd_done(&l);
+    uds_procfd_list_done(&l);
     tu_close_pair(sv);
 }
 
@@ -174,8 +174,8 @@ static void scan_survives_processes_exiting_mid_scan(void **state) {
     spawn(f, child_churns);
     for (int i = 0; i < 50; i++) {
         struct uds_procfd_list l = { 0 };
-        assert_int_equal(uds_procfd_scan(0, &l), 0);
-        uds_procfd_done(&l);
+        assert_int_equal(uds_procfd_list_get(0, &l), 0);
+        uds_procfd_list_done(&l);
     }
 }
 
@@ -191,18 +191,18 @@ static int scan_sees_only_own_sockets(void *arg) {
     close(sv[1]);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mine) < 0)
         return 1;
-    if (uds_procfd_scan(0, &l) < 0)
+    if (uds_procfd_list_get(0, &l) < 0)
         return 2;
     /* The parent (root) may not be read; our own sockets may. */
     if (l.n_denied == 0)
         return 3;
-    if (uds_procfd_find(&l, root_ino, NULL) != 0)
+    if (uds_procfd_list_find(&l, root_ino, NULL) != 0)
         return 4;
-    if (uds_procfd_find(&l, tu_fd_inode(mine[0]), NULL) != 1)
+    if (uds_procfd_list_find(&l, tu_fd_inode(mine[0]), NULL) != 1)
         return 5;
-    uds_procfd_done(&l);
+    uds_procfd_list_done(&l);
     errno = 0;
-    if (uds_procfd_scan(getppid(), &l) != -1 || errno != EACCES)
+    if (uds_procfd_list_get(getppid(), &l) != -1 || errno != EACCES)
         return 6;
     return 0;
 }
@@ -225,11 +225,11 @@ static void scan_of_a_missing_pid_is_enoent(void **state) {
         _exit(0);
     assert_int_equal(tu_wait_child(pid), 0);
     errno = 0;
-    assert_int_equal(uds_procfd_scan(pid, &l), -1);
+    assert_int_equal(uds_procfd_list_get(pid, &l), -1);
     assert_int_equal(errno, ENOENT);
     assert_int_equal(l.n, 7);   /* untouched on failure */
     errno = 0;
-    assert_int_equal(uds_procfd_scan(-1, &l), -1);
+    assert_int_equal(uds_procfd_list_get(-1, &l), -1);
     assert_int_equal(errno, EINVAL);
 }
 
@@ -259,7 +259,7 @@ static void resolve_relative_name_through_the_holders_cwd(void **state) {
     spawn(f, child_binds_relative_name);
     assert_int_equal(lstat(path, &st), 0);
 
-    assert_int_equal(uds_socklist_dump(&sl), 0);
+    assert_int_equal(uds_socklist_get(&sl), 0);
     const struct uds_sockinfo *s = find_named(&sl, "./rel.sock", st.st_ino);
     assert_non_null(s);
     assert_int_equal(uds_sockinfo_resolve(s, f->child, buf, sizeof(buf)), 1);
