@@ -14,7 +14,12 @@
  *  - every fd the library opens is O_CLOEXEC, every send uses MSG_NOSIGNAL;
  *  - out-parameters are named ret_* and are written only on success;
  *  - option structs are passed as const pointers; NULL or an all-zero struct means
- *    "defaults", and new fields are only ever appended;
+ *    "defaults": set them with designated initialisers (or = { 0 }) so that a field you
+ *    do not name takes its default;
+ *  - structs in caller storage (options, struct uds_listener, the records filled for
+ *    you) carry no size or version field: a later version may add fields to them, so a
+ *    program is built against the header of the library it runs with (until 1.0 no
+ *    binary compatibility is kept across versions when a struct grows);
  *  - names: uds_X_new()/uds_X_free() make and free a heap object (free takes NULL);
  *    uds_X_get() fills a struct X in caller storage (a list, a record), and uds_X_done(),
  *    for one that holds memory or fds, releases it (takes NULL, leaves the struct empty); uds_E_name() is the text of a
