@@ -302,8 +302,7 @@ UDS_API int uds_listener_reached_by(const struct uds_listener *listener,
  * wait (a proxy connecting each client to its target). The destination is a Unix socket
  * (a path, one longer than sun_path reached through its directory, an abstract name) or
  * tcp:, whose addresses are tried in turn. A Unix server whose backlog is full is there
- * but busy: that is waited out, trying again after 1, 2, 4... up to 100 ms, until the
- * timeout. A TCP socket gets TCP_NODELAY: what a caller writes should leave at once.
+ * but busy: that is waited out until the timeout. A TCP socket gets TCP_NODELAY.
  * ------------------------------------------------------------------------------------- */
 
 struct uds_loop;     /* the event loop, below */
@@ -545,37 +544,15 @@ UDS_API int uds_notify(const char *state);
  *   'I', then the payload bytes                                   no fds
  *   'M', then the payload length, 8 bytes big-endian              fds: memfd [, release]
  *
- * Sender. Buffers come from a pool and are reused. A pooled buffer is sealed F_SEAL_SHRINK,
- * F_SEAL_GROW, F_SEAL_FUTURE_WRITE and F_SEAL_SEAL when it is created: from then on nobody
- * can resize it, nor write it through a new fd or mapping, while the sender's own writable
- * mapping (made before the seal) keeps working for the next message. The receiver gets a
- * read-only fd to it. With each pooled message goes the write end of a new pipe, the
- * release token: the receiver closes it when done with the message (the kernel does when
- * the receiver exits, or when the connection closes with the message unread), and the pool
- * reuses that buffer only once the pipe's read end reports POLLHUP. No acknowledgement
- * travels on the stream. When every pooled buffer is still held by the receiver (after
- * waiting up to wait_ms for one), the message goes in a one-off memfd sealed F_SEAL_WRITE
- * instead: the pool never fails for want of a buffer, and a receiver that holds messages
- * cannot deadlock its sender. So does every message on a kernel without
- * F_SEAL_FUTURE_WRITE (before Linux 5.1). A receiver that forks while it holds a message
- * keeps that buffer in flight until the child closes its copy of the token (or execs).
- *
- * Receiver. It takes a memfd only when F_GET_SEALS has F_SEAL_SHRINK and F_SEAL_GROW, and
- * F_SEAL_WRITE or F_SEAL_FUTURE_WRITE, and fstat() then finds a regular file of at least
- * the announced length (the seals are checked first, so the size cannot drop after the
- * check); only then does it map it, read-only and MAP_SHARED. An unsealed or shrinkable
- * memfd is refused: its sender could truncate it and the receiver would die of SIGBUS on
- * its next read. Every refusal is EPROTO, with every fd that came closed. A receiver cache
- * keeps the mappings of pooled buffers (known by inode) from one message to the next: a
- * fresh mapping costs a page fault per few pages, more than the copy it saves.
- *
- * Trust. A pooled buffer (F_SEAL_FUTURE_WRITE) can still be changed by its sender while the
- * receiver reads it: a hostile sender can make the bytes inconsistent, never fault the
- * receiver. A receiver that parses an untrusted peer's data in place asks for
- * UDS_MEMFD_RECV_IMMUTABLE (only F_SEAL_WRITE: the bytes can no longer change), and its
- * peer sends with UDS_MEMFD_POOL_IMMUTABLE (a fresh memfd per message, slower). A receiver
- * may also keep a pooled buffer's fd and read what is written into it later, so a pool
- * serves one connection: it binds to the first socket it sends a pooled buffer on.
+ * What each side may rely on. The sender: a pool never fails for want of a buffer (a
+ * one-off memfd stands in), and a receiver that holds messages cannot deadlock it; a pool
+ * serves one connection, the first socket it sends a pooled buffer on. The receiver: a
+ * memfd it accepts is sealed so that it can neither shrink nor grow, so reading it never
+ * faults; any other is refused with EPROTO and every fd that came is closed. The bytes of
+ * a pooled buffer can still be changed by its sender while they are read: a receiver that
+ * parses an untrusted peer's data in place asks for UDS_MEMFD_RECV_IMMUTABLE, and its peer
+ * sends with UDS_MEMFD_POOL_IMMUTABLE. The seals, the release token and the receiver's
+ * cache are described in udskit.3 (Large messages over memfds).
  * ------------------------------------------------------------------------------------- */
 
 #define UDS_MEMFD_DEFAULT_THRESHOLD (256u << 10)    /* 256 KiB */
@@ -733,15 +710,12 @@ UDS_API bool uds_allow_is_set(const struct uds_allow *allow);
 
 /* Send buf as a reply to the datagram that came from to/to_len (the msg_name and
  * msg_namelen recvmsg() filled in) on fd, whose sender's SCM_CREDENTIALS (SO_PASSCRED) are
- * in sender (pid, uid and gid are read). A plain sendto() to that address would resolve
- * the sender's path again at reply time, and the sender may have replaced it by then with a
- * symlink to another socket, or a directory on the way with a symlink elsewhere, and so
- * have us deliver its bytes, with our credentials, to a socket it cannot reach itself.
- * Instead:
- *  - a path is opened with O_PATH|O_NOFOLLOW and answered only when it is a socket (not a
- *    symlink) whose owner is sender->uid, through /proc/self/fd/N of that open file, so the
- *    datagram reaches exactly the inode that was checked (needs /proc mounted). A relative
- *    path is taken from the caller's working directory, as sendto() would;
+ * in sender (pid, uid and gid are read), without the race a plain sendto() has (udskit.3,
+ * Datagram replies):
+ *  - a path is answered only when it is a socket (not a symlink) whose owner is
+ *    sender->uid, and the datagram reaches exactly the file that was checked (needs /proc
+ *    mounted). A relative path is taken from the caller's working directory, as sendto()
+ *    would;
  *  - an abstract name has no owner to check, and may have been taken over by another socket
  *    once the sender closed its own: the reply carries SCM_CREDENTIALS with the caller's
  *    pid and the sender's uid/gid, so a recipient that checks credentials sees the sender's
@@ -845,16 +819,12 @@ struct uds_server_callbacks {
     void (*on_accept_error)(int error, void *data);
     /* Message mode, when set: one call per whole message, on_data unused. On stream the
      * bytes are decoded as frames (see Messages), or as lines with UDS_SERVER_LINES; on
-     * seqpacket each packet is a message. msg is valid during the call only: a message
-     * that arrived within one read points into the read buffer (no copy); one split across
-     * reads is assembled in a buffer that grows as its bytes arrive (never reserved from
-     * the length a header announces) and is freed after the call. A length over
+     * seqpacket each packet is a message. msg is valid during the call only, and memory
+     * follows the bytes that arrived, never the length a header announces. A length over
      * max_message closes the connection with EMSGSIZE; a stream ending inside a frame
      * closes it with EPROTO (on_eof is not called), while a last line without its newline
      * is delivered as a message before on_eof; either way replies already queued are
-     * flushed first. Small replies sent while more messages of the same read wait are sent
-     * together after the last of them (one send, not one each); order is always kept.
-     * Output stays bounded whatever the input: once the replies queued pass max_outbuf
+     * flushed first. Replies keep the order of the messages. Output stays bounded whatever the input: once the replies queued pass max_outbuf
      * and the socket takes no more, the messages still unread in that read are held back
      * (nothing is lost) until the peer has taken its replies. */
     void (*on_message)(struct uds_conn *conn, const void *msg, size_t len, void *data);
@@ -889,8 +859,8 @@ struct uds_server_opts {
 
 /* A server over listener (taken over: the server unlistens it when it stops or is freed):
  * a Unix stream or seqpacket listener, or a TCP one (uds_listen_tcp(),
- * uds_listener_adopt_tcp()). A TCP client gets TCP_NODELAY (replies leave in one send
- * already; Nagle would only delay them) and has no credentials: see uds_conn_peer().
+ * uds_listener_adopt_tcp()). A TCP client gets TCP_NODELAY and has no credentials: see
+ * uds_conn_peer().
  * loop: NULL makes the server its own loop (see uds_server_fd()).
  * On failure the listener is left to the caller. */
 UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
@@ -970,15 +940,10 @@ UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
  * are written to the other, both ways at once; an end of input on one side is passed on
  * (shutdown(SHUT_WR) on a socket), and the relay ends once both directions have ended. Each
  * direction holds at most buffer_size bytes: a side that does not read makes the relay stop
- * reading its peer (backpressure), so memory stays flat. While a direction carries bulk
- * data it moves through a pipe with splice(), never copied into user space; small messages
- * go through a buffer (one read() takes a whole queue of them), and the writes gathered in
- * one loop wakeup go to the kernel together in one io_uring submission where the kernel
- * allows io_uring (else one send() each), so that a server on the same CPU is woken once for
- * all of them. splice() into a socket cannot take MSG_NOSIGNAL, so the relay splices only
- * while SIGPIPE is ignored (signal(SIGPIPE, SIG_IGN)) and copies otherwise. Buffers and
- * pipes are taken from pools shared by a group when bytes are in flight and given back when
- * they are not: an idle relay holds its fds and nothing else.
+ * reading its peer (backpressure), so memory stays flat, and an idle relay holds its fds and
+ * nothing else. Bulk data is spliced only while SIGPIPE is ignored (signal(SIGPIPE,
+ * SIG_IGN)), and copied otherwise. How the bytes move (splice(), writes batched through
+ * io_uring, the group's pools) is described in udskit.3 (Relay).
  *
  * A side is a connected socket (stream, seqpacket or dgram: a seqpacket or dgram socket
  * keeps message boundaries, each read of the other side becoming one message), or for side
@@ -993,8 +958,8 @@ struct uds_relay;
 /* For a group (uds_relay_opts.flags). */
 enum uds_relay_flags {
     UDS_RELAY_NO_SPLICE = 1u << 0,  /* always copy through a buffer */
-    UDS_RELAY_NO_BATCH = 1u << 1,   /* send each write at once, not the writes of one loop
-                                     * wakeup together in one io_uring submission */
+    UDS_RELAY_NO_BATCH = 1u << 1,   /* send each write at once, never batched with the
+                                     * others of the same loop wakeup */
 };
 
 struct uds_relay_opts {
@@ -1040,7 +1005,7 @@ struct uds_relay_info {
 typedef void uds_relay_close_fn(struct uds_relay *relay, const struct uds_relay_info *info,
                                 void *data);
 
-/* Relays that share a loop, options and pools of buffers and pipes. The loop must outlive
+/* Relays that share a loop, options, buffers and pipes. The loop must outlive
  * the group. Errors: EINVAL (bad options); ENOMEM. */
 UDS_API struct uds_relay_group *uds_relay_group_new(struct uds_loop *loop,
                                                     const struct uds_relay_opts *opts);
@@ -1103,13 +1068,11 @@ struct uds_relay_args {
  * - taken over: made non-blocking and closed when the relay ends; fd_a_out, if it is not
  *   fd_a_in, as soon as B's stream has ended and been written to it (shut down for
  *   writing if it is a socket), so that its reader sees the end at once.
- * - borrowed (stdin and stdout, say): never closed, shut down or made non-blocking. The
- *   relay reads and writes a pipe, FIFO or terminal through a description of its own
- *   (opened again through /proc/self/fd/N, non-blocking), a socket with MSG_DONTWAIT, a
- *   regular file as it is; where the kernel refuses to open it again, it sets O_NONBLOCK on
- *   the caller's description and clears it when the relay ends (not if the process is
- *   killed first). Its own descriptions are closed when B's stream has ended: the reader
- *   of a pipe sees the end once the caller closes its fd as well.
+ * - borrowed (stdin and stdout, say): never closed or shut down, and left blocking or not
+ *   as they were, except where the kernel refuses to open a pipe, FIFO or terminal again:
+ *   then O_NONBLOCK is set on the caller's description while the relay lives (not cleared
+ *   if the process is killed first; see udskit.3). The reader of a pipe sees the end of
+ *   B's stream once the caller closes its fd as well.
  * A write to a pipe whose reader has left fails with EPIPE and raises no SIGPIPE. An error
  * writing to fd_a_out (EPIPE: whoever read it has left), or to a dgram B, ends the relay;
  * an EPIPE or ECONNRESET writing to a stream or seqpacket socket only ends that direction,
