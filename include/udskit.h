@@ -1235,8 +1235,9 @@ UDS_API size_t uds_procfd_list_find(const struct uds_procfd_list *list, ino_t in
 UDS_API int uds_sockinfo_resolve(const struct uds_sockinfo *sock, pid_t pid, char *buf,
                                  size_t size);
 
-/* When process pid started, in seconds since the epoch.
- * Errors: ENOENT no such process; EIO /proc says something unexpected. */
+/* When process pid started, in seconds since the epoch: with a pid read earlier, a later
+ * start means the pid was reused. Errors: EINVAL pid <= 0 or ret_time NULL; ENOENT no such
+ * process; EIO /proc says something unexpected. */
 UDS_API int uds_proc_start_time(pid_t pid, time_t *ret_time);
 
 /* Which process holds a flock() on the file at path (from /proc/locks): returns 1 and
