@@ -313,6 +313,34 @@ static int remove_stale(const char *path, const struct stat *seen) {
     return 0;
 }
 
+/* Make room at the path: nothing there, or a stale socket removed. A path that is not a
+ * socket (EEXIST) or a live listener (EADDRINUSE) is left as it is. */
+static int clear_path(const struct target *t, const struct params *p,
+                      struct uds_listen_info *info) {
+    const char *path = t->sa.sun_path;
+    struct stat st;
+    pid_t holder;
+    int r;
+
+    /* lstat before any probe: connect() to a regular file or a directory also answers
+     * ECONNREFUSED, so a probe alone would take a user's file for a stale socket. */
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISSOCK(st.st_mode))
+        return uds__fail(EEXIST);
+    r = probe(&t->sa, t->sa_len, p->sock_type, &holder);
+    if (r > 0) {
+        info->holder_pid = holder;
+        return uds__fail(EADDRINUSE);
+    }
+    if (r < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (remove_stale(path, &st) < 0)
+        return -1;
+    info->removed_stale = true;
+    return 0;
+}
+
 static int listen_path(const struct uds_addr *addr, const struct params *p,
                        struct uds_listener *l, struct uds_listen_info *info) {
     struct target t = { .dirfd = -1 };
@@ -320,7 +348,6 @@ static int listen_path(const struct uds_addr *addr, const struct params *p,
     const char *path;
     bool lock_created = false, recorded = false;
     int lock_fd = -1, fd = -1, r;
-    pid_t holder;
 
     if (target_open(addr, &t) < 0)
         return -1;
@@ -334,29 +361,8 @@ static int listen_path(const struct uds_addr *addr, const struct params *p,
         goto fail;
     }
 
-    /* lstat before any probe: connect() to a regular file or a directory also answers
-     * ECONNREFUSED, so a probe alone would take a user's file for a stale socket. */
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            errno = EEXIST;
-            goto fail;
-        }
-        r = probe(&t.sa, t.sa_len, p->sock_type, &holder);
-        if (r > 0) {
-            info->holder_pid = holder;
-            errno = EADDRINUSE;
-            goto fail;
-        }
-        if (r < 0 && errno != ENOENT)
-            goto fail;
-        if (r == 0) {
-            if (remove_stale(path, &st) < 0)
-                goto fail;
-            info->removed_stale = true;
-        }
-    } else if (errno != ENOENT) {
+    if (clear_path(&t, p, info) < 0)
         goto fail;
-    }
 
     fd = new_socket(p);
     if (fd < 0)
