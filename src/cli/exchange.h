@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exchange.h — what `uds connect` and `uds send` share (cmd_connect.c): stdin and stdout,
+ * or one message, relayed to a connected socket by the library's relay.
+ */
+#ifndef UDS_CLI_EXCHANGE_H
+#define UDS_CLI_EXCHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <udskit.h>
+
+/* What `uds connect` and `uds send` hand to the library's relay: stdin and stdout (or one
+ * message given whole) on one side, the connected socket on the other. */
+struct cli_exchange {
+    int sock;               /* connected; taken over (closed when done) */
+    enum uds_socket_type type;
+    const char *address;    /* for messages */
+    const void *message;    /* non-NULL: send this instead of reading stdin (on seqpacket
+                             * and dgram one message, even an empty one) */
+    size_t message_len;
+    int fd_to_pass;         /* -1, or passed (SCM_RIGHTS) with the first bytes sent; with no
+                             * input at all, with a single NUL byte */
+    uint64_t deadline_ms;   /* cli_now_ms() deadline for the whole exchange, 0 = none */
+    int timeout_ms;         /* the --timeout behind deadline_ms, for the message */
+    int linger_ms;          /* dgram: after the input ends, wait up to this long (since the
+                             * last reply) for more replies; 0 = no limit */
+    size_t max_replies;     /* dgram: stop after this many replies; 0 = once every message
+                             * sent has had a reply (or linger_ms passed) */
+};
+
+/* Before connecting: a closed stdin or stdout becomes /dev/null (as a closed stdin always
+ * read as empty), so that the socket cannot take its number. */
+void cli_exchange_hold_stdio(void);
+/* Run the exchange on a uds_loop until the relay ends: at the end of the input the socket
+ * is shut down for writing, and output goes on until the server closes (dgram: until the
+ * replies are in). Returns an exit code; prints the message for a failure. */
+int cli_exchange_run(const struct cli_exchange *x);
+
+#endif
