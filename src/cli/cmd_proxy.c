@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,9 +68,8 @@ struct proxy {
     size_t n_conns;
     bool at_limit;                  /* --max-conns connections: the server is paused */
     /* stop */
-    unsigned signals;
+    struct cli_stop stop;
     bool stopping;
-    bool cut_off;
     bool done;                      /* the loop is to return */
     uint64_t drain_timer;
     /* rate limits */
@@ -752,48 +750,28 @@ static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *dat
     stop_loop(px);
 }
 
-static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data) {
+static size_t stop_count(void *data) {
+    return ((struct proxy *) data)->n_conns;
+}
+
+static void stop_drain(void *data) {
     struct proxy *px = data;
-    struct signalfd_siginfo si;
 
-    (void) events;
-    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        const char *name = cli_signal_name(si.ssi_signo);
-        struct cli_kv kv[] = {
-            CLI_KV_STR("signal", name),
-            CLI_KV_NUM("connections", px->n_conns),
-        };
-        char dur[32];
+    px->stopping = true;
+    /* The listener closes (its socket file removed, if it made it) and clients in its
+     * backlog get a reset. The server holds no connection, each having left it at
+     * once: a graceful stop would only accept the backlog, not relayed when stopping. */
+    uds_server_stop(px->server, false);
+    if (px->n_conns == 0)
+        stop_loop(px);
+    else if (uds_loop_timer_add(px->loop, (uint64_t) px->args->common.drain_ms,
+                                on_drain_timeout, px, &px->drain_timer) < 0)
+        on_drain_timeout(px->loop, 0, px);
+}
 
-        px->signals++;
-        if (px->signals > 1) {
-            cli_log(CLI_LOG_INFO, "stopping_now", px->listen_text, kv, 2, "%s: %s again: "
-                    "stopping now, closing %zu connection%s", px->listen_text, name,
-                    px->n_conns, px->n_conns == 1 ? "" : "s");
-            if (px->n_conns > 0)
-                px->cut_off = true;
-            close_all(px);
-            stop_loop(px);
-            continue;
-        }
-        cli_notify("STOPPING=1");
-        cli_log(CLI_LOG_INFO, "stopping", px->listen_text, kv, 2, "%s: stopping on %s: no new "
-                "clients, finishing %zu connection%s (up to %s; a second signal stops at "
-                "once)", px->listen_text, name, px->n_conns, px->n_conns == 1 ? "" : "s",
-                cli_format_duration(px->args->common.drain_ms, dur, sizeof(dur)));
-        px->stopping = true;
-        /* The listener closes (its socket file removed, if it made it) and clients in its
-         * backlog get a reset. The server holds no connection, each having left it at
-         * once: a graceful stop would only accept the backlog, not relayed when stopping. */
-        uds_server_stop(px->server, false);
-        if (px->n_conns == 0) {
-            stop_loop(px);
-            continue;
-        }
-        if (uds_loop_timer_add(loop, (uint64_t) px->args->common.drain_ms, on_drain_timeout,
-                               px, &px->drain_timer) < 0)
-            on_drain_timeout(loop, 0, px);
-    }
+static void stop_now(void *data) {
+    close_all(data);
+    stop_loop(data);
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -973,13 +951,17 @@ static int run(struct proxy *px, int sigfd) {
     if (!px->relays)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     px->server = uds_server_new(px->loop, &px->listener, &sopts, &cbs, px);
-    if (!px->server || uds_loop_add(px->loop, sigfd, UDS_EV_READ, on_signal, px) < 0)
+    px->stop = (struct cli_stop) {
+        .address = px->listen_text, .drain_ms = a->common.drain_ms, .count = stop_count,
+        .drain = stop_drain, .now = stop_now, .data = px,
+    };
+    if (!px->server || cli_stop_watch(&px->stop, px->loop, sigfd) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     announce_ready(px);
     if (run_loop(px) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     cli_log(CLI_LOG_INFO, "stopped", px->listen_text, NULL, 0, "%s: stopped", px->listen_text);
-    return px->cut_off ? CLI_EXIT_FAILURE : EX_OK;
+    return px->stop.cut_off ? CLI_EXIT_FAILURE : EX_OK;
 }
 
 /* Everything up to the loop; returns CLI_CONTINUE, or the exit code. */

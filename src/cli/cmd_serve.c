@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -56,9 +55,8 @@ struct serve {
     struct uds_loop *loop;          /* the server's loop, or our own (dgram, -- PROGRAM) */
     bool own_loop;                  /* loop is ours to free */
     char *dgram_buf;
-    unsigned signals;               /* stop signals received */
+    struct cli_stop stop;           /* signals received, and whether one cut clients off */
     bool ran;                       /* the loop ran until a stop */
-    bool cut_off;                   /* a second signal closed connections in flight */
     struct cli_accept_errors accept_errors;
     struct uds_uid_counter *uids;   /* --max-conns-per-uid: clients (programs) per uid */
     bool at_limit;                  /* -- PROGRAM: --max-conns programs are running */
@@ -209,7 +207,7 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
                  NULL);
         return;
     }
-    if (error == ETIMEDOUT && sv->signals > 0) {
+    if (error == ETIMEDOUT && sv->stop.signals > 0) {
         /* The drain timeout (or an idle one during the drain): reported once, in sum. */
         sv->drain_cut++;
         sv->drain_unsent += uds_conn_queued(conn);
@@ -386,7 +384,7 @@ static void stop_exec(struct serve *sv, const char *name) {
     };
     char dur[32];
 
-    if (sv->signals == 1) {
+    if (sv->stop.signals == 1) {
         cli_notify("STOPPING=1");
         sv->stopping = true;
         /* Not graceful for the backlog: a client still queued would only get a program
@@ -414,7 +412,7 @@ static void stop_exec(struct serve *sv, const char *name) {
         uds_loop_stop(sv->loop);
         return;
     }
-    sv->cut_off = true;
+    sv->stop.cut_off = true;
     kill_children(sv);
 }
 
@@ -554,58 +552,50 @@ static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *da
 
 /* ---- signals --------------------------------------------------------------------------- */
 
-static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data) {
+static void on_child(void *data) {
+    reap_children(data);
+}
+
+static void on_stop_exec(struct cli_stop *stop, const char *name, void *data) {
+    (void) stop;
+    /* signalfd hands out the lowest signal number first: SIGTERM before a SIGCHLD that
+     * came first. Reap now, so the count is of programs still alive. */
+    reap_children(data);
+    stop_exec(data, name);
+}
+
+static size_t stop_count(void *data) {
+    return uds_server_conn_count(((struct serve *) data)->server);
+}
+
+static void stop_drain(void *data) {
     struct serve *sv = data;
-    struct signalfd_siginfo si;
 
-    (void) events;
-    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        if (si.ssi_signo == SIGCHLD) {
-            /* Signals coalesce: one SIGCHLD may stand for many children. */
-            reap_children(sv);
-            continue;
-        }
-        const char *name = cli_signal_name(si.ssi_signo);
-        size_t conns = sv->server ? uds_server_conn_count(sv->server) : 0;
-        struct cli_kv kv[] = {
-            CLI_KV_STR("signal", name),
-            CLI_KV_NUM("connections", conns),
-        };
+    if (sv->server)
+        uds_server_stop(sv->server, true);
+    else
+        uds_loop_stop(sv->loop);
+}
 
-        sv->signals++;
-        if (sv->exec) {
-            /* signalfd hands out the lowest signal number first: SIGTERM before a SIGCHLD
-             * that came first. Reap now, so the count below is of programs still alive. */
-            reap_children(sv);
-            stop_exec(sv, name);
-            continue;
-        }
-        if (sv->signals == 1) {
-            cli_notify("STOPPING=1");
-            if (!sv->server) {
-                cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 1, "%s: stopping on %s",
-                        sv->addr, name);
-                uds_loop_stop(loop);
-                continue;
-            }
-            char dur[32];
-            cli_log(CLI_LOG_INFO, "stopping", sv->addr, kv, 2, "%s: stopping on %s: no new "
-                    "clients, finishing %zu connection%s (up to %s; a second signal stops at "
-                    "once)", sv->addr, name, conns, conns == 1 ? "" : "s",
-                    cli_format_duration(sv->args->common.drain_ms, dur, sizeof(dur)));
-            uds_server_stop(sv->server, true);
-        } else {
-            cli_log(CLI_LOG_INFO, "stopping_now", sv->addr, kv, 2, "%s: %s again: stopping "
-                    "now, closing %zu connection%s", sv->addr, name, conns,
-                    conns == 1 ? "" : "s");
-            if (conns > 0)
-                sv->cut_off = true;
-            if (sv->server)
-                uds_server_stop(sv->server, false);
-            else
-                uds_loop_stop(loop);
-        }
-    }
+static void stop_at_once(void *data) {
+    struct serve *sv = data;
+
+    if (sv->server)
+        uds_server_stop(sv->server, false);
+    else
+        uds_loop_stop(sv->loop);
+}
+
+/* The stop signals on sigfd, once the server (if any) and the loop exist. */
+static int watch_stop(struct serve *sv, int sigfd) {
+    sv->stop = (struct cli_stop) {
+        .address = sv->addr, .drain_ms = sv->args->common.drain_ms,
+        .count = sv->server && !sv->exec ? stop_count : NULL,
+        .drain = stop_drain, .now = stop_at_once,
+        .on_stop = sv->exec ? on_stop_exec : NULL,
+        .on_child = on_child, .data = sv,
+    };
+    return cli_stop_watch(&sv->stop, sv->loop, sigfd);
 }
 
 /* ---- options --------------------------------------------------------------------------- */
@@ -767,7 +757,7 @@ static int run_dgram(struct serve *sv, int sigfd) {
     /* SCM_CREDENTIALS on every datagram: the sender's pid/uid/gid for logs and allow-lists. */
     if (setsockopt(sv->listener.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
         uds_loop_add(sv->loop, sv->listener.fd, UDS_EV_READ, on_datagram, sv) < 0 ||
-        uds_loop_add(sv->loop, sigfd, UDS_EV_READ, on_signal, sv) < 0)
+        watch_stop(sv, sigfd) < 0)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     announce_ready(sv);
     if (uds_loop_run(sv->loop) < 0)
@@ -818,14 +808,14 @@ static int run_server(struct serve *sv, int sigfd) {
     if (!sv->server)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     sv->loop = uds_server_loop(sv->server);
-    if (uds_loop_add(sv->loop, sigfd, UDS_EV_READ, on_signal, sv) < 0)
+    if (watch_stop(sv, sigfd) < 0)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     announce_ready(sv);
     if (uds_server_run(sv->server) < 0)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     sv->ran = true;
     log_drain_cut(sv);
-    return sv->cut_off ? CLI_EXIT_FAILURE : EX_OK;
+    return sv->stop.cut_off ? CLI_EXIT_FAILURE : EX_OK;
 }
 
 /* -- PROGRAM: the server only accepts and hands each connection to a new process; the loop is
@@ -848,13 +838,13 @@ static int run_exec(struct serve *sv, int sigfd) {
     if (!sv->loop)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     sv->server = uds_server_new(sv->loop, &sv->listener, &sopts, &cbs, sv);
-    if (!sv->server || uds_loop_add(sv->loop, sigfd, UDS_EV_READ, on_signal, sv) < 0)
+    if (!sv->server || watch_stop(sv, sigfd) < 0)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     announce_ready(sv);
     if (uds_loop_run(sv->loop) < 0)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     sv->ran = true;
-    return sv->cut_off ? CLI_EXIT_FAILURE : EX_OK;
+    return sv->stop.cut_off ? CLI_EXIT_FAILURE : EX_OK;
 }
 
 /* -- PROGRAM, found before the socket exists: a typo is a usage error, not a server that

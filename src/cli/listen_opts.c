@@ -441,23 +441,6 @@ void cli_warn_open_access(const struct cli_listen_opts *o, const char *text, boo
                 "--allow-uid/--allow-gid", text);
 }
 
-void cli_notify(const char *state) {
-    if (uds_notify(state) < 0)
-        cli_log(CLI_LOG_WARN, "notify", NULL, NULL, 0, "NOTIFY_SOCKET=%s: cannot send %s: %s",
-                getenv("NOTIFY_SOCKET"), state, strerror(errno));
-}
-
-void cli_signal_ready(const struct cli_listen_opts *o, const char *text) {
-    if (o->ready_fd >= 0) {
-        int fd = (int) o->ready_fd;
-        if (write(fd, "\n", 1) != 1)
-            cli_log(CLI_LOG_WARN, "ready_fd", text, NULL, 0, "--ready-fd %d: cannot write: %s",
-                    fd, strerror(errno));
-        (void) close(fd);   /* the close is the rest of the signal; nothing to retry */
-    }
-    cli_notify("READY=1");
-}
-
 void cli_log_accept_error(struct cli_accept_errors *errs, const char *text, int err) {
     uint64_t now = cli_now_ms();
 

@@ -133,12 +133,7 @@ int cli_nofile_before_raise(struct rlimit *ret_limit);
 /* The warning for an abstract listener (no file permissions) without an allow-list. */
 void cli_warn_open_access(const struct cli_listen_opts *opts, const char *text, bool abstract);
 
-/* Readiness, after the command's "listening on" line: a newline to --ready-fd (closed
- * then), and READY=1 to $NOTIFY_SOCKET. */
-void cli_signal_ready(const struct cli_listen_opts *opts, const char *text);
-
-/* state ("READY=1", "STOPPING=1") to $NOTIFY_SOCKET when set; a failure is logged. */
-void cli_notify(const char *state);
+/* Readiness (cli_signal_ready(), --ready-fd) is lifecycle.h's. */
 
 /* A failed accept(), logged at most once a second (under EMFILE every wakeup fails alike). */
 struct cli_accept_errors {
