@@ -38,6 +38,14 @@ static inline int uds__fail(int error) {
     return -1;
 }
 
+/* Whether gid is one of the n gids at list. */
+static inline bool uds__gid_listed(gid_t gid, const gid_t *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == gid)
+            return true;
+    return false;
+}
+
 /* Monotonic milliseconds. */
 uint64_t uds__now_ms(void);
 

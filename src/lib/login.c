@@ -90,12 +90,5 @@ UDS_API void uds_login_done(struct uds_login *login) {
 }
 
 UDS_API bool uds_login_in_group(const struct uds_login *login, gid_t gid) {
-    if (!login)
-        return false;
-    if (login->gid == gid)
-        return true;
-    for (size_t i = 0; i < login->n_groups; i++)
-        if (login->groups[i] == gid)
-            return true;
-    return false;
+    return login && (login->gid == gid || uds__gid_listed(gid, login->groups, login->n_groups));
 }

@@ -33,12 +33,7 @@ enum uds_file_kind uds_file_kind_of(mode_t mode) {
 }
 
 static bool in_group(gid_t gid, const struct uds_ids *who) {
-    if (who->gid == gid)
-        return true;
-    for (size_t i = 0; i < who->n_groups; i++)
-        if (who->groups[i] == gid)
-            return true;
-    return false;
+    return who->gid == gid || uds__gid_listed(gid, who->groups, who->n_groups);
 }
 
 int uds_perm_check(const struct uds_file *file, const struct uds_ids *who, int want,

@@ -131,10 +131,7 @@ UDS_API bool uds_allow_is_set(const struct uds_allow *allow) {
 }
 
 static bool has_gid(const struct uds_allow *allow, gid_t gid) {
-    for (size_t i = 0; i < allow->n_gids; i++)
-        if (allow->gids[i] == gid)
-            return true;
-    return false;
+    return uds__gid_listed(gid, allow->gids, allow->n_gids);
 }
 
 UDS_API bool uds_peer_allowed(const struct uds_peer *peer, const struct uds_allow *allow) {
