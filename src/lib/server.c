@@ -288,6 +288,26 @@ static void out_release(struct uds_conn *c) {
     c->out_head = c->out_tail = c->out_cap = 0;
 }
 
+/* Make *buf (*cap bytes) hold at least want bytes: twice as large, at least min, at most
+ * max (want <= max), so that a stream of small appends costs few copies. */
+static int grow(char **buf, size_t *cap, size_t want, size_t min, size_t max) {
+    if (want <= *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : min;
+    if (n < want)
+        n = want;
+    if (n < min)
+        n = min;
+    if (n > max)
+        n = max;
+    char *p = realloc(*buf, n);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
 static int out_append(struct uds_conn *c, const void *hdr, size_t hdr_len, const void *buf,
                       size_t len) {
     size_t need = hdr_len + len;
@@ -297,20 +317,10 @@ static int out_append(struct uds_conn *c, const void *hdr, size_t hdr_len, const
         c->out_tail -= c->out_head;
         c->out_head = 0;
     }
-    if (c->out_cap - c->out_tail < need) {
-        if (need > SIZE_MAX / 2 - c->out_tail)
-            return uds__fail(ENOMEM);
-        size_t cap = c->out_cap * 2;
-        if (cap < c->out_tail + need)
-            cap = c->out_tail + need;
-        if (cap < OUT_MIN_CAP)
-            cap = OUT_MIN_CAP;
-        char *p = realloc(c->out, cap);
-        if (!p)
-            return -1;
-        c->out = p;
-        c->out_cap = cap;
-    }
+    if (need > SIZE_MAX / 2 - c->out_tail)
+        return uds__fail(ENOMEM);
+    if (grow(&c->out, &c->out_cap, c->out_tail + need, OUT_MIN_CAP, SIZE_MAX) < 0)
+        return -1;
     if (hdr_len > 0)
         memcpy(c->out + c->out_tail, hdr, hdr_len);
     if (len > 0)
@@ -424,21 +434,7 @@ static void msg_release(struct uds_conn *c) {
 
 /* Room for n more bytes in c->msg, which never needs more than limit bytes in all. */
 static int msg_reserve(struct uds_conn *c, size_t n, size_t limit) {
-    size_t need = c->msg_have + n;
-
-    if (need <= c->msg_cap)
-        return 0;
-    size_t cap = c->msg_cap ? c->msg_cap * 2 : MSG_MIN_CAP;
-    if (cap < need)
-        cap = need;
-    if (cap > limit)
-        cap = limit;
-    char *p = realloc(c->msg, cap);
-    if (!p)
-        return -1;
-    c->msg = p;
-    c->msg_cap = cap;
-    return 0;
+    return grow(&c->msg, &c->msg_cap, c->msg_have + n, MSG_MIN_CAP, limit);
 }
 
 static bool msg_append(struct uds_conn *c, const void *data, size_t len, size_t limit) {
@@ -962,25 +958,24 @@ UDS_API void uds_server_stop(struct uds_server *s, bool graceful) {
 
 /* --- public ------------------------------------------------------------------------------ */
 
+/* A malloc'ed copy of n ids of size bytes each at ids; NULL for none (or ENOMEM). */
+static void *copy_ids(const void *ids, size_t n, size_t size) {
+    void *copy = ids && n > 0 ? malloc(n * size) : NULL;
+
+    if (copy)
+        memcpy(copy, ids, n * size);
+    return copy;
+}
+
 static int copy_allow(const struct uds_allow *from, struct uds_allow *to) {
     if (!from)
         return 0;
-    if (from->uids && from->n_uids > 0) {
-        uid_t *u = malloc(from->n_uids * sizeof(*u));
-        if (!u)
-            return -1;
-        memcpy(u, from->uids, from->n_uids * sizeof(*u));
-        to->uids = u;
-        to->n_uids = from->n_uids;
-    }
-    if (from->gids && from->n_gids > 0) {
-        gid_t *g = malloc(from->n_gids * sizeof(*g));
-        if (!g)
-            return -1;
-        memcpy(g, from->gids, from->n_gids * sizeof(*g));
-        to->gids = g;
-        to->n_gids = from->n_gids;
-    }
+    to->uids = copy_ids(from->uids, from->n_uids, sizeof(*from->uids));
+    to->gids = copy_ids(from->gids, from->n_gids, sizeof(*from->gids));
+    if ((from->uids && from->n_uids && !to->uids) || (from->gids && from->n_gids && !to->gids))
+        return -1;  /* ENOMEM; free_server() frees the copy that was made */
+    to->n_uids = to->uids ? from->n_uids : 0;
+    to->n_gids = to->gids ? from->n_gids : 0;
     return 0;
 }
 
