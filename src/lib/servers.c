@@ -269,66 +269,69 @@ static void add_setting(struct uds_server_ident *id, const char *key, const char
     s->line = line;
 }
 
+/* A configuration file read to its end, line by line: lines_next() until NULL. */
+struct lines {
+    FILE *f;            /* NULL: the file could not be opened, or is read */
+    char *line;
+    size_t cap;
+    unsigned n;         /* the number of the line lines_next() returned */
+};
+
+static struct lines lines_open(const char *file) {
+    return (struct lines) { .f = fopen(file, "re") };
+}
+
+/* The next line, or NULL at the end (the file is then closed and the buffer freed). */
+static char *lines_next(struct lines *l) {
+    if (l->f && getline(&l->line, &l->cap, l->f) > 0) {
+        l->n++;
+        return l->line;
+    }
+    if (l->f)
+        (void) fclose(l->f);
+    free(l->line);
+    *l = (struct lines) { .n = l->n };
+    return NULL;
+}
+
 /* keys of file, in [section] only when section is given; sep '=' or 0 for "key value". */
 static void collect_settings(const char *file, const char *section, char sep,
                              const char *const *keys, struct uds_server_ident *id) {
-    char *line = NULL, *key, *value, current[64] = "";
-    size_t cap = 0;
-    unsigned n = 0;
-    FILE *f = fopen(file, "re");
+    struct lines l = lines_open(file);
+    char *line, *key, *value, current[64] = "";
 
-    if (!f)
-        return;
-    while (getline(&line, &cap, f) > 0) {
-        n++;
+    while ((line = lines_next(&l))) {
         if (section && sscanf(line, " [%63[^]]]", current) == 1)
             continue;
         if (section && strcmp(current, section) != 0)
             continue;
         if (split_setting(line, ";#", sep, &key, &value) && wanted(key, keys))
-            add_setting(id, key, value, n);
+            add_setting(id, key, value, l.n);
     }
-    free(line);
-    (void) fclose(f);
 }
 
 /* daemon.json: "group": "docker", on a line of its own, as dockerd's documentation writes
  * it; anything fancier is left to the reader. */
 static void docker_settings(const char *file, struct uds_server_ident *id) {
-    char *line = NULL, group[128];
-    size_t cap = 0;
-    unsigned n = 0;
-    FILE *f = fopen(file, "re");
+    struct lines l = lines_open(file);
+    char *line, group[128];
 
-    if (!f)
-        return;
-    while (getline(&line, &cap, f) > 0) {
-        n++;
+    while ((line = lines_next(&l)))
         if (sscanf(line, " \"group\" : \"%127[^\"]\"", group) == 1)
-            add_setting(id, "group", group, n);
-    }
-    free(line);
-    (void) fclose(f);
+            add_setting(id, "group", group, l.n);
 }
 
 /* ---- PostgreSQL, redis, dockerd ------------------------------------------------------------ */
 
 /* The line of key in a "key = value" file, 0 when it is not set there. */
 static unsigned setting_line(const char *file, const char *key, char sep) {
-    char *line = NULL, *k, *v;
-    size_t cap = 0;
-    unsigned n = 0, found = 0;
-    FILE *f = fopen(file, "re");
+    struct lines l = lines_open(file);
+    char *line, *k, *v;
+    unsigned found = 0;
 
-    if (!f)
-        return 0;
-    while (getline(&line, &cap, f) > 0) {
-        n++;
+    while ((line = lines_next(&l)))
         if (split_setting(line, "#;", sep, &k, &v) && strcmp(k, key) == 0)
-            found = n;
-    }
-    free(line);
-    (void) fclose(f);
+            found = l.n;
     return found;
 }
 
