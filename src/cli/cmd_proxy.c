@@ -936,11 +936,7 @@ static int run(struct proxy *px, int sigfd) {
         .flags = (a->no_splice ? UDS_RELAY_NO_SPLICE : 0u) |
                  (a->no_batch ? UDS_RELAY_NO_BATCH : 0u),
     };
-    struct uds_server_opts sopts = {
-        .max_conns = (size_t) a->common.max_conns,
-        .allow = uds_allow_is_set(&px->allow) ? &px->allow : NULL,
-        .peer_flags = cli_listen_opts_peer_flags(&a->common),
-    };
+    struct uds_server_opts sopts = cli_listen_opts_server(&a->common, &px->allow);
     struct uds_server_callbacks cbs = {
         .on_open = on_open,
         .on_deny = on_deny,

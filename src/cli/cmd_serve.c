@@ -568,22 +568,19 @@ static size_t stop_count(void *data) {
     return uds_server_conn_count(((struct serve *) data)->server);
 }
 
-static void stop_drain(void *data) {
-    struct serve *sv = data;
-
+static void stop_server(struct serve *sv, bool graceful) {
     if (sv->server)
-        uds_server_stop(sv->server, true);
+        uds_server_stop(sv->server, graceful);
     else
         uds_loop_stop(sv->loop);
 }
 
-static void stop_at_once(void *data) {
-    struct serve *sv = data;
+static void stop_drain(void *data) {
+    stop_server(data, true);
+}
 
-    if (sv->server)
-        uds_server_stop(sv->server, false);
-    else
-        uds_loop_stop(sv->loop);
+static void stop_at_once(void *data) {
+    stop_server(data, false);
 }
 
 /* The stop signals on sigfd, once the server (if any) and the loop exist. */
@@ -822,11 +819,7 @@ static int run_server(struct serve *sv, int sigfd) {
  * ours, since it outlives the server's stop while the children finish. */
 static int run_exec(struct serve *sv, int sigfd) {
     const struct serve_args *a = sv->args;
-    struct uds_server_opts sopts = {
-        .max_conns = (size_t) a->common.max_conns,
-        .allow = uds_allow_is_set(&sv->allow) ? &sv->allow : NULL,
-        .peer_flags = cli_listen_opts_peer_flags(&a->common),
-    };
+    struct uds_server_opts sopts = cli_listen_opts_server(&a->common, &sv->allow);
     struct uds_server_callbacks cbs = {
         .on_open = on_open_exec,
         .on_deny = on_deny,

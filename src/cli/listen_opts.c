@@ -220,6 +220,15 @@ unsigned cli_listen_opts_peer_flags(const struct cli_listen_opts *o) {
     return o->allow_gids.n > 0 ? UDS_PEER_GROUPS : 0u;
 }
 
+struct uds_server_opts cli_listen_opts_server(const struct cli_listen_opts *o,
+                                              const struct uds_allow *allow) {
+    return (struct uds_server_opts) {
+        .max_conns = (size_t) o->max_conns,
+        .allow = uds_allow_is_set(allow) ? allow : NULL,
+        .peer_flags = cli_listen_opts_peer_flags(o),
+    };
+}
+
 /* ---- socket activation ----------------------------------------------------------------- */
 
 /* Whether fd is an AF_UNIX socket bound to the same name as addr. */

@@ -94,6 +94,11 @@ void cli_listen_opts_log_setup(const struct cli_listen_opts *opts);
  * flags they need (supplementary groups for --allow-gid). */
 struct uds_allow cli_listen_opts_allow(const struct cli_listen_opts *opts);
 unsigned cli_listen_opts_peer_flags(const struct cli_listen_opts *opts);
+/* The server options these set: --max-conns, the allow-list (allow, from
+ * cli_listen_opts_allow(): the caller keeps it alive) and the peer facts it needs. The
+ * caller adds the rest. */
+struct uds_server_opts cli_listen_opts_server(const struct cli_listen_opts *opts,
+                                              const struct uds_allow *allow);
 
 /* ---- applying them -------------------------------------------------------------------- */
 

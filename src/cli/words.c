@@ -31,24 +31,28 @@ void cli_mode_string(mode_t m, char out[11]) {
     out[10] = '\0';
 }
 
+/* name, or the number id when there is no name. */
+static void name_or_id(const char *name, unsigned id, char *buf, size_t size) {
+    if (name)
+        snprintf(buf, size, "%s", name);
+    else
+        snprintf(buf, size, "%u", id);
+}
+
 void cli_user_name(uid_t uid, char *buf, size_t size) {
     struct passwd pw, *res = NULL;
     char tmp[4096];
+    bool found = getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res;
 
-    if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
-        snprintf(buf, size, "%s", res->pw_name);
-    else
-        snprintf(buf, size, "%u", (unsigned) uid);
+    name_or_id(found ? res->pw_name : NULL, (unsigned) uid, buf, size);
 }
 
 void cli_group_name(gid_t gid, char *buf, size_t size) {
     struct group gr, *res = NULL;
     char tmp[8192];
+    bool found = getgrgid_r(gid, &gr, tmp, sizeof(tmp), &res) == 0 && res;
 
-    if (getgrgid_r(gid, &gr, tmp, sizeof(tmp), &res) == 0 && res)
-        snprintf(buf, size, "%s", res->gr_name);
-    else
-        snprintf(buf, size, "%u", (unsigned) gid);
+    name_or_id(found ? res->gr_name : NULL, (unsigned) gid, buf, size);
 }
 
 void cli_append(char *buf, size_t size, size_t *used, const char *fmt, ...) {
