@@ -639,19 +639,8 @@ static void print_table_head(const char *title, const size_t *sizes, size_t n, i
     printf("\n");
 }
 
-static void print_text(const struct bench_transport_args *a, const struct results *res) {
-    struct utsname u;
-    char model[256], note[512], b[64], c[64];
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-    cpu_model(model, sizeof(model));
-    placement_note(a, note, sizeof(note));
-    if (uname(&u) < 0)
-        snprintf(u.release, sizeof(u.release), "unknown");
-    printf("uds bench: this machine's transports (%s, %ld CPU%s, Linux %s)\n", model, cpus,
-           cpus == 1 ? "" : "s", u.release);
-    printf("placement: %s\n", note);
-    printf("each figure: %d ms of one measurement (-d)\n", a->duration_ms);
+static void print_rtt_tables(const struct bench_transport_args *a, const struct results *res) {
+    char c[64];
 
     print_table_head("Round trip, p50 / p99 latency in us (a message echoed by the other process)",
                      a->sizes, a->n_sizes, 16);
@@ -681,10 +670,14 @@ static void print_text(const struct bench_transport_args *a, const struct result
         }
         printf("\n");
     }
+}
+
+static void print_bulk_table(const struct bench_transport_args *a, const struct results *res) {
+    bool any_too_big = false;
+    char c[64];
 
     print_table_head("Bulk throughput, MB/s (one way, by write size)", a->write_sizes,
                      a->n_write_sizes, 12);
-    bool any_too_big = false;
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
         if (!(a->transports & (1u << t)))
             continue;
@@ -701,41 +694,67 @@ static void print_text(const struct bench_transport_args *a, const struct result
     if (any_too_big)
         printf("(too big: one message larger than the socket's send buffer, "
                "net.core.wmem_default)\n");
+}
 
+static void print_connect_table(const struct bench_transport_args *a, const struct results *res) {
     bool any_conn = false;
+    char c[64];
+
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++)
         any_conn |= (a->transports & (1u << t)) && has_connect((enum bench_transport) t);
-    if (any_conn) {
-        printf("\nConnect + accept + close, per second\n");
-        for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-            if (!(a->transports & (1u << t)) || !has_connect((enum bench_transport) t))
-                continue;
-            const struct conn_result *r = &res->conn[t];
-            printf("%-16s%16s\n", transport_names[t],
-                   r->ok ? bench_fmt_count(r->per_s, c, sizeof(c)) : "-");
-        }
+    if (!any_conn)
+        return;
+    printf("\nConnect + accept + close, per second\n");
+    for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
+        if (!(a->transports & (1u << t)) || !has_connect((enum bench_transport) t))
+            continue;
+        const struct conn_result *r = &res->conn[t];
+        printf("%-16s%16s\n", transport_names[t],
+               r->ok ? bench_fmt_count(r->per_s, c, sizeof(c)) : "-");
     }
+}
 
-    /* The claim the command exists to check, in one line. */
+/* The claim the command exists to check, in one line. */
+static void print_claim(const struct bench_transport_args *a, const struct results *res) {
     const unsigned both = 1u << BENCH_UNIX_STREAM | 1u << BENCH_TCP;
-    if ((a->transports & both) == both && a->n_sizes > 0) {
-        size_t i = a->n_sizes > 1 ? 1 : 0;
-        const struct rtt_result *u_r = &res->rtt[BENCH_UNIX_STREAM][i];
-        const struct rtt_result *t_r = &res->rtt[BENCH_TCP][i];
-        if (u_r->ok && t_r->ok && u_r->p50_us > 0) {
-            printf("\nunix stream vs tcp loopback: %s round trip %.2fx as fast (p50 %.1f vs "
-                   "%.1f us)", bench_fmt_size(a->sizes[i], b, sizeof(b)),
-                   t_r->p50_us / u_r->p50_us, u_r->p50_us, t_r->p50_us);
-            size_t j = a->n_write_sizes > 2 ? 2 : 0;
-            const struct bulk_result *u_b = &res->bulk[BENCH_UNIX_STREAM][j];
-            const struct bulk_result *t_b = &res->bulk[BENCH_TCP][j];
-            if (a->n_write_sizes > 0 && u_b->ok && t_b->ok && t_b->mb_per_s > 0)
-                printf("; %s writes %.2fx the throughput",
-                       bench_fmt_size(a->write_sizes[j], b, sizeof(b)),
-                       u_b->mb_per_s / t_b->mb_per_s);
-            printf("\n");
-        }
-    }
+    char b[64];
+
+    if ((a->transports & both) != both || a->n_sizes == 0)
+        return;
+    size_t i = a->n_sizes > 1 ? 1 : 0;
+    const struct rtt_result *u_r = &res->rtt[BENCH_UNIX_STREAM][i];
+    const struct rtt_result *t_r = &res->rtt[BENCH_TCP][i];
+    if (!u_r->ok || !t_r->ok || u_r->p50_us <= 0)
+        return;
+    printf("\nunix stream vs tcp loopback: %s round trip %.2fx as fast (p50 %.1f vs %.1f us)",
+           bench_fmt_size(a->sizes[i], b, sizeof(b)), t_r->p50_us / u_r->p50_us, u_r->p50_us,
+           t_r->p50_us);
+    size_t j = a->n_write_sizes > 2 ? 2 : 0;
+    const struct bulk_result *u_b = &res->bulk[BENCH_UNIX_STREAM][j];
+    const struct bulk_result *t_b = &res->bulk[BENCH_TCP][j];
+    if (a->n_write_sizes > 0 && u_b->ok && t_b->ok && t_b->mb_per_s > 0)
+        printf("; %s writes %.2fx the throughput", bench_fmt_size(a->write_sizes[j], b, sizeof(b)),
+               u_b->mb_per_s / t_b->mb_per_s);
+    printf("\n");
+}
+
+static void print_text(const struct bench_transport_args *a, const struct results *res) {
+    struct utsname u;
+    char model[256], note[512];
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    cpu_model(model, sizeof(model));
+    placement_note(a, note, sizeof(note));
+    if (uname(&u) < 0)
+        snprintf(u.release, sizeof(u.release), "unknown");
+    printf("uds bench: this machine's transports (%s, %ld CPU%s, Linux %s)\n", model, cpus,
+           cpus == 1 ? "" : "s", u.release);
+    printf("placement: %s\n", note);
+    printf("each figure: %d ms of one measurement (-d)\n", a->duration_ms);
+    print_rtt_tables(a, res);
+    print_bulk_table(a, res);
+    print_connect_table(a, res);
+    print_claim(a, res);
 }
 
 static void progress(const struct bench_transport_args *a, const char *what,
