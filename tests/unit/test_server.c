@@ -552,6 +552,9 @@ static void server_nongraceful_stop_closes_everything_now(void **state) {
     assert_true(tu_pump_until(c->fx.s, &c->opens, 2, 1000));
     uds_server_stop(c->fx.s, false);
     assert_true(uds_server_stopped(c->fx.s));
+    /* Again, once stopped, and on no server at all: nothing happens. */
+    uds_server_stop(c->fx.s, false);
+    uds_server_stop(NULL, true);
     assert_int_equal(c->closes, 2);
     assert_int_equal(c->close_errors[0], ECANCELED);
     assert_int_equal(c->close_errors[1], ECANCELED);
