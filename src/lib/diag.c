@@ -239,7 +239,7 @@ UDS_API int uds_socklist_get(struct uds_socklist *ret_list) {
     struct collect c = { 0 };
     unsigned char *buf = NULL;
     size_t cap = RECV_BUF_MIN;
-    int fd = -1, r = 0;
+    int fd = -1, r = 0, ret = -1, e;
 
     if (!ret_list)
         return uds__fail(EINVAL);
@@ -248,47 +248,39 @@ UDS_API int uds_socklist_get(struct uds_socklist *ret_list) {
         return uds__fail(ENOMEM);
     fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0)
-        goto fail;
+        goto out;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-        goto fail;
+        goto out;
     for (uint32_t seq = 1; seq <= DUMP_TRIES; seq++) {
         collect_free(&c);
         if (send_request(fd, seq) < 0)
-            goto fail;
+            goto out;
         r = read_dump(fd, seq, &c, &buf, &cap);
         if (r < 0)
-            goto fail;
+            goto out;
         if (r > 0)
             break;
     }
-    if (r == 0) {
+    if (r == 0)
         errno = EAGAIN;
-        goto fail;
-    }
-    if (collect_finish(&c, ret_list) < 0)
-        goto fail;
+    else if (collect_finish(&c, ret_list) == 0)
+        ret = 0;
+
+out:
+    e = errno;
     collect_free(&c);
     free(buf);
-    (void) close(fd);
-    return 0;
-
-fail:
-    uds__close_keep_errno(fd);
-    {
-        int e = errno;
-        collect_free(&c);
-        free(buf);
-        errno = e;
-    }
-    return -1;
+    if (fd >= 0)
+        (void) close(fd);
+    errno = e;
+    return ret;
 }
 
 UDS_API void uds_socklist_done(struct uds_socklist *list) {
     if (!list)
         return;
     free(list->socks);
-    list->socks = NULL;
-    list->n = 0;
+    *list = (struct uds_socklist) { 0 };
 }
 
 UDS_API const struct uds_sockinfo *uds_socklist_find(const struct uds_socklist *list,
