@@ -244,6 +244,21 @@ static pid_t start_peer(struct pair *p, enum job job, int cpu) {
     _exit(0);
 }
 
+/* A pair of transport t with its peer process doing job: the peer's pid, or -1 with
+ * nothing left open. */
+static pid_t open_pair(enum bench_transport t, enum job job, int cpu, struct pair *p) {
+    pid_t pid;
+
+    if (make_pair(t, p) < 0)
+        return -1;
+    pid = start_peer(p, job, cpu);
+    if (pid < 0) {
+        ends_close(&p->parent);
+        ends_close(&p->child);
+    }
+    return pid;
+}
+
 static void stop_peer(struct pair *p, pid_t pid) {
     ends_close(&p->parent);
     (void) kill(pid, SIGKILL);
@@ -308,14 +323,8 @@ static void measure_rtt(const struct bench_transport_args *a, enum bench_transpo
     pid_t pid = -1;
 
     *r = (struct rtt_result) { .ok = false };
-    if (!out || !in || make_pair(t, &p) < 0)
+    if (!out || !in || (pid = open_pair(t, JOB_ECHO, a->server_cpu, &p)) < 0)
         goto done;
-    pid = start_peer(&p, JOB_ECHO, a->server_cpu);
-    if (pid < 0) {
-        ends_close(&p.parent);
-        ends_close(&p.child);
-        goto done;
-    }
     memset(out, 0x5a, size);
     watchdog_arm(a->duration_ms);
     bool packet = is_packet(t);
@@ -353,14 +362,8 @@ static void measure_bulk(const struct bench_transport_args *a, enum bench_transp
     uint64_t sent = 0, got = 0;
 
     *r = (struct bulk_result) { .ok = false };
-    if (!buf || make_pair(t, &p) < 0)
+    if (!buf || (pid = open_pair(t, JOB_SINK, a->server_cpu, &p)) < 0)
         goto done;
-    pid = start_peer(&p, JOB_SINK, a->server_cpu);
-    if (pid < 0) {
-        ends_close(&p.parent);
-        ends_close(&p.child);
-        goto done;
-    }
     memset(buf, 0xa5, wsize);
     watchdog_arm(a->duration_ms);
     uint64_t start = bench_now_ns(), end = start + (uint64_t) a->duration_ms * 1000000;
