@@ -646,8 +646,8 @@ static void describe_server(const struct uds_server_ident *id, struct text *t) {
     else if (id->found_by == UDS_SERVER_BY_PATH)
         T_ADD(t, " (known by its name: no process can be seen holding it)");
     else if (id->found_by == UDS_SERVER_BY_CONFIG)
-        T_ADD(t, " (known by the configuration of php-fpm pid %d, which is running)",
-              (int) id->pid);
+        T_ADD(t, " (known by the configuration of %s pid %d, which is running)",
+              id->program[0] ? id->program : server_title(id->kind), (int) id->pid);
     T_ADD(t, ".");
 }
 
