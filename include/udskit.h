@@ -22,8 +22,9 @@
  *    binary compatibility is kept across versions when a struct grows);
  *  - names: uds_X_new()/uds_X_free() make and free a heap object (free takes NULL);
  *    uds_X_get() fills a struct X in caller storage (a list, a record), and uds_X_done(),
- *    for one that holds memory or fds, releases it (takes NULL, leaves the struct empty); uds_E_name() is the text of a
- *    value of enum uds_E, never NULL ("unknown" for a value outside the enum);
+ *    for one that holds memory or fds, releases it (takes NULL, leaves the struct
+ *    empty); uds_E_name() is the text of a value of enum uds_E, never NULL ("unknown"
+ *    for a value outside the enum);
  *  - a callback is declared with a function type named uds_*_fn (a pointer to it is
  *    passed); the library has no other typedefs.
  */
@@ -824,9 +825,10 @@ struct uds_server_callbacks {
      * max_message closes the connection with EMSGSIZE; a stream ending inside a frame
      * closes it with EPROTO (on_eof is not called), while a last line without its newline
      * is delivered as a message before on_eof; either way replies already queued are
-     * flushed first. Replies keep the order of the messages. Output stays bounded whatever the input: once the replies queued pass max_outbuf
-     * and the socket takes no more, the messages still unread in that read are held back
-     * (nothing is lost) until the peer has taken its replies. */
+     * flushed first. Replies keep the order of the messages. Output stays bounded whatever
+     * the input: once the replies queued pass max_outbuf and the socket takes no more, the
+     * messages still unread in that read are held back (nothing is lost) until the peer has
+     * taken its replies. */
     void (*on_message)(struct uds_conn *conn, const void *msg, size_t len, void *data);
 };
 
@@ -1535,7 +1537,8 @@ enum uds_server_found {
                                  * docker.sock, redis*.sock), or for udskit the PATH.lock
                                  * file its listener left */
     UDS_SERVER_BY_CONFIG,       /* a running server whose configuration names the path
-                                 * (a php-fpm master the caller cannot see holding it) */
+                                 * (a php-fpm master or a redis-server the caller
+                                 * cannot see holding it) */
 };
 
 /* One setting of a configuration file, as written there. */
@@ -1580,10 +1583,10 @@ struct uds_server_ident {
 };
 
 /* Recognise the server behind the socket at addr (a path, or an abstract name), held by
- * holders (n_holders of them, as uds_procfd_list_find() returns them; none is fine): from
- * the processes first, then a .socket unit, then a running php-fpm whose pools name the
- * path, then the name; and read what its configuration says about the socket. Fills *ret_ident;
- * kind UNKNOWN when nothing is recognised.
+ * holders (n_holders of them, as uds_procfd_list_find() returns them; none is fine):
+ * from the processes first, then a .socket unit, then a running php-fpm or redis-server
+ * whose configuration names the path, then the name; and read what its configuration says
+ * about the socket. Fills *ret_ident; kind UNKNOWN when nothing is recognised.
  * Reads the environment ($SYSTEMD_UNIT_PATH): call it before starting threads.
  * Errors: EINVAL addr not a path or an abstract name, or a NULL argument; ENOMEM. */
 UDS_API int uds_server_identify(const struct uds_addr *addr, const struct uds_procfd *holders,
