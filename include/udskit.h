@@ -548,12 +548,13 @@ UDS_API int uds_notify(const char *state);
  * What each side may rely on. The sender: a pool never fails for want of a buffer (a
  * one-off memfd stands in), and a receiver that holds messages cannot deadlock it; a pool
  * serves one connection, the first socket it sends a pooled buffer on. The receiver: a
- * memfd it accepts is sealed so that it can neither shrink nor grow, so reading it never
- * faults; any other is refused with EPROTO and every fd that came is closed. The bytes of
- * a pooled buffer can still be changed by its sender while they are read: a receiver that
- * parses an untrusted peer's data in place asks for UDS_MEMFD_RECV_IMMUTABLE, and its peer
- * sends with UDS_MEMFD_POOL_IMMUTABLE. The seals, the release token and the receiver's
- * cache are described in udskit.3 (Large messages over memfds).
+ * memfd it accepts is at least as long as announced and sealed so that it can neither
+ * shrink nor grow, so reading it never faults; any other is refused with EPROTO and every
+ * fd that came is closed. The bytes of a pooled buffer can still be changed by its sender
+ * while they are read: a receiver that parses an untrusted peer's data in place asks for
+ * UDS_MEMFD_RECV_IMMUTABLE, and its peer sends with UDS_MEMFD_POOL_IMMUTABLE. The seals,
+ * the release token and the receiver's cache are described in udskit.3 (Large messages
+ * over memfds).
  * ------------------------------------------------------------------------------------- */
 
 #define UDS_MEMFD_DEFAULT_THRESHOLD (256u << 10)    /* 256 KiB */
