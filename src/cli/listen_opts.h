@@ -44,14 +44,17 @@ struct cli_listen_opts {
     long ready_fd;              /* --ready-fd, -1 = none */
     int verbosity;              /* -q -1, -v 1 */
     int log_format;             /* --log: CLI_LOG_FORMAT_TEXT or _JSON */
+    /* The listen() backlog: --backlog, 0 = the kernel's most (net.core.somaxconn). */
+    long backlog;
+    const char *backlog_given;
 };
 
 enum { CLI_LOG_FORMAT_TEXT, CLI_LOG_FORMAT_JSON };
 
 /* The shared options by --help section, for CLI_INCLUDE() in a command's table: access to
  * a Unix listener (-m -o -g --allow-uid --allow-gid), limits (-c --max-conns-per-uid
- * --idle-timeout --drain-timeout --first-byte-timeout), readiness and logs (--ready-fd
- * --log -q -v; -h follows, as in every command). Their help is laid out for column 28. */
+ * --idle-timeout --drain-timeout --first-byte-timeout --backlog), readiness and logs
+ * (--ready-fd --log -q -v; -h follows, as in every command). Their help is laid out for column 28. */
 extern const struct cli_opt cli_listen_access_opts[], cli_listen_limit_opts[],
     cli_listen_log_opts[];
 

@@ -31,7 +31,9 @@ static const char *const scrubbed[] = {
     "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
 };
 
-enum { N_FIXED = 4, N_PEER = 3 };   /* PROTO, UNIXLOCAL{PATH,UID,GID}; UNIXREMOTE{PID,EUID,EGID} */
+/* PROTO, UNIXLOCALPATH; UNIXREMOTE{PID,EUID,EGID} and UNIXLOCAL{UID,GID}, set at each start:
+ * the server may have become another user (--user) since cli_exec_new(). */
+enum { N_FIXED = 2, N_PEER = 5 };
 
 struct cli_exec {
     char *path;                 /* PROGRAM as found in PATH */
@@ -122,9 +124,7 @@ static int build_env(struct cli_exec *x, const char *local_path) {
         x->n_base++;
     }
     if (asprintf(&x->fixed[0], "PROTO=UNIX") < 0 ||
-        asprintf(&x->fixed[1], "UNIXLOCALPATH=%s", local_path) < 0 ||
-        asprintf(&x->fixed[2], "UNIXLOCALUID=%lu", (unsigned long) getuid()) < 0 ||
-        asprintf(&x->fixed[3], "UNIXLOCALGID=%lu", (unsigned long) getgid()) < 0)
+        asprintf(&x->fixed[1], "UNIXLOCALPATH=%s", local_path) < 0)
         return -1;
     for (size_t i = 0; i < N_FIXED; i++)
         x->envp[x->n_base + i] = x->fixed[i];
@@ -305,6 +305,10 @@ pid_t cli_exec_spawn(struct cli_exec *x, int fd, const struct uds_peer *peer) {
              (unsigned long) peer->uid);
     snprintf(x->peer_vars[2], sizeof(x->peer_vars[2]), "UNIXREMOTEEGID=%lu",
              (unsigned long) peer->gid);
+    snprintf(x->peer_vars[3], sizeof(x->peer_vars[3]), "UNIXLOCALUID=%lu",
+             (unsigned long) getuid());
+    snprintf(x->peer_vars[4], sizeof(x->peer_vars[4]), "UNIXLOCALGID=%lu",
+             (unsigned long) getgid());
     /* The accepted socket is non-blocking for the server's loop, and O_NONBLOCK belongs to
      * the open file, shared with the child: a program doing plain reads would get EAGAIN. */
     if (uds_set_nonblock(fd, false) < 0)
