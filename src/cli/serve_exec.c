@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "connect_exec.h"
 #include "listen_opts.h"
 
 extern char **environ;
@@ -65,7 +66,7 @@ static bool is_program(const char *path) {
 /* PROGRAM as execvp would find it: taken as it is when it has a '/', else the first
  * executable of that name in $PATH. Searched once, here, so that each connection costs
  * one execve, not one per PATH entry. */
-static char *find_program(const char *name) {
+char *cli_find_program(const char *name) {
     const char *path = getenv("PATH");
     int err = ENOENT;
 
@@ -219,7 +220,7 @@ struct cli_exec *cli_exec_new(char *const argv[], const char *local_path) {
 
     if (!x)
         return NULL;
-    x->path = find_program(argv[0]);
+    x->path = cli_find_program(argv[0]);
     if (!x->path)
         goto fail;
     while (argv[argc])
