@@ -7,34 +7,7 @@
 # socat.
 
 load helpers
-
-# start_listen LOG [LISTEN ARGS...]: `uds listen` in the background, its stdin from
-# $T/in (empty unless a test wrote it), stdout to $T/out; waited for by its "listening on"
-# line. Sets LISTEN_PID.
-start_listen() {
-    local log=$1
-    shift
-    [ -e "$T/in" ] || : >"$T/in"
-    bg_start "$log" bash -c 'in=$1 out=$2; shift 2; exec "$0" listen "$@" <"$in" >"$out"' \
-        "$UDS" "$T/in" "$T/out" "$@"
-    LISTEN_PID=$BG_PID
-    wait_for_line "$log" 'listening on'
-}
-
-# start_listen_fifo LOG [LISTEN ARGS...]: the same with stdin a FIFO the test writes to
-# through fd $LISTEN_IN, and closes (exec {LISTEN_IN}>&-) to end it.
-start_listen_fifo() {
-    local log=$1
-    shift
-    mkfifo "$T/in"
-    bg_start "$log" bash -c 'in=$1 out=$2; shift 2; exec "$0" listen "$@" <"$in" >"$out"' \
-        "$UDS" "$T/in" "$T/out" "$@"
-    LISTEN_PID=$BG_PID
-    exec {LISTEN_IN}>"$T/in"
-    # Clients started later must not hold it open too: stdin would never end.
-    export OPEN_CLIENT_FDS="${OPEN_CLIENT_FDS:-} $LISTEN_IN"
-    wait_for_line "$log" 'listening on'
-}
+load listen_helpers
 
 @test "listen: one client: what it sends goes to stdout, stdin goes to it, then both end (exit 0)" {
     printf 'to the client\n' >"$T/in"

@@ -6,20 +6,7 @@
 # ucspi-unix's unixclient running the same program on the same server.
 
 load helpers
-
-# start_listen_fifo LOG [LISTEN ARGS...]: `uds listen` in the background, stdin the FIFO
-# $T/in written through fd $LISTEN_IN, stdout $T/out; waited for by its "listening on"
-# line. Sets LISTEN_PID.
-start_listen_fifo() {
-    local log=$1
-    shift
-    mkfifo "$T/in"
-    bg_start "$log" bash -c 'in=$1 out=$2; shift 2; exec "$0" listen "$@" <"$in" >"$out"' \
-        "$UDS" "$T/in" "$T/out" "$@"
-    LISTEN_PID=$BG_PID
-    exec {LISTEN_IN}>"$T/in"
-    wait_for_line "$log" 'listening on'
-}
+load listen_helpers
 
 need() {
     command -v "$1" >/dev/null || skip "$1 is not installed (package $2)"
