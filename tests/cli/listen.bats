@@ -208,3 +208,23 @@ EOF
     [ "$status" -eq 64 ]
     [ ! -e "$T/l.sock" ]
 }
+
+@test "listen: with a terminal on stdin, the client's end is the end (as for nc -lU)" {
+    command -v script >/dev/null || skip "script is not installed (package bsdutils)"
+    # script(1) gives uds listen a terminal whose input goes on while the test holds the
+    # FIFO that feeds script open.
+    mkfifo "$T/tty.in"
+    bg_start "$T/script.log" bash -c 'exec script -qec "$0 listen -n 1 $1" /dev/null <"$3" >"$2"' \
+        "$UDS" "$T/t.sock" "$T/out" "$T/tty.in"
+    local script=$BG_PID
+    exec {tty_in}>"$T/tty.in"
+    wait_for_line "$T/out" 'listening on'
+    run timeout 5 "$UDS" connect "$T/t.sock" <<<"from the client"
+    [ "$status" -eq 0 ]
+    wait_for_line "$T/out" 'from the client'
+    # Gone at once, its terminal still open: without a terminal it would wait for stdin.
+    wait_path_gone "$T/t.sock" 3
+    ! pgrep -f "listen -n 1 $T/t.sock"
+    exec {tty_in}>&-
+    wait_exit "$script"
+}
