@@ -3,8 +3,9 @@
  * listen_opts.h — the options `uds serve` and `uds proxy` share for a listening service
  * (the Unix listener's file mode, owner, group and allow-lists; limits; readiness and
  * logs), parsed, validated and documented once, and the code that applies them: safe or
- * socket-activated listening, readiness, rate-limited accept errors. The commands' own
- * options stay in their files.
+ * socket-activated listening, readiness, rate-limited accept errors. `uds listen` takes
+ * the access and log options too. The commands' own options stay in their files; --user
+ * is listen_proc.h's.
  */
 #ifndef UDS_CLI_LISTEN_OPTS_H
 #define UDS_CLI_LISTEN_OPTS_H
