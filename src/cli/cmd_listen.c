@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "cmd_listen.h"
+#include "dgram_in.h"
 #include "listen_opts.h"
 #include "options.h"
 
@@ -52,6 +53,7 @@ struct lsn {
     int code;                       /* the exit code so far */
     struct cli_accept_errors accept_errors;
     char *buf;                      /* dgram */
+    struct cli_dgram_in din;        /* dgram: reads into buf */
 };
 
 /* ---- logs ------------------------------------------------------------------------------- */
@@ -197,51 +199,6 @@ static int run_stream(struct lsn *l) {
 
 /* ---- dgram: print what arrives ------------------------------------------------------------ */
 
-/* The sender's credentials (SCM_CREDENTIALS) into *peer; fds it passed are closed, since
- * nobody asked for them. Returns whether credentials came. */
-static bool read_control(struct msghdr *mh, struct uds_peer *peer) {
-    bool have_cred = false;
-
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET)
-            continue;
-        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-            struct ucred cred;
-            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-            *peer = (struct uds_peer){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid,
-                                       .pidfd = -1 };
-            have_cred = true;
-        } else if (c->cmsg_type == SCM_RIGHTS) {
-            size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < nfds; i++) {
-                int passed;
-                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                (void) close(passed);   /* unwanted; its close status is irrelevant */
-            }
-        }
-    }
-    return have_cred;
-}
-
-/* The sender's address as it bound it: a path, "@" and an abstract name (any bytes), or
- * nothing (an unbound sender). Returns its length, 0 for none. */
-static size_t sender_name(const struct sockaddr_un *from, socklen_t len, char *out,
-                          size_t size) {
-    size_t n = len > offsetof(struct sockaddr_un, sun_path)
-                   ? len - offsetof(struct sockaddr_un, sun_path) : 0;
-
-    if (n == 0 || size < n + 1)
-        return 0;
-    if (from->sun_path[0] == '\0') {
-        out[0] = '@';
-        memcpy(out + 1, from->sun_path + 1, n - 1);
-        return n;
-    }
-    n = strnlen(from->sun_path, n);
-    memcpy(out, from->sun_path, n);
-    return n;
-}
-
 /* One datagram as a JSON line: sender, credentials, length and bytes, every string escaped
  * (a sender chooses both its address and its bytes). */
 static void print_json(const char *data, size_t len, bool cut, const char *name,
@@ -263,26 +220,25 @@ static void print_json(const char *data, size_t len, bool cut, const char *name,
 
 /* Print one datagram and count it (one the allow-lists refuse is neither); returns false
  * when stdout is gone (the code is set). */
-static bool print_datagram(struct lsn *l, struct msghdr *mh, size_t len) {
-    struct uds_peer peer = { .pidfd = -1 };
-    bool have_cred = read_control(mh, &peer), cut = (mh->msg_flags & MSG_TRUNC) != 0;
+static bool print_datagram(struct lsn *l, const struct cli_datagram *dg) {
+    const struct uds_peer *peer = &dg->peer;
     char name[sizeof(((struct sockaddr_un *) 0)->sun_path) + 1];
-    size_t name_len = sender_name(mh->msg_name, mh->msg_namelen, name, sizeof(name));
+    size_t name_len = cli_dgram_sender_name(dg->from, dg->from_len, name, sizeof(name));
 
-    if (uds_allow_is_set(&l->allow) && (!have_cred || !uds_peer_allowed(&peer, &l->allow))) {
-        on_deny(&peer, l);
+    if (uds_allow_is_set(&l->allow) && (!dg->have_cred || !uds_peer_allowed(peer, &l->allow))) {
+        on_deny(peer, l);
         return true;
     }
-    log_peer(l, CLI_LOG_DEBUG, "datagram", &peer, "datagram from", NULL);
-    if (cut)
-        log_peer(l, CLI_LOG_WARN, "truncated", &peer, "datagram from",
+    log_peer(l, CLI_LOG_DEBUG, "datagram", peer, "datagram from", NULL);
+    if (dg->truncated)
+        log_peer(l, CLI_LOG_WARN, "truncated", peer, "datagram from",
                  "longer than 256 KiB, cut to that length");
     if (l->args->json) {
-        print_json(l->buf, len, cut, name, name_len, &peer, have_cred);
+        print_json(dg->data, dg->len, dg->truncated, name, name_len, peer, dg->have_cred);
     } else {
-        fwrite(l->buf, 1, len, stdout);
+        fwrite(dg->data, 1, dg->len, stdout);
         /* One datagram a line, unless it brings its own newline. */
-        if (len == 0 || l->buf[len - 1] != '\n')
+        if (dg->len == 0 || dg->data[dg->len - 1] != '\n')
             putchar('\n');
     }
     l->served++;
@@ -295,51 +251,29 @@ static bool print_datagram(struct lsn *l, struct msghdr *mh, size_t len) {
     return false;
 }
 
-static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *data) {
+/* Print it; once --count datagrams are printed or stdout is gone, the loop ends. */
+static bool on_datagram(const struct cli_datagram *dg, void *data) {
     struct lsn *l = data;
+    bool printed = print_datagram(l, dg);
+    bool all = l->args->count > 0 && l->served >= l->args->count;
 
-    (void) loop, (void) events;
-    /* A budget per wakeup, so a flood cannot starve the signalfd. */
-    for (int budget = 32; budget > 0; budget--) {
-        struct sockaddr_un from;
-        union {
-            struct cmsghdr align;
-            char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
-        } ctl;
-        struct iovec iov = { .iov_base = l->buf, .iov_len = DGRAM_MAX };
-        struct msghdr mh = {
-            .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
-            .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-        };
-        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN)
-                cli_log(CLI_LOG_WARN, "recv_error", l->addr, NULL, 0, "%s: receiving: %s",
-                        l->addr, strerror(errno));
-            return;
-        }
-        if (!print_datagram(l, &mh, (size_t) n) ||
-            (l->args->count > 0 && l->served >= l->args->count))
-            break;
-    }
-    if (l->code != EX_OK || (l->args->count > 0 && l->served >= l->args->count) ||
-        ferror(stdout))
+    if (printed && !all)
+        return true;
+    if (l->code != EX_OK || all || ferror(stdout))
         uds_loop_stop(l->loop);
+    return false;
 }
 
 static int run_dgram(struct lsn *l) {
-    int on = 1;
-
     l->buf = malloc(DGRAM_MAX);
     if (!l->buf)
         return cli_fail(CLI_OP_ANY, l->addr, ENOMEM, NULL);
-    /* SCM_CREDENTIALS on every datagram: the sender's pid/uid/gid for --json and the
-     * allow-lists. */
-    if (setsockopt(l->listener.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
-        uds_loop_add(l->loop, l->listener.fd, UDS_EV_READ, on_datagram, l) < 0)
+    /* The sender's pid/uid/gid for --json and the allow-lists come with every datagram. */
+    l->din = (struct cli_dgram_in) {
+        .fd = l->listener.fd, .buf = l->buf, .size = DGRAM_MAX, .address = l->addr,
+        .fn = on_datagram, .data = l,
+    };
+    if (cli_dgram_in_watch(&l->din, l->loop) < 0)
         return cli_fail(CLI_OP_ANY, l->addr, errno, NULL);
     return CLI_CONTINUE;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dgram_in.h"
 #include "listen_opts.h"
 #include "listen_proc.h"
 #include "options.h"
@@ -58,6 +59,7 @@ struct serve {
     struct uds_loop *loop;          /* the server's loop, or our own (dgram, -- PROGRAM) */
     bool own_loop;                  /* loop is ours to free */
     char *dgram_buf;
+    struct cli_dgram_in dgram_in;   /* reads into dgram_buf */
     struct cli_stop stop;           /* signals received, and whether one cut clients off */
     bool ran;                       /* the loop ran until a stop */
     struct cli_accept_errors accept_errors;
@@ -421,34 +423,6 @@ static void stop_exec(struct serve *sv, const char *name) {
 
 /* ---- dgram: no connections, so no uds_server ------------------------------------------- */
 
-/* The sender's credentials (SCM_CREDENTIALS, from SO_PASSCRED) into *peer; fds a sender
- * passed are closed, since nobody asked for them and they would leak. Returns whether
- * credentials came. */
-static bool read_control(struct msghdr *mh, struct uds_peer *peer) {
-    bool have_cred = false;
-
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET)
-            continue;
-        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-            struct ucred cred;
-            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-            peer->pid = cred.pid;
-            peer->uid = cred.uid;
-            peer->gid = cred.gid;
-            have_cred = true;
-        } else if (c->cmsg_type == SCM_RIGHTS) {
-            size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < nfds; i++) {
-                int passed;
-                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                (void) close(passed);   /* unwanted; its close status is irrelevant */
-            }
-        }
-    }
-    return have_cred;
-}
-
 /* Why the answer to sender at from was not sent (errno err from uds_dgram_reply), logged
  * once per datagram (the log escapes the sender's choice of bytes). */
 static void log_unanswered(const struct serve *sv, int err, const struct sockaddr_un *from,
@@ -492,65 +466,30 @@ static void log_unanswered(const struct serve *sv, int err, const struct sockadd
 }
 
 /* One datagram received: check the sender, answer it. */
-static void on_one_datagram(struct serve *sv, int fd, struct msghdr *mh, size_t len) {
+static bool on_datagram(const struct cli_datagram *dg, void *data) {
+    struct serve *sv = data;
     const struct serve_args *a = sv->args;
-    const struct sockaddr_un *from = mh->msg_name;
-    struct uds_peer peer = { .pidfd = -1 };
-    bool have_cred = read_control(mh, &peer);
+    const struct uds_peer *peer = &dg->peer;
 
-    if (uds_allow_is_set(&sv->allow) && (!have_cred || !uds_peer_allowed(&peer, &sv->allow))) {
-        on_deny(&peer, sv);
-        return;
+    if (uds_allow_is_set(&sv->allow) && (!dg->have_cred || !uds_peer_allowed(peer, &sv->allow))) {
+        on_deny(peer, sv);
+        return true;
     }
-    if (mh->msg_flags & MSG_TRUNC) {
+    if (dg->truncated) {
         char why[96];
         snprintf(why, sizeof(why), "a datagram longer than --max-message %zu bytes, dropped",
                  a->max_message);
-        log_peer(sv, CLI_LOG_WARN, "drop", &peer, "datagram from", why);
-        return;
+        log_peer(sv, CLI_LOG_WARN, "drop", peer, "datagram from", why);
+        return true;
     }
-    log_peer(sv, CLI_LOG_DEBUG, "datagram", &peer, "datagram from", NULL);
+    log_peer(sv, CLI_LOG_DEBUG, "datagram", peer, "datagram from", NULL);
     /* Not a plain sendto(): the sender's address is a name it chose, and resolved again
      * now it could lead to a socket the sender cannot reach, with our credentials. */
-    if (uds_dgram_reply(fd, a->reply ? a->reply : sv->dgram_buf,
-                        a->reply ? strlen(a->reply) : len, MSG_DONTWAIT, from, mh->msg_namelen,
-                        have_cred ? &peer : NULL) < 0)
-        log_unanswered(sv, errno, from, mh->msg_namelen, &peer);
-}
-
-static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *data) {
-    struct serve *sv = data;
-
-    (void) loop;
-    (void) events;
-    /* A budget per wakeup, so a flood cannot starve the signalfd. */
-    for (int budget = 32; budget > 0; budget--) {
-        struct sockaddr_un from;
-        union {
-            struct cmsghdr align;
-            char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
-        } ctl;
-        struct iovec iov = { .iov_base = sv->dgram_buf, .iov_len = sv->args->max_message };
-        struct msghdr mh = {
-            .msg_name = &from,
-            .msg_namelen = sizeof(from),
-            .msg_iov = &iov,
-            .msg_iovlen = 1,
-            .msg_control = ctl.buf,
-            .msg_controllen = sizeof(ctl.buf),
-        };
-        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN)
-                cli_log(CLI_LOG_WARN, "recv_error", sv->addr, NULL, 0, "%s: receiving: %s",
-                        sv->addr, strerror(errno));
-            return;
-        }
-        on_one_datagram(sv, fd, &mh, (size_t) n);
-    }
+    if (uds_dgram_reply(sv->listener.fd, a->reply ? a->reply : dg->data,
+                        a->reply ? strlen(a->reply) : dg->len, MSG_DONTWAIT, dg->from,
+                        dg->from_len, dg->have_cred ? peer : NULL) < 0)
+        log_unanswered(sv, errno, dg->from, dg->from_len, peer);
+    return true;
 }
 
 /* ---- signals --------------------------------------------------------------------------- */
@@ -752,17 +691,17 @@ static void announce_ready(struct serve *sv) {
 }
 
 static int run_dgram(struct serve *sv, int sigfd) {
-    int on = 1;
-
     sv->dgram_buf = malloc(sv->args->max_message);
     sv->loop = uds_loop_new();
     sv->own_loop = true;
     if (!sv->dgram_buf || !sv->loop)
         return cli_fail(CLI_OP_ANY, sv->addr, ENOMEM, NULL);
-    /* SCM_CREDENTIALS on every datagram: the sender's pid/uid/gid for logs and allow-lists. */
-    if (setsockopt(sv->listener.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
-        uds_loop_add(sv->loop, sv->listener.fd, UDS_EV_READ, on_datagram, sv) < 0 ||
-        watch_stop(sv, sigfd) < 0)
+    /* The sender's pid/uid/gid for logs and allow-lists come with every datagram. */
+    sv->dgram_in = (struct cli_dgram_in) {
+        .fd = sv->listener.fd, .buf = sv->dgram_buf, .size = sv->args->max_message,
+        .address = sv->addr, .fn = on_datagram, .data = sv,
+    };
+    if (cli_dgram_in_watch(&sv->dgram_in, sv->loop) < 0 || watch_stop(sv, sigfd) < 0)
         return cli_fail(CLI_OP_ANY, sv->addr, errno, NULL);
     announce_ready(sv);
     if (uds_loop_run(sv->loop) < 0)
