@@ -70,6 +70,19 @@ static const struct cli_command connect_cmd = {
 };
 #undef C
 
+int cli_exchange_stdio_code(const struct uds_relay_info *info) {
+    int err = info->error;
+
+    if (!info->error_writing) {
+        cli_error("stdin", "check the input", "cannot read: %s", strerror(err));
+        return CLI_EXIT_FAILURE;
+    }
+    if (err == EPIPE)
+        return EX_OK;   /* whoever reads our output has seen enough (| head) */
+    cli_error("stdout", "check where the output goes", "cannot write: %s", strerror(err));
+    return CLI_EXIT_FAILURE;
+}
+
 void cli_exchange_hold_stdio(void) {
     for (int fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++) {
         int mode = fd == STDIN_FILENO ? O_RDONLY : O_WRONLY;
@@ -124,16 +137,8 @@ static int exchange_code(const struct cli_exchange *x, const struct uds_relay_in
                 x->address, info->messages_cut, info->messages_cut == 1 ? "" : "s", max);
     if (!err)
         return EX_OK;
-    if (info->error_side == UDS_RELAY_A && !info->error_writing) {
-        cli_error("stdin", "check the input", "cannot read: %s", strerror(err));
-        return CLI_EXIT_FAILURE;
-    }
-    if (info->error_side == UDS_RELAY_A) {
-        if (err == EPIPE)
-            return EX_OK;   /* whoever reads our output has seen enough (| head) */
-        cli_error("stdout", "check where the output goes", "cannot write: %s", strerror(err));
-        return CLI_EXIT_FAILURE;
-    }
+    if (info->error_side == UDS_RELAY_A)
+        return cli_exchange_stdio_code(info);
     /* The server stopped reading: what it still sent was printed, input was left over. */
     if (info->error_side == UDS_RELAY_B && info->error_writing && err == ECONNRESET)
         err = EPIPE;

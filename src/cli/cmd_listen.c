@@ -104,16 +104,8 @@ static int relay_code(const struct lsn *l, const struct uds_relay_info *info) {
 
     if (!err)
         return EX_OK;
-    if (info->error_side == UDS_RELAY_A && !info->error_writing) {
-        cli_error("stdin", "check the input", "cannot read: %s", strerror(err));
-        return CLI_EXIT_FAILURE;
-    }
-    if (info->error_side == UDS_RELAY_A) {
-        if (err == EPIPE)
-            return EX_OK;   /* whoever reads our output has seen enough (| head) */
-        cli_error("stdout", "check where the output goes", "cannot write: %s", strerror(err));
-        return CLI_EXIT_FAILURE;
-    }
+    if (info->error_side == UDS_RELAY_A)
+        return cli_exchange_stdio_code(info);
     log_peer(l, CLI_LOG_WARN, "close", &l->client, "connection from", strerror(err));
     return want_more(l) ? EX_OK : CLI_EXIT_FAILURE;
 }

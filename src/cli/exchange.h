@@ -30,6 +30,11 @@ struct cli_exchange {
                              * sent has had a reply (or linger_ms passed) */
 };
 
+/* The exit code for a relay that ended on its side A, stdin and stdout (info->error_side
+ * UDS_RELAY_A), the failure reported: 1 when stdin could not be read or stdout written, 0
+ * when the reader of stdout has left (EPIPE: it has seen enough, as with | head). */
+int cli_exchange_stdio_code(const struct uds_relay_info *info);
+
 /* Before connecting: a closed stdin or stdout becomes /dev/null (as a closed stdin always
  * read as empty), so that the socket cannot take its number. */
 void cli_exchange_hold_stdio(void);
