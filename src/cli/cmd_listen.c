@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -54,6 +53,7 @@ struct lsn {
     struct cli_accept_errors accept_errors;
     char *buf;                      /* dgram */
     struct cli_dgram_in din;        /* dgram: reads into buf */
+    struct cli_stop stop;           /* the stop signals */
 };
 
 /* ---- logs ------------------------------------------------------------------------------- */
@@ -272,20 +272,17 @@ static int run_dgram(struct lsn *l) {
 
 /* ---- signals ------------------------------------------------------------------------------ */
 
-static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data) {
+/* Any stop signal stops at once: there is no drain of a single client. */
+static void on_stop(struct cli_stop *st, const char *name, void *data) {
     struct lsn *l = data;
-    struct signalfd_siginfo si;
+    struct cli_kv kv[] = { CLI_KV_STR("signal", name) };
 
-    (void) loop, (void) events;
-    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        struct cli_kv kv[] = { CLI_KV_STR("signal", cli_signal_name(si.ssi_signo)) };
-
-        cli_log(CLI_LOG_INFO, "stopping", l->addr, kv, 1, "%s: stopping on %s%s", l->addr,
-                cli_signal_name(si.ssi_signo), l->relay ? ", closing the connection" : "");
-        uds_relay_free(l->relay);
-        l->relay = NULL;
-        stop(l);
-    }
+    (void) st;
+    cli_log(CLI_LOG_INFO, "stopping", l->addr, kv, 1, "%s: stopping on %s%s", l->addr, name,
+            l->relay ? ", closing the connection" : "");
+    uds_relay_free(l->relay);
+    l->relay = NULL;
+    stop(l);
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -376,7 +373,8 @@ static int start(struct lsn *l, int *ret_sigfd) {
     code = a->type == UDS_DGRAM ? run_dgram(l) : run_stream(l);
     if (code != CLI_CONTINUE)
         return code;
-    if (uds_loop_add(l->loop, *ret_sigfd, UDS_EV_READ, on_signal, l) < 0)
+    l->stop = (struct cli_stop) { .address = l->addr, .on_stop = on_stop, .data = l };
+    if (cli_stop_watch(&l->stop, l->loop, *ret_sigfd) < 0)
         return cli_fail(CLI_OP_ANY, l->addr, errno, NULL);
     return CLI_CONTINUE;
 }
