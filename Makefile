@@ -21,7 +21,8 @@ LDLIBS_TEST := -lcmocka -lpthread
 # SANITIZE=1 builds everything into build/san with ASan + UBSan; `make` alone stays in build/.
 ifeq ($(SANITIZE),1)
 BUILD      := build/san
-ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_CFLAGS += $(SAN_CFLAGS)
 LDFLAGS    += -fsanitize=address,undefined
 else
 BUILD      ?= build
@@ -88,10 +89,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tests/unit/testutil.o $(STATIC_LIB) $(LDLIBS_TEST)
 
-# Examples link against the shared library, as a user's program would.
+# Examples link against the shared library, as a user's program would, and are built as
+# strict ISO C11 without the tree's _GNU_SOURCE: each asks for the POSIX or GNU calls it uses
+# itself, so it builds with a user's flags too.
+EXAMPLE_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN_CFLAGS) -Iinclude
 $(BUILD)/examples/%: examples/%.c include/udskit.h $(BUILD)/libudskit.so
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fvisibility=default $(LDFLAGS) -o $@ $< -L$(BUILD) -ludskit \
+	$(CC) $(CPPFLAGS) $(EXAMPLE_CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -ludskit \
 	    -Wl,-rpath,'$$ORIGIN/..'
 
 # The .pc file names PREFIX, LIBDIR and INCLUDEDIR, which `make install` may give other
