@@ -58,7 +58,7 @@ all: $(BUILD)/uds $(STATIC_LIB) $(BUILD)/libudskit.so $(BUILD)/udskit.pc
 # .d after the object, so the object is touched to be the newer of the two.
 $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 	@touch $@
 
 $(DEPS): ;
@@ -75,8 +75,18 @@ $(STATIC_LIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(SHARED_LIB): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^
+# The version script exports what include/udskit.h declares with UDS_API, under one version
+# node for the SONAME, and hides everything else; it is made from the header at each build,
+# so a new public function needs no second list (tests/cli/package.bats checks the result).
+VERSION_NODE := UDSKIT_$(SOMAJOR)
+$(BUILD)/libudskit.map: include/udskit.h scripts/version-script.sh
+	@mkdir -p $(dir $@)
+	scripts/version-script.sh include/udskit.h $(VERSION_NODE) > $@.tmp
+	mv $@.tmp $@
+
+$(SHARED_LIB): $(LIB_OBJ) $(BUILD)/libudskit.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined \
+	    -Wl,--version-script,$(BUILD)/libudskit.map $(LDFLAGS) -o $@ $(LIB_OBJ)
 
 $(BUILD)/libudskit.so: $(SHARED_LIB)
 	ln -sf $(notdir $(SHARED_LIB)) $(BUILD)/$(SONAME)
