@@ -6,8 +6,13 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
-MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Where bash-completion loads a command's completion from at its first <TAB>: its .pc file's
+# completionsdir (/usr/share/bash-completion/completions), and for another PREFIX the same
+# place under it, which bash-completion searches for the commands installed there.
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 
 VERSION    := $(shell sed -n 's/^\#define UDS_VERSION_STRING "\(.*\)"/\1/p' include/udskit.h)
 SOMAJOR    := 0
@@ -164,7 +169,8 @@ interop: $(BUILD)/uds
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
-	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/uds $(DESTDIR)$(BINDIR)/uds
 	install -m 0644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libudskit.a
 	install -m 0755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/$(notdir $(SHARED_LIB))
@@ -174,12 +180,13 @@ install: all
 	install -m 0644 $(BUILD)/udskit.pc $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
 	install -m 0644 man/uds.1 $(DESTDIR)$(MANDIR)/man1/uds.1
 	if [ -f man/udskit.3 ]; then install -m 0644 man/udskit.3 $(DESTDIR)$(MANDIR)/man3/udskit.3; fi
+	install -m 0644 completion/uds.bash $(DESTDIR)$(BASHCOMPDIR)/uds
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/uds $(DESTDIR)$(LIBDIR)/libudskit.a \
 	    $(DESTDIR)$(LIBDIR)/libudskit.so* $(DESTDIR)$(INCLUDEDIR)/udskit.h \
 	    $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc $(DESTDIR)$(MANDIR)/man1/uds.1 \
-	    $(DESTDIR)$(MANDIR)/man3/udskit.3
+	    $(DESTDIR)$(MANDIR)/man3/udskit.3 $(DESTDIR)$(BASHCOMPDIR)/uds
 
 clean:
 	rm -rf $(BUILD)
