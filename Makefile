@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # udskit — plain GNU make. `make`, `make check`, `make check SANITIZE=1`, `make demo`,
-# `make install PREFIX=/usr/local DESTDIR=`.
+# `make install PREFIX=/usr/local DESTDIR=`, `make deb`.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -181,6 +181,22 @@ install: all
 	install -m 0644 man/uds.1 $(DESTDIR)$(MANDIR)/man1/uds.1
 	if [ -f man/udskit.3 ]; then install -m 0644 man/udskit.3 $(DESTDIR)$(MANDIR)/man3/udskit.3; fi
 	install -m 0644 completion/uds.bash $(DESTDIR)$(BASHCOMPDIR)/uds
+
+# The Debian packages uds, libudskit0 and libudskit-dev (debian/), into $(BUILD)/deb/. They
+# are built by dpkg-buildpackage in a copy of the tree, as from a source package: nothing is
+# written outside $(BUILD), and none of this make's variables (SANITIZE=1, BUILD=...) reaches
+# the packages' build.
+DEB_DIR    := $(BUILD)/deb
+DEB_SRC    := $(DEB_DIR)/udskit-$(VERSION)
+.PHONY: deb
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	tar -c --exclude=./.git --exclude=./build --exclude=./$(BUILD) -f - . | tar -x -C $(DEB_SRC) -f -
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u BUILD \
+	    dpkg-buildpackage -us -uc -b -Jauto
+	rm -rf $(DEB_SRC)
+	@ls $(DEB_DIR)/*.deb
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/uds $(DESTDIR)$(LIBDIR)/libudskit.a \

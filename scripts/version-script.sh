@@ -23,13 +23,15 @@ awk -v node="$node" '
             if (lines[i] !~ /^[ \t]*#/)     # the #define of UDS_API itself among them
                 code = code " " lines[i]
         # Declarations end at ";". The function name is the identifier before the first
-        # "(": return types here are plain types or pointers, never function pointers.
+        # "(" once attributes are gone: return types here are plain types or pointers,
+        # never function pointers.
         count = split(code, decls, ";")
         bad = 0
         for (i = 1; i <= count; i++) {
             d = decls[i]
             if (d !~ /(^|[^A-Za-z0-9_])UDS_API([^A-Za-z0-9_]|$)/)
                 continue
+            gsub(/__attribute__[ \t]*\(\(([^()]|\([^()]*\))*\)\)/, " ", d)
             if (!match(d, /[A-Za-z_][A-Za-z0-9_]*[ \t]*\(/)) {
                 print "version-script: cannot read a function name in:" d > "/dev/stderr"
                 bad = 1
