@@ -40,7 +40,11 @@ comp() {
             *) [[ $word == [=:] ]] && { COMP_WORDS+=("$word"); word=; }; word+=$c ;;
             esac
         done
-        if [[ -n $word ]]; then COMP_WORDS+=("$word"); elif [[ $line == *" " ]]; then COMP_WORDS+=(""); fi
+        if [[ -n $word ]]; then
+            COMP_WORDS+=("$word")
+        elif [[ $line == *" " ]]; then
+            COMP_WORDS+=("")
+        fi
         COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
         COMP_LINE=$line COMP_POINT=${#line}
         _uds uds "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
@@ -92,8 +96,8 @@ commands() {
 @test "completion: every option of every command is offered, and nothing else" {
     local cmd want failed=0
     for cmd in $(commands); do
-        want=$("$UDS" "$cmd" --list-options | awk '{ if ($2 != "-") print $2; if ($1 != "-") print $1 }' |
-            LC_ALL=C sort -u)
+        want=$("$UDS" "$cmd" --list-options |
+            awk '{ if ($2 != "-") print $2; if ($1 != "-") print $1 }' | LC_ALL=C sort -u)
         run comp "uds $cmd -"
         if [ "$output" != "$want" ]; then
             echo "uds $cmd -<TAB>: got"$'\n'"$output"$'\n'"want"$'\n'"$want"

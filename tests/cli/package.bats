@@ -34,8 +34,10 @@ exported() {
     want=$(declared)
     got=$(exported | cut -d' ' -f1)
     [ "$(wc -l <<<"$want")" -ge 100 ]
-    comm -23 <(echo "$want") <(echo "$got") | sed 's/^/declared in include\/udskit.h, not exported (UDS_API? defined?): /'
-    comm -13 <(echo "$want") <(echo "$got") | sed 's/^/exported, not declared in include\/udskit.h: /'
+    comm -23 <(echo "$want") <(echo "$got") |
+        sed 's|^|declared in include/udskit.h, not exported (no UDS_API? not defined?): |'
+    comm -13 <(echo "$want") <(echo "$got") |
+        sed 's|^|exported, not declared in include/udskit.h: |'
     [ "$want" = "$got" ]
 }
 
@@ -46,8 +48,10 @@ exported() {
     [ -z "$unversioned" ]
     objdump -p "$LIB" | sed -n '/^Version definitions:/,/^$/p' | grep -qw UDSKIT_0
     # The version script lists the same functions the compiler finds in the header.
-    [ "$(sed -n 's/^    \(uds_[A-Za-z0-9_]*\);$/\1/p' "$BUILD_DIR/libudskit.map" | LC_ALL=C sort)" = \
-      "$(declared)" ]
+    local listed
+    listed=$(sed -n 's/^    \(uds_[A-Za-z0-9_]*\);$/\1/p' "$BUILD_DIR/libudskit.map" |
+        LC_ALL=C sort)
+    [ "$listed" = "$(declared)" ]
 }
 
 @test "package: the version script refuses a declaration it cannot take, and names it" {
