@@ -17,6 +17,10 @@
 # LIST, file names for an ADDRESS, a FILE or a PATH; a PROGRAM after "--" as a command
 # line of its own.
 
+# COMPREPLY=($(compgen ...)) and compgen's words as arguments, as bash-completion's own
+# scripts do: candidates are words without blanks (users, groups, options, option words).
+# shellcheck disable=SC2207,SC2046
+
 # _uds_find NAME: opt becomes the fields of the line of $options that describes the option
 # NAME ("-m" or "--mode"); false when the command has no such option.
 _uds_find() {
@@ -106,6 +110,7 @@ _uds() {
     _init_completion -s -n : || return
 
     local uds=${words[0]} cmd=${words[1]-}
+    # shellcheck disable=SC2088  # a "~/" typed on the line, which no shell expanded
     [[ $uds == "~/"* ]] && uds=$HOME/${uds#"~/"}
 
     if ((cword == 1)); then

@@ -27,9 +27,10 @@ trap cleanup EXIT
 
 debs=()
 for p in "${packages[@]}"; do
-    f=$(ls "$deb_dir/${p}_${version}-"*.deb 2>/dev/null | head -n 1)
-    [ -n "$f" ] || fail "no ${p}_${version}-*.deb in $deb_dir; run make deb first"
-    debs+=("./$f")
+    found=("$deb_dir/${p}_${version}-"*.deb)
+    [ -e "${found[0]}" ] || fail "no ${p}_${version}-*.deb in $deb_dir; run make deb first"
+    # apt-get takes a file for a package name only when it reads as a path.
+    case ${found[0]} in /*) debs+=("${found[0]}") ;; *) debs+=("./${found[0]}") ;; esac
 done
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -qq "${debs[@]}" >/dev/null
