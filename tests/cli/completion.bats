@@ -141,7 +141,7 @@ commands() {
     [ "$output" = "--mode" ]
 }
 
-@test "completion: users for --owner and --as, groups for --group, lists of both" {
+@test "completion: users for --owner, --as and --user, groups for --group, lists of both" {
     local users groups
     users=$(getent passwd | cut -d: -f1 | grep '^ro' | LC_ALL=C sort -u)
     groups=$(getent group | cut -d: -f1 | grep '^ro' | LC_ALL=C sort -u)
@@ -158,6 +158,11 @@ commands() {
     [ "$output" = "$(sed 's/^/nobody,/' <<<"$users")" ]
     run comp "uds serve --allow-gid ro"
     [ "$output" = "$groups" ]
+    # --user USER[:GROUP]: users, then after the colon groups (readline keeps the "root:").
+    run comp "uds proxy --user ro"
+    [ "$output" = "$users" ]
+    run comp "uds serve --user root:ro"
+    [ "$output" = "$groups" ]
 }
 
 @test "completion: addresses and files are completed as paths" {
@@ -171,11 +176,13 @@ commands() {
     [ "$output" = "$T/run/other" ]
 }
 
-@test "completion: after serve's --, the PROGRAM is a command line of its own" {
+@test "completion: after serve's and connect's --, the PROGRAM is a command line of its own" {
     run comp "uds serve $T/s.sock -- ech"
     [ "$status" -eq 0 ]
     [[ $'\n'"$output"$'\n' == *$'\n'echo$'\n'* ]]
     [ -z "$(grep -v '^ech' <<<"$output")" ]
+    run comp "uds connect -q $T/s.sock -- ech"
+    [[ $'\n'"$output"$'\n' == *$'\n'echo$'\n'* ]]
     # send runs no program: after its "--" come more operands, paths.
     touch "$T/msg"
     run comp "uds send -- $T/ms"
