@@ -302,6 +302,15 @@ struct uds_dialer_opts {
     const struct uds_tcp_addrs *tcp;    /* tcp: the addresses to try (copied), as
                                          * uds_tcp_resolve() gives them; NULL: resolve
                                          * them now (blocking) */
+    int wait_ms;                        /* keep trying a destination that is not there
+                                         * (ENOENT, ECONNREFUSED: no socket file, a stale
+                                         * one, a closed TCP port) for up to this long,
+                                         * after 50, 100, 200... up to 1000 ms, the last
+                                         * try at wait_ms itself; meanwhile uds_dial()
+                                         * answers EINPROGRESS, and once the time is up
+                                         * done gets that error. The dial's deadline is
+                                         * then the longer of timeout_ms and wait_ms, as
+                                         * for uds_connect(). 0 = one try */
 };
 
 /* A dialer to addr on loop (which must outlive it), for any number of dials. A Unix
