@@ -24,6 +24,9 @@ need_cmd unixserver ucspi-unix
 # Real servers for uds doctor's tests (tests/cli/doctor_real.bats).
 ls /usr/sbin/php-fpm* >/dev/null 2>&1 || packages+=(php-fpm)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql)
+# uds bench --request against redis, side by side with redis-benchmark (bench_redis.bats).
+need_cmd redis-server redis-server
+need_cmd redis-benchmark redis-tools
 # Debian's default nc may be the traditional one, which has no -U.
 if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 [ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)
