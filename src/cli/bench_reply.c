@@ -51,8 +51,10 @@ int bench_bytes_parse(const char *text, struct bench_bytes *ret, char *why, size
         if (*s == '\\') {
             b = unescape_one(s + 1, &used);
             if (b < 0) {
-                snprintf(why, why_size, "not bytes: '\\%.1s' is no escape; use \\r, \\n, \\t, "
-                         "\\0, \\e, \\\\ or \\xHH", s[1] ? s + 1 : "");
+                /* "\q", or all of a "\x" without its two hex digits */
+                int shown = s[1] == 'x' ? (int) strnlen(s + 1, 3) : s[1] ? 1 : 0;
+                snprintf(why, why_size, "not bytes: '\\%.*s' is no escape; use \\r, \\n, "
+                         "\\t, \\0, \\e, \\\\ or \\xHH", shown, s + 1);
                 free(p);
                 return -1;
             }

@@ -32,7 +32,8 @@ struct bench_args {
     int duration_ms;
     struct cli_sizes sizes, write_sizes;
     const char *cpu;
-    struct bench_bytes request, expect, until;
+    const char *request_text, *expect_text, *until_text;   /* as given, with escapes */
+    struct bench_bytes request, expect, until;                  /* decoded */
     size_t reply_size;
     struct bench_reply reply;
     bool json, quiet;
@@ -45,16 +46,9 @@ static const struct cli_word transports[] = {
     { "dgram", BENCH_UNIX_DGRAM }, { "tcp", BENCH_TCP }, { "pipe", BENCH_PIPE }, { NULL, 0 },
 };
 
-/* --request, --expect, --reply-until: bytes with escapes. */
-static int parse_bytes(const struct cli_opt *opt, const char *arg, void *dest,
-                       struct cli_bad *bad) {
-    (void) opt;
-    return bench_bytes_parse(arg, dest, bad->why, sizeof(bad->why));
-}
-
 #define B struct bench_args
 #define LOAD CLI_SEEN(B, load_only)
-#define BYTES(f) CLI_CUSTOM(parse_bytes, B, f, struct bench_bytes), LOAD
+#define BYTES(f) CLI_STRING(B, f), LOAD
 #define TABLE CLI_SEEN(B, transports_only)
 static const struct cli_command bench_cmd = {
     .name = "bench",
@@ -98,13 +92,13 @@ static const struct cli_command bench_cmd = {
           .help = "stop after N replies (default 100000)" },
         { "--duration", 'd', "SECONDS", CLI_DURATION(B, duration_ms, 1), .example = "5",
           .help = "run for SECONDS instead of -n" },
-        { "--request", 0, "BYTES", BYTES(request), .example = "'PING\\r\\n'",
+        { "--request", 0, "BYTES", BYTES(request_text), .example = "'PING\\r\\n'",
           .help = "send these bytes as each request, for a server that\n"
                   "is not an echo server; escapes \\r \\n \\t \\0 \\e \\\\\n"
                   "\\xHH. Each reply is these bytes again, unless:" },
-        { "--expect", 0, "BYTES", BYTES(expect), .example = "'+PONG\\r\\n'",
+        { "--expect", 0, "BYTES", BYTES(expect_text), .example = "'+PONG\\r\\n'",
           .help = "each reply is exactly these bytes (escapes allowed)" },
-        { "--reply-until", 0, "BYTES", BYTES(until), .example = "'\\n'",
+        { "--reply-until", 0, "BYTES", BYTES(until_text), .example = "'\\n'",
           .help = "each reply ends with these bytes (at most 64,\n"
                   "escapes allowed; a reply of at most 16 MiB)" },
         { "--reply-size", 0, "BYTES", CLI_SIZE(B, reply_size, 1, 1L << 30), LOAD,
@@ -219,12 +213,30 @@ static int reply_options(const struct bench_args *a, const char **ret_first) {
     return n;
 }
 
+/* The bytes of --request, --expect or --reply-until, escapes decoded. Returns 0, or -1
+ * after printing the usage error. */
+static int decode(const char *name, const char *text, const char *example,
+                  struct bench_bytes *ret) {
+    char why[256];
+
+    if (!text || bench_bytes_parse(text, ret, why, sizeof(why)) == 0)
+        return 0;
+    cli_usage("bench", "%s: '%s' is %s; e.g. %s %s", name, text, why, name, example);
+    return -1;
+}
+
 /* --request and how to tell its reply (by default, the same bytes back). Returns
  * CLI_CONTINUE, or the exit code. */
 static int check_request(struct bench_args *a, bool size_given) {
     struct bench_load_args *la = &a->la;
     const char *opt;
-    int n = reply_options(a, &opt);
+    int n;
+
+    if (decode("--request", a->request_text, "'PING\\r\\n'", &a->request) < 0 ||
+        decode("--expect", a->expect_text, "'+PONG\\r\\n'", &a->expect) < 0 ||
+        decode("--reply-until", a->until_text, "'\\r\\n'", &a->until) < 0)
+        return EX_USAGE;
+    n = reply_options(a, &opt);
 
     if (!a->request.p)
         return n == 0 ? CLI_CONTINUE : cli_usage("bench", "%s needs --request, the bytes to "
