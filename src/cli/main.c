@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_listen.h"
 
 static const struct command {
     const char *name;
@@ -16,6 +17,7 @@ static const struct command {
 } commands[] = {
     { "serve", cmd_serve, "serve a Unix socket: echo, a reply, or a program per client" },
     { "connect", cmd_connect, "connect stdin and stdout to a Unix socket, like nc -U" },
+    { "listen", cmd_listen, "listen for one client on stdin and stdout, like nc -lU" },
     { "send", cmd_send, "send one message and print the reply" },
     { "ls", cmd_ls, "list the machine's Unix sockets and who holds them" },
     { "doctor", cmd_doctor, "explain why a socket does or does not work for you" },
@@ -66,6 +68,13 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
+        return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
+    }
+    /* For the shell's completion (completion/uds.bash): the commands, one a line, as
+     * `uds CMD --list-options` gives a command's options. */
+    if (strcmp(argv[1], "--list-commands") == 0) {
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            printf("%s\n", commands[i].name);
         return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
     }
     if (strcmp(argv[1], "help") == 0) {
