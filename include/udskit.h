@@ -1045,6 +1045,28 @@ enum uds_relay_args_flags {
     UDS_RELAY_END_WITH_B = 1u << 9, /* end once B's stream has ended and all of it has been
                                      * written to A, even while A's input goes on (a user at
                                      * a terminal, when the server has closed) */
+    UDS_RELAY_PASS_FDS = 1u << 10,  /* between two Unix sockets, forward the fds a side
+                                     * passes (SCM_RIGHTS) with the bytes they came with;
+                                     * without it they are closed on arrival, as a plain
+                                     * read() does. Not with fds_to_pass */
+};
+
+struct uds_relay;
+
+/* What a relay's observer is shown: one read from a side, or its end. */
+struct uds_relay_chunk {
+    enum uds_relay_side from;   /* the side it was read from */
+    const void *data;           /* the bytes read, valid during the call only */
+    size_t len;
+    size_t full_len;            /* a message's length before it was cut to buffer_size
+                                 * (len otherwise) */
+    const int *fds;             /* fds that came with it (UDS_RELAY_PASS_FDS): the relay's,
+                                 * valid during the call only; the observer must not close
+                                 * them */
+    size_t n_fds;
+    bool message;               /* one message of a seqpacket or dgram side */
+    bool end;                   /* the side's end of stream (no bytes): the relay passes it
+                                 * on as a half-close */
 };
 
 struct uds_relay_args {
@@ -1069,6 +1091,10 @@ struct uds_relay_args {
     int linger_ms;          /* B a dgram socket, which has no end of stream: once A's input
                              * has ended, end when nothing has come from B for this long;
                              * 0 = no limit */
+    /* Shown every chunk read, both ways, before it is written to the other side, with the
+     * data given to uds_relay_new2(); it may not free the relay. NULL = none. With an
+     * observer the bytes pass through a buffer (no splice()), where it can see them. */
+    void (*observe)(struct uds_relay *relay, const struct uds_relay_chunk *chunk, void *data);
 };
 
 /* Relay between side A (fd_a_in, fd_a_out) and side B (fd_b) as args says; otherwise as
