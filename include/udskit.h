@@ -289,6 +289,18 @@ struct uds_connect_opts {
  *         EINVAL/ENAMETOOLONG/EAFNOSUPPORT address. */
 UDS_API int uds_connect(const char *address, const struct uds_connect_opts *opts);
 UDS_API int uds_connect_addr(const struct uds_addr *addr, const struct uds_connect_opts *opts);
+/* uds_connect_addr() as another user: a thread of its own (made for the call, ended
+ * after it) takes uid as its effective uid, gid as its effective gid and groups (n_groups
+ * of them) as its supplementary groups, with raw system calls that change that thread
+ * alone, and connects. The server's SO_PEERCRED then names that uid and gid (and the
+ * caller's pid), SO_PEERGROUPS those groups, and the socket file's permissions are checked
+ * against them, as for that user's own connect; the caller's threads never change ids.
+ * Needs CAP_SETUID and CAP_SETGID (root). A path longer than sun_path is reached through
+ * /proc/self/fd, which another user may not read: EACCES. Returns the connected fd.
+ * Errors: EINVAL; EPERM not privileged; EAGAIN/ENOMEM no thread; those of
+ *         uds_connect_addr(). */
+UDS_API int uds_connect_as(const struct uds_addr *addr, const struct uds_connect_opts *opts,
+                           uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
 
 /* ---------------------------------------------------------------------------------------
  * TCP: where udskit takes either family (a uds_server's listener, a uds_dialer's
