@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tap.h"
 
 static const struct command {
     const char *name;
@@ -21,6 +22,7 @@ static const struct command {
     { "doctor", cmd_doctor, "explain why a socket does or does not work for you" },
     { "proxy", cmd_proxy, "bridge Unix sockets and TCP: LISTEN to TARGET, both ways" },
     { "bench", cmd_bench, "measure transports, or load an echo server" },
+    { "tap", cmd_tap, "show what flows through a live Unix socket, or write it for Wireshark" },
 };
 
 static void usage(FILE *out) {
