@@ -281,3 +281,37 @@ PY
     grep -qE '#1 open: tcp:127\.0\.0\.1:[0-9]+' "$T/tcp.out"
     stop_tap
 }
+
+@test "tap: a connection open at SIGINT goes on after the server is back, then the tap exits" {
+    TAP_OUT=$T/tap.out
+    start_server "$T/s.sock"
+    local before
+    before=$(inode "$T/s.sock")
+    start_tap "$T/s.sock"
+    open_client held "$T/s.sock"
+    say_client held "before"
+    wait_for_line "$T/held.out" before
+    kill -INT "$TAP_PID"
+    wait_until 2 test "$(inode "$T/s.sock")" = "$before"
+    say_client held "after the swap back"
+    wait_for_line "$T/held.out" "after the swap back"
+    ! pid_gone "$TAP_PID"
+    close_client held
+    wait_status "$TAP_PID"
+    [ "$WAIT_STATUS" -eq 0 ]
+    grep -qF 'after the swap back' "$T/tap.out"
+}
+
+@test "tap: --drain-timeout closes what is still open and exits 1" {
+    TAP_OUT=/dev/null
+    start_server "$T/s.sock"
+    start_tap --drain-timeout 0.3 "$T/s.sock"
+    open_client held "$T/s.sock"
+    say_client held "hi"
+    wait_for_line "$T/held.out" hi
+    kill -INT "$TAP_PID"
+    wait_status "$TAP_PID" 5
+    [ "$WAIT_STATUS" -eq 1 ]
+    grep -qF 'still open after 0.3s (--drain-timeout)' "$T/tap.log"
+    close_client held
+}
