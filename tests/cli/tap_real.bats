@@ -65,6 +65,10 @@ tshark_fields() {
     [[ "$output" == *"comm curl; server $T/docker.sock"*$'\t'"$T/docker.sock" ]]
     run tshark_fields "$T/cap.pcapng" 'tcp.flags.fin == 1' tcp.srcport
     [ "${#lines[@]}" -eq 2 ]
+    # Checksums are right (Wireshark checks them only when asked).
+    run timeout 60 tshark -r "$T/cap.pcapng" -o tcp.check_checksum:TRUE \
+        -o ip.check_checksum:TRUE -T fields -e tcp.checksum.status -e ip.checksum.status
+    [ "$(printf '%s\n' "${lines[@]}" | grep -v Running | sort -u)" = $'1\t1' ]
 }
 
 @test "tap -w: seqpacket messages are UDP datagrams of their own lengths" {
