@@ -143,8 +143,9 @@ static void capture_failed(struct tap *t, int err) {
         return;
     t->failed = true;
     (void) tap_capture_close(&t->cap);
-    cli_error(t->args->write, "stopping; the server is put back",
-              "cannot write the capture: %s", strerror(err));
+    cli_error(strcmp(t->args->write, "-") == 0 ? "stdout" : t->args->write,
+              "stopping; the server is put back", "cannot write the capture: %s",
+              strerror(err));
     if (!uds_loop_timer_add(t->loop, 0, on_stop_soon, t)) {
         t->cut_off = true;
         uds_loop_stop(t->loop);     /* the end of cmd_tap() closes everything */
@@ -680,6 +681,12 @@ static int swap_error(const char *address, int err) {
         cli_error(address, "try again", "changed while the tap swapped in; nothing was left "
                   "changed");
         return EX_TEMPFAIL;
+    case EACCES:
+    case EPERM:
+        cli_error(address, "run uds tap as root, or as the user who owns the socket and its "
+                  "directory", "cannot put a socket beside it with the same owner (uid %lu: "
+                  "%s)", (unsigned long) geteuid(), strerror(err));
+        return EX_NOPERM;
     case EINVAL:
     case ENOSYS:
         cli_error(address, "use --listen NEW instead", "cannot exchange names here "

@@ -315,3 +315,30 @@ PY
     grep -qF 'still open after 0.3s (--drain-timeout)' "$T/tap.log"
     close_client held
 }
+
+@test "tap: a user who may not write the socket's directory is refused with 77, nothing changed" {
+    need_root
+    TAP_OUT=/dev/null
+    start_server --mode 0666 "$T/s.sock"
+    local before
+    before=$(inode "$T/s.sock")
+    run -77 --separate-stderr as_nobody "$UDS" tap "$T/s.sock"
+    [[ "$stderr" == *"$T/s.sock: cannot put a socket beside it"*"run uds tap as root"* ]]
+    [ "$(inode "$T/s.sock")" = "$before" ]
+    run ls -a "$T"
+    [[ "$output" != *uds-tap* ]]
+}
+
+@test "tap -w -: a reader that leaves stops the tap, and the server is back" {
+    start_server "$T/s.sock"
+    local before
+    before=$(inode "$T/s.sock")
+    bg_start "$T/tap.log" bash -c '"$0" tap -w - "$1" | head -c 100 >/dev/null' "$UDS" "$T/s.sock"
+    wait_for_line "$T/tap.log" tapping
+    run timeout 5 "$UDS" send "$T/s.sock" "enough to fill the reader"
+    [ "$output" = "enough to fill the reader" ]
+    run timeout 5 "$UDS" send "$T/s.sock" "and more"
+    wait_for_line "$T/tap.log" "uds: stdout: cannot write the capture"
+    wait_until 5 test "$(inode "$T/s.sock")" = "$before"
+    wait_status "$BG_PID"
+}
