@@ -59,6 +59,7 @@ struct tap {
     /* where clients come in */
     struct uds_swap swap;
     struct uds_listener listener;   /* --listen */
+    struct tap_dgram *dgram;        /* a datagram server's senders */
     int listen_fd;                  /* swap.fd or listener.fd; -1 once closed */
     bool listen_unix;
     uint64_t retry_timer;           /* accept paused after EMFILE */
@@ -496,8 +497,14 @@ static void close_listener(struct tap *t) {
     if (t->retry_timer)
         uds_loop_timer_cancel(t->loop, t->retry_timer);
     t->retry_timer = 0;
-    for (int i = 0; i < 16 && t->listen_fd >= 0; i++)
-        accept_some(t);
+    if (t->dgram) {
+        tap_dgram_free(t->dgram);   /* answers still on their way are lost: no connection
+                                     * says they are due */
+        t->dgram = NULL;
+    } else {
+        for (int i = 0; i < 16 && t->listen_fd >= 0; i++)
+            accept_some(t);
+    }
     t->listen_fd = -1;
     uds_swap_done(&t->swap);
     (void) uds_unlisten(&t->listener);
@@ -586,9 +593,11 @@ static const struct cli_command tap_cmd = {
         "names atomically (renameat2 RENAME_EXCHANGE), so that new clients reach the tap,\n"
         "which connects each to the server under its hidden name, DIR/.NAME.uds-tap.PID,\n"
         "and relays both ways: bytes, seqpacket message boundaries, half-closes and passed\n"
-        "fds (SCM_RIGHTS). Run as root, it connects as each client's own user, so that the\n"
-        "server's SO_PEERCRED checks still see the client. Each message is printed: time,\n"
-        "connection number, client (pid, uid, command), direction, length, payload.\n",
+        "fds (SCM_RIGHTS); a datagram server's senders each get a socket of their own.\n"
+        "Run as root, it connects as each client's own user, so that the server's\n"
+        "SO_PEERCRED (or SCM_CREDENTIALS) checks still see the client. Each message is\n"
+        "printed: time, connection number, client (pid, uid, command), direction, length,\n"
+        "payload.\n",
     .outro =
         "SIGINT or SIGTERM puts the server's socket back at ADDRESS at once, then finishes\n"
         "the connections held (up to --drain-timeout); a second signal stops at once. If\n"
@@ -602,9 +611,9 @@ static const struct cli_command tap_cmd = {
         "\n"
         "With -w FILE, a stream connection is written as a TCP connection between\n"
         "loopback addresses (handshake, sequence numbers, FIN at each half-close) and\n"
-        "seqpacket messages as UDP datagrams, so that Wireshark and tshark dissect them;\n"
-        "the interface is named after the socket, the client and passed fds are in packet\n"
-        "comments. The server port (and so the dissector) is --port, or from the socket's\n"
+        "seqpacket and dgram messages as UDP datagrams, so that Wireshark and tshark\n"
+        "dissect them; the interface is named after the socket, the client and passed fds\n"
+        "are in packet comments. The server port (and so the dissector) is --port, or from the socket's\n"
         "name: .s.PGSQL.N is N (PostgreSQL), docker.sock 80 (HTTP), php-fpm 9000 (FastCGI),\n"
         "else 49152. 'uds tap -w - ADDRESS | wireshark -k -i -' watches live.\n"
         "\n"
@@ -633,8 +642,8 @@ static const struct cli_command tap_cmd = {
         { "--listen", 0, "NEW", CLI_STRING(T, listen), .example = "/tmp/tap.sock",
           .help = "listen at NEW and relay to the operand, TARGET,\n"
                   "instead of swapping in front of it" },
-        CLI_OPT_TYPE(T, type, "--listen: the sockets' type: stream (default) or\n"
-                              "seqpacket"),
+        CLI_OPT_TYPE(T, type, "--listen: the sockets' type: stream (default),\n"
+                              "seqpacket or dgram"),
         { "--connect-timeout", 0, "SECONDS", CLI_DURATION(T, connect_ms, 1),
           .help = "give up connecting a client to the server after\n"
                   "this long (default 5)" },
@@ -711,12 +720,6 @@ static int swap_in(struct tap *t) {
         return code;
     if (uds_swap_in(address, &t->swap) < 0)
         return swap_error(address, errno);
-    if (t->swap.type == UDS_DGRAM) {
-        uds_swap_done(&t->swap);
-        cli_error(address, "nothing was changed", "is a datagram socket, which uds tap does "
-                  "not relay yet");
-        return EX_UNAVAILABLE;
-    }
     if (uds_swap_guard(&t->swap) < 0) {
         int e = errno;
         uds_swap_done(&t->swap);
@@ -760,6 +763,9 @@ static int listen_new(struct tap *t) {
         return cli_usage("tap", "--listen '%s' is not an address (%s)", a->listen,
                          strerror(errno));
     t->listen_unix = addr.kind != UDS_ADDR_TCP;
+    if (!t->listen_unix && a->type != UDS_STREAM)
+        return cli_usage("tap", "--type %s: a TCP listener is a stream",
+                         uds_socket_type_name(a->type));
     if (!t->listen_unix) {
         code = listen_tcp(t, &addr);
     } else if (uds_listen_addr(&addr, &opts, &t->listener, &info) < 0) {
@@ -799,8 +805,6 @@ static int setup_target(struct tap *t) {
 static int check_args(const struct tap_args *a) {
     if (a->hex && a->json)
         return cli_usage("tap", "-x and --json: choose one");
-    if (a->type == UDS_DGRAM)
-        return cli_usage("tap", "--type dgram: uds tap relays stream and seqpacket sockets");
     if (a->write && strcmp(a->write, "-") == 0 && (a->hex || a->json))
         return cli_usage("tap", "-w - writes the capture to stdout: -x and --json have "
                          "nowhere to go");
@@ -842,6 +846,31 @@ static int open_output(struct tap *t) {
     return CLI_CONTINUE;
 }
 
+static void dgram_captured(void *data, int result) {
+    captured(data, result);
+}
+
+/* Accept clients, or for a datagram server read its senders' datagrams. */
+static int watch_clients(struct tap *t) {
+    if (t->type != UDS_DGRAM)
+        return uds_loop_add(t->loop, t->listen_fd, UDS_EV_READ, on_listen, t);
+    const struct tap_dgram_opts o = {
+        .loop = t->loop,
+        .fd = t->listen_fd,
+        .server = &t->target,
+        .server_name = t->args->listen ? t->target_text : t->listen_text,
+        .as_client = t->as_client,
+        .printer = t->print ? &t->printer : NULL,
+        .cap = &t->cap,
+        .server_port = t->server_port,
+        .next_id = &t->next_id,
+        .captured = dgram_captured,
+        .data = t,
+    };
+    t->dgram = tap_dgram_new(&o);
+    return t->dgram ? 0 : -1;
+}
+
 static int prepare(struct tap *t, int *ret_sigfd) {
     const struct tap_args *a = t->args;
     int code = check_args(a);
@@ -868,8 +897,7 @@ static int prepare(struct tap *t, int *ret_sigfd) {
     }
     if (code != CLI_CONTINUE)
         return code;
-    if (uds_set_nonblock(t->listen_fd, true) < 0 ||
-        uds_loop_add(t->loop, t->listen_fd, UDS_EV_READ, on_listen, t) < 0)
+    if (uds_set_nonblock(t->listen_fd, true) < 0 || watch_clients(t) < 0)
         return cli_fail(CLI_OP_ANY, t->listen_text, errno, NULL);
     announce(t);
     return CLI_CONTINUE;
@@ -894,6 +922,11 @@ int cmd_tap(int argc, char **argv) {
                                          : t.cut_off ? CLI_EXIT_FAILURE : EX_OK;
     }
     close_all(&t);
+    if (tap_dgram_dropped(t.dgram) > 0)
+        cli_log(CLI_LOG_WARN, "dropped", t.listen_text, NULL, 0, "%s: %llu datagrams dropped "
+                "(a full queue, or a sender that cannot be answered)", t.listen_text,
+                (unsigned long long) tap_dgram_dropped(t.dgram));
+    tap_dgram_free(t.dgram);
     t.listen_fd = -1;
     uds_swap_done(&t.swap);             /* the server back, if a signal did not already */
     (void) uds_unlisten(&t.listener);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include <udskit.h>
+
 int cmd_tap(int argc, char **argv);
 
 /* Which way a chunk went. */
@@ -144,5 +146,31 @@ int tap_capture_fin(struct tap_capture *c, struct tap_flow *f, enum tap_dir dir,
                     uint64_t ts_us);
 int tap_capture_reset(struct tap_capture *c, struct tap_flow *f, enum tap_dir dir,
                       uint64_t ts_us);
+
+/* ---- datagram servers (tap_dgram.c) -------------------------------------------------------- */
+
+struct tap_dgram;
+
+struct tap_dgram_opts {
+    struct uds_loop *loop;
+    int fd;                             /* the tap's bound dgram socket (the caller's) */
+    const struct uds_addr *server;
+    const char *server_name;            /* for capture comments */
+    bool as_client;                     /* root: send with each sender's credentials */
+    const struct tap_printer *printer;  /* NULL: print nothing */
+    struct tap_capture *cap;
+    uint16_t server_port;
+    unsigned *next_id;                  /* the tap's connection numbers, shared */
+    void (*captured)(void *data, int result);   /* after each capture call */
+    void *data;
+};
+
+/* Serve o->fd's senders until tap_dgram_free(). Errors: ENOMEM; those of setsockopt() and
+ * uds_loop_add(). */
+struct tap_dgram *tap_dgram_new(const struct tap_dgram_opts *o);
+/* Datagrams dropped: a full queue, a sender that cannot be answered. */
+uint64_t tap_dgram_dropped(const struct tap_dgram *d);
+/* Forget every sender (their sockets closed) and stop reading o->fd (not closed). */
+void tap_dgram_free(struct tap_dgram *d);
 
 #endif /* UDS_CLI_TAP_H */

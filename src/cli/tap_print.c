@@ -41,13 +41,20 @@ static void emit_file(void *ctx, const char *text, size_t n) {
 static void who(const struct tap_client *c, char *buf, size_t size) {
     char cmd[80];
 
+    char addr[4 * sizeof(c->address) + 1];
+
+    /* A datagram sender's name is its own choice: escaped like a payload. */
+    cli_text_escape_buf(c->address, strnlen(c->address, sizeof(c->address)), addr,
+                        sizeof(addr));
+    size_t used = 0;
     if (!c->has_peer) {
-        snprintf(buf, size, "%s", c->address[0] ? c->address : "unknown client");
+        cli_append(buf, size, &used, "%s", addr[0] ? addr : "unknown client");
         return;
     }
     cli_text_escape_buf(c->command, strnlen(c->command, sizeof(c->command)), cmd, sizeof(cmd));
-    snprintf(buf, size, "pid %ld uid %lu gid %lu %s", (long) c->pid, (unsigned long) c->uid,
-             (unsigned long) c->gid, cmd[0] ? cmd : "?");
+    cli_append(buf, size, &used, "%s%spid %ld uid %lu gid %lu %s", addr, addr[0] ? " " : "",
+               (long) c->pid, (unsigned long) c->uid, (unsigned long) c->gid,
+               cmd[0] ? cmd : "?");
 }
 
 /* The JSON fields every line has: time, connection, client. */

@@ -342,3 +342,21 @@ PY
     wait_until 5 test "$(inode "$T/s.sock")" = "$before"
     wait_status "$BG_PID"
 }
+
+@test "tap: a datagram server: boundaries (an empty datagram too), answers, the sender's credentials" {
+    need_root
+    TAP_OUT=$T/tap.out
+    mkdir -m 1777 "$T/clients"
+    start_peer dgram dgram-server "$T/d.sock" "$T/creds"
+    start_tap "$T/d.sock"
+    run as_nobody timeout 10 python3 "$PEER" dgram-client "$T/d.sock" "$T/clients/me.sock" \
+        1 1000 3 0
+    [ "$output" = "len=1 len=1000 len=3 len=0" ]
+    # SCM_CREDENTIALS of each datagram name the sender, not the root tap.
+    [ "$(sort -u "$T/creds")" = "uid $NOBODY gid $NOBODY" ]
+    wait_for_line "$T/tap.out" 'client < server 5 bytes message.*len=0|len=0'
+    [ "$(grep -c 'client > server .* message' "$T/tap.out")" -eq 4 ]
+    grep -qF "client > server 0 bytes message ($T/clients/me.sock pid" "$T/tap.out"
+    stop_tap
+    [ "$WAIT_STATUS" -eq 0 ]
+}

@@ -133,6 +133,39 @@ def seq_client(path, *sizes):
     print(" ".join(out))
 
 
+def dgram_server(path, ready_file, out_file):
+    """Datagrams: writes 'uid UID' of each sender (SCM_CREDENTIALS), answers 'len=N'."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    os.chmod(path, 0o777)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    s.settimeout(60)
+    ready(ready_file)
+    while True:
+        try:
+            m, anc, _, addr = s.recvmsg(1 << 20, socket.CMSG_SPACE(12))
+        except socket.timeout:
+            return
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                pid, uid, gid = struct.unpack("3i", data[:12])
+                with open(out_file, "a") as f:
+                    f.write("uid %d gid %d\n" % (uid, gid))
+        if addr:
+            s.sendto(b"len=%d" % len(m), addr)
+
+
+def dgram_client(path, own, *sizes):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    c.bind(own)
+    c.settimeout(10)
+    for n in sizes:
+        c.sendto(b"d" * int(n), path)
+    out = [c.recv(100).decode() for _ in sizes]
+    print(" ".join(out))
+    os.unlink(own)
+
+
 def bulk_one(path, size, seed, results, i):
     data = hashlib.sha256(b"%d" % seed).digest() * (size // 32 + 1)
     data = data[:size]
@@ -210,6 +243,8 @@ if __name__ == "__main__":
         "fd-client": fd_client,
         "seq-server": seq_server,
         "seq-client": seq_client,
+        "dgram-server": dgram_server,
+        "dgram-client": dgram_client,
         "bulk": bulk,
         "client-loop": client_loop,
         "send-raw": send_raw,
