@@ -136,21 +136,27 @@ static void on_stop_soon(struct uds_loop *loop, uint64_t timer_id, void *data) {
         begin_stop(t, "a capture error");
 }
 
-/* A capture that cannot be written (a reader of -w - that left, a full disk) stops the tap,
- * which puts the server back: watching blind helps nobody. From the loop's next turn, not
- * from inside a relay's observer, which may not end its relay. */
-static void capture_failed(struct tap *t, int err) {
+/* Output that cannot be written (a reader of stdout or of -w - that left, a full disk) stops
+ * the tap, which puts the server back: watching blind helps nobody. From the loop's next
+ * turn, not from inside a relay's observer, which may not end its relay. */
+static void output_failed(struct tap *t, const char *what, const char *why) {
     if (t->failed)
         return;
     t->failed = true;
+    t->print = false;
     (void) tap_capture_close(&t->cap);
-    cli_error(strcmp(t->args->write, "-") == 0 ? "stdout" : t->args->write,
-              "stopping; the server is put back", "cannot write the capture: %s",
-              strerror(err));
+    cli_error(what, "stopping; the server is put back", "cannot write %s", why);
     if (!uds_loop_timer_add(t->loop, 0, on_stop_soon, t)) {
         t->cut_off = true;
         uds_loop_stop(t->loop);     /* the end of cmd_tap() closes everything */
     }
+}
+
+static void capture_failed(struct tap *t, int err) {
+    char why[160];
+
+    snprintf(why, sizeof(why), "the capture: %s", strerror(err));
+    output_failed(t, strcmp(t->args->write, "-") == 0 ? "stdout" : t->args->write, why);
 }
 
 static void on_flush(struct uds_loop *loop, uint64_t timer_id, void *data) {
@@ -163,8 +169,13 @@ static void on_flush(struct uds_loop *loop, uint64_t timer_id, void *data) {
         capture_failed(t, errno);
 }
 
-/* After packets went into the buffer: a timer writes them if nothing else does soon. */
+/* After a block was printed, or packets went into the capture's buffer (r: what the
+ * capture returned): a timer writes them if nothing else does soon. */
 static void captured(struct tap *t, int r) {
+    if (t->print && ferror(t->printer.out)) {
+        output_failed(t, "stdout", "what is shown (has its reader gone?)");
+        return;
+    }
     if (r < 0) {
         capture_failed(t, errno);
         return;
@@ -230,8 +241,10 @@ static void show_data(struct conn *c, enum tap_dir dir, const struct uds_relay_c
     if (t->print)
         tap_print_data(&t->printer, &c->client, dir, ch->data, ch->len, ch->full_len,
                        ch->message, fds, n_fds);
-    if (t->cap.fd < 0)
+    if (t->cap.fd < 0) {
+        captured(t, 0);
         return;
+    }
     if (ch->n_fds > 0) {
         fds_comment(fds, n_fds, ch->n_fds, passed, sizeof(passed));
         if (comment) {
@@ -443,6 +456,7 @@ static void on_client(struct tap *t, int fd) {
     flow_init(c);
     if (t->print)
         tap_print_open(&t->printer, &c->client);
+    captured(t, 0);
     connect_server(c);
 }
 

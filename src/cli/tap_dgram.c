@@ -136,8 +136,10 @@ static void show(struct sender *s, enum tap_dir dir, const struct dgram *g) {
     }
     if (d->o.printer)
         tap_print_data(d->o.printer, &s->client, dir, d->buf, g->len, g->full_len, true, fds, n);
-    if (d->o.cap->fd < 0)
+    if (d->o.cap->fd < 0) {
+        d->o.captured(d->o.data, 0);    /* to see whether the printing went well */
         return;
+    }
     comment[0] = '\0';
     if (!s->commented) {
         s->commented = true;

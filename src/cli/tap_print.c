@@ -67,7 +67,9 @@ static void json_head(FILE *out, const struct tap_client *c, const char *event) 
         fprintf(out, ",\"pid\":%ld,\"uid\":%lu,\"gid\":%lu,\"command\":", (long) c->pid,
                 (unsigned long) c->uid, (unsigned long) c->gid);
         cli_json_string(out, c->command, strnlen(c->command, sizeof(c->command)));
-    } else {
+    }
+    /* A TCP client's address, or a datagram sender's. */
+    if (c->address[0] || !c->has_peer) {
         fputs(",\"client\":", out);
         cli_json_string(out, c->address, strnlen(c->address, sizeof(c->address)));
     }

@@ -360,3 +360,17 @@ PY
     stop_tap
     [ "$WAIT_STATUS" -eq 0 ]
 }
+
+@test "tap: a reader of what is shown that leaves stops the tap, and the server is back" {
+    start_server "$T/s.sock"
+    local before
+    before=$(inode "$T/s.sock")
+    bg_start "$T/tap.log" bash -c '"$0" tap "$1" | head -n 1 >/dev/null' "$UDS" "$T/s.sock"
+    wait_for_line "$T/tap.log" tapping
+    run timeout 5 "$UDS" send "$T/s.sock" "one"
+    run timeout 5 "$UDS" send "$T/s.sock" "two"
+    run timeout 5 "$UDS" send "$T/s.sock" "three"
+    wait_for_line "$T/tap.log" "uds: stdout: cannot write what is shown"
+    wait_until 5 test "$(inode "$T/s.sock")" = "$before"
+    wait_status "$BG_PID"
+}
