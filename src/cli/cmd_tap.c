@@ -5,8 +5,9 @@
  * its hidden name (as the client's own user when run as root: uds_connect_as()), relay
  * (uds_relay, forwarding passed fds, its observer showing each chunk), print what flows
  * (tap_print.c) and write it as pcapng (tap_capture.c); on SIGINT/SIGTERM put the server
- * back and finish the connections held. `uds tap --listen NEW TARGET` does the same at a
- * new address, without a swap. No byte of a connection is read or written here.
+ * back and finish the connections held. A datagram server's senders are tap_dgram.c's.
+ * `uds tap --listen NEW TARGET` does the same at a new address, without a swap. No byte of
+ * a connection is read or written here.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tap.h — `uds tap` (cmd_tap.c) and its helpers: printing what flows (tap_print.c: text
- * with escapes, hex, JSON lines) and encoding it as pcapng with synthetic TCP and UDP
- * packets for Wireshark (tap_pcapng.c, a pure encoder: no I/O, no allocation).
+ * with escapes, hex, JSON lines), encoding it as pcapng with synthetic TCP and UDP packets
+ * for Wireshark (tap_pcapng.c, a pure encoder: no I/O, no allocation), writing the capture
+ * file in batches (tap_capture.c), and standing in for a datagram server (tap_dgram.c).
  */
 #ifndef UDS_CLI_TAP_H
 #define UDS_CLI_TAP_H
