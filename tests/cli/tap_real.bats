@@ -8,29 +8,7 @@
 # query tshark decodes.
 
 load helpers
-
-PEER="$BATS_TEST_DIRNAME/tap_peer.py"
-
-start_tap() {
-    TAP_LOG=${TAP_LOG_FILE:-$T/tap.log}
-    bg_start "$TAP_LOG" bash -c 'exec "$0" tap "$@" >"$TAP_OUT"' "$UDS" "$@"
-    TAP_PID=$BG_PID
-    wait_for_line "$TAP_LOG" 'tapping'
-}
-export TAP_OUT
-
-stop_tap() {
-    kill -INT "$TAP_PID"
-    wait_status "$TAP_PID"
-}
-
-start_peer() {
-    local name=$1 sub=$2 path=$3
-    shift 3
-    bg_start "$T/$name.err" python3 "$PEER" "$sub" "$path" "$T/$name.ready" "$@"
-    wait_path "$T/$name.ready" 10
-    LEFTOVER_OK+=("$path")
-}
+load tap_helpers
 
 need_tshark() {
     command -v tshark >/dev/null || skip "tshark is not installed (apt-get install tshark)"
