@@ -30,6 +30,8 @@ need_cmd curl curl
 # Debian's default nc may be the traditional one, which has no -U.
 if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 [ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)
+# The shell the completion tests source the completion in (tests/cli/completion.bats).
+[ -f /usr/share/bash-completion/bash_completion ] || packages+=(bash-completion)
 
 [ ${#packages[@]} -eq 0 ] && exit 0
 
