@@ -27,6 +27,9 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql)
 # uds bench --request against redis, side by side with redis-benchmark (bench_redis.bats).
 need_cmd redis-server redis-server
 need_cmd redis-benchmark redis-tools
+# What uds tap's tests read its captures with, and talk HTTP through it with.
+need_cmd tshark tshark
+need_cmd curl curl
 # Debian's default nc may be the traditional one, which has no -U.
 if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 [ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)
