@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "listen_opts.h"
 #include "options.h"
 #include "tap.h"
 
@@ -672,29 +673,6 @@ static const struct cli_command tap_cmd = {
 
 /* ---- starting ---------------------------------------------------------------------------------- */
 
-static int refuse_leftover(const char *address) {
-    struct uds_swap_leftover left;
-
-    if (uds_swap_find_leftover(address, &left) != 1)
-        return CLI_CONTINUE;
-    if (left.running) {
-        cli_error(address, "stop that one first",
-                  "already tapped by process %ld (its server is at %s)", (long) left.pid,
-                  left.hidden_path);
-        return EX_UNAVAILABLE;
-    }
-    if (left.hidden_live) {
-        cli_error(address, NULL, "a tap (pid %ld) that is gone left the server's socket at "
-                  "%s; put it back with: mv -T '%s' '%s'", (long) left.pid, left.hidden_path,
-                  left.hidden_path, address);
-        return EX_UNAVAILABLE;
-    }
-    cli_log(CLI_LOG_WARN, "leftover", address, NULL, 0, "%s: %s is the socket of a tap (pid "
-            "%ld) that is gone; nothing listens there: remove it with rm '%s'", address,
-            left.hidden_path, (long) left.pid, left.hidden_path);
-    return CLI_CONTINUE;
-}
-
 static int swap_error(const char *address, int err) {
     switch (err) {
     case ENOTSOCK:
@@ -730,7 +708,7 @@ static int swap_in(struct tap *t) {
     if (uds_addr_parse(address, 0, &addr) < 0 || addr.kind != UDS_ADDR_PATH)
         return cli_usage("tap", "ADDRESS '%s' is not a socket file's path; an abstract or "
                          "TCP address has no file to swap: use --listen NEW TARGET", address);
-    code = refuse_leftover(address);
+    code = cli_listen_refuse_leftover(address);
     if (code != CLI_CONTINUE)
         return code;
     if (uds_swap_in(address, &t->swap) < 0)

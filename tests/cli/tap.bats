@@ -103,6 +103,8 @@ inode() {
     start_tap "$T/s.sock"
     run -69 --separate-stderr "$UDS" tap "$T/s.sock"
     [[ "$stderr" == *"already tapped by process $TAP_PID"* ]]
+    run -0 --separate-stderr timeout 20 "$UDS" doctor "$T/s.sock"
+    [[ "$output" == *"uds tap (pid $TAP_PID) stands in front of this socket"* ]]
     stop_tap
     # A leftover as a dead tap whose watchdog died too leaves it: the server hidden.
     mv "$T/s.sock" "$T/.s.sock.uds-tap.2147483646"
@@ -110,6 +112,14 @@ inode() {
         "$T/s.sock"
     run -69 --separate-stderr "$UDS" tap "$T/s.sock"
     [[ "$stderr" == *"mv -T '$T/.s.sock.uds-tap.2147483646' '$T/s.sock'"* ]]
+    # doctor and serve on that path say the same, and serve does not bury the server
+    run -69 --separate-stderr timeout 20 "$UDS" doctor "$T/s.sock"
+    [[ "$output" == *"A uds tap (pid 2147483646) that is gone left the server's socket"* ]]
+    [[ "$output" == *"mv -T '$T/.s.sock.uds-tap.2147483646' '$T/s.sock'"* ]]
+    [[ "$output" != *"stale"* ]]
+    run -69 --separate-stderr timeout 5 "$UDS" serve "$T/s.sock"
+    [[ "$stderr" == *"mv -T '$T/.s.sock.uds-tap.2147483646' '$T/s.sock'"* ]]
+    [ -S "$T/.s.sock.uds-tap.2147483646" ]
     mv -T "$T/.s.sock.uds-tap.2147483646" "$T/s.sock"
     run timeout 5 "$UDS" send "$T/s.sock" "restored"
     [ "$output" = "restored" ]
