@@ -35,6 +35,8 @@ struct proxy_args {
     bool public;
     int send_proxy;             /* 0, 1 (v1 text) or 2 (v2 binary) */
     int connect_ms;
+    int retry_ms;               /* --connect-retry: how long to wait for a TARGET not there */
+    int exit_idle_ms;           /* --exit-idle-time, 0 never */
     size_t buffer_size;
     bool no_splice;
     bool no_batch;
@@ -74,6 +76,7 @@ struct proxy {
     bool stopping;
     bool done;                      /* the loop is to return */
     uint64_t drain_timer;
+    uint64_t idle_timer;            /* --exit-idle-time, while no connection is open */
     /* rate limits */
     uint64_t fail_logged_ms;
     unsigned fails_unlogged;
@@ -148,8 +151,11 @@ static int setup_target(struct proxy *px) {
 static void describe_connect_error(const struct proxy *px, const struct conn *c, int err,
                                    char *buf, size_t size) {
     const struct target *t = &px->target;
-    char dur[32];
+    char dur[32], retried[64] = "";
 
+    if (px->args->retry_ms)
+        snprintf(retried, sizeof(retried), ", still after %s (--connect-retry)",
+                 cli_format_duration(px->args->retry_ms, dur, sizeof(dur)));
     switch (err) {
     case ELOOP:
         if (c->loop_pid == getpid())
@@ -161,11 +167,11 @@ static void describe_connect_error(const struct proxy *px, const struct conn *c,
                      "here", (long) c->loop_pid);
         break;
     case ENOENT:
-        snprintf(buf, size, "no such socket; is the server running?");
+        snprintf(buf, size, "no such socket%s; is the server running?", retried);
         break;
     case ECONNREFUSED:
-        snprintf(buf, size, t->is_unix ? "nothing is listening (stale socket file); start "
-                 "the server" : "connection refused; is the server running?");
+        snprintf(buf, size, t->is_unix ? "nothing is listening (stale socket file)%s; start "
+                 "the server" : "connection refused%s; is the server running?", retried);
         break;
     case ETIMEDOUT:
         snprintf(buf, size, "timed out after %s (--connect-timeout); is the server "
@@ -217,6 +223,7 @@ static void log_connect_failure(struct proxy *px, const struct conn *c, int err)
 /* ---- connections -------------------------------------------------------------------------- */
 
 static void check_drained(struct proxy *px);
+static void update_idle_timer(struct proxy *px);
 
 /* --first-byte-timeout: none unless given, for the target may be the one to speak first
  * (MySQL, SMTP) while its client waits in silence. */
@@ -247,6 +254,7 @@ static void conn_link(struct conn *c) {
     px->conns = c;
     px->n_conns++;
     update_accepting(px);
+    update_idle_timer(px);
 }
 
 static void conn_unlink(struct conn *c) {
@@ -272,6 +280,7 @@ static void conn_free(struct conn *c) {
     conn_unlink(c);
     free(c);
     update_accepting(px);
+    update_idle_timer(px);
     check_drained(px);
 }
 
@@ -755,6 +764,43 @@ static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *dat
     stop_loop(px);
 }
 
+/* --exit-idle-time, as systemd-socket-proxyd has it: a proxy started by socket activation
+ * goes away once unused, and the service manager, which keeps the listening socket,
+ * starts it again for the next client (waiting meanwhile in the backlog). */
+static void on_idle(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct proxy *px = data;
+    char dur[32];
+    struct cli_kv kv[] = { CLI_KV_NUM("idle_ms", px->args->exit_idle_ms) };
+
+    (void) loop;
+    (void) timer_id;
+    px->idle_timer = 0;
+    cli_notify("STOPPING=1");
+    cli_log(CLI_LOG_INFO, "idle_exit", px->listen_text, kv, 1, "%s: no connection for %s "
+            "(--exit-idle-time): exiting", px->listen_text,
+            cli_format_duration(px->args->exit_idle_ms, dur, sizeof(dur)));
+    stop_loop(px);
+}
+
+/* The clock runs while no connection is open, from the start on (systemd-socket-proxyd
+ * starts it only when a connection ends): a proxy started for a client that gave up
+ * before it was accepted goes away too. */
+static void update_idle_timer(struct proxy *px) {
+    bool idle = px->n_conns == 0 && !px->stopping && !px->done;
+
+    if (px->args->exit_idle_ms == 0 || idle == (px->idle_timer != 0))
+        return;
+    if (!idle) {
+        uds_loop_timer_cancel(px->loop, px->idle_timer);
+        px->idle_timer = 0;
+        return;
+    }
+    if (uds_loop_timer_add(px->loop, (uint64_t) px->args->exit_idle_ms, on_idle, px,
+                           &px->idle_timer) < 0)
+        cli_log(CLI_LOG_WARN, "idle_error", px->listen_text, NULL, 0, "%s: cannot time "
+                "--exit-idle-time (%s); the proxy stays", px->listen_text, strerror(errno));
+}
+
 static size_t stop_count(void *data) {
     return ((struct proxy *) data)->n_conns;
 }
@@ -763,6 +809,7 @@ static void stop_drain(void *data) {
     struct proxy *px = data;
 
     px->stopping = true;
+    update_idle_timer(px);
     /* The listener closes (its socket file removed, if it made it) and clients in its
      * backlog get a reset. The server holds no connection, each having left it at
      * once: a graceful stop would only accept the backlog, not relayed when stopping. */
@@ -799,7 +846,8 @@ static const struct cli_command proxy_cmd = {
     .outro =
         "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
         "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
-        "times out is closed and logged; the proxy serves on. The target sees every\n"
+        "times out is closed and logged (with --connect-retry, once that time is up\n"
+        "without the target appearing); the proxy serves on. The target sees every\n"
         "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid\n"
         "(a 'uds serve' target needs --max-conns-per-uid equal to its --max-conns). A\n"
         "TARGET that is LISTEN itself, by any name, is refused; a loop that forms later\n"
@@ -812,10 +860,10 @@ static const struct cli_command proxy_cmd = {
         "socket on that host and port, is used instead of binding one; its file, mode and\n"
         "owner are then the service manager's to make and remove.\n"
         "\n"
-        "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off open\n"
-        "connections), 64 usage error (also: TARGET is LISTEN itself), 69 LISTEN is held\n"
-        "by a running server, 73 cannot create (the path exists and is not a socket, or\n"
-        "its directory is missing), 77 permission denied.\n",
+        "Exit status: 0 stopped by a signal or by --exit-idle-time, 1 failure (or a\n"
+        "second signal cut off open connections), 64 usage error (also: TARGET is LISTEN\n"
+        "itself), 69 LISTEN is held by a running server, 73 cannot create (the path\n"
+        "exists and is not a socket, or its directory is missing), 77 permission denied.\n",
     .opts = (const struct cli_opt[]){
         CLI_SECTION("Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a "
                     "live\nserver's or any other file is never touched):"),
@@ -827,6 +875,10 @@ static const struct cli_command proxy_cmd = {
         { "--connect-timeout", 0, "SECONDS", CLI_DURATION(P, connect_ms, 1),
           .help = "give up connecting to TARGET for a client after\n"
                   "this long and close that client (default 5)" },
+        { "--connect-retry", 0, "SECONDS", CLI_DURATION(P, retry_ms, 0), .example = "10",
+          .help = "hold a client while TARGET is missing or refuses,\n"
+                  "trying again (after 50 ms, doubling up to 1 s) for\n"
+                  "up to SECONDS (default 0: close it at once)" },
         { "--send-proxy", 0, NULL, CLI_SET(P, send_proxy, 1),
           .help = "begin each connection to TARGET with a PROXY protocol\n"
                   "v1 header (text) naming the client's address" },
@@ -834,6 +886,10 @@ static const struct cli_command proxy_cmd = {
           .help = "the same with a PROXY protocol v2 header (binary)" },
         CLI_SECTION("Limits:"),
         CLI_INCLUDE(cli_listen_limit_opts, P, common, struct cli_listen_opts),
+        { "--exit-idle-time", 0, "SECONDS", CLI_DURATION(P, exit_idle_ms, 1), .example = "30",
+          .help = "exit (status 0) once no connection has been open\n"
+                  "for SECONDS, from the start on: for a proxy started\n"
+                  "by socket activation (default: never)" },
         { "--buffer-size", 0, "BYTES", CLI_SIZE(P, buffer_size, 1024, 64L << 20),
           .example = "256K", .help = "bytes in flight per direction of a connection, K/M\n"
                                      "suffixes (default 256K)" },
@@ -923,6 +979,7 @@ static int start_dialer(struct proxy *px) {
     struct uds_dialer_opts dopts = {
         .timeout_ms = px->args->connect_ms,
         .tcp = px->target.is_unix ? NULL : &px->target.tcp,
+        .wait_ms = px->args->retry_ms,
     };
 
     px->loop = uds_loop_new();
@@ -961,6 +1018,7 @@ static int run(struct proxy *px, int sigfd) {
     if (!px->server || cli_stop_watch(&px->stop, px->loop, sigfd) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     announce_ready(px);
+    update_idle_timer(px);
     if (run_loop(px) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     cli_log(CLI_LOG_INFO, "stopped", px->listen_text, NULL, 0, "%s: stopped", px->listen_text);
@@ -1015,6 +1073,8 @@ int cmd_proxy(int argc, char **argv) {
         uds_loop_timer_cancel(px.loop, px.drain_timer);
     while (px.conns)
         conn_free(px.conns);
+    if (px.idle_timer)
+        uds_loop_timer_cancel(px.loop, px.idle_timer);
     uds_relay_group_free(px.relays);
     uds_dialer_free(px.dialer);
     uds_server_free(px.server);         /* and its listener */
