@@ -353,6 +353,44 @@ int cli_listen_refuse_leftover(const char *address) {
     return CLI_CONTINUE;
 }
 
+/* A socket passed by the service manager for the address, in *l (text: its address):
+ * checked for type, made non-blocking, and the options it ignores named. Returns
+ * CLI_CONTINUE, or the exit code with *l closed. */
+static int use_activated(const char *cmd, const struct cli_listen_opts *o, const char *given,
+                         enum uds_socket_type type, const char *type_hint,
+                         struct uds_listener *l, const char *text) {
+    if (l->type != type) {
+        const char *have = uds_socket_type_name(l->type);
+        (void) uds_unlisten(l);     /* only closes it: an adopted socket's file is not ours */
+        if (type_hint)
+            return cli_usage(cmd, "%s: the socket passed by the service manager is %s, not "
+                             "%s; e.g. %s %s", text, have, uds_socket_type_name(type),
+                             type_hint, have);
+        return cli_usage(cmd, "%s: the socket passed by the service manager is %s; a %s "
+                         "socket is needed (%s= in a .socket unit)", text, have,
+                         uds_socket_type_name(type), unit_setting(type));
+    }
+    /* The service manager's socket may be blocking; the loop must never wait in accept. */
+    if (uds_set_nonblock(l->fd, true) < 0) {
+        int e = errno;
+        (void) uds_unlisten(l);
+        return cli_fail(CLI_OP_LISTEN, given, e, NULL);
+    }
+    cli_log(CLI_LOG_INFO, "activated", text, NULL, 0, "%s: using the socket passed by "
+            "the service manager (LISTEN_FDS)", text);
+    /* The manager made the file: changing it behind its back would be undone at its
+     * next start, so say where the setting belongs instead. */
+    if (o->mode_given || o->owner_given || o->group_given)
+        cli_log(CLI_LOG_WARN, "activated", text, NULL, 0, "%s: --mode/--owner/--group "
+                "are not applied to a socket passed by the service manager; set "
+                "SocketMode=, SocketUser= and SocketGroup= in its .socket unit", text);
+    if (o->backlog_given)
+        cli_log(CLI_LOG_WARN, "activated", text, NULL, 0, "%s: --backlog is not applied "
+                "to a socket passed by the service manager; set Backlog= in its .socket "
+                "unit", text);
+    return CLI_CONTINUE;
+}
+
 int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char *given,
                     const struct uds_addr *addr, enum uds_socket_type type,
                     const char *type_hint, struct uds_listener *ret_listener,
@@ -385,37 +423,10 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
         return cli_fail(CLI_OP_LISTEN, given, errno, NULL);
     if (r == 1) {
         uds_addr_format(&l.addr, ret_text, text_size);
-        if (l.type != type) {
-            const char *have = uds_socket_type_name(l.type);
-            (void) uds_unlisten(&l);    /* only closes it: an adopted socket's file is not ours */
-            if (type_hint)
-                return cli_usage(cmd, "%s: the socket passed by the service manager is %s, not "
-                                 "%s; e.g. %s %s", ret_text, have, uds_socket_type_name(type),
-                                 type_hint, have);
-            return cli_usage(cmd, "%s: the socket passed by the service manager is %s; a %s "
-                             "socket is needed (%s= in a .socket unit)", ret_text, have,
-                             uds_socket_type_name(type), unit_setting(type));
-        }
-        /* The service manager's socket may be blocking; the loop must never wait in accept. */
-        if (uds_set_nonblock(l.fd, true) < 0) {
-            int e = errno;
-            (void) uds_unlisten(&l);
-            return cli_fail(CLI_OP_LISTEN, given, e, NULL);
-        }
-        cli_log(CLI_LOG_INFO, "activated", ret_text, NULL, 0, "%s: using the socket passed by "
-                "the service manager (LISTEN_FDS)", ret_text);
-        /* The manager made the file: changing it behind its back would be undone at its
-         * next start, so say where the setting belongs instead. */
-        if (file_opt)
-            cli_log(CLI_LOG_WARN, "activated", ret_text, NULL, 0, "%s: --mode/--owner/--group "
-                    "are not applied to a socket passed by the service manager; set "
-                    "SocketMode=, SocketUser= and SocketGroup= in its .socket unit", ret_text);
-        if (o->backlog_given)
-            cli_log(CLI_LOG_WARN, "activated", ret_text, NULL, 0, "%s: --backlog is not applied "
-                    "to a socket passed by the service manager; set Backlog= in its .socket "
-                    "unit", ret_text);
-        *ret_listener = l;
-        return CLI_CONTINUE;
+        r = use_activated(cmd, o, given, type, type_hint, &l, ret_text);
+        if (r == CLI_CONTINUE)
+            *ret_listener = l;
+        return r;
     }
     if (type != UDS_DGRAM)
         cli_backlog_warn_cap(o->backlog, given);
