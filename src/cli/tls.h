@@ -17,9 +17,10 @@
 
 #include "options.h"
 
-/* Repeatable option values (--allow-cn, --allow-san). */
+/* Repeatable option values (--allow-cn, --allow-san): argv's strings. */
+#define TLS_NAMES_MAX 32
 struct tls_names {
-    const char **v;         /* malloc'ed array; the strings are argv's */
+    const char *v[TLS_NAMES_MAX];
     size_t n;
 };
 
@@ -81,10 +82,12 @@ struct tls_pump *tls_pump_accept(struct tls_proxy *tp, int net, char *who, size_
 /* Begin the client side on a TCP connection to the target (net, taken over). */
 struct tls_pump *tls_pump_connect(struct tls_proxy *tp, int net, const char *who,
                                   const char *target_text, tls_pump_fn *fn, void *data);
-/* The caller is done with the connection: the session finishes alone (what the relay
- * wrote is sent, then close_notify) and frees itself; during the handshake, it is dropped
- * at once. NULL is fine. fn is not called again. */
-void tls_pump_release(struct tls_pump *pump);
+/* The caller is done with the connection. error 0 (the relay ended cleanly): the session
+ * finishes alone (what the relay wrote is sent, then close_notify) and frees itself; an
+ * error, or a session still in its handshake: it is dropped at once, without close_notify,
+ * so that the peer cannot take a cut stream for a complete one. NULL is fine. fn is not
+ * called again. */
+void tls_pump_release(struct tls_pump *pump, int error);
 
 /* Room tls_pump_proxy_header() needs beyond UDS_PROXY_HEADER_MAX. */
 #define TLS_TLV_MAX 512
