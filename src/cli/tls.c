@@ -145,7 +145,7 @@ static bool san_text(const GENERAL_NAME *gn, const char **ret_kind, char *buf, s
  * them all to buf instead ("DNS:a,IP:10.0.0.1"). */
 static bool san_walk(X509 *cert, const struct tls_names *names, char *buf, size_t size) {
     GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-    size_t used = strlen(buf);
+    size_t used = names ? 0 : strlen(buf);
     bool found = false;
     char v[256];
     const char *kind;
@@ -364,6 +364,13 @@ static bool load_identity(SSL_CTX *ctx, const struct tls_opts *o, char *why, siz
         return false;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            snprintf(why, size, "--key %s is not the key of --cert %s; give the key the "
+                     "certificate was made for", key, o->cert);
+            return false;
+        }
         snprintf(why, size, "--key %s: no usable PEM private key in it (%s)%s", key,
                  ssl_reason(), o->key ? "" : "; give the key with --key FILE");
         return false;
