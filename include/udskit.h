@@ -1569,7 +1569,8 @@ enum uds_server_found {
                                  * docker.sock, redis*.sock), or for udskit the PATH.lock
                                  * file its listener left */
     UDS_SERVER_BY_CONFIG,       /* a running server whose configuration names the path
-                                 * (a php-fpm master the caller cannot see holding it) */
+                                 * (a php-fpm master or a redis-server the caller
+                                 * cannot see holding it) */
 };
 
 /* One setting of a configuration file, as written there. */
@@ -1615,9 +1616,9 @@ struct uds_server_ident {
 
 /* Recognise the server behind the socket at addr (a path, or an abstract name), held by
  * holders (n_holders of them, as uds_procfd_find() returns them; none is fine): from the
- * processes first, then a .socket unit, then a running php-fpm whose pools name the path,
- * then the name; and read what its configuration says about the socket. Fills *ret_ident;
- * kind UNKNOWN when nothing is recognised.
+ * processes first, then a .socket unit, then a running php-fpm or redis-server whose
+ * configuration names the path, then the name; and read what its configuration says about
+ * the socket. Fills *ret_ident; kind UNKNOWN when nothing is recognised.
  * Reads the environment ($SYSTEMD_UNIT_PATH): call it before starting threads.
  * Errors: EINVAL addr not a path or an abstract name, or a NULL argument; ENOMEM. */
 UDS_API int uds_server_identify(const struct uds_addr *addr, const struct uds_procfd *holders,

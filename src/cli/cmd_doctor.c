@@ -27,59 +27,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "doctor.h"
 #include "options.h"
-
-#define MAX_FINDINGS 32
-/* The test connection gives up after this long (a listener that does not accept). */
-#define PROBE_TIMEOUT_MS 1000
-/* Room for a path made absolute: a working directory and the path given. */
-#define ABS_MAX (PATH_MAX + UDS_PATH_MAX + 2)
-/* Room for an advice or a list built piece by piece. */
-#define TEXT_MAX 4096
-
-enum severity { SEV_INFO, SEV_WARNING, SEV_ERROR };
-
-struct finding {
-    const char *code;
-    enum severity severity;
-    int exit_code;          /* what `doctor` exits with if this is the first error */
-    char *message;
-    char *advice;           /* NULL for none */
-};
-
-/* Whom the checks are for: the caller, or with --as the user of a new login. */
-struct subject {
-    bool as;                /* --as: not the caller */
-    char name[256];         /* user name, or the uid in digits */
-    uid_t uid;
-    gid_t gid;
-    gid_t *groups;          /* malloc'ed */
-    size_t n_groups;
-    struct uds_login login; /* the user's groups as a new login would have them */
-    bool have_login;
-};
-
-struct doctor {
-    const char *address;
-    struct uds_addr addr;
-    bool json;
-    bool no_connect;
-    const char *as_user;    /* --as USER, or NULL */
-    struct subject who;
-    struct finding findings[MAX_FINDINGS];
-    size_t n;
-    bool blocked;           /* an error finding says the subject cannot connect */
-    struct uds_pathinfo pi; /* the facts at a path address, as the subject sees them */
-    struct uds_socklist socks;
-    bool have_socks;
-    struct uds_procfd_list procs;
-    bool have_procs;
-    char abs[ABS_MAX];      /* the path made absolute, as given */
-    char canon[ABS_MAX];    /* ... with its directory's symlinks resolved */
-    struct uds_server_ident ident;  /* the server behind the address, once looked for */
-    bool have_ident;
-    const struct uds_sockinfo *ident_of;    /* the socket ident was looked for with */
-};
 
 #define D struct doctor
 static const struct cli_command doctor_cmd = {
@@ -132,7 +81,7 @@ static void out_of_memory(void) {
 }
 
 __attribute__((format(printf, 6, 7)))
-static void add(struct doctor *d, const char *code, enum severity sev, int exit_code,
+void doctor_add(struct doctor *d, const char *code, enum severity sev, int exit_code,
                 const char *advice, const char *fmt, ...) {
     struct finding *f;
     va_list ap;
@@ -154,195 +103,14 @@ static void add(struct doctor *d, const char *code, enum severity sev, int exit_
         d->blocked = true;
 }
 
-static bool has_finding(const struct doctor *d, const char *code) {
+bool doctor_has_finding(const struct doctor *d, const char *code) {
     for (size_t i = 0; i < d->n; i++)
         if (strcmp(d->findings[i].code, code) == 0)
             return true;
     return false;
 }
 
-/* A text built piece by piece with cli_append. */
-struct text {
-    char s[TEXT_MAX];
-    size_t o;
-};
-
-#define T_ADD(t, ...) cli_append((t)->s, sizeof((t)->s), &(t)->o, __VA_ARGS__)
-
-/* ---- whom the checks are for ---------------------------------------------------------- */
-
-static int subject_self(struct subject *w) {
-    int n = getgroups(0, NULL);
-
-    w->uid = geteuid();
-    w->gid = getegid();
-    cli_user_name(w->uid, w->name, sizeof(w->name));
-    if (n < 0)
-        return -1;
-    w->groups = malloc((size_t) (n ? n : 1) * sizeof(*w->groups));
-    if (!w->groups)
-        return -1;
-    n = getgroups(n, w->groups);
-    if (n < 0)
-        return -1;
-    w->n_groups = (size_t) n;
-    /* For telling "in the group in /etc/group" from "in it in this login". */
-    w->have_login = uds_login_get(w->name, &w->login) == 0 && w->login.uid == w->uid;
-    return 0;
-}
-
-/* --as USER: the user's ids as a new login gives them. */
-static int subject_as(struct subject *w, const char *user) {
-    if (uds_login_get(user, &w->login) < 0)
-        return -1;
-    w->have_login = true;
-    w->as = true;
-    w->uid = w->login.uid;
-    w->gid = w->login.gid;
-    snprintf(w->name, sizeof(w->name), "%s", w->login.name);
-    w->groups = malloc((w->login.n_groups ? w->login.n_groups : 1) * sizeof(*w->groups));
-    if (!w->groups)
-        return -1;
-    if (w->login.n_groups)
-        memcpy(w->groups, w->login.groups, w->login.n_groups * sizeof(*w->groups));
-    w->n_groups = w->login.n_groups;
-    return 0;
-}
-
-static void subject_done(struct subject *w) {
-    free(w->groups);
-    uds_login_done(&w->login);
-}
-
-static bool subject_in_group(const struct subject *w, gid_t gid) {
-    if (w->gid == gid)
-        return true;
-    for (size_t i = 0; i < w->n_groups; i++)
-        if (w->groups[i] == gid)
-            return true;
-    return false;
-}
-
-/* "you" for the caller, the user's name with --as; and the verb that goes with it. */
-static const char *you(const struct doctor *d) {
-    return d->who.as ? d->who.name : "you";
-}
-
-static const char *You(const struct doctor *d) {
-    return d->who.as ? d->who.name : "You";
-}
-
-static const char *are(const struct doctor *d) {
-    return d->who.as ? "is" : "are";
-}
-
-/* "uid 65534 (nobody), group nogroup", "uid 1000 (ann), groups ann, wheel" */
-static void describe_subject(const struct doctor *d, char *buf, size_t size) {
-    const struct subject *w = &d->who;
-    char name[256];
-    size_t o = 0, others = 0;
-
-    for (size_t i = 0; i < w->n_groups; i++)
-        others += w->groups[i] != w->gid;
-    cli_group_name(w->gid, name, sizeof(name));
-    buf[0] = '\0';
-    cli_append(buf, size, &o, "uid %u (%s), group%s %s", (unsigned) w->uid, w->name,
-               others ? "s" : "", name);
-    for (size_t i = 0; i < w->n_groups; i++) {
-        if (w->groups[i] == w->gid)
-            continue;
-        cli_group_name(w->groups[i], name, sizeof(name));
-        cli_append(buf, size, &o, ", %s", name);
-    }
-}
-
-/* Why the class of permission bits that applies is the one it is. */
-static const char *perm_why(const struct doctor *d, enum uds_perm_class class) {
-    switch (class) {
-    case UDS_PERM_OWNER: return d->who.as ? "that user is its owner" : "you are its owner";
-    case UDS_PERM_GROUP: return d->who.as ? "that user is in its group" : "you are in its group";
-    default:
-        return d->who.as ? "that user is neither its owner nor in its group, so the 'other' "
-                           "bits apply"
-                         : "you are neither its owner nor in its group, so the 'other' bits "
-                           "apply";
-    }
-}
-
-/* ---- checks made as the subject --------------------------------------------------------- */
-
-/* Become the subject for good (a child process only): groups, then gid, then uid, so that
- * nothing of root's is left when the checks run. */
-static int become(const struct subject *w) {
-    if (setgroups(w->n_groups, w->groups) < 0 || setresgid(w->gid, w->gid, w->gid) < 0 ||
-        setresuid(w->uid, w->uid, w->uid) < 0)
-        return -1;
-    return 0;
-}
-
-/* Read size bytes, across the short reads of a pipe (a write over PIPE_BUF comes in parts). */
-static bool read_full(int fd, void *buf, size_t size) {
-    size_t got = 0;
-
-    while (got < size) {
-        ssize_t n = read(fd, (char *) buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        got += (size_t) n;
-    }
-    return true;
-}
-
-/* Run fn(d, out) as the subject: in this process for the caller; for --as in a child that
- * has become the user, which hands back fn's result, errno and out through a pipe. */
-static int as_subject(struct doctor *d, int (*fn)(struct doctor *d, void *out), void *out,
-                      size_t size) {
-    int fds[2], status, r = -1, e = EIO;
-    pid_t pid;
-
-    if (!d->who.as)
-        return fn(d, out);
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return -1;
-    fflush(stdout);
-    pid = fork();
-    if (pid < 0) {
-        e = errno;
-        close(fds[0]);
-        close(fds[1]);
-        errno = e;
-        return -1;
-    }
-    if (pid == 0) {
-        int res[2] = { -1, 0 };
-        close(fds[0]);
-        if (become(&d->who) < 0)
-            res[1] = errno;
-        else if ((res[0] = fn(d, out)) < 0)
-            res[1] = errno;
-        if (write(fds[1], res, sizeof(res)) != sizeof(res) ||
-            (res[0] >= 0 && write(fds[1], out, size) != (ssize_t) size))
-            _exit(1);
-        _exit(0);
-    }
-    close(fds[1]);
-    {
-        int res[2];
-        if (read_full(fds[0], res, sizeof(res))) {
-            r = res[0];
-            e = res[1];
-            if (r >= 0 && !read_full(fds[0], out, size))
-                r = -1, e = EIO;
-        }
-    }
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    errno = e;
-    return r;
-}
+/* ---- checks made with the subject's ids (doctor_as_subject) ---------------------------- */
 
 static int get_pathinfo(struct doctor *d, void *out) {
     return uds_pathinfo_get(d->addr.name, d->have_socks ? 0 : UDS_PATHINFO_PROBE, out);
@@ -371,7 +139,7 @@ static bool accepts(const struct uds_sockinfo *s) {
            (s->type == UDS_DGRAM && s->state == UDS_SOCK_UNCONNECTED);
 }
 
-static size_t holders(const struct doctor *d, const struct uds_sockinfo *s,
+size_t doctor_holders(const struct doctor *d, const struct uds_sockinfo *s,
                       const struct uds_procfd **ret) {
     *ret = NULL;
     return s && d->have_procs ? uds_procfd_find(&d->procs, s->inode, ret) : 0;
@@ -386,7 +154,7 @@ static const char *base_of(const char *path) {
 static bool where_of(const struct doctor *d, const struct uds_sockinfo *s,
                      struct uds_sockwhere *w) {
     const struct uds_procfd *p;
-    size_t n = holders(d, s, &p);
+    size_t n = doctor_holders(d, s, &p);
 
     return uds_sockinfo_where(s, p, n, w) == 0;
 }
@@ -453,7 +221,7 @@ static void command_of(pid_t pid, char *buf, size_t size) {
 static bool describe_holder(const struct doctor *d, const struct uds_sockinfo *s, char *buf,
                             size_t size) {
     const struct uds_procfd *p;
-    size_t n = holders(d, s, &p), distinct = 0;
+    size_t n = doctor_holders(d, s, &p), distinct = 0;
     time_t started;
     struct tm tm;
     char when[64] = "";
@@ -511,297 +279,6 @@ static void likely_clients(gid_t gid, uid_t owner, char *buf, size_t size) {
     endpwent();
 }
 
-/* ---- the server behind the socket, in its own words --------------------------------------- */
-
-/* Recognise the server once, from the socket that serves the address (or by its name when
- * none does). */
-static const struct uds_server_ident *ident(struct doctor *d, const struct uds_sockinfo *s) {
-    const struct uds_procfd *p;
-    size_t n;
-
-    if (d->have_ident && (d->ident_of == s || !s))
-        return &d->ident;
-    n = holders(d, s, &p);
-    if (uds_server_identify(&d->addr, p, n, &d->ident) < 0)
-        d->ident = (struct uds_server_ident) { .kind = UDS_SERVER_UNKNOWN };
-    d->have_ident = true;
-    d->ident_of = s;
-    return &d->ident;
-}
-
-/* The server that reads the configuration: the one systemd hands its socket to. */
-static enum uds_server_kind served_by(const struct uds_server_ident *id) {
-    return id->kind == UDS_SERVER_SYSTEMD && id->service ? id->service : id->kind;
-}
-
-static const char *server_title(enum uds_server_kind kind) {
-    switch (kind) {
-    case UDS_SERVER_UDSKIT: return "a udskit listener";
-    case UDS_SERVER_PHP_FPM: return "php-fpm";
-    case UDS_SERVER_POSTGRESQL: return "PostgreSQL";
-    case UDS_SERVER_REDIS: return "redis";
-    case UDS_SERVER_DOCKERD: return "dockerd";
-    case UDS_SERVER_SYSTEMD: return "systemd";
-    default: return "an unknown server";
-    }
-}
-
-/* "listen.owner = nobody (line 6), listen.mode = 0660 (line 8)" for the keys that are
- * set; "" when none is. */
-static void settings_text(const struct uds_server_ident *id, const char *const *keys,
-                          struct text *t) {
-    /* As each file writes them: "listen.mode = 0660", "SocketMode=0600", "unixsocketperm
-     * 700". */
-    const char *sep = id->kind == UDS_SERVER_SYSTEMD ? "=" : served_by(id) == UDS_SERVER_REDIS
-                                                             ? " " : " = ";
-    size_t n = 0;
-
-    for (; *keys; keys++) {
-        unsigned line = 0;
-        const char *v = uds_server_setting(id, *keys, &line);
-        if (!v)
-            continue;
-        if (line)
-            T_ADD(t, "%s%s%s%s (line %u)", n++ ? ", " : "", *keys, sep, v, line);
-        else
-            T_ADD(t, "%s%s=%s (on the command line)", n++ ? ", " : "", *keys, v);
-    }
-}
-
-/* "systemctl start php8.2-fpm": how the server is started, when it is known. */
-static void start_command(const struct uds_server_ident *id, char *buf, size_t size) {
-    buf[0] = '\0';
-    if (id->socket_unit[0])
-        snprintf(buf, size, "systemctl start %s", id->socket_unit);
-    else if (id->unit[0] && strcmp(id->unit, "init.scope") != 0)
-        snprintf(buf, size, "systemctl start %s", id->unit);
-    else if (served_by(id) == UDS_SERVER_PHP_FPM && id->version[0])
-        snprintf(buf, size, "systemctl start php%s-fpm", id->version);
-    else if (served_by(id) == UDS_SERVER_POSTGRESQL)
-        snprintf(buf, size, "systemctl start postgresql");
-    else if (served_by(id) == UDS_SERVER_REDIS)
-        snprintf(buf, size, "systemctl start redis-server");
-    else if (served_by(id) == UDS_SERVER_DOCKERD)
-        snprintf(buf, size, "systemctl start docker");
-}
-
-/* "; its socket settings are read from F" and so on, for the kind that reads them. */
-static void describe_config(const struct uds_server_ident *id, struct text *t) {
-    switch (served_by(id)) {
-    case UDS_SERVER_PHP_FPM:
-        if (id->config[0])
-            T_ADD(t, ", pool [%s]: listen = at line %u of %s makes this socket", id->pool,
-                  id->config_line, id->config);
-        else if (id->main_config[0])
-            T_ADD(t, "; no pool of %s (nor of the files it includes) has listen = this path",
-                  id->main_config);
-        return;
-    case UDS_SERVER_POSTGRESQL:
-        if (id->data_dir[0])
-            T_ADD(t, " (data directory %s)", id->data_dir);
-        if (id->config[0])
-            T_ADD(t, "; its socket settings are read from %s", id->config);
-        if (id->config_line)
-            T_ADD(t, " (unix_socket_directories at line %u)", id->config_line);
-        return;
-    case UDS_SERVER_REDIS:
-        if (id->config_line)
-            T_ADD(t, "; unixsocket at line %u of %s makes this socket", id->config_line,
-                  id->config);
-        else
-            T_ADD(t, " (which redis.conf it read is not known: redis-server renames itself "
-                  "once started)");
-        return;
-    case UDS_SERVER_DOCKERD:
-        T_ADD(t, "; its socket settings are its command line and %s",
-              id->config[0] ? id->config : "/etc/docker/daemon.json");
-        return;
-    case UDS_SERVER_UDSKIT:
-        T_ADD(t, ", uds serve or a program built on libudskit");
-        return;
-    default:
-        return;
-    }
-}
-
-/* One sentence: which server this is, and where its socket is configured. */
-static void describe_server(const struct uds_server_ident *id, struct text *t) {
-    T_ADD(t, "The server is %s", server_title(id->kind));
-    if (id->kind == UDS_SERVER_SYSTEMD) {
-        if (id->socket_unit[0])
-            T_ADD(t, ", for the socket unit %s (ListenStream= at line %u of %s)",
-                  id->socket_unit, id->socket_unit_line, id->socket_unit_file);
-        else if (id->systemd_pid)
-            T_ADD(t, " (systemd-socket-activate or the service manager, pid %d), with no "
-                  ".socket unit found that lists this address", (int) id->systemd_pid);
-        if (id->service)
-            T_ADD(t, "; it hands the socket to %s", server_title(id->service));
-    } else if (id->version[0]) {
-        T_ADD(t, " %s", id->version);
-    }
-    describe_config(id, t);
-    if (id->found_by == UDS_SERVER_BY_PATH && id->kind == UDS_SERVER_UDSKIT)
-        T_ADD(t, " (known by the lock file its listener left: no process can be seen "
-              "holding the socket)");
-    else if (id->found_by == UDS_SERVER_BY_PATH)
-        T_ADD(t, " (known by its name: no process can be seen holding it)");
-    else if (id->found_by == UDS_SERVER_BY_CONFIG)
-        T_ADD(t, " (known by the configuration of php-fpm pid %d, which is running)",
-              (int) id->pid);
-    T_ADD(t, ".");
-}
-
-static void note_server(struct doctor *d, const struct uds_sockinfo *s) {
-    const struct uds_server_ident *id = ident(d, s);
-    struct text t = { .o = 0 };
-
-    if (id->kind == UDS_SERVER_UNKNOWN || has_finding(d, "server"))
-        return;
-    describe_server(id, &t);
-    add(d, "server", SEV_INFO, 0, NULL, "%s", t.s);
-}
-
-/* A group the subject is in, to suggest: its primary group. */
-static void subject_group(const struct doctor *d, char *buf, size_t size) {
-    cli_group_name(d->who.gid, buf, size);
-}
-
-static void access_php_fpm(const struct doctor *d, const struct uds_server_ident *id,
-                           struct text *t) {
-    static const char *const keys[] = { "listen.owner", "listen.group", "listen.mode",
-                                        "listen.acl_users", "listen.acl_groups", NULL };
-    char group[256], restart[64] = "systemctl restart php-fpm";
-    struct text now = { .o = 0 };
-
-    subject_group(d, group, sizeof(group));
-    if (id->version[0])
-        snprintf(restart, sizeof(restart), "systemctl restart php%s-fpm", id->version);
-    settings_text(id, keys, &now);
-    if (id->config[0])
-        T_ADD(t, "php-fpm sets this socket's owner, group and mode from listen.owner, "
-              "listen.group and listen.mode in pool [%s] of %s (%s%s). ", id->pool, id->config,
-              now.o ? "now " : "none is set there, so the pool's user and group and mode "
-              "0660 apply", now.s);
-    else
-        T_ADD(t, "php-fpm sets this socket's owner, group and mode from listen.owner, "
-              "listen.group and listen.mode in the pool whose listen = names it. ");
-    T_ADD(t, "Set listen.group = %s (a group %s %s in) and listen.mode = 0660 there, or "
-          "listen.owner = %s, then restart php-fpm (%s). If "
-          "listen.acl_users or listen.acl_groups is set, it replaces owner and group: add "
-          "%s there instead.", group, you(d), are(d), d->who.name, restart, d->who.name);
-}
-
-static void access_postgres(const struct doctor *d, const struct uds_server_ident *id,
-                            struct text *t) {
-    static const char *const keys[] = { "unix_socket_group", "unix_socket_permissions", NULL };
-    struct text now = { .o = 0 };
-    char group[256];
-
-    subject_group(d, group, sizeof(group));
-    settings_text(id, keys, &now);
-    T_ADD(t, "PostgreSQL sets this socket's group and mode from unix_socket_group and "
-          "unix_socket_permissions in %s (", id->config[0] ? id->config : "its postgresql.conf");
-    if (now.o)
-        T_ADD(t, "now %s; ", now.s);
-    else if (id->config[0])
-        T_ADD(t, "neither is set; ");
-    T_ADD(t, "the defaults are the server's own group and 0777). Set unix_socket_group = '%s' "
-          "(a group %s %s in) with unix_socket_permissions = 0770, or "
-          "unix_socket_permissions = 0777 to leave it to pg_hba.conf who may log in; then "
-          "restart PostgreSQL (systemctl restart postgresql", group, you(d), are(d));
-    if (id->data_dir[0])
-        T_ADD(t, ", or pg_ctl restart -D %s", id->data_dir);
-    T_ADD(t, ").");
-}
-
-static void access_redis(const struct doctor *d, const struct uds_server_ident *id,
-                         const char *sock_group, struct text *t) {
-    static const char *const keys[] = { "unixsocketperm", "unixsocketgroup", NULL };
-    struct text now = { .o = 0 };
-
-    settings_text(id, keys, &now);
-    T_ADD(t, "redis sets this socket's mode from unixsocketperm in %s",
-          id->config_line ? id->config : "its redis.conf");
-    if (id->config_line)
-        T_ADD(t, " (%s%s)", now.o ? "now " : "not set there, so 0 (the umask decides)", now.s);
-    T_ADD(t, "; its group is redis-server's own, %s. Set unixsocketperm 770 and add %s to "
-          "group %s (usermod -aG %s %s, then a new login), or unixsocketperm 777; then "
-          "restart redis-server.", sock_group, d->who.name, sock_group, sock_group,
-          d->who.name);
-}
-
-static void access_docker(const struct doctor *d, const struct uds_server_ident *id,
-                          const char *sock_group, struct text *t) {
-    static const char *const keys[] = { "group", "--group", NULL };
-    struct text now = { .o = 0 };
-
-    settings_text(id, keys, &now);
-    T_ADD(t, "dockerd gives its socket the group docker unless its -G/--group option or "
-          "\"group\" in %s says otherwise (%s%s), and mode 0660. Add %s to group %s: "
-          "usermod -aG %s %s, then log in again. Mind that this group is worth root: "
-          "whoever may use the docker socket controls this host.",
-          id->config[0] ? id->config : "/etc/docker/daemon.json", now.o ? "now " : "not set",
-          now.s, d->who.name, sock_group, sock_group, d->who.name);
-}
-
-static void access_systemd(const struct doctor *d, const struct uds_server_ident *id,
-                           struct text *t) {
-    static const char *const keys[] = { "SocketMode", "SocketUser", "SocketGroup", NULL };
-    struct text now = { .o = 0 };
-    char group[256];
-
-    subject_group(d, group, sizeof(group));
-    settings_text(id, keys, &now);
-    if (!id->socket_unit[0]) {
-        T_ADD(t, "This socket was made by systemd-socket-activate (or a service manager) "
-              "with no .socket unit found for it; systemd-socket-activate has no option for "
-              "the mode, so the socket has what its umask gave. In a .socket unit, "
-              "SocketGroup=%s and SocketMode=0660 in [Socket] let %s in.", group,
-              d->who.name);
-        return;
-    }
-    T_ADD(t, "systemd makes this socket for %s (%s) with SocketMode= (default 0666), "
-          "SocketUser= and SocketGroup= of its [Socket] section (%s%s). Set SocketGroup=%s "
-          "(a group %s %s in) and SocketMode=0660 there (systemctl edit %s), then "
-          "systemctl daemon-reload and systemctl restart %s.", id->socket_unit,
-          id->socket_unit_file, now.o ? "now " : "none is set", now.s, group, you(d),
-          are(d), id->socket_unit, id->socket_unit);
-}
-
-/* What to do when the socket's mode shuts the subject out, in the server's own terms. */
-static void access_advice(struct doctor *d, const struct uds_sockinfo *s,
-                          const struct uds_file *sock, struct text *t) {
-    const struct uds_server_ident *id = ident(d, s);
-    char group[256], owner[256];
-
-    cli_group_name(sock->gid, group, sizeof(group));
-    cli_user_name(sock->uid, owner, sizeof(owner));
-    if (id->kind == UDS_SERVER_SYSTEMD && id->socket_unit[0]) {
-        access_systemd(d, id, t);
-        return;
-    }
-    switch (served_by(id)) {
-    case UDS_SERVER_PHP_FPM: access_php_fpm(d, id, t); return;
-    case UDS_SERVER_POSTGRESQL: access_postgres(d, id, t); return;
-    case UDS_SERVER_REDIS: access_redis(d, id, group, t); return;
-    case UDS_SERVER_DOCKERD: access_docker(d, id, group, t); return;
-    case UDS_SERVER_SYSTEMD: access_systemd(d, id, t); return;
-    case UDS_SERVER_UDSKIT:
-        T_ADD(t, "Ask for access: the server can give its socket a group %s %s in and mode "
-              "0660 (uds serve --group %s --mode 0660, and add %s to %s), or mode 0666 for "
-              "everyone; or run as the socket's owner or root.", you(d), are(d),
-              sock->gid == 0 ? "GROUP" : group, d->who.as ? d->who.name : "yourself",
-              sock->gid == 0 ? "GROUP" : group);
-        return;
-    default:
-        T_ADD(t, "Ask for access: the server's own configuration decides its socket's owner, "
-              "group and mode. Have it give the socket a group %s %s in and mode 0660 (or "
-              "0666 for everyone), or run as the socket's owner (%s) or root.", you(d),
-              are(d), owner);
-        return;
-    }
-}
-
 /* ---- the checks ----------------------------------------------------------------------- */
 
 /* The socket was found by its file: say so when it was bound under another name. */
@@ -813,10 +290,10 @@ static void check_bound_as(struct doctor *d, const struct uds_sockinfo *s) {
         !w.path[0] || same_place(d, &w))
         return;
     if (uds_mount_at(d->canon, &m) == 1)
-        add(d, "bound-elsewhere", SEV_INFO, 0, NULL,
+        doctor_add(d, "bound-elsewhere", SEV_INFO, 0, NULL,
             "That socket was bound as %s; this path is a bind mount of its file.", w.path);
     else
-        add(d, "bound-elsewhere", SEV_INFO, 0, NULL,
+        doctor_add(d, "bound-elsewhere", SEV_INFO, 0, NULL,
             "That socket was bound as %s; its file was moved or hard-linked here since.",
             w.path);
 }
@@ -832,11 +309,12 @@ static void check_listener(struct doctor *d, const struct uds_sockinfo *s) {
                  uds_socket_type_name(s->type), (unsigned long) s->send_q);
     else
         snprintf(what, sizeof(what), "a bound %s socket", uds_socket_type_name(s->type));
-    add(d, "listening", SEV_INFO, 0, NULL, "It is served by %s%s: %s, socket inode %lu%s.", who,
+    doctor_add(d, "listening", SEV_INFO, 0, NULL,
+        "It is served by %s%s: %s, socket inode %lu%s.", who,
         visible || geteuid() == 0 ? "" : " (run as root to see which)", what,
         (unsigned long) s->inode, uid);
     check_bound_as(d, s);
-    note_server(d, s);
+    doctor_note_server(d, s);
 }
 
 static long somaxconn(void) {
@@ -853,7 +331,7 @@ static long somaxconn(void) {
 
 /* How the server's backlog is raised, in its own configuration. */
 static void backlog_setting(struct doctor *d, const struct uds_sockinfo *s, struct text *t) {
-    const struct uds_server_ident *id = ident(d, s);
+    const struct uds_server_ident *id = doctor_ident(d, s);
     unsigned line = 0;
     const char *v;
 
@@ -863,7 +341,7 @@ static void backlog_setting(struct doctor *d, const struct uds_sockinfo *s, stru
               v ? "now " : "default SOMAXCONN", v ? v : "");
         return;
     }
-    switch (served_by(id)) {
+    switch (doctor_served_by(id)) {
     case UDS_SERVER_PHP_FPM:
         v = uds_server_setting(id, "listen.backlog", &line);
         T_ADD(t, "listen.backlog in pool [%s] of %s (%s%s), and more workers "
@@ -900,14 +378,14 @@ static void check_backlog(struct doctor *d, const struct uds_sockinfo *s) {
     if (s->recv_q == 0)
         return;
     if (s->recv_q <= s->send_q) {
-        add(d, "backlog-waiting", SEV_INFO, 0, NULL,
+        doctor_add(d, "backlog-waiting", SEV_INFO, 0, NULL,
             "%lu connection%s wait%s to be accepted (backlog %lu).", (unsigned long) s->recv_q,
             s->recv_q == 1 ? "" : "s", s->recv_q == 1 ? "s" : "", (unsigned long) s->send_q);
         return;
     }
     /* The kernel refuses a new connection once more than the backlog are waiting. */
     describe_holder(d, s, who, sizeof(who));
-    if (holders(d, s, &p) > 0)
+    if (doctor_holders(d, s, &p) > 0)
         T_ADD(&t, "%s (pid %d) is not accepting: see what it is doing (stuck, or paused at a "
               "connection limit? top -p %d, cat /proc/%d/wchan, strace -p %d). ",
               p[0].command, (int) p[0].pid, (int) p[0].pid, (int) p[0].pid, (int) p[0].pid);
@@ -917,7 +395,7 @@ static void check_backlog(struct doctor *d, const struct uds_sockinfo *s) {
     backlog_setting(d, s, &t);
     T_ADD(&t, "; the kernel caps any backlog at net.core.somaxconn (sysctl -w "
           "net.core.somaxconn=N).");
-    add(d, "backlog-full", SEV_ERROR, EX_TEMPFAIL, t.s,
+    doctor_add(d, "backlog-full", SEV_ERROR, EX_TEMPFAIL, t.s,
         "Its backlog is full: %lu connections wait to be accepted and the backlog is %lu "
         "(net.core.somaxconn is %ld%s), so a new connection waits (a blocking client) or "
         "fails with EAGAIN (a non-blocking one) until %s accepts one.",
@@ -932,16 +410,16 @@ static void check_dir_search(struct doctor *d) {
     struct text t = { .o = 0 };
 
     cli_describe_file(&pi->dir_file, desc, sizeof(desc));
-    describe_subject(d, me, sizeof(me));
+    doctor_describe_subject(d, me, sizeof(me));
     cli_group_name(pi->dir_file.gid, group, sizeof(group));
     T_ADD(&t, "Ask the owner of %s to let %s through (chmod o+x %s, or add %s to group %s and "
           "chmod g+x %s), or run as a user who may. The socket's own mode does not help while "
           "a directory blocks the way.", pi->dir, d->who.as ? d->who.name : "you", pi->dir,
           d->who.as ? d->who.name : "you", group, pi->dir);
-    add(d, "dir-not-searchable", SEV_ERROR, EX_NOPERM, t.s,
+    doctor_add(d, "dir-not-searchable", SEV_ERROR, EX_NOPERM, t.s,
         "%s cannot reach the socket: the directory %s is %s and %s (%s) may not search it "
-        "(%s).", d->who.as ? d->who.name : "You", pi->dir, desc, you(d), me,
-        perm_why(d, pi->dir_file.perm));
+        "(%s).", d->who.as ? d->who.name : "You", pi->dir, desc, doctor_you(d), me,
+        doctor_perm_why(d, pi->dir_file.perm));
 }
 
 /* A listener bound at this path that lives in another mount namespace. */
@@ -960,7 +438,7 @@ static void check_other_mnt_ns(struct doctor *d, const struct uds_sockinfo *s,
           "it runs in a container or another mount namespace, share the socket's directory "
           "with the clients (a bind mount of the directory, as -v /run/app:/run/app), not "
           "the socket file. Meanwhile root reaches it as %s.", unit, w->reach);
-    add(d, "other-mount-namespace", SEV_ERROR, EX_UNAVAILABLE, t.s,
+    doctor_add(d, "other-mount-namespace", SEV_ERROR, EX_UNAVAILABLE, t.s,
         "%s listens on a socket bound at this path, but in another mount namespace: the file "
         "is in that process's view of the filesystem%s, not in yours, so this path does not "
         "lead to it here. It is reachable from here as %s.", who,
@@ -983,9 +461,9 @@ static void check_elsewhere(struct doctor *d) {
         s = bound_listener(d, false, UDS_PATH_UNKNOWN, &w);
     if (s) {
         describe_holder(d, s, who, sizeof(who));
-        add(d, "listening", SEV_INFO, 0, NULL,
+        doctor_add(d, "listening", SEV_INFO, 0, NULL,
             "A socket bound at this path is served by %s (%s cannot reach it from here).", who,
-            you(d));
+            doctor_you(d));
     }
 }
 
@@ -998,17 +476,17 @@ static bool check_dirs(struct doctor *d) {
     case UDS_DIR_NO_WRITE:      /* asked only of a path to create */
         return true;
     case UDS_DIR_MISSING:
-        add(d, "dir-missing", SEV_ERROR, EX_CANTCREAT,
+        doctor_add(d, "dir-missing", SEV_ERROR, EX_CANTCREAT,
             "Check the path; if it is right, the server has not created its directory yet: "
             "start it (or create the directory with the owner and mode it expects).",
             "The directory %s does not exist.", pi->dir);
         break;
     case UDS_DIR_NOT_DIR:
         if (pi->dir_file.kind == UDS_FILE_NONE)
-            add(d, "not-a-directory", SEV_ERROR, EX_CANTCREAT, "Check the path.",
+            doctor_add(d, "not-a-directory", SEV_ERROR, EX_CANTCREAT, "Check the path.",
                 "%s is not a directory, so nothing can be under it.", pi->dir);
         else
-            add(d, "not-a-directory", SEV_ERROR, EX_CANTCREAT, "Check the path.",
+            doctor_add(d, "not-a-directory", SEV_ERROR, EX_CANTCREAT, "Check the path.",
                 "%s is %s, not a directory, so nothing can be under it.", pi->dir,
                 cli_file_kind(pi->dir_file.kind));
         break;
@@ -1016,7 +494,7 @@ static bool check_dirs(struct doctor *d) {
         check_dir_search(d);
         break;
     case UDS_DIR_ERROR:
-        add(d, "dir-unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
+        doctor_add(d, "dir-unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
             "Cannot examine the directory %s: %s.", pi->dir, strerror(pi->dir_errno));
         break;
     }
@@ -1037,7 +515,7 @@ static bool holds_listener_here(const struct doctor *d, pid_t pid) {
         if (!accepts(s) || s->name_kind != UDS_ADDR_PATH ||
             strcmp(base_of(s->name), base) != 0 || !where_of(d, s, &w) || !same_place(d, &w))
             continue;
-        n = holders(d, s, &p);
+        n = doctor_holders(d, s, &p);
         for (size_t k = 0; k < n; k++)
             if (p[k].pid == pid)
                 return true;
@@ -1052,14 +530,14 @@ static void check_pg_lock(struct doctor *d, const char *lock, pid_t pid) {
 
     if (pid > 0 && uds_procinfo_get(pid, &p) == 0 && p.state != 'Z') {
         command_of(pid, comm, sizeof(comm));
-        add(d, "lock-held", SEV_INFO, 0,
+        doctor_add(d, "lock-held", SEV_INFO, 0,
             "PostgreSQL will not start on this socket while that process runs. If it is no "
             "postmaster (its pid was reused), the lock file is stale: remove it.",
             "Its lock file %s is PostgreSQL's own (it holds a pid, not a flock): it names pid "
             "%d, %s, which is running.", lock, (int) pid, comm);
         return;
     }
-    add(d, "lock-abandoned", SEV_INFO, 0,
+    doctor_add(d, "lock-abandoned", SEV_INFO, 0,
         "Nothing to do about it: PostgreSQL takes it over at its next start, once it sees "
         "that pid is gone.",
         "Its lock file %s is PostgreSQL's own (it holds a pid, not a flock): it names pid %d, "
@@ -1068,7 +546,7 @@ static void check_pg_lock(struct doctor *d, const char *lock, pid_t pid) {
 
 static void check_lock(struct doctor *d, const char *path) {
     char lock[UDS_LOCK_PATH_MAX + 1], who[512], comm[64];
-    const struct uds_server_ident *id = ident(d, NULL);
+    const struct uds_server_ident *id = doctor_ident(d, NULL);
     pid_t pid = 0;
     int r;
 
@@ -1082,7 +560,7 @@ static void check_lock(struct doctor *d, const char *path) {
     if (r < 0)
         return;     /* no lock file: nothing to say */
     if (r == 0) {
-        add(d, "lock-abandoned", SEV_INFO, 0,
+        doctor_add(d, "lock-abandoned", SEV_INFO, 0,
             "Nothing to do about it: the next uds serve (or libudskit listener) takes it "
             "over.",
             "Its lock file %s exists but nobody holds it: the server that made both exited "
@@ -1096,13 +574,13 @@ static void check_lock(struct doctor *d, const char *path) {
         snprintf(who, sizeof(who), "a process outside your PID namespace");
     }
     if (pid > 0 && holds_listener_here(d, pid)) {
-        add(d, "lock-held", SEV_INFO, 0,
+        doctor_add(d, "lock-held", SEV_INFO, 0,
             "Stop that server before starting another on this path: the new one would "
             "refuse to start (address in use) while the lock is held.",
             "Its lock file %s is still held by that same server, %s.", lock, who);
         return;
     }
-    add(d, "lock-held", SEV_WARNING, 0,
+    doctor_add(d, "lock-held", SEV_WARNING, 0,
         "Wait a moment and check again; if it stays like this, look at that process: it may "
         "be hung before listening.",
         "Its lock file %s is held by %s: a server is starting on this path, or is stuck "
@@ -1122,7 +600,7 @@ static void check_replaced(struct doctor *d) {
     if (!s)
         return;
     describe_holder(d, s, who, sizeof(who));
-    add(d, "path-replaced", SEV_ERROR, EX_UNAVAILABLE,
+    doctor_add(d, "path-replaced", SEV_ERROR, EX_UNAVAILABLE,
         "Restart that server so it binds the path again (remove the file now at the path "
         "first if it is stale or not a socket).",
         "A server, %s, listens on a socket that was bound at this path, but the path has "
@@ -1161,7 +639,7 @@ static void check_bind_mount(struct doctor *d, const struct uds_mount *m) {
 
     describe_listener_at(d, m->root, deleted ? len - 9 : len, &now);
 
-    add(d, "bind-mounted-socket", SEV_WARNING, 0,
+    doctor_add(d, "bind-mounted-socket", SEV_WARNING, 0,
         "Bind-mount the socket's directory instead of the socket file (docker run -v "
         "/run/app:/run/app, not -v /run/app/app.sock:/run/app/app.sock), so that the new "
         "socket file of a restarted server shows through; then recreate the mount (restart "
@@ -1174,16 +652,16 @@ static void check_bind_mount(struct doctor *d, const struct uds_mount *m) {
 }
 
 static void stale_advice(struct doctor *d, const char *path, bool mounted, struct text *t) {
-    const struct uds_server_ident *id = ident(d, NULL);
+    const struct uds_server_ident *id = doctor_ident(d, NULL);
     char start[300];
 
-    start_command(id, start, sizeof(start));
+    doctor_start_command(id, start, sizeof(start));
     if (mounted) {
         T_ADD(t, "The file cannot be removed here (it is a mount point): see the bind mount "
               "below.");
         return;
     }
-    switch (served_by(id)) {
+    switch (doctor_served_by(id)) {
     case UDS_SERVER_POSTGRESQL:
         T_ADD(t, "Start PostgreSQL (%s%s%s): it removes its stale socket file and lock file "
               "itself once the pid in the lock file has gone.", start,
@@ -1193,7 +671,8 @@ static void stale_advice(struct doctor *d, const char *path, bool mounted, struc
     case UDS_SERVER_REDIS:
     case UDS_SERVER_DOCKERD:
         T_ADD(t, "Start %s%s%s%s: it replaces a stale socket file itself.",
-              server_title(served_by(id)), start[0] ? " (" : "", start, start[0] ? ")" : "");
+              doctor_server_title(doctor_served_by(id)), start[0] ? " (" : "", start,
+              start[0] ? ")" : "");
         return;
     case UDS_SERVER_UDSKIT:
         T_ADD(t, "Start the server: uds serve and libudskit listeners replace a stale socket "
@@ -1214,10 +693,10 @@ static void check_stale(struct doctor *d, const char *path) {
     struct text t = { .o = 0 };
 
     stale_advice(d, path, mounted, &t);
-    add(d, "stale", SEV_ERROR, EX_UNAVAILABLE, t.s,
+    doctor_add(d, "stale", SEV_ERROR, EX_UNAVAILABLE, t.s,
         "Nothing listens on it: the socket file is stale, left by a server that exited "
         "without removing it. Connecting gets \"Connection refused\".");
-    note_server(d, NULL);
+    doctor_note_server(d, NULL);
     if (mounted)
         check_bind_mount(d, &m);
     check_replaced(d);
@@ -1232,15 +711,15 @@ static bool check_new_group(struct doctor *d) {
     struct text t = { .o = 0 };
 
     if (d->who.as || !d->who.have_login || sock->perm == UDS_PERM_OWNER ||
-        !(sock->mode & 0020) || subject_in_group(&d->who, sock->gid) ||
+        !(sock->mode & 0020) || doctor_subject_in_group(&d->who, sock->gid) ||
         !uds_login_in_group(&d->who.login, sock->gid))
         return false;
     cli_group_name(sock->gid, group, sizeof(group));
-    describe_subject(d, me, sizeof(me));
+    doctor_describe_subject(d, me, sizeof(me));
     T_ADD(&t, "Log in again (a new session), or use the group at once: newgrp %s starts a "
           "shell in it, sg %s -c 'COMMAND' runs one command in it. A service running as "
           "this user gets the group when it is restarted.", group, group);
-    add(d, "group-not-in-login", SEV_ERROR, EX_NOPERM, t.s,
+    doctor_add(d, "group-not-in-login", SEV_ERROR, EX_NOPERM, t.s,
         "You may not connect yet: the socket's group %s may write it, and you are a member "
         "of %s in the group database (/etc/group), but not in this login (you: %s). A "
         "process keeps the groups of the login it comes from: this one started before you "
@@ -1256,12 +735,12 @@ static void check_write(struct doctor *d, const struct uds_sockinfo *s) {
     if (d->pi.may_write || check_new_group(d))
         return;
     cli_describe_file(sock, desc, sizeof(desc));
-    describe_subject(d, me, sizeof(me));
-    access_advice(d, s, sock, &t);
-    add(d, "no-write-permission", SEV_ERROR, EX_NOPERM, t.s,
+    doctor_describe_subject(d, me, sizeof(me));
+    doctor_access_advice(d, s, sock, &t);
+    doctor_add(d, "no-write-permission", SEV_ERROR, EX_NOPERM, t.s,
         "%s may not connect: connecting needs write permission on the socket, which is %s, "
-        "and %s (%s) %s none (%s).", You(d), desc, you(d), me, d->who.as ? "has" : "have",
-        perm_why(d, sock->perm));
+        "and %s (%s) %s none (%s).", doctor_You(d), desc, doctor_you(d), me,
+        d->who.as ? "has" : "have", doctor_perm_why(d, sock->perm));
 }
 
 /* Nothing at the path: deleted under its listener, in another mount namespace, or never
@@ -1276,21 +755,21 @@ static void check_missing(struct doctor *d, const char *path) {
         check_other_mnt_ns(d, s, &w);
     } else if ((s = bound_listener(d, false, UDS_PATH_MISSING, &w)) != NULL) {
         describe_holder(d, s, who, sizeof(who));
-        add(d, "path-deleted", SEV_ERROR, EX_UNAVAILABLE,
+        doctor_add(d, "path-deleted", SEV_ERROR, EX_UNAVAILABLE,
             "Restart the server so it creates the file again (and find out what deleted it: "
             "a cleanup job, or a second instance stopping?).",
             "There is no file at this path, but %s still listens on a socket bound here: its "
             "file was deleted, so it is unreachable by path.", who);
     } else {
-        start_command(ident(d, NULL), start, sizeof(start));
+        doctor_start_command(doctor_ident(d, NULL), start, sizeof(start));
         if (start[0])
             T_ADD(&t, "Start the server (%s), or check the path: ", start);
         else
             T_ADD(&t, "Start the server, or check the path: ");
         T_ADD(&t, "is the server configured for another one?");
-        add(d, "path-missing", SEV_ERROR, EX_UNAVAILABLE, t.s,
+        doctor_add(d, "path-missing", SEV_ERROR, EX_UNAVAILABLE, t.s,
             "There is no socket at this path (nothing exists there).");
-        note_server(d, NULL);
+        doctor_note_server(d, NULL);
     }
     check_lock(d, path);
 }
@@ -1301,11 +780,11 @@ static bool check_symlink(struct doctor *d) {
     int e = pi->target_errno;
 
     if (e == 0) {
-        add(d, "symlink", SEV_INFO, 0, NULL,
+        doctor_add(d, "symlink", SEV_INFO, 0, NULL,
             "The path is a symbolic link to %s; connecting follows it.", pi->link);
         return true;
     }
-    add(d, e == ENOENT ? "dangling-symlink" : "symlink-blocked", SEV_ERROR,
+    doctor_add(d, e == ENOENT ? "dangling-symlink" : "symlink-blocked", SEV_ERROR,
         e == ENOENT ? EX_UNAVAILABLE : e == EACCES ? EX_NOPERM : CLI_EXIT_FAILURE,
         "Point the link at the server's socket, or start the server.",
         "The path is a symbolic link to %s, which cannot be followed: %s.", pi->link,
@@ -1320,7 +799,7 @@ static void check_socket(struct doctor *d, const char *path) {
     char desc[600];
 
     cli_describe_file(&d->pi.target, desc, sizeof(desc));
-    add(d, "socket", SEV_INFO, 0, NULL, "The path is a socket: %s.", desc);
+    doctor_add(d, "socket", SEV_INFO, 0, NULL, "The path is a socket: %s.", desc);
     if (d->have_socks) {
         server = server_of_file(d, &d->pi.target);
         if (!server)
@@ -1328,7 +807,7 @@ static void check_socket(struct doctor *d, const char *path) {
     } else if (d->pi.live == UDS_LIVE_STALE) {
         check_stale(d, path);
     } else if (d->pi.live != UDS_LIVE_UNKNOWN) {
-        add(d, "listening", SEV_INFO, 0, NULL, "Something listens on it.");
+        doctor_add(d, "listening", SEV_INFO, 0, NULL, "Something listens on it.");
     }
     if (server)
         check_listener(d, server);
@@ -1342,15 +821,15 @@ static void check_path(struct doctor *d) {
     const struct uds_pathinfo *pi = &d->pi;
 
     if (d->addr.len > UDS_SUN_PATH_MAX)
-        add(d, "path-too-long", SEV_WARNING, 0,
+        doctor_add(d, "path-too-long", SEV_WARNING, 0,
             "Other clients need a shorter path: move the socket, or give them a symlink to "
             "its directory (ln -s DIR /run/short) and the short path through it.",
             "The path is %zu bytes, longer than the %d that sun_path holds: socat, nc -U, "
             "Python and most programs cannot connect to it. udskit tools (uds, libudskit) "
             "still reach it, through /proc/self/fd.", d->addr.len, UDS_SUN_PATH_MAX);
 
-    if (as_subject(d, get_pathinfo, &d->pi, sizeof(d->pi)) < 0) {
-        add(d, "unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
+    if (doctor_as_subject(d, get_pathinfo, &d->pi, sizeof(d->pi)) < 0) {
+        doctor_add(d, "unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
             "Cannot examine the path: %s.", strerror(errno));
         return;
     }
@@ -1361,14 +840,14 @@ static void check_path(struct doctor *d) {
         return;
     }
     if (pi->path_errno != 0) {
-        add(d, "unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
+        doctor_add(d, "unreadable", SEV_ERROR, CLI_EXIT_FAILURE, "Check the path.",
             "Cannot examine the path: %s.", strerror(pi->path_errno));
         return;
     }
     if (pi->file.kind == UDS_FILE_SYMLINK && !check_symlink(d))
         return;
     if (pi->target.kind != UDS_FILE_SOCKET) {
-        add(d, "not-a-socket", SEV_ERROR, EX_CANTCREAT,
+        doctor_add(d, "not-a-socket", SEV_ERROR, EX_CANTCREAT,
             "Point the client at the server's socket. If this file stands where a server "
             "should listen, move it away: uds serve never replaces what is not a socket.",
             "The path is %s, not a socket: nothing can connect to it.",
@@ -1393,12 +872,12 @@ static void check_other_net_ns(struct doctor *d, ino_t own) {
         return;
     if (r.n_hits == 0) {
         if (r.n_searched > 0)
-            add(d, "searched-namespaces", SEV_INFO, 0, NULL,
+            doctor_add(d, "searched-namespaces", SEV_INFO, 0, NULL,
                 "Searched %zu other network namespace%s too: it is not bound there either%s.",
                 r.n_searched, r.n_searched == 1 ? "" : "s",
                 geteuid() == 0 ? "" : " (those of your own processes; root sees every one)");
         else if (geteuid() != 0)
-            add(d, "searched-namespaces", SEV_INFO, 0, NULL,
+            doctor_add(d, "searched-namespaces", SEV_INFO, 0, NULL,
                 "No other network namespace was searched: only root may look into those of "
                 "other users' processes.");
         return;
@@ -1415,7 +894,7 @@ static void check_other_net_ns(struct doctor *d, ino_t own) {
           "server bind a socket file instead: a file is reachable from any network namespace "
           "that sees its path. A systemd service with PrivateNetwork=yes, or a container "
           "without --network host, has a namespace of its own.", (int) h->pid);
-    add(d, "other-network-namespace", SEV_WARNING, 0, t.s,
+    doctor_add(d, "other-network-namespace", SEV_WARNING, 0, t.s,
         "It is bound in another network namespace, %s, by %s, as a %s %s: an abstract name "
         "exists only in the network namespace it was bound in (this command runs in "
         "net:[%lu]).", where.s, who, h->listening ? "listening" : "bound",
@@ -1427,7 +906,7 @@ static void check_abstract(struct doctor *d) {
     struct uds_procinfo self;
     ino_t own = uds_procinfo_get(0, &self) == 0 ? self.net_ns : 0;
 
-    add(d, "abstract", SEV_WARNING, 0,
+    doctor_add(d, "abstract", SEV_WARNING, 0,
         "To limit who may connect, have the server check its peers' credentials (uds serve "
         "--allow-uid/--allow-gid), or use a socket file with a mode and group.",
         "@%s is an abstract socket: it has no file, hence no file permissions; any process "
@@ -1437,15 +916,15 @@ static void check_abstract(struct doctor *d) {
         enum uds_liveness live = UDS_LIVE_UNKNOWN;
         (void) uds_probe(&d->addr, &live, NULL);   /* on failure it cannot tell: UNKNOWN */
         if (live == UDS_LIVE_STALE)
-            add(d, "no-listener", SEV_ERROR, EX_UNAVAILABLE, "Start the server.",
+            doctor_add(d, "no-listener", SEV_ERROR, EX_UNAVAILABLE, "Start the server.",
                 "Nothing is bound to this abstract name.");
         else if (live != UDS_LIVE_UNKNOWN)
-            add(d, "listening", SEV_INFO, 0, NULL, "Something listens on it.");
+            doctor_add(d, "listening", SEV_INFO, 0, NULL, "Something listens on it.");
         return;
     }
     server = server_of_abstract(d);
     if (!server) {
-        add(d, "no-listener", SEV_ERROR, EX_UNAVAILABLE,
+        doctor_add(d, "no-listener", SEV_ERROR, EX_UNAVAILABLE,
             "Start the server. An abstract name vanishes with its socket, so there is never a "
             "stale file to remove.",
             "Nothing is bound to this abstract name in this network namespace (net:[%lu], "
@@ -1476,7 +955,7 @@ static void note_root(struct doctor *d) {
     else
         T_ADD(&t, ". No user but root owns the socket or is in its group %s: whoever is meant "
               "to connect has no access yet.", group);
-    add(d, "as-root", SEV_INFO, 0, t.s,
+    doctor_add(d, "as-root", SEV_INFO, 0, t.s,
         "You are root, and root may connect whatever the socket's mode: this says nothing "
         "about the users who will connect to it.");
 }
@@ -1497,17 +976,17 @@ static void confirm(struct doctor *d) {
         p.type = s->type;
     else if (d->pi.live != UDS_LIVE_UNKNOWN)
         p.type = d->pi.live_type;   /* what answered the probe */
-    if (as_subject(d, test_connect, &p, sizeof(p)) == 0) {
-        add(d, "can-connect", SEV_INFO, 0, NULL,
+    if (doctor_as_subject(d, test_connect, &p, sizeof(p)) == 0) {
+        doctor_add(d, "can-connect", SEV_INFO, 0, NULL,
             "A test connection%s%s succeeded (and was closed at once): %s can connect.",
-            d->who.as ? " as " : "", d->who.as ? d->who.name : "", you(d));
+            d->who.as ? " as " : "", d->who.as ? d->who.name : "", doctor_you(d));
         return;
     }
     e = errno;
     switch (e) {
     case EACCES:
     case EPERM:
-        add(d, "connect-denied", SEV_ERROR, EX_NOPERM,
+        doctor_add(d, "connect-denied", SEV_ERROR, EX_NOPERM,
             "Look at the security policy (SELinux: ausearch -m avc; AppArmor: the kernel "
             "log), or at namespaces: the server may be in another mount namespace.",
             "The kernel refused the test connection (%s) although the file permissions "
@@ -1516,153 +995,22 @@ static void confirm(struct doctor *d) {
         break;
     case ECONNREFUSED:
     case ENOENT:
-        add(d, "connect-refused", SEV_ERROR, EX_UNAVAILABLE,
+        doctor_add(d, "connect-refused", SEV_ERROR, EX_UNAVAILABLE,
             "Check whether the server is restarting, and try again.",
             "The test connection failed (%s): the server went away meanwhile?", strerror(e));
         break;
     case ETIMEDOUT:
     case EAGAIN:
-        add(d, "connect-timeout", SEV_ERROR, EX_TEMPFAIL,
+        doctor_add(d, "connect-timeout", SEV_ERROR, EX_TEMPFAIL,
             "The server is not accepting: it may be overloaded or stuck.",
             "The test connection was not accepted within %d ms.", PROBE_TIMEOUT_MS);
         break;
     default:
-        add(d, "connect-failed", SEV_ERROR, CLI_EXIT_FAILURE, "Check the address.",
+        doctor_add(d, "connect-failed", SEV_ERROR, CLI_EXIT_FAILURE, "Check the address.",
             "The test connection failed: %s.", strerror(e));
         break;
     }
 }
-
-/* ---- output --------------------------------------------------------------------------- */
-
-static const char *sev_name(enum severity s) {
-    static const char *const names[] = { "info", "warning", "error" };
-    return names[s];
-}
-
-static void json_string(const char *s) {
-    cli_json_string(stdout, s, strlen(s));
-}
-
-/* Finding texts are ours (ASCII) except for the names in them (paths, abstract names,
- * process names: anyone's to choose), so they go out through cli_text_escape. On a
- * terminal, wrap at the width, continuing lines at column indent; a pipe gets one line. */
-static void print_text(const char *s, size_t col, size_t indent, bool wrap) {
-    enum { WIDTH = 100 };
-    size_t len = strlen(s);
-    char *text = malloc(4 * len + 1);
-    const char *u = text;
-
-    if (!text) {
-        fprintf(stderr, "uds: out of memory\n");
-        exit(CLI_EXIT_FAILURE);
-    }
-    cli_text_escape_buf(s, len, text, 4 * len + 1);
-    while (*u) {
-        size_t word = 0, spaces = 0, cols = 0;
-        while (u[spaces] == ' ')
-            spaces++;
-        while (u[spaces + word] && u[spaces + word] != ' ')
-            cols += ((unsigned char) u[spaces + word++] & 0xc0) != 0x80;
-        if (wrap && col > indent && col + spaces + cols > WIDTH) {
-            printf("\n%*s", (int) indent, "");
-            col = indent;
-        } else {
-            printf("%*s", (int) spaces, "");
-            col += spaces;
-        }
-        fwrite(u + spaces, 1, word, stdout);
-        col += cols;
-        u += spaces + word;
-    }
-    free(text);
-}
-
-static int first_exit(const struct doctor *d) {
-    for (size_t i = 0; i < d->n; i++)
-        if (d->findings[i].severity == SEV_ERROR)
-            return d->findings[i].exit_code;
-    return EX_OK;
-}
-
-/* "server":{...} or null: what was recognised, for scripts. */
-static void json_server(const struct doctor *d) {
-    const struct uds_server_ident *id = &d->ident;
-
-    fputs(",\"server\":", stdout);
-    if (!d->have_ident || id->kind == UDS_SERVER_UNKNOWN) {
-        fputs("null", stdout);
-        return;
-    }
-    printf("{\"kind\":\"%s\",\"service\":", uds_server_kind_name(id->kind));
-    if (id->kind == UDS_SERVER_SYSTEMD && id->service)
-        printf("\"%s\"", uds_server_kind_name(id->service));
-    else
-        fputs("null", stdout);
-    printf(",\"pid\":%d,\"config\":", (int) id->pid);
-    if (id->config[0])
-        json_string(id->config);
-    else
-        fputs("null", stdout);
-    printf(",\"config_line\":%u,\"socket_unit\":", id->config_line);
-    if (id->socket_unit[0])
-        json_string(id->socket_unit);
-    else
-        fputs("null", stdout);
-    putchar('}');
-}
-
-static void print_json(const struct doctor *d, int code) {
-    fputs("{\"address\":", stdout);
-    json_string(d->address);
-    printf(",\"ok\":%s,\"exit\":%d,\"as\":", code == EX_OK ? "true" : "false", code);
-    if (d->who.as)
-        json_string(d->who.name);
-    else
-        fputs("null", stdout);
-    json_server(d);
-    fputs(",\"findings\":[", stdout);
-    for (size_t i = 0; i < d->n; i++) {
-        const struct finding *f = &d->findings[i];
-        printf("%s\n {\"code\":\"%s\",\"severity\":\"%s\",\"message\":", i ? "," : "",
-               f->code, sev_name(f->severity));
-        json_string(f->message);
-        fputs(",\"advice\":", stdout);
-        if (f->advice)
-            json_string(f->advice);
-        else
-            fputs("null", stdout);
-        putchar('}');
-    }
-    fputs(d->n ? "\n]}\n" : "]}\n", stdout);
-}
-
-static void print_report(const struct doctor *d, int code) {
-    if (d->json) {
-        print_json(d, code);
-        return;
-    }
-    bool wrap = isatty(STDOUT_FILENO);
-    fputs("uds doctor: ", stdout);
-    print_text(d->address, 12, 12, false);
-    putchar('\n');
-    for (size_t i = 0; i < d->n; i++) {
-        const struct finding *f = &d->findings[i];
-        printf("  %-8s", sev_name(f->severity));
-        print_text(f->message, 10, 10, wrap);
-        putchar('\n');
-        if (f->advice) {
-            fputs("          what to do: ", stdout);
-            print_text(f->advice, 22, 10, wrap);
-            putchar('\n');
-        }
-    }
-    if (code == EX_OK)
-        printf("Result: %s can connect.\n", you(d));
-    else
-        printf("Result: %s cannot connect (exit %d).\n", you(d), code);
-}
-
 
 /* The path absolute, and with its directory's symlinks resolved: how the sockets of the
  * dump are compared with it. */
@@ -1687,7 +1035,7 @@ static void doctor_free(struct doctor *d) {
         free(d->findings[i].message);
         free(d->findings[i].advice);
     }
-    subject_done(&d->who);
+    doctor_subject_done(&d->who);
     uds_procfd_done(&d->procs);
     uds_socklist_done(&d->socks);
     free(d);
@@ -1696,7 +1044,7 @@ static void doctor_free(struct doctor *d) {
 /* Whom to check: the caller, or --as USER (root only: it takes the user's ids). */
 static int setup_subject(struct doctor *d) {
     if (!d->as_user) {
-        if (subject_self(&d->who) < 0) {
+        if (doctor_subject_self(&d->who) < 0) {
             cli_error(NULL, NULL, "cannot read your groups: %s", strerror(errno));
             return CLI_EXIT_FAILURE;
         }
@@ -1708,7 +1056,7 @@ static int setup_subject(struct doctor *d) {
                   "--as %s needs root: only root can take another user's ids", d->as_user);
         return EX_NOPERM;
     }
-    if (subject_as(&d->who, d->as_user) < 0) {
+    if (doctor_subject_as(&d->who, d->as_user) < 0) {
         int e = errno;
         if (e == ENOENT)
             return cli_usage("doctor", "--as %s: no such user", d->as_user);
@@ -1727,7 +1075,7 @@ static int doctor_run(struct doctor *d) {
     }
     d->have_socks = uds_socklist_dump(&d->socks) == 0;
     if (!d->have_socks)
-        add(d, "no-sock-diag", SEV_WARNING, 0,
+        doctor_add(d, "no-sock-diag", SEV_WARNING, 0,
             "Load it (modprobe unix_diag) for the full picture; meanwhile doctor connects to "
             "find out.",
             "Cannot list the machine's sockets (%s): who listens cannot be told.",
@@ -1735,8 +1083,8 @@ static int doctor_run(struct doctor *d) {
     d->have_procs = uds_procfd_scan(0, &d->procs) == 0;
     if (d->who.as) {
         char me[1024];
-        describe_subject(d, me, sizeof(me));
-        add(d, "checked-as", SEV_INFO, 0, NULL,
+        doctor_describe_subject(d, me, sizeof(me));
+        doctor_add(d, "checked-as", SEV_INFO, 0, NULL,
             "Checked as %s (%s), with the groups a new login gives: the permission checks "
             "and the test connection are made with these ids.", d->who.name, me);
     }
@@ -1750,8 +1098,8 @@ static int doctor_run(struct doctor *d) {
     if (!d->blocked && !d->no_connect)
         confirm(d);
 
-    code = first_exit(d);
-    print_report(d, code);
+    code = doctor_first_exit(d);
+    doctor_print_report(d, code);
     doctor_free(d);
     if (fflush(stdout) != 0)
         return CLI_EXIT_FAILURE;

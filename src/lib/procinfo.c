@@ -98,11 +98,10 @@ static void read_unit(pid_t pid, char *buf, size_t size) {
         return;
     line = strncmp(cg, "0::", 3) == 0 ? cg : strstr(cg, "\n0::");
     if (line)
-        line += line[0] == '\n' ? 4 : 3;
-    else if ((line = strstr(cg, ":name=systemd:")) != NULL)
-        line += strlen(":name=systemd:");
-    if (line)
-        unit_of_cgroup(line, buf, size);
+        unit_of_cgroup(line + (line[0] == '\n' ? 4 : 3), buf, size);
+    /* A hybrid set-up keeps systemd's units in the named hierarchy, the unified one at "/". */
+    if (!buf[0] && (line = strstr(cg, ":name=systemd:")) != NULL)
+        unit_of_cgroup(line + strlen(":name=systemd:"), buf, size);
 }
 
 static void read_ids_and_command(pid_t pid, struct uds_procinfo *info) {

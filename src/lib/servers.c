@@ -119,8 +119,9 @@ static bool search_unit_dir(const char *dir, const char *want, struct uds_server
 }
 
 /* $SYSTEMD_UNIT_PATH, as systemd reads it: directories separated by ':', and an empty
- * last entry (a trailing ':') for the default ones after them. */
-static void find_socket_unit(const char *want, struct uds_server_ident *id) {
+ * last entry (a trailing ':') for the default ones after them. Calls found(dir, arg) on
+ * each until it returns true. */
+static bool search_unit_path(bool (*found)(const char *dir, void *arg), void *arg) {
     const char *env = getenv("SYSTEMD_UNIT_PATH");
     bool defaults = !env || !*env;
 
@@ -131,12 +132,66 @@ static void find_socket_unit(const char *want, struct uds_server_ident *id) {
         defaults = env[len - 1] == ':';
         (void) snprintf(dirs, sizeof(dirs), "%s", env);
         for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save))
-            if (search_unit_dir(d, want, id))
-                return;
+            if (found(d, arg))
+                return true;
     }
     for (size_t i = 0; defaults && i < sizeof(unit_dirs) / sizeof(unit_dirs[0]); i++)
-        if (search_unit_dir(unit_dirs[i], want, id))
-            return;
+        if (found(unit_dirs[i], arg))
+            return true;
+    return false;
+}
+
+struct socket_search {
+    const char *want;
+    struct uds_server_ident *id;
+};
+
+static bool socket_unit_in(const char *dir, void *arg) {
+    struct socket_search *s = arg;
+    return search_unit_dir(dir, s->want, s->id);
+}
+
+static void find_socket_unit(const char *want, struct uds_server_ident *id) {
+    struct socket_search s = { want, id };
+    (void) search_unit_path(socket_unit_in, &s);
+}
+
+struct unit_search {
+    const char *name;           /* "redis-server.service" */
+    char *file;                 /* where its file is found */
+    size_t size;
+};
+
+static bool unit_file_in(const char *dir, void *arg) {
+    struct unit_search *u = arg;
+    struct stat st;
+
+    return snprintf(u->file, u->size, "%s/%s", dir, u->name) < (int) u->size &&
+           stat(u->file, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The first argument ending in suffix on the ExecStart= line of the service unit, which
+ * names a server's configuration file when the server hides its own command line. */
+static bool unit_exec_argument(const char *unit, const char *suffix, char *buf, size_t size) {
+    char file[UDS_PATH_MAX + 1], *line = NULL, *key, *value, *save = NULL;
+    struct unit_search u = { unit, file, sizeof(file) };
+    size_t cap = 0, n = strlen(suffix);
+    bool found = false;
+    FILE *f;
+
+    if (!unit[0] || !search_unit_path(unit_file_in, &u) || !(f = fopen(file, "re")))
+        return false;
+    while (!found && getline(&line, &cap, f) > 0) {
+        if (!split_setting(line, "#;", '=', &key, &value) || strcmp(key, "ExecStart") != 0)
+            continue;
+        for (char *w = strtok_r(value, " \t", &save); w && !found;
+             w = strtok_r(NULL, " \t", &save))
+            if (strlen(w) > n && strcmp(w + strlen(w) - n, suffix) == 0)
+                found = snprintf(buf, size, "%s", w) < (int) size;
+    }
+    free(line);
+    (void) fclose(f);
+    return found;
 }
 
 /* ---- php-fpm ---------------------------------------------------------------------------- */
@@ -394,28 +449,44 @@ static void postgres_lock(const char *path, struct uds_server_ident *id) {
     id->has_own_lock = true;
 }
 
+/* The line of redis.conf that says "unixsocket PATH" for path, 0 none. */
+static unsigned redis_lists(const char *file, const char *path) {
+    struct uds_server_ident scratch = { 0 };
+    static const char *const keys[] = { "unixsocket", NULL };
+
+    collect_settings(file, NULL, 0, keys, &scratch);
+    return scratch.n_settings && same_path(scratch.settings[0].value, path) ?
+               scratch.settings[0].line : 0;
+}
+
 /* redis-server renames itself ("redis-server 127.0.0.1:6379"), so its configuration file
- * is an argument only until it has started; else the packaged one, if it names path. */
+ * is an argument only until it has started; then the ExecStart= of the service it runs in
+ * says (Debian's redis-server.service names /etc/redis/redis.conf); else any file in
+ * /etc/redis that names path. */
 static void redis_config(const struct uds_procinfo *p, const char *path,
                          struct uds_server_ident *id) {
     static const char *const keys[] = { "unixsocket", "unixsocketperm", "unixsocketgroup",
                                         NULL };
     const char *arg;
+    glob_t g;
 
     for (size_t i = 1; p && (arg = uds_procinfo_arg(p, i)) != NULL; i++)
         if (strlen(arg) > 5 && strcmp(arg + strlen(arg) - 5, ".conf") == 0)
             (void) snprintf(id->config, sizeof(id->config), "%s", arg);
-    if (!id->config[0])
-        (void) snprintf(id->config, sizeof(id->config), "/etc/redis/redis.conf");
-    collect_settings(id->config, NULL, 0, keys, id);
-    for (size_t i = 0; i < id->n_settings; i++)
-        if (strcmp(id->settings[i].key, "unixsocket") == 0 &&
-            same_path(id->settings[i].value, path))
-            id->config_line = id->settings[i].line;
-    if (!id->config_line && !p) {
-        id->config[0] = '\0';
-        id->n_settings = 0;
+    if (!id->config[0] && p)
+        (void) unit_exec_argument(p->unit, ".conf", id->config, sizeof(id->config));
+    if (id->config[0])
+        id->config_line = redis_lists(id->config, path);
+    if (!id->config_line && glob("/etc/redis/*.conf", 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && !id->config_line; i++)
+            if ((id->config_line = redis_lists(g.gl_pathv[i], path)) != 0)
+                (void) snprintf(id->config, sizeof(id->config), "%s", g.gl_pathv[i]);
+        globfree(&g);
     }
+    if (id->config[0] && access(id->config, R_OK) != 0)
+        id->config[0] = '\0';
+    if (id->config[0])
+        collect_settings(id->config, NULL, 0, keys, id);
 }
 
 /* dockerd -G GROUP (--group), or "group" in /etc/docker/daemon.json (or --config-file). */
@@ -525,41 +596,67 @@ static void by_process(const struct uds_procfd *holders, size_t n,
     }
 }
 
-/* A php-fpm master the caller cannot see holding the socket (another user's) whose pools
- * name path: its command line, which anyone may read, names its configuration. */
-static bool by_running_php_fpm(const char *path, struct uds_server_ident *id,
-                               struct uds_procinfo *ret_p) {
+/* Whether p, a php-fpm master, has a pool that listens on path. */
+static bool php_fpm_names(const struct uds_procinfo *p, const char *path,
+                          struct uds_server_ident *id) {
+    char program[64], version[32], conf[UDS_PATH_MAX + 1];
+    const char *title = uds_procinfo_arg(p, 0);
+
+    if (strncmp(p->command, "php-fpm", 7) != 0 || !title || !strstr(title, "master process"))
+        return false;
+    program_of(p, program, sizeof(program), version, sizeof(version));
+    php_fpm_main_conf(p, version, conf, sizeof(conf));
+    php_fpm_find_pool(conf, path, id);
+    if (!id->config[0])
+        id->main_config[0] = '\0';
+    return id->config[0] != '\0';
+}
+
+/* Whether p, a redis-server, reads a redis.conf (its argument, or its service's) that
+ * says "unixsocket path". */
+static bool redis_names(const struct uds_procinfo *p, const char *path) {
+    char conf[UDS_PATH_MAX + 1] = "";
+    const char *arg;
+
+    if (strcmp(p->command, "redis-server") != 0)
+        return false;
+    for (size_t i = 1; (arg = uds_procinfo_arg(p, i)) != NULL; i++)
+        if (strlen(arg) > 5 && strcmp(arg + strlen(arg) - 5, ".conf") == 0)
+            (void) snprintf(conf, sizeof(conf), "%s", arg);
+    if (!conf[0])
+        (void) unit_exec_argument(p->unit, ".conf", conf, sizeof(conf));
+    return conf[0] && redis_lists(conf, path) != 0;
+}
+
+/* A server the caller cannot see holding the socket (another user's) whose configuration
+ * names path: command lines and cgroups, which anyone may read, lead to its files. */
+static enum uds_server_kind by_running_server(const char *path, struct uds_server_ident *id,
+                                              struct uds_procinfo *ret_p) {
     DIR *proc = opendir("/proc");
     struct dirent *de;
-    bool found = false;
+    enum uds_server_kind kind = UDS_SERVER_UNKNOWN;
 
     if (!proc)
-        return false;
-    while (!found && (de = readdir(proc)) != NULL) {
+        return kind;
+    while (kind == UDS_SERVER_UNKNOWN && (de = readdir(proc)) != NULL) {
         struct uds_procinfo p;
-        char program[64], version[32], conf[UDS_PATH_MAX + 1];
-        const char *title;
         int pid = atoi(de->d_name);
 
-        if (pid <= 0 || uds_procinfo_get(pid, &p) < 0 || strncmp(p.command, "php-fpm", 7) != 0 ||
-            !(title = uds_procinfo_arg(&p, 0)) || !strstr(title, "master process"))
+        if (pid <= 0 || uds_procinfo_get(pid, &p) < 0)
             continue;
-        program_of(&p, program, sizeof(program), version, sizeof(version));
-        php_fpm_main_conf(&p, version, conf, sizeof(conf));
-        php_fpm_find_pool(conf, path, id);
-        if (!id->config[0]) {
-            id->main_config[0] = '\0';
+        if (php_fpm_names(&p, path, id))
+            kind = UDS_SERVER_PHP_FPM;
+        else if (redis_names(&p, path))
+            kind = UDS_SERVER_REDIS;
+        else
             continue;
-        }
         id->pid = p.pid;
-        (void) snprintf(id->program, sizeof(id->program), "%s", program);
-        (void) snprintf(id->version, sizeof(id->version), "%s", version);
+        program_of(&p, id->program, sizeof(id->program), id->version, sizeof(id->version));
         (void) snprintf(id->unit, sizeof(id->unit), "%s", p.unit);
         *ret_p = p;
-        found = true;
     }
     (void) closedir(proc);
-    return found;
+    return kind;
 }
 
 /* A regular file PATH.lock next to the socket: a libudskit listener's, left behind. */
@@ -668,10 +765,9 @@ UDS_API int uds_server_identify(const struct uds_addr *addr, const struct uds_pr
         id->kind = UDS_SERVER_UDSKIT;
         id->found_by = UDS_SERVER_BY_PROCESS;
     }
-    if (id->kind == UDS_SERVER_UNKNOWN && path && by_running_php_fpm(path, id, &p)) {
-        id->kind = UDS_SERVER_PHP_FPM;
+    if (id->kind == UDS_SERVER_UNKNOWN && path &&
+        (id->kind = by_running_server(path, id, &p)) != UDS_SERVER_UNKNOWN)
         id->found_by = UDS_SERVER_BY_CONFIG;
-    }
     if (id->kind == UDS_SERVER_UNKNOWN && path && (id->kind = by_name(path)) != 0)
         id->found_by = UDS_SERVER_BY_PATH;
     details(path, p.pid ? &p : NULL, id);

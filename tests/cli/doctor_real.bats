@@ -211,6 +211,100 @@ pg_start() {
     [[ "$output" == *"Set SocketGroup=nogroup (a group nobody is in) and SocketMode=0660"* ]]
 }
 
+# ---- redis, dockerd ------------------------------------------------------------------------------
+
+# redis_start: a real redis-server on $T/redis/cache.sock (mode 0700, from its redis.conf),
+# run in the cgroup of a systemd service whose unit (in $T/units) names the redis.conf in
+# ExecStart=, as Debian's redis-server.service does; redis renames itself once started, so
+# the unit is where its configuration file can still be read. Sets REDIS_PID.
+redis_start() {
+    local cg
+    command -v redis-server >/dev/null || skip "redis-server is not installed"
+    mkdir -m 0755 "$T/redis" "$T/units"
+    printf 'port 0\nunixsocket %s\nunixsocketperm 700\ndaemonize no\ndir %s\n' \
+        "$T/redis/cache.sock" "$T/redis" >"$T/redis/redis.conf"
+    printf '[Service]\nExecStart=/usr/bin/redis-server %s --supervised systemd\n' \
+        "$T/redis/redis.conf" >"$T/units/udstest-redis-$$.service"
+    bg_start "$T/redis.log" redis-server "$T/redis/redis.conf"
+    REDIS_PID=$BG_PID
+    wait_until 10 test -S "$T/redis/cache.sock"
+    for cg in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+        REDIS_CG=$cg/udstest-redis-$$.service
+        if mkdir "$REDIS_CG" 2>/dev/null; then
+            echo "$REDIS_PID" >"$REDIS_CG/cgroup.procs" && break
+            rmdir "$REDIS_CG"
+        fi
+        REDIS_CG=
+    done
+    [ -n "$REDIS_CG" ] || skip "cannot make a cgroup to run redis in a service here"
+    export SYSTEMD_UNIT_PATH=$T/units
+}
+
+redis_stop() {
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait_until 10 pid_gone "$REDIS_PID"
+    [ -z "${REDIS_CG:-}" ] || rmdir "$REDIS_CG"
+}
+
+@test "doctor redis: another user gets 77 and advice in unixsocketperm of the redis.conf its service names" {
+    need_root
+    redis_start
+    run --separate-stderr as_nobody timeout 20 "$UDS" doctor "$T/redis/cache.sock"
+    echo "$output"
+    [ "$status" -eq 77 ]
+    # nobody cannot see redis's fds: it is found by the configuration its service names
+    [[ "$output" == *"The server is redis; unixsocket at line 2 of $T/redis/redis.conf makes this socket (known by the configuration of redis-server pid $REDIS_PID"* ]]
+    [[ "$output" == *"unixsocketperm in $T/redis/redis.conf (now unixsocketperm 700 (line 3))"* ]]
+    [[ "$output" == *"Set unixsocketperm 770 and add nobody to group root"*"restart redis-server"* ]]
+    [[ "$output" != *"uds serve"* ]]
+    [ "$(codes as_nobody "$UDS" doctor --json "$T/redis/cache.sock")" = \
+      "socket listening server no-write-permission" ]
+    [ "$(json_field server.kind)" = redis ]
+    [ "$(json_field server.config)" = "$T/redis/redis.conf" ]
+    # root, for nobody: the process is seen holding the socket
+    doctor --as nobody "$T/redis/cache.sock"
+    [ "$status" -eq 77 ]
+    [[ "$output" == *"It is served by redis-server (pid $REDIS_PID"* ]]
+    [[ "$output" == *"nobody may not connect"*"unixsocketperm in $T/redis/redis.conf"* ]]
+    # and root itself
+    doctor "$T/redis/cache.sock"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"You are root"*"uds doctor --as USER"* ]]
+    redis_stop
+}
+
+@test "doctor dockerd: a user outside its -G group gets 77 and advice in the group dockerd gives" {
+    need_root
+    # dockerd as ps shows it (comm dockerd, -H unix://PATH -G GROUP); a real dockerd needs
+    # more than a test may take. The socket is root:www-data 0660, as dockerd makes it.
+    cat >"$T/fake-dockerd.py" <<'EOF'
+import ctypes, grp, os, signal, socket, sys, time
+ctypes.CDLL(None).prctl(15, b"dockerd", 0, 0, 0)
+path = sys.argv[1]
+signal.signal(signal.SIGTERM, lambda *_: (os.unlink(path), os._exit(0)))
+s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(4096)
+os.chown(path, 0, grp.getgrnam("www-data").gr_gid)
+os.chmod(path, 0o660)
+time.sleep(60)
+EOF
+    printf '{\n  "group": "www-data"\n}\n' >"$T/daemon.json"
+    bg_start "$T/dockerd.err" bash -c 'exec -a dockerd python3 "$1" "$2" -H "unix://$2" \
+        --config-file "$3" -G www-data' fake "$T/fake-dockerd.py" "$T/docker.sock" "$T/daemon.json"
+    wait_until 10 test -S "$T/docker.sock"
+    doctor --as nobody "$T/docker.sock"
+    echo "$output"
+    [ "$status" -eq 77 ]
+    [[ "$output" == *"The server is dockerd"* ]]
+    [[ "$output" == *"dockerd gives its socket the group docker unless its -G/--group option"* ]]
+    [[ "$output" == *"$T/daemon.json"* ]]
+    [[ "$output" == *"usermod -aG www-data nobody"* ]]
+    [[ "$output" == *"controls this host"* ]]
+    [[ "$output" != *"uds serve"* ]]
+    [ "$(codes "$UDS" doctor --as nobody --json "$T/docker.sock")" = \
+      "checked-as socket listening server no-write-permission" ]
+    [ "$(json_field server.kind)" = dockerd ]
+}
+
 # ---- group membership ----------------------------------------------------------------------------
 
 @test "doctor: a user added to the socket's group without a new login: newgrp, not 'add yourself'" {
