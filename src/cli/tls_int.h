@@ -63,6 +63,10 @@ bool tls_admitted(const struct tls_opts *opts, X509 *cert, char *why, size_t siz
 /* "Jan  1 00:00:00 2030 GMT" */
 void tls_format_time(const ASN1_TIME *t, char *buf, size_t size);
 
+/* The name the peer's certificate must have, an IP address or a DNS name (then also sent
+ * as SNI). Returns 0, or -1. */
+int tls_set_host(SSL *ssl, const char *host);
+
 /* Free a session whatever its state, closing its fds (tls_proxy_free()). */
 void tls_pump_destroy(struct tls_pump *pump);
 

@@ -471,8 +471,7 @@ static void on_io(struct uds_loop *loop, int fd, unsigned events, void *data) {
 
 /* ---- making one --------------------------------------------------------------------------- */
 
-/* The host to verify as an IP address or a DNS name, and SNI for a name. */
-static int set_host(SSL *ssl, const char *host) {
+int tls_set_host(SSL *ssl, const char *host) {
     unsigned char ip[16];
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
 
@@ -553,7 +552,7 @@ struct tls_pump *tls_pump_connect(struct tls_proxy *tp, int net, const char *who
     if (!p)
         return NULL;
     p->verify.host = tp->target_host;
-    if (set_host(p->ssl, tp->target_host) < 0) {
+    if (tls_set_host(p->ssl, tp->target_host) < 0) {
         p->fn = NULL;
         tls_pump_destroy(p);
         errno = EINVAL;

@@ -260,3 +260,32 @@ PY
     start_proxy "${SRV_ARGS[@]}" tls:0.0.0.0:0 "$T/s.sock"
     ! grep -q "nothing here checks who connects" "$PROXY_LOG"
 }
+
+@test "tls: uds doctor tls:HOST:PORT says why a TLS bridge refuses, and what to do" {
+    start_recorded_listener --allow-cn client1
+    local a=tls:127.0.0.1:$SRV_PORT
+    run -0 "$UDS" doctor --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca.pem" "$a"
+    [[ "$output" == *"The server accepted your certificate."* ]]
+    [[ "$output" == *"Result: the TLS service accepts you (exit 0)."* ]]
+    run -77 "$UDS" doctor --ca "$C/ca.pem" "$a"
+    [[ "$output" == *"error   The server wants a client certificate, and you gave none."* ]]
+    run -77 "$UDS" doctor --cert "$C/expired.pem" --key "$C/expired.key" --ca "$C/ca.pem" "$a"
+    [[ "$output" == *"error   Your certificate (--cert $C/expired.pem: CN=client1) expired on Feb  1 00:00:00 2020 GMT: the server will refuse it."* ]]
+    run -77 "$UDS" doctor --cert "$C/future.pem" --key "$C/future.key" --ca "$C/ca.pem" "$a"
+    [[ "$output" == *"is not valid before Jan  1 00:00:00 2099 GMT"* ]]
+    run -77 "$UDS" doctor --cert "$C/rogue.pem" --key "$C/rogue.key" --ca "$C/ca.pem" "$a"
+    [[ "$output" == *"error   The server refused this side's certificate (alert 'unknown CA')."* ]]
+    run -77 "$UDS" doctor --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca2.pem" "$a"
+    [[ "$output" == *"error   The server's certificate (CN=server SAN=DNS:localhost,IP:127.0.0.1, issued by /CN=uds test CA) is not signed by a CA in --ca $C/ca2.pem."* ]]
+    run -77 "$UDS" doctor --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca.pem" \
+        --server-name db.example "$a"
+    [[ "$output" == *"is not for 'db.example'."*"what to do: Connect by a name it has, or give --server-name one of its names."* ]]
+    run -77 "$UDS" doctor --cert "$C/client2.pem" --key "$C/client2.key" --ca "$C/ca.pem" "$a"
+    [[ "$output" == *"closed the connection right after the handshake: it may not allow your certificate's name"* ]]
+    run -78 "$UDS" doctor --cert "$C/client.pem" --key "$C/server.key" "$a"
+    [[ "$output" == *"is not the key of --cert"* ]]
+    kill "$PROXY_PID"
+    wait_status "$PROXY_PID"
+    run -69 "$UDS" doctor --ca "$C/ca.pem" "$a"
+    [[ "$output" == *"Cannot reach 127.0.0.1:$SRV_PORT: Connection refused."* ]]
+}
