@@ -285,6 +285,9 @@ static void describe_alert(int alert, bool server, char *buf, size_t size) {
                  "and send SIGHUP", peer);
         break;
     case SSL_AD_CERTIFICATE_REQUIRED:
+        snprintf(buf, size, "%s wants a client certificate and this side showed none; give "
+                 "this side --cert and --key, signed by a CA it trusts", peer);
+        break;
     case SSL_AD_HANDSHAKE_FAILURE:
         snprintf(buf, size, "%s refused the handshake (alert '%s'): it may want a client "
                  "certificate; give this side --cert and --key signed by a CA it trusts", peer,
