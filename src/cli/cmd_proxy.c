@@ -273,10 +273,12 @@ static void conn_free(struct conn *c) {
     uds_dial_cancel(c->dial);
     if (c->client >= 0)
         (void) close(c->client);    /* the client learns of it by the EOF */
+    /* A relay cut short here (a failed session, the drain's end) has no clean end to
+     * pass on: its TLS sessions are dropped without close_notify. */
+    tls_pump_release(c->tls_client, c->relay ? ECONNABORTED : c->relay_error);
+    tls_pump_release(c->tls_target, c->relay ? ECONNABORTED : c->relay_error);
     if (c->relay)
         uds_relay_free(c->relay);
-    tls_pump_release(c->tls_client, c->relay_error);
-    tls_pump_release(c->tls_target, c->relay_error);
     if (c->uid_counted)
         (void) uds_uid_counter_release(px->uids, c->client_uid);   /* counted, so held */
     conn_unlink(c);
