@@ -1071,8 +1071,10 @@ static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **a
     *ret_sigfd = cli_signalfd(false);
     if (*ret_sigfd < 0)
         return cli_fail(CLI_OP_ANY, args->listen, errno, NULL);
-    /* Two fds a connection: the client's and the target's. */
-    cli_raise_nofile(&args->common, 2, FD_MARGIN);
+    /* Two fds a connection: the client's and the target's; a TLS side adds its
+     * socketpair's two. */
+    cli_raise_nofile(&args->common, 2 + (tls_proxy_listens(px->tls) ? 2 : 0) +
+                     (tls_proxy_targets(px->tls) ? 2 : 0), FD_MARGIN);
     code = start_listening(px);
     if (code == CLI_CONTINUE)
         code = check_not_looping(px);
