@@ -23,23 +23,6 @@
 
 /* ---- options ------------------------------------------------------------------------------ */
 
-static int parse_name(const struct cli_opt *opt, const char *arg, void *dest,
-                      struct cli_bad *bad) {
-    struct tls_names *names = dest;
-
-    (void) opt;
-    if (!*arg) {
-        snprintf(bad->why, sizeof(bad->why), "empty");
-        return -1;
-    }
-    if (names->n == TLS_NAMES_MAX) {
-        snprintf(bad->why, sizeof(bad->why), "one too many (at most %d)", TLS_NAMES_MAX);
-        return -1;
-    }
-    names->v[names->n++] = arg;
-    return 0;
-}
-
 #define T struct tls_opts
 const struct cli_opt tls_proxy_opts[] = {
     { "--cert", 0, "FILE", CLI_STRING(T, cert), .example = "/etc/uds/server.pem",
@@ -58,12 +41,12 @@ const struct cli_opt tls_proxy_opts[] = {
     { "--server-name", 0, "NAME", CLI_STRING(T, server_name), .example = "db.example.org",
       .help = "the name a tls: TARGET's certificate must have\n"
               "(default: TARGET's host), also sent as SNI" },
-    { "--allow-cn", 0, "NAME", CLI_CUSTOM(parse_name, T, allow_cn, struct tls_names),
+    { "--allow-cn", 0, "NAME", CLI_STRINGS(T, allow_cn),
       .example = "backup-client",
       .help = "a tls: LISTEN relays only clients whose certificate\n"
               "has this common name (repeatable; with --allow-san,\n"
               "either suffices); others are closed and logged" },
-    { "--allow-san", 0, "NAME", CLI_CUSTOM(parse_name, T, allow_san, struct tls_names),
+    { "--allow-san", 0, "NAME", CLI_STRINGS(T, allow_san),
       .example = "client.example.org",
       .help = "...or this subject alternative name: a DNS name,\n"
               "e-mail, URI or IP address (repeatable)" },
@@ -143,7 +126,7 @@ static bool san_text(const GENERAL_NAME *gn, const char **ret_kind, char *buf, s
 
 /* Whether one of cert's subject alternative names is one of names; with names NULL, appends
  * them all to buf instead ("DNS:a,IP:10.0.0.1"). */
-static bool san_walk(X509 *cert, const struct tls_names *names, char *buf, size_t size) {
+static bool san_walk(X509 *cert, const struct cli_strings *names, char *buf, size_t size) {
     GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     size_t used = names ? 0 : strlen(buf);
     bool found = false;

@@ -17,13 +17,6 @@
 
 #include "options.h"
 
-/* Repeatable option values (--allow-cn, --allow-san): argv's strings. */
-#define TLS_NAMES_MAX 32
-struct tls_names {
-    const char *v[TLS_NAMES_MAX];
-    size_t n;
-};
-
 /* The TLS options of `uds proxy`, in its struct of parsed options. */
 struct tls_opts {
     const char *cert;           /* --cert: PEM certificate (chain) */
@@ -31,8 +24,8 @@ struct tls_opts {
     const char *ca;             /* --ca: PEM CA certificates that sign the peers */
     const char *server_name;    /* --server-name: the name a TLS target must have */
     bool no_client_cert;        /* --no-client-cert: a TLS listener takes anyone */
-    struct tls_names allow_cn;  /* --allow-cn */
-    struct tls_names allow_san; /* --allow-san */
+    struct cli_strings allow_cn;    /* --allow-cn */
+    struct cli_strings allow_san;   /* --allow-san */
 };
 
 /* For CLI_INCLUDE() in proxy's table (help laid out for column 28). */
@@ -71,7 +64,8 @@ bool tls_proxy_reload(struct tls_proxy *tp);
 /* Called with fd >= 0 once the handshake succeeded (and the peer was admitted): fd is the
  * caller's end of a socketpair carrying the session's plaintext both ways, to relay. Called
  * with fd -1 and an errno if the handshake fails (already logged), or later if the session
- * fails while the caller still holds it (the caller then drops the connection). */
+ * fails while the caller still holds it: the caller then drops the connection, and the
+ * session is freed when fn returns (released in fn or not): forget the pointer. */
 typedef void tls_pump_fn(struct tls_pump *pump, int fd, int err, void *data);
 
 /* Begin the server side of a session on a TCP client just accepted (net, taken over; closed

@@ -168,7 +168,7 @@ static void pump_fail(struct tls_pump *p, int err) {
         return;
     }
     if (notify(p, -1, err))
-        tls_pump_destroy(p);    /* a caller that kept it after a failure */
+        tls_pump_destroy(p);    /* not released in fn: freed all the same (tls.h) */
 }
 
 static void watch(struct tls_pump *p, unsigned net_ev, unsigned pair_ev) {
