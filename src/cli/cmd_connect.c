@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "connect_exec.h"
 #include "options.h"
 
 #define MESSAGE_MAX (64u * 1024)
@@ -26,13 +28,23 @@ struct connect_args {
 #define C struct connect_args
 static const struct cli_command connect_cmd = {
     .name = "connect",
-    .synopsis = "[OPTIONS] ADDRESS",
+    .synopsis = "[OPTIONS] ADDRESS [-- PROGRAM [ARG...]]",
     .help_col = 25,
-    .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds connect /run/app.sock" },
+    .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds connect /run/app.sock",
+                  .extra_hint = "to run a program on the connection: uds connect ADDRESS -- "
+                                "PROGRAM",
+                  .rest_after_dashdash = true },
     .intro =
         "Connect stdin and stdout to the Unix socket at ADDRESS, like 'nc -U': what is read\n"
         "from stdin is sent, what arrives is written to stdout. At the end of stdin the\n"
-        "sending side is shut down and output continues until the server closes.\n",
+        "sending side is shut down and output continues until the server closes.\n"
+        "\n"
+        "With -- PROGRAM, run PROGRAM on the connection instead, as ucspi-unix's\n"
+        "unixclient does (UCSPI): it reads the connection on fd 6 and writes it on fd 7,\n"
+        "with PROTO=UNIX, UNIXLOCALPATH (ADDRESS), UNIXLOCALUID, UNIXLOCALGID,\n"
+        "UNIXLOCALPID, UNIXREMOTEPATH, UNIXREMOTEPID, UNIXREMOTEEUID and UNIXREMOTEEGID\n"
+        "(the server's, from SO_PEERCRED) in its environment; its stdin and stdout stay\n"
+        "ours. PROGRAM replaces uds: its exit status is the command's.\n",
     .outro =
         "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
         "unix:@name.\n"
@@ -235,6 +247,32 @@ static int connect_and_relay(const char *address, const struct uds_connect_opts 
     return code;
 }
 
+/* -- PROGRAM: found before connecting (a typo is a usage error, and the server never sees
+ * a client that says nothing), then connect and become it. Returns only on failure. */
+static int connect_and_exec(const char *address, const struct uds_connect_opts *opts,
+                            char **program) {
+    char *path = cli_find_program(program[0]);
+    int fd, code;
+
+    if (!path && (errno == ENOENT || errno == EACCES))
+        return cli_usage("connect", "%s: %s", program[0], errno == EACCES ?
+                         "not an executable file" : strchr(program[0], '/') ?
+                         "no such program" : "no such program in PATH");
+    if (!path)
+        return cli_fail(CLI_OP_ANY, address, errno, NULL);
+    fd = uds_connect(address, opts);
+    if (fd < 0) {
+        struct cli_fail_info info = {
+            .timeout_ms = opts->timeout_ms ? opts->timeout_ms : opts->wait_ms,
+        };
+        code = cli_fail(CLI_OP_CONNECT, address, errno, &info);
+    } else {
+        code = cli_connect_exec(fd, address, path, program);
+    }
+    free(path);
+    return code;
+}
+
 int cmd_connect(int argc, char **argv) {
     struct connect_args args = { .connect = { .type = UDS_STREAM } };
     struct cli_parsed p;
@@ -242,7 +280,15 @@ int cmd_connect(int argc, char **argv) {
 
     if (code != CLI_CONTINUE)
         return code;
+    if (p.dashdash && p.n_operands < 2)
+        return cli_usage("connect", "missing PROGRAM after --; e.g. uds connect %s -- cat",
+                         p.operands[0]);
+    if (p.dashdash && args.send_fd)
+        return cli_usage("connect", "--send-fd does not go with -- PROGRAM: the program does "
+                         "the talking");
     cli_log_setup(args.verbosity, false);
     cli_exchange_hold_stdio();
+    if (p.dashdash)
+        return connect_and_exec(p.operands[0], &args.connect, p.operands + 1);
     return connect_and_relay(p.operands[0], &args.connect, args.send_fd);
 }

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "listen_opts.h"
+#include "listen_proc.h"
 #include "options.h"
 #include "tls.h"
 
@@ -41,6 +42,7 @@ struct proxy_args {
     bool no_splice;
     bool no_batch;
     long busy_poll_us;
+    struct cli_run_as run_as;   /* --user */
     struct tls_opts tls;        /* tls:HOST:PORT on either side (tls.c) */
 };
 
@@ -707,7 +709,10 @@ static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char 
     r = cli_activation_take_inet(sa, &fd);
     if (r < 0)
         return cli_fail(CLI_OP_LISTEN, text, errno, NULL);
-    if (r == 0 && uds_listen_tcp(sa, a.lens[0], NULL, &px->listener) < 0)
+    struct uds_listen_opts lopts = { .backlog = (int) px->args->common.backlog };
+    if (r == 0)
+        cli_backlog_warn_cap(px->args->common.backlog, text);
+    if (r == 0 && uds_listen_tcp(sa, a.lens[0], &lopts, &px->listener) < 0)
         return tcp_listen_error(text, errno);
     /* Closed on failure: we exit, and the service manager keeps its own copy. */
     if (r == 1 && uds_listener_adopt_tcp(fd, &px->listener) < 0) {
@@ -927,6 +932,8 @@ static const struct cli_command proxy_cmd = {
           .help = "after activity, poll without sleeping for up to USEC\n"
                   "microseconds before waiting again: lower latency\n"
                   "for a CPU kept busy while traffic flows (default 0)" },
+        CLI_SECTION("Privileges:"),
+        CLI_INCLUDE(cli_run_as_opts, P, run_as, struct cli_run_as),
         CLI_SECTION("Readiness and logs:"),
         CLI_INCLUDE(cli_listen_log_opts, P, common, struct cli_listen_opts),
         CLI_END,
@@ -1075,9 +1082,13 @@ static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **a
      * socketpair's two. */
     cli_raise_nofile(&args->common, 2 + (tls_proxy_listens(px->tls) ? 2 : 0) +
                      (tls_proxy_targets(px->tls) ? 2 : 0), FD_MARGIN);
-    code = start_listening(px);
+    code = cli_run_as_check(&args->run_as);
+    if (code == CLI_CONTINUE)
+        code = start_listening(px);
     if (code == CLI_CONTINUE)
         code = check_not_looping(px);
+    if (code == CLI_CONTINUE)
+        code = cli_run_as_drop(&args->run_as, &px->listener, px->listen_text);
     if (code == CLI_CONTINUE && px->listen_unix && !(px->uids = uds_uid_counter_new()))
         code = cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     return code;

@@ -8,6 +8,7 @@
  * uds_loop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "cli.h"
 #include "listen_opts.h"
+#include "listen_proc.h"
 #include "options.h"
 
 /* Fds a server needs besides one per connection: stdio, listener, lock file, epoll, timer,
@@ -44,6 +46,7 @@ struct serve_args {
     struct cli_listen_opts common;  /* access, limits, readiness and logs (as uds proxy) */
     size_t max_message;
     const char *max_message_given;
+    struct cli_run_as run_as;   /* --user */
 };
 
 struct serve {
@@ -671,6 +674,8 @@ static const struct cli_command serve_cmd = {
                   "(--framed) or packet (seqpacket, dgram), K/M\n"
                   "suffixes (default 64K); a client over it is closed\n"
                   "and logged" },
+        CLI_SECTION("Privileges:"),
+        CLI_INCLUDE(cli_run_as_opts, S, run_as, struct cli_run_as),
         CLI_SECTION("Readiness and logs:"),
         CLI_INCLUDE(cli_listen_log_opts, S, common, struct cli_listen_opts),
         CLI_END,
@@ -703,6 +708,9 @@ static int check_serve_args(struct serve_args *a, const struct cli_parsed *p) {
     if (a->common.first_byte_given && a->type == UDS_DGRAM)
         return cli_usage("serve", "--first-byte-timeout needs connections: --type stream or "
                          "seqpacket, not dgram");
+    if (a->common.backlog_given && a->type == UDS_DGRAM)
+        return cli_usage("serve", "--backlog needs connections: --type stream or seqpacket, "
+                         "not dgram");
     if (a->common.max_per_uid > 0 && a->type == UDS_DGRAM)
         return cli_usage("serve", "--max-conns-per-uid needs connections: --type stream or "
                          "seqpacket, not dgram");
@@ -879,6 +887,21 @@ static int prepare_exec(struct serve *sv) {
     return cli_fail(CLI_OP_ANY, a->address, errno, NULL);
 }
 
+/* --user, now that the socket is made: every client is served, and every program run, as
+ * that user. PROGRAM was found as we were; one the user may not run is said now, not at
+ * each client. Returns CLI_CONTINUE, or the exit code. */
+static int become_user(struct serve *sv) {
+    const struct serve_args *a = sv->args;
+    int code = cli_run_as_drop(&a->run_as, &sv->listener, sv->addr);
+
+    if (code != CLI_CONTINUE || !sv->exec ||
+        faccessat(AT_FDCWD, cli_exec_path(sv->exec), X_OK, AT_EACCESS) == 0)
+        return code;
+    cli_error(cli_exec_path(sv->exec), "let the user of --user run it, or choose another",
+              "%s (--user) may not run it: %s", a->run_as.given, strerror(errno));
+    return EX_NOPERM;
+}
+
 int cmd_serve(int argc, char **argv) {
     struct serve_args args = {
         .type = UDS_STREAM,
@@ -894,6 +917,9 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     cli_listen_opts_log_setup(&args.common);
     sv.allow = cli_listen_opts_allow(&args.common);
+    code = cli_run_as_check(&args.run_as);
+    if (code != CLI_CONTINUE)
+        goto out;
 
     /* Before the socket exists, so a stop signal can never leave it behind. */
     sigfd = cli_signalfd(args.program != NULL);
@@ -912,6 +938,8 @@ int cmd_serve(int argc, char **argv) {
     }
     cli_raise_nofile(&args.common, 1, FD_MARGIN);
     code = start_listening(&sv);
+    if (code == CLI_CONTINUE)
+        code = become_user(&sv);
     if (code != CLI_CONTINUE)
         goto out;
     if (args.program)

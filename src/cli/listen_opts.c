@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "listen_opts.h"
+#include "listen_proc.h"
 
 /* ---- options --------------------------------------------------------------------------- */
 
@@ -127,6 +128,9 @@ const struct cli_opt cli_listen_limit_opts[] = {
       .help = "close a client that has sent nothing this\n"
               "long after it connected; 0 or none: never (default\n"
               "30 for serve's echo and reply, else never)" },
+    { "--backlog", 0, "N", CLI_LONG(L, backlog, 1, INT32_MAX), CLI_SEEN(L, backlog_given),
+      .example = "128", .help = "clients that may wait to be accepted (the listen()\n"
+                                "backlog; default and most: net.core.somaxconn)" },
     CLI_END,
 };
 
@@ -323,6 +327,7 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
                     char *ret_text, size_t text_size) {
     struct uds_listen_opts lopts = {
         .type = type,
+        .backlog = (int) o->backlog,
         .mode = o->mode,
         .owner = o->owner,
         .group = o->group,
@@ -373,9 +378,15 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
             cli_log(CLI_LOG_WARN, "activated", ret_text, NULL, 0, "%s: --mode/--owner/--group "
                     "are not applied to a socket passed by the service manager; set "
                     "SocketMode=, SocketUser= and SocketGroup= in its .socket unit", ret_text);
+        if (o->backlog_given)
+            cli_log(CLI_LOG_WARN, "activated", ret_text, NULL, 0, "%s: --backlog is not applied "
+                    "to a socket passed by the service manager; set Backlog= in its .socket "
+                    "unit", ret_text);
         *ret_listener = l;
         return CLI_CONTINUE;
     }
+    if (type != UDS_DGRAM)
+        cli_backlog_warn_cap(o->backlog, given);
     if (uds_listen_addr(addr, &lopts, &l, &info) < 0) {
         struct cli_fail_info fi = {
             .holder_pid = info.holder_pid,

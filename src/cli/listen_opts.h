@@ -3,8 +3,9 @@
  * listen_opts.h — the options `uds serve` and `uds proxy` share for a listening service
  * (the Unix listener's file mode, owner, group and allow-lists; limits; readiness and
  * logs), parsed, validated and documented once, and the code that applies them: safe or
- * socket-activated listening, readiness, rate-limited accept errors. The commands' own
- * options stay in their files.
+ * socket-activated listening, readiness, rate-limited accept errors. `uds listen` takes
+ * the access and log options too. The commands' own options stay in their files; --user
+ * is listen_proc.h's.
  */
 #ifndef UDS_CLI_LISTEN_OPTS_H
 #define UDS_CLI_LISTEN_OPTS_H
@@ -44,14 +45,17 @@ struct cli_listen_opts {
     long ready_fd;              /* --ready-fd, -1 = none */
     int verbosity;              /* -q -1, -v 1 */
     int log_format;             /* --log: CLI_LOG_FORMAT_TEXT or _JSON */
+    /* The listen() backlog: --backlog, 0 = the kernel's most (net.core.somaxconn). */
+    long backlog;
+    const char *backlog_given;
 };
 
 enum { CLI_LOG_FORMAT_TEXT, CLI_LOG_FORMAT_JSON };
 
 /* The shared options by --help section, for CLI_INCLUDE() in a command's table: access to
  * a Unix listener (-m -o -g --allow-uid --allow-gid), limits (-c --max-conns-per-uid
- * --idle-timeout --drain-timeout --first-byte-timeout), readiness and logs (--ready-fd
- * --log -q -v; -h follows, as in every command). Their help is laid out for column 28. */
+ * --idle-timeout --drain-timeout --first-byte-timeout --backlog), readiness and logs
+ * (--ready-fd --log -q -v; -h follows, as in every command). Their help is laid out for column 28. */
 extern const struct cli_opt cli_listen_access_opts[], cli_listen_limit_opts[],
     cli_listen_log_opts[];
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_listen.h"
 
 static const struct command {
     const char *name;
@@ -16,6 +17,7 @@ static const struct command {
 } commands[] = {
     { "serve", cmd_serve, "serve a Unix socket: echo, a reply, or a program per client" },
     { "connect", cmd_connect, "connect stdin and stdout to a Unix socket, like nc -U" },
+    { "listen", cmd_listen, "listen for one client on stdin and stdout, like nc -lU" },
     { "send", cmd_send, "send one message and print the reply" },
     { "ls", cmd_ls, "list the machine's Unix sockets and who holds them" },
     { "doctor", cmd_doctor, "explain why a socket does or does not work for you" },

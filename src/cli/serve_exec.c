@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "connect_exec.h"
 #include "listen_opts.h"
 
 extern char **environ;
@@ -31,7 +32,9 @@ static const char *const scrubbed[] = {
     "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
 };
 
-enum { N_FIXED = 4, N_PEER = 3 };   /* PROTO, UNIXLOCAL{PATH,UID,GID}; UNIXREMOTE{PID,EUID,EGID} */
+/* PROTO, UNIXLOCALPATH; UNIXREMOTE{PID,EUID,EGID} and UNIXLOCAL{UID,GID}, set at each start:
+ * the server may have become another user (--user) since cli_exec_new(). */
+enum { N_FIXED = 2, N_PEER = 5 };
 
 struct cli_exec {
     char *path;                 /* PROGRAM as found in PATH */
@@ -63,7 +66,7 @@ static bool is_program(const char *path) {
 /* PROGRAM as execvp would find it: taken as it is when it has a '/', else the first
  * executable of that name in $PATH. Searched once, here, so that each connection costs
  * one execve, not one per PATH entry. */
-static char *find_program(const char *name) {
+char *cli_find_program(const char *name) {
     const char *path = getenv("PATH");
     int err = ENOENT;
 
@@ -122,9 +125,7 @@ static int build_env(struct cli_exec *x, const char *local_path) {
         x->n_base++;
     }
     if (asprintf(&x->fixed[0], "PROTO=UNIX") < 0 ||
-        asprintf(&x->fixed[1], "UNIXLOCALPATH=%s", local_path) < 0 ||
-        asprintf(&x->fixed[2], "UNIXLOCALUID=%lu", (unsigned long) getuid()) < 0 ||
-        asprintf(&x->fixed[3], "UNIXLOCALGID=%lu", (unsigned long) getgid()) < 0)
+        asprintf(&x->fixed[1], "UNIXLOCALPATH=%s", local_path) < 0)
         return -1;
     for (size_t i = 0; i < N_FIXED; i++)
         x->envp[x->n_base + i] = x->fixed[i];
@@ -219,7 +220,7 @@ struct cli_exec *cli_exec_new(char *const argv[], const char *local_path) {
 
     if (!x)
         return NULL;
-    x->path = find_program(argv[0]);
+    x->path = cli_find_program(argv[0]);
     if (!x->path)
         goto fail;
     while (argv[argc])
@@ -305,6 +306,10 @@ pid_t cli_exec_spawn(struct cli_exec *x, int fd, const struct uds_peer *peer) {
              (unsigned long) peer->uid);
     snprintf(x->peer_vars[2], sizeof(x->peer_vars[2]), "UNIXREMOTEEGID=%lu",
              (unsigned long) peer->gid);
+    snprintf(x->peer_vars[3], sizeof(x->peer_vars[3]), "UNIXLOCALUID=%lu",
+             (unsigned long) getuid());
+    snprintf(x->peer_vars[4], sizeof(x->peer_vars[4]), "UNIXLOCALGID=%lu",
+             (unsigned long) getgid());
     /* The accepted socket is non-blocking for the server's loop, and O_NONBLOCK belongs to
      * the open file, shared with the child: a program doing plain reads would get EAGAIN. */
     if (uds_set_nonblock(fd, false) < 0)

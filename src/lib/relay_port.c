@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,20 @@ static int borrow_as_is(struct port *p, int fd) {
     }
     p->fd = fd;
     return 0;
+}
+
+/* Linux hides the end of a FIFO from a description opened with O_NONBLOCK after its last
+ * writer left (fifo_open(): no EPOLLHUP "until we have seen a writer"), so a reader that
+ * opens it again too late waits for ever for an end that has come: the caller's own
+ * description, which has seen the writers, must be read instead. Asked after the second
+ * open, so that writers leaving in between are seen too. */
+static bool end_hidden(int caller_fd, int own) {
+    struct pollfd p[2] = {
+        { .fd = caller_fd, .events = POLLIN },
+        { .fd = own, .events = POLLIN },
+    };
+
+    return poll(p, 2, 0) > 0 && (p[0].revents & POLLHUP) && !(p[1].revents & POLLHUP);
 }
 
 static int open_socket(struct port *p, int fd) {
@@ -93,6 +108,10 @@ int uds__port_open(struct port *p, int fd, bool reads, bool writes, bool borrowe
     if (!borrowed)
         return uds_set_nonblock(fd, true);
     int own = reopen(fd, reads, writes);
+    if (own >= 0 && reads && p->kind == PORT_PIPE && end_hidden(fd, own)) {
+        (void) close(own);  /* never used */
+        own = -1;
+    }
     if (own >= 0) {
         p->fd = own;
         p->own = true;

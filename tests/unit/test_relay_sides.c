@@ -322,6 +322,44 @@ static void sides_borrowed_fd_that_cannot_be_reopened_gets_its_flags_back(void *
     close_if(&f->a_out);
 }
 
+/* A FIFO that got its bytes and lost its last writer before the relay began: opened again
+ * then, it would never report its end (Linux suppresses EPOLLHUP for a late non-blocking
+ * reader); the relay must still deliver the bytes, pass the end on, and finish. */
+static void sides_borrowed_fifo_whose_writer_left_before_the_relay_still_ends(void **state) {
+    struct fix *f = *state;
+    char dir[] = "/tmp/uds-relay-fifo.XXXXXX", path[64], buf[16];
+
+    pipes_and_socket(f, SOCK_STREAM);
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    close_if(&f->a_in);
+    close_if(&f->in_w);
+    f->a_in = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    assert_true(f->a_in >= 0);
+    int writer = open(path, O_WRONLY | O_CLOEXEC);
+    assert_true(writer >= 0);
+    assert_int_equal(write(writer, "late", 4), 4);
+    close(writer);
+    assert_int_equal(fcntl(f->a_in, F_SETFL, 0), 0);   /* as a shell hands it over */
+    unlink(path);
+    rmdir(dir);
+    start(f, UDS_RELAY_BORROW_A | UDS_RELAY_END_WITH_B);
+    run_a_while(f, 20);
+    assert_int_equal(recv(f->peer, buf, sizeof(buf), 0), 4);
+    assert_memory_equal(buf, "late", 4);
+    /* The end came through as a half-close. */
+    assert_int_equal(recv(f->peer, buf, sizeof(buf), 0), 0);
+    assert_int_equal(shutdown(f->peer, SHUT_WR), 0);
+    for (int i = 0; i < 2000 && f->closes == 0; i++)
+        assert_true(uds_loop_run_once(f->loop, 10) >= 0);
+    assert_int_equal(f->closes, 1);
+    assert_int_equal(f->info.error, 0);
+    assert_false(nonblocking(f->a_in));
+    close_if(&f->a_in);
+    close_if(&f->a_out);
+}
+
 static size_t rss_kib(void) {
     long pages = 0, rss = 0;
     FILE *fp = fopen("/proc/self/statm", "r");
@@ -886,6 +924,7 @@ int main(void) {
         T(sides_end_with_b_ends_while_the_input_is_still_open),
         T(sides_borrowed_fds_stay_open_and_blocking),
         T(sides_borrowed_fd_that_cannot_be_reopened_gets_its_flags_back),
+        T(sides_borrowed_fifo_whose_writer_left_before_the_relay_still_ends),
         T(sides_full_output_pipe_stops_reading_b_and_memory_stays_flat),
         T(sides_output_reader_gone_is_epipe_without_sigpipe),
         T(sides_pty_lines_in_output_out_and_eof_at_ctrl_d),

@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_listen.c — `uds listen`: the `nc -lU` of udskit. On a stream or seqpacket address one
+ * client at a time is joined to stdin and stdout, both ways, with half-close (-k: the next
+ * one after it); on a dgram address each datagram is printed as it arrives (--json: with
+ * its sender). The listener is listen_opts.c's (stale file, mode, lock, activation),
+ * accepting is the library's uds_server, moving the bytes its relay; this file decides
+ * who is served when, and prints datagrams.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd_listen.h"
+#include "listen_opts.h"
+#include "options.h"
+
+/* The largest datagram printed whole: above the kernel's default largest (net.core.wmem_max,
+ * 212992 bytes); a longer one is cut and said to be. */
+#define DGRAM_MAX (256u * 1024)
+
+struct listen_args {
+    const char *address;
+    enum uds_socket_type type;
+    bool keep_open;             /* -k */
+    long count;                 /* -n: clients or datagrams, then exit; 0 = no limit */
+    bool json;                  /* --json: datagrams as JSON lines */
+    struct cli_listen_opts common;  /* access, readiness and logs (as uds serve) */
+};
+
+struct lsn {
+    const struct listen_args *args;
+    char addr[UDS_PATH_MAX + 8];    /* canonical address, for logs */
+    struct uds_allow allow;
+    struct uds_listener listener;
+    struct uds_loop *loop;
+    struct uds_server *server;      /* stream, seqpacket: accepts, one client at a time */
+    struct uds_relay_group *relays;
+    struct uds_relay *relay;        /* the client being served, or NULL */
+    struct uds_peer client;         /* its identity, for the log */
+    bool abstract;                  /* addr is in the abstract namespace */
+    bool stdin_tty;
+    long served;                    /* clients done, or datagrams printed */
+    int code;                       /* the exit code so far */
+    struct cli_accept_errors accept_errors;
+    char *buf;                      /* dgram */
+};
+
+/* ---- logs ------------------------------------------------------------------------------- */
+
+static void log_peer(const struct lsn *l, enum cli_level level, const char *event,
+                     const struct uds_peer *peer, const char *what, const char *reason) {
+    struct cli_kv kv[] = {
+        CLI_KV_NUM("pid", peer->pid),
+        CLI_KV_NUM("uid", peer->uid),
+        CLI_KV_NUM("gid", peer->gid),
+        CLI_KV_STR("reason", reason ? reason : ""),
+    };
+
+    if (!cli_log_enabled(level))
+        return;
+    cli_log(level, event, l->addr, kv, reason ? 4 : 3, "%s: %s pid %ld uid %lu gid %lu%s%s",
+            l->addr, what, (long) peer->pid, (unsigned long) peer->uid,
+            (unsigned long) peer->gid, reason ? ": " : "", reason ? reason : "");
+}
+
+static void on_deny(const struct uds_peer *peer, void *data) {
+    log_peer(data, CLI_LOG_WARN, "deny", peer, "refused", "not in --allow-uid/--allow-gid");
+}
+
+static void on_accept_error(int error, void *data) {
+    struct lsn *l = data;
+
+    cli_log_accept_error(&l->accept_errors, l->addr, error);
+}
+
+/* ---- stream and seqpacket: one client at a time ------------------------------------------ */
+
+static bool want_more(const struct lsn *l) {
+    return l->args->count > 0 ? l->served < l->args->count : l->args->keep_open;
+}
+
+static void stop(struct lsn *l) {
+    if (l->server)
+        (void) uds_server_stop(l->server, false);
+    uds_loop_stop(l->loop);
+}
+
+/* How the client's relay ended: a failure of stdin or stdout ends the command (1; a
+ * reader of stdout that has left, 0); a client's is its own, logged, and the end of a
+ * single client's run (1). */
+static int relay_code(const struct lsn *l, const struct uds_relay_info *info) {
+    int err = info->error;
+
+    if (!err)
+        return EX_OK;
+    if (info->error_side == UDS_RELAY_A && !info->error_writing) {
+        cli_error("stdin", "check the input", "cannot read: %s", strerror(err));
+        return CLI_EXIT_FAILURE;
+    }
+    if (info->error_side == UDS_RELAY_A) {
+        if (err == EPIPE)
+            return EX_OK;   /* whoever reads our output has seen enough (| head) */
+        cli_error("stdout", "check where the output goes", "cannot write: %s", strerror(err));
+        return CLI_EXIT_FAILURE;
+    }
+    log_peer(l, CLI_LOG_WARN, "close", &l->client, "connection from", strerror(err));
+    return want_more(l) ? EX_OK : CLI_EXIT_FAILURE;
+}
+
+static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info *info,
+                           void *data) {
+    struct lsn *l = data;
+    int code;
+    char why[96];
+
+    (void) relay;
+    l->relay = NULL;
+    l->served++;
+    snprintf(why, sizeof(why), "%llu bytes in, %llu out",
+             (unsigned long long) info->bytes_from_b, (unsigned long long) info->bytes_from_a);
+    log_peer(l, CLI_LOG_DEBUG, "close", &l->client, "closed connection from", why);
+    code = relay_code(l, info);
+    if (code != EX_OK || (info->error_side == UDS_RELAY_A && info->error) || !want_more(l)) {
+        l->code = code;
+        stop(l);
+        return;
+    }
+    uds_server_pause(l->server, false);
+}
+
+/* A client: it leaves the server (which rests until it is done) for a relay with stdin
+ * and stdout. */
+static int on_open(struct uds_conn *conn, void *data) {
+    struct lsn *l = data;
+    const struct uds_peer *peer = uds_conn_peer(conn);
+    struct uds_relay_args ra = {
+        .fd_a_in = STDIN_FILENO,
+        .fd_a_out = STDOUT_FILENO,
+        /* stdin and stdout stay ours (and blocking, for whoever shares them). A terminal's
+         * input never ends by itself: there the client's end is the end, as for nc. Else
+         * each side ends its own direction (half-close), and the client is done when both
+         * have. */
+        .flags = UDS_RELAY_BORROW_A | (l->stdin_tty ? UDS_RELAY_END_WITH_B : 0u),
+    };
+
+    if (l->relay)
+        return -1;  /* cannot happen: the server rests while a client is served */
+    l->client = (struct uds_peer){ .pid = peer->pid, .uid = peer->uid, .gid = peer->gid,
+                                   .pidfd = -1 };
+    ra.fd_b = uds_conn_detach(conn);
+    if (ra.fd_b < 0)
+        return -1;
+    uds_server_pause(l->server, true);
+    log_peer(l, CLI_LOG_DEBUG, "open", &l->client, "connection from", NULL);
+    l->relay = uds_relay_new2(l->relays, &ra, on_relay_close, l);
+    if (!l->relay) {
+        /* The relay closed the client's fd: say why, and serve the next one. */
+        log_peer(l, CLI_LOG_WARN, "close", &l->client, "closing connection from",
+                 strerror(errno));
+        uds_server_pause(l->server, false);
+    }
+    return 0;
+}
+
+static int run_stream(struct lsn *l) {
+    const struct uds_server_opts sopts = {
+        .max_conns = 1,
+        .allow = uds_allow_is_set(&l->allow) ? &l->allow : NULL,
+        .peer_flags = cli_listen_opts_peer_flags(&l->args->common),
+    };
+    const struct uds_server_callbacks cbs = {
+        .on_open = on_open,
+        .on_deny = on_deny,
+        .on_accept_error = on_accept_error,
+    };
+    /* One relay has no other writes to batch its own with. */
+    const struct uds_relay_opts ropts = { .flags = UDS_RELAY_NO_BATCH };
+
+    l->stdin_tty = isatty(STDIN_FILENO) == 1;
+    l->relays = uds_relay_group_new(l->loop, &ropts);
+    if (!l->relays)
+        return cli_fail(CLI_OP_ANY, l->addr, errno, NULL);
+    l->server = uds_server_new(l->loop, &l->listener, &sopts, &cbs, l);
+    if (!l->server)
+        return cli_fail(CLI_OP_ANY, l->addr, errno, NULL);
+    return CLI_CONTINUE;
+}
+
+/* ---- dgram: print what arrives ------------------------------------------------------------ */
+
+/* The sender's credentials (SCM_CREDENTIALS) into *peer; fds it passed are closed, since
+ * nobody asked for them. Returns whether credentials came. */
+static bool read_control(struct msghdr *mh, struct uds_peer *peer) {
+    bool have_cred = false;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+            *peer = (struct uds_peer){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid,
+                                       .pidfd = -1 };
+            have_cred = true;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < nfds; i++) {
+                int passed;
+                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                (void) close(passed);   /* unwanted; its close status is irrelevant */
+            }
+        }
+    }
+    return have_cred;
+}
+
+/* The sender's address as it bound it: a path, "@" and an abstract name (any bytes), or
+ * nothing (an unbound sender). Returns its length, 0 for none. */
+static size_t sender_name(const struct sockaddr_un *from, socklen_t len, char *out,
+                          size_t size) {
+    size_t n = len > offsetof(struct sockaddr_un, sun_path)
+                   ? len - offsetof(struct sockaddr_un, sun_path) : 0;
+
+    if (n == 0 || size < n + 1)
+        return 0;
+    if (from->sun_path[0] == '\0') {
+        out[0] = '@';
+        memcpy(out + 1, from->sun_path + 1, n - 1);
+        return n;
+    }
+    n = strnlen(from->sun_path, n);
+    memcpy(out, from->sun_path, n);
+    return n;
+}
+
+/* One datagram as a JSON line: sender, credentials, length and bytes, every string escaped
+ * (a sender chooses both its address and its bytes). */
+static void print_json(const char *data, size_t len, bool cut, const char *name,
+                       size_t name_len, const struct uds_peer *peer, bool have_cred) {
+    fputs("{\"from\":", stdout);
+    if (name_len)
+        cli_json_string(stdout, name, name_len);
+    else
+        fputs("null", stdout);
+    if (have_cred)
+        printf(",\"pid\":%ld,\"uid\":%lu,\"gid\":%lu", (long) peer->pid,
+               (unsigned long) peer->uid, (unsigned long) peer->gid);
+    else
+        fputs(",\"pid\":null,\"uid\":null,\"gid\":null", stdout);
+    printf(",\"bytes\":%zu,\"truncated\":%s,\"data\":", len, cut ? "true" : "false");
+    cli_json_string(stdout, data, len);
+    fputs("}\n", stdout);
+}
+
+/* Print one datagram and count it (one the allow-lists refuse is neither); returns false
+ * when stdout is gone (the code is set). */
+static bool print_datagram(struct lsn *l, struct msghdr *mh, size_t len) {
+    struct uds_peer peer = { .pidfd = -1 };
+    bool have_cred = read_control(mh, &peer), cut = (mh->msg_flags & MSG_TRUNC) != 0;
+    char name[sizeof(((struct sockaddr_un *) 0)->sun_path) + 1];
+    size_t name_len = sender_name(mh->msg_name, mh->msg_namelen, name, sizeof(name));
+
+    if (uds_allow_is_set(&l->allow) && (!have_cred || !uds_peer_allowed(&peer, &l->allow))) {
+        on_deny(&peer, l);
+        return true;
+    }
+    log_peer(l, CLI_LOG_DEBUG, "datagram", &peer, "datagram from", NULL);
+    if (cut)
+        log_peer(l, CLI_LOG_WARN, "truncated", &peer, "datagram from",
+                 "longer than 256 KiB, cut to that length");
+    if (l->args->json) {
+        print_json(l->buf, len, cut, name, name_len, &peer, have_cred);
+    } else {
+        fwrite(l->buf, 1, len, stdout);
+        /* One datagram a line, unless it brings its own newline. */
+        if (len == 0 || l->buf[len - 1] != '\n')
+            putchar('\n');
+    }
+    l->served++;
+    if (fflush(stdout) == 0)
+        return true;
+    if (errno != EPIPE) {
+        cli_error("stdout", "check where the output goes", "cannot write: %s", strerror(errno));
+        l->code = CLI_EXIT_FAILURE;
+    }
+    return false;
+}
+
+static void on_datagram(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct lsn *l = data;
+
+    (void) loop, (void) events;
+    /* A budget per wakeup, so a flood cannot starve the signalfd. */
+    for (int budget = 32; budget > 0; budget--) {
+        struct sockaddr_un from;
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
+        } ctl;
+        struct iovec iov = { .iov_base = l->buf, .iov_len = DGRAM_MAX };
+        struct msghdr mh = {
+            .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
+            .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+        };
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                cli_log(CLI_LOG_WARN, "recv_error", l->addr, NULL, 0, "%s: receiving: %s",
+                        l->addr, strerror(errno));
+            return;
+        }
+        if (!print_datagram(l, &mh, (size_t) n) ||
+            (l->args->count > 0 && l->served >= l->args->count))
+            break;
+    }
+    if (l->code != EX_OK || (l->args->count > 0 && l->served >= l->args->count) ||
+        ferror(stdout))
+        uds_loop_stop(l->loop);
+}
+
+static int run_dgram(struct lsn *l) {
+    int on = 1;
+
+    l->buf = malloc(DGRAM_MAX);
+    if (!l->buf)
+        return cli_fail(CLI_OP_ANY, l->addr, ENOMEM, NULL);
+    /* SCM_CREDENTIALS on every datagram: the sender's pid/uid/gid for --json and the
+     * allow-lists. */
+    if (setsockopt(l->listener.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
+        uds_loop_add(l->loop, l->listener.fd, UDS_EV_READ, on_datagram, l) < 0)
+        return cli_fail(CLI_OP_ANY, l->addr, errno, NULL);
+    return CLI_CONTINUE;
+}
+
+/* ---- signals ------------------------------------------------------------------------------ */
+
+static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct lsn *l = data;
+    struct signalfd_siginfo si;
+
+    (void) loop, (void) events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        struct cli_kv kv[] = { CLI_KV_STR("signal", cli_signal_name(si.ssi_signo)) };
+
+        cli_log(CLI_LOG_INFO, "stopping", l->addr, kv, 1, "%s: stopping on %s%s", l->addr,
+                cli_signal_name(si.ssi_signo), l->relay ? ", closing the connection" : "");
+        uds_relay_free(l->relay);
+        l->relay = NULL;
+        stop(l);
+    }
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+#define A struct listen_args
+static const struct cli_command listen_cmd = {
+    .name = "listen",
+    .synopsis = "[OPTIONS] ADDRESS",
+    .help_col = 28,
+    .operands = { .names = "ADDRESS", .min = 1, .max = 1,
+                  .example = "uds listen /tmp/talk.sock" },
+    .intro =
+        "Listen on ADDRESS (a path, @abstract, unix:PATH or unix:@name), like 'nc -lU':\n"
+        "accept one client and join it to stdin and stdout, both ways. At the end of\n"
+        "stdin the client's receiving side is shut down, and what it sends goes on to\n"
+        "stdout until it ends too; when stdin is a terminal, the client's end is the end.\n"
+        "Other clients wait in the backlog. With --type dgram, print each datagram that\n"
+        "arrives instead, on a line of its own unless it ends with a newline.\n",
+    .outro =
+        "The socket is made as by 'uds serve': a stale socket file is replaced, a live\n"
+        "server's or any other file is never touched, and the file is removed at the end.\n"
+        "Once ready it logs 'uds: listening on ADDRESS' on stderr. SIGTERM or SIGINT stops\n"
+        "it (exit 0).\n"
+        "\n"
+        "Exit status: 0 done, 1 failure (stdin or stdout failed, or the one client's\n"
+        "connection did), 64 usage error, 69 the address is held by a running server, 73\n"
+        "cannot create (the path exists and is not a socket, or its directory is missing),\n"
+        "77 permission denied.\n",
+    .opts = (const struct cli_opt[]){
+        CLI_SECTION("Options:"),
+        CLI_OPT_TYPE(A, type, "stream (default), seqpacket or dgram; with seqpacket\n"
+                              "each read of stdin (up to 256 KiB) is one message"),
+        { "--keep-open", 'k', NULL, CLI_FLAG(A, keep_open),
+          .help = "when a client is done, accept the next one (until a\n"
+                  "signal)" },
+        { "--count", 'n', "COUNT", CLI_LONG(A, count, 1, 1L << 62), .example = "1",
+          .help = "exit after COUNT clients (stream, seqpacket; -k is\n"
+                  "implied) or COUNT datagrams (dgram)" },
+        { "--json", 0, NULL, CLI_FLAG(A, json),
+          .help = "dgram: print each datagram as one JSON object a line:\n"
+                  "from (the sender's address, or null), pid, uid, gid,\n"
+                  "bytes, truncated, data" },
+        CLI_SECTION("Access:"),
+        CLI_INCLUDE(cli_listen_access_opts, A, common, struct cli_listen_opts),
+        CLI_SECTION("Readiness and logs:"),
+        CLI_INCLUDE(cli_listen_log_opts, A, common, struct cli_listen_opts),
+        CLI_END,
+    },
+};
+#undef A
+
+/* Returns CLI_CONTINUE, or the exit code (a usage error printed). */
+static int parse_listen_args(int argc, char **argv, struct listen_args *a) {
+    struct cli_parsed p;
+    int code = cli_parse(&listen_cmd, argc, argv, a, &p);
+
+    if (code != CLI_CONTINUE)
+        return code;
+    a->address = p.operands[0];
+    if (a->json && a->type != UDS_DGRAM)
+        return cli_usage("listen", "--json is for datagrams (--type dgram); a client's "
+                         "bytes go to stdout as they are");
+    if (a->keep_open && a->type == UDS_DGRAM)
+        return cli_usage("listen", "--keep-open needs connections: --type stream or "
+                         "seqpacket; dgram prints datagrams until a signal or --count");
+    return CLI_CONTINUE;
+}
+
+/* ---- the command -------------------------------------------------------------------------- */
+
+static int start(struct lsn *l, int *ret_sigfd) {
+    const struct listen_args *a = l->args;
+    struct uds_addr addr;
+    int code;
+
+    /* Before the socket exists, so a stop signal can never leave it behind. */
+    *ret_sigfd = cli_signalfd(false);
+    l->loop = uds_loop_new();
+    if (*ret_sigfd < 0 || !l->loop)
+        return cli_fail(CLI_OP_ANY, a->address, errno, NULL);
+    if (uds_addr_parse(a->address, UDS_ADDR_ALLOW_TCP, &addr) < 0)
+        return cli_fail(CLI_OP_LISTEN, a->address, errno, NULL);
+    code = cli_listen_unix("listen", &a->common, a->address, &addr, a->type, "--type",
+                           &l->listener, l->addr, sizeof(l->addr));
+    if (code != CLI_CONTINUE)
+        return code;
+    l->abstract = l->listener.addr.kind == UDS_ADDR_ABSTRACT;
+    code = a->type == UDS_DGRAM ? run_dgram(l) : run_stream(l);
+    if (code != CLI_CONTINUE)
+        return code;
+    if (uds_loop_add(l->loop, *ret_sigfd, UDS_EV_READ, on_signal, l) < 0)
+        return cli_fail(CLI_OP_ANY, l->addr, errno, NULL);
+    return CLI_CONTINUE;
+}
+
+/* Readiness: the log line scripts wait for, --ready-fd, and systemd. */
+static void announce_ready(const struct lsn *l) {
+    const struct listen_args *a = l->args;
+    struct cli_kv kv[] = {
+        CLI_KV_STR("type", uds_socket_type_name(a->type)),
+        CLI_KV_NUM("pid", getpid()),
+    };
+
+    cli_warn_open_access(&a->common, l->addr, l->abstract);
+    cli_log(CLI_LOG_INFO, "listening", l->addr, kv, 2, "listening on %s", l->addr);
+    cli_signal_ready(&a->common, l->addr);
+}
+
+int cmd_listen(int argc, char **argv) {
+    struct listen_args args = { .type = UDS_STREAM };
+    struct lsn l = { .args = &args, .code = EX_OK };
+    int code, sigfd = -1;
+
+    cli_listen_opts_init(&args.common);
+    uds_listener_init(&l.listener);
+    code = parse_listen_args(argc, argv, &args);
+    if (code != CLI_CONTINUE)
+        goto out;
+    cli_listen_opts_log_setup(&args.common);
+    l.allow = cli_listen_opts_allow(&args.common);
+    cli_exchange_hold_stdio();
+    code = start(&l, &sigfd);
+    if (code != CLI_CONTINUE)
+        goto out;
+    announce_ready(&l);
+    code = uds_loop_run(l.loop) < 0 ? cli_fail(CLI_OP_ANY, l.addr, errno, NULL) : l.code;
+out:
+    uds_relay_free(l.relay);
+    uds_relay_group_free(l.relays);
+    if (l.server)
+        uds_server_free(l.server);      /* also its listener */
+    else
+        (void) uds_unlisten(&l.listener);
+    if (l.loop && sigfd >= 0)
+        (void) uds_loop_del(l.loop, sigfd);
+    uds_loop_free(l.loop);
+    if (sigfd >= 0)
+        (void) close(sigfd);
+    free(l.buf);
+    cli_listen_opts_done(&args.common);
+    return code;
+}
