@@ -1,13 +1,18 @@
 # SPDX-License-Identifier: MIT
 # udskit — plain GNU make. `make`, `make check`, `make check SANITIZE=1`, `make demo`,
-# `make install PREFIX=/usr/local DESTDIR=`.
+# `make install PREFIX=/usr/local DESTDIR=`, `make deb`.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
-MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Where bash-completion loads a command's completion from at its first <TAB>: its .pc file's
+# completionsdir (/usr/share/bash-completion/completions), and for another PREFIX the same
+# place under it, which bash-completion searches for the commands installed there.
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 
 VERSION    := $(shell sed -n 's/^\#define UDS_VERSION_STRING "\(.*\)"/\1/p' include/udskit.h)
 SOMAJOR    := 0
@@ -24,7 +29,8 @@ LDLIBS_CLI := -lssl -lcrypto
 # SANITIZE=1 builds everything into build/san with ASan + UBSan; `make` alone stays in build/.
 ifeq ($(SANITIZE),1)
 BUILD      := build/san
-ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_CFLAGS += $(SAN_CFLAGS)
 LDFLAGS    += -fsanitize=address,undefined
 else
 BUILD      ?= build
@@ -60,7 +66,7 @@ all: $(BUILD)/uds $(STATIC_LIB) $(BUILD)/libudskit.so $(BUILD)/udskit.pc
 # .d after the object, so the object is touched to be the newer of the two.
 $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 	@touch $@
 
 $(DEPS): ;
@@ -77,8 +83,18 @@ $(STATIC_LIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(SHARED_LIB): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^
+# The version script exports what include/udskit.h declares with UDS_API, under one version
+# node for the SONAME, and hides everything else; it is made from the header at each build,
+# so a new public function needs no second list (tests/cli/package.bats checks the result).
+VERSION_NODE := UDSKIT_$(SOMAJOR)
+$(BUILD)/libudskit.map: include/udskit.h scripts/version-script.sh
+	@mkdir -p $(dir $@)
+	scripts/version-script.sh include/udskit.h $(VERSION_NODE) > $@.tmp
+	mv $@.tmp $@
+
+$(SHARED_LIB): $(LIB_OBJ) $(BUILD)/libudskit.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined \
+	    -Wl,--version-script,$(BUILD)/libudskit.map $(LDFLAGS) -o $@ $(LIB_OBJ)
 
 $(BUILD)/libudskit.so: $(SHARED_LIB)
 	ln -sf $(notdir $(SHARED_LIB)) $(BUILD)/$(SONAME)
@@ -91,10 +107,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tests/unit/testutil.o $(STATIC_LIB) $(LDLIBS_TEST)
 
-# Examples link against the shared library, as a user's program would.
+# Examples link against the shared library, as a user's program would, and are built as
+# strict ISO C11 without the tree's _GNU_SOURCE: each asks for the POSIX or GNU calls it uses
+# itself, so it builds with a user's flags too.
+EXAMPLE_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN_CFLAGS) -Iinclude
 $(BUILD)/examples/%: examples/%.c include/udskit.h $(BUILD)/libudskit.so
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fvisibility=default $(LDFLAGS) -o $@ $< -L$(BUILD) -ludskit \
+	$(CC) $(CPPFLAGS) $(EXAMPLE_CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -ludskit \
 	    -Wl,-rpath,'$$ORIGIN/..'
 
 # The .pc file names PREFIX, LIBDIR and INCLUDEDIR, which `make install` may give other
@@ -153,7 +172,8 @@ interop: $(BUILD)/uds
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
-	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/uds $(DESTDIR)$(BINDIR)/uds
 	install -m 0644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libudskit.a
 	install -m 0755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/$(notdir $(SHARED_LIB))
@@ -163,12 +183,29 @@ install: all
 	install -m 0644 $(BUILD)/udskit.pc $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc
 	install -m 0644 man/uds.1 $(DESTDIR)$(MANDIR)/man1/uds.1
 	if [ -f man/udskit.3 ]; then install -m 0644 man/udskit.3 $(DESTDIR)$(MANDIR)/man3/udskit.3; fi
+	install -m 0644 completion/uds.bash $(DESTDIR)$(BASHCOMPDIR)/uds
+
+# The Debian packages uds, libudskit0 and libudskit-dev (debian/), into $(BUILD)/deb/. They
+# are built by dpkg-buildpackage in a copy of the tree, as from a source package: nothing is
+# written outside $(BUILD), and none of this make's variables (SANITIZE=1, BUILD=...) reaches
+# the packages' build.
+DEB_DIR    := $(BUILD)/deb
+DEB_SRC    := $(DEB_DIR)/udskit-$(VERSION)
+.PHONY: deb
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	tar -c --exclude=./.git --exclude=./build --exclude=./$(BUILD) -f - . | tar -x -C $(DEB_SRC) -f -
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u BUILD \
+	    dpkg-buildpackage -us -uc -b -Jauto
+	rm -rf $(DEB_SRC)
+	@ls $(DEB_DIR)/*.deb
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/uds $(DESTDIR)$(LIBDIR)/libudskit.a \
 	    $(DESTDIR)$(LIBDIR)/libudskit.so* $(DESTDIR)$(INCLUDEDIR)/udskit.h \
 	    $(DESTDIR)$(PKGCONFIGDIR)/udskit.pc $(DESTDIR)$(MANDIR)/man1/uds.1 \
-	    $(DESTDIR)$(MANDIR)/man3/udskit.3
+	    $(DESTDIR)$(MANDIR)/man3/udskit.3 $(DESTDIR)$(BASHCOMPDIR)/uds
 
 clean:
 	rm -rf $(BUILD)

@@ -11,6 +11,10 @@
  *
  *   activated_server [ADDRESS]      (ADDRESS only used when no socket is passed)
  */
+/* strsignal() and sigprocmask() are POSIX.1-2008, not ISO C: under -std=c11 they
+ * are declared only when asked for. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <err.h>
 #include <errno.h>
 #include <signal.h>

@@ -11,6 +11,10 @@
  *
  *   pass_fd FILE
  */
+/* O_CLOEXEC is POSIX.1-2008, not ISO C: under -std=c11 it is
+ * declared only when asked for. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <err.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -31,6 +31,8 @@ if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 # makes the tests' certificates and plays their TLS peers (tests/cli/tls*.bats).
 [ -f /usr/include/openssl/ssl.h ] || packages+=(libssl-dev)
 need_cmd openssl openssl
+# The shell the completion tests source the completion in (tests/cli/completion.bats).
+[ -f /usr/share/bash-completion/bash_completion ] || packages+=(bash-completion)
 
 [ ${#packages[@]} -eq 0 ] && exit 0
 

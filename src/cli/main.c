@@ -70,6 +70,13 @@ int main(int argc, char **argv) {
         usage(stdout);
         return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
     }
+    /* For the shell's completion (completion/uds.bash): the commands, one a line, as
+     * `uds CMD --list-options` gives a command's options. */
+    if (strcmp(argv[1], "--list-commands") == 0) {
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            printf("%s\n", commands[i].name);
+        return fflush(stdout) == 0 ? EX_OK : CLI_EXIT_FAILURE;
+    }
     if (strcmp(argv[1], "help") == 0) {
         if (argc < 3) {
             usage(stdout);

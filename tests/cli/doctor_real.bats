@@ -315,7 +315,8 @@ T=$1 UDS=$2
 { cat /etc/group; echo "udstest:x:4242:nobody"; } >"$T/group"
 mount --bind "$T/group" /etc/group
 "$UDS" serve --group udstest --mode 0660 "$T/s.sock" 2>"$T/server.log" & pid=$!
-for i in $(seq 100); do [ -S "$T/s.sock" ] && break; sleep 0.05; done
+# the file exists before listen(): wait for the server to say it listens
+for i in $(seq 200); do grep -q "listening on" "$T/server.log" 2>/dev/null && break; sleep 0.05; done
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$UDS" doctor "$T/s.sock" >"$T/old.out"
 echo $? >"$T/old.status"
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$UDS" doctor --json "$T/s.sock" >"$T/old.json"
@@ -510,7 +511,8 @@ T=$1 UDS=$2
 { cat /etc/group; echo "udstest:x:4242:nobody"; } >"$T/group"
 mount --bind "$T/group" /etc/group
 "$UDS" serve --group udstest --mode 0660 "$T/s.sock" 2>"$T/server.log" & pid=$!
-for i in $(seq 100); do [ -S "$T/s.sock" ] && break; sleep 0.05; done
+# the file exists before listen(): wait for the server to say it listens
+for i in $(seq 200); do grep -q "listening on" "$T/server.log" 2>/dev/null && break; sleep 0.05; done
 "$UDS" doctor --as nobody "$T/s.sock" >"$T/as.out"; echo $? >"$T/as.status"
 kill $pid; wait $pid
 SH
