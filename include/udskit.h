@@ -194,6 +194,74 @@ UDS_API int uds_unlisten(struct uds_listener *listener);
 /* Make listener an empty one (fd = lock_fd = -1) so uds_unlisten() on it is a no-op. */
 UDS_API void uds_listener_init(struct uds_listener *listener);
 
+/* Standing in front of a live server's path without restarting it (uds tap): the
+ * caller's socket is bound beside the server's as DIR/.NAME.uds-tap.PID, with the same
+ * type, mode, owner and group, then the two names are exchanged atomically
+ * (renameat2(RENAME_EXCHANGE)): at no moment is the path missing or unanswered. New
+ * clients reach the caller, which reaches the server at server_path. Lives in caller
+ * storage; uds_swap_init() makes an empty one. */
+struct uds_swap {
+    int dir_fd;                 /* O_PATH fd of the path's directory, or -1 */
+    int fd;                     /* the caller's socket (listening; bound for dgram) */
+    enum uds_socket_type type;  /* the server's, and so the caller's */
+    char name[256];             /* the path's last name */
+    char hidden[256];           /* where the server's socket is while swapped */
+    char server_path[UDS_PATH_MAX + 1]; /* DIR/hidden: connect here to reach the server */
+    dev_t dev;
+    ino_t server_ino;           /* the server's socket file */
+    ino_t own_ino;              /* the caller's */
+    pid_t guard_pid;            /* the watchdog (uds_swap_guard()), or 0 */
+    int guard_fd;               /* the caller's end of the watchdog's pipe, or -1 */
+    bool swapped;               /* the names are exchanged now */
+};
+
+/* An empty swap (fds -1), that uds_swap_done() leaves alone. */
+UDS_API void uds_swap_init(struct uds_swap *swap);
+/* Verify that path (a filesystem path) is a socket file with a live server, probing it
+ * once with connect() (the server sees one connection that closes at once), bind the
+ * caller's socket beside it as described above, listen, and exchange the names. The
+ * exchange is checked: if the server's file changed in the meantime it is undone (EAGAIN).
+ * Returns the caller's socket (also ret_swap->fd, owned by the swap: closed by
+ * uds_swap_done()).
+ * Errors: EINVAL path NULL, empty, abstract, or ending in "/", "." or ".."; ENOENT no such
+ *         file; ENOTSOCK the path is not a socket (a file, directory or symlink is never
+ *         swapped); ECONNREFUSED no server listens (stale socket); EAGAIN the path changed
+ *         while swapping; ENAMETOOLONG; EACCES/EPERM (the directory is not writable, or the
+ *         owner cannot be given: the caller is neither root nor the socket's owner);
+ *         EINVAL/ENOSYS a filesystem or kernel without RENAME_EXCHANGE. */
+UDS_API int uds_swap_in(const char *path, struct uds_swap *ret_swap);
+/* Exchange the names back: the server's socket at the path again, the caller's at the
+ * hidden name, still open (clients already in its backlog can still be accepted). Only if
+ * both names still hold what the swap put there; otherwise nothing is touched and it
+ * fails with ESTALE (the server was restarted at the path meanwhile, say). Returns 0 (also
+ * when not swapped), or -1: ESTALE; EINVAL; those of renameat2(). */
+UDS_API int uds_swap_out(struct uds_swap *swap);
+/* Start a watchdog: a child process, out of the caller's session and ignoring SIGINT,
+ * SIGTERM, SIGHUP and SIGQUIT, holding no fd of the caller's but its directory fd and one
+ * pipe. When the caller exits or dies (SIGKILL included) the pipe's end closes, and the
+ * watchdog swaps back as uds_swap_out() does and removes the caller's socket, at once,
+ * then exits. Returns 0, or -1: EINVAL (no swap, or a watchdog already); those of
+ * pipe2() and fork(). */
+UDS_API int uds_swap_guard(struct uds_swap *swap);
+/* Swap back if still swapped, remove the caller's socket file (before closing it) if the
+ * hidden name still holds it, close the fds, end the watchdog and reap it. Keeps errno.
+ * NULL and an empty swap are fine. */
+UDS_API void uds_swap_done(struct uds_swap *swap);
+
+/* A swap found beside a path: DIR/.NAME.uds-tap.PID. */
+struct uds_swap_leftover {
+    pid_t pid;                  /* the process that made it */
+    bool running;               /* that pid is alive (a tap at work, or a reused pid) */
+    bool hidden_live;           /* a server listens at the hidden name: the path holds
+                                 * something else (a dead tap's socket). Else the hidden
+                                 * name is only the tap's socket, stale */
+    char hidden_path[UDS_PATH_MAX + 1];
+};
+
+/* Look beside path for a swap's hidden name. Returns 1 with *ret_leftover, 0 when there
+ * is none, or -1: EINVAL; ENAMETOOLONG; those of opening the directory. */
+UDS_API int uds_swap_find_leftover(const char *path, struct uds_swap_leftover *ret_leftover);
+
 /* ---------------------------------------------------------------------------------------
  * Connect
  * ------------------------------------------------------------------------------------- */
@@ -221,6 +289,18 @@ struct uds_connect_opts {
  *         EINVAL/ENAMETOOLONG/EAFNOSUPPORT address. */
 UDS_API int uds_connect(const char *address, const struct uds_connect_opts *opts);
 UDS_API int uds_connect_addr(const struct uds_addr *addr, const struct uds_connect_opts *opts);
+/* uds_connect_addr() as another user: a thread of its own (made for the call, ended
+ * after it) takes uid as its effective uid, gid as its effective gid and groups (n_groups
+ * of them) as its supplementary groups, with raw system calls that change that thread
+ * alone, and connects. The server's SO_PEERCRED then names that uid and gid (and the
+ * caller's pid), SO_PEERGROUPS those groups, and the socket file's permissions are checked
+ * against them, as for that user's own connect; the caller's threads never change ids.
+ * Needs CAP_SETUID and CAP_SETGID (root). A path longer than sun_path is reached through
+ * /proc/self/fd, which another user may not read: EACCES. Returns the connected fd.
+ * Errors: EINVAL; EPERM not privileged; EAGAIN/ENOMEM no thread; those of
+ *         uds_connect_addr(). */
+UDS_API int uds_connect_as(const struct uds_addr *addr, const struct uds_connect_opts *opts,
+                           uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
 
 /* ---------------------------------------------------------------------------------------
  * TCP: where udskit takes either family (a uds_server's listener, a uds_dialer's
@@ -302,6 +382,15 @@ struct uds_dialer_opts {
     const struct uds_tcp_addrs *tcp;    /* tcp: the addresses to try (copied), as
                                          * uds_tcp_resolve() gives them; NULL: resolve
                                          * them now (blocking) */
+    int wait_ms;                        /* keep trying a destination that is not there
+                                         * (ENOENT, ECONNREFUSED: no socket file, a stale
+                                         * one, a closed TCP port) for up to this long,
+                                         * after 50, 100, 200... up to 1000 ms, the last
+                                         * try at wait_ms itself; meanwhile uds_dial()
+                                         * answers EINPROGRESS, and once the time is up
+                                         * done gets that error. The dial's deadline is
+                                         * then the longer of timeout_ms and wait_ms, as
+                                         * for uds_connect(). 0 = one try */
 };
 
 /* A dialer to addr on loop (which must outlive it), for any number of dials. A Unix
@@ -1068,6 +1157,28 @@ enum uds_relay_args_flags {
     UDS_RELAY_END_WITH_B = 1u << 9, /* end once B's stream has ended and all of it has been
                                      * written to A, even while A's input goes on (a user at
                                      * a terminal, when the server has closed) */
+    UDS_RELAY_PASS_FDS = 1u << 10,  /* between two Unix sockets, forward the fds a side
+                                     * passes (SCM_RIGHTS) with the bytes they came with;
+                                     * without it they are closed on arrival, as a plain
+                                     * read() does. Not with fds_to_pass */
+};
+
+struct uds_relay;
+
+/* What a relay's observer is shown: one read from a side, or its end. */
+struct uds_relay_chunk {
+    enum uds_relay_side from;   /* the side it was read from */
+    const void *data;           /* the bytes read, valid during the call only */
+    size_t len;
+    size_t full_len;            /* a message's length before it was cut to buffer_size
+                                 * (len otherwise) */
+    const int *fds;             /* fds that came with it (UDS_RELAY_PASS_FDS): the relay's,
+                                 * valid during the call only; the observer must not close
+                                 * them */
+    size_t n_fds;
+    bool message;               /* one message of a seqpacket or dgram side */
+    bool end;                   /* the side's end of stream (no bytes): the relay passes it
+                                 * on as a half-close */
 };
 
 struct uds_relay_args {
@@ -1092,6 +1203,10 @@ struct uds_relay_args {
     int linger_ms;          /* B a dgram socket, which has no end of stream: once A's input
                              * has ended, end when nothing has come from B for this long;
                              * 0 = no limit */
+    /* Shown every chunk read, both ways, before it is written to the other side, with the
+     * data given to uds_relay_new2(); it may not free the relay. NULL = none. With an
+     * observer the bytes pass through a buffer (no splice()), where it can see them. */
+    void (*observe)(struct uds_relay *relay, const struct uds_relay_chunk *chunk, void *data);
 };
 
 /* Relay between side A (fd_a_in, fd_a_out) and side B (fd_b) as args says; otherwise as

@@ -24,6 +24,12 @@ need_cmd unixserver ucspi-unix
 # Real servers for uds doctor's tests (tests/cli/doctor_real.bats).
 ls /usr/sbin/php-fpm* >/dev/null 2>&1 || packages+=(php-fpm)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql)
+# uds bench --request against redis, side by side with redis-benchmark (bench_redis.bats).
+need_cmd redis-server redis-server
+need_cmd redis-benchmark redis-tools
+# What uds tap's tests read its captures with, and talk HTTP through it with.
+need_cmd tshark tshark
+need_cmd curl curl
 # Debian's default nc may be the traditional one, which has no -U.
 if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 [ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_load.c — `uds bench ADDRESS`: a load generator for echo servers, one thread driving
- * every connection through epoll. Requests come from a table of random records, so every
- * byte echoed back is checked against what was sent, in order; latencies go into an HDR
- * histogram. It measures and reports; it serves nothing and knows no server's internals.
+ * bench_load.c — `uds bench ADDRESS`: a load generator, one thread driving every connection
+ * through epoll. For an echo server, requests come from a table of random records, so every
+ * byte echoed back is checked against what was sent, in order; for another, each request is
+ * the bytes given and each reply is checked as bench_reply.c tells it. Latencies go into an
+ * HDR histogram. It measures and reports; it serves nothing and knows no server's internals.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@
 #define PROGRESS_NS 1000000000ull
 #define MAX_CONSECUTIVE_ERRORS 100
 #define CONNECT_STEP_MS 50
+#define PKT_REPLY_MAX (64 * 1024)   /* --request on packets: the largest reply, unless sized */
 
 struct lconn {
     int fd;
@@ -51,6 +53,7 @@ struct lconn {
     size_t rx_off;          /*   ... and how much of it came */
     uint64_t replies;       /* replies on this connection since it opened */
     uint64_t *ts;           /* send time of request k at ts[k % pipeline] */
+    struct bench_reply_state rs;    /* --request: where the reply coming in is */
     uint64_t opened_ns;     /* --reconnect: when the connect began */
     bool out_armed;
 };
@@ -72,6 +75,7 @@ struct load {
     size_t rbuf_size;
     struct mmsghdr *mm;     /* packets: receive vector */
     struct iovec *mm_iov;
+    size_t pkt_size;        /* packets: the largest that fits a receive buffer */
     uint64_t budget;        /* requests not yet handed to a connection */
     uint64_t completed;
     uint64_t errors;
@@ -102,7 +106,10 @@ static void on_interrupt(int sig) {
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
-#define ADVICE_ECHO "is it an echo server? (--framed for one in message mode)"
+#define ADVICE_ECHO "is it an echo server? (--framed for one in message mode; --request and " \
+    "--expect for one that is not)"
+#define ADVICE_REPLY "check --request and --expect, --reply-until or --reply-size against what " \
+    "the server answers"
 #define ADVICE_LOG "check the server's log"
 
 __attribute__((format(printf, 3, 4)))
@@ -130,7 +137,8 @@ static uint64_t xorshift(uint64_t *s) {
 }
 
 /* Records of random bytes, each with its frame header when framed: a reply that comes back
- * shifted, truncated, reordered or from another connection does not match. */
+ * shifted, truncated, reordered or from another connection does not match. With --request,
+ * records of its bytes: the table only saves a system call per request. */
 static int build_table(struct load *L) {
     const struct bench_load_args *a = L->a;
     size_t hdr = a->framed && !L->packets ? UDS_FRAME_HEADER_SIZE : 0;
@@ -147,6 +155,10 @@ static int build_table(struct load *L) {
         return -1;
     for (size_t r = 0; r < L->n_rec; r++) {
         uint8_t *p = L->table + r * L->rec;
+        if (a->request) {
+            memcpy(p, a->request, a->size);
+            continue;
+        }
         if (hdr)
             uds_frame_header(p, (uint32_t) a->size);
         for (size_t i = hdr; i < L->rec; i++)
@@ -267,6 +279,7 @@ static int prepare_address(struct load *L) {
 static void conn_reset(struct lconn *c) {
     c->claimed = c->tx_req = c->rx_req = c->replies = 0;
     c->tx_off = c->rx_off = 0;
+    c->rs = (struct bench_reply_state) { 0 };
     c->out_armed = false;
 }
 
@@ -480,6 +493,33 @@ static int check_stream(struct load *L, struct lconn *c, const uint8_t *p, size_
     return 0;
 }
 
+/* --request: cut the stream into replies, each checked as it comes. A byte that comes
+ * while no request is out is no reply. Returns -1 on a wrong reply (recorded). */
+static int check_replies(struct load *L, struct lconn *c, const uint8_t *p, size_t n,
+                         uint64_t now) {
+    char why[400];
+
+    while (n > 0) {
+        bool done;
+        if (c->rx_req >= c->tx_req + (c->tx_off > 0)) {
+            record_error(L, ADVICE_REPLY, "connection %u got %zu bytes while no request was "
+                         "out: %s", c->id, n, bench_bytes_text(p, n, 40, true, why, sizeof(why)));
+            return -1;
+        }
+        ssize_t used = bench_reply_feed(L->a->reply, &c->rs, p, n, &done, why, sizeof(why));
+        if (used < 0) {
+            record_error(L, ADVICE_REPLY, "reply %llu on connection %u %s",
+                         (unsigned long long) c->replies + 1, c->id, why);
+            return -1;
+        }
+        p += used;
+        n -= (size_t) used;
+        if (done)
+            complete(L, c, now);
+    }
+    return 0;
+}
+
 /* Read what is there. Returns 1 when the peer closed, 0, or -1 on an error (recorded). */
 static int recv_stream(struct load *L, struct lconn *c) {
     for (;;) {
@@ -494,12 +534,41 @@ static int recv_stream(struct load *L, struct lconn *c) {
         }
         if (n == 0)
             return 1;
-        if (check_stream(L, c, L->rbuf, (size_t) n, bench_now_ns()) < 0)
+        if ((L->a->request ? check_replies : check_stream)(L, c, L->rbuf, (size_t) n,
+                                                            bench_now_ns()) < 0)
             return -1;
         /* A short read emptied the socket: skip the EAGAIN round trip. */
         if ((size_t) n < L->rbuf_size)
             return 0;
     }
+}
+
+/* Whether a packet is the reply to c's next request: the request's bytes echoed, or with
+ * --request the reply as bench_reply_packet() tells it. Records the error if not. */
+static bool packet_ok(struct load *L, const struct lconn *c, const struct mmsghdr *m) {
+    const uint8_t *p = m->msg_hdr.msg_iov[0].iov_base;
+    size_t len = m->msg_len;
+    char why[400];
+
+    if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+        record_error(L, L->a->request ? ADVICE_REPLY : ADVICE_ECHO, "reply %llu on connection "
+                     "%u is over %zu bytes", (unsigned long long) c->replies + 1, c->id,
+                     L->pkt_size);
+        return false;
+    }
+    if (L->a->request) {
+        if (bench_reply_packet(L->a->reply, p, len, why, sizeof(why)))
+            return true;
+        record_error(L, ADVICE_REPLY, "reply %llu on connection %u %s",
+                     (unsigned long long) c->replies + 1, c->id, why);
+        return false;
+    }
+    if (len == L->rec && memcmp(p, rec_ptr(L, c, c->rx_req), L->rec) == 0)
+        return true;
+    record_error(L, ADVICE_ECHO, "reply %llu on connection %u differs from the request (%zu "
+                 "bytes sent, %zu back)", (unsigned long long) c->replies + 1, c->id, L->rec,
+                 len);
+    return false;
 }
 
 static int recv_packets(struct load *L, struct lconn *c) {
@@ -525,17 +594,12 @@ static int recv_packets(struct load *L, struct lconn *c) {
             if (len == 0 && L->sock_type == SOCK_SEQPACKET)
                 return 1;
             if (c->rx_req >= c->tx_req) {
-                record_error(L, ADVICE_ECHO, "connection %u got a packet it did not ask for",
-                             c->id);
+                record_error(L, L->a->request ? ADVICE_REPLY : ADVICE_ECHO, "connection %u "
+                             "got a packet it did not ask for", c->id);
                 return -1;
             }
-            if (len != L->rec || (L->mm[i].msg_hdr.msg_flags & MSG_TRUNC) ||
-                memcmp(L->mm_iov[i].iov_base, rec_ptr(L, c, c->rx_req), L->rec) != 0) {
-                record_error(L, ADVICE_ECHO, "reply %llu on connection %u differs from the "
-                             "request (%zu bytes sent, %zu back)",
-                             (unsigned long long) c->replies + 1, c->id, L->rec, len);
+            if (!packet_ok(L, c, &L->mm[i]))
                 return -1;
-            }
             complete(L, c, now);
         }
         if ((unsigned) n < want)
@@ -664,7 +728,9 @@ static void run_loop(struct load *L) {
         if (L->deadline_ns && now >= L->deadline_ns)
             break;
         if (now - L->last_progress_ns > (uint64_t) a->timeout_ms * 1000000ull) {
-            record_error(L, "raise --timeout if it is only slow", "no reply for %d ms; the "
+            record_error(L, a->request ? "raise --timeout if it is only slow" :
+                         "raise --timeout if it is only slow; for a server that is not an "
+                         "echo server, give --request and --expect", "no reply for %d ms; the "
                          "server may be stuck (--timeout)", a->timeout_ms);
             L->failed = true;
             break;
@@ -740,81 +806,158 @@ static void json_str(const char *s) {
     cli_json_string(stdout, s, strlen(s));
 }
 
-static void print_report(const struct load *L, double cpu, double waited) {
+/* What was measured, for both forms of the report. */
+struct figures {
+    double secs, rps, mbps, cpu_pct, waited;    /* waited: ns, or -1 unknown */
+    const char *type;
+};
+
+static struct figures figures_of(const struct load *L, double cpu, double waited) {
+    const struct bench_load_args *a = L->a;
+    struct figures f = { .secs = (double) (L->end_ns - L->start_ns) / 1e9, .waited = waited };
+
+    f.rps = f.secs > 0 ? (double) L->completed / f.secs : 0;
+    if (L->rate_from_ns && L->end_ns > L->rate_from_ns)
+        f.rps = (double) (L->completed - L->rate_from_count) /
+                ((double) (L->end_ns - L->rate_from_ns) / 1e9);
+    f.mbps = f.rps * (double) a->size / 1e6;
+    f.cpu_pct = f.secs > 0 ? 100.0 * cpu / f.secs : 0;
+    f.type = L->tcp ? "tcp" : uds_socket_type_name(a->type);
+    return f;
+}
+
+/* --request: what was sent and how each reply was told, as JSON members. */
+static void json_request(const struct bench_load_args *a) {
+    static const char *const kinds[] = {
+        [BENCH_REPLY_EXACT] = "exact", [BENCH_REPLY_UNTIL] = "until",
+        [BENCH_REPLY_SIZE] = "size",
+    };
+
+    printf("\"request\":");
+    cli_json_string(stdout, (const char *) a->request, a->size);
+    printf(",\"reply\":{\"kind\":\"%s\",", kinds[a->reply->kind]);
+    if (a->reply->kind == BENCH_REPLY_SIZE) {
+        printf("\"size\":%zu},", a->reply->size);
+    } else {
+        printf("\"bytes\":");
+        cli_json_string(stdout, (const char *) a->reply->bytes, a->reply->len);
+        printf("},");
+    }
+}
+
+/* A latency in microseconds; null when nothing was measured, for 0 would be a figure. */
+static void json_us(const char *name, uint64_t ns, bool any, bool last) {
+    if (any)
+        printf("\"%s\":%.3f%s", name, (double) ns / 1e3, last ? "" : ",");
+    else
+        printf("\"%s\":null%s", name, last ? "" : ",");
+}
+
+static void print_json(const struct load *L, const struct figures *f) {
     const struct bench_load_args *a = L->a;
     const struct bench_hist *h = &L->hist;
-    double secs = (double) (L->end_ns - L->start_ns) / 1e9;
-    double rps = secs > 0 ? (double) L->completed / secs : 0;
-    if (L->rate_from_ns && L->end_ns > L->rate_from_ns)
-        rps = (double) (L->completed - L->rate_from_count) /
-              ((double) (L->end_ns - L->rate_from_ns) / 1e9);
-    double mbps = rps * (double) a->size / 1e6;
-    double cpu_pct = secs > 0 ? 100.0 * cpu / secs : 0;
-    const char *type = L->tcp ? "tcp" : uds_socket_type_name(a->type);
-    uint64_t p50 = bench_hist_percentile(h, 50), p90 = bench_hist_percentile(h, 90);
-    uint64_t p99 = bench_hist_percentile(h, 99), p999 = bench_hist_percentile(h, 99.9);
+    bool any = h->count > 0;
 
-    if (a->json) {
-        printf("{\"address\":");
-        json_str(a->address);
-        printf(",\"type\":\"%s\",\"framed\":%s,\"reconnect\":%s,\"connections\":%zu,"
-               "\"pipeline\":%zu,\"size\":%zu,\"duration_s\":%.3f,\"requests\":%llu,"
-               "\"requests_per_s\":%.1f,\"mb_per_s\":%.3f,\"errors\":%llu,",
-               type, a->framed ? "true" : "false", a->reconnect ? "true" : "false", a->conns,
-               a->pipeline, a->size, secs, (unsigned long long) L->completed, rps, mbps,
-               (unsigned long long) L->errors);
-        if (a->reconnect)
-            printf("\"connections_per_s\":%.1f,", rps);
-        printf("\"latency_us\":{\"min\":%.3f,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-               "\"p999\":%.3f,\"max\":%.3f,\"mean\":%.3f},\"client_cpu_percent\":%.1f",
-               h->count ? (double) h->min / 1e3 : 0, (double) p50 / 1e3, (double) p90 / 1e3,
-               (double) p99 / 1e3, (double) p999 / 1e3, (double) h->max / 1e3,
-               bench_hist_mean(h) / 1e3, cpu_pct);
-        if (waited >= 0)
-            printf(",\"client_wait_percent\":%.1f", secs > 0 ? waited / 1e9 / secs * 100 : 0);
-        if (a->reconnect)
-            printf(",\"connect_stalls\":%llu", (unsigned long long) L->connect_steps);
-        if (L->first_error[0]) {
-            printf(",\"first_error\":");
-            json_str(L->first_error);
-        }
-        printf("}\n");
-        return;
+    printf("{\"address\":");
+    json_str(a->address);
+    printf(",\"type\":\"%s\",\"framed\":%s,\"reconnect\":%s,\"connections\":%zu,"
+           "\"pipeline\":%zu,\"size\":%zu,", f->type, a->framed ? "true" : "false",
+           a->reconnect ? "true" : "false", a->conns, a->pipeline, a->size);
+    if (a->request)
+        json_request(a);
+    printf("\"duration_s\":%.3f,\"requests\":%llu,\"requests_per_s\":%.1f,\"mb_per_s\":%.3f,"
+           "\"errors\":%llu,", f->secs, (unsigned long long) L->completed, f->rps, f->mbps,
+           (unsigned long long) L->errors);
+    if (a->reconnect)
+        printf("\"connections_per_s\":%.1f,", f->rps);
+    printf("\"latency_us\":{");
+    json_us("min", h->min, any, false);
+    json_us("p50", bench_hist_percentile(h, 50), any, false);
+    json_us("p90", bench_hist_percentile(h, 90), any, false);
+    json_us("p99", bench_hist_percentile(h, 99), any, false);
+    json_us("p999", bench_hist_percentile(h, 99.9), any, false);
+    json_us("max", h->max, any, false);
+    json_us("mean", (uint64_t) bench_hist_mean(h), any, true);
+    printf("},\"client_cpu_percent\":%.1f", f->cpu_pct);
+    if (f->waited >= 0)
+        printf(",\"client_wait_percent\":%.1f",
+               f->secs > 0 ? f->waited / 1e9 / f->secs * 100 : 0);
+    if (a->reconnect)
+        printf(",\"connect_stalls\":%llu", (unsigned long long) L->connect_steps);
+    if (L->first_error[0]) {
+        printf(",\"first_error\":");
+        json_str(L->first_error);
     }
+    printf("}\n");
+}
 
-    char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], sz[32];
+/* The first line: the address, and what each request is. */
+static void print_heading(const struct load *L, const struct figures *f) {
+    const struct bench_load_args *a = L->a;
+    char sz[32], req[200], rep[200];
     bool storm = a->reconnect && a->size == 0;
-    printf("uds bench: %s: %s%s, ", a->address, type, a->framed ? " framed" : "");
+
+    const char *what = a->request
+                       ? bench_bytes_text(a->request, a->size, 40, false, req, sizeof(req))
+                       : bench_fmt_size(a->size, sz, sizeof(sz));
+
+    printf("uds bench: %s: %s%s, ", a->address, f->type, a->framed ? " framed" : "");
     if (storm)
         printf("connect and close, one at a time\n");
     else if (a->reconnect)
-        printf("a new connection for each %s request, %zu at a time\n",
-               bench_fmt_size(a->size, sz, sizeof(sz)), a->conns);
+        printf("a new connection for each %s request, %zu at a time", what, a->conns);
     else
-        printf("%zu connection%s x pipeline %zu, %s requests\n", a->conns,
-               a->conns == 1 ? "" : "s", a->pipeline, bench_fmt_size(a->size, sz, sizeof(sz)));
+        printf("%zu connection%s x pipeline %zu, %s requests", a->conns,
+               a->conns == 1 ? "" : "s", a->pipeline, what);
+    if (a->request)
+        printf(", replies %s", bench_reply_text(a->reply, rep, sizeof(rep)));
+    if (!storm)
+        printf("\n");
+}
+
+static void print_text(const struct load *L, const struct figures *f) {
+    const struct bench_load_args *a = L->a;
+    const struct bench_hist *h = &L->hist;
+    char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
+    bool storm = a->reconnect && a->size == 0;
+
+    print_heading(L, f);
     printf("  %-12s %s in %.2f s, %s, %llu error%s\n", storm ? "connections" : "requests",
-           bench_fmt_count((double) L->completed, b1, sizeof(b1)), secs,
+           bench_fmt_count((double) L->completed, b1, sizeof(b1)), f->secs,
            storm ? "nothing sent" : "every reply checked", (unsigned long long) L->errors,
            L->errors == 1 ? "" : "s");
     if (storm)
         printf("  throughput   %s connections/s (steady state: the second half of the run)\n",
-               bench_fmt_count(rps, b1, sizeof(b1)));
+               bench_fmt_count(f->rps, b1, sizeof(b1)));
     else
         printf("  throughput   %s %s/s, %.1f MB/s each way\n",
-               bench_fmt_count(rps, b1, sizeof(b1)),
-               a->reconnect ? "connections" : "requests", mbps);
-    printf("  latency us   p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s)\n",
-           bench_fmt_us(p50, b1, sizeof(b1)), bench_fmt_us(p90, b2, sizeof(b2)),
-           bench_fmt_us(p99, b3, sizeof(b3)), bench_fmt_us(p999, b4, sizeof(b4)),
-           bench_fmt_us(h->max, b5, sizeof(b5)),
-           bench_fmt_us((uint64_t) bench_hist_mean(h), b6, sizeof(b6)));
-    printf("  load         this generator used %.0f%% of a CPU%s", cpu_pct,
-           cpu_pct > 90 ? ": it may be the bottleneck; give it a core of its own" : "");
-    if (waited >= 0 && secs > 0 && waited / 1e9 / secs > 0.03)
+               bench_fmt_count(f->rps, b1, sizeof(b1)),
+               a->reconnect ? "connections" : "requests", f->mbps);
+    if (h->count == 0)
+        printf("  latency us   none: no reply came\n");
+    else
+        printf("  latency us   p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s)\n",
+               bench_fmt_us(bench_hist_percentile(h, 50), b1, sizeof(b1)),
+               bench_fmt_us(bench_hist_percentile(h, 90), b2, sizeof(b2)),
+               bench_fmt_us(bench_hist_percentile(h, 99), b3, sizeof(b3)),
+               bench_fmt_us(bench_hist_percentile(h, 99.9), b4, sizeof(b4)),
+               bench_fmt_us(h->max, b5, sizeof(b5)),
+               bench_fmt_us((uint64_t) bench_hist_mean(h), b6, sizeof(b6)));
+    printf("  load         this generator used %.0f%% of a CPU%s", f->cpu_pct,
+           f->cpu_pct > 90 ? ": it may be the bottleneck; give it a core of its own" : "");
+    if (f->waited >= 0 && f->secs > 0 && f->waited / 1e9 / f->secs > 0.03)
         printf("; it waited for a CPU %.0f%% of the time: other work disturbed the run",
-               waited / 1e9 / secs * 100);
+               f->waited / 1e9 / f->secs * 100);
     printf("\n");
+}
+
+static void print_report(const struct load *L, double cpu, double waited) {
+    struct figures f = figures_of(L, cpu, waited);
+
+    if (L->a->json)
+        print_json(L, &f);
+    else
+        print_text(L, &f);
 }
 
 static void load_free(struct load *L) {
@@ -836,6 +979,28 @@ static void load_free(struct load *L) {
         (void) close(L->epfd);
 }
 
+/* The receive vector for packets: room for the echo of a request and one byte more, to
+ * see a longer one (MSG_TRUNC); with --request, for any reply up to PKT_REPLY_MAX. */
+static int setup_packets(struct load *L) {
+    const struct bench_load_args *a = L->a;
+    size_t room = L->rec;
+
+    if (a->request) {
+        room = a->reply->kind == BENCH_REPLY_SIZE ? a->reply->size : PKT_REPLY_MAX;
+        if (room < a->reply->len)
+            room = a->reply->len;
+    }
+    L->pkt_size = room;
+    L->mm = calloc(MMSG_BATCH, sizeof(*L->mm));
+    L->mm_iov = calloc(MMSG_BATCH, sizeof(*L->mm_iov));
+    uint8_t *space = L->mm_iov ? malloc(MMSG_BATCH * (room + 1)) : NULL;
+    if (!L->mm || !space)
+        return -1;
+    for (size_t i = 0; i < MMSG_BATCH; i++)
+        L->mm_iov[i] = (struct iovec) { .iov_base = space + i * (room + 1), .iov_len = room + 1 };
+    return 0;
+}
+
 /* Returns CLI_CONTINUE once the connections are open, else the exit code (reported). */
 static int setup(struct load *L) {
     const struct bench_load_args *a = L->a;
@@ -850,16 +1015,8 @@ static int setup(struct load *L) {
     L->rbuf = malloc(L->rbuf_size);
     if (L->epfd < 0 || !L->conns || !L->rbuf || build_table(L) < 0)
         return cli_fail(CLI_OP_ANY, a->address, errno, NULL);
-    if (L->packets) {
-        L->mm = calloc(MMSG_BATCH, sizeof(*L->mm));
-        L->mm_iov = calloc(MMSG_BATCH, sizeof(*L->mm_iov));
-        uint8_t *space = L->mm_iov ? malloc(MMSG_BATCH * (L->rec + 1)) : NULL;
-        if (!L->mm || !space)
-            return cli_fail(CLI_OP_ANY, a->address, ENOMEM, NULL);
-        for (size_t i = 0; i < MMSG_BATCH; i++)
-            L->mm_iov[i] = (struct iovec) { .iov_base = space + i * (L->rec + 1),
-                                            .iov_len = L->rec + 1 };
-    }
+    if (L->packets && setup_packets(L) < 0)
+        return cli_fail(CLI_OP_ANY, a->address, ENOMEM, NULL);
     for (size_t i = 0; i < a->conns; i++) {
         struct lconn *c = &L->conns[i];
         c->fd = -1;
@@ -932,7 +1089,8 @@ int bench_load_run(const struct bench_load_args *a) {
                   (unsigned long long) L.errors, L.errors == 1 ? "" : "s", L.first_error);
         code = CLI_EXIT_FAILURE;
     } else if (L.completed == 0) {
-        cli_error(a->address, "is it an echo server?", "no reply at all");
+        cli_error(a->address, a->request ? "does it answer this request? (--request)"
+                                         : "is it an echo server?", "no reply at all");
         code = CLI_EXIT_FAILURE;
     }
 out:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_load.h — `uds bench ADDRESS` (bench_load.c): a load generator against an echo
- * server.
+ * server, or any server given a request and a way to tell its reply (bench_reply.h).
  */
 #ifndef UDS_CLI_BENCH_LOAD_H
 #define UDS_CLI_BENCH_LOAD_H
@@ -12,6 +12,8 @@
 
 #include <udskit.h>
 
+#include "bench_reply.h"
+
 struct bench_load_args {
     const char *address;        /* as given */
     struct uds_addr addr;
@@ -19,6 +21,9 @@ struct bench_load_args {
     size_t conns;
     size_t pipeline;
     size_t size;                /* payload bytes per request */
+    const uint8_t *request;     /* --request: each request's bytes (size of them); NULL: an
+                                 * echo of random bytes */
+    const struct bench_reply *reply;    /* with request: how to tell its reply */
     uint64_t requests;          /* total, or 0 with duration_ms */
     int duration_ms;
     int timeout_ms;             /* connect, and the longest wait for progress */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_bench.c — `uds bench [OPTIONS] [ADDRESS]`: options and dispatch to the two modes
- * (bench_transports.c without an address, bench_load.c with one).
+ * (bench_transports.c without an address, bench_load.c with one, its requests and replies
+ * told by bench_reply.c when the server is not an echo server).
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "bench_load.h"
+#include "bench_reply.h"
 #include "bench_transports.h"
 #include "bench_util.h"
 #include "cli.h"
@@ -18,6 +20,7 @@
 
 #define DEFAULT_CONNS 16
 #define DEFAULT_SIZE 64
+#define SIZE_NOT_GIVEN SIZE_MAX
 #define DEFAULT_REQUESTS 100000
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_CELL_MS 200
@@ -29,6 +32,10 @@ struct bench_args {
     int duration_ms;
     struct cli_sizes sizes, write_sizes;
     const char *cpu;
+    const char *request_text, *expect_text, *until_text;   /* as given, with escapes */
+    struct bench_bytes request, expect, until;                  /* decoded */
+    size_t reply_size;
+    struct bench_reply reply;
     bool json, quiet;
     const char *load_only;          /* the last option given that needs an ADDRESS */
     const char *transports_only;    /* ... that is for the table, without one */
@@ -41,6 +48,7 @@ static const struct cli_word transports[] = {
 
 #define B struct bench_args
 #define LOAD CLI_SEEN(B, load_only)
+#define BYTES(f) CLI_STRING(B, f), LOAD
 #define TABLE CLI_SEEN(B, transports_only)
 static const struct cli_command bench_cmd = {
     .name = "bench",
@@ -56,9 +64,13 @@ static const struct cli_command bench_cmd = {
         "\n"
         "With ADDRESS: load an echo server from one thread over many connections, check\n"
         "every byte that comes back, and report requests/s, MB/s and latency percentiles.\n"
+        "For a server that is not an echo server, give the request's bytes (--request)\n"
+        "and how to tell its reply: its exact bytes (--expect), the bytes it ends with\n"
+        "(--reply-until) or its length (--reply-size); every reply is still checked.\n"
         "ADDRESS is a path, @abstract, unix:PATH, unix:@name or tcp:HOST:PORT.\n",
     .outro =
-        "With ADDRESS, each reply must be the request's bytes, in order; a mismatch, a\n"
+        "With ADDRESS, each reply must be the request's bytes, in order, or what the\n"
+        "reply options say; a mismatch, a byte that comes while no request is out, a\n"
         "connection the server closes, or no reply within --timeout counts as an error.\n"
         "MB/s counts payload bytes one way (1 MB = 10^6 bytes). Latency runs from sending\n"
         "a request to the last byte of its reply (--reconnect: from connecting). With\n"
@@ -80,6 +92,17 @@ static const struct cli_command bench_cmd = {
           .help = "stop after N replies (default 100000)" },
         { "--duration", 'd', "SECONDS", CLI_DURATION(B, duration_ms, 1), .example = "5",
           .help = "run for SECONDS instead of -n" },
+        { "--request", 0, "BYTES", BYTES(request_text), .example = "'PING\\r\\n'",
+          .help = "send these bytes as each request, for a server that\n"
+                  "is not an echo server; escapes \\r \\n \\t \\0 \\e \\\\\n"
+                  "\\xHH. Each reply is these bytes again, unless:" },
+        { "--expect", 0, "BYTES", BYTES(expect_text), .example = "'+PONG\\r\\n'",
+          .help = "each reply is exactly these bytes (escapes allowed)" },
+        { "--reply-until", 0, "BYTES", BYTES(until_text), .example = "'\\n'",
+          .help = "each reply ends with these bytes (at most 64,\n"
+                  "escapes allowed; a reply of at most 16 MiB)" },
+        { "--reply-size", 0, "BYTES", CLI_SIZE(B, reply_size, 1, 1L << 30), LOAD,
+          .example = "7", .help = "each reply is this many bytes, K/M suffixes" },
         { "--framed", 0, NULL, CLI_FLAG(B, la.framed), LOAD,
           .help = "send each request as a length-prefixed message (4-byte\n"
                   "big-endian length, then the payload), for a server in\n"
@@ -112,6 +135,7 @@ static const struct cli_command bench_cmd = {
         CLI_END,
     },
 };
+#undef BYTES
 #undef TABLE
 #undef LOAD
 #undef B
@@ -181,6 +205,72 @@ static int run_transports(struct bench_args *a) {
     return bench_transports_run(ta);
 }
 
+/* The reply options given, to name them in messages: how many, and the first. */
+static int reply_options(const struct bench_args *a, const char **ret_first) {
+    int n = (a->expect.p != NULL) + (a->until.p != NULL) + (a->reply_size > 0);
+
+    *ret_first = a->expect.p ? "--expect" : a->until.p ? "--reply-until" : "--reply-size";
+    return n;
+}
+
+/* The bytes of --request, --expect or --reply-until, escapes decoded. Returns 0, or -1
+ * after printing the usage error. */
+static int decode(const char *name, const char *text, const char *example,
+                  struct bench_bytes *ret) {
+    char why[256];
+
+    if (!text || bench_bytes_parse(text, ret, why, sizeof(why)) == 0)
+        return 0;
+    cli_usage("bench", "%s: '%s' is %s; e.g. %s %s", name, text, why, name, example);
+    return -1;
+}
+
+/* --request and how to tell its reply (by default, the same bytes back). Returns
+ * CLI_CONTINUE, or the exit code. */
+static int check_request(struct bench_args *a, bool size_given) {
+    struct bench_load_args *la = &a->la;
+    const char *opt;
+    int n;
+
+    if (decode("--request", a->request_text, "'PING\\r\\n'", &a->request) < 0 ||
+        decode("--expect", a->expect_text, "'+PONG\\r\\n'", &a->expect) < 0 ||
+        decode("--reply-until", a->until_text, "'\\r\\n'", &a->until) < 0)
+        return EX_USAGE;
+    n = reply_options(a, &opt);
+
+    if (!a->request.p)
+        return n == 0 ? CLI_CONTINUE : cli_usage("bench", "%s needs --request, the bytes to "
+                                                 "send; e.g. --request 'PING\\r\\n' --expect "
+                                                 "'+PONG\\r\\n'", opt);
+    if (n > 1)
+        return cli_usage("bench", "--expect, --reply-until and --reply-size: give one of them");
+    if (a->request.len == 0 || (a->expect.p && a->expect.len == 0) ||
+        (a->until.p && a->until.len == 0))
+        return cli_usage("bench", "%s: no bytes; e.g. --request 'PING\\r\\n'",
+                         a->request.len == 0 ? "--request" : opt);
+    if (size_given)
+        return cli_usage("bench", "-s and --request: a request is as long as its bytes");
+    if (la->framed)
+        return cli_usage("bench", "--framed and --request: write the frame's header in the "
+                         "request, e.g. --request '\\x00\\x00\\x00\\x02hi', and tell its "
+                         "reply with --reply-size");
+    if (a->until.len > BENCH_DELIM_MAX)
+        return cli_usage("bench", "--reply-until: %zu bytes; give at most %d", a->until.len,
+                         BENCH_DELIM_MAX);
+    if (a->expect.p)
+        bench_reply_init(&a->reply, BENCH_REPLY_EXACT, a->expect.p, a->expect.len, 0);
+    else if (a->until.p)
+        bench_reply_init(&a->reply, BENCH_REPLY_UNTIL, a->until.p, a->until.len, 0);
+    else if (a->reply_size)
+        bench_reply_init(&a->reply, BENCH_REPLY_SIZE, NULL, 0, a->reply_size);
+    else
+        bench_reply_init(&a->reply, BENCH_REPLY_EXACT, a->request.p, a->request.len, 0);
+    la->request = a->request.p;
+    la->size = a->request.len;
+    la->reply = &a->reply;
+    return CLI_CONTINUE;
+}
+
 /* With an ADDRESS: the options of a load, and those that do not go together. Returns
  * CLI_CONTINUE, or the exit code. */
 static int check_load(struct bench_args *a) {
@@ -196,6 +286,12 @@ static int check_load(struct bench_args *a) {
     la->duration_ms = a->duration_ms;
     la->json = a->json;
     la->quiet = a->quiet;
+    bool size_given = la->size != SIZE_NOT_GIVEN;
+    if (!size_given)
+        la->size = DEFAULT_SIZE;
+    int code = check_request(a, size_given);
+    if (code != CLI_CONTINUE)
+        return code;
     if (uds_addr_parse(la->address, UDS_ADDR_ALLOW_TCP, &la->addr) < 0)
         return cli_fail(CLI_OP_CONNECT, la->address, errno, NULL);
     if (la->addr.kind == UDS_ADDR_TCP && la->type != UDS_STREAM)
@@ -227,7 +323,7 @@ int cmd_bench(int argc, char **argv) {
     struct bench_args a = {
         .la = {
             .type = UDS_STREAM,
-            .size = DEFAULT_SIZE,
+            .size = SIZE_NOT_GIVEN,     /* DEFAULT_SIZE, once -s is known not to be given */
             .timeout_ms = DEFAULT_TIMEOUT_MS,
             .cpu = -1,
         },
@@ -245,11 +341,16 @@ int cmd_bench(int argc, char **argv) {
     struct cli_parsed p;
     int code = cli_parse(&bench_cmd, argc, argv, &a, &p);
 
-    if (code != CLI_CONTINUE)
-        return code;
-    if (p.n_operands == 0)
-        return run_transports(&a);
-    a.la.address = p.operands[0];
-    code = check_load(&a);
-    return code != CLI_CONTINUE ? code : bench_load_run(&a.la);
+    if (code == CLI_CONTINUE && p.n_operands == 0) {
+        code = run_transports(&a);
+    } else if (code == CLI_CONTINUE) {
+        a.la.address = p.operands[0];
+        code = check_load(&a);
+        if (code == CLI_CONTINUE)
+            code = bench_load_run(&a.la);
+    }
+    bench_bytes_free(&a.request);
+    bench_bytes_free(&a.expect);
+    bench_bytes_free(&a.until);
+    return code;
 }

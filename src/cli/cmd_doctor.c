@@ -1013,6 +1013,38 @@ static void confirm(struct doctor *d) {
     }
 }
 
+/* A swap `uds tap` left beside the path (its watchdog could not put it back). Returns true
+ * when the path leads to a dead tap's socket while the server listens under the hidden
+ * name: then that is the whole answer. */
+static bool check_tap_swap(struct doctor *d) {
+    struct uds_swap_leftover left;
+    struct text t = { .o = 0 };
+
+    if (uds_swap_find_leftover(d->addr.name, &left) != 1)
+        return false;
+    if (left.running) {
+        doctor_add(d, "tapped", SEV_INFO, 0, NULL,
+            "uds tap (pid %ld) stands in front of this socket: clients reach the server "
+            "through it, and the server's own socket is at %s until the tap stops.",
+            (long) left.pid, left.hidden_path);
+        return false;
+    }
+    if (left.hidden_live) {
+        T_ADD(&t, "Put the server's socket back: mv -T '%s' '%s'", left.hidden_path,
+              d->addr.name);
+        doctor_add(d, "tap-leftover", SEV_ERROR, EX_UNAVAILABLE, t.s,
+            "A uds tap (pid %ld) that is gone left the server's socket at %s: this path "
+            "holds the tap's own socket, where nothing listens.", (long) left.pid,
+            left.hidden_path);
+        return true;
+    }
+    T_ADD(&t, "Remove it: rm '%s'", left.hidden_path);
+    doctor_add(d, "tap-leftover", SEV_WARNING, 0, t.s,
+        "%s is the socket of a uds tap (pid %ld) that is gone; nothing listens there.",
+        left.hidden_path, (long) left.pid);
+    return false;
+}
+
 /* The path absolute, and with its directory's symlinks resolved: how the sockets of the
  * dump are compared with it. */
 static void absolute_forms(struct doctor *d) {
@@ -1093,8 +1125,10 @@ static int doctor_run(struct doctor *d) {
         check_abstract(d);
     } else {
         absolute_forms(d);
-        check_path(d);
-        note_root(d);
+        if (!check_tap_swap(d)) {
+            check_path(d);
+            note_root(d);
+        }
     }
     if (!d->blocked && !d->no_connect)
         confirm(d);

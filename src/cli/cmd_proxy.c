@@ -38,6 +38,8 @@ struct proxy_args {
     bool public;
     int send_proxy;             /* 0, 1 (v1 text) or 2 (v2 binary) */
     int connect_ms;
+    int retry_ms;               /* --connect-retry: how long to wait for a TARGET not there */
+    int exit_idle_ms;           /* --exit-idle-time, 0 never */
     size_t buffer_size;
     bool no_splice;
     bool no_batch;
@@ -80,6 +82,7 @@ struct proxy {
     bool cut_off;
     bool done;                      /* the loop is to return */
     uint64_t drain_timer;
+    uint64_t idle_timer;            /* --exit-idle-time, while no connection is open */
     /* rate limits */
     uint64_t fail_logged_ms;
     unsigned fails_unlogged;
@@ -158,8 +161,11 @@ static int setup_target(struct proxy *px) {
 static void describe_connect_error(const struct proxy *px, const struct conn *c, int err,
                                    char *buf, size_t size) {
     const struct target *t = &px->target;
-    char dur[32];
+    char dur[32], retried[64] = "";
 
+    if (px->args->retry_ms)
+        snprintf(retried, sizeof(retried), ", still after %s (--connect-retry)",
+                 cli_format_duration(px->args->retry_ms, dur, sizeof(dur)));
     switch (err) {
     case ELOOP:
         if (c->loop_pid == getpid())
@@ -171,11 +177,11 @@ static void describe_connect_error(const struct proxy *px, const struct conn *c,
                      "here", (long) c->loop_pid);
         break;
     case ENOENT:
-        snprintf(buf, size, "no such socket; is the server running?");
+        snprintf(buf, size, "no such socket%s; is the server running?", retried);
         break;
     case ECONNREFUSED:
-        snprintf(buf, size, t->is_unix ? "nothing is listening (stale socket file); start "
-                 "the server" : "connection refused; is the server running?");
+        snprintf(buf, size, t->is_unix ? "nothing is listening (stale socket file)%s; start "
+                 "the server" : "connection refused%s; is the server running?", retried);
         break;
     case ETIMEDOUT:
         snprintf(buf, size, "timed out after %s (--connect-timeout); is the server "
@@ -227,6 +233,7 @@ static void log_connect_failure(struct proxy *px, const struct conn *c, int err)
 /* ---- connections -------------------------------------------------------------------------- */
 
 static void check_drained(struct proxy *px);
+static void update_idle_timer(struct proxy *px);
 
 /* --first-byte-timeout: none unless given, for the target may be the one to speak first
  * (MySQL, SMTP) while its client waits in silence. */
@@ -257,6 +264,7 @@ static void conn_link(struct conn *c) {
     px->conns = c;
     px->n_conns++;
     update_accepting(px);
+    update_idle_timer(px);
 }
 
 static void conn_unlink(struct conn *c) {
@@ -286,6 +294,7 @@ static void conn_free(struct conn *c) {
     conn_unlink(c);
     free(c);
     update_accepting(px);
+    update_idle_timer(px);
     check_drained(px);
 }
 
@@ -813,6 +822,44 @@ static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *dat
     stop_loop(px);
 }
 
+/* --exit-idle-time, as systemd-socket-proxyd has it: a proxy started by socket activation
+ * goes away once unused, and the service manager, which keeps the listening socket,
+ * starts it again for the next client (waiting meanwhile in the backlog). */
+static void on_idle(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct proxy *px = data;
+    char dur[32];
+    struct cli_kv kv[] = { CLI_KV_NUM("idle_ms", px->args->exit_idle_ms) };
+
+    (void) loop;
+    (void) timer_id;
+    px->idle_timer = 0;
+    cli_notify("STOPPING=1");
+    cli_log(CLI_LOG_INFO, "idle_exit", px->listen_text, kv, 1, "%s: no connection for %s "
+            "(--exit-idle-time): exiting", px->listen_text,
+            cli_format_duration(px->args->exit_idle_ms, dur, sizeof(dur)));
+    stop_loop(px);
+}
+
+/* The clock runs while no connection is open, from the start on (systemd-socket-proxyd
+ * starts it only when a connection ends): a proxy started for a client that gave up
+ * before it was accepted goes away too. */
+static void update_idle_timer(struct proxy *px) {
+    bool idle = px->n_conns == 0 && !px->stopping && !px->done;
+
+    if (px->args->exit_idle_ms == 0 || idle == (px->idle_timer != 0))
+        return;
+    if (!idle) {
+        uds_loop_timer_cancel(px->loop, px->idle_timer);
+        px->idle_timer = 0;
+        return;
+    }
+    px->idle_timer = uds_loop_timer_add(px->loop, (uint64_t) px->args->exit_idle_ms, on_idle,
+                                        px);
+    if (!px->idle_timer)
+        cli_log(CLI_LOG_WARN, "idle_error", px->listen_text, NULL, 0, "%s: cannot time "
+                "--exit-idle-time (%s); the proxy stays", px->listen_text, strerror(errno));
+}
+
 static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data) {
     struct proxy *px = data;
     struct signalfd_siginfo si;
@@ -845,6 +892,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
                 "once)", px->listen_text, name, px->n_conns, px->n_conns == 1 ? "" : "s",
                 cli_format_duration(px->args->common.drain_ms, dur, sizeof(dur)));
         px->stopping = true;
+        update_idle_timer(px);
         /* The listener closes (its socket file removed, if it made it) and clients in its
          * backlog get a reset. The server holds no connection, each having left it at
          * once: a graceful stop would only accept the backlog, not relayed when stopping. */
@@ -881,7 +929,8 @@ static const struct cli_command proxy_cmd = {
     .outro =
         "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
         "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
-        "times out is closed and logged; the proxy serves on. The target sees every\n"
+        "times out is closed and logged (with --connect-retry, once that time is up\n"
+        "without the target appearing); the proxy serves on. The target sees every\n"
         "client as this proxy: a Unix server's SO_PEERCRED names the proxy's pid and uid\n"
         "(a 'uds serve' target needs --max-conns-per-uid equal to its --max-conns). A\n"
         "TARGET that is LISTEN itself, by any name, is refused; a loop that forms later\n"
@@ -895,10 +944,11 @@ static const struct cli_command proxy_cmd = {
         "socket on that host and port, is used instead of binding one; its file, mode and\n"
         "owner are then the service manager's to make and remove.\n"
         "\n"
-        "Exit status: 0 stopped by a signal, 1 failure (or a second signal cut off open\n"
-        "connections), 64 usage error (also: TARGET is LISTEN itself), 69 LISTEN is held\n"
-        "by a running server, 73 cannot create (the path exists and is not a socket, or\n"
-        "its directory is missing), 77 permission denied, 78 a TLS file cannot be used.\n",
+        "Exit status: 0 stopped by a signal or by --exit-idle-time, 1 failure (or a\n"
+        "second signal cut off open connections), 64 usage error (also: TARGET is LISTEN\n"
+        "itself), 69 LISTEN is held by a running server, 73 cannot create (the path\n"
+        "exists and is not a socket, or its directory is missing), 77 permission denied,\n"
+        "78 a TLS file cannot be used.\n",
     .opts = (const struct cli_opt[]){
         CLI_SECTION("Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a "
                     "live\nserver's or any other file is never touched):"),
@@ -910,6 +960,10 @@ static const struct cli_command proxy_cmd = {
         { "--connect-timeout", 0, "SECONDS", CLI_DURATION(P, connect_ms, 1),
           .help = "give up connecting to TARGET for a client after\n"
                   "this long and close that client (default 5)" },
+        { "--connect-retry", 0, "SECONDS", CLI_DURATION(P, retry_ms, 0), .example = "10",
+          .help = "hold a client while TARGET is missing or refuses,\n"
+                  "trying again (after 50 ms, doubling up to 1 s) for\n"
+                  "up to SECONDS (default 0: close it at once)" },
         { "--send-proxy", 0, NULL, CLI_SET(P, send_proxy, 1),
           .help = "begin each connection to TARGET with a PROXY protocol\n"
                   "v1 header (text) naming the client's address" },
@@ -919,6 +973,10 @@ static const struct cli_command proxy_cmd = {
         CLI_INCLUDE(tls_proxy_opts, P, tls, struct tls_opts),
         CLI_SECTION("Limits:"),
         CLI_INCLUDE(cli_listen_limit_opts, P, common, struct cli_listen_opts),
+        { "--exit-idle-time", 0, "SECONDS", CLI_DURATION(P, exit_idle_ms, 1), .example = "30",
+          .help = "exit (status 0) once no connection has been open\n"
+                  "for SECONDS, from the start on: for a proxy started\n"
+                  "by socket activation (default: never)" },
         { "--buffer-size", 0, "BYTES", CLI_SIZE(P, buffer_size, 1024, 64L << 20),
           .example = "256K", .help = "bytes in flight per direction of a connection, K/M\n"
                                      "suffixes (default 256K)" },
@@ -1008,6 +1066,7 @@ static int start_dialer(struct proxy *px) {
     struct uds_dialer_opts dopts = {
         .timeout_ms = px->args->connect_ms,
         .tcp = px->target.is_unix ? NULL : &px->target.tcp,
+        .wait_ms = px->args->retry_ms,
     };
 
     px->dialer = uds_dialer_new(px->loop, &px->target.addr, &dopts);
@@ -1043,6 +1102,7 @@ static int run(struct proxy *px, int sigfd) {
     if (!px->server || uds_loop_add(px->loop, sigfd, UDS_EV_READ, on_signal, px) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     announce_ready(px);
+    update_idle_timer(px);
     if (run_loop(px) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     cli_log(CLI_LOG_INFO, "stopped", px->listen_text, NULL, 0, "%s: stopped", px->listen_text);
@@ -1110,6 +1170,8 @@ int cmd_proxy(int argc, char **argv) {
         uds_loop_timer_cancel(px.loop, px.drain_timer);
     while (px.conns)
         conn_free(px.conns);
+    if (px.idle_timer)
+        uds_loop_timer_cancel(px.loop, px.idle_timer);
     tls_proxy_flush(px.tls, args.common.drain_ms);
     tls_proxy_free(px.tls);
     uds_relay_group_free(px.relays);

@@ -321,6 +321,29 @@ static const char *unit_setting(enum uds_socket_type type) {
     return "Listen";
 }
 
+int cli_listen_refuse_leftover(const char *address) {
+    struct uds_swap_leftover left;
+
+    if (uds_swap_find_leftover(address, &left) != 1)
+        return CLI_CONTINUE;
+    if (left.running) {
+        cli_error(address, "stop that one first",
+                  "already tapped by process %ld (its server is at %s)", (long) left.pid,
+                  left.hidden_path);
+        return EX_UNAVAILABLE;
+    }
+    if (left.hidden_live) {
+        cli_error(address, NULL, "a tap (pid %ld) that is gone left the server's socket at "
+                  "%s; put it back with: mv -T '%s' '%s'", (long) left.pid, left.hidden_path,
+                  left.hidden_path, address);
+        return EX_UNAVAILABLE;
+    }
+    cli_log(CLI_LOG_WARN, "leftover", address, NULL, 0, "%s: %s is the socket of a tap (pid "
+            "%ld) that is gone; nothing listens there: remove it with rm '%s'", address,
+            left.hidden_path, (long) left.pid, left.hidden_path);
+    return CLI_CONTINUE;
+}
+
 int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char *given,
                     const struct uds_addr *addr, enum uds_socket_type type,
                     const char *type_hint, struct uds_listener *ret_listener,
@@ -387,6 +410,8 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
     }
     if (type != UDS_DGRAM)
         cli_backlog_warn_cap(o->backlog, given);
+    if (addr->kind == UDS_ADDR_PATH && (r = cli_listen_refuse_leftover(given)) != CLI_CONTINUE)
+        return r;
     if (uds_listen_addr(addr, &lopts, &l, &info) < 0) {
         struct cli_fail_info fi = {
             .holder_pid = info.holder_pid,

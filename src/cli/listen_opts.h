@@ -101,6 +101,12 @@ unsigned cli_listen_opts_peer_flags(const struct cli_listen_opts *opts);
 
 /* ---- applying them -------------------------------------------------------------------- */
 
+/* A swap `uds tap` left beside the path given (its watchdog could not put it back): a
+ * tap still at work, or the server's socket under the hidden name while the path holds a
+ * dead tap's, is refused with the command that undoes it (exit 69); a dead tap's own
+ * socket is only a warning. CLI_CONTINUE when nothing is in the way. */
+int cli_listen_refuse_leftover(const char *given);
+
 /* Listen on the Unix address addr (given: as the user wrote it, for messages) for `uds cmd`:
  * take the socket a service manager passed for addr (cli_activation_take_unix()), or else
  * make one safely with uds_listen_addr() and the options' mode, owner and group. Either way

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "cmd_listen.h"
+#include "tap.h"
 
 static const struct command {
     const char *name;
@@ -23,6 +24,7 @@ static const struct command {
     { "doctor", cmd_doctor, "explain why a socket does or does not work for you" },
     { "proxy", cmd_proxy, "bridge Unix sockets and TCP: LISTEN to TARGET, both ways" },
     { "bench", cmd_bench, "measure transports, or load an echo server" },
+    { "tap", cmd_tap, "show what flows through a live Unix socket, or write it for Wireshark" },
 };
 
 static void usage(FILE *out) {

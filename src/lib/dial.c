@@ -2,8 +2,9 @@
 /*
  * dial.c — connect without blocking, on a uds_loop: to a Unix socket (a long path through
  * longpath.c, an abstract name) or a TCP host's addresses in turn, waiting out a full Unix
- * backlog with backoff, up to a deadline, cancellable. It hands over the connected fd and
- * never reads or writes on it; connect.c is the blocking counterpart.
+ * backlog with backoff, up to a deadline, and, if asked, a destination that is not there
+ * yet; cancellable. It hands over the connected fd and never reads or writes on it;
+ * connect.c is the blocking counterpart.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,11 +16,17 @@
 
 #define BACKOFF_FIRST_MS 1
 #define BACKOFF_MAX_MS 100
+/* A destination that is not there yet (wait_ms) comes up in its own time, seconds for a
+ * server being started: trying every few milliseconds would only burn a CPU for each
+ * client held meanwhile. */
+#define RETRY_FIRST_MS 50
+#define RETRY_MAX_MS 1000
 
 struct uds_dialer {
     struct uds_loop *loop;
     struct uds_dial *dials;         /* in progress, cancelled by uds_dialer_free() */
     int timeout_ms;
+    int wait_ms;
     bool tcp;
     bool have_sa;                   /* Unix, short enough: sa serves every dial */
     struct sockaddr_un sa;
@@ -36,8 +43,12 @@ struct uds_dial {
     int fd;                         /* TCP: the handshake under way, watched; else -1 */
     size_t next_addr;               /* TCP: the next address to try */
     unsigned backoff_ms;            /* Unix: the next wait for a full backlog */
+    unsigned retry_ms;              /* the next wait for a destination not there */
+    int absent_error;               /* ENOENT or ECONNREFUSED while waiting for it; else 0 */
     uint64_t deadline;              /* loop time to give up at; 0 = never */
-    uint64_t timer;                 /* TCP: the deadline; Unix: the next attempt */
+    uint64_t wait_until;            /* loop time to stop waiting for it; 0 = no waiting */
+    uint64_t deadline_timer;        /* TCP: at the deadline */
+    uint64_t retry_timer;           /* the next attempt */
 };
 
 /* ---- attempts ----------------------------------------------------------------------------- */
@@ -100,8 +111,10 @@ static int attempt_tcp(struct uds_dial *d, int err) {
 static void dial_release(struct uds_dial *d) {
     struct uds_dialer *dl = d->dialer;
 
-    if (d->timer)
-        uds_loop_timer_cancel(dl->loop, d->timer);
+    if (d->deadline_timer)
+        uds_loop_timer_cancel(dl->loop, d->deadline_timer);
+    if (d->retry_timer)
+        uds_loop_timer_cancel(dl->loop, d->retry_timer);
     if (d->fd >= 0) {
         (void) uds_loop_del(dl->loop, d->fd);
         (void) close(d->fd);    /* an unfinished handshake: nothing to flush */
@@ -124,23 +137,65 @@ static void finish(struct uds_dial *d, int fd, int error) {
     done(fd, fd >= 0 ? 0 : error, data);
 }
 
+/* TCP. Between two tries for a destination not there, the truth is that it was not. */
 static void on_deadline(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct uds_dial *d = data;
 
     (void) loop, (void) timer_id;
-    d->timer = 0;
-    finish(d, -1, ETIMEDOUT);
+    d->deadline_timer = 0;
+    finish(d, -1, d->fd < 0 && d->absent_error ? d->absent_error : ETIMEDOUT);
 }
 
 static void on_writable(struct uds_loop *loop, int fd, unsigned events, void *data);
+static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data);
+
+/* Whether err says that nobody is there: no socket file (or no directory for a long path),
+ * a stale one, or a closed TCP port. */
+static bool is_absent(int err) {
+    return err == ENOENT || err == ECONNREFUSED;
+}
+
+/* An attempt failed with err: try again later, or give up. A full Unix backlog means the
+ * server is there but busy: waited out until the deadline (ETIMEDOUT), after 1, 2, 4...
+ * up to 100 ms. A destination not there is waited for until wait_until, after 50, 100,
+ * 200... up to 1000 ms, the last try falling on wait_until itself; then its own error.
+ * Returns -1/EINPROGRESS while waiting, else -1 with the error to report. */
+static int after_failure(struct uds_dial *d, int err) {
+    struct uds_loop *loop = d->dialer->loop;
+    uint64_t now = uds_loop_now_ms(loop), wait;
+
+    if (err == EAGAIN && !d->dialer->tcp) {
+        if (d->deadline && now >= d->deadline)
+            return uds__fail(ETIMEDOUT);
+        wait = d->backoff_ms;
+        if (d->deadline && d->deadline - now < wait)
+            wait = d->deadline - now;
+        d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
+        d->absent_error = 0;
+    } else if (is_absent(err) && now < d->wait_until) {
+        wait = d->retry_ms;
+        if (d->wait_until - now < wait)
+            wait = d->wait_until - now;
+        d->retry_ms = d->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : d->retry_ms * 2;
+        d->absent_error = err;
+    } else {
+        return uds__fail(err);
+    }
+    d->retry_timer = uds_loop_timer_add(loop, wait, on_retry, d);
+    if (!d->retry_timer)
+        return -1;
+    return uds__fail(EINPROGRESS);
+}
 
 /* Go on with the next TCP address after err: -1/EINPROGRESS while a handshake is under
- * way (watched), else the fd or the error. */
+ * way (watched) or a retry is due, else the fd or the error. */
 static int next_tcp(struct uds_dial *d, int err) {
     int fd = attempt_tcp(d, err);
 
-    if (fd >= 0 || errno != EINPROGRESS)
+    if (fd >= 0)
         return fd;
+    if (errno != EINPROGRESS)
+        return after_failure(d, errno);
     if (uds_loop_add(d->dialer->loop, d->fd, UDS_EV_WRITE, on_writable, d) < 0) {
         uds__close_keep_errno(d->fd);
         d->fd = -1;
@@ -169,34 +224,22 @@ static void on_writable(struct uds_loop *loop, int fd, unsigned events, void *da
         finish(d, fd, errno);
 }
 
-static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data);
-
-/* The Unix backlog is full: the server is there but busy. Try again shortly, unless the
- * deadline has passed. Returns -1/EINPROGRESS while waiting, else -1 with the error. */
-static int wait_backlog(struct uds_dial *d) {
-    struct uds_loop *loop = d->dialer->loop;
-    uint64_t now = uds_loop_now_ms(loop), wait = d->backoff_ms;
-
-    if (d->deadline && now >= d->deadline)
-        return uds__fail(ETIMEDOUT);
-    /* The last try falls on the deadline itself. */
-    if (d->deadline && d->deadline - now < wait)
-        wait = d->deadline - now;
-    d->timer = uds_loop_timer_add(loop, wait, on_retry, d);
-    if (!d->timer)
-        return -1;
-    d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
-    return uds__fail(EINPROGRESS);
-}
-
+/* The next attempt: the Unix destination again, or every TCP address from the first. */
 static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct uds_dial *d = data;
     int fd;
 
     (void) loop, (void) timer_id;
-    d->timer = 0;
-    fd = attempt_unix(d->dialer);
-    if (fd < 0 && errno == EAGAIN && wait_backlog(d) < 0 && errno == EINPROGRESS)
+    d->retry_timer = 0;
+    if (d->dialer->tcp) {
+        d->next_addr = 0;
+        fd = next_tcp(d, ECONNREFUSED);
+    } else {
+        fd = attempt_unix(d->dialer);
+        if (fd < 0)
+            fd = after_failure(d, errno);
+    }
+    if (fd < 0 && errno == EINPROGRESS)
         return;
     finish(d, fd, errno);
 }
@@ -246,11 +289,12 @@ UDS_API struct uds_dialer *uds_dialer_new(struct uds_loop *loop, const struct ud
 
     if (!opts)
         opts = &defaults;
-    if (!loop || !addr || opts->timeout_ms < 0) {
+    if (!loop || !addr || opts->timeout_ms < 0 || opts->wait_ms < 0) {
         errno = EINVAL;
         return NULL;
     }
     dl.timeout_ms = opts->timeout_ms;
+    dl.wait_ms = opts->wait_ms;
     if ((addr->kind == UDS_ADDR_TCP ? set_tcp(&dl, addr, opts->tcp) : set_unix(&dl, addr)) < 0)
         return NULL;
     ret = malloc(sizeof(*ret));
@@ -265,27 +309,32 @@ UDS_API void uds_dialer_free(struct uds_dialer *dl) {
     free(dl);
 }
 
-/* The dial that goes on from the loop: the first TCP attempt, or the wait for a full Unix
- * backlog. Returns the fd or -1 (EINPROGRESS: under way, *ret_dial set). */
+/* The dial that goes on from the loop: the first TCP attempt, or the wait after a Unix
+ * attempt that failed with err. One deadline for the whole dial, the longer of timeout_ms
+ * and wait_ms, as uds_connect() has. Returns the fd or -1 (EINPROGRESS: under way,
+ * *ret_dial set). */
 static int dial_async(struct uds_dialer *dl, void (*done)(int, int, void *), void *data,
-                      struct uds_dial **ret_dial) {
+                      struct uds_dial **ret_dial, int err) {
     struct uds_dial *d = calloc(1, sizeof(*d));
-    int fd;
+    uint64_t now = uds_loop_now_ms(dl->loop);
+    int fd, longest = dl->timeout_ms > dl->wait_ms ? dl->timeout_ms : dl->wait_ms;
 
     if (!d)
         return -1;
     *d = (struct uds_dial) {
         .dialer = dl, .done = done, .data = data, .fd = -1, .backoff_ms = BACKOFF_FIRST_MS,
-        .deadline = dl->timeout_ms ? uds_loop_now_ms(dl->loop) + (uint64_t) dl->timeout_ms : 0,
+        .retry_ms = RETRY_FIRST_MS,
+        .deadline = longest ? now + (uint64_t) longest : 0,
+        .wait_until = dl->wait_ms ? now + (uint64_t) dl->wait_ms : 0,
     };
-    if (dl->tcp && dl->timeout_ms) {
-        d->timer = uds_loop_timer_add(dl->loop, (uint64_t) dl->timeout_ms, on_deadline, d);
-        if (!d->timer) {
+    if (dl->tcp && longest) {
+        d->deadline_timer = uds_loop_timer_add(dl->loop, (uint64_t) longest, on_deadline, d);
+        if (!d->deadline_timer) {
             free(d);
             return -1;
         }
     }
-    fd = dl->tcp ? next_tcp(d, ECONNREFUSED) : wait_backlog(d);
+    fd = dl->tcp ? next_tcp(d, ECONNREFUSED) : after_failure(d, err);
     if (fd >= 0 || errno != EINPROGRESS) {
         int e = errno;
         dial_release(d);
@@ -305,13 +354,14 @@ UDS_API int uds_dial(struct uds_dialer *dl, void (*done)(int fd, int error, void
     if (!dl || !done || !ret_dial)
         return uds__fail(EINVAL);
     /* The usual case, a Unix server with room in its backlog, costs no allocation and no
-     * timer. */
+     * timer; so does one not there when nobody asked to wait for it. */
     if (!dl->tcp) {
         int fd = attempt_unix(dl);
-        if (fd >= 0 || errno != EAGAIN)
+        if (fd >= 0 || (errno != EAGAIN && !(dl->wait_ms && is_absent(errno))))
             return fd;
+        return dial_async(dl, done, data, ret_dial, errno);
     }
-    return dial_async(dl, done, data, ret_dial);
+    return dial_async(dl, done, data, ret_dial, 0);
 }
 
 UDS_API void uds_dial_cancel(struct uds_dial *d) {

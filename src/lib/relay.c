@@ -18,7 +18,7 @@
 
 #define DEFAULT_BUFFER (256u << 10)
 #define MAX_BUFFER ((size_t) 1 << 30)
-#define ARGS_FLAGS ((unsigned) (UDS_RELAY_BORROW_A | UDS_RELAY_END_WITH_B))
+#define ARGS_FLAGS ((unsigned) (UDS_RELAY_BORROW_A | UDS_RELAY_END_WITH_B | UDS_RELAY_PASS_FDS))
 
 /* splice() into a socket cannot take MSG_NOSIGNAL: a peer that is gone raises SIGPIPE in
  * the caller. Splice only where that signal is ignored (as `uds` does); elsewhere copy, so
@@ -113,6 +113,7 @@ static void release(struct uds_relay *r, bool abort_peers) {
         uds__relay_buf_put(g, d->buf);
         d->buf = NULL;
         uds__relay_pipe_put(g, &d->pipe, d->in_pipe == 0);
+        uds__relay_drop_dir_fds(d);
     }
     uds__relay_drop_pass_fds(r);
 }
@@ -390,7 +391,8 @@ static int check_args(const struct uds_relay_group *group, const struct uds_rela
     if (!group || a->fd_b < 0 || a->fd_a_in < -1 || a->fd_a_out < 0 ||
         a->fd_a_in == a->fd_b || a->fd_a_out == a->fd_b || (a->prefix_len && !a->prefix) ||
         (a->n_fds_to_pass && !a->fds_to_pass) || a->n_fds_to_pass > UDS_MAX_FDS ||
-        a->linger_ms < 0 || (a->flags & ~ARGS_FLAGS))
+        a->linger_ms < 0 || (a->flags & ~ARGS_FLAGS) ||
+        ((a->flags & UDS_RELAY_PASS_FDS) && a->n_fds_to_pass))
         return EINVAL;
     if (a->prefix_len > group->buffer_size)
         return EMSGSIZE;
@@ -436,6 +438,7 @@ static void init(struct uds_relay *r, struct uds_relay_group *group,
     r->flags = a->flags;
     r->max_replies = a->max_replies;
     r->linger_ms = a->linger_ms;
+    r->observe = a->observe;
 }
 
 static int open_ports(struct uds_relay *r, const struct uds_relay_args *a) {
@@ -449,7 +452,12 @@ static int open_ports(struct uds_relay *r, const struct uds_relay_args *a) {
         return -1;
     for (int s = A; s <= B; s++) {
         struct dir *d = &r->dir[s];
-        d->no_splice = !r->group->can_splice || !d->from->splice_ok || !d->to->splice_ok;
+        d->pass_fds = (a->flags & UDS_RELAY_PASS_FDS) && d->from->kind == PORT_SOCKET &&
+                      d->from->unix_socket && d->to->kind == PORT_SOCKET &&
+                      d->to->unix_socket;
+        /* splice() drops passed fds, and an observer has to see the bytes. */
+        d->no_splice = !r->group->can_splice || !d->from->splice_ok || !d->to->splice_ok ||
+                       d->pass_fds || r->observe;
     }
     return 0;
 }

@@ -48,6 +48,7 @@ struct port {
     bool borrowed;          /* the caller's fd: never shut down or closed by the relay */
     bool polled;            /* registered in the loop */
     bool splice_ok;         /* splice() to or from it cannot block (O_NONBLOCK, or a file) */
+    bool unix_socket;       /* an AF_UNIX socket: it can carry fds */
 };
 
 struct pipe_pair {
@@ -71,6 +72,10 @@ struct dir {
     bool bulk;              /* the last read was large: splice the next one */
     bool batched;           /* buf[off, len) is queued in the group's batch: neither read
                              * into nor written from until the batch has been sent */
+    bool pass_fds;          /* fds read with the bytes are forwarded with them */
+    int *fds;               /* fds that came with buf[off, len), to go with its first write */
+    size_t full_len;        /* the last message read, before it was cut to the buffer */
+    size_t n_fds;
 };
 
 struct uds_relay_group {
@@ -120,6 +125,7 @@ struct uds_relay {
     enum uds_relay_side error_side;
     bool error_writing;
     bool ended;
+    void (*observe)(struct uds_relay *relay, const struct uds_relay_chunk *chunk, void *data);
     void (*on_close)(struct uds_relay *relay, const struct uds_relay_info *info, void *data);
     void *data;
 };
@@ -158,6 +164,8 @@ int uds__relay_pump(struct uds_relay *r, struct dir *d);
 void uds__relay_batch_remove(struct uds_relay *r);
 /* Close the relay's copies of the fds to pass. */
 void uds__relay_drop_pass_fds(struct uds_relay *r);
+/* Close the fds d holds for its pending bytes. */
+void uds__relay_drop_dir_fds(struct dir *d);
 
 /* relay_port.c */
 /* Make p the port for fd: what it is, and how it is read and written (borrowed: without
@@ -169,6 +177,11 @@ void uds__port_close(struct uds_loop *loop, struct port *p, bool abortive);
  * message socket returns the message's whole length, which may be more than len (it was
  * cut). write does not raise SIGPIPE, whatever the caller's disposition. */
 ssize_t uds__port_read(const struct port *p, void *buf, size_t len);
+/* The same from a socket, taking the fds that come with the bytes (SCM_RIGHTS, O_CLOEXEC):
+ * *ret_fds malloc'ed (NULL when none) and *ret_n. EMSGSIZE when the control data was cut
+ * (every fd that arrived is closed). */
+ssize_t uds__port_read_fds(const struct port *p, void *buf, size_t len, int **ret_fds,
+                           size_t *ret_n);
 ssize_t uds__port_write(const struct uds_relay_group *g, const struct port *p,
                         const void *buf, size_t len);
 /* The first bytes to B, with the fds to pass (SCM_RIGHTS). */

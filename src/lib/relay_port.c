@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -66,8 +67,13 @@ static int open_socket(struct port *p, int fd) {
     int type;
     socklen_t len = sizeof(type);
 
+    int domain;
+
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
         return -1;
+    len = sizeof(domain);
+    p->unix_socket = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+                     domain == AF_UNIX;
     p->kind = PORT_SOCKET;
     p->message = type == SOCK_SEQPACKET || type == SOCK_DGRAM;
     p->dgram = type == SOCK_DGRAM;
@@ -164,6 +170,71 @@ ssize_t uds__port_read(const struct port *p, void *buf, size_t len) {
     return n;
 }
 
+union fd_control {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(UDS_MAX_FDS * sizeof(int))];
+};
+
+/* The fds of one SCM_RIGHTS header, moved into a new array appended to *fds. */
+static int take_rights(const struct cmsghdr *c, int **fds, size_t *n) {
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int *grown = realloc(*fds, (*n + k) * sizeof(int));
+
+    if (!grown) {
+        int one;
+        for (size_t i = 0; i < k; i++) {
+            memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            (void) close(one);     /* nowhere to keep it: it would leak */
+        }
+        return -1;
+    }
+    memcpy(grown + *n, CMSG_DATA(c), k * sizeof(int));
+    *fds = grown;
+    *n += k;
+    return 0;
+}
+
+static void close_fds(int *fds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        (void) close(fds[i]);   /* ours alone: nobody else will see them */
+    free(fds);
+}
+
+ssize_t uds__port_read_fds(const struct port *p, void *buf, size_t len, int **ret_fds,
+                           size_t *ret_n) {
+    union fd_control control;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.bytes,
+        .msg_controllen = sizeof(control.bytes),
+    };
+    int *fds = NULL, flags = MSG_DONTWAIT | MSG_CMSG_CLOEXEC | (p->message ? MSG_TRUNC : 0);
+    size_t n_fds = 0;
+    ssize_t n;
+
+    do
+        n = recvmsg(p->fd, &msg, flags);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    bool failed = false;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            take_rights(c, &fds, &n_fds) < 0)
+            failed = true;
+    /* More fds than SCM_MAX_FD, or other control data: those cut off are closed by the
+     * kernel, and forwarding the rest would pass on a message that was never sent. */
+    if (failed || (msg.msg_flags & MSG_CTRUNC)) {
+        close_fds(fds, n_fds);
+        return uds__fail(failed ? ENOMEM : EMSGSIZE);
+    }
+    *ret_fds = fds;
+    *ret_n = n_fds;
+    return n;
+}
+
 /* write() to a pipe whose reader has left raises SIGPIPE, which a library must not do to a
  * caller who has not ignored it: block it for the call, and take back the one this write
  * raised, unless one was pending already (then it is someone else's, and stays). */
@@ -206,11 +277,6 @@ ssize_t uds__port_write(const struct uds_relay_group *g, const struct port *p,
     } while (n < 0 && errno == EINTR);
     return n;
 }
-
-union fd_control {
-    struct cmsghdr align;
-    char bytes[CMSG_SPACE(UDS_MAX_FDS * sizeof(int))];
-};
 
 ssize_t uds__port_write_fds(const struct port *p, const void *buf, size_t len,
                             const int *fds, size_t n_fds) {

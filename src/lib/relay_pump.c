@@ -96,6 +96,7 @@ static void abandon(struct uds_relay *r, struct dir *d, int err) {
     d->empty_msg = false;
     uds__relay_pipe_put(g, &d->pipe, false);
     d->in_pipe = 0;
+    uds__relay_drop_dir_fds(d);
     d->eof = d->shut = true;
 }
 
@@ -112,6 +113,14 @@ static int lost(struct uds_relay *r, struct dir *d, int err) {
         return 1;
     }
     return uds__relay_fail(r, err, side_of(d->dst), true);
+}
+
+void uds__relay_drop_dir_fds(struct dir *d) {
+    for (size_t i = 0; i < d->n_fds; i++)
+        (void) close(d->fds[i]);    /* never delivered: ours alone */
+    free(d->fds);
+    d->fds = NULL;
+    d->n_fds = 0;
 }
 
 void uds__relay_drop_pass_fds(struct uds_relay *r) {
@@ -143,6 +152,12 @@ static ssize_t write_some(struct uds_relay *r, struct dir *d) {
         n = uds__port_write_fds(d->to, p, len, r->pass_fds, r->n_pass);
         if (n >= 0)
             uds__relay_drop_pass_fds(r);
+        return n;
+    }
+    if (d->n_fds > 0) {
+        n = uds__port_write_fds(d->to, p, len, d->fds, d->n_fds);
+        if (n >= 0)     /* the receiver has its own now */
+            uds__relay_drop_dir_fds(d);
         return n;
     }
     if (d->to->kind != PORT_SOCKET)
@@ -269,7 +284,9 @@ static int fill(struct uds_relay *r, struct dir *d, size_t *ret_n) {
         if (!d->buf)
             return uds__fail(ENOMEM);
     }
-    if (d->from->kind == PORT_SOCKET && !d->from->message) {
+    if (d->pass_fds) {
+        n = uds__port_read_fds(d->from, d->buf, g->buffer_size, &d->fds, &d->n_fds);
+    } else if (d->from->kind == PORT_SOCKET && !d->from->message) {
         do  /* what a proxy reads every time: no detour */
             n = recv(d->from->fd, d->buf, g->buffer_size, MSG_DONTWAIT);
         while (n < 0 && errno == EINTR);
@@ -281,7 +298,10 @@ static int fill(struct uds_relay *r, struct dir *d, size_t *ret_n) {
     *ret_n = (size_t) n;
     if (d->from->message) {
         int got = took_message(r, d, (size_t) n);
+        d->full_len = (size_t) n;
         *ret_n = d->len;
+        if (got == 0)
+            uds__relay_drop_dir_fds(d);     /* an empty seqpacket message, taken for the end */
         return got;
     }
     if (n == 0)
@@ -379,6 +399,7 @@ static bool batch_add(struct uds_relay *r, struct dir *d) {
     struct uds_relay_group *g = r->group;
 
     if (!g->batch || d->to->kind != PORT_SOCKET || (d->dst == B && r->n_pass > 0) ||
+        d->n_fds > 0 ||
         uds__batch_send(g->batch, d->to->fd, d->buf + d->off, d->len - d->off, on_sent, r,
                         (unsigned) d->src) < 0)
         return false;
@@ -397,6 +418,33 @@ void uds__relay_batch_remove(struct uds_relay *r) {
 static bool drained(const struct uds_relay *r, const struct dir *d, size_t n) {
     return n < r->group->buffer_size && !d->in_pipe && !d->from->message &&
            d->from->kind != PORT_FILE;
+}
+
+/* The observer sees what was just read into d: buf[off, len), read as n bytes (a message
+ * cut to the buffer was longer). */
+static void show(struct uds_relay *r, const struct dir *d, size_t n) {
+    const struct uds_relay_chunk chunk = {
+        .from = side_of(d->src),
+        .data = d->buf ? d->buf + d->off : "",
+        .len = d->len - d->off,
+        .full_len = d->from->message && d->full_len > n ? d->full_len : n,
+        .fds = d->fds,
+        .n_fds = d->n_fds,
+        .message = d->from->message,
+    };
+
+    r->observe(r, &chunk, r->data);
+}
+
+static void show_end(struct uds_relay *r, const struct dir *d) {
+    const struct uds_relay_chunk chunk = {
+        .from = side_of(d->src),
+        .data = "",
+        .message = d->from->message,
+        .end = true,
+    };
+
+    r->observe(r, &chunk, r->data);
 }
 
 int uds__relay_pump(struct uds_relay *r, struct dir *d) {
@@ -423,6 +471,8 @@ int uds__relay_pump(struct uds_relay *r, struct dir *d) {
         int got = fill(r, d, &n);
         if (got == 0) {
             d->eof = true;
+            if (r->observe)
+                show_end(r, d);
             continue;
         }
         if (got < 0) {
@@ -432,6 +482,8 @@ int uds__relay_pump(struct uds_relay *r, struct dir *d) {
             break;
         }
         r->bytes[d->src] += (uint64_t) n;
+        if (r->observe)
+            show(r, d, n);
         if (drained(r, d, n)) {
             if (!batch_add(r, d))
                 ret = flush(r, d) < 0 ? -1 : 0;

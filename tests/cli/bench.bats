@@ -211,7 +211,7 @@ run(handle)"
         j["first_error"]'
     local first="reply 1 on connection 0 differs from the request at byte 0 (sent 0x"
     [[ "$stderr" == "uds: $T/flip.sock: "*" errors; the first: $first"*", got 0x"*"); "* ]]
-    [[ "$stderr" == *"; is it an echo server? (--framed for one in message mode)" ]]
+    [[ "$stderr" == *"; is it an echo server? (--framed for one in message mode; --request and --expect for one that is not)" ]]
 }
 
 @test "bench ADDRESS: a server that closes mid-run is an error; the run goes on and ends" {

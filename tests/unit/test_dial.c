@@ -2,7 +2,8 @@
 /* test_dial.c — the non-blocking dialer on a loop, against real listeners: a Unix socket
  * reached at once, missing, stale, abstract, through a long path; a full backlog waited
  * out until freed, or timed out; a dial cancelled; TCP through the loop, its addresses
- * tried in turn, refused, timed out against a listener that drops SYNs. */
+ * tried in turn, refused, timed out against a listener that drops SYNs; a destination not
+ * there yet waited for (wait_ms) until it appears, or given up with its own error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -428,6 +429,173 @@ static void dial_tcp_timeout_etimedout(void **state) {
     uds_loop_free(loop);
 }
 
+/* ---- waiting for a destination not there yet (wait_ms) --------------------------------- */
+
+/* The socket appears 300 ms after the dial began: the dial, held meanwhile, connects to it
+ * within one backoff step (at most 1 s) and leaves no fd of its tries behind. */
+static void dial_wait_missing_socket_connects_once_it_appears(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_loop *loop = uds_loop_new();
+    struct uds_addr a = addr_of(fx->path);
+    struct uds_dialer_opts opts = { .wait_ms = 5000 };
+    struct uds_dialer *d = uds_dialer_new(loop, &a, &opts);
+    struct uds_dial *dial = NULL;
+    struct result r = { 0 };
+    int l, before = tu_count_open_fds(), c;
+    uint64_t t0 = tu_now_ms();
+
+    assert_int_equal(uds_dial(d, on_done, &r, &dial), -1);
+    assert_int_equal(errno, EINPROGRESS);
+    assert_non_null(dial);
+    assert_false(wait_done(loop, &r, 300));
+    assert_int_equal(tu_count_open_fds(), before);
+    l = tu_bind_unix(fx->path, SOCK_STREAM, 4);
+    assert_true(wait_done(loop, &r, 2000));
+    assert_true(tu_now_ms() - t0 < 300 + 1000 + 200);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.error, 0);
+    assert_true(r.fd >= 0);
+    assert_nonblock_cloexec(r.fd);
+    c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(c >= 0);
+    close(c);
+    close(r.fd);
+    close(l);
+    uds_dialer_free(d);
+    uds_loop_free(loop);
+}
+
+/* A stale socket file that stays stale: the dial ends after wait_ms with ECONNREFUSED, the
+ * truth about the destination, not ETIMEDOUT. */
+static void dial_wait_stale_socket_gives_up_with_econnrefused(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_loop *loop = uds_loop_new();
+    struct uds_addr a = addr_of(fx->path);
+    struct uds_dialer_opts opts = { .wait_ms = 250, .timeout_ms = 100 };
+    struct uds_dialer *d;
+    uint64_t t0;
+    int before;
+
+    close(tu_bind_unix(fx->path, SOCK_STREAM, -1));
+    d = uds_dialer_new(loop, &a, &opts);
+    before = tu_count_open_fds();
+    t0 = tu_now_ms();
+    assert_int_equal(dial_wait(loop, d, 3000), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    assert_in_range(tu_now_ms() - t0, 240, 1000);
+    assert_int_equal(tu_count_open_fds(), before);
+    uds_dialer_free(d);
+    uds_loop_free(loop);
+}
+
+/* An error that no waiting mends is answered at once, wait_ms or not: here a path through
+ * a regular file (ENOTDIR). */
+static void dial_wait_enotdir_fails_at_once(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_loop *loop = uds_loop_new();
+    struct uds_dialer_opts opts = { .wait_ms = 5000 };
+    char through[PATH_MAX + 8];
+    int fd = open(fx->path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(through, sizeof(through), "%s/s", fx->path);
+    assert_int_equal(dial_once(loop, through, &opts), -1);
+    assert_int_equal(errno, ENOTDIR);
+    uds_loop_free(loop);
+}
+
+/* A TCP port that opens 300 ms after the dial began: every address is tried again from the
+ * first, and the dial connects. */
+static void dial_wait_tcp_port_connects_once_it_listens(void **state) {
+    struct uds_loop *loop = uds_loop_new();
+    struct uds_tcp_addrs t = { .n = 1 };
+    struct uds_dialer_opts opts = { .tcp = &t, .wait_ms = 5000, .timeout_ms = 1000 };
+    struct uds_addr a = addr_of("tcp:127.0.0.1:1");
+    struct sockaddr_in in;
+    struct uds_dialer *d;
+    struct uds_dial *dial = NULL;
+    struct result r = { 0 };
+    uint16_t port = closed_port();
+    int l, c, one = 1;
+    (void) state;
+
+    set_port(&t, 0, port);
+    d = uds_dialer_new(loop, &a, &opts);
+    assert_non_null(d);
+    assert_int_equal(uds_dial(d, on_done, &r, &dial), -1);
+    assert_int_equal(errno, EINPROGRESS);
+    /* Past the 1 s timeout: the wait is the longer of the two. */
+    assert_false(wait_done(loop, &r, 1200));
+    memcpy(&in, &t.addrs[0], sizeof(in));
+    l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    assert_int_equal(bind(l, (struct sockaddr *) &in, sizeof(in)), 0);
+    assert_int_equal(listen(l, 4), 0);
+    assert_true(wait_done(loop, &r, 2000));
+    assert_int_equal(r.error, 0);
+    assert_true(r.fd >= 0);
+    c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(c >= 0);
+    close(c);
+    close(r.fd);
+    close(l);
+    uds_dialer_free(d);
+    uds_loop_free(loop);
+}
+
+/* A closed TCP port past wait_ms: ECONNREFUSED, even when the deadline timer fires between
+ * two tries. */
+static void dial_wait_tcp_closed_port_gives_up_with_econnrefused(void **state) {
+    struct uds_loop *loop = uds_loop_new();
+    struct uds_tcp_addrs t = { .n = 1 };
+    struct uds_dialer_opts opts = { .tcp = &t, .wait_ms = 200 };
+    struct uds_addr a = addr_of("tcp:127.0.0.1:1");
+    struct uds_dialer *d;
+    uint64_t t0;
+    int before;
+    (void) state;
+
+    set_port(&t, 0, closed_port());
+    d = uds_dialer_new(loop, &a, &opts);
+    before = tu_count_open_fds();
+    t0 = tu_now_ms();
+    assert_int_equal(dial_wait(loop, d, 3000), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    assert_in_range(tu_now_ms() - t0, 190, 1000);
+    assert_int_equal(tu_count_open_fds(), before);
+    uds_dialer_free(d);
+    uds_loop_free(loop);
+}
+
+/* A dial waiting for its destination, cancelled or left to uds_dialer_free(): nothing is
+ * called back, no timer fires later (the loop stays quiet), no fd stays open. */
+static void dial_wait_cancelled_calls_nothing_back(void **state) {
+    struct tu_fixture *fx = *state;
+    struct uds_loop *loop = uds_loop_new();
+    struct uds_addr a = addr_of(fx->path);
+    struct uds_dialer_opts opts = { .wait_ms = 5000 };
+    struct uds_dialer *d = uds_dialer_new(loop, &a, &opts);
+    struct uds_dial *one = NULL, *two = NULL;
+    struct result r1 = { 0 }, r2 = { 0 };
+    int before = tu_count_open_fds();
+
+    assert_int_equal(uds_dial(d, on_done, &r1, &one), -1);
+    assert_int_equal(errno, EINPROGRESS);
+    assert_int_equal(uds_dial(d, on_done, &r2, &two), -1);
+    assert_int_equal(errno, EINPROGRESS);
+    assert_false(wait_done(loop, &r1, 120));
+    uds_dial_cancel(one);
+    uds_dialer_free(d);
+    close(tu_bind_unix(fx->path, SOCK_STREAM, 4));
+    tu_sleep_ms(100);
+    assert_int_equal(uds_loop_run_once(loop, 0), 0);
+    assert_int_equal(r1.calls, 0);
+    assert_int_equal(r2.calls, 0);
+    assert_int_equal(tu_count_open_fds(), before);
+    uds_loop_free(loop);
+}
+
 /* ---- arguments ------------------------------------------------------------------------- */
 
 static void dialer_bad_arguments(void **state) {
@@ -435,6 +603,7 @@ static void dialer_bad_arguments(void **state) {
     struct uds_addr a = addr_of("@x"), tcp = addr_of("tcp:127.0.0.1:1");
     struct uds_tcp_addrs t = { .n = 1 };
     struct uds_dialer_opts bad_timeout = { .timeout_ms = -1 }, bad_family = { .tcp = &t };
+    struct uds_dialer_opts bad_wait = { .wait_ms = -1 };
     struct uds_dialer *d;
     struct uds_dial *dial = NULL;
     struct result r = { 0 };
@@ -446,6 +615,8 @@ static void dialer_bad_arguments(void **state) {
     assert_null(uds_dialer_new(loop, NULL, NULL));
     assert_int_equal(errno, EINVAL);
     assert_null(uds_dialer_new(loop, &a, &bad_timeout));
+    assert_int_equal(errno, EINVAL);
+    assert_null(uds_dialer_new(loop, &a, &bad_wait));
     assert_int_equal(errno, EINVAL);
     t.addrs[0].ss_family = AF_UNIX;
     assert_null(uds_dialer_new(loop, &tcp, &bad_family));
@@ -483,6 +654,12 @@ int main(void) {
         T(dial_tcp_connects_through_the_loop),
         T(dial_tcp_tries_each_address_in_turn),
         T(dial_tcp_timeout_etimedout),
+        T(dial_wait_missing_socket_connects_once_it_appears),
+        T(dial_wait_stale_socket_gives_up_with_econnrefused),
+        T(dial_wait_enotdir_fails_at_once),
+        T(dial_wait_tcp_port_connects_once_it_listens),
+        T(dial_wait_tcp_closed_port_gives_up_with_econnrefused),
+        T(dial_wait_cancelled_calls_nothing_back),
         T(dialer_bad_arguments),
 #undef T
     };

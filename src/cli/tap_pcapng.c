@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tap_pcapng.c — what `uds tap -w` writes, encoded: pcapng blocks (section header,
+ * interface, enhanced packet with a comment option) holding synthetic IPv4 packets, TCP for
+ * a stream connection (handshake, sequence numbers, FIN) and UDP for messages, so that
+ * Wireshark's own dissectors reassemble and decode what a Unix socket carried. A pure
+ * encoder: it writes into the caller's buffer and does no I/O and no allocation.
+ * Block layouts: the pcapng specification (IETF draft-ietf-opsawg-pcapng), sections 4.1
+ * (SHB), 4.2 (IDB) and 4.3 (EPB); options are code, length, value padded to 32 bits.
+ */
+#include <string.h>
+
+#include "tap.h"
+
+#define BT_SHB 0x0A0D0D0Au
+#define BT_IDB 0x00000001u
+#define BT_EPB 0x00000006u
+#define BYTE_ORDER_MAGIC 0x1A2B3C4Du
+#define LINKTYPE_RAW 101u
+#define OPT_END 0
+#define OPT_COMMENT 1
+#define OPT_IF_NAME 2
+#define OPT_SHB_USERAPPL 4
+#define IP_HDR 20u
+#define TCP_HDR 20u
+#define UDP_HDR 8u
+#define COMMENT_MAX 65000u
+
+static size_t pad4(size_t n) {
+    return (n + 3u) & ~(size_t) 3u;
+}
+
+/* Writing into a buffer that is known to be large enough (checked before). */
+struct out {
+    uint8_t *p;
+    size_t at;
+};
+
+static void put(struct out *o, const void *v, size_t n) {
+    memcpy(o->p + o->at, v, n);
+    o->at += n;
+}
+
+static void put32(struct out *o, uint32_t v) {
+    put(o, &v, 4);      /* the host's order, which the section's byte-order magic states */
+}
+
+static void put16(struct out *o, uint16_t v) {
+    put(o, &v, 2);
+}
+
+static void zeros(struct out *o, size_t n) {
+    memset(o->p + o->at, 0, n);
+    o->at += n;
+}
+
+static size_t option_size(size_t len) {
+    return 4 + pad4(len);
+}
+
+static void put_option(struct out *o, uint16_t code, const void *v, size_t len) {
+    put16(o, code);
+    put16(o, (uint16_t) len);
+    put(o, v, len);
+    zeros(o, pad4(len) - len);
+}
+
+static void put_end_option(struct out *o) {
+    put16(o, OPT_END);
+    put16(o, 0);
+}
+
+size_t tap_pcapng_section(uint8_t *buf, size_t size) {
+    static const char app[] = "uds tap";
+    size_t total = 28 + option_size(sizeof(app) - 1) + 4;
+    struct out o = { buf, 0 };
+
+    if (size < total)
+        return 0;
+    put32(&o, BT_SHB);
+    put32(&o, (uint32_t) total);
+    put32(&o, BYTE_ORDER_MAGIC);
+    put16(&o, 1);                   /* version 1.0 */
+    put16(&o, 0);
+    put32(&o, 0xFFFFFFFFu);         /* section length: not given (-1) */
+    put32(&o, 0xFFFFFFFFu);
+    put_option(&o, OPT_SHB_USERAPPL, app, sizeof(app) - 1);
+    put_end_option(&o);
+    put32(&o, (uint32_t) total);
+    return o.at;
+}
+
+size_t tap_pcapng_interface(uint8_t *buf, size_t size, const char *name) {
+    size_t name_len = strnlen(name, COMMENT_MAX);
+    size_t total = 16 + option_size(name_len) + 4 + 4;
+    struct out o = { buf, 0 };
+
+    if (size < total)
+        return 0;
+    put32(&o, BT_IDB);
+    put32(&o, (uint32_t) total);
+    put16(&o, LINKTYPE_RAW);        /* each packet an IPv4 packet, no link header */
+    put16(&o, 0);
+    put32(&o, 0);                   /* snaplen: no limit */
+    put_option(&o, OPT_IF_NAME, name, name_len);
+    put_end_option(&o);
+    put32(&o, (uint32_t) total);
+    return o.at;
+}
+
+/* ---- IPv4, TCP, UDP ---------------------------------------------------------------------- */
+
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t n) {
+    for (; n > 1; p += 2, n -= 2)
+        sum += (uint32_t) p[0] << 8 | p[1];
+    if (n)
+        sum += (uint32_t) p[0] << 8;
+    return sum;
+}
+
+/* The same sum over a payload, 8 bytes at a time: a one's complement sum does not depend
+ * on byte order (RFC 1071), so native words are added, with the carries wrapped around,
+ * folded to 16 bits and put in network order at the end. A bulk transfer is checksummed
+ * byte for byte, so this is the encoder's hot loop. */
+static uint32_t sum_payload(uint32_t sum, const uint8_t *p, size_t n) {
+    uint64_t acc = 0;
+    size_t words = n / 8;
+
+    for (size_t i = 0; i < words; i++) {
+        uint64_t v;
+        memcpy(&v, p + i * 8, 8);
+        acc += v;
+        acc += acc < v;     /* the carry, wrapped around */
+    }
+    acc = (acc & 0xFFFFFFFFu) + (acc >> 32);
+    acc = (acc & 0xFFFFFFFFu) + (acc >> 32);
+    acc = (acc & 0xFFFFu) + (acc >> 16);
+    acc = (acc & 0xFFFFu) + (acc >> 16);
+    acc = (acc & 0xFFFFu) + (acc >> 16);
+    uint16_t folded = (uint16_t) acc;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    folded = (uint16_t) (folded << 8 | folded >> 8);
+#endif
+    return sum16(sum + folded, p + words * 8, n - words * 8);
+}
+
+static uint16_t fold(uint32_t sum) {
+    while (sum >> 16)
+        sum = (sum & 0xFFFFu) + (sum >> 16);
+    return (uint16_t) ~sum;
+}
+
+static void be16(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t) (v >> 8);
+    p[1] = (uint8_t) v;
+}
+
+static void be32(uint8_t *p, uint32_t v) {
+    be16(p, v >> 16);
+    be16(p + 2, v);
+}
+
+static void ip_header(uint8_t *h, const struct tap_flow *f, enum tap_dir dir, size_t total) {
+    uint32_t src = dir == TAP_TO_SERVER ? f->client_ip : f->server_ip;
+    uint32_t dst = dir == TAP_TO_SERVER ? f->server_ip : f->client_ip;
+
+    memset(h, 0, IP_HDR);
+    h[0] = 0x45;
+    be16(h + 2, (uint32_t) total);
+    be16(h + 6, 0x4000);            /* don't fragment */
+    h[8] = 64;
+    h[9] = f->udp ? 17 : 6;
+    be32(h + 12, src);
+    be32(h + 16, dst);
+    be16(h + 10, fold(sum16(0, h, IP_HDR)));
+}
+
+/* The transport checksum, over the pseudo-header, the header and the whole payload. */
+static uint16_t transport_sum(const uint8_t *ip, const uint8_t *hdr, size_t hdr_len,
+                              const struct tap_packet *pkt) {
+    uint32_t sum = sum16(0, ip + 12, 8);
+    size_t len = hdr_len + pkt->len;
+
+    sum += ip[9];
+    sum += (uint32_t) len;
+    sum = sum16(sum, hdr, hdr_len);
+    sum = sum_payload(sum, pkt->payload, pkt->len);  /* hdr_len is even: no odd byte between */
+    uint16_t c = fold(sum);
+    return c == 0 && ip[9] == 17 ? 0xFFFFu : c;
+}
+
+static void ports(uint8_t *h, const struct tap_flow *f, enum tap_dir dir) {
+    be16(h, dir == TAP_TO_SERVER ? f->client_port : f->server_port);
+    be16(h + 2, dir == TAP_TO_SERVER ? f->server_port : f->client_port);
+}
+
+static void tcp_header(uint8_t *h, const uint8_t *ip, struct tap_flow *f,
+                       const struct tap_packet *pkt) {
+    int other = pkt->dir == TAP_TO_SERVER ? TAP_TO_CLIENT : TAP_TO_SERVER;
+
+    memset(h, 0, TCP_HDR);
+    ports(h, f, pkt->dir);
+    be32(h + 4, f->seq[pkt->dir]);
+    if (pkt->flags & TAP_ACK)
+        be32(h + 8, f->seq[other]);
+    h[12] = (TCP_HDR / 4) << 4;
+    h[13] = (uint8_t) pkt->flags;
+    be16(h + 14, 65535);
+    be16(h + 16, transport_sum(ip, h, TCP_HDR, pkt));
+    /* SYN and FIN take a sequence number each, as the bytes do. */
+    f->seq[pkt->dir] += (uint32_t) pkt->len + !!(pkt->flags & TAP_SYN) + !!(pkt->flags & TAP_FIN);
+}
+
+static void udp_header(uint8_t *h, const uint8_t *ip, const struct tap_flow *f,
+                       const struct tap_packet *pkt) {
+    memset(h, 0, UDP_HDR);
+    ports(h, f, pkt->dir);
+    be16(h + 4, (uint32_t) (UDP_HDR + pkt->len));
+    be16(h + 6, transport_sum(ip, h, UDP_HDR, pkt));
+}
+
+size_t tap_pcapng_packet_size(const struct tap_packet *pkt) {
+    size_t cap = IP_HDR + TCP_HDR + pkt->cap_len;
+    size_t opts = pkt->comment ? option_size(strnlen(pkt->comment, COMMENT_MAX)) + 4 : 0;
+
+    return 28 + pad4(cap) + opts + 4;
+}
+
+size_t tap_pcapng_packet(uint8_t *buf, size_t size, struct tap_flow *flow,
+                         const struct tap_packet *pkt) {
+    size_t hdr = IP_HDR + (flow->udp ? UDP_HDR : TCP_HDR);
+    size_t cap = hdr + pkt->cap_len, orig = hdr + pkt->len;
+    size_t comment_len = pkt->comment ? strnlen(pkt->comment, COMMENT_MAX) : 0;
+    size_t total = 28 + pad4(cap) + (pkt->comment ? option_size(comment_len) + 4 : 0) + 4;
+    struct out o = { buf, 0 };
+    uint8_t h[IP_HDR + TCP_HDR];
+
+    if (size < total || pkt->cap_len > pkt->len ||
+        pkt->len > (flow->udp ? TAP_PCAP_UDP_MAX : TAP_PCAP_TCP_MAX))
+        return 0;
+    ip_header(h, flow, pkt->dir, orig);
+    if (flow->udp)
+        udp_header(h + IP_HDR, h, flow, pkt);
+    else
+        tcp_header(h + IP_HDR, h, flow, pkt);
+    put32(&o, BT_EPB);
+    put32(&o, (uint32_t) total);
+    put32(&o, 0);                               /* interface 0 */
+    put32(&o, (uint32_t) (pkt->ts_us >> 32));   /* microseconds: the default if_tsresol */
+    put32(&o, (uint32_t) pkt->ts_us);
+    put32(&o, (uint32_t) cap);
+    put32(&o, (uint32_t) orig);
+    put(&o, h, hdr);
+    put(&o, pkt->payload, pkt->cap_len);
+    zeros(&o, pad4(cap) - cap);
+    if (pkt->comment) {
+        put_option(&o, OPT_COMMENT, pkt->comment, comment_len);
+        put_end_option(&o);
+    }
+    put32(&o, (uint32_t) total);
+    return o.at;
+}
+
+/* ---- ports ---------------------------------------------------------------------------------- */
+
+uint16_t tap_default_port(const char *path) {
+    const char *base = strrchr(path, '/');
+    static const char pg[] = ".s.PGSQL.";
+
+    base = base ? base + 1 : path;
+    if (strncmp(base, pg, sizeof(pg) - 1) == 0) {
+        unsigned long port = 0;
+        const char *d = base + sizeof(pg) - 1;
+        for (; *d >= '0' && *d <= '9' && port <= 65535; d++)
+            port = port * 10 + (unsigned long) (*d - '0');
+        if (!*d && port > 0 && port <= 65535)
+            return (uint16_t) port;
+    }
+    if (strstr(base, "docker"))
+        return 80;
+    if (strstr(base, "php") || strstr(base, "fpm"))
+        return 9000;
+    return 49152;
+}
