@@ -22,6 +22,9 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2
 CFLAGS     ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -fPIC -fvisibility=hidden
 LDLIBS_TEST := -lcmocka -lpthread
+# Only the tool links OpenSSL (tls:HOST:PORT in uds proxy and uds doctor): the library
+# stays libc-only.
+LDLIBS_CLI := -lssl -lcrypto
 
 # SANITIZE=1 builds everything into build/san with ASan + UBSan; `make` alone stays in build/.
 ifeq ($(SANITIZE),1)
@@ -98,7 +101,7 @@ $(BUILD)/libudskit.so: $(SHARED_LIB)
 	ln -sf $(SONAME) $@
 
 $(BUILD)/uds: $(CLI_OBJ) $(STATIC_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC_LIB) $(LDLIBS_CLI)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o $(STATIC_LIB)
 	@mkdir -p $(dir $@)

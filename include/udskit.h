@@ -457,6 +457,29 @@ UDS_API void uds_dial_cancel(struct uds_dial *dial);
 UDS_API ssize_t uds_proxy_header(int version, const struct sockaddr *src,
                                  const struct sockaddr *dst, void *buf, size_t size);
 
+/* PROXY v2 TLV types (proxy-protocol.txt 2.2) and PP2_TYPE_SSL's client bits and sub-types. */
+enum {
+    UDS_PP2_TYPE_ALPN = 0x01, UDS_PP2_TYPE_AUTHORITY = 0x02, UDS_PP2_TYPE_UNIQUE_ID = 0x05,
+    UDS_PP2_TYPE_SSL = 0x20,
+    UDS_PP2_SUBTYPE_SSL_VERSION = 0x21, UDS_PP2_SUBTYPE_SSL_CN = 0x22,
+    UDS_PP2_SUBTYPE_SSL_CIPHER = 0x23, UDS_PP2_SUBTYPE_SSL_SIG_ALG = 0x24,
+    UDS_PP2_SUBTYPE_SSL_KEY_ALG = 0x25,
+    UDS_PP2_CLIENT_SSL = 0x01, UDS_PP2_CLIENT_CERT_CONN = 0x02, UDS_PP2_CLIENT_CERT_SESS = 0x04,
+};
+
+/* Write one TLV (type, 16-bit length, len bytes of value) into buf: a PROXY v2 TLV, or a
+ * sub-TLV inside PP2_TYPE_SSL's value (after its client byte and 32-bit verify field).
+ * Returns 3 + len. Errors: EINVAL type over 255, len over 65535, buf NULL (or value NULL
+ * with len); ENOSPC size < 3 + len. */
+UDS_API ssize_t uds_proxy_tlv(unsigned type, const void *value, size_t len, void *buf,
+                              size_t size);
+/* Append a TLV to the v2 header of hdr_len bytes at hdr (from uds_proxy_header(2, ...), or
+ * with TLVs added already; size bytes of room) and count it in the header's length field.
+ * Returns the header's new length. Errors: EINVAL not a v2 header of hdr_len bytes, or the
+ * header would pass 65535 bytes after its fixed 16, or as uds_proxy_tlv(); ENOSPC no room. */
+UDS_API ssize_t uds_proxy_header_add_tlv(void *hdr, size_t hdr_len, size_t size,
+                                         unsigned type, const void *value, size_t len);
+
 /* ---------------------------------------------------------------------------------------
  * I/O helpers
  * ------------------------------------------------------------------------------------- */

@@ -33,6 +33,10 @@ need_cmd curl curl
 # Debian's default nc may be the traditional one, which has no -U.
 if ! nc -h 2>&1 | grep -q -- '-U'; then packages+=(netcat-openbsd); fi
 [ -f /usr/include/cmocka.h ] || packages+=(libcmocka-dev)
+# TLS in uds proxy and uds doctor: OpenSSL to build with, and the openssl command that
+# makes the tests' certificates and plays their TLS peers (tests/cli/tls*.bats).
+[ -f /usr/include/openssl/ssl.h ] || packages+=(libssl-dev)
+need_cmd openssl openssl
 # The shell the completion tests source the completion in (tests/cli/completion.bats).
 [ -f /usr/share/bash-completion/bash_completion ] || packages+=(bash-completion)
 

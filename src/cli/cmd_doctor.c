@@ -28,6 +28,7 @@
 
 #include "cli.h"
 #include "doctor.h"
+#include "tls.h"
 #include "options.h"
 
 #define D struct doctor
@@ -1145,6 +1146,8 @@ int cmd_doctor(int argc, char **argv) {
     struct doctor *d;
     int code;
 
+    if (doctor_tls_wanted(argc, argv))
+        return cmd_doctor_tls(argc, argv);     /* tls:HOST:PORT: doctor_tls.c */
     d = calloc(1, sizeof(*d));
     if (!d) {
         cli_error(NULL, NULL, "out of memory");

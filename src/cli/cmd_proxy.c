@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "listen_opts.h"
 #include "listen_proc.h"
 #include "options.h"
+#include "tls.h"
 
 /* Fds besides those of the connections: stdio, listener, lock file, epoll, timer,
  * signalfd, the EMFILE spare, the pooled pipes (64 pairs), and some slack. */
@@ -42,6 +44,7 @@ struct proxy_args {
     bool no_batch;
     long busy_poll_us;
     struct cli_run_as run_as;   /* --user */
+    struct tls_opts tls;        /* tls:HOST:PORT on either side (tls.c) */
 };
 
 /* Where clients are relayed to, resolved once at start. */
@@ -60,6 +63,7 @@ struct proxy {
     struct uds_server *server;      /* accepts; each client leaves it at once, detached */
     struct uds_dialer *dialer;      /* connects to the target */
     struct uds_relay_group *relays;
+    struct tls_proxy *tls;          /* TLS sides, or NULL */
     struct target target;
     /* the listener, until the server takes it over */
     struct uds_listener listener;
@@ -103,6 +107,9 @@ struct conn {
     uid_t client_uid;
     bool uid_counted;           /* client_uid holds one of its --max-conns-per-uid */
     pid_t loop_pid;             /* ELOOP: the process the client would come back to */
+    struct tls_pump *tls_client;    /* a TLS listener's session with the client */
+    struct tls_pump *tls_target;    /* a TLS target's session */
+    int relay_error;            /* how the relay ended, for the TLS sessions */
 };
 
 /* ---- addresses -------------------------------------------------------------------------- */
@@ -135,6 +142,7 @@ static int setup_target(struct proxy *px) {
         return cli_usage("proxy", "TARGET '%s' is not an address (%s); e.g. /run/app.sock, "
                          "@name or tcp:127.0.0.1:8080", text, strerror(errno));
     uds_addr_format(&t->addr, t->text, sizeof(t->text));
+    tls_proxy_name_target(px->tls, t->text);
     t->is_unix = t->addr.kind != UDS_ADDR_TCP;
     if (t->is_unix)
         return CLI_CONTINUE;
@@ -273,6 +281,10 @@ static void conn_free(struct conn *c) {
     uds_dial_cancel(c->dial);
     if (c->client >= 0)
         (void) close(c->client);    /* the client learns of it by the EOF */
+    /* A relay cut short here (a failed session, the drain's end) has no clean end to
+     * pass on: its TLS sessions are dropped without close_notify. */
+    tls_pump_release(c->tls_client, c->relay ? ECONNABORTED : c->relay_error);
+    tls_pump_release(c->tls_target, c->relay ? ECONNABORTED : c->relay_error);
     if (c->relay)
         uds_relay_free(c->relay);
     if (c->uid_counted)
@@ -373,6 +385,7 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
 
     (void) relay;
     c->relay = NULL;
+    c->relay_error = info->error;
     if (info->error == ETIMEDOUT && info->error_side == UDS_RELAY_A)
         snprintf(why, sizeof(why), ": sent nothing for %s (--first-byte-timeout)",
                  cli_format_duration(first_byte_ms(px), dur, sizeof(dur)));
@@ -433,13 +446,23 @@ static size_t proxy_header(const struct conn *c, unsigned char *buf, size_t size
     return n > 0 ? (size_t) n : 0;
 }
 
+static void conn_tls_connect(struct conn *c, int fd);
+static void conn_dial(struct conn *c);
+
 /* The target answered on fd: relay. */
 static void conn_connected(struct conn *c, int fd) {
     struct proxy *px = c->px;
-    unsigned char hdr[UDS_PROXY_HEADER_MAX];
-    size_t hdr_len = px->args->send_proxy ? proxy_header(c, hdr, sizeof(hdr)) : 0;
+    unsigned char hdr[UDS_PROXY_HEADER_MAX + TLS_TLV_MAX];
+    size_t hdr_len;
     int client = c->client;
 
+    if (tls_proxy_targets(px->tls) && !c->tls_target) {
+        conn_tls_connect(c, fd);    /* back here with the session's plaintext */
+        return;
+    }
+    hdr_len = !px->args->send_proxy ? 0 : c->tls_client ?
+              tls_pump_proxy_header(c->tls_client, px->args->send_proxy, hdr, sizeof(hdr)) :
+              proxy_header(c, hdr, sizeof(hdr));
     if (target_loops(c, fd)) {
         (void) close(fd);
         conn_fail(c, ELOOP);
@@ -463,6 +486,28 @@ static void conn_connected(struct conn *c, int fd) {
         cli_log(CLI_LOG_DEBUG, "open", px->listen_text, kv, 1, "%s: connection from %s, "
                 "relayed to %s", px->listen_text, c->client_text, px->target.text);
     }
+}
+
+/* A TLS session is ready (fd, its plaintext) or failed (logged): go on, or drop c. */
+static void on_tls_ready(struct tls_pump *pump, int fd, int err, void *data) {
+    struct conn *c = data;
+
+    (void) err;
+    if (fd < 0) {
+        conn_free(c);
+    } else if (pump == c->tls_client) {
+        c->client = fd;
+        conn_dial(c);
+    } else {
+        conn_connected(c, fd);
+    }
+}
+
+static void conn_tls_connect(struct conn *c, int fd) {
+    c->tls_target = tls_pump_connect(c->px->tls, fd, c->client_text, c->px->target.text,
+                                     on_tls_ready, c);
+    if (!c->tls_target)
+        conn_fail(c, errno);
 }
 
 static void on_dialed(int fd, int error, void *data) {
@@ -610,7 +655,16 @@ static int on_open(struct uds_conn *uc, void *data) {
     if (!px->listen_unix)
         describe_tcp_client(c->client, c->client_text, sizeof(c->client_text));
     conn_link(c);
-    conn_dial(c);
+    if (!tls_proxy_listens(px->tls)) {
+        conn_dial(c);
+        return 0;
+    }
+    /* The target is reached only once the client's certificate has been checked. */
+    c->tls_client = tls_pump_accept(px->tls, c->client, c->client_text,
+                                    sizeof(c->client_text), px->listen_text, on_tls_ready, c);
+    c->client = -1;
+    if (!c->tls_client)
+        conn_free(c);
     return 0;
 }
 
@@ -654,7 +708,7 @@ static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char 
 
     if (resolve_tcp(addr, text, &a) < 0)
         return EX_USAGE;
-    if (!uds_inet_is_loopback(sa) && !px->args->public)
+    if (!uds_inet_is_loopback(sa) && !px->args->public && !tls_proxy_authenticates(px->tls))
         return cli_usage("proxy", "%s: not a loopback address: anyone who can reach this "
                          "machine could connect; add --public to mean it, or listen on "
                          "tcp:127.0.0.1:PORT or tcp:[::1]:PORT", text);
@@ -679,7 +733,8 @@ static int listen_tcp(struct proxy *px, const struct uds_addr *addr, const char 
                 "service manager (LISTEN_FDS)", text);
     /* With the port the kernel chose for :0, for the readiness line. */
     uds_addr_format(&px->listener.addr, px->listen_text, sizeof(px->listen_text));
-    if (!uds_inet_is_loopback(sa))
+    tls_proxy_name_listen(px->tls, px->listen_text);
+    if (!uds_inet_is_loopback(sa) && !tls_proxy_authenticates(px->tls))
         cli_log(CLI_LOG_WARN, "public", px->listen_text, NULL, 0, "%s: reachable from other "
                 "machines (--public); nothing here checks who connects", px->listen_text);
     return CLI_CONTINUE;
@@ -801,6 +856,12 @@ static void update_idle_timer(struct proxy *px) {
                 "--exit-idle-time (%s); the proxy stays", px->listen_text, strerror(errno));
 }
 
+/* SIGHUP with a tls: side re-reads the certificate and key; without one it stops. */
+static bool reload_tls(void *data) {
+    struct proxy *px = data;
+    return px->tls && tls_proxy_reload(px->tls);
+}
+
 static size_t stop_count(void *data) {
     return ((struct proxy *) data)->n_conns;
 }
@@ -837,12 +898,13 @@ static const struct cli_command proxy_cmd = {
                   .example = "uds proxy tcp:127.0.0.1:6380 /run/redis.sock" },
     .intro =
         "Accept clients on LISTEN and relay each one, both ways, to its own connection to\n"
-        "TARGET. Each side is a Unix socket (a path, @abstract, unix:PATH or unix:@name)\n"
-        "or tcp:HOST:PORT (tcp:[IPv6]:PORT): a Unix-socket service exposed on TCP, a TCP\n"
-        "service on a Unix socket, or a Unix socket re-exposed at another path with\n"
-        "other permissions. One thread relays every connection; an end of input on one\n"
-        "side is passed on as a half-close on the other; a side that does not read slows\n"
-        "its peer; bulk data moves with splice() (zero-copy).\n",
+        "TARGET. Each side is a Unix socket (a path, @abstract, unix:PATH or unix:@name),\n"
+        "tcp:HOST:PORT (tcp:[IPv6]:PORT) or tls:HOST:PORT (TCP with TLS, both ends\n"
+        "authenticated): a Unix-socket service exposed on TCP, a TCP service on a Unix\n"
+        "socket, a Unix socket reached from another machine, or a Unix socket re-exposed\n"
+        "at another path with other permissions. One thread relays every connection; an\n"
+        "end of input on one side is passed on as a half-close on the other; a side that\n"
+        "does not read slows its peer; bulk data moves with splice() (zero-copy).\n",
     .outro =
         "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
         "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
@@ -853,7 +915,8 @@ static const struct cli_command proxy_cmd = {
         "TARGET that is LISTEN itself, by any name, is refused; a loop that forms later\n"
         "(two proxies pointed at each other) is cut and logged.\n"
         "SIGTERM or SIGINT stops gracefully: no new clients, open connections finish (up\n"
-        "to --drain-timeout); a second signal stops at once.\n"
+        "to --drain-timeout); a second signal stops at once. With a tls: side, SIGHUP\n"
+        "reads --cert, --key and --ca again (open connections go on).\n"
         "\n"
         "Socket activation: a socket passed by systemd (LISTEN_FDS, as systemd-socket-proxyd\n"
         "gets it) that is bound to LISTEN, a Unix socket at that path or name or a TCP\n"
@@ -863,7 +926,8 @@ static const struct cli_command proxy_cmd = {
         "Exit status: 0 stopped by a signal or by --exit-idle-time, 1 failure (or a\n"
         "second signal cut off open connections), 64 usage error (also: TARGET is LISTEN\n"
         "itself), 69 LISTEN is held by a running server, 73 cannot create (the path\n"
-        "exists and is not a socket, or its directory is missing), 77 permission denied.\n",
+        "exists and is not a socket, or its directory is missing), 77 permission denied,\n"
+        "78 a TLS file cannot be used.\n",
     .opts = (const struct cli_opt[]){
         CLI_SECTION("Unix listener (made safely, as by 'uds serve': a stale socket is replaced, a "
                     "live\nserver's or any other file is never touched):"),
@@ -884,6 +948,8 @@ static const struct cli_command proxy_cmd = {
                   "v1 header (text) naming the client's address" },
         { "--send-proxy-v2", 0, NULL, CLI_SET(P, send_proxy, 2),
           .help = "the same with a PROXY protocol v2 header (binary)" },
+        CLI_SECTION("TLS (LISTEN or TARGET tls:HOST:PORT; peers verified both ways):"),
+        CLI_INCLUDE(tls_proxy_opts, P, tls, struct tls_opts),
         CLI_SECTION("Limits:"),
         CLI_INCLUDE(cli_listen_limit_opts, P, common, struct cli_listen_opts),
         { "--exit-idle-time", 0, "SECONDS", CLI_DURATION(P, exit_idle_ms, 1), .example = "30",
@@ -982,9 +1048,6 @@ static int start_dialer(struct proxy *px) {
         .wait_ms = px->args->retry_ms,
     };
 
-    px->loop = uds_loop_new();
-    if (!px->loop)
-        return cli_fail(CLI_OP_ANY, px->args->listen, errno, NULL);
     px->dialer = uds_dialer_new(px->loop, &px->target.addr, &dopts);
     if (!px->dialer)
         return cli_fail(CLI_OP_CONNECT, px->args->target, errno, NULL);
@@ -1013,7 +1076,7 @@ static int run(struct proxy *px, int sigfd) {
     px->server = uds_server_new(px->loop, &px->listener, &sopts, &cbs, px);
     px->stop = (struct cli_stop) {
         .address = px->listen_text, .drain_ms = a->common.drain_ms, .count = stop_count,
-        .drain = stop_drain, .now = stop_now, .data = px,
+        .drain = stop_drain, .now = stop_now, .on_hup = reload_tls, .data = px,
     };
     if (!px->server || cli_stop_watch(&px->stop, px->loop, sigfd) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
@@ -1025,6 +1088,15 @@ static int run(struct proxy *px, int sigfd) {
     return px->stop.cut_off ? CLI_EXIT_FAILURE : EX_OK;
 }
 
+/* TLS sides: their contexts, and LISTEN and TARGET as the TCP addresses beneath. Needs the
+ * loop, made here before the dialer. */
+static int start_tls(struct proxy *px, struct proxy_args *args) {
+    px->loop = uds_loop_new();
+    if (!px->loop)
+        return cli_fail(CLI_OP_ANY, args->listen, errno, NULL);
+    return tls_proxy_new(&args->tls, &args->listen, &args->target, px->loop, &px->tls);
+}
+
 /* Everything up to the loop; returns CLI_CONTINUE, or the exit code. */
 static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **argv,
                    int *ret_sigfd) {
@@ -1034,7 +1106,9 @@ static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **a
         return code;
     cli_listen_opts_log_setup(&args->common);
     px->allow = cli_listen_opts_allow(&args->common);
-    code = setup_target(px);
+    code = start_tls(px, args);
+    if (code == CLI_CONTINUE)
+        code = setup_target(px);
     if (code == CLI_CONTINUE)
         code = start_dialer(px);
     if (code != CLI_CONTINUE)
@@ -1043,8 +1117,10 @@ static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **a
     *ret_sigfd = cli_signalfd(false);
     if (*ret_sigfd < 0)
         return cli_fail(CLI_OP_ANY, args->listen, errno, NULL);
-    /* Two fds a connection: the client's and the target's. */
-    cli_raise_nofile(&args->common, 2, FD_MARGIN);
+    /* Two fds a connection: the client's and the target's; a TLS side adds its
+     * socketpair's two. */
+    cli_raise_nofile(&args->common, 2 + (tls_proxy_listens(px->tls) ? 2 : 0) +
+                     (tls_proxy_targets(px->tls) ? 2 : 0), FD_MARGIN);
     code = cli_run_as_check(&args->run_as);
     if (code == CLI_CONTINUE)
         code = start_listening(px);
@@ -1075,6 +1151,8 @@ int cmd_proxy(int argc, char **argv) {
         conn_free(px.conns);
     if (px.idle_timer)
         uds_loop_timer_cancel(px.loop, px.idle_timer);
+    tls_proxy_flush(px.tls, args.common.drain_ms);
+    tls_proxy_free(px.tls);
     uds_relay_group_free(px.relays);
     uds_dialer_free(px.dialer);
     uds_server_free(px.server);         /* and its listener */

@@ -101,6 +101,8 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
                 st->on_child(st->data);
             continue;
         }
+        if (si.ssi_signo == SIGHUP && st->on_hup && st->on_hup(st->data))
+            continue;
         st->signals++;
         if (st->on_stop)
             st->on_stop(st, cli_signal_name(si.ssi_signo), st->data);

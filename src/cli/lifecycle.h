@@ -46,6 +46,8 @@ struct cli_stop {
     void (*on_stop)(struct cli_stop *stop, const char *signal_name, void *data);
     void (*on_child)(void *data);   /* SIGCHLD (one may stand for many children); may be
                                      * NULL */
+    bool (*on_hup)(void *data);     /* SIGHUP: true when it was taken as a reload, not a
+                                     * stop (uds proxy's certificates); may be NULL */
     void *data;
     unsigned signals;               /* stop signals received */
     bool cut_off;                   /* a second signal closed connections in flight */

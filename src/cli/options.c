@@ -240,6 +240,17 @@ static int parse_ids(const struct cli_opt *o, const char *arg, void *dest, struc
     return 0;
 }
 
+/* A repeatable option's value, one more; an empty one means nothing and is refused. */
+static int add_string(const char *arg, struct cli_strings *s, struct cli_bad *b) {
+    if (!*arg || s->n == CLI_STRINGS_MAX) {
+        snprintf(b->why, sizeof(b->why), !*arg ? "empty" : "one too many (at most %d)",
+                 CLI_STRINGS_MAX);
+        return -1;
+    }
+    s->v[s->n++] = arg;
+    return 0;
+}
+
 /* arg (NULL for a flag) into dest as o's kind says. Returns 0, or -1 (a custom kind's
  * parse may have said why in b->why). */
 static int parse_value(const struct cli_opt *o, const char *arg, void *dest,
@@ -262,6 +273,7 @@ static int parse_value(const struct cli_opt *o, const char *arg, void *dest,
     case CLI_KIND_WORD_SET: return parse_list(o, arg, dest);
     case CLI_KIND_CUSTOM: return o->parse(o, arg, dest, b);
     case CLI_KIND_HELP: break;
+    case CLI_KIND_STRINGS: return add_string(arg, dest, b);
     }
     return -1;
 }
@@ -295,6 +307,7 @@ static const struct {
     [CLI_KIND_WORD_SET] = { "words", NULL, NULL, NULL },
     [CLI_KIND_CUSTOM] = { "value", NULL, NULL, NULL },
     [CLI_KIND_HELP] = { "help", NULL, NULL, NULL },
+    [CLI_KIND_STRINGS] = { "string", NULL, NULL, NULL },    /* any text, again and again */
 };
 
 /* ---- the table, flattened -------------------------------------------------------------- */

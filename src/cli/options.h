@@ -35,6 +35,13 @@ struct cli_sizes {
     size_t v[CLI_MAX_SIZES];
 };
 
+/* The values of a repeatable option, one each time it is given (argv's strings). */
+#define CLI_STRINGS_MAX 32
+struct cli_strings {
+    const char *v[CLI_STRINGS_MAX];
+    size_t n;
+};
+
 /* A word that stands for a value ("none" for 0, "json" for CLI_LOG_FORMAT_JSON). */
 struct cli_word {
     const char *word;
@@ -52,12 +59,13 @@ struct cli_bad {
  * struct cli_sizes of them comma-separated; long; mode_t octal; uid_t or gid_t by name or
  * number; struct cli_ids of comma-separated users or groups; enum uds_socket_type; int
  * from .words; unsigned, a bit (1u << value) per word of a comma-separated list of .words;
- * or what .parse makes of it. */
+ * what .parse makes of it; or a struct cli_strings, one string more each time the option
+ * is given (listed as a "string"). */
 enum cli_kind {
     CLI_KIND_FLAG, CLI_KIND_SET, CLI_KIND_STRING, CLI_KIND_DURATION, CLI_KIND_SIZE,
     CLI_KIND_SIZES, CLI_KIND_LONG, CLI_KIND_MODE, CLI_KIND_USER, CLI_KIND_GROUP,
     CLI_KIND_UIDS, CLI_KIND_GIDS, CLI_KIND_SOCKET_TYPE, CLI_KIND_WORD, CLI_KIND_WORD_SET,
-    CLI_KIND_CUSTOM, CLI_KIND_HELP,
+    CLI_KIND_CUSTOM, CLI_KIND_HELP, CLI_KIND_STRINGS,
 };
 
 enum cli_row {
@@ -98,6 +106,7 @@ struct cli_opt {
 #define CLI_FLAG(T, f) CLI_KIND(FLAG, T, f, bool)
 #define CLI_SET(T, f, v) CLI_KIND(SET, T, f, int), .value = (v)
 #define CLI_STRING(T, f) CLI_KIND(STRING, T, f, const char *)
+#define CLI_STRINGS(T, f) CLI_KIND(STRINGS, T, f, struct cli_strings)
 #define CLI_DURATION(T, f, lo) CLI_KIND(DURATION, T, f, int), .min = (lo)
 #define CLI_SIZE(T, f, lo, hi) CLI_KIND(SIZE, T, f, size_t), .min = (lo), .max = (hi)
 #define CLI_SIZES(T, f, lo, hi) CLI_KIND(SIZES, T, f, struct cli_sizes), .min = (lo), .max = (hi)

@@ -88,3 +88,49 @@ UDS_API ssize_t uds_proxy_header(int version, const struct sockaddr *src,
         return uds__fail(EINVAL);
     return version == 1 ? header_v1(src, dst, buf, size) : header_v2(src, dst, buf, size);
 }
+
+/* ---- v2 TLVs ---------------------------------------------------------------------------- */
+
+/* A TLV is a type byte, a 16-bit length (network order) and that many bytes; the same
+ * encoding nests inside PP2_TYPE_SSL's value for its sub-TLVs. */
+UDS_API ssize_t uds_proxy_tlv(unsigned type, const void *value, size_t len, void *buf,
+                              size_t size) {
+    unsigned char *b = buf;
+
+    if (!buf || type > 0xff || len > 0xffff || (len && !value))
+        return uds__fail(EINVAL);
+    if (size < 3 + len)
+        return uds__fail(ENOSPC);
+    b[0] = (unsigned char) type;
+    b[1] = (unsigned char) (len >> 8);
+    b[2] = (unsigned char) len;
+    if (len)
+        memcpy(b + 3, value, len);
+    return (ssize_t) (3 + len);
+}
+
+/* The TLV goes after everything the header holds; the header's length field (bytes 14-15,
+ * what follows the fixed 16 bytes) grows by the TLV's size, which must keep it within 16
+ * bits. */
+UDS_API ssize_t uds_proxy_header_add_tlv(void *hdr, size_t hdr_len, size_t size, unsigned type,
+                                         const void *value, size_t len) {
+    static const unsigned char sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51,
+                                           0x55, 0x49, 0x54, 0x0a };
+    unsigned char *b = hdr;
+    size_t body;
+    ssize_t n;
+
+    if (!hdr || hdr_len < V2_HEADER || hdr_len > size || memcmp(b, sig, sizeof(sig)) != 0 ||
+        (b[12] & 0xf0) != 0x20)
+        return uds__fail(EINVAL);
+    body = ((size_t) b[14] << 8) | b[15];
+    if (body != hdr_len - V2_HEADER || body + 3 + len > 0xffff)
+        return uds__fail(EINVAL);
+    n = uds_proxy_tlv(type, value, len, b + hdr_len, size - hdr_len);
+    if (n < 0)
+        return -1;
+    body += (size_t) n;
+    b[14] = (unsigned char) (body >> 8);
+    b[15] = (unsigned char) body;
+    return (ssize_t) (hdr_len + (size_t) n);
+}

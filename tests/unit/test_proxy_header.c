@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_proxy_header.c — the PROXY protocol header, byte for byte against the specification
  * (HAProxy's proxy-protocol.txt): v1 TCP4, TCP6 and UNKNOWN; v2 PROXY over IPv4 and IPv6,
- * LOCAL for a Unix client; a buffer too small; bad arguments. */
+ * LOCAL for a Unix client; a buffer too small; bad arguments; v2 TLVs (PP2_TYPE_SSL with
+ * a CN sub-TLV) counted in the header's length. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -133,6 +134,62 @@ static void too_small_enospc_bad_arguments_einval(void **state) {
     assert_int_equal(errno, EINVAL);
 }
 
+/* A PP2_TYPE_SSL TLV holding a CN sub-TLV, byte for byte, and the length field grown. */
+static void v2_tlv_ssl_with_cn(void **state) {
+    struct sockaddr_in s = in4("192.0.2.1", 0x1234), d = in4("10.0.0.2", 0x0050);
+    unsigned char buf[128], ssl[64];
+    const unsigned char want[] = { 0x20, 0x00, 0x0d,                /* PP2_TYPE_SSL, 13 */
+                                   0x07, 0x00, 0x00, 0x00, 0x00,    /* client, verify 0 */
+                                   0x22, 0x00, 0x05, 'a', 'l', 'i', 'c', 'e' };
+    ssize_t n, v;
+    (void) state;
+
+    n = uds_proxy_header(2, SA(s), SA(d), buf, sizeof(buf));
+    assert_int_equal(n, 28);
+    ssl[0] = UDS_PP2_CLIENT_SSL | UDS_PP2_CLIENT_CERT_CONN | UDS_PP2_CLIENT_CERT_SESS;
+    memset(ssl + 1, 0, 4);
+    v = uds_proxy_tlv(UDS_PP2_SUBTYPE_SSL_CN, "alice", 5, ssl + 5, sizeof(ssl) - 5);
+    assert_int_equal(v, 8);
+    n = uds_proxy_header_add_tlv(buf, (size_t) n, sizeof(buf), UDS_PP2_TYPE_SSL, ssl,
+                                 (size_t) v + 5);
+    assert_int_equal(n, 28 + 16);
+    assert_int_equal(buf[14], 0);
+    assert_int_equal(buf[15], 12 + 16);
+    assert_memory_equal(buf + 28, want, sizeof(want));
+    /* A second TLV follows the first. */
+    n = uds_proxy_header_add_tlv(buf, (size_t) n, sizeof(buf), UDS_PP2_TYPE_AUTHORITY, "h", 1);
+    assert_int_equal(n, 48);
+    assert_int_equal(buf[15], 32);
+    assert_memory_equal(buf + 44, "\x02\x00\x01h", 4);
+}
+
+/* A LOCAL header takes TLVs too; what is not a v2 header, or has no room, is refused. */
+static void v2_tlv_refusals(void **state) {
+    unsigned char buf[32];
+    char v1[UDS_PROXY_HEADER_MAX];
+    ssize_t n;
+    (void) state;
+
+    n = uds_proxy_header(2, NULL, NULL, buf, sizeof(buf));
+    assert_int_equal(n, 16);
+    assert_int_equal(uds_proxy_header_add_tlv(buf, 16, sizeof(buf), 0x05, "id", 2), 21);
+    assert_int_equal(buf[15], 5);
+    assert_int_equal(uds_proxy_header_add_tlv(buf, 21, sizeof(buf), 0x05, "0123456789", 10), -1);
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(buf[15], 5);                           /* unchanged */
+    assert_int_equal(uds_proxy_header_add_tlv(buf, 16, sizeof(buf), 0x05, "id", 2), -1);
+    assert_int_equal(errno, EINVAL);                        /* hdr_len is not the header's */
+    assert_int_equal(uds_proxy_header_add_tlv(buf, 21, sizeof(buf), 256, "id", 2), -1);
+    assert_int_equal(errno, EINVAL);
+    n = uds_proxy_header(1, NULL, NULL, v1, sizeof(v1));
+    assert_int_equal(uds_proxy_header_add_tlv(v1, (size_t) n, sizeof(v1), 0x05, "x", 1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(uds_proxy_tlv(0x05, NULL, 1, buf, sizeof(buf)), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(uds_proxy_tlv(0x05, "ab", 2, buf, 4), -1);
+    assert_int_equal(errno, ENOSPC);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(v1_names_tcp4_and_tcp6),
@@ -142,6 +199,8 @@ int main(void) {
         cmocka_unit_test(v2_proxy_over_ipv6),
         cmocka_unit_test(v2_local_for_a_unix_client),
         cmocka_unit_test(too_small_enospc_bad_arguments_einval),
+        cmocka_unit_test(v2_tlv_ssl_with_cn),
+        cmocka_unit_test(v2_tlv_refusals),
     };
 
     return cmocka_run_group_tests_name("proxy_header", tests, NULL, NULL);
