@@ -72,7 +72,8 @@ inode() {
     start_tap "$T/s.sock"
     [ "$(inode "$T/s.sock")" != "$before" ]
     kill -KILL "$TAP_PID"
-    wait_until 1 test "$(inode "$T/s.sock")" = "$before"
+    # the inode is read again at each try, not once when the line is expanded
+    wait_until 1 bash -c '[ "$(stat -c %i "$1")" = "$2" ]' _ "$T/s.sock" "$before"
     wait_until 1 bash -c "! ls -a '$T' | grep -q uds-tap"
     run timeout 5 "$UDS" send "$T/s.sock" "still served"
     [ "$output" = "still served" ]
