@@ -34,6 +34,34 @@ start_recorded_listener() {
     SRV_PORT=${SRV##*:}
 }
 
+# doctor_json ARGS...: `uds doctor --json ARGS`, its object parsed and its shape checked
+# (the keys of every doctor object, each finding {code, severity, message, advice}, an
+# error with advice, exit as the process exited); prints "OK EXIT CODE...".
+doctor_json() {
+    local rc=0
+    timeout 20 "$UDS" doctor --json "$@" >"$T/doctor.json" || rc=$?
+    /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert set(d) == {"address", "ok", "exit", "as", "server", "findings"}, d
+assert d["as"] is None and d["server"] is None and d["address"] == sys.argv[3], d
+assert d["exit"] == int(sys.argv[2]) and d["ok"] == (d["exit"] == 0), d
+for f in d["findings"]:
+    assert set(f) == {"code", "severity", "message", "advice"}, f
+    assert f["severity"] in ("info", "warning", "error") and f["message"], f
+    assert f["severity"] != "error" or f["advice"], f
+print(str(d["ok"]).lower(), d["exit"], " ".join(f["code"] for f in d["findings"]))
+' "$T/doctor.json" "$rc" "${@: -1}"
+}
+
+# json_message CODE: the message of the finding CODE in $T/doctor.json.
+json_message() {
+    /usr/bin/python3 -c '
+import json, sys
+print([f["message"] for f in json.load(open(sys.argv[1]))["findings"]
+       if f["code"] == sys.argv[2]][0])' "$T/doctor.json" "$1"
+}
+
 # s_client CERT [ARGS...]: one openssl client that sends a secret; its output in $output.
 s_client_send() {
     local cert=$1
@@ -288,4 +316,59 @@ PY
     wait_status "$PROXY_PID"
     run -69 "$UDS" doctor --ca "$C/ca.pem" "$a"
     [[ "$output" == *"Cannot reach 127.0.0.1:$SRV_PORT: Connection refused."* ]]
+}
+
+@test "tls: uds doctor --json tls:HOST:PORT: a good client, expired, unknown CA, wrong name, no certificate" {
+    start_recorded_listener --allow-cn client1
+    local a=tls:127.0.0.1:$SRV_PORT ca=(--ca "$C/ca.pem")
+    run -0 doctor_json --cert "$C/client.pem" --key "$C/client.key" "${ca[@]}" "$a"
+    [ "$output" = "true 0 tls-cert tls-server-cert tls-accepted" ]
+    run -0 doctor_json --cert "$C/expired.pem" --key "$C/expired.key" "${ca[@]}" "$a"
+    [ "$output" = "false 77 tls-cert-expired tls-server-cert tls-cert-refused" ]
+    [[ "$(json_message tls-cert-expired)" == *"expired on Feb  1 00:00:00 2020 GMT"* ]]
+    # The server's certificate from a CA not in --ca; this side's from a CA the server
+    # does not trust.
+    run -0 doctor_json --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca2.pem" "$a"
+    [ "$output" = "false 77 tls-cert-other-ca tls-server-unknown-ca tls-accepted" ]
+    [[ "$(json_message tls-server-unknown-ca)" == *"issued by /CN=uds test CA) is not signed by a CA in --ca $C/ca2.pem"* ]]
+    run -0 doctor_json --cert "$C/rogue.pem" --key "$C/rogue.key" "${ca[@]}" "$a"
+    [ "$output" = "false 77 tls-cert-other-ca tls-server-cert tls-cert-refused" ]
+    [[ "$(json_message tls-cert-refused)" == *"(alert 'unknown CA')"* ]]
+    run -0 doctor_json --cert "$C/client.pem" --key "$C/client.key" "${ca[@]}" \
+        --server-name db.example "$a"
+    [ "$output" = "false 77 tls-cert tls-server-name-mismatch tls-accepted" ]
+    [[ "$(json_message tls-server-name-mismatch)" == *"is not for 'db.example'."* ]]
+    run -0 doctor_json "${ca[@]}" "$a"
+    [ "$output" = "false 77 tls-server-cert tls-client-cert-missing" ]
+    run -0 doctor_json --cert "$C/client2.pem" --key "$C/client2.key" "${ca[@]}" "$a"
+    [ "$output" = "false 77 tls-cert tls-server-cert tls-closed-after-handshake" ]
+    run -0 doctor_json --cert "$C/client.pem" --key "$C/server.key" "$a"
+    [ "$output" = "false 78 tls-files" ]
+    kill "$PROXY_PID"
+    wait_status "$PROXY_PID"
+    run -0 doctor_json "${ca[@]}" "$a"
+    [ "$output" = "false 69 tls-unreachable" ]
+}
+
+@test "tls: uds doctor's TLS options are in its table; options of the other kind of address are usage errors" {
+    run -0 "$UDS" doctor --list-options
+    local o
+    for o in --cert --key --ca --server-name --json --as --no-connect; do
+        [[ "$output" == *" $o "* ]]
+    done
+    run -0 "$UDS" doctor --help
+    [[ "$output" == *"TLS (ADDRESS tls:HOST:PORT):"*"--server-name NAME"* ]]
+    run -64 "$UDS" doctor --cert "$C/client.pem" "$T/x.sock"
+    [[ "$output" == *"uds doctor: --cert is for a tls:HOST:PORT address; '$T/x.sock' is not one"* ]]
+    run -64 "$UDS" doctor --server-name db.example "$T/x.sock"
+    [[ "$output" == *"--server-name is for a tls:HOST:PORT address"* ]]
+    run -64 "$UDS" doctor --as nobody --ca "$C/ca.pem" tls:127.0.0.1:1
+    [[ "$output" == *"--as is for a Unix socket address, not tls:HOST:PORT"* ]]
+    run -64 "$UDS" doctor --json --no-connect tls:127.0.0.1:1
+    [[ "$output" == *"--no-connect is for a Unix socket address"* ]]
+    run -64 "$UDS" doctor --key "$C/client.key" tls:127.0.0.1:1
+    [[ "$output" == *"--key goes with --cert FILE"* ]]
+    run -64 "$UDS" doctor --json tls:127.0.0.1
+    [[ "$output" == *"'tls:127.0.0.1' is not a TLS address; e.g. tls:db.example.org:7443"* ]]
+    [[ "$output" != *'{'* ]]
 }
