@@ -3,12 +3,14 @@
 # The encrypted bridge between two machines, played by two network namespaces joined by a
 # veth pair that the test makes (addresses only inside them): in A, a server on a Unix
 # socket and `uds proxy tls:10.231.X.1:7443 → unix` beside it; in B, `uds proxy unix →
-# tls:10.231.X.1:7443` and the clients. Bytes exact both ways, redis-benchmark through the
-# pair, each refusal logged on both sides with no byte reaching the server, and a
-# certificate swapped with SIGHUP mid-run. Needs root (ip netns).
+# tls:10.231.X.1:7443` and the clients. Bytes exact both ways, redis-benchmark and a psql
+# session (PostgreSQL on its Unix socket in A, psql in B) through the pair, each refusal
+# logged on both sides with no byte reaching the server, and a certificate swapped with
+# SIGHUP mid-run. Needs root (ip netns).
 
 load helpers
 load tls_common
+load pg_helpers
 
 # Each test its own namespaces, veth names (at most 15 characters) and subnet.
 netns_up() {
@@ -99,6 +101,37 @@ client_up() {
     run -0 "${IN_B[@]}" timeout 10 redis-cli -s "$T/r.sock" set k "through the bridge"
     run -0 "${IN_B[@]}" timeout 10 redis-cli -s "$T/r.sock" get k
     [ "$output" = "through the bridge" ]
+}
+
+# psql_b ARGS...: psql in B, through the client side's socket directory $T/pgb.
+psql_b() {
+    "${IN_B[@]}" timeout 30 psql -h "$T/pgb" -U postgres -X -At -v ON_ERROR_STOP=1 "$@"
+}
+
+@test "tls netns: a psql session through unix→tls→unix across two namespaces, bulk both ways" {
+    need_psql
+    netns_up
+    # PostgreSQL in A on a Unix socket only; the bridge's server side beside it.
+    PG_PREFIX=("${IN_A[@]}")
+    pg_start
+    proxy_in "$NS_A" $T/a.log --cert "$C/server.pem" --key "$C/server.key" \
+        --ca "$C/ca.pem" "tls:$A_IP:7443" "$PG_SOCK"
+    # In B, the client side listens where psql -h DIR looks: DIR/.s.PGSQL.5432.
+    mkdir "$T/pgb"
+    proxy_in "$NS_B" $T/b.log --cert "$C/client.pem" --key "$C/client.key" \
+        --ca "$C/ca.pem" "$T/pgb/.s.PGSQL.5432" "tls:$A_IP:7443"
+    run -0 psql_b -c 'select 1'
+    [ "$output" = 1 ]
+    grep -q "tcp:$B_IP:[0-9]*: TLS client CN=client1 " "$T/a.log"
+    # 2 MB in with COPY FROM STDIN, out with COPY TO STDOUT: the same bytes both ways.
+    /usr/bin/python3 -c 'import os
+for i in range(16000): print(os.urandom(64).hex())' > "$T/rows"
+    run -0 psql_b -c 'create table t (n serial primary key, v text)'
+    psql_b -c '\copy t (v) from stdin' < "$T/rows"
+    run -0 psql_b -c 'select count(*) from t'
+    [ "$output" = 16000 ]
+    psql_b -c 'copy (select v from t order by n) to stdout' > "$T/rows.out"
+    cmp "$T/rows" "$T/rows.out"
 }
 
 @test "tls netns: refused across the namespaces: no certificate, another CA, expired, wrong name, --allow-cn miss" {
