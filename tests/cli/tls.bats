@@ -145,6 +145,31 @@ s_client_send() {
     [ "$output" = "hello" ]
 }
 
+@test "tls: refused by our client side (wrong name, unknown CA) or by --allow-cn: logged on both sides, nothing reaches the server" {
+    start_recorded_listener --allow-cn client1
+    local cli=(--cert "$C/client.pem" --key "$C/client.key")
+    # A wrong name: this side refuses the server's certificate before sending anything.
+    PROXY_LOG_FILE=$T/name.log start_proxy "${cli[@]}" --ca "$C/ca.pem" \
+        --server-name db.example "$T/name.sock" "$SRV"
+    run peer send-wait "$T/name.sock" SECRET 3
+    wait_for_line "$T/name.log" "client pid [0-9]+ uid [0-9]+ gid [0-9]+ closed: TLS with the target failed: its certificate \(CN=server SAN=DNS:localhost,IP:127.0.0.1\) is not for 'db.example'"
+    wait_for_line "$T/server.log" "refused tcp:127.0.0.1:[0-9]+: the client refused this side's certificate \(alert 'bad certificate'\)"
+    [ ! -e "$T/received" ]
+    # The server's certificate from a CA this side does not trust.
+    PROXY_LOG_FILE=$T/ca.log start_proxy "${cli[@]}" --ca "$C/ca2.pem" "$T/ca.sock" "$SRV"
+    run peer send-wait "$T/ca.sock" SECRET 3
+    wait_for_line "$T/ca.log" "TLS with the target failed: its certificate \(CN=server SAN=DNS:localhost,IP:127.0.0.1, issued by /CN=uds test CA\) is not signed by a CA in --ca .*ca2.pem"
+    wait_for_line "$T/server.log" "refused tcp:127.0.0.1:[0-9]+: the client refused this side's certificate \(alert 'unknown CA'\)"
+    [ ! -e "$T/received" ]
+    # An --allow-cn miss: the server logs the identity; our client side, the cut.
+    PROXY_LOG_FILE=$T/cn.log start_proxy --cert "$C/client2.pem" --key "$C/client2.key" \
+        --ca "$C/ca.pem" "$T/cn.sock" "$SRV"
+    run peer send-wait "$T/cn.sock" SECRET 3
+    wait_for_line "$T/server.log" "refused tcp:127.0.0.1:[0-9]+: its certificate \(CN=client2 SAN=DNS:client2.example\) is not allowed by --allow-cn"
+    wait_for_line "$T/cn.log" "closed: TLS session failed: the server cut the connection right after the handshake, before sending anything: it may not allow this side's certificate \(uds proxy --allow-cn, --allow-san\)"
+    [ ! -e "$T/received" ]
+}
+
 @test "tls: a TLS target that refuses this side's certificate is logged as such" {
     start_recorded_listener
     PROXY_LOG_FILE=$T/client.log start_proxy --cert "$C/rogue.pem" --key "$C/rogue.key" \

@@ -134,6 +134,16 @@ for i in range(16000): print(os.urandom(64).hex())' > "$T/rows"
     cmp "$T/rows" "$T/rows.out"
 }
 
+# refused CLIENT A_PATTERN B_PATTERN: CLIENT (the client side $T/CLIENT.sock in B) sends a
+# secret; A's log gets A_PATTERN, CLIENT's log B_PATTERN, and nothing reached the server.
+refused() {
+    local c=$1
+    "${IN_B[@]}" timeout 10 python3 "$PEER" send-wait "$T/$c.sock" SECRET 3 || true
+    wait_for_line "$T/a.log" "$2"
+    wait_for_line "$T/$c.log" "$3"
+    [ ! -e "$T/received" ]
+}
+
 @test "tls netns: refused across the namespaces: no certificate, another CA, expired, wrong name, --allow-cn miss" {
     netns_up
     bg_start "$T/recorder.err" "${IN_A[@]}" socat -u UNIX-LISTEN:"$T/s.sock",fork \
@@ -147,18 +157,19 @@ for i in range(16000): print(os.urandom(64).hex())' > "$T/rows"
     client_up name --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca.pem" \
         --server-name db.example
     client_up cn --cert "$C/client2.pem" --key "$C/client2.key" --ca "$C/ca.pem"
-    local c
-    for c in none rogue expired name cn; do
-        "${IN_B[@]}" timeout 10 python3 "$PEER" send-wait "$T/$c.sock" SECRET 3 || true
-    done
-    wait_for_line "$T/a.log" "refused tcp:$B_IP:[0-9]+: it sent no client certificate"
-    wait_for_line "$T/none.log" "TLS session failed: the server wants a client certificate and this side showed none; give this side --cert and --key"
-    wait_for_line "$T/a.log" "refused tcp:$B_IP:[0-9]+: its certificate \(CN=client1 SAN=DNS:client1.example, issued by /CN=another CA\) is not signed by a CA in --ca"
-    wait_for_line "$T/rogue.log" "the server refused this side's certificate \(alert 'unknown CA'\)"
-    wait_for_line "$T/a.log" "refused tcp:$B_IP:[0-9]+: its certificate \(CN=client1\) expired on Feb  1 00:00:00 2020 GMT"
-    wait_for_line "$T/name.log" "TLS with the target failed: its certificate \(CN=server SAN=DNS:server.test,IP:$A_IP\) is not for 'db.example'"
-    wait_for_line "$T/a.log" "refused tcp:$B_IP:[0-9]+: its certificate \(CN=client2 SAN=DNS:client2.example\) is not allowed by --allow-cn"
-    [ ! -e "$T/received" ]
+    # Each refusal in turn: its reason logged by the side that refused, what the other side
+    # was told logged there, and still no connection to the Unix server (the recorder makes
+    # $T/received when one arrives, even without a byte).
+    refused none "refused tcp:$B_IP:[0-9]+: it sent no client certificate; give the client a certificate signed by --ca" \
+        "TLS session failed: the server wants a client certificate and this side showed none; give this side --cert and --key"
+    refused rogue "refused tcp:$B_IP:[0-9]+: its certificate \(CN=client1 SAN=DNS:client1.example, issued by /CN=another CA\) is not signed by a CA in --ca" \
+        "TLS session failed: the server refused this side's certificate \(alert 'unknown CA'\)"
+    refused expired "refused tcp:$B_IP:[0-9]+: its certificate \(CN=client1\) expired on Feb  1 00:00:00 2020 GMT; renew it" \
+        "TLS session failed: the server says this side's certificate \(--cert\) has expired"
+    refused name "refused tcp:$B_IP:[0-9]+: the client refused this side's certificate \(alert 'bad certificate'\)" \
+        "TLS with the target failed: its certificate \(CN=server SAN=DNS:server.test,IP:$A_IP\) is not for 'db.example'; connect by a name it has, or give --server-name"
+    refused cn "refused tcp:$B_IP:[0-9]+: its certificate \(CN=client2 SAN=DNS:client2.example\) is not allowed by --allow-cn; add its name there" \
+        "TLS session failed: the server cut the connection right after the handshake, before sending anything: it may not allow this side's certificate"
     # The same bridge lets the right client through.
     client_up ok --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca.pem"
     "${IN_B[@]}" timeout 10 python3 "$PEER" send-wait "$T/ok.sock" SECRET 1 || true
