@@ -397,3 +397,26 @@ PY
     [[ "$output" == *"'tls:127.0.0.1' is not a TLS address; e.g. tls:db.example.org:7443"* ]]
     [[ "$output" != *'{'* ]]
 }
+
+@test "tls: -v logs once per connection on each side whether kernel TLS carries its records" {
+    srv_args
+    start_echo "$T/s.sock"
+    PROXY_LOG_FILE=$T/server.log start_proxy -v "${SRV_ARGS[@]}" tls:127.0.0.1:0 "$T/s.sock"
+    local srv=$PROXY_ADDR
+    PROXY_LOG_FILE=$T/client.log start_proxy -v --cert "$C/client.pem" --key "$C/client.key" \
+        --ca "$C/ca.pem" "$T/c.sock" "$srv"
+    PROXY_LOG_FILE=$T/quiet.log start_proxy --cert "$C/client.pem" --key "$C/client.key" \
+        --ca "$C/ca.pem" "$T/q.sock" "$srv"
+    run py_echo "$T/c.sock" one
+    [ "$output" = one ]
+    run py_echo "$T/c.sock" two
+    [ "$output" = two ]
+    run py_echo "$T/q.sock" three
+    [ "$output" = three ]
+    # Either value: the kernel decides (the tls module, CONFIG_TLS), OpenSSL asks.
+    local ktls='TLSv1\.3, TLS_[A-Z0-9_]+, kernel TLS (both ways|for sending|for receiving|not in use \(user-space records\))$'
+    wait_until 5 [ "$(grep -cE "tcp:127\.0\.0\.1:[0-9]+: $ktls" "$T/server.log")" -eq 3 ]
+    [ "$(grep -cE "pid [0-9]+ uid [0-9]+ gid [0-9]+: $ktls" "$T/client.log")" -eq 2 ]
+    [ "$(grep -c 'kernel TLS' "$T/client.log")" -eq 2 ]
+    ! grep -q 'kernel TLS' "$T/quiet.log"
+}
