@@ -45,6 +45,7 @@ build floor_echo
 build pingpong
 build idle_conns
 build send_cost
+build fairness -pthread
 if [ -f /usr/include/uv.h ] || pkg-config --exists libuv 2>/dev/null; then
     build uv_echo $(pkg-config --cflags --libs libuv 2>/dev/null || echo -luv)
 else
