@@ -146,7 +146,7 @@ assert d[0]["path_status"] == "unknown", d
 @test "ls: a listener whose file was deleted or replaced is marked unreachable" {
     start_server "$T/gone.sock"
     local gone_pid=$SERVER_PID
-    start_server "$T/moved.sock"
+    SERVER_LOG_FILE=$T/moved.log start_server "$T/moved.sock"
     rm -f "$T/gone.sock"
     mv "$T/moved.sock" "$T/elsewhere.sock"
     python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \

@@ -198,7 +198,8 @@ EOF
     [ "$output" = "$T/s.sock" ]
     local name
     name=$(abstract_name)
-    start_server "$name"
+    # A log of its own: in the first one, "listening on" is already there.
+    SERVER_LOG_FILE=$T/abstract.log start_server "$name"
     run timeout 10 "$UDS" connect "$name" -- sh -c 'echo "$UNIXLOCALPATH $UNIXREMOTEPATH"; echo hi >&7; head -c 2 <&6'
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = "$name $name" ]

@@ -110,8 +110,9 @@ EOF
     stop_server
     [ "$WAIT_STATUS" -eq 0 ]
     [ -S "$T/s.sock" ]
-    # The next start takes it for stale, as it is.
-    start_server "$T/s.sock"
+    # The next start takes it for stale, as it is (a log of its own: the first one already
+    # says "listening on").
+    SERVER_LOG_FILE=$T/again.log start_server "$T/s.sock"
     grep -q 'removed stale socket file' "$SERVER_LOG"
 }
 
@@ -173,7 +174,7 @@ EOF
     start_server "$T/s.sock"
     [ "$(ss -xlH src "$T/s.sock" | awk '{print $4}')" = "$max" ]
     stop_server
-    start_server --backlog $((max + 1)) "$T/s.sock"
+    SERVER_LOG_FILE=$T/again.log start_server --backlog $((max + 1)) "$T/s.sock"
     grep -q -- "--backlog $((max + 1)) is more than the kernel allows (net.core.somaxconn $max)" \
         "$SERVER_LOG"
     [ "$(ss -xlH src "$T/s.sock" | awk '{print $4}')" = "$max" ]
