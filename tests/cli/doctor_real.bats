@@ -89,7 +89,14 @@ EOF
             fpm "$T/php-fpm.conf" "$T/fake-fpm.py" "$T/php/app.sock"
     fi
     FPM_PID=$BG_PID
-    wait_until 10 test -S "$T/php/app.sock"
+    # The socket file comes before its owner and mode are set, and before it listens.
+    wait_until 20 fpm_ready || { echo "php-fpm did not start:" >&2; cat "$T/fpm.err" >&2; false; }
+}
+
+# fpm_ready: $T/php/app.sock is listening, owned and with the mode the pool gives it.
+fpm_ready() {
+    [ "$(stat -c '%a %U' "$T/php/app.sock" 2>/dev/null)" = "660 nobody" ] &&
+        ss -xlH src "$T/php/app.sock" | grep -q .
 }
 
 @test "doctor php-fpm: the web server's user gets 77 and advice in listen.owner/group/mode of the pool file" {
@@ -367,11 +374,21 @@ EOF
 @test "doctor: a socket file bind-mounted, then its server restarted: stale, and mount the directory" {
     need_root
     mkdir "$T/host"
+    # Each start is waited for by its own "listening on" line (the socket file is there
+    # before the server listens on it), and a start that never comes fails the run.
     cat >"$T/run.sh" <<'EOF'
-T=$1 UDS=$2
+T=$1 UDS=$2 starts=0
+: >"$T/in-ns"
 start() {
     "$UDS" serve "$T/host/s.sock" 2>>"$T/server.log" & pid=$!
-    for i in $(seq 100); do [ -S "$T/host/s.sock" ] && break; sleep 0.05; done
+    starts=$((starts + 1))
+    for i in $(seq 400); do
+        [ "$(grep -c 'listening on' "$T/server.log")" -ge "$starts" ] && return 0
+        sleep 0.05
+    done
+    echo "start $starts: no 'listening on' in 20 s" >&2
+    cat "$T/server.log" >&2
+    exit 1
 }
 start
 touch "$T/ctr.sock"
@@ -384,8 +401,10 @@ echo "$pid" >"$T/pid"
 kill $pid; wait $pid
 umount "$T/ctr.sock"
 EOF
-    run timeout 30 unshare -m --propagation private bash "$T/run.sh" "$T" "$UDS"
-    [ "$status" -eq 0 ] || skip "no mount namespace here"
+    run timeout 40 unshare -m --propagation private bash "$T/run.sh" "$T" "$UDS"
+    [ -e "$T/in-ns" ] || skip "no mount namespace here"
+    echo "$output"
+    [ "$status" -eq 0 ]
     cat "$T/out"
     [ "$(cat "$T/status")" -eq 69 ]
     grep -q "This path is a mount point: a socket file, $T/host/s.sock, was bind-mounted here" "$T/out"
