@@ -15,6 +15,12 @@ echo ADDRESS TEXT [HOLD]
     send TEXT, read as many bytes back (or up to the end), print them and the seconds it all
     took: "TEXT-BACK SECONDS". "refused" or
     "missing" when the connect fails, "reset SECONDS" when the peer resets or has closed.
+    Once it has closed the connection, "closed EPOCH-SECONDS" on stderr: the time of the
+    close, for the tests to measure from.
+
+exited PID
+    Wait for PID (any process, not only a child) to exit and print the time it did, in
+    seconds since the epoch: woken by the kernel (a pidfd), not polling.
 """
 import os
 import select
@@ -100,15 +106,34 @@ def echo(address, text, hold):
                 break
             out += b
     except (ConnectionResetError, BrokenPipeError):
+        closed(s)
         print("reset %.2f" % (time.monotonic() - t0))
         return
+    closed(s)
     print("%s %.2f" % (out.decode(), time.monotonic() - t0))
+
+
+def closed(s):
+    s.close()
+    print("closed %.6f" % time.time(), file=sys.stderr, flush=True)
+
+
+def exited(pid):
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        pass        # gone already: now is the earliest time this can tell
+    else:
+        select.select([fd], [], [])
+    print("%.6f" % time.time(), flush=True)
 
 
 def main():
     if sys.argv[1] == "activate":
         dash = sys.argv.index("--")
         activate(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[dash + 1:])
+    elif sys.argv[1] == "exited":
+        exited(int(sys.argv[2]))
     elif sys.argv[1] == "echo":
         echo(sys.argv[2], sys.argv[3], float(sys.argv[4]) if len(sys.argv) > 4 else 0)
     else:
