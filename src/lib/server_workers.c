@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -248,6 +249,12 @@ static int start_threads(struct uds__workers *all) {
         if (r != 0)
             atomic_fetch_sub(&all->running, 1);
         all->w[i].started = r == 0;
+        /* Seen in top -H, ps -L and /proc/PID/task/TID/comm; best effort. */
+        if (r == 0) {
+            char name[16];
+            snprintf(name, sizeof(name), "udsw/%u", i);
+            (void) pthread_setname_np(all->w[i].thread, name);
+        }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return r == 0 ? 0 : uds__fail(r);
