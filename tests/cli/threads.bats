@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
-# `uds serve --threads N`: many clients at once over the workers, byte-exact; --max-conns
-# exact across workers; the default (the CPUs the process may run on); a drain that reaches
-# every worker; modes that always run on one thread. Also run under ThreadSanitizer
-# (make check SANITIZE=thread).
+# `uds serve --threads N` and `uds proxy --threads N`: many clients at once over the
+# workers, byte-exact; --max-conns exact across workers; the default (the CPUs the process
+# may run on); a drain that reaches every worker; --exit-idle-time; modes that always run on
+# one thread. Also run under ThreadSanitizer (make check SANITIZE=thread).
 
 load helpers
 
@@ -74,4 +74,64 @@ workers() {
     [ "$status" -eq 64 ]
     [[ "$stderr" == *"--threads"* ]]
     [ ! -e "$T/s.sock" ]
+}
+
+# ---- uds proxy --threads -------------------------------------------------------------------
+
+# start_proxy [PROXY ARGS...] LISTEN TARGET: in the background, waited for; sets PROXY_PID.
+start_proxy() {
+    bg_start "$T/proxy.log" "$UDS" proxy "$@"
+    PROXY_PID=$BG_PID
+    wait_for_line "$T/proxy.log" 'listening on'
+}
+
+# proxy_workers PID: the proxy's worker threads (named udsp/I).
+proxy_workers() {
+    cat /proc/"$1"/task/*/comm | grep -c '^udsp/' || true
+}
+
+@test "threads: proxy --threads 2 relays 64 concurrent clients byte-exact, on 2 workers" {
+    start_server --threads 1 "$T/t.sock"
+    start_proxy --threads 2 "$T/p.sock" "$T/t.sock"
+    [ "$(proxy_workers "$PROXY_PID")" -eq 2 ]
+    run timeout 30 /usr/bin/python3 "$PEER" echo "$T/p.sock" 64 100000
+    [ "$output" = "ok 64" ]
+    run timeout 30 /usr/bin/python3 "$PEER" echo "$T/p.sock" 8 3000000
+    [ "$output" = "ok 8" ]
+}
+
+@test "threads: proxy --threads 2 --max-conns 3 holds across workers" {
+    start_server --threads 1 "$T/t.sock"
+    start_proxy --threads 2 --max-conns 3 --max-conns-per-uid 3 "$T/p.sock" "$T/t.sock"
+    run timeout 20 /usr/bin/python3 "$PEER" hold "$T/p.sock" 7 1
+    [ "${lines[0]}" = "answered 3" ]
+    [ "${lines[1]}" = "then 3" ]
+}
+
+@test "threads: proxy --threads 2 drains the relays of every worker on SIGTERM, exits 0" {
+    start_server --threads 1 "$T/t.sock"
+    start_proxy --threads 2 "$T/p.sock" "$T/t.sock"
+    run timeout 20 /usr/bin/python3 "$PEER" drain "$T/p.sock" 6 "$PROXY_PID"
+    [ "$output" = "drained 6" ]
+    wait_status "$PROXY_PID"
+    [ "$WAIT_STATUS" -eq 0 ]
+    grep -q "p.sock: stopped" "$T/proxy.log"
+}
+
+@test "threads: proxy --threads 2 --exit-idle-time exits once its last client has gone" {
+    start_server --threads 1 "$T/t.sock"
+    start_proxy --threads 2 --exit-idle-time 1 "$T/p.sock" "$T/t.sock"
+    run timeout 5 "$UDS" send "$T/p.sock" "through a worker"
+    [ "$output" = "through a worker" ]
+    wait_status "$PROXY_PID" 5
+    [ "$WAIT_STATUS" -eq 0 ]
+    grep -q "exit-idle-time" "$T/proxy.log"
+}
+
+@test "threads: proxy --busy-poll runs on one thread whatever --threads says" {
+    start_server --threads 1 "$T/t.sock"
+    start_proxy --threads 4 --busy-poll 10 "$T/p.sock" "$T/t.sock"
+    [ "$(proxy_workers "$PROXY_PID")" -eq 0 ]
+    run timeout 5 "$UDS" send "$T/p.sock" "one thread"
+    [ "$output" = "one thread" ]
 }
