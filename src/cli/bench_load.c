@@ -27,6 +27,7 @@
 
 #include "bench_hist.h"
 #include "bench_load.h"
+#include "bench_server_cpu.h"
 #include "bench_util.h"
 #include "cli.h"
 
@@ -95,6 +96,9 @@ struct load {
     uint64_t last_report_count;
     bool progress;          /* a progress line on stderr (a TTY) */
     struct bench_hist hist;
+    pid_t server_pid;       /* the server at the other end (a Unix one), or 0 */
+    struct bench_server_cpu *server_cpu;    /* its threads' CPU time: [0] before the run,
+                                             * [1] after */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -888,6 +892,8 @@ static void print_json(const struct load *L, const struct figures *f) {
         printf(",\"first_error\":");
         json_str(L->first_error);
     }
+    if (L->server_cpu)
+        bench_server_cpu_json(&L->server_cpu[0], &L->server_cpu[1], f->secs);
     printf("}\n");
 }
 
@@ -949,6 +955,8 @@ static void print_text(const struct load *L, const struct figures *f) {
         printf("; it waited for a CPU %.0f%% of the time: other work disturbed the run",
                f->waited / 1e9 / f->secs * 100);
     printf("\n");
+    if (L->server_cpu)
+        bench_server_cpu_print(&L->server_cpu[0], &L->server_cpu[1], f->secs);
 }
 
 static void print_report(const struct load *L, double cpu, double waited) {
@@ -975,6 +983,7 @@ static void load_free(struct load *L) {
     free(L->mm);
     free(L->rbuf);
     free(L->table);
+    free(L->server_cpu);
     if (L->epfd >= 0)
         (void) close(L->epfd);
 }
@@ -1038,6 +1047,9 @@ static int setup(struct load *L) {
             return cli_fail(CLI_OP_CONNECT, a->address, errno, NULL);
         (void) close(fd);
     }
+    /* Whose threads did the work: a Unix server names itself in SO_PEERCRED. */
+    if (!L->tcp && open_now > 0 && (L->server_pid = bench_server_pid(L->conns[0].fd)) > 0)
+        L->server_cpu = calloc(2, sizeof(*L->server_cpu));
     return CLI_CONTINUE;
 }
 
@@ -1063,6 +1075,10 @@ int bench_load_run(const struct bench_load_args *a) {
     sigaction(SIGTERM, &sa, &old_term);
     L.progress = !a->quiet && isatty(STDERR_FILENO);
     L.budget = a->requests ? a->requests : UINT64_MAX;
+    if (L.server_cpu && bench_server_cpu_read(L.server_pid, &L.server_cpu[0]) < 0) {
+        free(L.server_cpu);
+        L.server_cpu = NULL;
+    }
     double cpu0 = cpu_seconds(), wait0 = wait_ns();
     L.start_ns = L.last_progress_ns = bench_now_ns();
     L.next_report_ns = L.start_ns + PROGRESS_NS;
@@ -1074,6 +1090,8 @@ int bench_load_run(const struct bench_load_args *a) {
     else
         run_loop(&L);
     double cpu = cpu_seconds() - cpu0, wait1 = wait_ns();
+    if (L.server_cpu)
+        (void) bench_server_cpu_read(L.server_pid, &L.server_cpu[1]);   /* gone: no line */
     report_progress(&L, L.end_ns, true);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -135,3 +135,22 @@ proxy_workers() {
     run timeout 5 "$UDS" send "$T/p.sock" "one thread"
     [ "$output" = "one thread" ]
 }
+
+# ---- uds bench: how the server's threads shared the work ------------------------------------
+
+@test "threads: uds bench names the server's threads and their CPU, text and JSON" {
+    start_server --threads 2 "$T/s.sock"
+    run timeout 20 "$UDS" bench -c 8 -P 4 -d 0.5 "$T/s.sock"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"server       pid $SERVER_PID, 3 threads: uds "*" · udsw/0 "*" · udsw/1 "* ]]
+    run timeout 20 "$UDS" bench --json -c 8 -P 4 -d 0.5 "$T/s.sock"
+    [ "$status" -eq 0 ]
+    echo "$output" | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)["server"]
+assert r["pid"] == int(sys.argv[1]), r
+names = sorted(t["name"] for t in r["threads"])
+assert names == ["uds", "udsw/0", "udsw/1"], names
+assert all(t["cpu_percent"] >= 0 for t in r["threads"])
+' "$SERVER_PID"
+}
