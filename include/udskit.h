@@ -1005,7 +1005,10 @@ struct uds_server_opts {
  * uds_listener_adopt_tcp()). A TCP client gets TCP_NODELAY and has no credentials: see
  * uds_conn_peer().
  * loop: NULL makes the server its own loop (see uds_server_fd()).
- * On failure the listener is left to the caller. */
+ * opts->threads > 1 starts that many worker threads (see Threads below).
+ * Errors: EINVAL (a bad option, threads over UDS_SERVER_THREADS_MAX, a listener of another
+ * type), ENOMEM, and those of epoll, eventfd and pthread_create (EAGAIN) when threads are
+ * asked for. On failure the listener is left to the caller. */
 UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
                                           const struct uds_server_opts *opts,
                                           const struct uds_server_callbacks *callbacks,
