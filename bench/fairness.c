@@ -1,19 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fairness.c — how evenly a burst of connections to one Unix listener is spread over worker
- * threads, in one run:
- *   udskit      uds_server with .threads = W: one acceptor hands each connection to the
- *               worker with the fewest (uds_server_worker_stats() counts them);
- *   excl-one    W threads, each with its own epoll set holding the one listener with
- *               EPOLLEXCLUSIVE, accepting one connection per wakeup (nginx's default);
- *   excl-all    the same, accepting until EAGAIN on each wakeup (multi_accept, libuv).
- * Each round opens N connections as fast as one client thread can, waits until all are
- * accepted, and prints each worker's count and the busiest / least busy ratio.
+ * fairness.c — how evenly connections opened in a burst spread over the workers of a
+ * Unix-socket server, for each way of sharing a listener among threads:
  *
- *   cc -std=c11 -D_GNU_SOURCE -O2 -pthread -Iinclude -o build/bench/fairness \
- *       bench/fairness.c build/libudskit.a
- *   build/bench/fairness [-n CONNS] [-w WORKERS] [-r ROUNDS]
+ *   udskit           uds_server with .threads = WORKERS: one acceptor hands each
+ *                    connection to the worker with the fewest (uds_server_worker_stats()
+ *                    counts them)
+ *   exclusive-drain  every worker has its own epoll with the one listener added with
+ *                    EPOLLEXCLUSIVE and accepts until EAGAIN at each wakeup (libuv, and
+ *                    most event loops)
+ *   exclusive-one    the same, one accept per wakeup (nginx without multi_accept)
+ *
+ * The kernel wakes EPOLLEXCLUSIVE waiters last-in first-out, so the worker that went back
+ * to sleep last gets the next connection: a burst tends to land on one or two workers.
+ * The three take turns within each round.
+ *
+ *   cc -std=c11 -O2 -pthread -Iinclude -o build/bench/fairness bench/fairness.c \
+ *       build/libudskit.a          (bench/run.sh builds it)
+ *   fairness [-w WORKERS] [-c CONNS] [-r ROUNDS]   (defaults 4, 256, 5)
+ *
+ * prints one line per mode and round: the connections each worker took, and the busiest
+ * worker's count over the least busy one's ("inf" when a worker took none).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,77 +34,165 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "udskit.h"
 
 #define MAX_WORKERS 64
-#define MAX_CONNS 65536
 
-static int n_conns = 256, n_workers = 4, rounds = 5;
-static char path[108];
+struct shared {
+    int listen_fd;
+    bool one_per_wakeup;
+    long target;                /* connections to accept in all */
+    atomic_long accepted;
+    atomic_bool done;
+};
 
-static void die(const char *what) {
-    fprintf(stderr, "fairness: %s: %s\n", what, strerror(errno));
-    exit(1);
+struct worker {
+    struct shared *sh;
+    pthread_t thread;
+    int epfd;
+    long taken;
+    int *fds;                   /* held open until the round ends, as a server would */
+    long n_fds, cap_fds;
+};
+
+static int hold(struct worker *w, int fd) {
+    if (w->n_fds == w->cap_fds) {
+        long cap = w->cap_fds ? w->cap_fds * 2 : 64;
+        int *fds = realloc(w->fds, (size_t) cap * sizeof(*fds));
+        if (!fds)
+            return -1;
+        w->fds = fds;
+        w->cap_fds = cap;
+    }
+    w->fds[w->n_fds++] = fd;
+    return 0;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+/* Accept what this wakeup offers: one connection, or all of them. */
+static void accept_some(struct worker *w) {
+    for (;;) {
+        int fd = accept4(w->sh->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;     /* EAGAIN: another worker took it, or none is left */
+        if (hold(w, fd) < 0) {
+            close(fd);
+            return;
+        }
+        w->taken++;
+        if (atomic_fetch_add(&w->sh->accepted, 1) + 1 >= w->sh->target)
+            atomic_store(&w->sh->done, true);
+        if (w->sh->one_per_wakeup)
+            return;
+    }
 }
 
-/* The burst: n non-blocking connects, as fast as they go (a full backlog is retried). */
-static void burst(int *fds) {
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    struct epoll_event ev;
+
+    while (!atomic_load(&w->sh->done)) {
+        /* A short timeout so that a worker never woken sees the end of the round. */
+        int n = epoll_wait(w->epfd, &ev, 1, 20);
+        if (n > 0)
+            accept_some(w);
+    }
+    return NULL;
+}
+
+static int listen_at(const char *path) {
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    (void) unlink(path);
+    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0) {
+        perror(path);
+        exit(1);
+    }
+    return fd;
+}
+
+/* Opens conns connections at once; they are closed by the caller's close of *fds. */
+static int burst(const char *path, long conns, int *fds) {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    for (int i = 0; i < n_conns; i++) {
-        fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fds[i] < 0)
-            die("socket");
-        while (connect(fds[i], (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-            if (errno != EAGAIN)
-                die("connect");
-            sleep_ms(1);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    for (long i = 0; i < conns; i++) {
+        fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fds[i] < 0 || connect(fds[i], (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+            perror("connect");
+            return -1;
         }
     }
+    return 0;
 }
 
-static void close_all(int *fds) {
-    for (int i = 0; i < n_conns; i++)
-        (void) close(fds[i]);
-}
+static void report(const char *mode, int round, const long *taken, int n) {
+    long most = 0, least = -1;
 
-/* Prints "NAME  c0 c1 ...  max/min R" and returns R. */
-static double report(const char *name, const size_t *counts) {
-    size_t max = 0, min = SIZE_MAX;
-
-    printf("%-9s", name);
-    for (int w = 0; w < n_workers; w++) {
-        printf(" %4zu", counts[w]);
-        if (counts[w] > max)
-            max = counts[w];
-        if (counts[w] < min)
-            min = counts[w];
+    printf("%-16s round %d:", mode, round);
+    for (int i = 0; i < n; i++) {
+        printf(" %ld", taken[i]);
+        most = taken[i] > most ? taken[i] : most;
+        least = least < 0 || taken[i] < least ? taken[i] : least;
     }
-    double r = min ? (double) max / (double) min : 1e9;
-    if (min)
-        printf("   max/min %.2f\n", r);
+    if (least > 0)
+        printf("  max/min %.2f\n", (double) most / (double) least);
     else
-        printf("   max/min inf (a worker got none)\n");
-    fflush(stdout);
-    return r;
+        printf("  max/min inf\n");
 }
 
-/* ---- udskit: uds_server with worker threads ----------------------------------------------- */
+static int run_round(const char *path, bool one, int n, long conns, int round) {
+    struct shared sh = { .one_per_wakeup = one, .target = conns };
+    struct worker ws[MAX_WORKERS];
+    int *client = calloc((size_t) conns, sizeof(int));
+
+    sh.listen_fd = listen_at(path);
+    memset(ws, 0, sizeof(ws));
+    for (int i = 0; i < n; i++) {
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+        ws[i].sh = &sh;
+        ws[i].epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (!client || ws[i].epfd < 0 || epoll_ctl(ws[i].epfd, EPOLL_CTL_ADD, sh.listen_fd,
+                                                    &ev) < 0) {
+            perror("epoll");
+            return -1;
+        }
+        pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
+    }
+    usleep(50 * 1000);      /* every worker asleep in epoll_wait, as a server between bursts */
+    int rc = burst(path, conns, client);
+    for (int i = 0; i < n; i++)
+        pthread_join(ws[i].thread, NULL);
+    long taken[MAX_WORKERS];
+    for (int i = 0; i < n; i++)
+        taken[i] = ws[i].taken;
+    if (rc == 0)
+        report(one ? "exclusive-one" : "exclusive-drain", round, taken, n);
+    for (int i = 0; i < n; i++) {
+        for (long k = 0; k < ws[i].n_fds; k++)
+            close(ws[i].fds[k]);
+        free(ws[i].fds);
+        close(ws[i].epfd);
+    }
+    for (long i = 0; i < conns; i++)
+        close(client[i]);
+    free(client);
+    close(sh.listen_fd);
+    unlink(path);
+    return rc;
+}
+
+/* ---- udskit: uds_server with worker threads -------------------------------------------- */
 
 struct uds_run {
     struct uds_server *s;
-    int stop_fd;
+    int stop_fd;                /* in the server's loop: stop from its own thread */
 };
 
 static void stop_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
@@ -110,161 +209,79 @@ static void *uds_runner(void *arg) {
     return NULL;
 }
 
-static double round_udskit(int *fds) {
+static int run_round_udskit(const char *path, int n, long conns, int round) {
     struct uds_listen_opts lo = { .type = UDS_STREAM };
-    struct uds_server_opts so = { .threads = (unsigned) n_workers, .max_conns = MAX_CONNS };
+    struct uds_server_opts so = { .threads = (unsigned) n, .max_conns = (size_t) conns };
     struct uds_listener l;
-    struct uds_run r;
+    struct uds_run r = { .stop_fd = -1 };
     pthread_t t;
-    size_t counts[MAX_WORKERS];
+    long taken[MAX_WORKERS];
     uint64_t one = 1;
+    int *client = calloc((size_t) conns, sizeof(int));
 
-    if (uds_listen(path, &lo, &l, NULL) < 0)
-        die("uds_listen");
-    r.s = uds_server_new(NULL, &l, &so, NULL, NULL);
-    r.stop_fd = eventfd(0, EFD_CLOEXEC);
-    if (!r.s || r.stop_fd < 0 ||
-        uds_loop_add(uds_server_loop(r.s), r.stop_fd, UDS_EV_READ, stop_io, &r) < 0)
-        die("uds_server_new");
-    pthread_create(&t, NULL, uds_runner, &r);
-    burst(fds);
-    for (int i = 0; i < 5000 && uds_server_conn_count(r.s) < (size_t) n_conns; i++)
-        sleep_ms(1);
-    for (int w = 0; w < n_workers; w++) {
-        struct uds_server_worker_stats st;
-        (void) uds_server_worker_stats(r.s, (unsigned) w, &st);
-        counts[w] = st.conns;
+    if (!client || uds_listen(path, &lo, &l, NULL) < 0 ||
+        !(r.s = uds_server_new(NULL, &l, &so, NULL, NULL)) ||
+        (r.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
+        uds_loop_add(uds_server_loop(r.s), r.stop_fd, UDS_EV_READ, stop_io, &r) < 0) {
+        perror("udskit");
+        return -1;
     }
-    double ratio = report("udskit", counts);
+    pthread_create(&t, NULL, uds_runner, &r);
+    int rc = burst(path, conns, client);
+    for (int i = 0; i < 5000 && uds_server_conn_count(r.s) < (size_t) conns; i++)
+        usleep(1000);
+    for (int i = 0; i < n; i++) {
+        struct uds_server_worker_stats st = { 0 };
+        (void) uds_server_worker_stats(r.s, (unsigned) i, &st);
+        taken[i] = (long) st.conns;
+    }
+    if (rc == 0)
+        report("udskit", round, taken, n);
     if (write(r.stop_fd, &one, sizeof(one)) < 0)
-        die("write");
+        perror("stop");
     pthread_join(t, NULL);
     uds_server_free(r.s);
-    (void) close(r.stop_fd);
-    close_all(fds);
-    return ratio;
-}
-
-/* ---- EPOLLEXCLUSIVE: W threads on one listener --------------------------------------------- */
-
-struct excl {
-    int lfd;
-    bool all;                   /* accept until EAGAIN, else one per wakeup */
-    atomic_int accepted;        /* by every thread */
-    atomic_bool stop;
-    int *held;                  /* accepted fds, to close at the end */
-    atomic_int n_held;
-};
-
-struct excl_worker {
-    struct excl *x;
-    pthread_t t;
-    size_t count;
-};
-
-static void *excl_main(void *arg) {
-    struct excl_worker *w = arg;
-    struct excl *x = w->x;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
-
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, x->lfd, &ev) < 0)
-        die("epoll");
-    while (!atomic_load(&x->stop)) {
-        if (epoll_wait(ep, &ev, 1, 20) <= 0)
-            continue;
-        do {
-            int fd = accept4(x->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd < 0)
-                break;
-            x->held[atomic_fetch_add(&x->n_held, 1)] = fd;
-            w->count++;
-            atomic_fetch_add(&x->accepted, 1);
-        } while (x->all);
-    }
-    (void) close(ep);
-    return NULL;
-}
-
-static double round_excl(int *fds, bool all) {
-    struct uds_listen_opts lo = { .type = UDS_STREAM };
-    struct uds_listener l;
-    struct excl x = { .all = all };
-    struct excl_worker w[MAX_WORKERS];
-    size_t counts[MAX_WORKERS];
-
-    if (uds_listen(path, &lo, &l, NULL) < 0 || uds_set_nonblock(l.fd, true) < 0)
-        die("uds_listen");
-    x.lfd = l.fd;
-    x.held = calloc((size_t) n_conns, sizeof(int));
-    for (int i = 0; i < n_workers; i++) {
-        w[i] = (struct excl_worker) { .x = &x };
-        pthread_create(&w[i].t, NULL, excl_main, &w[i]);
-    }
-    sleep_ms(50);   /* every thread waiting in epoll_wait */
-    burst(fds);
-    for (int i = 0; i < 5000 && atomic_load(&x.accepted) < n_conns; i++)
-        sleep_ms(1);
-    atomic_store(&x.stop, true);
-    for (int i = 0; i < n_workers; i++) {
-        pthread_join(w[i].t, NULL);
-        counts[i] = w[i].count;
-    }
-    double ratio = report(all ? "excl-all" : "excl-one", counts);
-    for (int i = 0; i < atomic_load(&x.n_held); i++)
-        (void) close(x.held[i]);
-    free(x.held);
-    uds_unlisten(&l);
-    close_all(fds);
-    return ratio;
-}
-
-/* ---- main ------------------------------------------------------------------------------------ */
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
+    close(r.stop_fd);
+    for (long i = 0; i < conns; i++)
+        close(client[i]);
+    free(client);
+    return rc;
 }
 
 int main(int argc, char **argv) {
-    int opt;
+    int workers = 4, rounds = 5, opt;
+    long conns = 256;
+    char dir[] = "/tmp/fairness.XXXXXX", path[64];
+    struct rlimit rl;
 
-    while ((opt = getopt(argc, argv, "n:w:r:")) != -1) {
-        if (opt == 'n')
-            n_conns = atoi(optarg);
-        else if (opt == 'w')
-            n_workers = atoi(optarg);
+    while ((opt = getopt(argc, argv, "w:c:r:")) != -1) {
+        if (opt == 'w')
+            workers = atoi(optarg);
+        else if (opt == 'c')
+            conns = atol(optarg);
         else if (opt == 'r')
             rounds = atoi(optarg);
         else
             return 64;
     }
-    if (n_conns < 1 || n_conns > MAX_CONNS || n_workers < 1 || n_workers > MAX_WORKERS ||
-        rounds < 1 || rounds > 1000) {
-        fprintf(stderr, "usage: fairness [-n CONNS] [-w WORKERS (<= 64)] [-r ROUNDS]\n");
+    if (workers < 1 || workers > MAX_WORKERS || conns < 1 || rounds < 1 || !mkdtemp(dir)) {
+        fprintf(stderr, "usage: fairness [-w WORKERS (1-%d)] [-c CONNS] [-r ROUNDS]\n",
+                MAX_WORKERS);
         return 64;
     }
-    snprintf(path, sizeof(path), "/tmp/uds-fairness-%d.sock", (int) getpid());
-    int *fds = calloc((size_t) n_conns, sizeof(int));
-    double *r[3];
-    for (int k = 0; k < 3; k++)
-        r[k] = calloc((size_t) rounds, sizeof(double));
-    printf("%d connections in a burst over %d workers, %d rounds; per-worker counts\n",
-           n_conns, n_workers, rounds);
-    for (int i = 0; i < rounds; i++) {
-        r[0][i] = round_udskit(fds);
-        r[1][i] = round_excl(fds, false);
-        r[2][i] = round_excl(fds, true);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
     }
-    static const char *const names[] = { "udskit", "excl-one", "excl-all" };
-    printf("median max/min:");
-    for (int k = 0; k < 3; k++) {
-        qsort(r[k], (size_t) rounds, sizeof(double), cmp_double);
-        double m = r[k][rounds / 2];
-        if (m >= 1e9)
-            printf(" %s inf%s", names[k], k < 2 ? "," : "\n");
-        else
-            printf(" %s %.2f%s", names[k], m, k < 2 ? "," : "\n");
+    snprintf(path, sizeof(path), "%s/s.sock", dir);
+    int rc = 0;
+    for (int r = 1; r <= rounds && rc == 0; r++) {
+        rc = run_round_udskit(path, workers, conns, r);
+        if (rc == 0)
+            rc = run_round(path, false, workers, conns, r);
+        if (rc == 0)
+            rc = run_round(path, true, workers, conns, r);
     }
-    return 0;
+    rmdir(dir);
+    return rc ? 1 : 0;
 }

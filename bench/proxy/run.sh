@@ -118,6 +118,9 @@ add direct "$ECHO"
 
 P=$(free_port)
 add "uds proxy" "$T/uds.sock" "$UDS" proxy -q "$T/uds.sock" "$ECHO"
+# By default fds passed between two Unix sockets are forwarded, which costs splice().
+add "uds proxy --no-pass-fds" "$T/uds-nf.sock" "$UDS" proxy -q --no-pass-fds "$T/uds-nf.sock" \
+    "$ECHO"
 add "uds proxy (TCP)" "tcp:127.0.0.1:$P" "$UDS" proxy -q "tcp:127.0.0.1:$P" "$ECHO"
 add "uds proxy --no-batch" "$T/uds-nb.sock" "$UDS" proxy -q --no-batch "$T/uds-nb.sock" "$ECHO"
 add "uds proxy --busy-poll 50" "$T/uds-bp.sock" \

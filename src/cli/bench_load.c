@@ -27,7 +27,7 @@
 
 #include "bench_hist.h"
 #include "bench_load.h"
-#include "bench_server_cpu.h"
+#include "bench_spread.h"
 #include "bench_util.h"
 #include "cli.h"
 
@@ -96,9 +96,7 @@ struct load {
     uint64_t last_report_count;
     bool progress;          /* a progress line on stderr (a TTY) */
     struct bench_hist hist;
-    pid_t server_pid;       /* the server at the other end (a Unix one), or 0 */
-    struct bench_server_cpu *server_cpu;    /* its threads' CPU time: [0] before the run,
-                                             * [1] after */
+    struct bench_spread spread;     /* the server's threads' CPU time over the run */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -857,6 +855,50 @@ static void json_us(const char *name, uint64_t ns, bool any, bool last) {
         printf("\"%s\":null%s", name, last ? "" : ",");
 }
 
+/* A thread's CPU time in percent of one CPU over the run. */
+static double cpu_percent(uint64_t ticks, double secs) {
+    long hz = sysconf(_SC_CLK_TCK);
+
+    return hz > 0 && secs > 0 ? 100.0 * (double) ticks / (double) hz / secs : 0;
+}
+
+static void json_spread(const struct bench_spread *sp, double secs) {
+    if (!sp->pid)
+        return;
+    printf(",\"server\":{\"pid\":%d,\"name\":", (int) sp->pid);
+    json_str(sp->name);
+    printf(",\"cpu_percent\":%.1f,\"threads\":[", secs > 0 ? 100.0 * sp->cpu_s / secs : 0);
+    for (size_t i = 0; i < sp->n; i++) {
+        printf("%s{\"tid\":%d,\"name\":", i ? "," : "", (int) sp->threads[i].tid);
+        json_str(sp->threads[i].name);
+        printf(",\"cpu_percent\":%.1f}", cpu_percent(sp->threads[i].ticks, secs));
+    }
+    if (sp->busiest_over_least > 0)
+        printf("],\"busy_threads\":%zu,\"busiest_over_least\":%.2f}", sp->n_busy,
+               sp->busiest_over_least);
+    else
+        printf("],\"busy_threads\":%zu,\"busiest_over_least\":null}", sp->n_busy);
+}
+
+/* Where the server is known: its CPU, and how its busy threads shared it. */
+static void print_spread(const struct bench_spread *sp, double secs) {
+    if (!sp->pid)
+        return;
+    printf("  server       pid %d (%s) used %.0f%% of a CPU", (int) sp->pid, sp->name,
+           secs > 0 ? 100.0 * sp->cpu_s / secs : 0);
+    if (sp->n_busy < 2) {
+        printf("%s\n", sp->n > 1 ? ", one thread doing the work" : "");
+        return;
+    }
+    printf(", %zu threads doing the work:", sp->n_busy);
+    for (size_t i = 0; i < sp->n; i++) {
+        if ((double) sp->threads[i].ticks >= BENCH_SPREAD_BUSY * sp->cpu_s *
+                                                 (double) sysconf(_SC_CLK_TCK))
+            printf(" %.0f%%", cpu_percent(sp->threads[i].ticks, secs));
+    }
+    printf(" (busiest/least busy %.2f)\n", sp->busiest_over_least);
+}
+
 static void print_json(const struct load *L, const struct figures *f) {
     const struct bench_load_args *a = L->a;
     const struct bench_hist *h = &L->hist;
@@ -892,8 +934,7 @@ static void print_json(const struct load *L, const struct figures *f) {
         printf(",\"first_error\":");
         json_str(L->first_error);
     }
-    if (L->server_cpu)
-        bench_server_cpu_json(&L->server_cpu[0], &L->server_cpu[1], f->secs);
+    json_spread(&L->spread, f->secs);
     printf("}\n");
 }
 
@@ -955,8 +996,7 @@ static void print_text(const struct load *L, const struct figures *f) {
         printf("; it waited for a CPU %.0f%% of the time: other work disturbed the run",
                f->waited / 1e9 / f->secs * 100);
     printf("\n");
-    if (L->server_cpu)
-        bench_server_cpu_print(&L->server_cpu[0], &L->server_cpu[1], f->secs);
+    print_spread(&L->spread, f->secs);
 }
 
 static void print_report(const struct load *L, double cpu, double waited) {
@@ -983,7 +1023,6 @@ static void load_free(struct load *L) {
     free(L->mm);
     free(L->rbuf);
     free(L->table);
-    free(L->server_cpu);
     if (L->epfd >= 0)
         (void) close(L->epfd);
 }
@@ -1047,9 +1086,6 @@ static int setup(struct load *L) {
             return cli_fail(CLI_OP_CONNECT, a->address, errno, NULL);
         (void) close(fd);
     }
-    /* Whose threads did the work: a Unix server names itself in SO_PEERCRED. */
-    if (!L->tcp && open_now > 0 && (L->server_pid = bench_server_pid(L->conns[0].fd)) > 0)
-        L->server_cpu = calloc(2, sizeof(*L->server_cpu));
     return CLI_CONTINUE;
 }
 
@@ -1075,10 +1111,8 @@ int bench_load_run(const struct bench_load_args *a) {
     sigaction(SIGTERM, &sa, &old_term);
     L.progress = !a->quiet && isatty(STDERR_FILENO);
     L.budget = a->requests ? a->requests : UINT64_MAX;
-    if (L.server_cpu && bench_server_cpu_read(L.server_pid, &L.server_cpu[0]) < 0) {
-        free(L.server_cpu);
-        L.server_cpu = NULL;
-    }
+    if (L.conns[0].fd >= 0)
+        bench_spread_begin(&L.spread, L.conns[0].fd);
     double cpu0 = cpu_seconds(), wait0 = wait_ns();
     L.start_ns = L.last_progress_ns = bench_now_ns();
     L.next_report_ns = L.start_ns + PROGRESS_NS;
@@ -1090,8 +1124,7 @@ int bench_load_run(const struct bench_load_args *a) {
     else
         run_loop(&L);
     double cpu = cpu_seconds() - cpu0, wait1 = wait_ns();
-    if (L.server_cpu)
-        (void) bench_server_cpu_read(L.server_pid, &L.server_cpu[1]);   /* gone: no line */
+    bench_spread_end(&L.spread);
     report_progress(&L, L.end_ns, true);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -28,13 +28,14 @@
 
 #include "cli.h"
 #include "doctor.h"
-#include "tls.h"
 #include "options.h"
 
 #define D struct doctor
 static const struct cli_command doctor_cmd = {
     .name = "doctor",
-    .synopsis = "[OPTIONS] ADDRESS",
+    .synopsis = "[OPTIONS] ADDRESS\n"
+                "       uds doctor [--cert FILE [--key FILE]] [--ca FILE] [--server-name NAME]\n"
+                "                  [--json] tls:HOST:PORT",
     .help_col = 20,
     .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds doctor /run/app.sock" },
     .intro =
@@ -49,15 +50,23 @@ static const struct cli_command doctor_cmd = {
         "The advice speaks the configuration of the server behind the socket when it is\n"
         "recognised (php-fpm, PostgreSQL, redis, dockerd, a systemd .socket unit, udskit).\n"
         "When nothing stands in the way it connects once to confirm, and closes at once.\n"
-        "It never removes anything.\n",
+        "It never removes anything.\n"
+        "\n"
+        "With tls:HOST:PORT it explains why a TLS service (a 'uds proxy tls:HOST:PORT'\n"
+        "listener, or any other) refuses this side: this side's certificate out of its\n"
+        "dates, not matching its key or not signed by --ca; the server unreachable or not\n"
+        "speaking TLS; its certificate from an unknown CA, out of its dates or not for\n"
+        "HOST; no client certificate given when one is wanted, or this side's refused.\n",
     .outro =
-        "ADDRESS is a path, @abstract, unix:PATH or unix:@name.\n"
+        "ADDRESS is a path, @abstract, unix:PATH or unix:@name, or tls:HOST:PORT.\n"
         "\n"
         "Exit status: 0 you (or USER) can connect, 1 failure, 64 usage error, 69 nothing\n"
         "listens (no such socket, stale socket, deleted or replaced path, a listener in\n"
         "another namespace), 73 the path is not a socket or a directory is missing, 75 the\n"
         "listener's backlog is full, 77 permission denied (a directory or the socket; --as\n"
-        "without root).\n",
+        "without root). For tls:HOST:PORT: 0 the server accepts this side, 69 it cannot be\n"
+        "reached or does not speak TLS, 77 a certificate is refused (either way), 78 a\n"
+        "file given cannot be used.\n",
     .opts = (const struct cli_opt[]){
         CLI_SECTION("Options:"),
         { "--as", 0, "USER", CLI_STRING(D, as_user),
@@ -69,6 +78,8 @@ static const struct cli_command doctor_cmd = {
                   "[{code, severity, message, advice}]" },
         { "--no-connect", 0, NULL, CLI_FLAG(D, no_connect),
           .help = "only look; do not make the confirming connection" },
+        CLI_SECTION("TLS (ADDRESS tls:HOST:PORT):"),
+        CLI_INCLUDE(doctor_tls_opts, D, tls, struct tls_opts),
         CLI_END,
     },
 };
@@ -1099,13 +1110,15 @@ static int setup_subject(struct doctor *d) {
     return EX_OK;
 }
 
-static int doctor_run(struct doctor *d) {
+/* The checks on a Unix socket address. Returns CLI_CONTINUE, or an exit code having said
+ * why. */
+static int examine_unix(struct doctor *d) {
     int code = setup_subject(d);
 
-    if (code != EX_OK) {
-        doctor_free(d);
+    if (code != EX_OK)
         return code;
-    }
+    if (uds_addr_parse(d->address, 0, &d->addr) < 0)
+        return cli_fail(CLI_OP_ANY, d->address, errno, NULL);
     d->have_socks = uds_socklist_get(&d->socks) == 0;
     if (!d->have_socks)
         doctor_add(d, "no-sock-diag", SEV_WARNING, 0,
@@ -1132,23 +1145,44 @@ static int doctor_run(struct doctor *d) {
     }
     if (!d->blocked && !d->no_connect)
         confirm(d);
+    return CLI_CONTINUE;
+}
 
-    code = doctor_first_exit(d);
-    doctor_print_report(d, code);
+/* Options that belong to the other kind of address are a usage error. */
+static int check_options(const struct doctor *d) {
+    const struct tls_opts *t = &d->tls;
+    const char *tls_opt = t->cert ? "--cert" : t->key ? "--key" : t->ca ? "--ca" :
+                          t->server_name ? "--server-name" : NULL;
+
+    if (!d->is_tls && tls_opt)
+        return cli_usage("doctor", "%s is for a tls:HOST:PORT address; '%s' is not one",
+                         tls_opt, d->address);
+    if (d->is_tls && (d->as_user || d->no_connect))
+        return cli_usage("doctor", "%s is for a Unix socket address, not tls:HOST:PORT",
+                         d->as_user ? "--as" : "--no-connect");
+    return CLI_CONTINUE;
+}
+
+static int doctor_run(struct doctor *d) {
+    int code = check_options(d);
+
+    if (code == CLI_CONTINUE)
+        code = d->is_tls ? doctor_tls_examine(d) : examine_unix(d);
+    if (code == CLI_CONTINUE) {
+        code = doctor_first_exit(d);
+        doctor_print_report(d, code);
+        if (fflush(stdout) != 0)
+            code = CLI_EXIT_FAILURE;
+    }
     doctor_free(d);
-    if (fflush(stdout) != 0)
-        return CLI_EXIT_FAILURE;
     return code;
 }
 
 int cmd_doctor(int argc, char **argv) {
     struct cli_parsed p;
-    struct doctor *d;
+    struct doctor *d = calloc(1, sizeof(*d));
     int code;
 
-    if (doctor_tls_wanted(argc, argv))
-        return cmd_doctor_tls(argc, argv);     /* tls:HOST:PORT: doctor_tls.c */
-    d = calloc(1, sizeof(*d));
     if (!d) {
         cli_error(NULL, NULL, "out of memory");
         return CLI_EXIT_FAILURE;
@@ -1159,12 +1193,7 @@ int cmd_doctor(int argc, char **argv) {
         return code;
     }
     d->address = p.operands[0];
+    d->is_tls = strncmp(d->address, "tls:", 4) == 0;   /* doctor_tls.c */
     cli_log_setup(0, false);
-    if (uds_addr_parse(d->address, 0, &d->addr) < 0) {
-        int e = errno;
-        free(d);
-        return cli_fail(CLI_OP_ANY, p.operands[0], e, NULL);
-    }
-
     return doctor_run(d);
 }

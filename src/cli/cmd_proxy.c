@@ -49,6 +49,7 @@ struct proxy_args {
     int exit_idle_ms;           /* --exit-idle-time, 0 never */
     size_t buffer_size;
     bool no_splice;
+    bool no_pass_fds;           /* between two Unix sides, drop passed fds (splice again) */
     bool no_batch;
     long busy_poll_us;
     struct cli_run_as run_as;   /* --user */
@@ -505,6 +506,28 @@ static size_t proxy_header(const struct conn *c, unsigned char *buf, size_t size
 static void conn_tls_connect(struct conn *c, int fd);
 static void conn_dial(struct conn *c);
 
+/* Between two Unix sockets the fds a side passes (SCM_RIGHTS) go on with their bytes, as if
+ * the client were connected to the target itself: programs such as tmux rely on it. That
+ * costs splice(), which would drop them, so --no-pass-fds trades them for bulk speed. */
+static bool passes_fds(const struct proxy *px) {
+    return px->listen_unix && px->target.is_unix && !px->tls && !px->args->no_pass_fds;
+}
+
+/* Relay client and target (both taken over, also on failure). */
+static struct uds_relay *relay_start(struct conn *c, int client, int fd, const void *hdr,
+                                     size_t hdr_len) {
+    const struct uds_relay_args args = {
+        .fd_a_in = client,
+        .fd_a_out = client,
+        .fd_b = fd,
+        .prefix = hdr_len ? hdr : NULL,
+        .prefix_len = hdr_len,
+        .flags = passes_fds(c->px) ? UDS_RELAY_PASS_FDS : 0u,
+    };
+
+    return uds_relay_new2(c->sh->relays, &args, on_relay_close, c);
+}
+
 /* The target answered on fd: relay. */
 static void conn_connected(struct conn *c, int fd) {
     struct proxy *px = c->px;
@@ -529,7 +552,7 @@ static void conn_connected(struct conn *c, int fd) {
     c->first_byte_timer = 0;
     /* The relay owns both fds from here, also if it fails. */
     c->client = -1;
-    c->relay = uds_relay_new(c->sh->relays, client, fd, hdr, hdr_len, on_relay_close, c);
+    c->relay = relay_start(c, client, fd, hdr, hdr_len);
     if (!c->relay || hand_over_first_byte(c) < 0) {
         cli_log(CLI_LOG_WARN, "relay_error", px->listen_text, NULL, 0, "%s: closed connection "
                 "from %s: cannot relay it: %s", px->listen_text, c->client_text,
@@ -1019,9 +1042,12 @@ static const struct cli_command proxy_cmd = {
         "tcp:HOST:PORT (tcp:[IPv6]:PORT) or tls:HOST:PORT (TCP with TLS, both ends\n"
         "authenticated): a Unix-socket service exposed on TCP, a TCP service on a Unix\n"
         "socket, a Unix socket reached from another machine, or a Unix socket re-exposed\n"
-        "at another path with other permissions. One thread relays every connection; an\n"
-        "end of input on one side is passed on as a half-close on the other; a side that\n"
-        "does not read slows its peer; bulk data moves with splice() (zero-copy).\n",
+        "at another path with other permissions. Each connection is relayed on one of\n"
+        "--threads worker threads; an end of input on one side is passed on as a\n"
+        "half-close on the other; a side that does not read slows its peer; bulk data\n"
+        "moves with splice() (zero-copy).\n"
+        "Between two Unix sockets, fds passed with SCM_RIGHTS are forwarded with their\n"
+        "bytes (then bulk data is copied: --no-pass-fds trades them for splice()).\n",
     .outro =
         "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
         "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
@@ -1084,6 +1110,10 @@ static const struct cli_command proxy_cmd = {
                                      "suffixes (default 256K)" },
         { "--no-splice", 0, NULL, CLI_FLAG(P, no_splice),
           .help = "always copy through a buffer, never splice()" },
+        { "--no-pass-fds", 0, NULL, CLI_FLAG(P, no_pass_fds),
+          .help = "between two Unix sockets, close the fds a side\n"
+                  "passes instead of forwarding them, so that bulk\n"
+                  "data can move with splice()" },
         { "--no-batch", 0, NULL, CLI_FLAG(P, no_batch),
           .help = "one send() per write, instead of the writes of a\n"
                   "wakeup together in one io_uring submission" },

@@ -4,6 +4,7 @@
  * are for (the caller, or --as USER), and the state of one run. cmd_doctor.c makes the
  * checks; doctor_subject.c answers for the subject (and runs a check with its ids);
  * doctor_server.c speaks the configuration of the server behind the socket;
+ * doctor_tls.c examines a TLS service (ADDRESS tls:HOST:PORT) into the same findings;
  * doctor_output.c prints the report, as text or JSON.
  */
 #ifndef UDS_CLI_DOCTOR_H
@@ -17,6 +18,7 @@
 #include <udskit.h>
 
 #include "cli.h"
+#include "tls.h"
 
 #define MAX_FINDINGS 32
 /* The test connection gives up after this long (a listener that does not accept). */
@@ -54,6 +56,8 @@ struct doctor {
     bool json;
     bool no_connect;
     const char *as_user;    /* --as USER, or NULL */
+    struct tls_opts tls;    /* --cert, --key, --ca, --server-name: for tls:HOST:PORT */
+    bool is_tls;            /* ADDRESS is tls:HOST:PORT (doctor_tls.c) */
     struct subject who;
     struct finding findings[MAX_FINDINGS];
     size_t n;
@@ -123,6 +127,15 @@ void doctor_note_server(struct doctor *d, const struct uds_sockinfo *s);
 /* Advice for a subject without write permission on sock, in the server's settings. */
 void doctor_access_advice(struct doctor *d, const struct uds_sockinfo *s,
                           const struct uds_file *sock, struct text *t);
+
+/* ---- doctor_tls.c ---- */
+
+/* The TLS options of doctor's table (CLI_INCLUDE(), at struct doctor's tls). */
+extern const struct cli_opt doctor_tls_opts[];
+/* The findings on the TLS service at d->address (tls:HOST:PORT, with d->tls): this side's
+ * files, the connection, the server's certificate, its verdict on this side's. Returns
+ * CLI_CONTINUE, or EX_USAGE having said why. */
+int doctor_tls_examine(struct doctor *d);
 
 /* ---- doctor_output.c ---- */
 

@@ -121,6 +121,23 @@ static void print_json(const struct doctor *d, int code) {
     fputs(d->n ? "\n]}\n" : "]}\n", stdout);
 }
 
+/* The last line of the text report. */
+static void print_result(const struct doctor *d, int code) {
+    size_t errors = 0;
+
+    for (size_t i = 0; i < d->n; i++)
+        errors += d->findings[i].severity == SEV_ERROR;
+    if (d->is_tls && code == EX_OK)
+        printf("Result: the TLS service accepts you (exit 0).\n");
+    else if (d->is_tls)
+        printf("Result: %zu problem%s; the first decides the exit status (exit %d).\n",
+               errors, errors == 1 ? "" : "s", code);
+    else if (code == EX_OK)
+        printf("Result: %s can connect.\n", doctor_you(d));
+    else
+        printf("Result: %s cannot connect (exit %d).\n", doctor_you(d), code);
+}
+
 void doctor_print_report(const struct doctor *d, int code) {
     if (d->json) {
         print_json(d, code);
@@ -141,8 +158,5 @@ void doctor_print_report(const struct doctor *d, int code) {
             putchar('\n');
         }
     }
-    if (code == EX_OK)
-        printf("Result: %s can connect.\n", doctor_you(d));
-    else
-        printf("Result: %s cannot connect (exit %d).\n", doctor_you(d), code);
+    print_result(d, code);
 }

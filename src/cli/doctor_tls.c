@@ -8,6 +8,8 @@
  * problem is named: an unknown CA, a name mismatch, dates; and last it waits a moment for
  * the server's verdict on this side's certificate, which TLS 1.3 sends after the handshake
  * (no certificate, an unknown CA, an expired one) or, for a name not allowed, by closing.
+ * What it finds goes into doctor's findings, each with a code for --json; doctor_output.c
+ * prints them.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,70 +25,46 @@
 #include <openssl/x509v3.h>
 
 #include "cli.h"
+#include "doctor.h"
 #include "tls_int.h"
 
 #define VERDICT_MS 1500     /* how long the server has to refuse after the handshake */
 #define CONNECT_MS 5000
 
 struct doctor_tls {
-    struct tls_opts tls;
-    const char *address;
+    struct doctor *d;
+    struct tls_opts *o;     /* &d->tls */
     char host[TLS_HOST_MAX];
-    struct uds_addr addr;
-    int errors;
-    int exit_code;          /* of the first error */
+    struct uds_addr addr;   /* tcp:HOST:PORT */
 };
 
-static const struct cli_command doctor_tls_cmd = {
-    .name = "doctor",
-    .synopsis = "[--cert FILE [--key FILE]] [--ca FILE] [--server-name NAME] tls:HOST:PORT",
-    .help_col = 28,
-    .operands = { .names = "ADDRESS", .min = 1, .max = 1,
-                  .example = "uds doctor --cert me.pem --key me.key --ca ca.pem tls:db:7443" },
-    .intro =
-        "Explain why a TLS service (a 'uds proxy tls:HOST:PORT' listener, or any other)\n"
-        "refuses this side, in plain sentences, each with what to do: this side's\n"
-        "certificate out of its dates, not matching its key or not signed by --ca; the\n"
-        "server unreachable or not speaking TLS; its certificate from an unknown CA, out\n"
-        "of its dates or not for HOST; no client certificate given when one is wanted,\n"
-        "or this side's refused.\n",
-    .outro =
-        "Exit status: 0 the server accepts this side, 1 failure, 64 usage error, 69 the\n"
-        "server cannot be reached or does not speak TLS, 77 a certificate is refused\n"
-        "(either way), 78 a file given cannot be used.\n",
-    .opts = (const struct cli_opt[]){
-        { "--cert", 0, "FILE", CLI_STRING(struct tls_opts, cert), .example = "me.pem",
-          .help = "the client certificate to show (PEM)" },
-        { "--key", 0, "FILE", CLI_STRING(struct tls_opts, key), .example = "me.key",
-          .help = "its key (default: in --cert's file)" },
-        { "--ca", 0, "FILE", CLI_STRING(struct tls_opts, ca), .example = "ca.pem",
-          .help = "the CAs the server's certificate must be signed by\n"
-                  "(default: the system's)" },
-        { "--server-name", 0, "NAME", CLI_STRING(struct tls_opts, server_name),
-          .example = "db.example.org",
-          .help = "the name the server's certificate must have\n(default: HOST)" },
-        CLI_END,
-    },
+#define T struct tls_opts
+const struct cli_opt doctor_tls_opts[] = {
+    { "--cert", 0, "FILE", CLI_STRING(T, cert), .example = "me.pem",
+      .help = "the client certificate to show (PEM)" },
+    { "--key", 0, "FILE", CLI_STRING(T, key), .example = "me.key",
+      .help = "its key (default: in --cert's file)" },
+    { "--ca", 0, "FILE", CLI_STRING(T, ca), .example = "ca.pem",
+      .help = "the CAs the server's certificate must be signed\n"
+              "by (default: the system's)" },
+    { "--server-name", 0, "NAME", CLI_STRING(T, server_name), .example = "db.example.org",
+      .help = "the name the server's certificate must have\n"
+              "(default: HOST)" },
+    CLI_END,
 };
+#undef T
 
 /* ---- findings ----------------------------------------------------------------------------- */
 
-enum sev { SEV_OK, SEV_WARNING, SEV_ERROR };
-
-static void finding(struct doctor_tls *d, enum sev sev, int code, const char *what,
-                    const char *todo) {
-    static const char *const names[] = { "ok", "warning", "error" };
-
-    printf("  %-7s %s\n", names[sev], what);
-    if (todo)
-        printf("          what to do: %s\n", todo);
-    if (sev == SEV_ERROR && d->errors++ == 0)
-        d->exit_code = code;
+static void finding(struct doctor_tls *t, const char *code, enum severity sev, int exit_code,
+                    const char *what, const char *todo) {
+    doctor_add(t->d, code, sev, exit_code, todo, "%s", what);
 }
 
 /* tls.c's "its certificate ...; do this" as two sentences: whose ("The server's ") stands
  * for a leading "its ", else the first letter is made a capital; the advice too. */
-static void finding_why(struct doctor_tls *d, int code, const char *whose, const char *why) {
+static void finding_why(struct doctor_tls *t, const char *code, int exit_code,
+                        const char *whose, const char *why) {
     char what[TLS_WHY_MAX + 64], todo[TLS_WHY_MAX];
     const char *semi = strstr(why, "; ");
     int len = semi ? (int) (semi - why) : (int) strlen(why);
@@ -99,14 +77,25 @@ static void finding_why(struct doctor_tls *d, int code, const char *whose, const
         snprintf(todo, sizeof(todo), "%s.", semi + 2);
         todo[0] = (char) toupper((unsigned char) todo[0]);
     }
-    finding(d, SEV_ERROR, code, what, semi ? todo : NULL);
+    finding(t, code, SEV_ERROR, exit_code, what, semi ? todo : NULL);
+}
+
+/* The code of a finding on the server's certificate, by why it failed verification. */
+static const char *server_cert_code(int err) {
+    if (err == X509_V_ERR_CERT_HAS_EXPIRED)
+        return "tls-server-cert-expired";
+    if (err == X509_V_ERR_CERT_NOT_YET_VALID)
+        return "tls-server-cert-not-yet-valid";
+    if (err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH)
+        return "tls-server-name-mismatch";
+    return tls_unknown_ca_error(err) ? "tls-server-unknown-ca" : "tls-server-cert-refused";
 }
 
 /* ---- this side's files -------------------------------------------------------------------- */
 
 /* The certificate's dates, and whether --ca signed it (a server that trusts --ca only
  * would refuse it otherwise). */
-static void check_own_cert(struct doctor_tls *d, SSL_CTX *ctx) {
+static void check_own_cert(struct doctor_tls *t, SSL_CTX *ctx) {
     X509 *cert = SSL_CTX_get0_certificate(ctx);
     X509_STORE_CTX *sc;
     char id[TLS_IDENTITY_MAX], when[64], what[TLS_WHY_MAX + 128];
@@ -115,7 +104,7 @@ static void check_own_cert(struct doctor_tls *d, SSL_CTX *ctx) {
     if (!cert)
         return;
     tls_identity(cert, id, sizeof(id));
-    if (d->tls.ca && (sc = X509_STORE_CTX_new())) {
+    if (t->o->ca && (sc = X509_STORE_CTX_new())) {
         if (X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(ctx), cert, NULL) == 1 &&
             X509_verify_cert(sc) != 1)
             err = X509_STORE_CTX_get_error(sc);
@@ -124,24 +113,26 @@ static void check_own_cert(struct doctor_tls *d, SSL_CTX *ctx) {
     if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
         tls_format_time(X509_get0_notAfter(cert), when, sizeof(when));
         snprintf(what, sizeof(what), "Your certificate (--cert %s: %s) expired on %s: the "
-                 "server will refuse it.", d->tls.cert, id, when);
-        finding(d, SEV_ERROR, EX_NOPERM, what, "Renew it, and give the new one with --cert.");
+                 "server will refuse it.", t->o->cert, id, when);
+        finding(t, "tls-cert-expired", SEV_ERROR, EX_NOPERM, what,
+                "Renew it, and give the new one with --cert.");
     } else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
         tls_format_time(X509_get0_notBefore(cert), when, sizeof(when));
         snprintf(what, sizeof(what), "Your certificate (--cert %s: %s) is not valid before "
-                 "%s: the server will refuse it until then.", d->tls.cert, id, when);
-        finding(d, SEV_ERROR, EX_NOPERM, what, "Check this machine's clock, or wait.");
+                 "%s: the server will refuse it until then.", t->o->cert, id, when);
+        finding(t, "tls-cert-not-yet-valid", SEV_ERROR, EX_NOPERM, what,
+                "Check this machine's clock, or wait.");
     } else if (err != X509_V_OK && err != X509_V_ERR_CERT_HAS_EXPIRED &&
                err != X509_V_ERR_CERT_NOT_YET_VALID) {
         snprintf(what, sizeof(what), "Your certificate (--cert %s: %s) is not signed by a CA "
                  "in --ca %s (%s): a server that trusts only that CA will refuse it.",
-                 d->tls.cert, id, d->tls.ca, X509_verify_cert_error_string(err));
-        finding(d, SEV_WARNING, 0, what, "If the server's --ca is another file, ignore this; "
+                 t->o->cert, id, t->o->ca, X509_verify_cert_error_string(err));
+        finding(t, "tls-cert-other-ca", SEV_WARNING, 0, what, "If the server's --ca is another file, ignore this; "
                 "else have your certificate signed by that CA.");
     } else {
         snprintf(what, sizeof(what), "Your certificate (%s) is within its dates%s.", id,
-                 d->tls.ca ? " and signed by a CA in --ca" : "");
-        finding(d, SEV_OK, 0, what, NULL);
+                 t->o->ca ? " and signed by a CA in --ca" : "");
+        finding(t, "tls-cert", SEV_INFO, 0, what, NULL);
     }
 }
 
@@ -170,15 +161,15 @@ static int tcp_connect(const struct sockaddr *sa, socklen_t len, int ms) {
 }
 
 /* A TCP connection to the address, or -1 after a finding. */
-static int connect_tcp(struct doctor_tls *d) {
+static int connect_tcp(struct doctor_tls *t) {
     struct uds_tcp_addrs a;
     char what[512];
     int gai, fd = -1, err = 0;
 
-    if (uds_tcp_resolve(&d->addr, &a, &gai) < 0) {
-        snprintf(what, sizeof(what), "Cannot resolve '%s': %s.", d->addr.host,
+    if (uds_tcp_resolve(&t->addr, &a, &gai) < 0) {
+        snprintf(what, sizeof(what), "Cannot resolve '%s': %s.", t->addr.host,
                  gai ? gai_strerror(gai) : strerror(errno));
-        finding(d, SEV_ERROR, EX_UNAVAILABLE, what, "Check the host name.");
+        finding(t, "tls-unresolved", SEV_ERROR, EX_UNAVAILABLE, what, "Check the host name.");
         return -1;
     }
     for (size_t i = 0; i < a.n && fd < 0; i++) {
@@ -188,9 +179,10 @@ static int connect_tcp(struct doctor_tls *d) {
     }
     if (fd >= 0)
         return fd;
-    snprintf(what, sizeof(what), "Cannot reach %s:%u: %s.", d->addr.host, d->addr.port,
+    snprintf(what, sizeof(what), "Cannot reach %s:%u: %s.", t->addr.host, t->addr.port,
              err == ETIMEDOUT ? "no answer (timed out)" : strerror(err));
-    finding(d, SEV_ERROR, EX_UNAVAILABLE, what, err == ECONNREFUSED ? "Start the TLS listener "
+    finding(t, "tls-unreachable", SEV_ERROR, EX_UNAVAILABLE, what, err == ECONNREFUSED ?
+            "Start the TLS listener "
             "(uds proxy tls:HOST:PORT ...), or check the port." : "Check the address, the "
             "route and any firewall between here and there.");
     return -1;
@@ -223,51 +215,76 @@ static int handshake(SSL *ssl, int fd, int *ret_err) {
     return r;
 }
 
+/* The code of a failed handshake's finding, by the OpenSSL reason of its last error. */
+static const char *handshake_code(const struct tls_verify *v, int reason) {
+    if (v->error != X509_V_OK)
+        return server_cert_code(v->error);
+    if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
+        reason == SSL_R_PACKET_LENGTH_TOO_LONG)
+        return "tls-not-tls";
+    switch (reason - SSL_AD_REASON_OFFSET) {
+    case SSL_AD_UNKNOWN_CA:
+    case SSL_AD_BAD_CERTIFICATE:
+    case SSL_AD_CERTIFICATE_UNKNOWN:
+    case SSL_AD_UNSUPPORTED_CERTIFICATE:
+    case SSL_AD_CERTIFICATE_EXPIRED:
+    case SSL_AD_CERTIFICATE_REVOKED:
+        return "tls-cert-refused";
+    case SSL_AD_CERTIFICATE_REQUIRED:
+        return "tls-client-cert-missing";
+    }
+    return "tls-handshake-failed";
+}
+
 /* The handshake failed: why, as the server or the connection tells. */
-static void handshake_failed(struct doctor_tls *d, struct tls_verify *v, int e) {
+static void handshake_failed(struct doctor_tls *t, struct tls_verify *v, int e) {
     unsigned long last = ERR_peek_last_error();
     int reason = ERR_GET_REASON(last);
+    const char *code;
     char why[TLS_WHY_MAX];
 
     if (e == SSL_ERROR_SYSCALL && last == 0) {
         snprintf(why, sizeof(why), "The server closed the connection during the handshake "
                  "(%s)", errno ? strerror(errno) : "end of stream");
-        finding(d, SEV_ERROR, EX_UNAVAILABLE, why, "Is it a TLS service? Its log says why.");
+        finding(t, "tls-closed-in-handshake", SEV_ERROR, EX_UNAVAILABLE, why,
+                "Is it a TLS service? Its log says why.");
         return;
     }
-    if (!d->tls.cert && (reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
+    if (!t->o->cert && (reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
                          reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE)) {
         ERR_clear_error();
-        finding(d, SEV_ERROR, EX_NOPERM, "The server wants a client certificate, and you gave none.",
+        finding(t, "tls-client-cert-missing", SEV_ERROR, EX_NOPERM,
+                "The server wants a client certificate, and you gave none.",
                 "Give --cert and --key: a certificate signed by the CA the server trusts (its "
                 "--ca).");
         return;
     }
+    code = handshake_code(v, reason);
     tls_describe_handshake_error(v, false, why, sizeof(why));
-    finding_why(d, reason == SSL_R_WRONG_VERSION_NUMBER ? EX_UNAVAILABLE : EX_NOPERM,
+    finding_why(t, code, strcmp(code, "tls-not-tls") == 0 ? EX_UNAVAILABLE : EX_NOPERM,
                 "The server's ", why);
 }
 
 /* After the handshake: the server's certificate as verified. */
-static void check_server_cert(struct doctor_tls *d, SSL *ssl, const struct tls_verify *v) {
+static void check_server_cert(struct doctor_tls *t, SSL *ssl, const struct tls_verify *v) {
     X509 *cert = SSL_get0_peer_certificate(ssl);
     char id[TLS_IDENTITY_MAX], what[TLS_WHY_MAX + 128];
 
     if (v->error != X509_V_OK) {
-        finding_why(d, EX_NOPERM, "The server's ", v->why);
+        finding_why(t, server_cert_code(v->error), EX_NOPERM, "The server's ", v->why);
         return;
     }
     tls_identity(cert, id, sizeof(id));
     snprintf(what, sizeof(what), "The server's certificate (%s) is signed by %s, within its "
-             "dates and for '%s'; %s, %s.", id, d->tls.ca ? "a CA in --ca" : "a CA of the "
-             "system", d->host, SSL_get_version(ssl),
+             "dates and for '%s'; %s, %s.", id, t->o->ca ? "a CA in --ca" : "a CA of the "
+             "system", t->host, SSL_get_version(ssl),
              SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
-    finding(d, SEV_OK, 0, what, NULL);
+    finding(t, "tls-server-cert", SEV_INFO, 0, what, NULL);
 }
 
 /* TLS 1.3 servers judge the client's certificate after the client's handshake is done: an
  * alert, or a close (a uds proxy whose --allow-cn misses), says so within a moment. */
-static void await_verdict(struct doctor_tls *d, SSL *ssl, int fd, struct tls_verify *v) {
+static void await_verdict(struct doctor_tls *t, SSL *ssl, int fd, struct tls_verify *v) {
     uint64_t end = cli_now_ms() + VERDICT_MS;
     char buf[256];
     int r, e = SSL_ERROR_WANT_READ;
@@ -282,88 +299,70 @@ static void await_verdict(struct doctor_tls *d, SSL *ssl, int fd, struct tls_ver
             break;
     }
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_NONE) {
-        finding(d, SEV_OK, 0, d->tls.cert ? "The server accepted your certificate." :
+        finding(t, t->o->cert ? "tls-accepted" : "tls-no-client-cert-wanted", SEV_INFO, 0,
+                t->o->cert ? "The server accepted your certificate." :
                 "The server asks for no client certificate.", NULL);
         return;
     }
     if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) ||
         ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         ERR_clear_error();
-        finding(d, SEV_ERROR, EX_NOPERM, "The server closed the connection right after the "
+        finding(t, "tls-closed-after-handshake", SEV_ERROR, EX_NOPERM, "The server closed the "
+                "connection right after the "
                 "handshake: it may not allow your certificate's name (uds proxy --allow-cn, "
                 "--allow-san), or its target may be down.", "Its log names the reason.");
         return;
     }
-    handshake_failed(d, v, e);
+    handshake_failed(t, v, e);
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
 
-static void examine(struct doctor_tls *d, SSL_CTX *ctx) {
-    struct tls_verify v = { .ca = d->tls.ca, .host = d->host, .keep_going = true };
+static void examine(struct doctor_tls *t, SSL_CTX *ctx) {
+    struct tls_verify v = { .ca = t->o->ca, .host = t->host, .keep_going = true };
     SSL *ssl;
     int fd, r, e;
 
-    check_own_cert(d, ctx);
-    fd = connect_tcp(d);
+    check_own_cert(t, ctx);
+    fd = connect_tcp(t);
     if (fd < 0)
         return;
     ssl = SSL_new(ctx);
     if (!ssl || SSL_set_fd(ssl, fd) != 1 || !SSL_set_app_data(ssl, &v) ||
-        tls_set_host(ssl, d->host) < 0) {
-        finding(d, SEV_ERROR, CLI_EXIT_FAILURE, "Cannot set up TLS.", NULL);
+        tls_set_host(ssl, t->host) < 0) {
+        finding(t, "tls-setup", SEV_ERROR, CLI_EXIT_FAILURE, "Cannot set up TLS.", NULL);
     } else {
         SSL_set_connect_state(ssl);
         r = handshake(ssl, fd, &e);
         if (r == 1) {
-            check_server_cert(d, ssl, &v);
-            await_verdict(d, ssl, fd, &v);
+            check_server_cert(t, ssl, &v);
+            await_verdict(t, ssl, fd, &v);
         } else {
-            handshake_failed(d, &v, e);
+            handshake_failed(t, &v, e);
         }
     }
     SSL_free(ssl);
     (void) close(fd);
 }
 
-bool doctor_tls_wanted(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], "tls:", 4) == 0)
-            return true;
-    return false;
-}
-
-int cmd_doctor_tls(int argc, char **argv) {
-    struct doctor_tls d = { .exit_code = EX_OK };
-    struct cli_parsed p;
+int doctor_tls_examine(struct doctor *d) {
+    struct doctor_tls t = { .d = d, .o = &d->tls };
     char tcp[TLS_HOST_MAX + 16], why[TLS_WHY_MAX + 256];
     SSL_CTX *ctx;
-    int code = cli_parse(&doctor_tls_cmd, argc, argv, &d.tls, &p);
 
-    if (code != CLI_CONTINUE)
-        return code;
-    d.address = p.operands[0];
-    cli_log_setup(0, false);
-    snprintf(tcp, sizeof(tcp), "tcp:%s", d.address + 4);
-    if (strncmp(d.address, "tls:", 4) != 0 ||
-        uds_addr_parse(tcp, UDS_ADDR_ALLOW_TCP, &d.addr) < 0 || d.addr.port == 0)
+    snprintf(tcp, sizeof(tcp), "tcp:%s", d->address + 4);
+    if (uds_addr_parse(tcp, UDS_ADDR_ALLOW_TCP, &t.addr) < 0 || t.addr.port == 0)
         return cli_usage("doctor", "'%s' is not a TLS address; e.g. tls:db.example.org:7443",
-                         d.address);
-    if (d.tls.key && !d.tls.cert)
+                         d->address);
+    if (t.o->key && !t.o->cert)
         return cli_usage("doctor", "--key goes with --cert FILE");
-    snprintf(d.host, sizeof(d.host), "%s", d.tls.server_name ? d.tls.server_name : d.addr.host);
-    printf("uds doctor: %s\n", d.address);
-    ctx = tls_context_new(&d.tls, false, why, sizeof(why));
+    snprintf(t.host, sizeof(t.host), "%s", t.o->server_name ? t.o->server_name : t.addr.host);
+    ctx = tls_context_new(t.o, false, why, sizeof(why));
     if (!ctx) {
-        finding_why(&d, EX_CONFIG, "Your ", why);
-    } else {
-        examine(&d, ctx);
-        SSL_CTX_free(ctx);
+        finding_why(&t, "tls-files", EX_CONFIG, "Your ", why);
+        return CLI_CONTINUE;
     }
-    if (d.errors == 0)
-        printf("Result: the TLS service accepts you (exit 0).\n");
-    else
-        printf("Result: %d problem%s; the first decides the exit status (exit %d).\n",
-               d.errors, d.errors == 1 ? "" : "s", d.exit_code);
-    return d.exit_code;
+    examine(&t, ctx);
+    SSL_CTX_free(ctx);
+    return CLI_CONTINUE;
 }

@@ -191,7 +191,7 @@ bool tls_admitted(const struct tls_opts *opts, X509 *cert, char *why, size_t siz
 
 /* ---- why verification failed -------------------------------------------------------------- */
 
-static bool unknown_ca(int err) {
+bool tls_unknown_ca_error(int err) {
     switch (err) {
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -212,7 +212,7 @@ void tls_describe_verify_error(int err, X509 *cert, X509 *leaf, const struct tls
 
     /* Dates are the failing certificate's; a chain that leads to no known CA is named by
      * its end certificate (the peer's own), with the issuer of the last one it holds. */
-    tls_identity(unknown_ca(err) && leaf ? leaf : cert, id, sizeof(id));
+    tls_identity(tls_unknown_ca_error(err) && leaf ? leaf : cert, id, sizeof(id));
     if (err == X509_V_ERR_CERT_HAS_EXPIRED && cert) {
         tls_format_time(X509_get0_notAfter(cert), when, sizeof(when));
         snprintf(buf, size, "its certificate (%s) expired on %s; renew it (a proxy that "
@@ -221,7 +221,7 @@ void tls_describe_verify_error(int err, X509 *cert, X509 *leaf, const struct tls
         tls_format_time(X509_get0_notBefore(cert), when, sizeof(when));
         snprintf(buf, size, "its certificate (%s) is not valid before %s; check both "
                  "machines' clocks, or wait", id, when);
-    } else if (unknown_ca(err)) {
+    } else if (tls_unknown_ca_error(err)) {
         if (cert)
             X509_NAME_oneline(X509_get_issuer_name(cert), issuer, sizeof(issuer));
         snprintf(buf, size, "its certificate (%s, issued by %s) is not signed by a CA in %s%s; "

@@ -17,7 +17,7 @@
 
 #include "options.h"
 
-/* The TLS options of `uds proxy`, in its struct of parsed options. */
+/* The TLS options of `uds proxy` and `uds doctor`, in their structs of parsed options. */
 struct tls_opts {
     const char *cert;           /* --cert: PEM certificate (chain) */
     const char *key;            /* --key: PEM private key (default: in --cert's file) */
@@ -89,11 +89,5 @@ void tls_pump_release(struct tls_pump *pump, int error);
  * v2, its certificate in the PP2_TYPE_SSL TLV. Returns the length, 0 on failure. */
 size_t tls_pump_proxy_header(const struct tls_pump *pump, int version, unsigned char *buf,
                              size_t size);
-
-/* ---- uds doctor tls:HOST:PORT ------------------------------------------------------------- */
-
-/* Whether a doctor operand is a TLS address (any argv word starting "tls:"). */
-bool doctor_tls_wanted(int argc, char **argv);
-int cmd_doctor_tls(int argc, char **argv);
 
 #endif /* UDS_CLI_TLS_H */

@@ -43,6 +43,8 @@ struct tls_verify {
 /* The verify callback of every context: records the first error's explanation. */
 int tls_verify_cb(int ok, X509_STORE_CTX *store);
 
+/* Whether an X509_V_ERR_* says the chain leads to no CA this side trusts. */
+bool tls_unknown_ca_error(int err);
 /* What an X509_V_ERR_* means for cert, the one that failed, in the chain of leaf, the
  * peer's own (either may be NULL), with what to do. */
 void tls_describe_verify_error(int err, X509 *cert, X509 *leaf, const struct tls_verify *v,

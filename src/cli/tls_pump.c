@@ -68,6 +68,7 @@ struct tls_pump {
     unsigned net_ev, pair_ev;   /* what the loop watches for */
     enum pump_state state;
     bool alone;                 /* released: finishing by itself */
+    bool heard;                 /* the peer has sent data since the handshake */
     bool in_fn;                 /* fn is running */
     bool release_asked;         /*   and asked for the release, done once it returns */
     int release_error;
@@ -194,18 +195,32 @@ static void describe_io_error(struct tls_pump *p, int ret, int ssl_err, char *bu
 }
 
 /* A session that fails once running: a warning when the peer sent an alert (in TLS 1.3 a
- * server refuses a client's certificate only after the client's handshake is done), else a
- * debug line (a peer that went away). */
+ * server refuses a client's certificate only after the client's handshake is done), or
+ * when a TLS target cut the connection before sending anything (a uds proxy whose
+ * --allow-cn or --allow-san refuses this side closes so); else a debug line (a peer that
+ * went away). */
 static void log_session_error(struct tls_pump *p, int ret, int ssl_err) {
     char why[TLS_WHY_MAX];
     int reason = ERR_GET_REASON(ERR_peek_last_error());
     bool alert = reason > SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256;
     bool eof = reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+    bool cut = !p->server && !p->heard &&
+               (eof || (ssl_err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0));
     struct cli_kv kv[] = {
         CLI_KV_STR("client", p->peer),
         CLI_KV_STR("reason", why),
     };
 
+    if (cut) {
+        ERR_clear_error();
+        snprintf(why, sizeof(why), "the server cut the connection right after the handshake, "
+                 "before sending anything: it may not allow this side's certificate (uds "
+                 "proxy --allow-cn, --allow-san), or its own target may be down; its log "
+                 "names the reason");
+        cli_log(CLI_LOG_WARN, "tls_error", p->side, kv, 2, "%s: %s: closed: TLS session "
+                "failed: %s", p->side, p->peer, why);
+        return;
+    }
     describe_io_error(p, ret, ssl_err, why, sizeof(why));
     if (alert || cli_log_enabled(CLI_LOG_DEBUG))
         cli_log(alert ? CLI_LOG_WARN : CLI_LOG_DEBUG, "tls_error", p->side, kv, 2, "%s: %s: "
@@ -249,6 +264,7 @@ static int pump_up(struct tls_pump *p, unsigned *net_ev, unsigned *pair_ev) {
         r = SSL_read(p->ssl, d->buf, sizeof(d->buf));
         if (r > 0) {
             d->len = (size_t) r;
+            p->heard = true;
             continue;
         }
         switch (SSL_get_error(p->ssl, r)) {

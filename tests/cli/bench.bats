@@ -118,6 +118,35 @@ def run(handle):
     [[ "${lines[4]}" == "  load         this generator used "*"% of a CPU"* ]]
 }
 
+@test "bench ADDRESS: names the server and how its threads shared the CPU (--json too)" {
+    start_server --threads 1 "$T/s.sock"
+    run --separate-stderr timeout 30 "$UDS" bench -c 2 -P 4 -d 0.5 "$T/s.sock"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "${lines[5]}" =~ ^\ \ server\ +pid\ $SERVER_PID\ \(uds\)\ used\ [0-9]+%\ of\ a\ CPU$ ]]
+    # A Python server with a thread per client: four clients, four threads at work.
+    py_server threads "$PY_HEAD"'
+def echo(conn):
+    while True:
+        b = conn.recv(65536)
+        if not b:
+            break
+        conn.sendall(b)
+run(echo)'
+    local py
+    py=$(pgrep -P "$BG_PID")    # the server itself, under its timeout
+    run --separate-stderr timeout 30 "$UDS" bench --json -c 4 -P 4 -d 1 "$T/threads.sock"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    printf '%s\n' "$output" >"$T/t.json"
+    json_check "$T/t.json" 'j["server"]["pid"] == '"$py"' and
+        j["server"]["name"] == "python3" and len(j["server"]["threads"]) >= 5 and
+        j["server"]["busy_threads"] >= 2 and j["server"]["busiest_over_least"] >= 1 and
+        all(t["cpu_percent"] >= 0 for t in j["server"]["threads"])'
+    run --separate-stderr timeout 30 "$UDS" bench -c 4 -P 4 -d 0.5 "$T/threads.sock"
+    [[ "${lines[5]}" =~ \ threads\ doing\ the\ work:(\ [0-9]+%)+\ \(busiest/least\ busy\ [0-9.]+\)$ ]]
+}
+
 @test "bench ADDRESS: latency matches a server that waits 20 ms before each reply" {
     py_server slow "$PY_HEAD
 def handle(c):

@@ -10,6 +10,7 @@
 # key words and the exit status.
 
 load helpers
+load pg_helpers
 
 doctor() {
     run --separate-stderr timeout 20 "$UDS" doctor "$@"
@@ -124,25 +125,6 @@ EOF
 }
 
 # ---- PostgreSQL ------------------------------------------------------------------------------
-
-# pg_start [POSTGRES -c SETTINGS...]: a PostgreSQL cluster in $T/pg with its socket in
-# $T/pgsock, run as the postgres user; sets PG_PID and PG_SOCK.
-pg_start() {
-    local bin
-    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    [ -x "$bin/postgres" ] || skip "PostgreSQL is not installed"
-    id postgres >/dev/null 2>&1 || skip "no postgres user"
-    mkdir -m 0755 "$T/pg" "$T/pgsock"
-    chown postgres "$T/pg" "$T/pgsock"
-    timeout 60 setpriv --reuid=postgres --regid=postgres --init-groups "$bin/initdb" \
-        -D "$T/pg/data" -A trust -U postgres --no-sync >"$T/initdb.log" 2>&1
-    # setpriv execs postgres: BG_PID is the postmaster, which SIGTERM stops (teardown).
-    bg_start "$T/pg.log" setpriv --reuid=postgres --regid=postgres --init-groups \
-        "$bin/postgres" -D "$T/pg/data" -k "$T/pgsock" -c listen_addresses= "$@"
-    PG_PID=$BG_PID
-    PG_SOCK=$T/pgsock/.s.PGSQL.5432
-    wait_until 20 test -S "$PG_SOCK"
-}
 
 @test "doctor PostgreSQL: a 0700 socket: 77 and advice in unix_socket_permissions and unix_socket_group" {
     need_root

@@ -72,6 +72,28 @@ closed() {
     [ "$output" = "half-closed" ]
 }
 
+@test "proxy: unix to unix forwards a passed fd with its bytes; --no-pass-fds closes it" {
+    local fdpeer=$BATS_TEST_DIRNAME/tap_peer.py
+    bg_start "$T/fd.err" python3 "$fdpeer" fd-server "$T/f.sock" "$T/fd.ready"
+    wait_path "$T/fd.ready" 10
+    LEFTOVER_OK+=("$T/f.sock")
+    start_proxy "$T/p.sock" "$T/f.sock"
+    run timeout 20 python3 "$fdpeer" fd-client "$T/p.sock" "$T/written"
+    [ "$output" = "got 1 fd with take-this" ]
+    [ "$(cat "$T/written")" = "written by the server" ]
+    # Bulk still arrives byte for byte when fds may come with it (no splice then).
+    start_server "$T/s.sock"
+    PROXY_LOG_FILE=$T/bulk.log start_proxy "$T/b.sock" "$T/s.sock"
+    run peer echo-check "$T/b.sock" $((8 << 20))
+    [ "$output" = "ok $((8 << 20))" ]
+    # Asked not to, the proxy closes the fd on arrival: the server gets the bytes alone.
+    rm -f "$T/written"
+    PROXY_LOG_FILE=$T/nofd.log start_proxy --no-pass-fds "$T/q.sock" "$T/f.sock"
+    run timeout 20 python3 "$fdpeer" fd-client "$T/q.sock" "$T/written"
+    [ "$output" = "got 0 fd with take-this" ]
+    [ ! -s "$T/written" ]
+}
+
 @test "proxy: tcp to unix, 24 MiB both ways byte for byte, spliced and copied" {
     start_server "$T/s.sock"
     start_proxy tcp:127.0.0.1:0 "$T/s.sock"

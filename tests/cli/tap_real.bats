@@ -9,6 +9,7 @@
 
 load helpers
 load tap_helpers
+load pg_helpers
 
 need_tshark() {
     command -v tshark >/dev/null || skip "tshark is not installed (apt-get install tshark)"
@@ -77,28 +78,11 @@ tshark_fields() {
     stop_tap
 }
 
-# pg_start: a PostgreSQL cluster in $T/pg with its socket in $T/pgsock and peer
-# authentication, run as the postgres user; sets PG_SOCK (as doctor_real.bats does).
-pg_start() {
-    local bin
-    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    [ -x "$bin/postgres" ] || skip "PostgreSQL is not installed"
-    id postgres >/dev/null 2>&1 || skip "no postgres user"
-    mkdir -m 0755 "$T/pg" "$T/pgsock"
-    chown postgres "$T/pg" "$T/pgsock"
-    timeout 60 setpriv --reuid=postgres --regid=postgres --init-groups "$bin/initdb" \
-        -D "$T/pg/data" -A peer -U postgres --no-sync >"$T/initdb.log" 2>&1
-    bg_start "$T/pg.log" setpriv --reuid=postgres --regid=postgres --init-groups \
-        "$bin/postgres" -D "$T/pg/data" -k "$T/pgsock" -c listen_addresses= "$@"
-    PG_SOCK=$T/pgsock/.s.PGSQL.5432
-    wait_until 20 test -S "$PG_SOCK"
-}
-
 @test "tap: psql through a root tap passes peer authentication, and tshark reads the query" {
     need_root
     need_tshark
-    command -v psql >/dev/null || skip "psql is not installed"
-    pg_start
+    need_psql
+    PG_AUTH=peer pg_start
     TAP_OUT=$T/tap.out
     start_tap -w "$T/pg.pcapng" "$PG_SOCK"
     run timeout 20 setpriv --reuid=postgres --regid=postgres --init-groups \

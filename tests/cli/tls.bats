@@ -34,6 +34,34 @@ start_recorded_listener() {
     SRV_PORT=${SRV##*:}
 }
 
+# doctor_json ARGS...: `uds doctor --json ARGS`, its object parsed and its shape checked
+# (the keys of every doctor object, each finding {code, severity, message, advice}, an
+# error with advice, exit as the process exited); prints "OK EXIT CODE...".
+doctor_json() {
+    local rc=0
+    timeout 20 "$UDS" doctor --json "$@" >"$T/doctor.json" || rc=$?
+    /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert set(d) == {"address", "ok", "exit", "as", "server", "findings"}, d
+assert d["as"] is None and d["server"] is None and d["address"] == sys.argv[3], d
+assert d["exit"] == int(sys.argv[2]) and d["ok"] == (d["exit"] == 0), d
+for f in d["findings"]:
+    assert set(f) == {"code", "severity", "message", "advice"}, f
+    assert f["severity"] in ("info", "warning", "error") and f["message"], f
+    assert f["severity"] != "error" or f["advice"], f
+print(str(d["ok"]).lower(), d["exit"], " ".join(f["code"] for f in d["findings"]))
+' "$T/doctor.json" "$rc" "${@: -1}"
+}
+
+# json_message CODE: the message of the finding CODE in $T/doctor.json.
+json_message() {
+    /usr/bin/python3 -c '
+import json, sys
+print([f["message"] for f in json.load(open(sys.argv[1]))["findings"]
+       if f["code"] == sys.argv[2]][0])' "$T/doctor.json" "$1"
+}
+
 # s_client CERT [ARGS...]: one openssl client that sends a secret; its output in $output.
 s_client_send() {
     local cert=$1
@@ -115,6 +143,31 @@ s_client_send() {
         "$T/c3.sock" "tls:127.0.0.1:$port"
     run py_echo "$T/c3.sock" hello
     [ "$output" = "hello" ]
+}
+
+@test "tls: refused by our client side (wrong name, unknown CA) or by --allow-cn: logged on both sides, nothing reaches the server" {
+    start_recorded_listener --allow-cn client1
+    local cli=(--cert "$C/client.pem" --key "$C/client.key")
+    # A wrong name: this side refuses the server's certificate before sending anything.
+    PROXY_LOG_FILE=$T/name.log start_proxy "${cli[@]}" --ca "$C/ca.pem" \
+        --server-name db.example "$T/name.sock" "$SRV"
+    run peer send-wait "$T/name.sock" SECRET 3
+    wait_for_line "$T/name.log" "client pid [0-9]+ uid [0-9]+ gid [0-9]+ closed: TLS with the target failed: its certificate \(CN=server SAN=DNS:localhost,IP:127.0.0.1\) is not for 'db.example'"
+    wait_for_line "$T/server.log" "refused tcp:127.0.0.1:[0-9]+: the client refused this side's certificate \(alert 'bad certificate'\)"
+    [ ! -e "$T/received" ]
+    # The server's certificate from a CA this side does not trust.
+    PROXY_LOG_FILE=$T/ca.log start_proxy "${cli[@]}" --ca "$C/ca2.pem" "$T/ca.sock" "$SRV"
+    run peer send-wait "$T/ca.sock" SECRET 3
+    wait_for_line "$T/ca.log" "TLS with the target failed: its certificate \(CN=server SAN=DNS:localhost,IP:127.0.0.1, issued by /CN=uds test CA\) is not signed by a CA in --ca .*ca2.pem"
+    wait_for_line "$T/server.log" "refused tcp:127.0.0.1:[0-9]+: the client refused this side's certificate \(alert 'unknown CA'\)"
+    [ ! -e "$T/received" ]
+    # An --allow-cn miss: the server logs the identity; our client side, the cut.
+    PROXY_LOG_FILE=$T/cn.log start_proxy --cert "$C/client2.pem" --key "$C/client2.key" \
+        --ca "$C/ca.pem" "$T/cn.sock" "$SRV"
+    run peer send-wait "$T/cn.sock" SECRET 3
+    wait_for_line "$T/server.log" "refused tcp:127.0.0.1:[0-9]+: its certificate \(CN=client2 SAN=DNS:client2.example\) is not allowed by --allow-cn"
+    wait_for_line "$T/cn.log" "closed: TLS session failed: the server cut the connection right after the handshake, before sending anything: it may not allow this side's certificate \(uds proxy --allow-cn, --allow-san\)"
+    [ ! -e "$T/received" ]
 }
 
 @test "tls: a TLS target that refuses this side's certificate is logged as such" {
@@ -288,4 +341,82 @@ PY
     wait_status "$PROXY_PID"
     run -69 "$UDS" doctor --ca "$C/ca.pem" "$a"
     [[ "$output" == *"Cannot reach 127.0.0.1:$SRV_PORT: Connection refused."* ]]
+}
+
+@test "tls: uds doctor --json tls:HOST:PORT: a good client, expired, unknown CA, wrong name, no certificate" {
+    start_recorded_listener --allow-cn client1
+    local a=tls:127.0.0.1:$SRV_PORT ca=(--ca "$C/ca.pem")
+    run -0 doctor_json --cert "$C/client.pem" --key "$C/client.key" "${ca[@]}" "$a"
+    [ "$output" = "true 0 tls-cert tls-server-cert tls-accepted" ]
+    run -0 doctor_json --cert "$C/expired.pem" --key "$C/expired.key" "${ca[@]}" "$a"
+    [ "$output" = "false 77 tls-cert-expired tls-server-cert tls-cert-refused" ]
+    [[ "$(json_message tls-cert-expired)" == *"expired on Feb  1 00:00:00 2020 GMT"* ]]
+    # The server's certificate from a CA not in --ca; this side's from a CA the server
+    # does not trust.
+    run -0 doctor_json --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca2.pem" "$a"
+    [ "$output" = "false 77 tls-cert-other-ca tls-server-unknown-ca tls-accepted" ]
+    [[ "$(json_message tls-server-unknown-ca)" == *"issued by /CN=uds test CA) is not signed by a CA in --ca $C/ca2.pem"* ]]
+    run -0 doctor_json --cert "$C/rogue.pem" --key "$C/rogue.key" "${ca[@]}" "$a"
+    [ "$output" = "false 77 tls-cert-other-ca tls-server-cert tls-cert-refused" ]
+    [[ "$(json_message tls-cert-refused)" == *"(alert 'unknown CA')"* ]]
+    run -0 doctor_json --cert "$C/client.pem" --key "$C/client.key" "${ca[@]}" \
+        --server-name db.example "$a"
+    [ "$output" = "false 77 tls-cert tls-server-name-mismatch tls-accepted" ]
+    [[ "$(json_message tls-server-name-mismatch)" == *"is not for 'db.example'."* ]]
+    run -0 doctor_json "${ca[@]}" "$a"
+    [ "$output" = "false 77 tls-server-cert tls-client-cert-missing" ]
+    run -0 doctor_json --cert "$C/client2.pem" --key "$C/client2.key" "${ca[@]}" "$a"
+    [ "$output" = "false 77 tls-cert tls-server-cert tls-closed-after-handshake" ]
+    run -0 doctor_json --cert "$C/client.pem" --key "$C/server.key" "$a"
+    [ "$output" = "false 78 tls-files" ]
+    kill "$PROXY_PID"
+    wait_status "$PROXY_PID"
+    run -0 doctor_json "${ca[@]}" "$a"
+    [ "$output" = "false 69 tls-unreachable" ]
+}
+
+@test "tls: uds doctor's TLS options are in its table; options of the other kind of address are usage errors" {
+    run -0 "$UDS" doctor --list-options
+    local o
+    for o in --cert --key --ca --server-name --json --as --no-connect; do
+        [[ "$output" == *" $o "* ]]
+    done
+    run -0 "$UDS" doctor --help
+    [[ "$output" == *"TLS (ADDRESS tls:HOST:PORT):"*"--server-name NAME"* ]]
+    run -64 "$UDS" doctor --cert "$C/client.pem" "$T/x.sock"
+    [[ "$output" == *"uds doctor: --cert is for a tls:HOST:PORT address; '$T/x.sock' is not one"* ]]
+    run -64 "$UDS" doctor --server-name db.example "$T/x.sock"
+    [[ "$output" == *"--server-name is for a tls:HOST:PORT address"* ]]
+    run -64 "$UDS" doctor --as nobody --ca "$C/ca.pem" tls:127.0.0.1:1
+    [[ "$output" == *"--as is for a Unix socket address, not tls:HOST:PORT"* ]]
+    run -64 "$UDS" doctor --json --no-connect tls:127.0.0.1:1
+    [[ "$output" == *"--no-connect is for a Unix socket address"* ]]
+    run -64 "$UDS" doctor --key "$C/client.key" tls:127.0.0.1:1
+    [[ "$output" == *"--key goes with --cert FILE"* ]]
+    run -64 "$UDS" doctor --json tls:127.0.0.1
+    [[ "$output" == *"'tls:127.0.0.1' is not a TLS address; e.g. tls:db.example.org:7443"* ]]
+    [[ "$output" != *'{'* ]]
+}
+
+@test "tls: -v logs once per connection on each side whether kernel TLS carries its records" {
+    srv_args
+    start_echo "$T/s.sock"
+    PROXY_LOG_FILE=$T/server.log start_proxy -v "${SRV_ARGS[@]}" tls:127.0.0.1:0 "$T/s.sock"
+    local srv=$PROXY_ADDR
+    PROXY_LOG_FILE=$T/client.log start_proxy -v --cert "$C/client.pem" --key "$C/client.key" \
+        --ca "$C/ca.pem" "$T/c.sock" "$srv"
+    PROXY_LOG_FILE=$T/quiet.log start_proxy --cert "$C/client.pem" --key "$C/client.key" \
+        --ca "$C/ca.pem" "$T/q.sock" "$srv"
+    run py_echo "$T/c.sock" one
+    [ "$output" = one ]
+    run py_echo "$T/c.sock" two
+    [ "$output" = two ]
+    run py_echo "$T/q.sock" three
+    [ "$output" = three ]
+    # Either value: the kernel decides (the tls module, CONFIG_TLS), OpenSSL asks.
+    local ktls='TLSv1\.3, TLS_[A-Z0-9_]+, kernel TLS (both ways|for sending|for receiving|not in use \(user-space records\))$'
+    wait_until 5 [ "$(grep -cE "tcp:127\.0\.0\.1:[0-9]+: $ktls" "$T/server.log")" -eq 3 ]
+    [ "$(grep -cE "pid [0-9]+ uid [0-9]+ gid [0-9]+: $ktls" "$T/client.log")" -eq 2 ]
+    [ "$(grep -c 'kernel TLS' "$T/client.log")" -eq 2 ]
+    ! grep -q 'kernel TLS' "$T/quiet.log"
 }
