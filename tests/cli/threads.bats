@@ -60,6 +60,14 @@ workers() {
     grep -q "s.sock: stopped" "$SERVER_LOG"
 }
 
+@test "threads: a second SIGTERM closes the connections of every worker at once, exit 1" {
+    start_server --threads 2 "$T/s.sock"
+    run timeout 20 /usr/bin/python3 "$PEER" cut "$T/s.sock" 6 "$SERVER_PID"
+    [ "$output" = "cut 6" ]
+    wait_status "$SERVER_PID"
+    [ "$WAIT_STATUS" -eq 1 ]
+}
+
 @test "threads: -- PROGRAM and dgram run on one thread whatever --threads says" {
     start_server --threads 4 "$T/s.sock" -- cat
     [ "$(workers "$SERVER_PID")" -eq 0 ]
@@ -116,6 +124,15 @@ proxy_workers() {
     wait_status "$PROXY_PID"
     [ "$WAIT_STATUS" -eq 0 ]
     grep -q "p.sock: stopped" "$T/proxy.log"
+}
+
+@test "threads: proxy --threads 2: a second SIGTERM cuts the relays of every worker, exit 1" {
+    start_server --threads 1 "$T/t.sock"
+    start_proxy --threads 2 "$T/p.sock" "$T/t.sock"
+    run timeout 20 /usr/bin/python3 "$PEER" cut "$T/p.sock" 6 "$PROXY_PID"
+    [ "$output" = "cut 6" ]
+    wait_status "$PROXY_PID"
+    [ "$WAIT_STATUS" -eq 1 ]
 }
 
 @test "threads: proxy --threads 2 --exit-idle-time exits once its last client has gone" {

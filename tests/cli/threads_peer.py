@@ -9,6 +9,8 @@ threads_peer.py hold ADDRESS N SECONDS: N clients connect and send a byte each; 
     ones closed, how many of the rest are answered.
 threads_peer.py drain ADDRESS N PID: N clients echo once, PID gets SIGTERM, the socket file
     must go, then each client echoes again before it closes; prints "drained N".
+threads_peer.py cut ADDRESS N PID: N clients echo once, PID gets SIGTERM twice; prints
+    "cut N" when every client then sees its connection end.
 """
 import os
 import signal
@@ -108,9 +110,30 @@ def drain(pid):
     print("drained %d" % N)
 
 
+def cut(pid):
+    socks = [connect() for _ in range(N)]
+    for s in socks:
+        s.sendall(b"before")
+        assert s.recv(64) == b"before"
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(0.2)
+    os.kill(pid, signal.SIGTERM)
+    ended = 0
+    for s in socks:
+        s.settimeout(5)
+        try:
+            ended += s.recv(64) == b""
+        except ConnectionResetError:
+            ended += 1
+        s.close()
+    print("cut %d" % ended)
+
+
 if sys.argv[1] == "echo":
     echo(int(sys.argv[4]))
 elif sys.argv[1] == "hold":
     hold(float(sys.argv[4]))
+elif sys.argv[1] == "cut":
+    cut(int(sys.argv[4]))
 else:
     drain(int(sys.argv[4]))
