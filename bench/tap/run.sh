@@ -61,7 +61,7 @@ taskset -c "$RELAY_CPU" "$LOADGEN" echo "$ECHO" >"$T/echo.log" 2>&1 &
 PIDS+=($!)
 ready "$ECHO"
 
-NAMES=("uds proxy" "uds tap -w" "uds tap -w (swapped in)" "socat -x -v")
+NAMES=("uds proxy" "uds tap -w" "uds tap -w (swapped in)" "uds tap -w /dev/null" "socat -x -v")
 declare -A ADDR CMD
 ADDR["uds proxy"]=$T/proxy.sock
 CMD["uds proxy"]="$(printf '%q ' "$UDS" proxy -q "$T/proxy.sock" "$ECHO")"
@@ -69,6 +69,10 @@ ADDR["uds tap -w"]=$T/tap.sock
 CMD["uds tap -w"]="$(printf '%q ' "$UDS" tap -q -w "$CAP/tap.pcapng" --listen "$T/tap.sock" "$ECHO")"
 ADDR["uds tap -w (swapped in)"]=$ECHO
 CMD["uds tap -w (swapped in)"]="$(printf '%q ' "$UDS" tap -q -w "$CAP/swap.pcapng" "$ECHO")"
+# What the tap costs apart from storing the capture: encoded and checksummed, written nowhere.
+ADDR["uds tap -w /dev/null"]=$T/null.sock
+CMD["uds tap -w /dev/null"]="$(printf '%q ' "$UDS" tap -q -w /dev/null --listen "$T/null.sock" \
+    "$ECHO")"
 ADDR["socat -x -v"]=$T/socat.sock
 CMD["socat -x -v"]="$(printf '%q ' socat -x -v "UNIX-LISTEN:$T/socat.sock,fork,backlog=4096" "UNIX-CONNECT:$ECHO") 2>$(printf %q "$CAP/socat.txt")"
 
@@ -92,6 +96,7 @@ relay_stop() {
     wait "$RELAY_PID" 2>/dev/null
     RELAY_PID=
     rm -f "$T/proxy.sock" "$T/proxy.sock.lock" "$T/tap.sock" "$T/tap.sock.lock" "$T/socat.sock"
+    rm -f "$T/null.sock" "$T/null.sock.lock"
     rm -f "$CAP"/*
     : >"$OUT/relays.log"
 }

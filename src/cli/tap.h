@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <udskit.h>
 
@@ -105,6 +106,14 @@ size_t tap_pcapng_packet(uint8_t *buf, size_t size, struct tap_flow *flow,
                          const struct tap_packet *pkt);
 /* Bytes tap_pcapng_packet() needs at most for pkt. */
 size_t tap_pcapng_packet_size(const struct tap_packet *pkt);
+/* The same block in parts, for a payload written from where it lies: the head (block, IP
+ * and TCP/UDP headers; it advances flow's sequence numbers), then the caller's cap_len
+ * payload bytes, then the tail (padding, comment, block length). Each returns the bytes
+ * written, or 0 when they do not fit; check both fit before writing the head. */
+size_t tap_pcapng_packet_head(uint8_t *buf, size_t size, struct tap_flow *flow,
+                              const struct tap_packet *pkt);
+size_t tap_pcapng_packet_tail(uint8_t *buf, size_t size, const struct tap_flow *flow,
+                              const struct tap_packet *pkt);
 
 /* The server port written for a socket at path when --port is not given: PostgreSQL's
  * .s.PGSQL.N is N, docker.sock HTTP (80), php-fpm FastCGI (9000); otherwise 49152, a port
@@ -113,9 +122,13 @@ uint16_t tap_default_port(const char *path);
 
 /* ---- the capture file (tap_capture.c) ------------------------------------------------------- */
 
+#define TAP_CAPTURE_IOV 64
+
 /* pcapng written to a file or stdout, batched: packets are encoded into a buffer written
  * when it fills, when tap_capture_flush() is called (a timer does), and after every packet
- * for a pipe being read live (-w -). */
+ * for a pipe being read live (-w -). A large payload is not copied into the buffer: it is
+ * written from where it lies, between the buffer's parts, in one writev() before
+ * tap_capture_data() returns. */
 struct tap_capture {
     int fd;                 /* -1: no capture */
     bool own_fd;
@@ -123,6 +136,9 @@ struct tap_capture {
     uint8_t *buf;
     size_t used, size;
     size_t snaplen;         /* payload bytes kept per packet; 0 = all */
+    struct iovec iov[TAP_CAPTURE_IOV];  /* buf[0, mark) and the payloads between */
+    size_t n_iov;
+    size_t mark;            /* the bytes of buf already in iov */
 };
 
 /* Open file ("-" for stdout: then written per packet) and write the section and interface

@@ -9,28 +9,46 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tap.h"
 
 #define BUF_SIZE (1u << 20)
 #define WRITE_AT (256u << 10)
+/* A payload at least this large is written from where it lies rather than copied into the
+ * buffer: one writev() per chunk of bulk data costs less than copying it once more. */
+#define IN_PLACE_MIN (32u << 10)
+
+/* Write iov[0, n) whole, resuming after a short write. */
+static int write_all(int fd, struct iovec *iov, size_t n) {
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, (int) n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        size_t left = (size_t) w;
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *) iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
 
 int tap_capture_flush(struct tap_capture *c) {
-    size_t done = 0;
-
-    while (done < c->used) {
-        ssize_t n = write(c->fd, c->buf + done, c->used - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            c->used = 0;    /* lost: a capture that cannot be written is not retried */
-            return -1;
-        }
-        done += (size_t) n;
-    }
-    c->used = 0;
-    return 0;
+    if (c->used > c->mark)
+        c->iov[c->n_iov++] = (struct iovec) { c->buf + c->mark, c->used - c->mark };
+    int r = write_all(c->fd, c->iov, c->n_iov);
+    /* Lost on failure: a capture that cannot be written is not retried. */
+    c->used = c->mark = c->n_iov = 0;
+    return r;
 }
 
 bool tap_capture_pending(const struct tap_capture *c) {
@@ -88,6 +106,25 @@ static int packet(struct tap_capture *c, struct tap_flow *f, const struct tap_pa
     return 0;
 }
 
+/* pkt with its payload left where it is: the caller flushes before the payload goes. */
+static int packet_in_place(struct tap_capture *c, struct tap_flow *f,
+                           const struct tap_packet *pkt) {
+    size_t need = tap_pcapng_packet_size(pkt) - pkt->cap_len;
+
+    if (c->fd < 0)
+        return 0;
+    /* Room for the head, the payload's and the tail's entries, and the buffer's last. */
+    if ((c->used + need > c->size || c->n_iov + 3 > TAP_CAPTURE_IOV) &&
+        tap_capture_flush(c) < 0)
+        return -1;
+    c->used += tap_pcapng_packet_head(c->buf + c->used, c->size - c->used, f, pkt);
+    c->iov[c->n_iov++] = (struct iovec) { c->buf + c->mark, c->used - c->mark };
+    c->iov[c->n_iov++] = (struct iovec) { (void *) pkt->payload, pkt->cap_len };
+    c->mark = c->used;
+    c->used += tap_pcapng_packet_tail(c->buf + c->used, c->size - c->used, f, pkt);
+    return 0;
+}
+
 int tap_capture_begin(struct tap_capture *c, struct tap_flow *f, uint64_t ts_us,
                       const char *comment) {
     struct tap_packet syn = { .dir = TAP_TO_SERVER, .flags = TAP_SYN, .payload = "",
@@ -119,11 +156,12 @@ int tap_capture_data(struct tap_capture *c, struct tap_flow *f, enum tap_dir dir
             .len = n, .cap_len = c->snaplen && n > c->snaplen ? c->snaplen : n,
             .ts_us = ts_us, .comment = off == 0 ? comment : NULL,
         };
-        if (packet(c, f, &pkt) < 0)
+        if ((pkt.cap_len >= IN_PLACE_MIN ? packet_in_place(c, f, &pkt)
+                                         : packet(c, f, &pkt)) < 0)
             return -1;
         off += n;
     } while (off < len);
-    return 0;
+    return c->n_iov > 0 ? tap_capture_flush(c) : 0;
 }
 
 int tap_capture_fin(struct tap_capture *c, struct tap_flow *f, enum tap_dir dir,

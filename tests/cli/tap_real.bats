@@ -50,6 +50,39 @@ tshark_fields() {
     [ "$(printf '%s\n' "${lines[@]}" | grep -v Running | sort -u)" = $'1\t1' ]
 }
 
+@test "tap -w: bulk both ways is whole in the capture, in packets up to 64 KiB, checksums right" {
+    need_tshark
+    TAP_OUT=/dev/null
+    start_server "$T/s.sock"
+    start_tap -q -w "$T/bulk.pcapng" "$T/s.sock"
+    run peer bulk "$T/s.sock" 2 1048576
+    [ "$output" = "ok 2 of 2" ]
+    stop_tap
+    [ "$WAIT_STATUS" -eq 0 ]
+    # Large reads are written from the relay's buffer, not copied: still whole packets.
+    run tshark_fields "$T/bulk.pcapng" 'tcp.len > 32768' tcp.len
+    [ "${#lines[@]}" -gt 0 ]
+    run timeout 60 tshark -r "$T/bulk.pcapng" -o tcp.check_checksum:TRUE \
+        -o ip.check_checksum:TRUE -T fields -e tcp.checksum.status -e ip.checksum.status
+    [ "$(printf '%s\n' "${lines[@]}" | grep -v Running | sort -u)" = $'1\t1' ]
+    # Each stream, reassembled both ways, is what the client sent and had echoed back.
+    for stream in 0 1; do
+        timeout 60 tshark -r "$T/bulk.pcapng" -q -z "follow,tcp,raw,$stream" >"$T/f$stream"
+        run python3 -c '
+import hashlib, sys
+sent, back = bytearray(), bytearray()
+for line in open(sys.argv[1]).read().split("\n"):
+    h = line.strip()
+    if not h or not all(c in "0123456789abcdef" for c in h):
+        continue
+    (back if line.startswith("\t") else sent).extend(bytes.fromhex(h))
+want = [(hashlib.sha256(b"%d" % i).digest() * 32769)[:1048576] for i in (0, 1)]
+print("whole" if sent == back and bytes(sent) in want else "%d %d" % (len(sent), len(back)))
+' "$T/f$stream"
+        [ "$output" = whole ]
+    done
+}
+
 @test "tap -w: seqpacket messages are UDP datagrams of their own lengths" {
     need_tshark
     TAP_OUT=/dev/null
