@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # udskit — plain GNU make. `make`, `make check`, `make check SANITIZE=1`, `make demo`,
-# `make install PREFIX=/usr/local DESTDIR=`, `make deb`.
+# `make check SANITIZE=thread`, `make install PREFIX=/usr/local DESTDIR=`, `make deb`.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -20,7 +20,10 @@ SOMAJOR    := 0
 CC         ?= cc
 WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2
 CFLAGS     ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -fPIC -fvisibility=hidden
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -fPIC -fvisibility=hidden \
+              -pthread
+# uds_server's worker threads (uds_server_opts.threads).
+LDFLAGS    += -pthread
 LDLIBS_TEST := -lcmocka -lpthread
 # Only the tool links OpenSSL (tls:HOST:PORT in uds proxy and uds doctor): the library
 # stays libc-only.
@@ -32,6 +35,13 @@ BUILD      := build/san
 SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ALL_CFLAGS += $(SAN_CFLAGS)
 LDFLAGS    += -fsanitize=address,undefined
+# SANITIZE=thread: ThreadSanitizer into build/tsan; `make check` then runs the tests that
+# start threads (scripts/run-tests.sh says which).
+else ifeq ($(SANITIZE),thread)
+BUILD      := build/tsan
+SAN_CFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+ALL_CFLAGS += $(SAN_CFLAGS)
+LDFLAGS    += -fsanitize=thread
 else
 BUILD      ?= build
 endif

@@ -3,6 +3,9 @@
  * fairness.c — how evenly connections opened in a burst spread over the workers of a
  * Unix-socket server, for each way of sharing a listener among threads:
  *
+ *   udskit           uds_server with .threads = WORKERS: one acceptor hands each
+ *                    connection to the worker with the fewest (uds_server_worker_stats()
+ *                    counts them)
  *   exclusive-drain  every worker has its own epoll with the one listener added with
  *                    EPOLLEXCLUSIVE and accepts until EAGAIN at each wakeup (libuv, and
  *                    most event loops)
@@ -10,9 +13,10 @@
  *
  * The kernel wakes EPOLLEXCLUSIVE waiters last-in first-out, so the worker that went back
  * to sleep last gets the next connection: a burst tends to land on one or two workers.
- * uds_server's own acceptor is measured by `uds bench`, which reads the spread from the
- * server's threads; this program gives the contrast in the same run.
+ * The three take turns within each round.
  *
+ *   cc -std=c11 -O2 -pthread -Iinclude -o build/bench/fairness bench/fairness.c \
+ *       build/libudskit.a          (bench/run.sh builds it)
  *   fairness [-w WORKERS] [-c CONNS] [-r ROUNDS]   (defaults 4, 256, 5)
  *
  * prints one line per mode and round: the connections each worker took, and the busiest
@@ -29,10 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "udskit.h"
 
 #define MAX_WORKERS 64
 
@@ -125,14 +132,14 @@ static int burst(const char *path, long conns, int *fds) {
     return 0;
 }
 
-static void report(const char *mode, int round, const struct worker *ws, int n) {
+static void report(const char *mode, int round, const long *taken, int n) {
     long most = 0, least = -1;
 
     printf("%-16s round %d:", mode, round);
     for (int i = 0; i < n; i++) {
-        printf(" %ld", ws[i].taken);
-        most = ws[i].taken > most ? ws[i].taken : most;
-        least = least < 0 || ws[i].taken < least ? ws[i].taken : least;
+        printf(" %ld", taken[i]);
+        most = taken[i] > most ? taken[i] : most;
+        least = least < 0 || taken[i] < least ? taken[i] : least;
     }
     if (least > 0)
         printf("  max/min %.2f\n", (double) most / (double) least);
@@ -162,8 +169,11 @@ static int run_round(const char *path, bool one, int n, long conns, int round) {
     int rc = burst(path, conns, client);
     for (int i = 0; i < n; i++)
         pthread_join(ws[i].thread, NULL);
+    long taken[MAX_WORKERS];
+    for (int i = 0; i < n; i++)
+        taken[i] = ws[i].taken;
     if (rc == 0)
-        report(one ? "exclusive-one" : "exclusive-drain", round, ws, n);
+        report(one ? "exclusive-one" : "exclusive-drain", round, taken, n);
     for (int i = 0; i < n; i++) {
         for (long k = 0; k < ws[i].n_fds; k++)
             close(ws[i].fds[k]);
@@ -175,6 +185,66 @@ static int run_round(const char *path, bool one, int n, long conns, int round) {
     free(client);
     close(sh.listen_fd);
     unlink(path);
+    return rc;
+}
+
+/* ---- udskit: uds_server with worker threads -------------------------------------------- */
+
+struct uds_run {
+    struct uds_server *s;
+    int stop_fd;                /* in the server's loop: stop from its own thread */
+};
+
+static void stop_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
+    struct uds_run *r = arg;
+    uint64_t v;
+
+    (void) loop, (void) events;
+    if (read(fd, &v, sizeof(v)) == sizeof(v))
+        uds_server_stop(r->s, false);
+}
+
+static void *uds_runner(void *arg) {
+    (void) uds_server_run(((struct uds_run *) arg)->s);
+    return NULL;
+}
+
+static int run_round_udskit(const char *path, int n, long conns, int round) {
+    struct uds_listen_opts lo = { .type = UDS_STREAM };
+    struct uds_server_opts so = { .threads = (unsigned) n, .max_conns = (size_t) conns };
+    struct uds_listener l;
+    struct uds_run r = { .stop_fd = -1 };
+    pthread_t t;
+    long taken[MAX_WORKERS];
+    uint64_t one = 1;
+    int *client = calloc((size_t) conns, sizeof(int));
+
+    if (!client || uds_listen(path, &lo, &l, NULL) < 0 ||
+        !(r.s = uds_server_new(NULL, &l, &so, NULL, NULL)) ||
+        (r.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
+        uds_loop_add(uds_server_loop(r.s), r.stop_fd, UDS_EV_READ, stop_io, &r) < 0) {
+        perror("udskit");
+        return -1;
+    }
+    pthread_create(&t, NULL, uds_runner, &r);
+    int rc = burst(path, conns, client);
+    for (int i = 0; i < 5000 && uds_server_conn_count(r.s) < (size_t) conns; i++)
+        usleep(1000);
+    for (int i = 0; i < n; i++) {
+        struct uds_server_worker_stats st = { 0 };
+        (void) uds_server_worker_stats(r.s, (unsigned) i, &st);
+        taken[i] = (long) st.conns;
+    }
+    if (rc == 0)
+        report("udskit", round, taken, n);
+    if (write(r.stop_fd, &one, sizeof(one)) < 0)
+        perror("stop");
+    pthread_join(t, NULL);
+    uds_server_free(r.s);
+    close(r.stop_fd);
+    for (long i = 0; i < conns; i++)
+        close(client[i]);
+    free(client);
     return rc;
 }
 
@@ -206,7 +276,9 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof(path), "%s/s.sock", dir);
     int rc = 0;
     for (int r = 1; r <= rounds && rc == 0; r++) {
-        rc = run_round(path, false, workers, conns, r);
+        rc = run_round_udskit(path, workers, conns, r);
+        if (rc == 0)
+            rc = run_round(path, false, workers, conns, r);
         if (rc == 0)
             rc = run_round(path, true, workers, conns, r);
     }

@@ -970,14 +970,45 @@ struct uds_server_opts {
                                  * long after accept (ETIMEDOUT), so that idle clients
                                  * cannot hold every slot; 0 = never. Bytes the server
                                  * sends do not count. */
+    unsigned threads;           /* worker threads serving the connections; 0 or 1 = none:
+                                 * everything runs in the server's loop, as before.
+                                 * At most UDS_SERVER_THREADS_MAX. See Threads below. */
 };
+
+#define UDS_SERVER_THREADS_MAX 1024
+
+/* Threads (uds_server_opts.threads = N > 1). The server's loop (its own, run by
+ * uds_server_run(), or the caller's) keeps the listener and accepts; each accepted
+ * connection goes to the worker with the fewest connections (ties in turn), and lives on
+ * that worker's thread and uds_loop until it closes. max_conns counts the connections of
+ * every worker together; timeouts and the drain run on each worker's loop.
+ * - Called on the worker that owns the connection: on_open, on_data, on_message, on_eof,
+ *   on_close, and on_deny and on_accept_error when they concern a client handed to it. One
+ *   worker calls one connection's callbacks one at a time; different workers call them at
+ *   the same time, so data (the callbacks' argument) must be safe to share between
+ *   threads. on_accept_error for accept() itself: on the server's loop.
+ * - From a callback, only for its own worker's connections: uds_conn_*() (send, close,
+ *   detach, peer, data, queued, fd) and uds_conn_loop() (timers on the worker's loop).
+ *   uds_server_conn_count() may be called from any thread.
+ * - Only on the thread of the server's loop, never from a worker's callback:
+ *   uds_server_stop(), uds_server_pause(), uds_server_free(), uds_server_run(). To stop
+ *   from a callback, wake the server's thread (an eventfd on its loop, a signal).
+ * - uds_server_stop() posts the stop to every worker; the stop is finished (and
+ *   uds_server_run() returns) once every worker has drained and its thread has ended.
+ *   uds_server_free() stops the workers at once (on_close with ECANCELED on the workers'
+ *   threads) and joins them before it returns.
+ * Workers block every signal, and are named "udsw/I" (I from 0: ps -L, top -H). With 0 or 1 nothing changes: every callback runs in the
+ * server's loop. */
 
 /* A server over listener (taken over: the server unlistens it when it stops or is freed):
  * a Unix stream or seqpacket listener, or a TCP one (uds_listen_tcp(),
  * uds_listener_adopt_tcp()). A TCP client gets TCP_NODELAY and has no credentials: see
  * uds_conn_peer().
  * loop: NULL makes the server its own loop (see uds_server_fd()).
- * On failure the listener is left to the caller. */
+ * opts->threads > 1 starts that many worker threads (see Threads below).
+ * Errors: EINVAL (a bad option, threads over UDS_SERVER_THREADS_MAX, a listener of another
+ * type), ENOMEM, and those of epoll, eventfd and pthread_create (EAGAIN) when threads are
+ * asked for. On failure the listener is left to the caller. */
 UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
                                           const struct uds_server_opts *opts,
                                           const struct uds_server_callbacks *callbacks,
@@ -997,8 +1028,18 @@ UDS_API bool uds_server_stopped(const struct uds_server *server);
 /* Pollable fd of the server's loop for embedding (== uds_loop_fd(uds_server_loop(s))). */
 UDS_API int uds_server_fd(const struct uds_server *server);
 UDS_API struct uds_loop *uds_server_loop(const struct uds_server *server);
-/* Number of open connections. */
+/* Number of open connections (of every worker). Any thread. */
 UDS_API size_t uds_server_conn_count(const struct uds_server *server);
+/* Worker threads: uds_server_opts.threads, 1 for none. */
+UDS_API unsigned uds_server_threads(const struct uds_server *server);
+struct uds_server_worker_stats {
+    uint64_t accepted;          /* connections handed to the worker, ever */
+    size_t conns;               /* open now */
+};
+/* How worker i (0 <= i < uds_server_threads()) was given connections; without workers, i
+ * 0 is the server's loop. Any thread. Errors: EINVAL. */
+UDS_API int uds_server_worker_stats(const struct uds_server *server, unsigned i,
+                                    struct uds_server_worker_stats *ret_stats);
 /* Stop (paused true) or resume accepting, whatever max_conns says; clients wait in the
  * backlog meanwhile. For a limit the server cannot count itself, such as processes started
  * for detached connections. A graceful uds_server_stop() still accepts the clients already
@@ -1049,6 +1090,8 @@ UDS_API void uds_conn_set_data(struct uds_conn *conn, void *data);
 UDS_API void *uds_conn_data(const struct uds_conn *conn);
 /* The server the connection belongs to. */
 UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
+/* The loop the connection's callbacks run on: the server's, or its worker's (threads). */
+UDS_API struct uds_loop *uds_conn_loop(const struct uds_conn *conn);
 
 /* ---------------------------------------------------------------------------------------
  * Relay: bridge two sides on a uds_loop, as a proxy or `nc -U` does. Bytes read on one side

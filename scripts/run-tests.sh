@@ -42,7 +42,17 @@ skips=$(mktemp)
 log=$(mktemp)
 trap 'rm -f "$summary" "$skips" "$log"' EXIT
 
-for t in "$BUILD"/tests/test_*; do
+# Under ThreadSanitizer (make check SANITIZE=thread) only what starts threads runs: the
+# threaded server's unit tests and the CLI's --threads tests, each report a failure.
+units=("$BUILD"/tests/test_*)
+bats_dir=tests/cli
+if [ "${SANITIZE:-}" = thread ]; then
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1}
+    units=("$BUILD"/tests/test_server_threads)
+    bats_dir=tests/cli/threads.bats
+fi
+
+for t in "${units[@]}"; do
     [ -x "$t" ] || continue
     echo "# unit: $(basename "$t")"
     timeout -k 5 300 "$t" > "$log" 2>&1
@@ -53,6 +63,7 @@ done
 
 # Every fuzz target's corpus, replayed (crashers found by `make fuzz` are kept there).
 for r in "$BUILD"/fuzz/replay_*; do
+    [ "${SANITIZE:-}" = thread ] && break
     [ -x "$r" ] || continue
     target=${r##*/replay_}
     echo "# fuzz replay: $target"
@@ -78,7 +89,7 @@ tally symbols "$status" "$log"
 if ls tests/cli/*.bats >/dev/null 2>&1; then
     echo "# cli: bats"
     BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60} timeout -k 10 1500 \
-        bats --tap tests/cli > "$log" 2>&1
+        bats --tap "$bats_dir" > "$log" 2>&1
     status=$?
     cat "$log"
     tally bats "$status" "$log"

@@ -363,80 +363,72 @@ static void tx_advance(const struct load *L, struct lconn *c, size_t n, uint64_t
     }
 }
 
-/* Returns -1 when the connection failed (and was handled). */
+/* One batch of the claimed requests not yet sent, in one send() or sendmsg(). Returns 1
+ * when all of it went, 0 when part of it did (the socket is full), -1 on an error (errno;
+ * EAGAIN when the socket took none). */
 static int send_stream(struct load *L, struct lconn *c) {
-    while (c->tx_req < c->claimed) {
-        struct iovec iov[IOV_BATCH];
-        int n = 0;
-        size_t total = 0, off = c->tx_off;
-        uint64_t k = c->tx_req;
+    struct iovec iov[IOV_BATCH];
+    int n = 0;
+    size_t total = 0, off = c->tx_off;
+    uint64_t k = c->tx_req;
 
-        /* Consecutive requests are consecutive records: one iovec per run of the table. */
-        while (k < c->claimed && n < IOV_BATCH && total < WRITE_BATCH) {
-            size_t r = rec_index(L, c, k);
-            uint64_t run = c->claimed - k;
-            if (run > L->n_rec - r)
-                run = L->n_rec - r;
-            iov[n].iov_base = L->table + r * L->rec + off;
-            iov[n].iov_len = (size_t) run * L->rec - off;
-            total += iov[n].iov_len;
-            n++;
-            k += run;
-            off = 0;
-        }
-        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t) n };
-        uint64_t now = bench_now_ns();
-        /* One run of the table is the usual case: send() skips the kernel's copy of a
-         * msghdr and its iovec array (bench/send_cost.c prices that difference). */
-        ssize_t w = n == 1 ? send(c->fd, iov[0].iov_base, iov[0].iov_len,
-                                  MSG_NOSIGNAL | MSG_DONTWAIT)
-                           : sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                set_out(L, c, true);
-                return 0;
-            }
-            return -1;
-        }
-        tx_advance(L, c, (size_t) w, now);
-        if ((size_t) w < total) {
-            set_out(L, c, true);
-            return 0;
-        }
+    /* Consecutive requests are consecutive records: one iovec per run of the table. */
+    while (k < c->claimed && n < IOV_BATCH && total < WRITE_BATCH) {
+        size_t r = rec_index(L, c, k);
+        uint64_t run = c->claimed - k;
+        if (run > L->n_rec - r)
+            run = L->n_rec - r;
+        iov[n].iov_base = L->table + r * L->rec + off;
+        iov[n].iov_len = (size_t) run * L->rec - off;
+        total += iov[n].iov_len;
+        n++;
+        k += run;
+        off = 0;
     }
-    set_out(L, c, false);
-    return 0;
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t) n };
+    uint64_t now = bench_now_ns();
+    /* One run of the table is the usual case: send() skips the kernel's copy of a
+     * msghdr and its iovec array (bench/send_cost.c prices that difference). */
+    ssize_t w = n == 1 ? send(c->fd, iov[0].iov_base, iov[0].iov_len,
+                              MSG_NOSIGNAL | MSG_DONTWAIT)
+                       : sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0)
+        return -1;
+    tx_advance(L, c, (size_t) w, now);
+    return (size_t) w == total;
 }
 
+/* One batch of the claimed requests not yet sent, a datagram each, in one sendmmsg().
+ * Returns as send_stream(). */
 static int send_packets(struct load *L, struct lconn *c) {
     size_t pipeline = L->a->pipeline;
+    struct mmsghdr mm[MMSG_BATCH];
+    struct iovec iov[MMSG_BATCH];
+    unsigned n = 0;
 
+    for (uint64_t k = c->tx_req; k < c->claimed && n < MMSG_BATCH; k++, n++) {
+        iov[n] = (struct iovec) { .iov_base = (void *) rec_ptr(L, c, k), .iov_len = L->rec };
+        mm[n] = (struct mmsghdr) { .msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 } };
+    }
+    uint64_t now = bench_now_ns();
+    int w = sendmmsg(c->fd, mm, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0)
+        return -1;
+    for (int i = 0; i < w; i++)
+        c->ts[(c->tx_req++) % pipeline] = now;
+    return (unsigned) w == n;
+}
+
+/* Sends the claimed requests until all are sent, or the socket is full: then waits for
+ * EPOLLOUT. Returns -1 when the connection failed (the caller handles it). */
+static int send_claimed(struct load *L, struct lconn *c) {
     while (c->tx_req < c->claimed) {
-        struct mmsghdr mm[MMSG_BATCH];
-        struct iovec iov[MMSG_BATCH];
-        unsigned n = 0;
-
-        for (uint64_t k = c->tx_req; k < c->claimed && n < MMSG_BATCH; k++, n++) {
-            iov[n] = (struct iovec) { .iov_base = (void *) rec_ptr(L, c, k),
-                                      .iov_len = L->rec };
-            mm[n] = (struct mmsghdr) { .msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 } };
-        }
-        uint64_t now = bench_now_ns();
-        int w = sendmmsg(c->fd, mm, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                set_out(L, c, true);
-                return 0;
-            }
+        int r = L->packets ? send_packets(L, c) : send_stream(L, c);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
-        }
-        for (int i = 0; i < w; i++)
-            c->ts[(c->tx_req++) % pipeline] = now;
-        if ((unsigned) w < n) {
+        if (r <= 0) {
             set_out(L, c, true);
             return 0;
         }
@@ -522,18 +514,22 @@ static int check_replies(struct load *L, struct lconn *c, const uint8_t *p, size
     return 0;
 }
 
+/* After a receive call failed (not interrupted): 0 when nothing waits, else -1 (recorded). */
+static int recv_failed(struct load *L, const struct lconn *c) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+    record_error(L, ADVICE_LOG, "connection %u: %s", c->id, strerror(errno));
+    return -1;
+}
+
 /* Read what is there. Returns 1 when the peer closed, 0, or -1 on an error (recorded). */
 static int recv_stream(struct load *L, struct lconn *c) {
     for (;;) {
         ssize_t n = recv(c->fd, L->rbuf, L->rbuf_size, MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            record_error(L, ADVICE_LOG, "connection %u: %s", c->id, strerror(errno));
-            return -1;
-        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return recv_failed(L, c);
         if (n == 0)
             return 1;
         if ((L->a->request ? check_replies : check_stream)(L, c, L->rbuf, (size_t) n,
@@ -581,14 +577,10 @@ static int recv_packets(struct load *L, struct lconn *c) {
             L->mm[i].msg_len = 0;
         }
         int n = recvmmsg(c->fd, L->mm, want, MSG_DONTWAIT, NULL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            record_error(L, ADVICE_LOG, "connection %u: %s", c->id, strerror(errno));
-            return -1;
-        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return recv_failed(L, c);
         uint64_t now = bench_now_ns();
         for (int i = 0; i < n; i++) {
             size_t len = L->mm[i].msg_len;
@@ -629,8 +621,7 @@ static bool reopen(struct load *L, struct lconn *c) {
 
 static void pump(struct load *L, struct lconn *c) {
     claim(L, c);
-    int r = L->packets ? send_packets(L, c) : send_stream(L, c);
-    if (r < 0) {
+    if (send_claimed(L, c) < 0) {
         record_error(L, ADVICE_LOG, "connection %u: sending: %s", c->id, strerror(errno));
         if (reopen(L, c))
             pump(L, c);

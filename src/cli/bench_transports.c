@@ -533,6 +533,11 @@ static bool has_connect(enum bench_transport t) {
     return t == BENCH_UNIX_STREAM || t == BENCH_UNIX_SEQPACKET || t == BENCH_TCP;
 }
 
+/* Whether transport t is one of those measured (--transports). */
+static bool chosen(const struct bench_transport_args *a, int t) {
+    return a->transports & (1u << t);
+}
+
 static void cpu_model(char *buf, size_t size) {
     FILE *f = fopen("/proc/cpuinfo", "re");
     char line[512];
@@ -566,60 +571,81 @@ static void placement_note(const struct bench_transport_args *a, char *buf, size
                  a->server_cpu);
 }
 
-static void print_json(const struct bench_transport_args *a, const struct results *res) {
+/* What a report says of the machine and of where the processes ran. */
+struct machine {
+    char model[256];
+    char note[512];
     struct utsname u;
-    char model[256], note[512];
+};
+
+static void machine_of(const struct bench_transport_args *a, struct machine *m) {
+    cpu_model(m->model, sizeof(m->model));
+    placement_note(a, m->note, sizeof(m->note));
+    if (uname(&m->u) < 0)
+        snprintf(m->u.release, sizeof(m->u.release), "unknown");
+}
+
+/* What follows a JSON row's transport and size: the figures of transport t at size i. */
+typedef void json_fields_fn(const struct results *res, int t, size_t i);
+
+static void rtt_fields(const struct results *res, int t, size_t i) {
+    const struct rtt_result *r = &res->rtt[t][i];
+
+    if (r->ok)
+        printf("\"p50_us\":%.3f,\"p99_us\":%.3f,\"round_trips_per_s\":%.1f}", r->p50_us,
+               r->p99_us, r->per_s);
+    else
+        printf("\"p50_us\":null,\"p99_us\":null,\"round_trips_per_s\":null}");
+}
+
+static void bulk_fields(const struct results *res, int t, size_t i) {
+    const struct bulk_result *r = &res->bulk[t][i];
+
+    if (r->ok)
+        printf("\"mb_per_s\":%.1f}", r->mb_per_s);
+    else
+        printf("\"mb_per_s\":null,\"why\":\"%s\"}", r->too_big ?
+               "message larger than the socket's send buffer" : "failed");
+}
+
+/* The rows of a JSON array, one per transport chosen and size: size_key names the size. */
+static void print_json_rows(const struct bench_transport_args *a, const struct results *res,
+                            const char *size_key, const size_t *sizes, size_t n,
+                            json_fields_fn *fields) {
     bool first = true;
 
-    cpu_model(model, sizeof(model));
-    placement_note(a, note, sizeof(note));
-    if (uname(&u) < 0)
-        snprintf(u.release, sizeof(u.release), "unknown");
+    for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
+        if (!chosen(a, t))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            printf("%s{\"transport\":\"%s\",\"%s\":%zu,", first ? "" : ",", transport_names[t],
+                   size_key, sizes[i]);
+            fields(res, t, i);
+            first = false;
+        }
+    }
+}
+
+static void print_json(const struct bench_transport_args *a, const struct results *res) {
+    struct machine m;
+    bool first = true;
+
+    machine_of(a, &m);
     printf("{\"machine\":{\"cpus\":%ld,\"model\":", sysconf(_SC_NPROCESSORS_ONLN));
-    cli_json_string(stdout, model, strlen(model));
+    cli_json_string(stdout, m.model, strlen(m.model));
     printf(",\"kernel\":");
-    cli_json_string(stdout, u.release, strlen(u.release));
+    cli_json_string(stdout, m.u.release, strlen(m.u.release));
     printf("},\"placement\":{\"pinned\":%s,\"server_cpu\":%d,\"client_cpu\":%d,\"note\":",
            a->pinned ? "true" : "false", a->pinned ? a->server_cpu : -1,
            a->pinned ? a->client_cpu : -1);
-    cli_json_string(stdout, note, strlen(note));
+    cli_json_string(stdout, m.note, strlen(m.note));
     printf("},\"duration_ms\":%d,\"round_trip\":[", a->duration_ms);
-    for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-        if (!(a->transports & (1u << t)))
-            continue;
-        for (size_t i = 0; i < a->n_sizes; i++) {
-            const struct rtt_result *r = &res->rtt[t][i];
-            printf("%s{\"transport\":\"%s\",\"size\":%zu,", first ? "" : ",",
-                   transport_names[t], a->sizes[i]);
-            if (r->ok)
-                printf("\"p50_us\":%.3f,\"p99_us\":%.3f,\"round_trips_per_s\":%.1f}", r->p50_us,
-                       r->p99_us, r->per_s);
-            else
-                printf("\"p50_us\":null,\"p99_us\":null,\"round_trips_per_s\":null}");
-            first = false;
-        }
-    }
+    print_json_rows(a, res, "size", a->sizes, a->n_sizes, rtt_fields);
     printf("],\"bulk\":[");
-    first = true;
-    for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-        if (!(a->transports & (1u << t)))
-            continue;
-        for (size_t i = 0; i < a->n_write_sizes; i++) {
-            const struct bulk_result *r = &res->bulk[t][i];
-            printf("%s{\"transport\":\"%s\",\"write_size\":%zu,", first ? "" : ",",
-                   transport_names[t], a->write_sizes[i]);
-            if (r->ok)
-                printf("\"mb_per_s\":%.1f}", r->mb_per_s);
-            else
-                printf("\"mb_per_s\":null,\"why\":\"%s\"}", r->too_big ?
-                       "message larger than the socket's send buffer" : "failed");
-            first = false;
-        }
-    }
+    print_json_rows(a, res, "write_size", a->write_sizes, a->n_write_sizes, bulk_fields);
     printf("],\"connect\":[");
-    first = true;
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-        if (!(a->transports & (1u << t)) || !has_connect((enum bench_transport) t))
+        if (!chosen(a, t) || !has_connect((enum bench_transport) t))
             continue;
         const struct conn_result *r = &res->conn[t];
         printf("%s{\"transport\":\"%s\",", first ? "" : ",", transport_names[t]);
@@ -632,68 +658,69 @@ static void print_json(const struct bench_transport_args *a, const struct result
     printf("]}\n");
 }
 
-/* A table's title and its header row of sizes, each column width characters wide. */
-static void print_table_head(const char *title, const size_t *sizes, size_t n, int width) {
+/* What a table's cell says for transport t at size i, written in buf if need be. */
+typedef const char *cell_fn(const struct results *res, int t, size_t i, char *buf,
+                            size_t size);
+
+static const char *latency_cell(const struct results *res, int t, size_t i, char *buf,
+                                size_t size) {
+    const struct rtt_result *r = &res->rtt[t][i];
+
+    if (!r->ok)
+        return "-";
+    snprintf(buf, size, "%.1f / %.1f", r->p50_us, r->p99_us);
+    return buf;
+}
+
+static const char *rate_cell(const struct results *res, int t, size_t i, char *buf,
+                             size_t size) {
+    const struct rtt_result *r = &res->rtt[t][i];
+
+    return r->ok ? bench_fmt_count(r->per_s, buf, size) : "-";
+}
+
+static const char *bulk_cell(const struct results *res, int t, size_t i, char *buf,
+                             size_t size) {
+    const struct bulk_result *r = &res->bulk[t][i];
+
+    return r->ok ? bench_fmt_count(r->mb_per_s, buf, size) : r->too_big ? "too big" : "-";
+}
+
+/* A table: its title, a header row of sizes, then a row per transport chosen; each column
+ * width characters wide. */
+static void print_table(const struct bench_transport_args *a, const struct results *res,
+                        const char *title, const size_t *sizes, size_t n, int width,
+                        cell_fn *cell) {
     char b[64];
 
     printf("\n%s\n%-16s", title, "");
     for (size_t i = 0; i < n; i++)
         printf("%*s", width, bench_fmt_size(sizes[i], b, sizeof(b)));
     printf("\n");
+    for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
+        if (!chosen(a, t))
+            continue;
+        printf("%-16s", transport_names[t]);
+        for (size_t i = 0; i < n; i++)
+            printf("%*s", width, cell(res, t, i, b, sizeof(b)));
+        printf("\n");
+    }
 }
 
 static void print_rtt_tables(const struct bench_transport_args *a, const struct results *res) {
-    char c[64];
-
-    print_table_head("Round trip, p50 / p99 latency in us (a message echoed by the other process)",
-                     a->sizes, a->n_sizes, 16);
-    for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-        if (!(a->transports & (1u << t)))
-            continue;
-        printf("%-16s", transport_names[t]);
-        for (size_t i = 0; i < a->n_sizes; i++) {
-            const struct rtt_result *r = &res->rtt[t][i];
-            if (r->ok)
-                snprintf(c, sizeof(c), "%.1f / %.1f", r->p50_us, r->p99_us);
-            else
-                snprintf(c, sizeof(c), "-");
-            printf("%16s", c);
-        }
-        printf("\n");
-    }
-
-    print_table_head("Round trips per second", a->sizes, a->n_sizes, 16);
-    for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-        if (!(a->transports & (1u << t)))
-            continue;
-        printf("%-16s", transport_names[t]);
-        for (size_t i = 0; i < a->n_sizes; i++) {
-            const struct rtt_result *r = &res->rtt[t][i];
-            printf("%16s", r->ok ? bench_fmt_count(r->per_s, c, sizeof(c)) : "-");
-        }
-        printf("\n");
-    }
+    print_table(a, res, "Round trip, p50 / p99 latency in us (a message echoed by the other "
+                "process)", a->sizes, a->n_sizes, 16, latency_cell);
+    print_table(a, res, "Round trips per second", a->sizes, a->n_sizes, 16, rate_cell);
 }
 
 static void print_bulk_table(const struct bench_transport_args *a, const struct results *res) {
     bool any_too_big = false;
-    char c[64];
 
-    print_table_head("Bulk throughput, MB/s (one way, by write size)", a->write_sizes,
-                     a->n_write_sizes, 12);
-    for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-        if (!(a->transports & (1u << t)))
-            continue;
-        printf("%-16s", transport_names[t]);
-        for (size_t i = 0; i < a->n_write_sizes; i++) {
-            const struct bulk_result *r = &res->bulk[t][i];
-            if (r->too_big)
-                any_too_big = true;
-            printf("%12s", r->ok ? bench_fmt_count(r->mb_per_s, c, sizeof(c)) :
-                   r->too_big ? "too big" : "-");
-        }
-        printf("\n");
-    }
+    print_table(a, res, "Bulk throughput, MB/s (one way, by write size)", a->write_sizes,
+                a->n_write_sizes, 12, bulk_cell);
+    for (int t = 0; t < BENCH_N_TRANSPORTS; t++)
+        for (size_t i = 0; i < a->n_write_sizes; i++)
+            any_too_big |= chosen(a, t) && res->bulk[t][i].too_big;
     if (any_too_big)
         printf("(too big: one message larger than the socket's send buffer, "
                "net.core.wmem_default)\n");
@@ -704,12 +731,12 @@ static void print_connect_table(const struct bench_transport_args *a, const stru
     char c[64];
 
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++)
-        any_conn |= (a->transports & (1u << t)) && has_connect((enum bench_transport) t);
+        any_conn |= chosen(a, t) && has_connect((enum bench_transport) t);
     if (!any_conn)
         return;
     printf("\nConnect + accept + close, per second\n");
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-        if (!(a->transports & (1u << t)) || !has_connect((enum bench_transport) t))
+        if (!chosen(a, t) || !has_connect((enum bench_transport) t))
             continue;
         const struct conn_result *r = &res->conn[t];
         printf("%-16s%16s\n", transport_names[t],
@@ -742,17 +769,13 @@ static void print_claim(const struct bench_transport_args *a, const struct resul
 }
 
 static void print_text(const struct bench_transport_args *a, const struct results *res) {
-    struct utsname u;
-    char model[256], note[512];
+    struct machine m;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-    cpu_model(model, sizeof(model));
-    placement_note(a, note, sizeof(note));
-    if (uname(&u) < 0)
-        snprintf(u.release, sizeof(u.release), "unknown");
-    printf("uds bench: this machine's transports (%s, %ld CPU%s, Linux %s)\n", model, cpus,
-           cpus == 1 ? "" : "s", u.release);
-    printf("placement: %s\n", note);
+    machine_of(a, &m);
+    printf("uds bench: this machine's transports (%s, %ld CPU%s, Linux %s)\n", m.model, cpus,
+           cpus == 1 ? "" : "s", m.u.release);
+    printf("placement: %s\n", m.note);
     printf("each figure: %d ms of one measurement (-d)\n", a->duration_ms);
     print_rtt_tables(a, res);
     print_bulk_table(a, res);
@@ -786,7 +809,7 @@ int bench_transports_run(const struct bench_transport_args *a) {
         goto out;
     }
     for (int t = 0; t < BENCH_N_TRANSPORTS; t++) {
-        if (!(a->transports & (1u << t)))
+        if (!chosen(a, t))
             continue;
         for (size_t i = 0; i < a->n_sizes; i++) {
             progress(a, "round trip", (enum bench_transport) t, a->sizes[i]);

@@ -257,6 +257,18 @@ static bool describe_holder(const struct doctor *d, const struct uds_sockinfo *s
     return true;
 }
 
+/* Who listens on a socket bound at this path whose file is in the state want, described
+ * into buf as describe_holder() does. Returns false when no such socket listens. */
+static bool bound_holder(const struct doctor *d, enum uds_path_status want, char *buf,
+                         size_t size) {
+    struct uds_sockwhere w;
+    const struct uds_sockinfo *s = bound_listener(d, false, want, &w);
+
+    if (s)
+        describe_holder(d, s, buf, size);
+    return s != NULL;
+}
+
 /* Whether name is one of the names of list ("a, b, c"). */
 static bool listed(const char *list, const char *name) {
     size_t len = strlen(name);
@@ -434,49 +446,46 @@ static void check_dir_search(struct doctor *d) {
         doctor_perm_why(d, pi->dir_file.perm));
 }
 
-/* A listener bound at this path that lives in another mount namespace. */
-static void check_other_mnt_ns(struct doctor *d, const struct uds_sockinfo *s,
-                               const struct uds_sockwhere *w) {
+/* A listener bound at this path that lives in another mount namespace: reported, and
+ * true; false when there is none. */
+static bool check_other_mnt_ns(struct doctor *d) {
+    struct uds_sockwhere w;
+    const struct uds_sockinfo *s = bound_listener(d, false, UDS_PATH_OTHER_NS, &w);
     struct uds_procinfo p = { 0 };
     struct text t = { .o = 0 };
     char who[512], unit[300] = "";
-    bool tmp = strncmp(w->path, "/tmp/", 5) == 0 || strncmp(w->path, "/var/tmp/", 9) == 0;
 
+    if (!s)
+        return false;
+    bool tmp = strncmp(w.path, "/tmp/", 5) == 0 || strncmp(w.path, "/var/tmp/", 9) == 0;
     describe_holder(d, s, who, sizeof(who));
-    if (uds_procinfo_get(w->pid, &p) == 0 && p.unit[0])
+    if (uds_procinfo_get(w.pid, &p) == 0 && p.unit[0])
         snprintf(unit, sizeof(unit), " (its unit: %s)", p.unit);
     T_ADD(&t, "If the server is a systemd service with PrivateTmp=yes%s, its /tmp and /var/tmp "
           "are its own: put the socket in /run (RuntimeDirectory=) or set PrivateTmp=no. If "
           "it runs in a container or another mount namespace, share the socket's directory "
           "with the clients (a bind mount of the directory, as -v /run/app:/run/app), not "
-          "the socket file. Meanwhile root reaches it as %s.", unit, w->reach);
+          "the socket file. Meanwhile root reaches it as %s.", unit, w.reach);
     doctor_add(d, "other-mount-namespace", SEV_ERROR, EX_UNAVAILABLE, t.s,
         "%s listens on a socket bound at this path, but in another mount namespace: the file "
         "is in that process's view of the filesystem%s, not in yours, so this path does not "
         "lead to it here. It is reachable from here as %s.", who,
-        tmp ? " (a private /tmp?)" : "", w->reach);
+        tmp ? " (a private /tmp?)" : "", w.reach);
+    return true;
 }
 
 /* A way into the socket's directory is blocked or missing: the listener may still be
  * somewhere, in another mount namespace or behind the directory. */
 static void check_elsewhere(struct doctor *d) {
-    struct uds_sockwhere w;
-    const struct uds_sockinfo *s = bound_listener(d, false, UDS_PATH_OTHER_NS, &w);
     char who[512];
 
-    if (s) {
-        check_other_mnt_ns(d, s, &w);
+    if (check_other_mnt_ns(d))
         return;
-    }
-    s = bound_listener(d, false, UDS_PATH_OK, &w);
-    if (!s)
-        s = bound_listener(d, false, UDS_PATH_UNKNOWN, &w);
-    if (s) {
-        describe_holder(d, s, who, sizeof(who));
+    if (bound_holder(d, UDS_PATH_OK, who, sizeof(who)) ||
+        bound_holder(d, UDS_PATH_UNKNOWN, who, sizeof(who)))
         doctor_add(d, "listening", SEV_INFO, 0, NULL,
             "A socket bound at this path is served by %s (%s cannot reach it from here).", who,
             doctor_you(d));
-    }
 }
 
 /* The directories leading to the path. Returns false when one blocks the way. */
@@ -600,18 +609,10 @@ static void check_lock(struct doctor *d, const char *path) {
 }
 
 static void check_replaced(struct doctor *d) {
-    struct uds_sockwhere w;
-    const struct uds_sockinfo *s = bound_listener(d, false, UDS_PATH_OTHER_NS, &w);
     char who[512];
 
-    if (s) {
-        check_other_mnt_ns(d, s, &w);
+    if (check_other_mnt_ns(d) || !bound_holder(d, UDS_PATH_REPLACED, who, sizeof(who)))
         return;
-    }
-    s = bound_listener(d, false, UDS_PATH_REPLACED, &w);
-    if (!s)
-        return;
-    describe_holder(d, s, who, sizeof(who));
     doctor_add(d, "path-replaced", SEV_ERROR, EX_UNAVAILABLE,
         "Restart that server so it binds the path again (remove the file now at the path "
         "first if it is stale or not a socket).",
@@ -758,15 +759,12 @@ static void check_write(struct doctor *d, const struct uds_sockinfo *s) {
 /* Nothing at the path: deleted under its listener, in another mount namespace, or never
  * made. */
 static void check_missing(struct doctor *d, const char *path) {
-    struct uds_sockwhere w;
-    const struct uds_sockinfo *s = bound_listener(d, false, UDS_PATH_OTHER_NS, &w);
     struct text t = { .o = 0 };
     char who[512], start[300];
 
-    if (s) {
-        check_other_mnt_ns(d, s, &w);
-    } else if ((s = bound_listener(d, false, UDS_PATH_MISSING, &w)) != NULL) {
-        describe_holder(d, s, who, sizeof(who));
+    if (check_other_mnt_ns(d)) {
+        /* reported there; the lock file may still tell more */
+    } else if (bound_holder(d, UDS_PATH_MISSING, who, sizeof(who))) {
         doctor_add(d, "path-deleted", SEV_ERROR, EX_UNAVAILABLE,
             "Restart the server so it creates the file again (and find out what deleted it: "
             "a cleanup job, or a second instance stopping?).",

@@ -7,13 +7,20 @@
  * a uds_relay, behind a PROXY protocol header if asked. Limits, signals, logs and the
  * graceful stop are here (the options and listener it shares with `uds serve` are
  * listen_opts.c's); no byte of a connection is read or written by this file.
+ * With --threads N the proxy's loop accepts, admits and counts; each client is then dialled
+ * and relayed on one of N worker threads (loop_thread.c), the one with the fewest, which
+ * has its own loop, dialer and relay group. What workers share with the proxy's loop (the
+ * per-uid counts, loop detection, the target-failure log rate) is under struct proxy's lock.
  */
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +28,7 @@
 #include "cli.h"
 #include "listen_opts.h"
 #include "listen_proc.h"
+#include "loop_thread.h"
 #include "options.h"
 #include "tls.h"
 
@@ -57,6 +65,18 @@ struct target {
 };
 
 struct conn;
+struct proxy;
+
+/* Where connections are dialled and relayed: the proxy's own loop, or a worker's. */
+struct shard {
+    struct proxy *px;
+    struct cli_loop_thread *thread; /* NULL: the proxy's loop */
+    struct uds_loop *loop;
+    struct uds_dialer *dialer;
+    struct uds_relay_group *relays;
+    struct conn *conns;             /* its connections; touched on its thread only */
+    atomic_size_t n_conns;
+};
 
 struct proxy {
     const struct proxy_args *args;
@@ -72,9 +92,14 @@ struct proxy {
     char listen_text[UDS_PATH_MAX + 16];
     bool abstract;
     struct uds_allow allow;
-    /* connections: connecting and relaying */
-    struct conn *conns;
-    size_t n_conns;
+    /* connections: connecting and relaying, on the shards */
+    struct shard *shards;
+    unsigned n_shards;
+    unsigned next_shard;            /* where the search for the least loaded begins */
+    bool threaded;                  /* the shards are worker threads */
+    int wake_fd;                    /* threaded: a connection ended (eventfd in loop) */
+    pthread_mutex_t lock;           /* uids, fail_*, target_*, self_loops */
+    atomic_size_t n_conns;
     bool at_limit;                  /* --max-conns connections: the server is paused */
     /* stop */
     struct cli_stop stop;
@@ -96,6 +121,7 @@ struct proxy {
 
 struct conn {
     struct proxy *px;
+    struct shard *sh;           /* the loop it is dialled and relayed on */
     struct conn *next, **pprev;     /* in px->conns; pprev: what points to this one */
     int client;                 /* -1 once handed to the relay */
     struct uds_dial *dial;      /* connecting to the target, or NULL */
@@ -212,21 +238,27 @@ static void log_connect_failure(struct proxy *px, const struct conn *c, int err)
         CLI_KV_STR("reason", strerror(err)),
     };
 
+    unsigned unlogged;
+
     /* A target that is down fails every client: one line per second says it all. */
+    pthread_mutex_lock(&px->lock);
     if (px->fail_logged_ms && now - px->fail_logged_ms < 1000) {
         px->fails_unlogged++;
+        pthread_mutex_unlock(&px->lock);
         return;
     }
+    unlogged = px->fails_unlogged;
+    px->fail_logged_ms = now;
+    px->fails_unlogged = 0;
+    pthread_mutex_unlock(&px->lock);
     describe_connect_error(px, c, err, why, sizeof(why));
-    if (px->fails_unlogged)
+    if (unlogged)
         cli_log(CLI_LOG_WARN, "target_error", px->target.text, kv, 2, "%s: client %s closed "
                 "(and %u more since the last report): %s", px->target.text, c->client_text,
-                px->fails_unlogged, why);
+                unlogged, why);
     else
         cli_log(CLI_LOG_WARN, "target_error", px->target.text, kv, 2, "%s: client %s "
                 "closed: %s", px->target.text, c->client_text, why);
-    px->fail_logged_ms = now;
-    px->fails_unlogged = 0;
 }
 
 /* ---- connections -------------------------------------------------------------------------- */
@@ -253,32 +285,51 @@ static void update_accepting(struct proxy *px) {
     uds_server_pause(px->server, full);
 }
 
+/* On c's shard. */
 static void conn_link(struct conn *c) {
-    struct proxy *px = c->px;
+    struct shard *sh = c->sh;
 
-    c->next = px->conns;
-    c->pprev = &px->conns;
+    c->next = sh->conns;
+    c->pprev = &sh->conns;
     if (c->next)
         c->next->pprev = &c->next;
-    px->conns = c;
-    px->n_conns++;
-    update_accepting(px);
-    update_idle_timer(px);
+    sh->conns = c;
 }
 
+/* Not linked yet (its shard never got it): nothing to do. */
 static void conn_unlink(struct conn *c) {
+    if (!c->pprev)
+        return;
     *c->pprev = c->next;
     if (c->next)
         c->next->pprev = c->pprev;
-    c->px->n_conns--;
+}
+
+/* A connection has ended: the proxy's loop re-evaluates the limit, the idle clock and the
+ * drain (told through wake_fd when the connection was a worker's). */
+static void conn_gone(struct proxy *px, struct shard *sh) {
+    uint64_t one = 1;
+
+    atomic_fetch_sub(&sh->n_conns, 1);
+    atomic_fetch_sub(&px->n_conns, 1);
+    if (px->threaded) {
+        if (write(px->wake_fd, &one, sizeof(one)) < 0) {
+            /* Only full after 2^64-2 unread wakeups: the loop is woken either way. */
+        }
+        return;
+    }
+    update_accepting(px);
+    update_idle_timer(px);
+    check_drained(px);
 }
 
 /* Drop a connection, relaying or not yet: its fds, timer, dial and slot. */
 static void conn_free(struct conn *c) {
     struct proxy *px = c->px;
+    struct shard *sh = c->sh;
 
     if (c->first_byte_timer)
-        uds_loop_timer_cancel(px->loop, c->first_byte_timer);
+        uds_loop_timer_cancel(sh->loop, c->first_byte_timer);
     uds_dial_cancel(c->dial);
     if (c->client >= 0)
         (void) close(c->client);    /* the client learns of it by the EOF */
@@ -288,13 +339,14 @@ static void conn_free(struct conn *c) {
     tls_pump_release(c->tls_target, c->relay ? ECONNABORTED : c->relay_error);
     if (c->relay)
         uds_relay_free(c->relay);
-    if (c->uid_counted)
+    if (c->uid_counted) {
+        pthread_mutex_lock(&px->lock);
         (void) uds_uid_counter_release(px->uids, c->client_uid);   /* counted, so held */
+        pthread_mutex_unlock(&px->lock);
+    }
     conn_unlink(c);
     free(c);
-    update_accepting(px);
-    update_idle_timer(px);
-    check_drained(px);
+    conn_gone(px, sh);
 }
 
 static void conn_fail(struct conn *c, int err) {
@@ -350,7 +402,7 @@ static void watch_first_byte(struct conn *c) {
 
     if (limit == 0)
         return;
-    if (uds_loop_timer_add(px->loop, spent < limit ? limit - spent : 0, on_first_byte_due, c,
+    if (uds_loop_timer_add(c->sh->loop, spent < limit ? limit - spent : 0, on_first_byte_due, c,
                            &c->first_byte_timer) < 0)
         conn_fail(c, errno);
 }
@@ -419,15 +471,19 @@ static bool target_loops(struct conn *c, int fd) {
         return false;
     if (tp.pid == getpid()) {
         /* Our connection now waits in our own backlog: comes_back() need not say it again. */
+        pthread_mutex_lock(&px->lock);
         px->self_loops++;
+        pthread_mutex_unlock(&px->lock);
         c->loop_pid = tp.pid;
         return true;
     }
+    bool known = uds_proc_start_time(tp.pid, &started) == 0;
+    pthread_mutex_lock(&px->lock);
     if (tp.pid != px->target_pid) {
-        bool known = uds_proc_start_time(tp.pid, &started) == 0;
         px->target_pid = known ? tp.pid : 0;
         px->target_started = known ? started : 0;
     }
+    pthread_mutex_unlock(&px->lock);
     if (tp.pid != c->client_pid)
         return false;
     c->loop_pid = tp.pid;
@@ -469,7 +525,7 @@ static struct uds_relay *relay_start(struct conn *c, int client, int fd, const v
         .flags = passes_fds(c->px) ? UDS_RELAY_PASS_FDS : 0u,
     };
 
-    return uds_relay_new2(c->px->relays, &args, on_relay_close, c);
+    return uds_relay_new2(c->sh->relays, &args, on_relay_close, c);
 }
 
 /* The target answered on fd: relay. */
@@ -492,7 +548,7 @@ static void conn_connected(struct conn *c, int fd) {
         return;
     }
     if (c->first_byte_timer)
-        uds_loop_timer_cancel(px->loop, c->first_byte_timer);
+        uds_loop_timer_cancel(c->sh->loop, c->first_byte_timer);
     c->first_byte_timer = 0;
     /* The relay owns both fds from here, also if it fails. */
     c->client = -1;
@@ -545,7 +601,7 @@ static void on_dialed(int fd, int error, void *data) {
 
 /* Connect c to the target: at once, or from the loop (a TCP handshake, a full backlog). */
 static void conn_dial(struct conn *c) {
-    int fd = uds_dial(c->px->dialer, on_dialed, c, &c->dial);
+    int fd = uds_dial(c->sh->dialer, on_dialed, c, &c->dial);
 
     if (fd >= 0)
         conn_connected(c, fd);
@@ -569,21 +625,28 @@ static void describe_peer(const struct uds_peer *peer, char *buf, size_t size) {
  * could have been reused by now: the process's start time tells. */
 static bool comes_back(struct proxy *px, const struct uds_peer *peer, char *buf, size_t size,
                        bool *ret_quiet) {
-    time_t started;
+    time_t started, target_started;
+    pid_t target_pid;
 
     *ret_quiet = false;
     if (peer->pid <= 0)
         return false;
+    pthread_mutex_lock(&px->lock);
     if (peer->pid == getpid()) {
         *ret_quiet = px->self_loops > 0;
         if (px->self_loops > 0)
             px->self_loops--;
+    }
+    target_pid = px->target_pid;
+    target_started = px->target_started;
+    pthread_mutex_unlock(&px->lock);
+    if (peer->pid == getpid()) {
         snprintf(buf, size, "a connection from this proxy itself: TARGET %s leads back to this "
                  "listener (a loop); choose another TARGET", px->target.text);
         return true;
     }
-    if (peer->pid != px->target_pid || uds_proc_start_time(peer->pid, &started) < 0 ||
-        started != px->target_started)
+    if (peer->pid != target_pid || uds_proc_start_time(peer->pid, &started) < 0 ||
+        started != target_started)
         return false;
     snprintf(buf, size, "it is the process listening on the target %s: relaying it would loop "
              "back to it; check that TARGET does not lead back here", px->target.text);
@@ -624,12 +687,15 @@ static bool admit_unix_client(struct proxy *px, struct conn *c, const struct uds
         log_refusal(px, peer, quiet ? CLI_LOG_DEBUG : CLI_LOG_WARN, why);
         return false;
     }
+    pthread_mutex_lock(&px->lock);
     r = uds_uid_counter_take(px->uids, peer->uid, cli_listen_opts_per_uid(o));
+    int e = errno;
+    size_t held = uds_uid_counter_get(px->uids, peer->uid);
+    pthread_mutex_unlock(&px->lock);
     if (r == 0)
-        cli_per_uid_reason(o, peer->uid, uds_uid_counter_get(px->uids, peer->uid),
-                           "connection open", why, sizeof(why));
+        cli_per_uid_reason(o, peer->uid, held, "connection open", why, sizeof(why));
     if (r <= 0) {
-        log_refusal(px, peer, CLI_LOG_WARN, r == 0 ? why : strerror(errno));
+        log_refusal(px, peer, CLI_LOG_WARN, r == 0 ? why : strerror(e));
         return false;
     }
     c->client_pid = peer->pid;
@@ -651,8 +717,43 @@ static void describe_tcp_client(int fd, char *buf, size_t size) {
         uds_addr_format(&addr, buf, size);
 }
 
-/* A new client, accepted by the server: check it, take it from the server and connect it
- * to the target. */
+/* The shard with the fewest connections; among equals the next in turn. */
+static struct shard *least_loaded(struct proxy *px) {
+    struct shard *best = &px->shards[0];
+    size_t best_n = SIZE_MAX;
+
+    for (unsigned k = 0; k < px->n_shards; k++) {
+        struct shard *sh = &px->shards[(px->next_shard + k) % px->n_shards];
+        size_t n = atomic_load(&sh->n_conns);
+        if (n < best_n) {
+            best = sh;
+            best_n = n;
+        }
+    }
+    px->next_shard = (unsigned) (best - px->shards + 1) % px->n_shards;
+    return best;
+}
+
+/* On c's shard: connect it to the target (a TLS client's certificate checked first). */
+static void conn_start(void *arg) {
+    struct conn *c = arg;
+    struct proxy *px = c->px;
+
+    conn_link(c);
+    if (!tls_proxy_listens(px->tls)) {
+        conn_dial(c);
+        return;
+    }
+    /* The target is reached only once the client's certificate has been checked. */
+    c->tls_client = tls_pump_accept(px->tls, c->client, c->client_text,
+                                    sizeof(c->client_text), px->listen_text, on_tls_ready, c);
+    c->client = -1;
+    if (!c->tls_client)
+        conn_free(c);
+}
+
+/* A new client, accepted by the server: check it, take it from the server and hand it to a
+ * shard to be connected to the target. */
 static int on_open(struct uds_conn *uc, void *data) {
     struct proxy *px = data;
     struct conn *c = calloc(1, sizeof(*c));
@@ -670,24 +771,26 @@ static int on_open(struct uds_conn *uc, void *data) {
     /* Nothing has been read from it yet: the relay reads it from the start. */
     c->client = uds_conn_detach(uc);
     if (c->client < 0) {
-        if (c->uid_counted)
+        if (c->uid_counted) {
+            pthread_mutex_lock(&px->lock);
             (void) uds_uid_counter_release(px->uids, c->client_uid);
+            pthread_mutex_unlock(&px->lock);
+        }
         free(c);
         return -1;
     }
     if (!px->listen_unix)
         describe_tcp_client(c->client, c->client_text, sizeof(c->client_text));
-    conn_link(c);
-    if (!tls_proxy_listens(px->tls)) {
-        conn_dial(c);
-        return 0;
-    }
-    /* The target is reached only once the client's certificate has been checked. */
-    c->tls_client = tls_pump_accept(px->tls, c->client, c->client_text,
-                                    sizeof(c->client_text), px->listen_text, on_tls_ready, c);
-    c->client = -1;
-    if (!c->tls_client)
-        conn_free(c);
+    c->sh = least_loaded(px);
+    /* Counted here, on the proxy's loop, so that --max-conns pauses the server at once. */
+    atomic_fetch_add(&c->sh->n_conns, 1);
+    atomic_fetch_add(&px->n_conns, 1);
+    update_accepting(px);
+    update_idle_timer(px);
+    if (!px->threaded)
+        conn_start(c);
+    else if (cli_loop_thread_post(c->sh->thread, conn_start, c) < 0)
+        conn_free(c);   /* not yet on the shard's list: conn_unlink() does nothing */
     return 0;
 }
 
@@ -817,9 +920,23 @@ static void stop_loop(struct proxy *px) {
     uds_loop_stop(px->loop);
 }
 
+static void shard_close_all(void *arg) {
+    struct shard *sh = arg;
+
+    while (sh->conns)
+        conn_free(sh->conns);
+}
+
+/* Close every connection: on its shard's thread (posted; a post that finds no memory
+ * leaves them to stop_shards() at exit). */
 static void close_all(struct proxy *px) {
-    while (px->conns)
-        conn_free(px->conns);
+    for (unsigned i = 0; i < px->n_shards; i++) {
+        struct shard *sh = &px->shards[i];
+        if (!sh->thread)
+            shard_close_all(sh);
+        else
+            (void) cli_loop_thread_post(sh->thread, shard_close_all, sh);
+    }
 }
 
 static void check_drained(struct proxy *px) {
@@ -925,9 +1042,10 @@ static const struct cli_command proxy_cmd = {
         "tcp:HOST:PORT (tcp:[IPv6]:PORT) or tls:HOST:PORT (TCP with TLS, both ends\n"
         "authenticated): a Unix-socket service exposed on TCP, a TCP service on a Unix\n"
         "socket, a Unix socket reached from another machine, or a Unix socket re-exposed\n"
-        "at another path with other permissions. One thread relays every connection; an\n"
-        "end of input on one side is passed on as a half-close on the other; a side that\n"
-        "does not read slows its peer; bulk data moves with splice() (zero-copy).\n"
+        "at another path with other permissions. Each connection is relayed on one of\n"
+        "--threads worker threads; an end of input on one side is passed on as a\n"
+        "half-close on the other; a side that does not read slows its peer; bulk data\n"
+        "moves with splice() (zero-copy).\n"
         "Between two Unix sockets, fds passed with SCM_RIGHTS are forwarded with their\n"
         "bytes (then bulk data is copied: --no-pass-fds trades them for splice()).\n",
     .outro =
@@ -977,6 +1095,12 @@ static const struct cli_command proxy_cmd = {
         CLI_INCLUDE(tls_proxy_opts, P, tls, struct tls_opts),
         CLI_SECTION("Limits:"),
         CLI_INCLUDE(cli_listen_limit_opts, P, common, struct cli_listen_opts),
+        { "--threads", 0, "N", CLI_LONG(P, common.threads, 1, UDS_SERVER_THREADS_MAX),
+          CLI_SEEN(P, common.threads_given), .example = "4",
+          .help = "relay on N worker threads, each client on one of\n"
+                  "them, handed out evenly (default: the CPUs this\n"
+                  "process may run on); 1: one thread. A tls: side\n"
+                  "or --busy-poll always runs on one" },
         { "--exit-idle-time", 0, "SECONDS", CLI_DURATION(P, exit_idle_ms, 1), .example = "30",
           .help = "exit (status 0) once no connection has been open\n"
                   "for SECONDS, from the start on: for a proxy started\n"
@@ -1070,17 +1194,112 @@ static int run_loop(struct proxy *px) {
 /* The loop, and the dialer that connects clients to the target: made before the listener,
  * so that a TARGET that can never be reached is reported before the socket exists.
  * Returns CLI_CONTINUE, or the exit code. */
-static int start_dialer(struct proxy *px) {
+static struct uds_dialer *new_dialer(struct proxy *px, struct uds_loop *loop) {
     struct uds_dialer_opts dopts = {
         .timeout_ms = px->args->connect_ms,
         .tcp = px->target.is_unix ? NULL : &px->target.tcp,
         .wait_ms = px->args->retry_ms,
     };
 
-    px->dialer = uds_dialer_new(px->loop, &px->target.addr, &dopts);
+    return uds_dialer_new(loop, &px->target.addr, &dopts);
+}
+
+static int start_dialer(struct proxy *px) {
+    px->dialer = new_dialer(px, px->loop);
     if (!px->dialer)
         return cli_fail(CLI_OP_CONNECT, px->args->target, errno, NULL);
     return CLI_CONTINUE;
+}
+
+/* ---- worker threads ------------------------------------------------------------------------ */
+
+/* --threads; a TLS side (its sessions and SIGHUP reload live on the proxy's loop) and
+ * --busy-poll (one spinning loop is the point) run on one. */
+static unsigned proxy_threads(const struct proxy *px) {
+    if (tls_proxy_listens(px->tls) || tls_proxy_targets(px->tls) || px->args->busy_poll_us > 0)
+        return 1;
+    return cli_listen_opts_threads(&px->args->common);
+}
+
+/* A worker's connection ended: re-evaluate what depends on the count. */
+static void wake_io(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct proxy *px = data;
+    uint64_t n;
+
+    (void) loop, (void) events;
+    if (read(fd, &n, sizeof(n)) < 0) {
+        /* EAGAIN: an earlier wakeup saw it already. */
+    }
+    update_accepting(px);
+    update_idle_timer(px);
+    check_drained(px);
+}
+
+static int start_worker(struct proxy *px, struct shard *sh, unsigned i,
+                        const struct uds_relay_opts *ropts) {
+    char name[16];
+
+    sh->thread = cli_loop_thread_new();
+    if (!sh->thread)
+        return -1;
+    sh->loop = cli_loop_thread_loop(sh->thread);
+    sh->dialer = new_dialer(px, sh->loop);
+    sh->relays = sh->dialer ? uds_relay_group_new(sh->loop, ropts) : NULL;
+    if (!sh->relays)
+        return -1;
+    snprintf(name, sizeof(name), "udsp/%u", i);
+    return cli_loop_thread_start(sh->thread, name);
+}
+
+/* The shards: the proxy's own loop, or --threads workers. Returns 0, or -1 (errno). */
+static int start_shards(struct proxy *px, const struct uds_relay_opts *ropts) {
+    unsigned n = proxy_threads(px);
+
+    px->shards = calloc(n, sizeof(*px->shards));
+    if (!px->shards)
+        return -1;
+    px->n_shards = n;
+    for (unsigned i = 0; i < n; i++)
+        px->shards[i].px = px;
+    if (n == 1) {
+        px->relays = uds_relay_group_new(px->loop, ropts);
+        px->shards[0].loop = px->loop;
+        px->shards[0].dialer = px->dialer;
+        px->shards[0].relays = px->relays;
+        return px->relays ? 0 : -1;
+    }
+    px->threaded = true;
+    px->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (px->wake_fd < 0 || uds_loop_add(px->loop, px->wake_fd, UDS_EV_READ, wake_io, px) < 0)
+        return -1;
+    for (unsigned i = 0; i < n; i++)
+        if (start_worker(px, &px->shards[i], i, ropts) < 0)
+            return -1;
+    return 0;
+}
+
+/* At exit: every connection closed (on its worker), the workers joined and freed. */
+static void stop_shards(struct proxy *px) {
+    for (unsigned i = 0; i < px->n_shards; i++) {
+        struct shard *sh = &px->shards[i];
+        if (sh->thread) {
+            (void) cli_loop_thread_post(sh->thread, shard_close_all, sh);
+            cli_loop_thread_join(sh->thread);
+        }
+        shard_close_all(sh);    /* what a failed post left, now that the thread has ended */
+        if (sh->thread) {
+            uds_relay_group_free(sh->relays);
+            uds_dialer_free(sh->dialer);
+            cli_loop_thread_free(sh->thread);
+        }
+    }
+    free(px->shards);
+    px->shards = NULL;
+    px->n_shards = 0;
+    if (px->wake_fd >= 0) {
+        (void) uds_loop_del(px->loop, px->wake_fd);
+        (void) close(px->wake_fd);
+    }
 }
 
 static int run(struct proxy *px, int sigfd) {
@@ -1099,8 +1318,7 @@ static int run(struct proxy *px, int sigfd) {
         .on_accept_error = on_accept_error,
     };
 
-    px->relays = uds_relay_group_new(px->loop, &ropts);
-    if (!px->relays)
+    if (start_shards(px, &ropts) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     px->server = uds_server_new(px->loop, &px->listener, &sopts, &cbs, px);
     px->stop = (struct cli_stop) {
@@ -1166,7 +1384,7 @@ int cmd_proxy(int argc, char **argv) {
     struct proxy_args args = {
         .connect_ms = 5000,
     };
-    struct proxy px = { .args = &args };
+    struct proxy px = { .args = &args, .wake_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
     int code, sigfd = -1;
 
     cli_listen_opts_init(&args.common);
@@ -1176,8 +1394,7 @@ int cmd_proxy(int argc, char **argv) {
         code = run(&px, sigfd);
     if (px.drain_timer)
         uds_loop_timer_cancel(px.loop, px.drain_timer);
-    while (px.conns)
-        conn_free(px.conns);
+    stop_shards(&px);
     if (px.idle_timer)
         uds_loop_timer_cancel(px.loop, px.idle_timer);
     tls_proxy_flush(px.tls, args.common.drain_ms);

@@ -5,10 +5,12 @@
  * and logs. The options and listener it shares with `uds proxy` are listen_opts.c's;
  * listening, accepting, buffering and draining are the library's (uds_listen, uds_server);
  * starting programs is serve_exec.c's; dgram, which has no connections, is served here on a
- * uds_loop.
+ * uds_loop. Echo and reply run on --threads worker threads: what their callbacks share (the
+ * per-uid counts, the accept-error and drain tallies) is under struct serve's lock.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -63,6 +65,8 @@ struct serve {
     struct cli_stop stop;           /* signals received, and whether one cut clients off */
     bool ran;                       /* the loop ran until a stop */
     struct cli_accept_errors accept_errors;
+    pthread_mutex_t lock;           /* uids, accept_errors, drain_cut, drain_unsent: the
+                                     * callbacks run on every worker thread */
     struct uds_uid_counter *uids;   /* --max-conns-per-uid: clients (programs) per uid */
     bool at_limit;                  /* -- PROGRAM: --max-conns programs are running */
     bool lines;                     /* --reply on a stream: messages are lines */
@@ -110,24 +114,32 @@ static void log_conn(const struct serve *sv, enum cli_level level, const char *e
 static int uid_take(struct serve *sv, const struct uds_peer *peer, const char *what) {
     const struct cli_listen_opts *o = &sv->args->common;
     char why[192];
+    size_t held;
+    int r, e;
 
-    switch (uds_uid_counter_take(sv->uids, peer->uid, cli_listen_opts_per_uid(o))) {
+    pthread_mutex_lock(&sv->lock);
+    r = uds_uid_counter_take(sv->uids, peer->uid, cli_listen_opts_per_uid(o));
+    e = errno;
+    held = uds_uid_counter_get(sv->uids, peer->uid);
+    pthread_mutex_unlock(&sv->lock);
+    switch (r) {
     case 1:
         return 0;
     case 0:
-        cli_per_uid_reason(o, peer->uid, uds_uid_counter_get(sv->uids, peer->uid), what, why,
-                           sizeof(why));
+        cli_per_uid_reason(o, peer->uid, held, what, why, sizeof(why));
         log_peer(sv, CLI_LOG_WARN, "deny", peer, "refused", why);
         return -1;
     default:
-        log_peer(sv, CLI_LOG_WARN, "deny", peer, "refused", strerror(errno));
+        log_peer(sv, CLI_LOG_WARN, "deny", peer, "refused", strerror(e));
         return -1;
     }
 }
 
 static void uid_release(struct serve *sv, uid_t uid) {
     /* Only what uid_take() counted comes back here: nothing to report. */
+    pthread_mutex_lock(&sv->lock);
     (void) uds_uid_counter_release(sv->uids, uid);
+    pthread_mutex_unlock(&sv->lock);
 }
 
 /* ---- stream and seqpacket: callbacks for uds_server ------------------------------------ */
@@ -214,8 +226,10 @@ static void on_close(struct uds_conn *conn, int error, void *data) {
     }
     if (error == ETIMEDOUT && sv->stop.signals > 0) {
         /* The drain timeout (or an idle one during the drain): reported once, in sum. */
+        pthread_mutex_lock(&sv->lock);
         sv->drain_cut++;
         sv->drain_unsent += uds_conn_queued(conn);
+        pthread_mutex_unlock(&sv->lock);
         snprintf(why, sizeof(why), "still open at the end of --drain-timeout");
     } else if (error == ETIMEDOUT) {
         char dur[32];
@@ -250,7 +264,9 @@ static void on_deny(const struct uds_peer *peer, void *data) {
 static void on_accept_error(int error, void *data) {
     struct serve *sv = data;
 
+    pthread_mutex_lock(&sv->lock);
     cli_log_accept_error(&sv->accept_errors, sv->addr, error);
+    pthread_mutex_unlock(&sv->lock);
 }
 
 /* ---- -- PROGRAM: a process per client ------------------------------------------------------ */
@@ -595,6 +611,7 @@ static const struct cli_command serve_cmd = {
         CLI_INCLUDE(cli_listen_access_opts, S, common, struct cli_listen_opts),
         CLI_SECTION("Limits:"),
         CLI_INCLUDE(cli_listen_limit_opts, S, common, struct cli_listen_opts),
+        CLI_INCLUDE(cli_listen_thread_opts, S, common, struct cli_listen_opts),
         { "--max-message", 0, "BYTES", CLI_SIZE(S, max_message, 1, 1L << 30),
           CLI_SEEN(S, max_message_given),
           .help = "longest line (--reply on a stream), frame\n"
@@ -738,6 +755,7 @@ static int run_server(struct serve *sv, int sigfd) {
         .max_message = (uint32_t) a->max_message,
         .flags = sv->lines ? UDS_SERVER_LINES : 0,
         .first_byte_timeout_ms = sv->first_byte_ms,
+        .threads = cli_listen_opts_threads(&a->common),
     };
     struct uds_server_callbacks cbs = {
         .on_open = on_open,
@@ -830,7 +848,7 @@ int cmd_serve(int argc, char **argv) {
         .type = UDS_STREAM,
         .max_message = 64 * 1024,
     };
-    struct serve sv = { .args = &args };
+    struct serve sv = { .args = &args, .lock = PTHREAD_MUTEX_INITIALIZER };
     int code, sigfd = -1;
 
     cli_listen_opts_init(&args.common);

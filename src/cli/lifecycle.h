@@ -9,6 +9,7 @@
 #ifndef UDS_CLI_LIFECYCLE_H
 #define UDS_CLI_LIFECYCLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +50,7 @@ struct cli_stop {
     bool (*on_hup)(void *data);     /* SIGHUP: true when it was taken as a reload, not a
                                      * stop (uds proxy's certificates); may be NULL */
     void *data;
-    unsigned signals;               /* stop signals received */
+    _Atomic unsigned signals;       /* stop signals received (read by worker threads) */
     bool cut_off;                   /* a second signal closed connections in flight */
 };
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,16 @@ const struct cli_opt cli_listen_limit_opts[] = {
     CLI_END,
 };
 
+const struct cli_opt cli_listen_thread_opts[] = {
+    { "--threads", 0, "N", CLI_LONG(L, threads, 1, UDS_SERVER_THREADS_MAX),
+      CLI_SEEN(L, threads_given), .example = "4",
+      .help = "serve on N worker threads, each client on one of\n"
+              "them, handed out evenly by one acceptor (default:\n"
+              "the CPUs this process may run on); 1: one thread.\n"
+              "-- PROGRAM and dgram always run on one" },
+    CLI_END,
+};
+
 const struct cli_opt cli_listen_log_opts[] = {
     { "--ready-fd", 0, "N", CLI_CUSTOM(parse_ready_fd, L, ready_fd, long),
       .example = "3 3>ready", .help = "write a newline to fd N, then close it, once ready\n"
@@ -152,6 +163,20 @@ const char *cli_listen_opts_unix_only(const struct cli_listen_opts *o) {
     return o->mode_given ? o->mode_given : o->owner_given ? o->owner_given :
            o->group_given ? o->group_given : o->allow_uids.n ? "--allow-uid" :
            o->allow_gids.n ? "--allow-gid" : o->max_per_uid ? "--max-conns-per-uid" : NULL;
+}
+
+unsigned cli_listen_opts_threads(const struct cli_listen_opts *o) {
+    cpu_set_t set;
+    int n;
+
+    if (o->threads > 0)
+        return (unsigned) o->threads;
+    if (sched_getaffinity(0, sizeof(set), &set) < 0)
+        return 1;
+    n = CPU_COUNT(&set);
+    if (n > UDS_SERVER_THREADS_MAX)
+        n = UDS_SERVER_THREADS_MAX;
+    return n > 1 ? (unsigned) n : 1;
 }
 
 /* ---- one user's share of the slots ----------------------------------------------------- */

@@ -48,6 +48,9 @@ struct cli_listen_opts {
     /* The listen() backlog: --backlog, 0 = the kernel's most (net.core.somaxconn). */
     long backlog;
     const char *backlog_given;
+    /* Worker threads: --threads, 0 = the CPUs the process may run on. */
+    long threads;
+    const char *threads_given;
 };
 
 enum { CLI_LOG_FORMAT_TEXT, CLI_LOG_FORMAT_JSON };
@@ -58,6 +61,12 @@ enum { CLI_LOG_FORMAT_TEXT, CLI_LOG_FORMAT_JSON };
  * (--ready-fd --log -q -v; -h follows, as in every command). Their help is laid out for column 28. */
 extern const struct cli_opt cli_listen_access_opts[], cli_listen_limit_opts[],
     cli_listen_log_opts[];
+/* --threads, for the commands that can serve on worker threads. */
+extern const struct cli_opt cli_listen_thread_opts[];
+
+/* --threads N, or when not given the CPUs this process may run on (sched_getaffinity),
+ * at least 1 and at most UDS_SERVER_THREADS_MAX. */
+unsigned cli_listen_opts_threads(const struct cli_listen_opts *opts);
 
 /* Defaults; cli_listen_opts_done() frees the allow-lists. */
 void cli_listen_opts_init(struct cli_listen_opts *opts);

@@ -2,7 +2,10 @@
 /*
  * log.c — the log on stderr: a text or JSON line per event, gated by verbosity, the lines
  * a peer can cause held to a rate and summarised (log_limit.c decides, this file writes).
+ * Worker threads log too: the rate limit's state and the writing are under one mutex, so
+ * lines never interleave and counts are exact.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 static int log_verbosity;
 static bool log_json;
 static struct log_limit log_limits;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;   /* log_limits, the writing */
 
 static void log_limit_flush(void);
 
@@ -151,8 +155,10 @@ static void log_limit_flush(void) {
     struct log_limit_entry *e;
     uint64_t now = cli_now_ms();
 
+    pthread_mutex_lock(&log_lock);
     while ((e = log_limit_due(&log_limits, now, true)))
         write_summary(e, now);
+    pthread_mutex_unlock(&log_lock);
 }
 
 __attribute__((format(printf, 6, 0)))
@@ -162,6 +168,8 @@ static void vlog(enum cli_level level, const char *event, const char *address,
 
     if (!cli_log_enabled(level))
         return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    pthread_mutex_lock(&log_lock);
     /* What peers cause (refusals, oversized messages, unanswerable datagrams) comes at their
      * pace: warnings and notices are rate-limited per event. Errors are ours and rare;
      * debug lines were asked for one by one (-v). */
@@ -170,11 +178,13 @@ static void vlog(enum cli_level level, const char *event, const char *address,
         struct log_limit_entry *e;
         while ((e = log_limit_due(&log_limits, now, false)))
             write_summary(e, now);
-        if (!log_limit_admit(&log_limits, event, address, (int) level, now))
+        if (!log_limit_admit(&log_limits, event, address, (int) level, now)) {
+            pthread_mutex_unlock(&log_lock);
             return;
+        }
     }
-    vsnprintf(msg, sizeof(msg), fmt, ap);
     write_line(level, event, address, kv, n_kv, msg);
+    pthread_mutex_unlock(&log_lock);
 }
 
 void cli_log(enum cli_level level, const char *event, const char *address,

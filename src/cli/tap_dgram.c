@@ -96,7 +96,8 @@ static void take_control(struct msghdr *mh, struct dgram *g) {
     }
 }
 
-/* One datagram from fd into d->buf. Returns 1, 0 when none waits, -1 on an error. */
+/* One datagram from fd into d->buf, what came with it into *g. Returns 1, 0 when none
+ * waits, -1 on an error. */
 static int take(struct tap_dgram *d, int fd, struct dgram *g) {
     union control control;
     struct iovec iov = { .iov_base = d->buf, .iov_len = DGRAM_MAX };
@@ -106,6 +107,7 @@ static int take(struct tap_dgram *d, int fd, struct dgram *g) {
     };
     ssize_t n;
 
+    *g = (struct dgram) { .n_fds = 0 };
     do
         n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
@@ -273,13 +275,11 @@ static void forward(struct sender *s, struct dgram *g) {
 
 static void on_request(struct uds_loop *loop, int fd, unsigned events, void *data) {
     struct tap_dgram *d = data;
+    struct dgram g;
 
     (void) loop;
     (void) events;
-    for (int i = 0; i < PER_WAKEUP; i++) {
-        struct dgram g = { .n_fds = 0 };
-        if (take(d, fd, &g) <= 0)
-            return;
+    for (int i = 0; i < PER_WAKEUP && take(d, fd, &g) > 0; i++) {
         struct sender *s = sender_find(d, &g);
         if (s) {
             s->last_ms = cli_now_ms();
@@ -295,13 +295,11 @@ static void on_request(struct uds_loop *loop, int fd, unsigned events, void *dat
 static void on_reply(struct uds_loop *loop, int fd, unsigned events, void *data) {
     struct sender *s = data;
     struct tap_dgram *d = s->d;
+    struct dgram g;
 
     (void) loop;
     (void) events;
-    for (int i = 0; i < PER_WAKEUP; i++) {
-        struct dgram g = { .n_fds = 0 };
-        if (take(d, fd, &g) <= 0)
-            return;
+    for (int i = 0; i < PER_WAKEUP && take(d, fd, &g) > 0; i++) {
         s->last_ms = cli_now_ms();
         show(s, TAP_TO_CLIENT, &g);
         /* An unbound sender cannot be answered; fds on answers are not passed back. */

@@ -230,17 +230,30 @@ static void log_session_error(struct tls_pump *p, int ret, int ssl_err) {
 
 /* ---- moving bytes ------------------------------------------------------------------------- */
 
+/* After an SSL call that returned r <= 0: 0 when it only waits (added to *net_ev), else -1
+ * having failed the session (p is gone). */
+static int wait_or_fail(struct tls_pump *p, int r, unsigned *net_ev) {
+    int ssl_err = SSL_get_error(p->ssl, r);
+
+    switch (ssl_err) {
+    case SSL_ERROR_WANT_READ: *net_ev |= UDS_EV_READ; return 0;
+    case SSL_ERROR_WANT_WRITE: *net_ev |= UDS_EV_WRITE; return 0;
+    }
+    log_session_error(p, r, ssl_err);
+    pump_fail(p, ECONNRESET);
+    return -1;
+}
+
 /* net → pair: records read, their plaintext written to the pair; the peer's close_notify
  * as the pair's end. Returns -1 when the session failed (p is gone), else 0, having added
  * to *net_ev and *pair_ev what it waits for. */
 static int pump_up(struct tls_pump *p, unsigned *net_ev, unsigned *pair_ev) {
     struct dir *d = &p->up;
-    ssize_t n;
     int r;
 
     for (;;) {
         if (d->off < d->len) {
-            n = send(p->pair, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t n = send(p->pair, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n < 0 && errno == EAGAIN) {
                 *pair_ev |= UDS_EV_WRITE;
                 return 0;
@@ -267,14 +280,9 @@ static int pump_up(struct tls_pump *p, unsigned *net_ev, unsigned *pair_ev) {
             p->heard = true;
             continue;
         }
-        switch (SSL_get_error(p->ssl, r)) {
-        case SSL_ERROR_WANT_READ: *net_ev |= UDS_EV_READ; return 0;
-        case SSL_ERROR_WANT_WRITE: *net_ev |= UDS_EV_WRITE; return 0;
-        case SSL_ERROR_ZERO_RETURN: d->eof = true; continue;
-        }
-        log_session_error(p, r, SSL_get_error(p->ssl, r));
-        pump_fail(p, ECONNRESET);
-        return -1;
+        if (SSL_get_error(p->ssl, r) != SSL_ERROR_ZERO_RETURN)
+            return wait_or_fail(p, r, net_ev);
+        d->eof = true;
     }
 }
 
@@ -289,20 +297,13 @@ static int send_close_notify(struct tls_pump *p, unsigned *net_ev) {
         (void) shutdown(p->net, SHUT_WR);
         return 1;
     }
-    switch (SSL_get_error(p->ssl, r)) {
-    case SSL_ERROR_WANT_WRITE: *net_ev |= UDS_EV_WRITE; return 0;
-    case SSL_ERROR_WANT_READ: *net_ev |= UDS_EV_READ; return 0;
-    }
-    log_session_error(p, r, SSL_get_error(p->ssl, r));
-    pump_fail(p, ECONNRESET);
-    return -1;
+    return wait_or_fail(p, r, net_ev);
 }
 
 /* pair → net: what the relay wrote, sealed and sent; its end as close_notify. Returns as
  * pump_up(). */
 static int pump_down(struct tls_pump *p, unsigned *net_ev, unsigned *pair_ev) {
     struct dir *d = &p->down;
-    ssize_t n;
     int r;
 
     for (;;) {
@@ -315,13 +316,7 @@ static int pump_down(struct tls_pump *p, unsigned *net_ev, unsigned *pair_ev) {
                     d->off = d->len = 0;
                 continue;
             }
-            switch (SSL_get_error(p->ssl, r)) {
-            case SSL_ERROR_WANT_WRITE: *net_ev |= UDS_EV_WRITE; return 0;
-            case SSL_ERROR_WANT_READ: *net_ev |= UDS_EV_READ; return 0;
-            }
-            log_session_error(p, r, SSL_get_error(p->ssl, r));
-            pump_fail(p, ECONNRESET);
-            return -1;
+            return wait_or_fail(p, r, net_ev);
         }
         if (d->eof) {
             r = d->done ? 1 : send_close_notify(p, net_ev);
@@ -330,7 +325,7 @@ static int pump_down(struct tls_pump *p, unsigned *net_ev, unsigned *pair_ev) {
             d->done = r == 1;
             return 0;
         }
-        n = recv(p->pair, d->buf, sizeof(d->buf), MSG_DONTWAIT);
+        ssize_t n = recv(p->pair, d->buf, sizeof(d->buf), MSG_DONTWAIT);
         if (n > 0)
             d->len = (size_t) n;
         else if (n == 0)

@@ -19,6 +19,7 @@
 #include <netinet/tcp.h>
 
 #include "internal.h"
+#include "server_workers.h"
 
 #define DEFAULT_MAX_CONNS 1024
 #define DEFAULT_DRAIN_MS 10000
@@ -78,6 +79,9 @@ struct conn_list {
 
 struct uds_server {
     struct uds_loop *loop;
+    struct uds__workers *workers;   /* threads > 1: the workers this server hands out to */
+    struct uds_server *parent;      /* a worker's server: the one whose listener it serves */
+    struct uds__worker *worker;     /*   and its worker */
     struct uds_listener listener;
     struct uds_server_callbacks cb;
     void *data;
@@ -86,6 +90,7 @@ struct uds_server {
     size_t max_outbuf;
     size_t max_conns;
     size_t n_conns;
+    uint64_t n_accepted;
     unsigned read_budget;
     unsigned peer_flags;
     uint32_t max_message;
@@ -132,6 +137,8 @@ static void finalize(struct uds_conn *c) {
     struct uds_server *s = c->server;
 
     s->n_conns--;
+    if (s->worker)
+        uds__worker_conn_done(s->worker);
     if (c->fd >= 0)
         (void) uds_loop_del(s->loop, c->fd);
     if (!c->refused && !c->detached && s->cb.on_close)
@@ -149,6 +156,11 @@ static void finalize(struct uds_conn *c) {
 static void update_listener(struct uds_server *s);
 static void finish_stop(struct uds_server *s);
 
+/* Connections open: with workers, those of every worker. */
+static size_t conns(const struct uds_server *s) {
+    return s->workers ? uds__workers_live(s->workers) : s->n_conns;
+}
+
 static void leave(struct uds_server *s) {
     if (s->depth > 1) {
         s->depth--;
@@ -164,7 +176,8 @@ static void leave(struct uds_server *s) {
     }
     s->depth = 0;
     update_listener(s);
-    if (s->stopping && !s->stopped && s->n_conns == 0)
+    if (s->stopping && !s->stopped && s->n_conns == 0 &&
+        (!s->workers || uds__workers_done(s->workers)))
         finish_stop(s);
 }
 
@@ -671,7 +684,7 @@ static void update_listener(struct uds_server *s) {
     if (!s->listening)
         return;
     unsigned want = !s->stopping && !s->accept_paused && !s->user_paused &&
-                    s->n_conns < s->max_conns ? UDS_EV_READ : 0;
+                    conns(s) < s->max_conns ? UDS_EV_READ : 0;
     /* At the limit the listener leaves the epoll set: clients wait in the kernel backlog
      * instead of being accepted and dropped (s6-ipcserverd). */
     if (want != s->listen_events && uds_loop_mod(s->loop, s->listener.fd, want) == 0)
@@ -805,28 +818,29 @@ static bool admit_tcp(struct uds_server *s, int fd) {
     return true;
 }
 
-static void accept_one(struct uds_server *s, int fd) {
+/* Returns whether a connection was made (on_open may have refused it since). */
+static bool accept_one(struct uds_server *s, int fd) {
     struct uds_peer peer = { .pidfd = -1 };
     /* Read at once only when it decides admission or the caller asked for more than the
      * credentials (groups, a pidfd: a pidfd is worth most taken while the client lives). */
     bool eager = !s->tcp && (uds_allow_is_set(&s->allow) || s->peer_flags != 0);
 
     if (s->tcp && !admit_tcp(s, fd))
-        return;
+        return false;
     if (eager && uds_peer_get(fd, s->peer_flags, &peer) < 0) {
         int e = errno;
         (void) close(fd);
         /* The client left before we looked: nothing to report. */
         if (e != ENOTCONN)
             accept_error(s, e);
-        return;
+        return false;
     }
     if (eager && !uds_peer_allowed(&peer, &s->allow)) {
         if (s->cb.on_deny)
             s->cb.on_deny(&peer, s->data);
         uds_peer_done(&peer);
         (void) close(fd);
-        return;
+        return false;
     }
     struct uds_conn *c = calloc(1, sizeof(*c));
     if (c) {
@@ -839,7 +853,7 @@ static void accept_one(struct uds_server *s, int fd) {
         uds_peer_done(&peer);
         (void) close(fd);
         accept_error(s, e);
-        return;
+        return false;
     }
     c->peer = peer;
     c->have_peer = eager;
@@ -849,11 +863,13 @@ static void accept_one(struct uds_server *s, int fd) {
     c->fresh = s->first_byte_ms > 0;
     list_append(c);
     s->n_conns++;
+    s->n_accepted++;
     arm_idle_timer(s);
     if (s->cb.on_open && s->cb.on_open(c, s->data) < 0) {
         c->refused = true;
         close_conn(c, false, 0);
     }
+    return true;
 }
 
 /* drain: accept everything queued, even past max_conns (graceful stop serves the backlog). */
@@ -861,13 +877,15 @@ static void accept_batch(struct uds_server *s, bool drain) {
     unsigned batch = drain ? ACCEPT_DRAIN_MAX : ACCEPT_BATCH;
 
     for (unsigned i = 0; i < batch; i++) {
-        if (!drain && (s->n_conns >= s->max_conns || s->accept_paused || s->user_paused))
+        if (!drain && (conns(s) >= s->max_conns || s->accept_paused || s->user_paused))
             break;
         int fd = accept4(s->listener.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd >= 0) {
-            accept_one(s, fd);
+        if (fd >= 0 && s->workers && uds__workers_hand(s->workers, fd) < 0)
+            accept_error(s, errno);
+        else if (fd >= 0 && !s->workers)
+            (void) accept_one(s, fd);
+        if (fd >= 0)
             continue;
-        }
         int e = errno;
         if (e == EINTR || e == ECONNABORTED)
             continue;
@@ -922,6 +940,9 @@ static void finish_stop(struct uds_server *s) {
     uds_loop_timer_cancel(s->loop, s->accept_timer);
     s->idle_timer = s->drain_timer = s->accept_timer = 0;
     close_listener(s);
+    /* Their threads have ended or are ending: none calls back once the run returns. */
+    if (s->workers)
+        uds__workers_join(s->workers);
     if (s->own_loop)
         uds_loop_stop(s->loop);
 }
@@ -945,13 +966,16 @@ UDS_API void uds_server_stop(struct uds_server *s, bool graceful) {
         if (graceful && s->listening)
             accept_batch(s, true);
         close_listener(s);
-        /* A drain without its deadline could last for ever: without a timer, stop now. */
-        if (graceful && s->drain_ms >= 0 &&
+        /* A drain without its deadline could last for ever: without a timer, stop now.
+         * With workers, each drains its own connections against its own timer. */
+        if (graceful && s->drain_ms >= 0 && !s->workers &&
             uds_loop_timer_add(s->loop, (uint64_t) s->drain_ms, drain_expired, s,
                                &s->drain_timer) < 0)
             graceful = false;
     }
-    if (!graceful)
+    if (s->workers)
+        uds__workers_stop(s->workers, graceful);
+    else if (!graceful)
         close_all(s, ECANCELED);
     leave(s);
 }
@@ -980,6 +1004,7 @@ static int copy_allow(const struct uds_allow *from, struct uds_allow *to) {
 }
 
 static void free_server(struct uds_server *s) {
+    uds__workers_free(s->workers);
     free((void *) s->allow.uids);
     free((void *) s->allow.gids);
     free(s->rbuf);
@@ -998,20 +1023,11 @@ static bool is_tcp(int fd) {
     return domain == AF_INET || domain == AF_INET6;
 }
 
-UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
-                                          const struct uds_server_opts *opts,
-                                          const struct uds_server_callbacks *callbacks,
-                                          void *data) {
-    static const struct uds_server_opts defaults = { 0 };
-
-    if (!opts)
-        opts = &defaults;
-    if (!listener || listener->fd < 0 || opts->idle_timeout_ms < 0 ||
-        opts->first_byte_timeout_ms < 0 || (opts->flags & ~UDS_SERVER_LINES) ||
-        (listener->type != UDS_STREAM && listener->type != UDS_SEQPACKET)) {
-        errno = EINVAL;
-        return NULL;
-    }
+/* A server with the settings of opts and no listener yet: the part a worker's server
+ * shares with the server whose listener it serves. */
+static struct uds_server *server_alloc(struct uds_loop *loop, const struct uds_server_opts *opts,
+                                       const struct uds_server_callbacks *callbacks,
+                                       void *data, enum uds_socket_type type) {
     struct uds_server *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
@@ -1034,8 +1050,7 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
     s->read_size = opts->read_size ? opts->read_size : DEFAULT_READ_SIZE;
     s->read_budget = opts->read_budget ? opts->read_budget : DEFAULT_READ_BUDGET;
     s->peer_flags = opts->peer_flags;
-    s->seqpacket = listener->type == UDS_SEQPACKET;
-    s->tcp = is_tcp(listener->fd);
+    s->seqpacket = type == UDS_SEQPACKET;
     s->messages = s->cb.on_message != NULL;
     s->lines = s->messages && !s->seqpacket && (opts->flags & UDS_SERVER_LINES);
     s->max_message = opts->max_message ? opts->max_message : UDS_FRAME_DEFAULT_MAX;
@@ -1047,10 +1062,92 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
     s->rbuf = malloc(s->read_size);
     if (!s->rbuf)
         goto fail;
+    return s;
+
+fail:
+    {
+        int e = errno;
+        free_server(s);
+        errno = e;
+    }
+    return NULL;
+}
+
+/* The settings server_alloc() took from opts, back as opts. */
+static struct uds_server_opts opts_of(const struct uds_server *s) {
+    return (struct uds_server_opts) {
+        .max_conns = SIZE_MAX,     /* the parent counts */
+        .idle_timeout_ms = s->idle_ms,
+        .drain_timeout_ms = s->drain_ms,
+        .max_outbuf = s->max_outbuf,
+        .read_size = s->read_size,
+        .read_budget = s->read_budget,
+        .allow = &s->allow,
+        .peer_flags = s->peer_flags,
+        .max_message = s->max_message,
+        .flags = s->lines ? UDS_SERVER_LINES : 0,
+        .first_byte_timeout_ms = s->first_byte_ms,
+    };
+}
+
+struct uds_server *uds__server_worker_new(struct uds_server *parent, struct uds__worker *worker) {
+    struct uds_server_opts opts = opts_of(parent);
+    struct uds_server *s = server_alloc(NULL, &opts, &parent->cb, parent->data,
+                                        parent->seqpacket ? UDS_SEQPACKET : UDS_STREAM);
+
+    if (!s)
+        return NULL;
+    s->parent = parent;
+    s->worker = worker;
+    s->tcp = parent->tcp;
+    return s;
+}
+
+bool uds__server_adopt(struct uds_server *s, int fd) {
+    enter(s);
+    bool made = accept_one(s, fd);
+    leave(s);
+    return made;
+}
+
+void uds__server_poke(struct uds_server *s) {
+    enter(s);
+    leave(s);
+}
+
+/* The worker threads asked for in opts, if more than one. */
+static int start_workers(struct uds_server *s, const struct uds_server_opts *opts) {
+    if (opts->threads <= 1)
+        return 0;
+    s->workers = uds__workers_new(s, s->loop, opts->threads, s->max_conns);
+    return s->workers ? 0 : -1;
+}
+
+UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_listener *listener,
+                                          const struct uds_server_opts *opts,
+                                          const struct uds_server_callbacks *callbacks,
+                                          void *data) {
+    static const struct uds_server_opts defaults = { 0 };
+
+    if (!opts)
+        opts = &defaults;
+    if (!listener || listener->fd < 0 || opts->idle_timeout_ms < 0 ||
+        opts->first_byte_timeout_ms < 0 || (opts->flags & ~UDS_SERVER_LINES) ||
+        opts->threads > UDS_SERVER_THREADS_MAX ||
+        (listener->type != UDS_STREAM && listener->type != UDS_SEQPACKET)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct uds_server *s = server_alloc(loop, opts, callbacks, data, listener->type);
+    if (!s)
+        return NULL;
+    s->tcp = is_tcp(listener->fd);
     if (uds_set_nonblock(listener->fd, true) < 0)
         goto fail;
     /* Best effort: without it EMFILE is survived by pausing instead of shedding. */
     s->reserve_fd = open_reserve();
+    if (start_workers(s, opts) < 0)
+        goto fail;
     if (uds_loop_add(s->loop, listener->fd, UDS_EV_READ, listener_io, s) < 0)
         goto fail;
     s->listen_events = UDS_EV_READ;
@@ -1093,7 +1190,23 @@ UDS_API struct uds_loop *uds_server_loop(const struct uds_server *s) {
 }
 
 UDS_API size_t uds_server_conn_count(const struct uds_server *s) {
-    return s ? s->n_conns : 0;
+    return s ? conns(s) : 0;
+}
+
+UDS_API unsigned uds_server_threads(const struct uds_server *s) {
+    return !s ? 0 : s->workers ? uds__workers_count(s->workers) : 1;
+}
+
+UDS_API int uds_server_worker_stats(const struct uds_server *s, unsigned i,
+                                    struct uds_server_worker_stats *ret_stats) {
+    if (!s || !ret_stats || i >= uds_server_threads(s))
+        return uds__fail(EINVAL);
+    if (s->workers)
+        uds__workers_stats(s->workers, i, ret_stats);
+    else
+        *ret_stats = (struct uds_server_worker_stats) { .accepted = s->n_accepted,
+                                                        .conns = s->n_conns };
+    return 0;
 }
 
 UDS_API void uds_server_free(struct uds_server *s) {
@@ -1102,6 +1215,9 @@ UDS_API void uds_server_free(struct uds_server *s) {
     enter(s);
     s->stopping = true;
     close_listener(s);
+    /* Workers close their connections on their own threads, and are joined. */
+    uds__workers_free(s->workers);
+    s->workers = NULL;
     close_all(s, ECANCELED);
     leave(s);
     free_server(s);
@@ -1309,5 +1425,11 @@ UDS_API void *uds_conn_data(const struct uds_conn *c) {
 }
 
 UDS_API struct uds_server *uds_conn_server(const struct uds_conn *c) {
-    return c ? c->server : NULL;
+    if (!c)
+        return NULL;
+    return c->server->parent ? c->server->parent : c->server;
+}
+
+UDS_API struct uds_loop *uds_conn_loop(const struct uds_conn *c) {
+    return c ? c->server->loop : NULL;
 }

@@ -119,7 +119,7 @@ def run(handle):
 }
 
 @test "bench ADDRESS: names the server and how its threads shared the CPU (--json too)" {
-    start_server "$T/s.sock"
+    start_server --threads 1 "$T/s.sock"
     run --separate-stderr timeout 30 "$UDS" bench -c 2 -P 4 -d 0.5 "$T/s.sock"
     echo "$output"
     [ "$status" -eq 0 ]

@@ -34,7 +34,7 @@ teardown() {
     left=$(find "$T" -type s 2>/dev/null | grep -vxF -f <(printf '%s\n' "${LEFTOVER_OK[@]}" "") ||
         true)
     # A sanitizer report from a background process (SANITIZE=1 builds) fails the test too.
-    sanitizer=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T"/*.log "$T"/*.err \
+    sanitizer=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$T"/*.log "$T"/*.err \
         2>/dev/null || true)
     [ -z "$sanitizer" ] || cat $sanitizer >&2
     rm -rf "$T"

@@ -249,7 +249,9 @@ EOF
     start_server "$T/s.sock"
     start_proxy "$T/p.sock" "$T/s.sock"
     run timeout 10 "$PY" "$T/silent.py" "$T/p.sock" 2.5
-    [ "$output" = "open 2.5" ]
+    echo "silent client: $output"
+    # Still open when the client gave up; a loaded machine may wake it a little late.
+    [[ "$output" =~ ^open\ 2\.[5-9]$ ]]
 }
 
 @test "hostile: a target that speaks first does not count as the client's first byte" {
