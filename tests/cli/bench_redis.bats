@@ -222,12 +222,14 @@ quiet() {
             theirs+=("$b")
         fi
     done
-    echo "# redis PING on a Unix socket, -c $c -P $p: ${#ours[@]} of $tries pairs of runs in turns without waits for a CPU" >&3
+    echo "# redis PING on a Unix socket, -c $c -P $p: ${#ours[@]} of $tries pairs of runs" \
+        "in turns without waits for a CPU" >&3
     echo "#   (each run's waits as a fraction of its time, ours/theirs: ${waits[*]})" >&3
-    [ "${#ours[@]}" -ge 5 ] ||
-        skip "the machine was too busy: ${#ours[@]} of $tries pairs of runs had their CPUs to themselves; the comparison needs 5"
+    local busy="the machine was too busy: ${#ours[@]} of $tries pairs of runs had their CPUs"
+    [ "${#ours[@]}" -ge 5 ] || skip "$busy to themselves; the comparison needs 5"
     read -r ours_med theirs_med ratio <<<"$(medians "${ours[*]}" "${theirs[*]}")"
-    echo "#   uds bench --request 'PING\\r\\n' --expect '+PONG\\r\\n': median $ours_med requests/s" >&3
+    echo "#   uds bench --request 'PING\\r\\n' --expect '+PONG\\r\\n':" \
+        "median $ours_med requests/s" >&3
     echo "#     (${ours[*]})" >&3
     echo "#   redis-benchmark -t ping_inline: median $theirs_med requests/s" >&3
     echo "#     (${theirs[*]})" >&3
