@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -141,6 +142,7 @@ static void listen_leaves_process_umask_unchanged(void **state) {
 struct watcher {
     const char *path;
     atomic_bool stop;
+    atomic_bool running;
     atomic_uint widest;     /* union of every mode seen on the path */
     atomic_uint seen;
 };
@@ -149,6 +151,7 @@ static void *watch_mode(void *arg) {
     struct watcher *w = arg;
     struct stat st;
 
+    atomic_store(&w->running, true);
     while (!atomic_load(&w->stop)) {
         if (lstat(w->path, &st) == 0) {
             atomic_fetch_or(&w->widest, (unsigned) (st.st_mode & 0777));
@@ -168,7 +171,11 @@ static void listen_socket_file_never_wider_than_mode(void **state) {
     mode_t old = umask(0);
 
     assert_int_equal(pthread_create(&t, NULL, watch_mode, &w), 0);
-    for (int i = 0; i < 300; i++) {
+    /* On a busy machine the watcher may get a CPU late, or rarely: wait for it to run,
+     * and go on past the 300 rounds until it has caught the file often enough. */
+    while (!atomic_load(&w.running))
+        sched_yield();
+    for (int i = 0; i < 300 || (atomic_load(&w.seen) < 100 && i < 100000); i++) {
         struct uds_listener l;
         assert_true(uds_listen(fx->path, &opts, &l, NULL) >= 0);
         assert_int_equal(uds_unlisten(&l), 0);
