@@ -23,6 +23,9 @@ LAYOUT=${LAYOUT:-shared}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 LAT_COUNT=${LAT_COUNT:-20000}
+# Also measured with the relay not pinned (how users run it: free to use every CPU, and
+# uds proxy then has one worker per CPU): these configurations, as "NAME (unpinned)".
+UNPINNED=${UNPINNED-uds proxy|uds proxy --threads 1|HAProxy|HAProxy nbthread 1|socat|systemd-socket-proxyd}
 UDS=${UDS:-$PWD/build/uds}
 case $LAYOUT in
 shared) SERVER_CPU=$PROXY_CPU ;;
@@ -121,21 +124,21 @@ add "uds proxy" "$T/uds.sock" "$UDS" proxy -q "$T/uds.sock" "$ECHO"
 # By default fds passed between two Unix sockets are forwarded, which costs splice().
 add "uds proxy --no-pass-fds" "$T/uds-nf.sock" "$UDS" proxy -q --no-pass-fds "$T/uds-nf.sock" \
     "$ECHO"
+add "uds proxy --threads 1" "$T/uds-t1.sock" "$UDS" proxy -q --threads 1 "$T/uds-t1.sock" "$ECHO"
 add "uds proxy (TCP)" "tcp:127.0.0.1:$P" "$UDS" proxy -q "tcp:127.0.0.1:$P" "$ECHO"
 add "uds proxy --no-batch" "$T/uds-nb.sock" "$UDS" proxy -q --no-batch "$T/uds-nb.sock" "$ECHO"
 add "uds proxy --busy-poll 50" "$T/uds-bp.sock" \
     "$UDS" proxy -q --busy-poll 50 "$T/uds-bp.sock" "$ECHO"
 
-# HAProxy in TCP mode, one thread, splicing where it judges it worth it (splice-auto).
+# HAProxy in TCP mode as its users configure a Unix-socket relay: its defaults otherwise
+# (nbthread: one thread per CPU it may run on; no splicing unless asked).
 haproxy_cfg() {     # haproxy_cfg FILE BIND [GLOBAL-LINE]
     cat >"$1" <<EOF
 global
     maxconn 4096
-    nbthread 1
     ${3:-}
 defaults
     mode tcp
-    option splice-auto
     timeout connect 5s
     timeout client 120s
     timeout server 120s
@@ -148,7 +151,9 @@ HP=$(free_port)
 haproxy_cfg "$T/haproxy-unix.cfg" "unix@$T/haproxy.sock"
 haproxy_cfg "$T/haproxy-tcp.cfg" "127.0.0.1:$HP"
 haproxy_cfg "$T/haproxy-bp.cfg" "unix@$T/haproxy-bp.sock" busy-polling
+haproxy_cfg "$T/haproxy-t1.cfg" "unix@$T/haproxy-t1.sock" "nbthread 1"
 add "HAProxy" "$T/haproxy.sock" haproxy -db -f "$T/haproxy-unix.cfg"
+add "HAProxy nbthread 1" "$T/haproxy-t1.sock" haproxy -db -f "$T/haproxy-t1.cfg"
 add "HAProxy (TCP)" "tcp:127.0.0.1:$HP" haproxy -db -f "$T/haproxy-tcp.cfg"
 add "HAProxy busy-polling" "$T/haproxy-bp.sock" haproxy -db -f "$T/haproxy-bp.cfg"
 
@@ -168,12 +173,14 @@ if [ -n "$SDPROXYD" ]; then
         sh systemd-socket-activate -l "127.0.0.1:$DP" "$SDPROXYD" "$ECHO"
 fi
 
-# proxy_start NAME: start its proxy pinned, wait until it accepts; PROXY_PID ("" direct).
+# proxy_start NAME: start its proxy pinned (unless PIN is empty), wait until it accepts;
+# PROXY_PID ("" direct).
+PIN="taskset -c $PROXY_CPU"
 proxy_start() {
     PROXY_PID=
     [ -n "${CMD[$1]}" ] || return 0
     # exec: $! is then the proxy itself, which proxy_stop signals.
-    (eval "exec taskset -c $PROXY_CPU ${CMD[$1]}") >>"$OUT/proxies.log" 2>&1 &
+    (eval "exec $PIN ${CMD[$1]}") >>"$OUT/proxies.log" 2>&1 &
     PROXY_PID=$!
     ready "${ADDR[$1]}"
 }
@@ -238,6 +245,20 @@ for ((round = 1; round <= ROUNDS; round++)); do
         } >>"$OUT/raw.csv"
         echo "bench:   $n: rr ${rr%%,*}/s, bulk ${bulk%%,*} MB/s, p50 ${lat%%,*} us" >&2
     done
+    PIN=
+    for n in "${NAMES[@]}"; do
+        [[ "|$UNPINNED|" == *"|$n|"* ]] || continue
+        run_test "$n" requests_per_s rr "${RR_ARGS[@]}"
+        rr=$RESULT
+        run_test "$n" mb_per_s bulk "${BULK_ARGS[@]}"
+        bulk=$RESULT
+        {
+            echo "$round,$n (unpinned),rr,$rr"
+            echo "$round,$n (unpinned),bulk,$bulk"
+        } >>"$OUT/raw.csv"
+        echo "bench:   $n (unpinned): rr ${rr%%,*}/s, bulk ${bulk%%,*} MB/s" >&2
+    done
+    PIN="taskset -c $PROXY_CPU"
 done
 
 # ---- the report --------------------------------------------------------------------------

@@ -116,12 +116,12 @@ s_client_send() {
     wait_for_line "$T/server.log" "refused tcp:127.0.0.1:[0-9]+: its certificate \(CN=client1 SAN=DNS:client1.example,URI:spiffe://test/client1\) is not allowed by --allow-cn or --allow-san"
     [ ! -e "$T/received" ]
     s_client_send "-cert $C/client2.pem -key $C/client2.key"
-    wait_until 5 grep -q SECRET "$T/received"
+    wait_until 15 grep -q SECRET "$T/received"
     kill "$PROXY_PID"
     wait_status "$PROXY_PID"
     start_recorded_listener --allow-san spiffe://test/client1
     s_client_send "-cert $C/client.pem -key $C/client.key"
-    wait_until 5 [ "$(grep -c SECRET "$T/received")" -eq 2 ]
+    wait_until 15 [ "$(grep -c SECRET "$T/received")" -eq 2 ]
 }
 
 @test "tls: a TLS target is verified: a wrong name and an unknown CA are refused, --server-name fixes the name" {
