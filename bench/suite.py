@@ -929,7 +929,7 @@ def main():
     args = ap.parse_args()
     smoke = args.smoke
     args.repeat = args.repeat or (1 if smoke else 7)
-    args.duration = args.duration or (0.2 if smoke else 1.5)
+    args.duration = args.duration or (0.4 if smoke else 1.5)
     args.cell = args.cell or (0.01 if smoke else 0.3)
     args.pingpong = args.pingpong or (0.1 if smoke else 1.0)
     args.idle = args.idle or (200 if smoke else 10000)
