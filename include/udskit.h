@@ -1283,6 +1283,108 @@ UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_
 UDS_API void uds_relay_free(struct uds_relay *relay);
 
 /* ---------------------------------------------------------------------------------------
+ * Datagram relay: stand in front of a Unix datagram server, as `uds tap` and `uds proxy`
+ * do for one. A datagram socket has no connections to relay: a sender is told from another
+ * by the address it is bound to (an unbound one by its pid). Each sender gets a socket of
+ * its own, connected to the server and auto-bound to an abstract name, so that the server
+ * can answer it; what the sender sends goes out there, with the fds it passed, and what the
+ * server sends to that socket goes back to the sender from the relay's socket, through
+ * uds_dgram_reply() (a sender's name never redirects an answer). A sender from which
+ * nothing has passed either way for idle_timeout_ms is forgotten: its socket is closed.
+ * Boundaries are kept (an empty datagram too). Nothing is retried or queued: a datagram
+ * that cannot go at once is dropped and counted, as an overloaded datagram path may drop
+ * it. How and why: udskit.3 (Datagram relay).
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_dgram_relay;
+
+/* uds_dgram_relay_opts.flags */
+enum uds_dgram_relay_flags {
+    UDS_DGRAM_RELAY_AS_SENDER = 1u << 0,    /* forward each datagram with its sender's pid,
+                                             * uid and gid (SCM_CREDENTIALS), so that a
+                                             * server that reads credentials sees the
+                                             * sender, not the relay (the relay's pid for a
+                                             * sender that has exited). Needs CAP_SYS_ADMIN,
+                                             * CAP_SETUID and CAP_SETGID (root); without
+                                             * them the datagram is dropped, never sent
+                                             * with the relay's ids instead */
+};
+
+/* What an observer is told. */
+enum uds_dgram_relay_event_type {
+    UDS_DGRAM_RELAY_SENDER_NEW = 1, /* a sender's first datagram: its socket to the server
+                                     * is made; the datagram follows as FROM_SENDER */
+    UDS_DGRAM_RELAY_FROM_SENDER,    /* a datagram from the sender, before it goes to the
+                                     * server */
+    UDS_DGRAM_RELAY_FROM_SERVER,    /* a datagram from the server to the sender, before it
+                                     * goes back (with no fds: those are not passed back) */
+    UDS_DGRAM_RELAY_SENDER_GONE,    /* the sender is forgotten (idle, or the relay freed):
+                                     * the last event with its sender_data */
+};
+
+struct uds_dgram_relay_event {
+    enum uds_dgram_relay_event_type type;
+    const struct sockaddr_un *sender;   /* the sender's address, as recvmsg() gave it */
+    socklen_t sender_len;               /* offsetof(struct sockaddr_un, sun_path) or less:
+                                         * the sender is not bound (it cannot be answered) */
+    const struct uds_peer *cred;        /* pid, uid and gid its first datagram came with
+                                         * (SCM_CREDENTIALS); no groups, pidfd -1 */
+    void **sender_data;                 /* the observer's own pointer for this sender: NULL
+                                         * at SENDER_NEW, kept from one event to the next;
+                                         * free what it points to at SENDER_GONE */
+    const void *data;                   /* the datagram (FROM_*), valid during the call */
+    size_t len;
+    size_t full_len;                    /* its length before it was cut to max_size */
+    const int *fds;                     /* fds that came with it: the relay's, valid during
+                                         * the call only; the observer must not close them */
+    size_t n_fds;
+    uint64_t bytes_from_sender;         /* so far, this datagram's included */
+    uint64_t bytes_from_server;
+};
+
+/* Called for every event of every sender, in order; it may not free the relay. */
+typedef void uds_dgram_relay_observe_fn(struct uds_dgram_relay *relay,
+                                        const struct uds_dgram_relay_event *event,
+                                        void *data);
+
+struct uds_dgram_relay_opts {
+    int idle_timeout_ms;    /* forget a sender once nothing has passed either way for this
+                             * long; 0 = 30 s */
+    size_t max_senders;     /* senders remembered at once (each holds an fd): a datagram
+                             * from one more is dropped until one is forgotten; 0 = 1024 */
+    size_t max_size;        /* longest datagram passed whole, a longer one is cut to it;
+                             * 0 = 256 KiB; at most 64 MiB */
+    unsigned flags;         /* enum uds_dgram_relay_flags */
+    uds_dgram_relay_observe_fn *observe;    /* NULL: none */
+    void *data;             /* given to observe */
+};
+
+/* Relay the datagrams that come to fd, a bound dgram socket of the caller's, to the
+ * datagram server at server (a path or abstract name; copied), and the server's answers
+ * back, on loop, until uds_dgram_relay_free(). fd stays the caller's: it is watched for
+ * reading and SO_PASSCRED is turned on on it (each datagram's credentials are its sender's
+ * identity), never closed. The sockets made for the senders are the relay's (O_CLOEXEC,
+ * non-blocking). The server need not be there yet: a sender for which no socket can be
+ * connected has its datagram dropped.
+ * Errors: EINVAL loop, server or fd invalid, fd not a dgram socket, bad options;
+ *         EAFNOSUPPORT server is a tcp: address; ENOMEM; those of setsockopt() and
+ *         uds_loop_add(). */
+UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int fd,
+                                                    const struct uds_addr *server,
+                                                    const struct uds_dgram_relay_opts *opts);
+/* Datagrams dropped so far either way: no socket to the server could be made, one more
+ * sender than max_senders, a full queue at the receiver (EAGAIN), a receiver gone, a sender
+ * that cannot be answered (unbound, or its address no longer its: see uds_dgram_reply()),
+ * more fds than could be received. 0 for NULL. */
+UDS_API uint64_t uds_dgram_relay_dropped(const struct uds_dgram_relay *relay);
+/* Senders remembered now (each with its socket to the server). 0 for NULL. */
+UDS_API size_t uds_dgram_relay_senders(const struct uds_dgram_relay *relay);
+/* Forget every sender (the observer sees SENDER_GONE for each; their sockets are closed,
+ * and answers still on their way are lost), stop watching fd (not closed) and free the
+ * relay. Not from inside its observer. NULL is fine. */
+UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay);
+
+/* ---------------------------------------------------------------------------------------
  * Inspection (SPEC §2): the Unix sockets of the caller's network namespace, read through
  * NETLINK_SOCK_DIAG (UNIX_DIAG_*), and the processes that hold them, read from
  * /proc/PID/fd. Needs no privilege; an unprivileged caller sees every socket but only the

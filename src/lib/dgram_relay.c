@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dgram_relay.c — standing in front of a datagram server. A datagram socket has no
+ * connections: what tells one sender from another is the address it is bound to. Each
+ * sender gets a socket of its own, connected to the server and auto-bound to an abstract
+ * name, so that the server's answers to it come back apart from everyone else's; what the
+ * sender sends goes out there (with the fds it passed and, if asked, its own credentials),
+ * what the server answers goes back to the sender from the relay's socket through
+ * uds_dgram_reply(). Senders quiet for a while are forgotten. It knows nothing of what the
+ * datagrams mean and prints nothing: an observer is shown each one.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SUN_PATH_OFFSET offsetof(struct sockaddr_un, sun_path)
+#define DEFAULT_IDLE_MS 30000
+#define DEFAULT_MAX_SENDERS 1024
+#define DEFAULT_MAX_SIZE (256u << 10)   /* more than a Unix datagram can be by default */
+#define MAX_SIZE_LIMIT (64u << 20)
+/* Datagrams read from one fd per wakeup: a busy sender, or a busy server, cannot keep the
+ * loop from the others. */
+#define PER_WAKEUP 64
+
+enum { FROM_SENDER = 0, FROM_SERVER = 1 };
+
+struct sender {
+    struct uds_dgram_relay *relay;
+    struct sender *next;
+    struct sockaddr_un addr;
+    socklen_t addr_len;
+    struct uds_peer cred;       /* of its first datagram; no groups, pidfd -1 */
+    int up;                     /* connected to the server */
+    uint64_t last_ms;
+    uint64_t bytes[2];          /* FROM_SENDER, FROM_SERVER */
+    void *user;                 /* the observer's (event.sender_data) */
+};
+
+struct uds_dgram_relay {
+    struct uds_loop *loop;
+    int fd;                     /* the caller's */
+    struct uds_addr server;
+    struct uds_dgram_relay_opts o;
+    char *buf;                  /* o.max_size bytes: the datagram being relayed */
+    struct sender *senders;
+    size_t n_senders;
+    uint64_t timer;             /* forgets the idle senders; 0 when none is pending */
+    uint64_t dropped;
+};
+
+union control {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(UDS_MAX_FDS * sizeof(int))];
+};
+
+/* A datagram (its bytes in the relay's buffer) and what came with it. */
+struct datagram {
+    size_t len, full_len;
+    struct sockaddr_un from;
+    socklen_t from_len;
+    struct ucred cred;
+    bool has_cred;
+    bool fds_cut;               /* more fds came than could be received */
+    int fds[UDS_MAX_FDS];
+    size_t n_fds;
+};
+
+static void close_fds(struct datagram *g) {
+    for (size_t i = 0; i < g->n_fds; i++)
+        (void) close(g->fds[i]);    /* passed on (the receiver has its own now) or dropped */
+    g->n_fds = 0;
+}
+
+static void take_control(struct msghdr *mh, struct datagram *g) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(g->cred))) {
+            memcpy(&g->cred, CMSG_DATA(c), sizeof(g->cred));
+            g->has_cred = true;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            if (k > UDS_MAX_FDS - g->n_fds)
+                k = UDS_MAX_FDS - g->n_fds;
+            memcpy(g->fds + g->n_fds, CMSG_DATA(c), k * sizeof(int));
+            g->n_fds += k;
+        }
+    }
+    /* The kernel drops the fds that did not fit; passing the rest on would hand the
+     * receiver a message that is not the one sent. */
+    g->fds_cut = (mh->msg_flags & MSG_CTRUNC) != 0;
+}
+
+/* One datagram from fd into r->buf, what came with it into *g. Returns 1, 0 when none
+ * waits, -1 on an error. */
+static int take(struct uds_dgram_relay *r, int fd, struct datagram *g) {
+    union control control;
+    struct iovec iov = { .iov_base = r->buf, .iov_len = r->o.max_size };
+    struct msghdr mh = {
+        .msg_name = &g->from, .msg_namelen = sizeof(g->from), .msg_iov = &iov,
+        .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof(control),
+    };
+    ssize_t n;
+
+    *g = (struct datagram) { .n_fds = 0 };
+    do
+        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN ? 0 : -1;
+    g->full_len = (size_t) n;
+    g->len = (size_t) n < r->o.max_size ? (size_t) n : r->o.max_size;
+    g->from_len = mh.msg_namelen;
+    take_control(&mh, g);
+    return 1;
+}
+
+static void tell(struct sender *s, enum uds_dgram_relay_event_type type,
+                 const struct datagram *g) {
+    struct uds_dgram_relay *r = s->relay;
+    struct uds_dgram_relay_event ev = {
+        .type = type, .sender = &s->addr, .sender_len = s->addr_len, .cred = &s->cred,
+        .sender_data = &s->user, .bytes_from_sender = s->bytes[FROM_SENDER],
+        .bytes_from_server = s->bytes[FROM_SERVER],
+    };
+
+    if (!r->o.observe)
+        return;
+    if (g) {
+        ev.data = r->buf;
+        ev.len = g->len;
+        ev.full_len = g->full_len;
+        ev.fds = g->fds;
+        ev.n_fds = g->n_fds;
+    }
+    r->o.observe(r, &ev, r->o.data);
+}
+
+/* ---- senders ------------------------------------------------------------------------------ */
+
+static bool is_bound(socklen_t addr_len) {
+    return addr_len > SUN_PATH_OFFSET;
+}
+
+static void sender_free(struct sender *s) {
+    struct uds_dgram_relay *r = s->relay;
+
+    tell(s, UDS_DGRAM_RELAY_SENDER_GONE, NULL);
+    (void) uds_loop_del(r->loop, s->up);
+    (void) close(s->up);        /* the server's answers to it, if any, are no one's now */
+    r->n_senders--;
+    free(s);
+}
+
+static void on_reply(struct uds_loop *loop, int fd, unsigned events, void *data);
+
+static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagram *g) {
+    const struct uds_connect_opts opts = {
+        .type = UDS_DGRAM, .timeout_ms = 1000, .flags = UDS_CONNECT_NONBLOCK,
+    };
+    struct sender *s;
+
+    if (r->n_senders >= r->o.max_senders || !(s = calloc(1, sizeof(*s))))
+        return NULL;
+    *s = (struct sender) {
+        .relay = r, .addr = g->from, .addr_len = g->from_len, .up = -1,
+        .last_ms = uds_loop_now_ms(r->loop),
+        .cred = { .pid = g->cred.pid, .uid = g->cred.uid, .gid = g->cred.gid, .pidfd = -1 },
+    };
+    /* Connected, so that what arrives there is the server's answer to this sender and no
+     * one else's; uds_connect_addr() binds it to an abstract name the server can answer. */
+    s->up = uds_connect_addr(&r->server, &opts);
+    if (s->up < 0 || uds_loop_add(r->loop, s->up, UDS_EV_READ, on_reply, s) < 0) {
+        uds__close_keep_errno(s->up);
+        free(s);
+        return NULL;
+    }
+    s->next = r->senders;
+    r->senders = s;
+    r->n_senders++;
+    tell(s, UDS_DGRAM_RELAY_SENDER_NEW, NULL);
+    return s;
+}
+
+/* The sender g came from: the same address and ids (a name taken by another user after
+ * its owner left is another sender), or for an unbound one, which has no name, the same
+ * pid. */
+static struct sender *sender_find(struct uds_dgram_relay *r, const struct datagram *g) {
+    for (struct sender *s = r->senders; s; s = s->next) {
+        if (s->addr_len != g->from_len || memcmp(&s->addr, &g->from, g->from_len) != 0)
+            continue;
+        if (is_bound(g->from_len) ? s->cred.uid == g->cred.uid && s->cred.gid == g->cred.gid
+                                  : s->cred.pid == g->cred.pid)
+            return s;
+    }
+    return sender_new(r, g);
+}
+
+/* ---- forgetting ----------------------------------------------------------------------------- */
+
+static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data);
+
+/* One timer for all the senders, never moved as datagrams flow: it fires when the quietest
+ * sender could first be idle long enough, and checks. Should it fail to be set (ENOMEM), the
+ * next sender's datagram tries again. */
+static void arm_timer(struct uds_dgram_relay *r) {
+    uint64_t now = uds_loop_now_ms(r->loop), oldest = now, after;
+
+    if (r->timer || !r->senders)
+        return;
+    for (const struct sender *s = r->senders; s; s = s->next)
+        if (s->last_ms < oldest)
+            oldest = s->last_ms;
+    after = oldest + (uint64_t) r->o.idle_timeout_ms;
+    (void) uds_loop_timer_add(r->loop, after > now ? after - now : 1, on_timer, r, &r->timer);
+}
+
+static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
+    struct uds_dgram_relay *r = data;
+    uint64_t now = uds_loop_now_ms(loop), idle = (uint64_t) r->o.idle_timeout_ms;
+
+    (void) timer_id;
+    r->timer = 0;
+    for (struct sender **p = &r->senders; *p;) {
+        struct sender *s = *p;
+        if (now - s->last_ms < idle) {
+            p = &s->next;
+            continue;
+        }
+        *p = s->next;
+        sender_free(s);
+    }
+    arm_timer(r);
+}
+
+/* ---- forwarding ----------------------------------------------------------------------------- */
+
+/* To the server, with the fds and, as asked, the sender's own credentials. */
+static int forward(struct sender *s, const struct datagram *g) {
+    struct uds_dgram_relay *r = s->relay;
+    union control control = { .bytes = { 0 } };
+    struct iovec iov = { .iov_base = r->buf, .iov_len = g->len };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes };
+    struct cmsghdr *c = (struct cmsghdr *) control.bytes;
+    struct ucred *cred = NULL;
+    size_t ctl = 0;
+
+    if ((r->o.flags & UDS_DGRAM_RELAY_AS_SENDER) && g->has_cred) {
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_CREDENTIALS;
+        c->cmsg_len = CMSG_LEN(sizeof(g->cred));
+        cred = (struct ucred *) (void *) CMSG_DATA(c);
+        memcpy(cred, &g->cred, sizeof(g->cred));
+        ctl = CMSG_SPACE(sizeof(g->cred));
+        c = (struct cmsghdr *) (control.bytes + ctl);
+    }
+    if (g->n_fds > 0) {
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(g->n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), g->fds, g->n_fds * sizeof(int));
+        ctl += CMSG_SPACE(g->n_fds * sizeof(int));
+    }
+    mh.msg_controllen = ctl;
+    if (ctl == 0)
+        mh.msg_control = NULL;
+    /* A server whose queue is full would have made the sender wait; the relay cannot, and
+     * drops the datagram, as an overloaded datagram path may. */
+    if (sendmsg(s->up, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+        return 0;
+    if (errno != ESRCH || !cred)
+        return -1;  /* EPERM among others: never as the relay instead, whose ids may be
+                     * worth more to the server than the sender's */
+    /* The sender has exited since (the kernel wants a live pid): its uid and gid with our
+     * pid, as uds_dgram_reply() speaks to an abstract name. */
+    cred->pid = getpid();
+    return sendmsg(s->up, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 ? 0 : -1;
+}
+
+static void on_request(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct uds_dgram_relay *r = data;
+    struct datagram g;
+
+    (void) events;
+    for (int i = 0; i < PER_WAKEUP && take(r, fd, &g) > 0; i++) {
+        struct sender *s = g.fds_cut ? NULL : sender_find(r, &g);
+        if (s) {
+            s->last_ms = uds_loop_now_ms(loop);
+            s->bytes[FROM_SENDER] += g.len;
+            tell(s, UDS_DGRAM_RELAY_FROM_SENDER, &g);
+            if (forward(s, &g) < 0)
+                r->dropped++;
+        } else {
+            r->dropped++;
+        }
+        close_fds(&g);
+    }
+    arm_timer(r);
+}
+
+static void on_reply(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct sender *s = data;
+    struct uds_dgram_relay *r = s->relay;
+    struct datagram g;
+
+    (void) events;
+    for (int i = 0; i < PER_WAKEUP && take(r, fd, &g) > 0; i++) {
+        s->last_ms = uds_loop_now_ms(loop);
+        s->bytes[FROM_SERVER] += g.len;
+        tell(s, UDS_DGRAM_RELAY_FROM_SERVER, &g);
+        /* An unbound sender cannot be answered (EDESTADDRREQ); fds are not passed back:
+         * the sender's address is its word, not a channel to hand it ours. */
+        if (uds_dgram_reply(r->fd, r->buf, g.len, MSG_DONTWAIT, &s->addr, s->addr_len,
+                            &s->cred) < 0)
+            r->dropped++;
+        close_fds(&g);
+    }
+}
+
+/* ---- the relay ------------------------------------------------------------------------------ */
+
+static int check_args(struct uds_loop *loop, int fd, const struct uds_addr *server,
+                      const struct uds_dgram_relay_opts *o) {
+    int type = 0;
+    socklen_t len = sizeof(type);
+
+    if (!loop || fd < 0 || !server || o->idle_timeout_ms < 0 || o->max_size > MAX_SIZE_LIMIT ||
+        (o->flags & ~(unsigned) UDS_DGRAM_RELAY_AS_SENDER))
+        return uds__fail(EINVAL);
+    if (server->kind == UDS_ADDR_TCP)
+        return uds__fail(EAFNOSUPPORT);
+    if (server->kind != UDS_ADDR_PATH && server->kind != UDS_ADDR_ABSTRACT)
+        return uds__fail(EINVAL);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return errno == ENOTSOCK ? uds__fail(EINVAL) : -1;
+    return type == SOCK_DGRAM ? 0 : uds__fail(EINVAL);
+}
+
+UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int fd,
+                                                    const struct uds_addr *server,
+                                                    const struct uds_dgram_relay_opts *opts) {
+    const struct uds_dgram_relay_opts defaults = { .idle_timeout_ms = 0 };
+    struct uds_dgram_relay *r;
+    int on = 1;
+
+    if (!opts)
+        opts = &defaults;
+    if (check_args(loop, fd, server, opts) < 0 || !(r = calloc(1, sizeof(*r))))
+        return NULL;
+    *r = (struct uds_dgram_relay) { .loop = loop, .fd = fd, .server = *server, .o = *opts };
+    if (!r->o.idle_timeout_ms)
+        r->o.idle_timeout_ms = DEFAULT_IDLE_MS;
+    if (!r->o.max_senders)
+        r->o.max_senders = DEFAULT_MAX_SENDERS;
+    if (!r->o.max_size)
+        r->o.max_size = DEFAULT_MAX_SIZE;
+    r->buf = malloc(r->o.max_size);
+    /* Each datagram then carries its sender's pid, uid and gid: who it is, and whom an
+     * answer may go to (uds_dgram_reply() checks the owner of the sender's path). */
+    if (!r->buf || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
+        uds_loop_add(loop, fd, UDS_EV_READ, on_request, r) < 0) {
+        int e = errno;
+        free(r->buf);
+        free(r);
+        errno = e;
+        return NULL;
+    }
+    return r;
+}
+
+UDS_API uint64_t uds_dgram_relay_dropped(const struct uds_dgram_relay *relay) {
+    return relay ? relay->dropped : 0;
+}
+
+UDS_API size_t uds_dgram_relay_senders(const struct uds_dgram_relay *relay) {
+    return relay ? relay->n_senders : 0;
+}
+
+UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay) {
+    if (!relay)
+        return;
+    (void) uds_loop_del(relay->loop, relay->fd);
+    uds_loop_timer_cancel(relay->loop, relay->timer);
+    while (relay->senders) {
+        struct sender *s = relay->senders;
+        relay->senders = s->next;
+        sender_free(s);
+    }
+    free(relay->buf);
+    free(relay);
+}
