@@ -3,7 +3,8 @@
  * tap.h — `uds tap` (cmd_tap.c) and its helpers: printing what flows (tap_print.c: text
  * with escapes, hex, JSON lines), encoding it as pcapng with synthetic TCP and UDP packets
  * for Wireshark (tap_pcapng.c, a pure encoder: no I/O, no allocation), writing the capture
- * file in batches (tap_capture.c), and standing in for a datagram server (tap_dgram.c).
+ * file in batches (tap_capture.c), and showing a datagram server's traffic, which the
+ * library's datagram relay carries (tap_dgram.c).
  */
 #ifndef UDS_CLI_TAP_H
 #define UDS_CLI_TAP_H
@@ -182,8 +183,8 @@ struct tap_dgram_opts {
     void *data;
 };
 
-/* Serve o->fd's senders until tap_dgram_free(). Errors: ENOMEM; those of setsockopt() and
- * uds_loop_add(). */
+/* Relay o->fd's senders to o->server (uds_dgram_relay_new()), showing and capturing each
+ * datagram, until tap_dgram_free(). Errors: ENOMEM; those of uds_dgram_relay_new(). */
 struct tap_dgram *tap_dgram_new(const struct tap_dgram_opts *o);
 /* Datagrams dropped: a full queue, a sender that cannot be answered. */
 uint64_t tap_dgram_dropped(const struct tap_dgram *d);
