@@ -1320,6 +1320,8 @@ enum uds_dgram_relay_event_type {
                                      * goes back (with no fds: those are not passed back) */
     UDS_DGRAM_RELAY_SENDER_GONE,    /* the sender is forgotten (idle, or the relay freed):
                                      * the last event with its sender_data */
+    UDS_DGRAM_RELAY_DROPPED,        /* a datagram dropped (counted): error says why,
+                                     * from_server which way it was going */
 };
 
 struct uds_dgram_relay_event {
@@ -1331,7 +1333,9 @@ struct uds_dgram_relay_event {
                                          * (SCM_CREDENTIALS); no groups, pidfd -1 */
     void **sender_data;                 /* the observer's own pointer for this sender: NULL
                                          * at SENDER_NEW, kept from one event to the next;
-                                         * free what it points to at SENDER_GONE */
+                                         * free what it points to at SENDER_GONE. For a
+                                         * datagram dropped before its sender was taken in,
+                                         * points to a NULL that is not kept */
     const void *data;                   /* the datagram (FROM_*), valid during the call */
     size_t len;
     size_t full_len;                    /* its length before it was cut to max_size */
@@ -1340,9 +1344,17 @@ struct uds_dgram_relay_event {
     size_t n_fds;
     uint64_t bytes_from_sender;         /* so far, this datagram's included */
     uint64_t bytes_from_server;
+    int error;                          /* DROPPED: ENOENT/ECONNREFUSED no server there,
+                                         * EAGAIN its queue (or the sender's) full, EUSERS
+                                         * max_senders reached, EMSGSIZE more fds than could
+                                         * be received; for an answer, those of
+                                         * uds_dgram_reply() (EDESTADDRREQ an unbound
+                                         * sender...); ENOMEM, EMFILE... */
+    bool from_server;                   /* DROPPED: an answer (else the sender's datagram) */
 };
 
-/* Called for every event of every sender, in order; it may not free the relay. */
+/* Called for every event of every sender, in order (for a new sender: SENDER_NEW, then its
+ * datagram); it may not free the relay. */
 typedef void uds_dgram_relay_observe_fn(struct uds_dgram_relay *relay,
                                         const struct uds_dgram_relay_event *event,
                                         void *data);

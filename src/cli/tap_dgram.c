@@ -135,7 +135,9 @@ static void observe(struct uds_dgram_relay *relay, const struct uds_dgram_relay_
         free(s);
         return;
     }
-    show(d, s, ev->type == UDS_DGRAM_RELAY_FROM_SENDER ? TAP_TO_SERVER : TAP_TO_CLIENT, ev);
+    if (ev->type == UDS_DGRAM_RELAY_FROM_SENDER || ev->type == UDS_DGRAM_RELAY_FROM_SERVER)
+        show(d, s, ev->type == UDS_DGRAM_RELAY_FROM_SENDER ? TAP_TO_SERVER : TAP_TO_CLIENT, ev);
+    /* A drop is counted by the relay and reported once, at the end. */
 }
 
 struct tap_dgram *tap_dgram_new(const struct tap_dgram_opts *o) {

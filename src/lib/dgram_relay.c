@@ -121,17 +121,19 @@ static int take(struct uds_dgram_relay *r, int fd, struct datagram *g) {
     return 1;
 }
 
-static void tell(struct sender *s, enum uds_dgram_relay_event_type type,
-                 const struct datagram *g) {
+/* The observer shown ev (its type, and for a drop why) with the sender's facts and, if
+ * g, the datagram. */
+static void tell(struct sender *s, struct uds_dgram_relay_event ev, const struct datagram *g) {
     struct uds_dgram_relay *r = s->relay;
-    struct uds_dgram_relay_event ev = {
-        .type = type, .sender = &s->addr, .sender_len = s->addr_len, .cred = &s->cred,
-        .sender_data = &s->user, .bytes_from_sender = s->bytes[FROM_SENDER],
-        .bytes_from_server = s->bytes[FROM_SERVER],
-    };
 
     if (!r->o.observe)
         return;
+    ev.sender = &s->addr;
+    ev.sender_len = s->addr_len;
+    ev.cred = &s->cred;
+    ev.sender_data = &s->user;
+    ev.bytes_from_sender = s->bytes[FROM_SENDER];
+    ev.bytes_from_server = s->bytes[FROM_SERVER];
     if (g) {
         ev.data = r->buf;
         ev.len = g->len;
@@ -140,6 +142,25 @@ static void tell(struct sender *s, enum uds_dgram_relay_event_type type,
         ev.n_fds = g->n_fds;
     }
     r->o.observe(r, &ev, r->o.data);
+}
+
+#define EVENT(t) ((struct uds_dgram_relay_event) { .type = (t) })
+
+/* A datagram dropped, counted and told (error: why). */
+static void drop(struct sender *s, const struct datagram *g, int error, bool from_server) {
+    s->relay->dropped++;
+    tell(s, (struct uds_dgram_relay_event) { .type = UDS_DGRAM_RELAY_DROPPED, .error = error,
+                                             .from_server = from_server }, g);
+}
+
+/* A datagram dropped before its sender was taken in: told with what it came with. */
+static void drop_unknown(struct uds_dgram_relay *r, const struct datagram *g, int error) {
+    struct sender s = {
+        .relay = r, .addr = g->from, .addr_len = g->from_len, .up = -1,
+        .cred = { .pid = g->cred.pid, .uid = g->cred.uid, .gid = g->cred.gid, .pidfd = -1 },
+    };
+
+    drop(&s, g, error, false);
 }
 
 /* ---- senders ------------------------------------------------------------------------------ */
@@ -151,7 +172,7 @@ static bool is_bound(socklen_t addr_len) {
 static void sender_free(struct sender *s) {
     struct uds_dgram_relay *r = s->relay;
 
-    tell(s, UDS_DGRAM_RELAY_SENDER_GONE, NULL);
+    tell(s, EVENT(UDS_DGRAM_RELAY_SENDER_GONE), NULL);
     (void) uds_loop_del(r->loop, s->up);
     (void) close(s->up);        /* the server's answers to it, if any, are no one's now */
     r->n_senders--;
@@ -166,7 +187,11 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
     };
     struct sender *s;
 
-    if (r->n_senders >= r->o.max_senders || !(s = calloc(1, sizeof(*s))))
+    if (r->n_senders >= r->o.max_senders) {
+        errno = EUSERS;
+        return NULL;
+    }
+    if (!(s = calloc(1, sizeof(*s))))
         return NULL;
     *s = (struct sender) {
         .relay = r, .addr = g->from, .addr_len = g->from_len, .up = -1,
@@ -184,7 +209,7 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
     s->next = r->senders;
     r->senders = s;
     r->n_senders++;
-    tell(s, UDS_DGRAM_RELAY_SENDER_NEW, NULL);
+    tell(s, EVENT(UDS_DGRAM_RELAY_SENDER_NEW), NULL);
     return s;
 }
 
@@ -293,11 +318,11 @@ static void on_request(struct uds_loop *loop, int fd, unsigned events, void *dat
         if (s) {
             s->last_ms = uds_loop_now_ms(loop);
             s->bytes[FROM_SENDER] += g.len;
-            tell(s, UDS_DGRAM_RELAY_FROM_SENDER, &g);
+            tell(s, EVENT(UDS_DGRAM_RELAY_FROM_SENDER), &g);
             if (forward(s, &g) < 0)
-                r->dropped++;
+                drop(s, &g, errno, false);
         } else {
-            r->dropped++;
+            drop_unknown(r, &g, g.fds_cut ? EMSGSIZE : errno);
         }
         close_fds(&g);
     }
@@ -313,12 +338,12 @@ static void on_reply(struct uds_loop *loop, int fd, unsigned events, void *data)
     for (int i = 0; i < PER_WAKEUP && take(r, fd, &g) > 0; i++) {
         s->last_ms = uds_loop_now_ms(loop);
         s->bytes[FROM_SERVER] += g.len;
-        tell(s, UDS_DGRAM_RELAY_FROM_SERVER, &g);
+        tell(s, EVENT(UDS_DGRAM_RELAY_FROM_SERVER), &g);
         /* An unbound sender cannot be answered (EDESTADDRREQ); fds are not passed back:
          * the sender's address is its word, not a channel to hand it ours. */
         if (uds_dgram_reply(r->fd, r->buf, g.len, MSG_DONTWAIT, &s->addr, s->addr_len,
                             &s->cred) < 0)
-            r->dropped++;
+            drop(s, &g, errno, true);
         close_fds(&g);
     }
 }

@@ -5,7 +5,8 @@
  * thread: datagrams both ways keep their boundaries (an empty one too); two senders each get
  * their own answers; an fd passed by a sender reaches the server; the observer sees each
  * datagram with its direction, sender and credentials; a quiet sender is forgotten and its
- * socket closed; an answer that cannot reach its sender is counted as dropped; run as root
+ * socket closed; an answer that cannot reach its sender, a datagram for a server that is not
+ * there, and one from a sender over max_senders are dropped, counted and told; run as root
  * with UDS_DGRAM_RELAY_AS_SENDER the server sees the sender's uid, even once the sender has
  * exited (with the relay's pid then); free closes every fd the relay made and leaves the
  * caller's.
@@ -34,6 +35,8 @@
 
 struct seen {
     enum uds_dgram_relay_event_type type;
+    int error;
+    bool from_server;
     char sender[PATH_MAX];      /* the path, or "@name", or "" unbound */
     struct uds_peer cred;
     size_t len, full_len, n_fds;
@@ -97,7 +100,8 @@ static void observe(struct uds_dgram_relay *relay, const struct uds_dgram_relay_
 
     (void) relay;
     *s = (struct seen) { .type = ev->type, .cred = *ev->cred, .len = ev->len,
-                         .full_len = ev->full_len, .n_fds = ev->n_fds };
+                         .full_len = ev->full_len, .n_fds = ev->n_fds, .error = ev->error,
+                         .from_server = ev->from_server };
     if (n > 0 && ev->sender->sun_path[0] == '\0')
         snprintf(s->sender, sizeof(s->sender), "@%.*s", (int) (n - 1), ev->sender->sun_path + 1);
     else if (n > 0)
@@ -351,6 +355,10 @@ static void dgram_relay_a_sender_that_cannot_be_answered_is_dropped(void **state
     assert_int_equal(uds_dgram_relay_dropped(f->relay), 1);
     assert_int_equal(count_seen(f, UDS_DGRAM_RELAY_FROM_SERVER), 1);
     assert_string_equal(f->seen[0].sender, "");
+    assert_int_equal(f->seen[f->n_seen - 1].type, UDS_DGRAM_RELAY_DROPPED);
+    assert_int_equal(f->seen[f->n_seen - 1].error, EDESTADDRREQ);
+    assert_true(f->seen[f->n_seen - 1].from_server);
+    assert_string_equal(f->seen[f->n_seen - 1].data, "nobody");
     /* A sender that left before its answer came. */
     send_to_relay(f, gone, "bye");
     assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), &up, &up_len), 3);
@@ -358,6 +366,9 @@ static void dgram_relay_a_sender_that_cannot_be_answered_is_dropped(void **state
     server_answer(f, &up, up_len, "too late");
     pump(f, 100);
     assert_int_equal(uds_dgram_relay_dropped(f->relay), 2);
+    assert_int_equal(f->seen[f->n_seen - 1].type, UDS_DGRAM_RELAY_DROPPED);
+    assert_int_equal(f->seen[f->n_seen - 1].error, ECONNREFUSED);
+    assert_string_equal(f->seen[f->n_seen - 1].sender, tu_path(f->tu->dir, "gone.sock"));
     close(unbound);
 }
 
@@ -373,8 +384,43 @@ static void dgram_relay_a_server_that_is_not_there_drops(void **state) {
     pump(f, 100);
     assert_int_equal(uds_dgram_relay_dropped(f->relay), 1);
     assert_int_equal(uds_dgram_relay_senders(f->relay), 0);
-    assert_int_equal(f->n_seen, 0);
+    /* No sender was taken in: the drop alone is told, with who sent what. */
+    assert_int_equal(f->n_seen, 1);
+    assert_int_equal(f->seen[0].type, UDS_DGRAM_RELAY_DROPPED);
+    assert_int_equal(f->seen[0].error, ENOENT);
+    assert_false(f->seen[0].from_server);
+    assert_string_equal(f->seen[0].data, "anyone?");
+    assert_string_equal(f->seen[0].sender, tu_path(f->tu->dir, "a.sock"));
+    assert_int_equal(f->seen[0].cred.pid, getpid());
+    assert_null(f->seen[0].sender_data);
     close(a);
+}
+
+static void dgram_relay_one_sender_over_max_senders_is_dropped(void **state) {
+    struct fix *f = *state;
+    const struct uds_dgram_relay_opts o = { .max_senders = 2, .idle_timeout_ms = 200 };
+    int s[3] = { sender(f, "s0.sock"), sender(f, "s1.sock"), sender(f, "s2.sock") };
+    char buf[16];
+
+    relay_start(f, &o);
+    send_to_relay(f, s[0], "0");
+    send_to_relay(f, s[1], "1");
+    send_to_relay(f, s[2], "2");
+    assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), NULL, NULL), 1);
+    assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), NULL, NULL), 1);
+    pump(f, 50);
+    assert_int_equal(recv(f->server, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(uds_dgram_relay_dropped(f->relay), 1);
+    assert_int_equal(f->seen[f->n_seen - 1].type, UDS_DGRAM_RELAY_DROPPED);
+    assert_int_equal(f->seen[f->n_seen - 1].error, EUSERS);
+    /* Once the others are forgotten, there is room again. */
+    for (int i = 0; i < 200 && uds_dgram_relay_senders(f->relay) > 0; i++)
+        uds_loop_run_once(f->loop, 10);
+    send_to_relay(f, s[2], "2");
+    assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), NULL, NULL), 1);
+    assert_string_equal(buf, "2");
+    for (int i = 0; i < 3; i++)
+        close(s[i]);
 }
 
 static int send_as_nobody(void *arg) {
@@ -490,6 +536,7 @@ int main(void) {
         T(dgram_relay_forgets_a_quiet_sender_and_closes_its_socket),
         T(dgram_relay_a_sender_that_cannot_be_answered_is_dropped),
         T(dgram_relay_a_server_that_is_not_there_drops),
+        T(dgram_relay_one_sender_over_max_senders_is_dropped),
         T(dgram_relay_as_sender_gives_the_server_an_exited_senders_uid),
         T(dgram_relay_free_closes_every_fd_it_made),
         T(dgram_relay_new_refuses_bad_arguments),
