@@ -1345,7 +1345,8 @@ struct uds_dgram_relay_event {
     uint64_t bytes_from_sender;         /* so far, this datagram's included */
     uint64_t bytes_from_server;
     int error;                          /* DROPPED: ENOENT/ECONNREFUSED no server there,
-                                         * EAGAIN its queue (or the sender's) full, EUSERS
+                                         * EAGAIN its queue (or the sender's) full, EACCES
+                                         * a sender not in allow, EUSERS
                                          * max_senders reached, EMSGSIZE more fds than could
                                          * be received; for an answer, those of
                                          * uds_dgram_reply() (EDESTADDRREQ an unbound
@@ -1369,6 +1370,12 @@ struct uds_dgram_relay_opts {
     unsigned flags;         /* enum uds_dgram_relay_flags */
     uds_dgram_relay_observe_fn *observe;    /* NULL: none */
     void *data;             /* given to observe */
+    const struct uds_allow *allow;  /* who may send (uds_peer_allowed() on the uid and
+                                     * primary gid each datagram comes with: no
+                                     * supplementary groups); a datagram from anyone else
+                                     * is dropped (EACCES) before a socket is made for
+                                     * it. Borrowed: it must outlive the relay. NULL:
+                                     * everyone */
 };
 
 /* Relay the datagrams that come to fd, a bound dgram socket of the caller's, to the

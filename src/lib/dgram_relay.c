@@ -308,12 +308,26 @@ static int forward(struct sender *s, const struct datagram *g) {
     return sendmsg(s->up, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 ? 0 : -1;
 }
 
+/* Checked on every datagram, not once per sender: each comes with its own credentials. */
+static bool allowed(const struct uds_dgram_relay *r, const struct datagram *g) {
+    const struct uds_peer peer = {
+        .pid = g->cred.pid, .uid = g->cred.uid, .gid = g->cred.gid, .pidfd = -1,
+    };
+
+    return !uds_allow_is_set(r->o.allow) || (g->has_cred && uds_peer_allowed(&peer, r->o.allow));
+}
+
 static void on_request(struct uds_loop *loop, int fd, unsigned events, void *data) {
     struct uds_dgram_relay *r = data;
     struct datagram g;
 
     (void) events;
     for (int i = 0; i < PER_WAKEUP && take(r, fd, &g) > 0; i++) {
+        if (!allowed(r, &g)) {
+            drop_unknown(r, &g, EACCES);
+            close_fds(&g);
+            continue;
+        }
         struct sender *s = g.fds_cut ? NULL : sender_find(r, &g);
         if (s) {
             s->last_ms = uds_loop_now_ms(loop);

@@ -6,10 +6,10 @@
  * their own answers; an fd passed by a sender reaches the server; the observer sees each
  * datagram with its direction, sender and credentials; a quiet sender is forgotten and its
  * socket closed; an answer that cannot reach its sender, a datagram for a server that is not
- * there, and one from a sender over max_senders are dropped, counted and told; run as root
- * with UDS_DGRAM_RELAY_AS_SENDER the server sees the sender's uid, even once the sender has
- * exited (with the relay's pid then); free closes every fd the relay made and leaves the
- * caller's.
+ * there, one from a sender over max_senders and one from a sender not allowed are dropped,
+ * counted and told; run as root with UDS_DGRAM_RELAY_AS_SENDER the server sees the sender's
+ * uid, even once the sender has exited (with the relay's pid then); free closes every fd the
+ * relay made and leaves the caller's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -423,6 +423,32 @@ static void dgram_relay_one_sender_over_max_senders_is_dropped(void **state) {
         close(s[i]);
 }
 
+static void dgram_relay_a_sender_not_allowed_is_dropped(void **state) {
+    struct fix *f = *state;
+    const uid_t other = geteuid() + 1;
+    const struct uds_allow only_other = { .uids = &other, .n_uids = 1 };
+    const uid_t me = geteuid();
+    const struct uds_allow only_me = { .uids = &me, .n_uids = 1 };
+    struct uds_dgram_relay_opts o = { .allow = &only_other };
+    char buf[16];
+    int a = sender(f, "a.sock");
+
+    relay_start(f, &o);
+    send_to_relay(f, a, "let me in");
+    pump(f, 50);
+    assert_int_equal(recv(f->server, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(uds_dgram_relay_senders(f->relay), 0);
+    assert_int_equal(uds_dgram_relay_dropped(f->relay), 1);
+    assert_int_equal(f->seen[0].type, UDS_DGRAM_RELAY_DROPPED);
+    assert_int_equal(f->seen[0].error, EACCES);
+    uds_dgram_relay_free(f->relay);
+    o.allow = &only_me;
+    relay_start(f, &o);
+    send_to_relay(f, a, "me");
+    assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), NULL, NULL), 2);
+    close(a);
+}
+
 static int send_as_nobody(void *arg) {
     const char *relay_path = arg;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -537,6 +563,7 @@ int main(void) {
         T(dgram_relay_a_sender_that_cannot_be_answered_is_dropped),
         T(dgram_relay_a_server_that_is_not_there_drops),
         T(dgram_relay_one_sender_over_max_senders_is_dropped),
+        T(dgram_relay_a_sender_not_allowed_is_dropped),
         T(dgram_relay_as_sender_gives_the_server_an_exited_senders_uid),
         T(dgram_relay_free_closes_every_fd_it_made),
         T(dgram_relay_new_refuses_bad_arguments),
