@@ -1330,13 +1330,16 @@ struct uds_dgram_relay_event {
     socklen_t sender_len;               /* offsetof(struct sockaddr_un, sun_path) or less:
                                          * the sender is not bound (it cannot be answered) */
     const struct uds_peer *cred;        /* pid, uid and gid its first datagram came with
-                                         * (SCM_CREDENTIALS); no groups, pidfd -1 */
+                                         * (SCM_CREDENTIALS; for a datagram dropped before
+                                         * its sender was taken in, that datagram's); no
+                                         * groups, pidfd -1 */
     void **sender_data;                 /* the observer's own pointer for this sender: NULL
                                          * at SENDER_NEW, kept from one event to the next;
                                          * free what it points to at SENDER_GONE. For a
                                          * datagram dropped before its sender was taken in,
                                          * points to a NULL that is not kept */
-    const void *data;                   /* the datagram (FROM_*), valid during the call */
+    const void *data;                   /* the datagram (FROM_*, DROPPED), valid during
+                                         * the call */
     size_t len;
     size_t full_len;                    /* its length before it was cut to max_size */
     const int *fds;                     /* fds that came with it: the relay's, valid during
@@ -1346,9 +1349,9 @@ struct uds_dgram_relay_event {
     uint64_t bytes_from_server;
     int error;                          /* DROPPED: ENOENT/ECONNREFUSED no server there,
                                          * EAGAIN its queue (or the sender's) full, EACCES
-                                         * a sender not in allow, EUSERS
-                                         * max_senders reached, EMSGSIZE more fds than could
-                                         * be received; for an answer, those of
+                                         * a sender not in allow, EUSERS max_senders
+                                         * reached, EMSGSIZE more fds than could be
+                                         * received; for an answer, those of
                                          * uds_dgram_reply() (EDESTADDRREQ an unbound
                                          * sender...); ENOMEM, EMFILE... */
     bool from_server;                   /* DROPPED: an answer (else the sender's datagram) */
@@ -1391,10 +1394,11 @@ struct uds_dgram_relay_opts {
 UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int fd,
                                                     const struct uds_addr *server,
                                                     const struct uds_dgram_relay_opts *opts);
-/* Datagrams dropped so far either way: no socket to the server could be made, one more
- * sender than max_senders, a full queue at the receiver (EAGAIN), a receiver gone, a sender
- * that cannot be answered (unbound, or its address no longer its: see uds_dgram_reply()),
- * more fds than could be received. 0 for NULL. */
+/* Datagrams dropped so far either way (each told to the observer as DROPPED, with why):
+ * no socket to the server could be made, a sender not allowed or one more than
+ * max_senders, a full queue at the receiver (EAGAIN), a receiver gone, a sender that
+ * cannot be answered (unbound, or its address no longer its: see uds_dgram_reply()), more
+ * fds than could be received. 0 for NULL. */
 UDS_API uint64_t uds_dgram_relay_dropped(const struct uds_dgram_relay *relay);
 /* Senders remembered now (each with its socket to the server). 0 for NULL. */
 UDS_API size_t uds_dgram_relay_senders(const struct uds_dgram_relay *relay);
