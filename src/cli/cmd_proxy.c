@@ -31,6 +31,7 @@
 #include "listen_proc.h"
 #include "loop_thread.h"
 #include "options.h"
+#include "proxy_dgram.h"
 #include "tls.h"
 
 /* Fds besides those of the connections: stdio, listener, lock file, epoll, timer,
@@ -55,6 +56,7 @@ struct proxy_args {
     long busy_poll_us;
     struct cli_run_as run_as;   /* --user */
     struct tls_opts tls;        /* tls:HOST:PORT on either side (tls.c) */
+    enum uds_socket_type type;  /* --type dgram: proxy_dgram.c's */
 };
 
 /* Where clients are relayed to, resolved once at start. */
@@ -1108,7 +1110,11 @@ static const struct cli_command proxy_cmd = {
         "half-close on the other; a side that does not read slows its peer; bulk data\n"
         "moves with splice() (zero-copy).\n"
         "Between two Unix sockets, fds passed with SCM_RIGHTS are forwarded with their\n"
-        "bytes (then bulk data is copied: --no-pass-fds trades them for splice()).\n",
+        "bytes (then bulk data is copied: --no-pass-fds trades them for splice()).\n"
+        "With --type dgram, LISTEN and TARGET are Unix datagram sockets: each sender gets a\n"
+        "socket of its own to TARGET, so that the answers go back to it alone, whole, with\n"
+        "the fds it passed forwarded; a sender quiet for --idle-timeout (default 30) is\n"
+        "forgotten, at most --max-conns are remembered at once.\n",
     .outro =
         "Once ready it logs 'uds: listening on LISTEN; forwarding to TARGET' (with the port\n"
         "the kernel chose for tcp:HOST:0). A client whose target is down, refuses or\n"
@@ -1140,6 +1146,8 @@ static const struct cli_command proxy_cmd = {
         { "--public", 0, NULL, CLI_FLAG(P, public),
           .help = "allow a host that is not loopback (127.0.0.0/8, ::1)" },
         CLI_SECTION("Target:"),
+        CLI_OPT_TYPE(P, type, "stream (default) or dgram: datagrams between\n"
+                     "two Unix datagram sockets"),
         { "--connect-timeout", 0, "SECONDS", CLI_DURATION(P, connect_ms, 1),
           .help = "give up connecting to TARGET for a client after\n"
                   "this long and close that client (default 5)" },
@@ -1405,11 +1413,34 @@ static int start_tls(struct proxy *px, struct proxy_args *args) {
     return tls_proxy_new(&args->tls, &args->listen, &args->target, px->loop, &px->tls);
 }
 
+/* --type dgram: what has a meaning without connections goes to proxy_dgram.c, the rest is
+ * refused. Returns the exit code. */
+static int run_dgram(const struct proxy_args *a) {
+    const char *which = a->public ? "--public" : a->send_proxy == 1 ? "--send-proxy" :
+                        a->send_proxy ? "--send-proxy-v2" : a->retry_ms ? "--connect-retry" :
+                        a->exit_idle_ms ? "--exit-idle-time" : a->no_splice ? "--no-splice" :
+                        a->no_pass_fds ? "--no-pass-fds" : a->no_batch ? "--no-batch" :
+                        a->busy_poll_us ? "--busy-poll" : NULL;
+    const struct proxy_dgram_args d = {
+        .listen = a->listen, .target = a->target, .common = &a->common,
+        .run_as = &a->run_as, .tls = &a->tls, .max_size = a->buffer_size,
+    };
+
+    if (a->type == UDS_SEQPACKET)
+        return cli_usage("proxy", "--type seqpacket: the proxy relays stream (the default) or "
+                         "dgram sockets");
+    if (which)
+        return cli_usage("proxy", "%s needs connections: not with --type dgram", which);
+    return proxy_dgram_run(&d);
+}
+
 /* Everything up to the loop; returns CLI_CONTINUE, or the exit code. */
 static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **argv,
                    int *ret_sigfd) {
     int code = parse_proxy_args(argc, argv, args);
 
+    if (code == CLI_CONTINUE && args->type != UDS_STREAM)
+        return run_dgram(args);
     if (code != CLI_CONTINUE)
         return code;
     cli_listen_opts_log_setup(&args->common);
