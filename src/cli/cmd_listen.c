@@ -379,19 +379,6 @@ static int start(struct lsn *l, int *ret_sigfd) {
     return CLI_CONTINUE;
 }
 
-/* Readiness: the log line scripts wait for, --ready-fd, and systemd. */
-static void announce_ready(const struct lsn *l) {
-    const struct listen_args *a = l->args;
-    struct cli_kv kv[] = {
-        CLI_KV_STR("type", uds_socket_type_name(a->type)),
-        CLI_KV_NUM("pid", getpid()),
-    };
-
-    cli_warn_open_access(&a->common, l->addr, l->abstract);
-    cli_log(CLI_LOG_INFO, "listening", l->addr, kv, 2, "listening on %s", l->addr);
-    cli_signal_ready(&a->common, l->addr);
-}
-
 int cmd_listen(int argc, char **argv) {
     struct listen_args args = { .type = UDS_STREAM };
     struct lsn l = { .args = &args, .code = EX_OK };
@@ -408,7 +395,7 @@ int cmd_listen(int argc, char **argv) {
     code = start(&l, &sigfd);
     if (code != CLI_CONTINUE)
         goto out;
-    announce_ready(&l);
+    cli_listen_announce(&args.common, l.addr, l.abstract, args.type);
     code = uds_loop_run(l.loop) < 0 ? cli_fail(CLI_OP_ANY, l.addr, errno, NULL) : l.code;
 out:
     uds_relay_free(l.relay);
@@ -417,11 +404,7 @@ out:
         uds_server_free(l.server);      /* also its listener */
     else
         (void) uds_unlisten(&l.listener);
-    if (l.loop && sigfd >= 0)
-        (void) uds_loop_del(l.loop, sigfd);
-    uds_loop_free(l.loop);
-    if (sigfd >= 0)
-        (void) close(sigfd);
+    cli_signalfd_close(sigfd, l.loop);
     free(l.buf);
     cli_listen_opts_done(&args.common);
     return code;

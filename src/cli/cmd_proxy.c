@@ -1403,11 +1403,7 @@ int cmd_proxy(int argc, char **argv) {
     uds_dialer_free(px.dialer);
     uds_server_free(px.server);         /* and its listener */
     (void) uds_unlisten(&px.listener);  /* when no server took it over */
-    if (px.loop && sigfd >= 0)
-        (void) uds_loop_del(px.loop, sigfd);
-    uds_loop_free(px.loop);
-    if (sigfd >= 0)
-        (void) close(sigfd);
+    cli_signalfd_close(sigfd, px.loop);
     uds_uid_counter_free(px.uids);
     cli_listen_opts_done(&args.common);
     return code;

@@ -696,15 +696,7 @@ static int start_listening(struct serve *sv) {
 
 /* Readiness: the log line scripts wait for, --ready-fd, and systemd. */
 static void announce_ready(struct serve *sv) {
-    const struct serve_args *a = sv->args;
-    struct cli_kv kv[] = {
-        CLI_KV_STR("type", uds_socket_type_name(a->type)),
-        CLI_KV_NUM("pid", getpid()),
-    };
-
-    cli_warn_open_access(&a->common, sv->addr, sv->abstract);
-    cli_log(CLI_LOG_INFO, "listening", sv->addr, kv, 2, "listening on %s", sv->addr);
-    cli_signal_ready(&a->common, sv->addr);
+    cli_listen_announce(&sv->args->common, sv->addr, sv->abstract, sv->args->type);
 }
 
 static int run_dgram(struct serve *sv, int sigfd) {

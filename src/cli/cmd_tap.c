@@ -927,10 +927,6 @@ int cmd_tap(int argc, char **argv) {
         code = cli_fail(CLI_OP_ANY, args.write, errno, NULL);
     uds_relay_group_free(t.relays);
     uds_dialer_free(t.dialer);
-    if (t.loop && sigfd >= 0)
-        (void) uds_loop_del(t.loop, sigfd);
-    uds_loop_free(t.loop);
-    if (sigfd >= 0)
-        (void) close(sigfd);
+    cli_signalfd_close(sigfd, t.loop);
     return code;
 }

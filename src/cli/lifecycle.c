@@ -61,6 +61,18 @@ void cli_signal_ready(const struct cli_listen_opts *o, const char *text) {
     cli_notify("READY=1");
 }
 
+void cli_listen_announce(const struct cli_listen_opts *o, const char *text, bool abstract,
+                         enum uds_socket_type type) {
+    struct cli_kv kv[] = {
+        CLI_KV_STR("type", uds_socket_type_name(type)),
+        CLI_KV_NUM("pid", getpid()),
+    };
+
+    cli_warn_open_access(o, text, abstract);
+    cli_log(CLI_LOG_INFO, "listening", text, kv, 2, "listening on %s", text);
+    cli_signal_ready(o, text);
+}
+
 static void say_stop(struct cli_stop *st, const char *name) {
     size_t conns = st->count ? st->count(st->data) : 0;
     struct cli_kv kv[] = {
@@ -113,4 +125,12 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
 
 int cli_stop_watch(struct cli_stop *st, struct uds_loop *loop, int sigfd) {
     return uds_loop_add(loop, sigfd, UDS_EV_READ, on_signal, st);
+}
+
+void cli_signalfd_close(int sigfd, struct uds_loop *loop) {
+    if (loop && sigfd >= 0)
+        (void) uds_loop_del(loop, sigfd);
+    uds_loop_free(loop);
+    if (sigfd >= 0)
+        (void) close(sigfd);
 }
