@@ -325,10 +325,8 @@ static const struct cli_command listen_cmd = {
           .help = "dgram: print each datagram as one JSON object a line:\n"
                   "from (the sender's address, or null), pid, uid, gid,\n"
                   "bytes, truncated, data" },
-        CLI_SECTION("Access:"),
-        CLI_INCLUDE(cli_listen_access_opts, A, common, struct cli_listen_opts),
-        CLI_SECTION("Readiness and logs:"),
-        CLI_INCLUDE(cli_listen_log_opts, A, common, struct cli_listen_opts),
+        CLI_LISTEN_ACCESS_SECTION(A),
+        CLI_LISTEN_LOG_SECTION(A),
         CLI_END,
     },
 };

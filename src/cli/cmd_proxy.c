@@ -1122,10 +1122,8 @@ static const struct cli_command proxy_cmd = {
           .help = "after activity, poll without sleeping for up to USEC\n"
                   "microseconds before waiting again: lower latency\n"
                   "for a CPU kept busy while traffic flows (default 0)" },
-        CLI_SECTION("Privileges:"),
-        CLI_INCLUDE(cli_run_as_opts, P, run_as, struct cli_run_as),
-        CLI_SECTION("Readiness and logs:"),
-        CLI_INCLUDE(cli_listen_log_opts, P, common, struct cli_listen_opts),
+        CLI_RUN_AS_SECTION(P),
+        CLI_LISTEN_LOG_SECTION(P),
         CLI_END,
     },
 };

@@ -607,8 +607,7 @@ static const struct cli_command serve_cmd = {
                  "UNIXLOCALGID. Then --max-conns limits the programs\n"
                  "running, --drain-timeout is how long they get after\n"
                  "their SIGTERM, and -v logs each start and end"),
-        CLI_SECTION("Access:"),
-        CLI_INCLUDE(cli_listen_access_opts, S, common, struct cli_listen_opts),
+        CLI_LISTEN_ACCESS_SECTION(S),
         CLI_SECTION("Limits:"),
         CLI_INCLUDE(cli_listen_limit_opts, S, common, struct cli_listen_opts),
         CLI_INCLUDE(cli_listen_thread_opts, S, common, struct cli_listen_opts),
@@ -618,10 +617,8 @@ static const struct cli_command serve_cmd = {
                   "(--framed) or packet (seqpacket, dgram), K/M\n"
                   "suffixes (default 64K); a client over it is closed\n"
                   "and logged" },
-        CLI_SECTION("Privileges:"),
-        CLI_INCLUDE(cli_run_as_opts, S, run_as, struct cli_run_as),
-        CLI_SECTION("Readiness and logs:"),
-        CLI_INCLUDE(cli_listen_log_opts, S, common, struct cli_listen_opts),
+        CLI_RUN_AS_SECTION(S),
+        CLI_LISTEN_LOG_SECTION(S),
         CLI_END,
     },
 };
