@@ -293,7 +293,7 @@ static const struct cli_command listen_cmd = {
     .synopsis = "[OPTIONS] ADDRESS",
     .help_col = 28,
     .operands = { .names = "ADDRESS", .min = 1, .max = 1,
-                  .example = "uds listen /tmp/talk.sock" },
+                  .example = "uds listen /tmp/talk.sock", .at = { CLI_OPERAND(A, address) } },
     .intro =
         "Listen on ADDRESS (a path, @abstract, unix:PATH or unix:@name), like 'nc -lU':\n"
         "accept one client and join it to stdin and stdout, both ways. At the end of\n"
@@ -332,14 +332,8 @@ static const struct cli_command listen_cmd = {
 };
 #undef A
 
-/* Returns CLI_CONTINUE, or the exit code (a usage error printed). */
-static int parse_listen_args(int argc, char **argv, struct listen_args *a) {
-    struct cli_parsed p;
-    int code = cli_parse(&listen_cmd, argc, argv, a, &p);
-
-    if (code != CLI_CONTINUE)
-        return code;
-    a->address = p.operands[0];
+/* Options that make no sense together: a usage error, or CLI_CONTINUE. */
+static int check_listen_args(const struct listen_args *a) {
     if (a->json && a->type != UDS_DGRAM)
         return cli_usage("listen", "--json is for datagrams (--type dgram); a client's "
                          "bytes go to stdout as they are");
@@ -380,11 +374,14 @@ static int start(struct lsn *l, int *ret_sigfd) {
 int cmd_listen(int argc, char **argv) {
     struct listen_args args = { .type = UDS_STREAM };
     struct lsn l = { .args = &args, .code = EX_OK };
+    struct cli_parsed p;
     int code, sigfd = -1;
 
     cli_listen_opts_init(&args.common);
     uds_listener_init(&l.listener);
-    code = parse_listen_args(argc, argv, &args);
+    code = cli_parse(&listen_cmd, argc, argv, &args, &p);
+    if (code == CLI_CONTINUE)
+        code = check_listen_args(&args);
     if (code != CLI_CONTINUE)
         goto out;
     cli_listen_opts_log_setup(&args.common);

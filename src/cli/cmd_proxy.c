@@ -1035,7 +1035,8 @@ static const struct cli_command proxy_cmd = {
     .synopsis = "[OPTIONS] LISTEN TARGET",
     .help_col = 28,
     .operands = { .names = "LISTEN and TARGET", .min = 2, .max = 2,
-                  .example = "uds proxy tcp:127.0.0.1:6380 /run/redis.sock" },
+                  .example = "uds proxy tcp:127.0.0.1:6380 /run/redis.sock",
+                  .at = { CLI_OPERAND(P, listen), CLI_OPERAND(P, target) } },
     .intro =
         "Accept clients on LISTEN and relay each one, both ways, to its own connection to\n"
         "TARGET. Each side is a Unix socket (a path, @abstract, unix:PATH or unix:@name),\n"
@@ -1128,18 +1129,6 @@ static const struct cli_command proxy_cmd = {
     },
 };
 #undef P
-
-/* Returns CLI_CONTINUE when the command should go on, else the exit code. */
-static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
-    struct cli_parsed p;
-    int code = cli_parse(&proxy_cmd, argc, argv, a, &p);
-
-    if (code != CLI_CONTINUE)
-        return code;
-    a->listen = p.operands[0];
-    a->target = p.operands[1];
-    return cli_listen_opts_check_per_uid(&a->common, "proxy");
-}
 
 
 /* ---- the command -------------------------------------------------------------------------- */
@@ -1345,8 +1334,11 @@ static int start_tls(struct proxy *px, struct proxy_args *args) {
 /* Everything up to the loop; returns CLI_CONTINUE, or the exit code. */
 static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **argv,
                    int *ret_sigfd) {
-    int code = parse_proxy_args(argc, argv, args);
+    struct cli_parsed p;
+    int code = cli_parse(&proxy_cmd, argc, argv, args, &p);
 
+    if (code == CLI_CONTINUE)
+        code = cli_listen_opts_check_per_uid(&args->common, "proxy");
     if (code != CLI_CONTINUE)
         return code;
     cli_listen_opts_log_setup(&args->common);

@@ -567,7 +567,7 @@ static const struct cli_command serve_cmd = {
     .help_col = 28,
     .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds serve /run/app.sock",
                   .extra_hint = "to run a program for each client: uds serve ADDRESS -- PROGRAM",
-                  .rest_after_dashdash = true },
+                  .rest_after_dashdash = true, .at = { CLI_OPERAND(S, address) } },
     .intro =
         "Serve the Unix socket at ADDRESS (a path, @abstract, unix:PATH or unix:@name):\n"
         "echo what each client sends, answer each message with --reply TEXT, or run\n"
@@ -626,7 +626,6 @@ static const struct cli_command serve_cmd = {
 
 /* Options that make no sense together, and -- PROGRAM: a usage error, or CLI_CONTINUE. */
 static int check_serve_args(struct serve_args *a, const struct cli_parsed *p) {
-    a->address = p->operands[0];
     if (p->dashdash && p->n_operands < 2)
         return cli_usage("serve", "missing PROGRAM after --; e.g. uds serve %s -- cat",
                          a->address);

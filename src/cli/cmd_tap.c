@@ -602,7 +602,7 @@ static const struct cli_command tap_cmd = {
     .synopsis = "[OPTIONS] ADDRESS | --listen NEW [OPTIONS] TARGET",
     .help_col = 26,
     .operands = { .names = "ADDRESS", .min = 1, .max = 1,
-                  .example = "uds tap /run/app.sock" },
+                  .example = "uds tap /run/app.sock", .at = { CLI_OPERAND(T, address) } },
     .intro =
         "Show what flows through a live Unix socket without restarting its server: bind a\n"
         "socket beside ADDRESS with the same mode, owner and group and exchange the two\n"
@@ -907,7 +907,6 @@ int cmd_tap(int argc, char **argv) {
     code = cli_parse(&tap_cmd, argc, argv, &args, &p);
     if (code != CLI_CONTINUE)
         return code;
-    args.address = p.operands[0];
     cli_log_setup(0, false);
     code = prepare(&t, &sigfd);
     if (code == CLI_CONTINUE) {
