@@ -946,15 +946,11 @@ static void check_drained(struct proxy *px) {
 
 static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct proxy *px = data;
-    char dur[32];
 
     (void) loop;
     (void) timer_id;
     px->drain_timer = 0;
-    cli_log(CLI_LOG_INFO, "drain_timeout", px->listen_text, NULL, 0, "%s: %zu connection%s "
-            "still open after %s (--drain-timeout): closing them", px->listen_text,
-            px->n_conns, px->n_conns == 1 ? "" : "s",
-            cli_format_duration(px->args->common.drain_ms, dur, sizeof(dur)));
+    cli_log_drain_timeout(px->listen_text, px->n_conns, px->args->common.drain_ms);
     close_all(px);
     stop_loop(px);
 }

@@ -531,14 +531,11 @@ static void close_listener(struct tap *t) {
 
 static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct tap *t = data;
-    char dur[32];
 
     (void) loop;
     (void) timer_id;
     t->drain_timer = 0;
-    cli_log(CLI_LOG_INFO, "drain_timeout", t->listen_text, NULL, 0, "%s: %zu connection%s "
-            "still open after %s (--drain-timeout): closing them", t->listen_text, t->n_conns,
-            t->n_conns == 1 ? "" : "s", cli_format_duration(t->args->drain_ms, dur, sizeof(dur)));
+    cli_log_drain_timeout(t->listen_text, t->n_conns, t->args->drain_ms);
     t->cut_off = t->n_conns > 0;
     close_all(t);
     uds_loop_stop(t->loop);

@@ -123,6 +123,14 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
     }
 }
 
+void cli_log_drain_timeout(const char *address, size_t conns, int drain_ms) {
+    char dur[32];
+
+    cli_log(CLI_LOG_INFO, "drain_timeout", address, NULL, 0, "%s: %zu connection%s still open "
+            "after %s (--drain-timeout): closing them", address, conns, conns == 1 ? "" : "s",
+            cli_format_duration(drain_ms, dur, sizeof(dur)));
+}
+
 int cli_stop_watch(struct cli_stop *st, struct uds_loop *loop, int sigfd) {
     return uds_loop_add(loop, sigfd, UDS_EV_READ, on_signal, st);
 }

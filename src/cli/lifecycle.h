@@ -60,6 +60,10 @@ struct cli_stop {
     bool cut_off;                   /* a second signal closed connections in flight */
 };
 
+/* The drain has run out with conns connections still open, about to be closed: "ADDRESS: N
+ * connections still open after DRAIN (--drain-timeout): closing them". */
+void cli_log_drain_timeout(const char *address, size_t conns, int drain_ms);
+
 /* Watch sigfd (from cli_signalfd()) on loop for stop; stop must outlive the watch.
  * Returns 0, or -1 with errno (those of uds_loop_add()). */
 int cli_stop_watch(struct cli_stop *stop, struct uds_loop *loop, int sigfd);
