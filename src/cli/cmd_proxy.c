@@ -1126,7 +1126,6 @@ static const struct cli_command proxy_cmd = {
 };
 #undef P
 
-
 /* ---- the command -------------------------------------------------------------------------- */
 
 static void announce_ready(struct proxy *px) {

@@ -188,7 +188,7 @@ struct cli_parsed {
  * ARG KIND [WORD...]", "-" for what it has not), on stdout (EX_OK, or CLI_EXIT_FAILURE
  * when stdout fails); prints a usage error and returns EX_USAGE for an
  * unknown option, a bad value or operands too few or too many; else returns CLI_CONTINUE
- * with the operands in *ret. */
+ * with the operands in *ret, the first ones also in args where cmd->operands.at says. */
 int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args,
               struct cli_parsed *ret);
 
