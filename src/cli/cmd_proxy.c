@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -128,6 +129,7 @@ struct conn {
     struct uds_relay *relay;
     uint64_t first_byte_timer;  /* --first-byte-timeout while the target is connecting */
     bool spoke;                 /* the client sent a byte before the relay began */
+    bool client_watched;        /* in the shard's loop while the target is connecting */
     uint64_t started_ms;
     char client_text[CLIENT_TEXT_MAX];
     pid_t client_pid;           /* a Unix client's, 0 for none */
@@ -264,6 +266,7 @@ static void log_connect_failure(struct proxy *px, const struct conn *c, int err)
 /* ---- connections -------------------------------------------------------------------------- */
 
 static void check_drained(struct proxy *px);
+static void unwatch_client(struct conn *c);
 static void update_idle_timer(struct proxy *px);
 
 /* --first-byte-timeout: none unless given, for the target may be the one to speak first
@@ -331,6 +334,7 @@ static void conn_free(struct conn *c) {
     if (c->first_byte_timer)
         uds_loop_timer_cancel(sh->loop, c->first_byte_timer);
     uds_dial_cancel(c->dial);
+    unwatch_client(c);
     if (c->client >= 0)
         (void) close(c->client);    /* the client learns of it by the EOF */
     /* A relay cut short here (a failed session, the drain's end) has no clean end to
@@ -416,6 +420,60 @@ static int hand_over_first_byte(struct conn *c) {
     if (limit == 0 || c->spoke || spent == 0)
         return 0;   /* none, met already, or the relay's own clock is the same */
     return uds_relay_set_first_byte_timeout(c->relay, spent < limit ? (int) (limit - spent) : 1);
+}
+
+/* ---- a client that leaves while the target is connecting --------------------------------- */
+
+static void unwatch_client(struct conn *c) {
+    if (!c->client_watched)
+        return;
+    (void) uds_loop_del(c->sh->loop, c->client);
+    c->client_watched = false;
+}
+
+/* Whether the client has closed its end altogether. A Unix client that only shut down its
+ * writing (a request, then EOF) still waits for the answer: poll() tells the two apart
+ * (POLLHUP once both ways are shut), where the loop's UDS_EV_HUP does not. A TCP client's
+ * FIN is a half-close to us; only its reset counts. */
+static bool client_hung_up(int fd) {
+    struct pollfd p = { .fd = fd };
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+static void log_client_gone(const struct conn *c) {
+    struct proxy *px = c->px;
+    struct cli_kv kv[] = { CLI_KV_STR("client", c->client_text) };
+
+    cli_log(CLI_LOG_INFO, "client_gone", px->listen_text, kv, 1, "%s: client %s hung up "
+            "while connecting to %s; let go", px->listen_text, c->client_text, px->target.text);
+}
+
+/* The client stirred while the target is being connected. Bytes it sent wait in its socket
+ * for the relay, also after it closed: it is watched no more. A client gone with nothing
+ * to deliver is let go at once, so that its slot (--max-conns, --max-conns-per-uid) is not
+ * held for a target that may take the whole --connect-retry to come. */
+static void on_client_event(struct uds_loop *loop, int fd, unsigned events, void *data) {
+    struct conn *c = data;
+
+    (void) loop;
+    (void) events;
+    if (client_spoke(fd)) {
+        c->spoke = true;
+        unwatch_client(c);
+    } else if (client_hung_up(fd)) {
+        log_client_gone(c);
+        conn_free(c);
+    } else {
+        unwatch_client(c);  /* a half-close: its EOF is passed on once the target is there */
+    }
+}
+
+static void watch_client(struct conn *c) {
+    if (c->client >= 0 && uds_loop_add(c->sh->loop, c->client, UDS_EV_READ, on_client_event,
+                                       c) == 0)
+        c->client_watched = true;
+    /* Not watched (no memory): it is held until the target answers, as it would be. */
 }
 
 /* ---- relaying ----------------------------------------------------------------------------- */
@@ -550,6 +608,7 @@ static void conn_connected(struct conn *c, int fd) {
     if (c->first_byte_timer)
         uds_loop_timer_cancel(c->sh->loop, c->first_byte_timer);
     c->first_byte_timer = 0;
+    unwatch_client(c);      /* the relay watches it from here */
     /* The relay owns both fds from here, also if it fails. */
     c->client = -1;
     c->relay = relay_start(c, client, fd, hdr, hdr_len);
@@ -603,12 +662,14 @@ static void on_dialed(int fd, int error, void *data) {
 static void conn_dial(struct conn *c) {
     int fd = uds_dial(c->sh->dialer, on_dialed, c, &c->dial);
 
-    if (fd >= 0)
+    if (fd >= 0) {
         conn_connected(c, fd);
-    else if (errno == EINPROGRESS)
+    } else if (errno == EINPROGRESS) {
+        watch_client(c);
         watch_first_byte(c);
-    else
+    } else {
         conn_fail(c, errno);
+    }
 }
 
 /* ---- admitting ---------------------------------------------------------------------------- */

@@ -58,6 +58,11 @@ struct doctor {
     const char *as_user;    /* --as USER, or NULL */
     struct tls_opts tls;    /* --cert, --key, --ca, --server-name: for tls:HOST:PORT */
     bool is_tls;            /* ADDRESS is tls:HOST:PORT (doctor_tls.c) */
+    struct {                /* its session, once a handshake completed; all "" before */
+        char version[16];       /* "TLSv1.3" */
+        char cipher[64];
+        char server_id[256];    /* the server's certificate, as tls_identity() says it */
+    } session;
     struct subject who;
     struct finding findings[MAX_FINDINGS];
     size_t n;

@@ -96,6 +96,28 @@ static void json_server(const struct doctor *d) {
     putchar('}');
 }
 
+/* A TLS subject's "tls":{version, cipher, server_certificate}, or null when no handshake
+ * completed. */
+static void json_tls(const struct doctor *d) {
+    if (!d->is_tls)
+        return;
+    fputs(",\"tls\":", stdout);
+    if (!d->session.version[0]) {
+        fputs("null", stdout);
+        return;
+    }
+    fputs("{\"version\":", stdout);
+    json_string(d->session.version);
+    fputs(",\"cipher\":", stdout);
+    json_string(d->session.cipher);
+    fputs(",\"server_certificate\":", stdout);
+    if (d->session.server_id[0])
+        json_string(d->session.server_id);
+    else
+        fputs("null", stdout);
+    putchar('}');
+}
+
 static void print_json(const struct doctor *d, int code) {
     fputs("{\"address\":", stdout);
     json_string(d->address);
@@ -105,6 +127,7 @@ static void print_json(const struct doctor *d, int code) {
     else
         fputs("null", stdout);
     json_server(d);
+    json_tls(d);
     fputs(",\"findings\":[", stdout);
     for (size_t i = 0; i < d->n; i++) {
         const struct finding *f = &d->findings[i];

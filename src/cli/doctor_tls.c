@@ -265,6 +265,17 @@ static void handshake_failed(struct doctor_tls *t, struct tls_verify *v, int e) 
                 "The server's ", why);
 }
 
+/* What the handshake agreed on, for --json. */
+static void note_session(struct doctor *d, SSL *ssl) {
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+
+    snprintf(d->session.version, sizeof(d->session.version), "%s", SSL_get_version(ssl));
+    snprintf(d->session.cipher, sizeof(d->session.cipher), "%s",
+             SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
+    if (cert)
+        tls_identity(cert, d->session.server_id, sizeof(d->session.server_id));
+}
+
 /* After the handshake: the server's certificate as verified. */
 static void check_server_cert(struct doctor_tls *t, SSL *ssl, const struct tls_verify *v) {
     X509 *cert = SSL_get0_peer_certificate(ssl);
@@ -335,6 +346,7 @@ static void examine(struct doctor_tls *t, SSL_CTX *ctx) {
         SSL_set_connect_state(ssl);
         r = handshake(ssl, fd, &e);
         if (r == 1) {
+            note_session(t->d, ssl);
             check_server_cert(t, ssl, &v);
             await_verdict(t, ssl, fd, &v);
         } else {

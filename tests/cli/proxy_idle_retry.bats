@@ -241,3 +241,76 @@ held_client() {
     between 0 "${output##* }" 0.4
     grep -qF "closed: no such socket; is the server running?" "$PROXY_LOG"
 }
+
+# fd_count PID: how many fds PID holds.
+fd_count() {
+    ls "/proc/$1/fd" | wc -l
+}
+
+# let_go_is N: the proxy's log says N times that a held client hung up.
+let_go_is() {
+    [ "$(grep -c 'hung up while connecting' "$PROXY_LOG")" -eq "$1" ]
+}
+
+# fds_are PID N: PID holds N fds.
+fds_are() {
+    [ "$(fd_count "$1")" -eq "$2" ]
+}
+
+@test "proxy --connect-retry: a client that hangs up while held is let go at once; one that sent bytes first still has them delivered" {
+    start_proxy --connect-retry 30 "$T/p.sock" "$T/s.sock"
+    local before
+    before=$(fd_count "$PROXY_PID")
+    # Four clients come and leave before the target is up: nobody is left to relay for, so
+    # holding their slots for the 30 s of --connect-retry would only let idle hang-ups
+    # crowd out real clients (--max-conns, --max-conns-per-uid).
+    /usr/bin/python3 - "$T/p.sock" <<'PY'
+import socket, sys
+for _ in range(4):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.close()
+PY
+    wait_until 3 let_go_is 4
+    wait_until 3 fds_are "$PROXY_PID" "$before"
+    grep -E "uds: $T/p.sock: client pid [0-9]+ $MY_IDS hung up while connecting to $T/s.sock; let go" \
+        "$PROXY_LOG"
+    # A client that says its piece and leaves (a logger, `echo x | nc -U -N`) is another
+    # matter: its bytes wait in the socket and are delivered when the target comes.
+    /usr/bin/python3 - "$T/p.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"parting words\n")
+s.close()
+PY
+    sleep 0.5
+    bg_start "$T/target.log" bash -c 'exec "$@" >"$0"' "$T/got" "$UDS" listen "$T/s.sock"
+    wait_for_line "$T/got" '^parting words$' 5
+    let_go_is 4
+}
+
+@test "proxy --connect-retry: a held client that only shut down its writing still gets its answer" {
+    start_proxy --connect-retry 30 "$T/p.sock" "$T/s.sock"
+    cat >"$T/halfclose.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.shutdown(socket.SHUT_WR)      # nothing to say: it waits for the server to speak
+print("connected", file=sys.stderr, flush=True)
+data = b""
+while chunk := s.recv(4096):
+    data += chunk
+print(data.decode().strip())
+PY
+    bg_start "$T/client.err" bash -c 'exec "$@" >"$0"' "$T/client.out" timeout 20 \
+        /usr/bin/python3 "$T/halfclose.py" "$T/p.sock"
+    local client=$BG_PID
+    wait_for_line "$T/client.err" '^connected'
+    sleep 0.5
+    bg_start "$T/target.log" "$UDS" serve "$T/s.sock" -- sh -c 'echo greeting'
+    wait_status "$client" 10
+    [ "$(cat "$T/client.out")" = greeting ]
+    ! grep -q 'hung up while connecting' "$PROXY_LOG"
+}

@@ -43,8 +43,11 @@ doctor_json() {
     /usr/bin/python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert set(d) == {"address", "ok", "exit", "as", "server", "findings"}, d
+assert set(d) == {"address", "ok", "exit", "as", "server", "tls", "findings"}, d
 assert d["as"] is None and d["server"] is None and d["address"] == sys.argv[3], d
+t = d["tls"]    # the session, when a handshake completed
+assert t is None or (t["version"] in ("TLSv1.2", "TLSv1.3") and t["cipher"] and
+                     set(t) == {"version", "cipher", "server_certificate"}), t
 assert d["exit"] == int(sys.argv[2]) and d["ok"] == (d["exit"] == 0), d
 for f in d["findings"]:
     assert set(f) == {"code", "severity", "message", "advice"}, f
@@ -52,6 +55,16 @@ for f in d["findings"]:
     assert f["severity"] != "error" or f["advice"], f
 print(str(d["ok"]).lower(), d["exit"], " ".join(f["code"] for f in d["findings"]))
 ' "$T/doctor.json" "$rc" "${@: -1}"
+}
+
+# json_session: the "tls" object of $T/doctor.json as "VERSION CIPHER SERVER-CERTIFICATE",
+# or "null".
+json_session() {
+    /usr/bin/python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["tls"]
+print("null" if t is None else " ".join([t["version"], t["cipher"], t["server_certificate"]]))
+' "$T/doctor.json"
 }
 
 # json_message CODE: the message of the finding CODE in $T/doctor.json.
@@ -348,6 +361,9 @@ PY
     local a=tls:127.0.0.1:$SRV_PORT ca=(--ca "$C/ca.pem")
     run -0 doctor_json --cert "$C/client.pem" --key "$C/client.key" "${ca[@]}" "$a"
     [ "$output" = "true 0 tls-cert tls-server-cert tls-accepted" ]
+    run -0 json_session
+    echo "$output"
+    [[ "$output" == "TLSv1.3 TLS_"*" CN=server SAN=DNS:localhost,IP:127.0.0.1" ]]
     run -0 doctor_json --cert "$C/expired.pem" --key "$C/expired.key" "${ca[@]}" "$a"
     [ "$output" = "false 77 tls-cert-expired tls-server-cert tls-cert-refused" ]
     [[ "$(json_message tls-cert-expired)" == *"expired on Feb  1 00:00:00 2020 GMT"* ]]
@@ -369,10 +385,12 @@ PY
     [ "$output" = "false 77 tls-cert tls-server-cert tls-closed-after-handshake" ]
     run -0 doctor_json --cert "$C/client.pem" --key "$C/server.key" "$a"
     [ "$output" = "false 78 tls-files" ]
+    [ "$(json_session)" = null ]
     kill "$PROXY_PID"
     wait_status "$PROXY_PID"
     run -0 doctor_json "${ca[@]}" "$a"
     [ "$output" = "false 69 tls-unreachable" ]
+    [ "$(json_session)" = null ]
 }
 
 @test "tls: uds doctor's TLS options are in its table; options of the other kind of address are usage errors" {
