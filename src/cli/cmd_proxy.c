@@ -441,12 +441,16 @@ static bool client_hung_up(int fd) {
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
-static void log_client_gone(const struct conn *c) {
+/* "LISTEN: client CLIENT WHAT TARGET", with the client as a field of its own for --log
+ * json: what became of a client on its way to the target. */
+static void log_client_to_target(const struct conn *c, enum cli_level level, const char *event,
+                                 const char *what, const char *after) {
     struct proxy *px = c->px;
     struct cli_kv kv[] = { CLI_KV_STR("client", c->client_text) };
 
-    cli_log(CLI_LOG_INFO, "client_gone", px->listen_text, kv, 1, "%s: client %s hung up "
-            "while connecting to %s; let go", px->listen_text, c->client_text, px->target.text);
+    if (cli_log_enabled(level))
+        cli_log(level, event, px->listen_text, kv, 1, "%s: client %s %s %s%s", px->listen_text,
+                c->client_text, what, px->target.text, after);
 }
 
 /* The client stirred while the target is being connected. Bytes it sent wait in its socket
@@ -462,7 +466,8 @@ static void on_client_event(struct uds_loop *loop, int fd, unsigned events, void
         c->spoke = true;
         unwatch_client(c);
     } else if (client_hung_up(fd)) {
-        log_client_gone(c);
+        log_client_to_target(c, CLI_LOG_INFO, "client_gone", "hung up while connecting to",
+                             "; let go");
         conn_free(c);
     } else {
         unwatch_client(c);  /* a half-close: its EOF is passed on once the target is there */
@@ -619,11 +624,7 @@ static void conn_connected(struct conn *c, int fd) {
         conn_free(c);
         return;
     }
-    if (cli_log_enabled(CLI_LOG_DEBUG)) {
-        struct cli_kv kv[] = { CLI_KV_STR("client", c->client_text) };
-        cli_log(CLI_LOG_DEBUG, "open", px->listen_text, kv, 1, "%s: connection from %s, "
-                "relayed to %s", px->listen_text, c->client_text, px->target.text);
-    }
+    log_client_to_target(c, CLI_LOG_DEBUG, "open", "relayed to", "");
 }
 
 /* A TLS session is ready (fd, its plaintext) or failed (logged): go on, or drop c. */
