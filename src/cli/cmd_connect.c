@@ -215,6 +215,14 @@ out:
     return code;
 }
 
+int cli_exchange_connect_failed(const char *address, const struct uds_connect_opts *opts) {
+    struct cli_fail_info info = {
+        .timeout_ms = opts->timeout_ms ? opts->timeout_ms : opts->wait_ms,
+    };
+
+    return cli_fail(CLI_OP_CONNECT, address, errno, &info);
+}
+
 /* Open --send-fd FILE, connect, relay. Returns an exit code. */
 static int connect_and_relay(const char *address, const struct uds_connect_opts *opts,
                              const char *send_fd) {
@@ -231,10 +239,7 @@ static int connect_and_relay(const char *address, const struct uds_connect_opts 
     }
     fd = uds_connect(address, opts);
     if (fd < 0) {
-        struct cli_fail_info info = {
-            .timeout_ms = opts->timeout_ms ? opts->timeout_ms : opts->wait_ms,
-        };
-        code = cli_fail(CLI_OP_CONNECT, address, errno, &info);
+        code = cli_exchange_connect_failed(address, opts);
         if (file >= 0)
             (void) close(file);     /* never sent: nothing to report about it */
         return code;
@@ -266,14 +271,8 @@ static int connect_and_exec(const char *address, const struct uds_connect_opts *
     if (!path)
         return cli_fail(CLI_OP_ANY, address, errno, NULL);
     fd = uds_connect(address, opts);
-    if (fd < 0) {
-        struct cli_fail_info info = {
-            .timeout_ms = opts->timeout_ms ? opts->timeout_ms : opts->wait_ms,
-        };
-        code = cli_fail(CLI_OP_CONNECT, address, errno, &info);
-    } else {
-        code = cli_connect_exec(fd, address, path, program);
-    }
+    code = fd < 0 ? cli_exchange_connect_failed(address, opts)
+                  : cli_connect_exec(fd, address, path, program);
     free(path);
     return code;
 }

@@ -37,7 +37,8 @@ static const struct cli_command doctor_cmd = {
                 "       uds doctor [--cert FILE [--key FILE]] [--ca FILE] [--server-name NAME]\n"
                 "                  [--json] tls:HOST:PORT",
     .help_col = 20,
-    .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds doctor /run/app.sock" },
+    .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds doctor /run/app.sock",
+                  .at = { CLI_OPERAND(D, address) } },
     .intro =
         "Explain why the Unix socket at ADDRESS does or does not work for you, in plain\n"
         "sentences, each with what to do: whether the path and its directories exist and\n"
@@ -1190,7 +1191,6 @@ int cmd_doctor(int argc, char **argv) {
         free(d);
         return code;
     }
-    d->address = p.operands[0];
     d->is_tls = strncmp(d->address, "tls:", 4) == 0;   /* doctor_tls.c */
     cli_log_setup(0, false);
     return doctor_run(d);

@@ -293,7 +293,7 @@ static const struct cli_command listen_cmd = {
     .synopsis = "[OPTIONS] ADDRESS",
     .help_col = 28,
     .operands = { .names = "ADDRESS", .min = 1, .max = 1,
-                  .example = "uds listen /tmp/talk.sock" },
+                  .example = "uds listen /tmp/talk.sock", .at = { CLI_OPERAND(A, address) } },
     .intro =
         "Listen on ADDRESS (a path, @abstract, unix:PATH or unix:@name), like 'nc -lU':\n"
         "accept one client and join it to stdin and stdout, both ways. At the end of\n"
@@ -325,23 +325,15 @@ static const struct cli_command listen_cmd = {
           .help = "dgram: print each datagram as one JSON object a line:\n"
                   "from (the sender's address, or null), pid, uid, gid,\n"
                   "bytes, truncated, data" },
-        CLI_SECTION("Access:"),
-        CLI_INCLUDE(cli_listen_access_opts, A, common, struct cli_listen_opts),
-        CLI_SECTION("Readiness and logs:"),
-        CLI_INCLUDE(cli_listen_log_opts, A, common, struct cli_listen_opts),
+        CLI_LISTEN_ACCESS_SECTION(A),
+        CLI_LISTEN_LOG_SECTION(A),
         CLI_END,
     },
 };
 #undef A
 
-/* Returns CLI_CONTINUE, or the exit code (a usage error printed). */
-static int parse_listen_args(int argc, char **argv, struct listen_args *a) {
-    struct cli_parsed p;
-    int code = cli_parse(&listen_cmd, argc, argv, a, &p);
-
-    if (code != CLI_CONTINUE)
-        return code;
-    a->address = p.operands[0];
+/* Options that make no sense together: a usage error, or CLI_CONTINUE. */
+static int check_listen_args(const struct listen_args *a) {
     if (a->json && a->type != UDS_DGRAM)
         return cli_usage("listen", "--json is for datagrams (--type dgram); a client's "
                          "bytes go to stdout as they are");
@@ -379,27 +371,17 @@ static int start(struct lsn *l, int *ret_sigfd) {
     return CLI_CONTINUE;
 }
 
-/* Readiness: the log line scripts wait for, --ready-fd, and systemd. */
-static void announce_ready(const struct lsn *l) {
-    const struct listen_args *a = l->args;
-    struct cli_kv kv[] = {
-        CLI_KV_STR("type", uds_socket_type_name(a->type)),
-        CLI_KV_NUM("pid", getpid()),
-    };
-
-    cli_warn_open_access(&a->common, l->addr, l->abstract);
-    cli_log(CLI_LOG_INFO, "listening", l->addr, kv, 2, "listening on %s", l->addr);
-    cli_signal_ready(&a->common, l->addr);
-}
-
 int cmd_listen(int argc, char **argv) {
     struct listen_args args = { .type = UDS_STREAM };
     struct lsn l = { .args = &args, .code = EX_OK };
+    struct cli_parsed p;
     int code, sigfd = -1;
 
     cli_listen_opts_init(&args.common);
     uds_listener_init(&l.listener);
-    code = parse_listen_args(argc, argv, &args);
+    code = cli_parse(&listen_cmd, argc, argv, &args, &p);
+    if (code == CLI_CONTINUE)
+        code = check_listen_args(&args);
     if (code != CLI_CONTINUE)
         goto out;
     cli_listen_opts_log_setup(&args.common);
@@ -408,7 +390,7 @@ int cmd_listen(int argc, char **argv) {
     code = start(&l, &sigfd);
     if (code != CLI_CONTINUE)
         goto out;
-    announce_ready(&l);
+    cli_listen_announce(&args.common, l.addr, l.abstract, args.type);
     code = uds_loop_run(l.loop) < 0 ? cli_fail(CLI_OP_ANY, l.addr, errno, NULL) : l.code;
 out:
     uds_relay_free(l.relay);
@@ -417,11 +399,7 @@ out:
         uds_server_free(l.server);      /* also its listener */
     else
         (void) uds_unlisten(&l.listener);
-    if (l.loop && sigfd >= 0)
-        (void) uds_loop_del(l.loop, sigfd);
-    uds_loop_free(l.loop);
-    if (sigfd >= 0)
-        (void) close(sigfd);
+    cli_signalfd_close(sigfd, l.loop);
     free(l.buf);
     cli_listen_opts_done(&args.common);
     return code;

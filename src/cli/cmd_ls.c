@@ -71,7 +71,8 @@ static const struct cli_command ls_cmd = {
     .name = "ls",
     .synopsis = "[OPTIONS] [PATTERN]",
     .help_col = 20,
-    .operands = { .names = "PATTERN", .max = 1, .extra_hint = "quote a glob: uds ls '/run/*'" },
+    .operands = { .names = "PATTERN", .max = 1, .extra_hint = "quote a glob: uds ls '/run/*'",
+                  .at = { CLI_OPERAND(A, pattern) } },
     .intro =
         "List the Unix sockets of this machine (its network namespace), like ss -x -a -p\n"
         "but readable: TYPE, STATE, RECV-Q, SEND-Q, ADDRESS, INODE, PEER and PROCESS.\n"
@@ -783,8 +784,6 @@ int cmd_ls(int argc, char **argv) {
 
     if (code != CLI_CONTINUE)
         return code;
-    if (p.n_operands == 1)
-        args.pattern = p.operands[0];
     cli_log_setup(0, false);
     return ls_run(&args);
 }

@@ -443,12 +443,16 @@ static bool client_hung_up(int fd) {
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
-static void log_client_gone(const struct conn *c) {
+/* "LISTEN: client CLIENT WHAT TARGET", with the client as a field of its own for --log
+ * json: what became of a client on its way to the target. */
+static void log_client_to_target(const struct conn *c, enum cli_level level, const char *event,
+                                 const char *what, const char *after) {
     struct proxy *px = c->px;
     struct cli_kv kv[] = { CLI_KV_STR("client", c->client_text) };
 
-    cli_log(CLI_LOG_INFO, "client_gone", px->listen_text, kv, 1, "%s: client %s hung up "
-            "while connecting to %s; let go", px->listen_text, c->client_text, px->target.text);
+    if (cli_log_enabled(level))
+        cli_log(level, event, px->listen_text, kv, 1, "%s: client %s %s %s%s", px->listen_text,
+                c->client_text, what, px->target.text, after);
 }
 
 /* The client stirred while the target is being connected. Bytes it sent wait in its socket
@@ -464,7 +468,8 @@ static void on_client_event(struct uds_loop *loop, int fd, unsigned events, void
         c->spoke = true;
         unwatch_client(c);
     } else if (client_hung_up(fd)) {
-        log_client_gone(c);
+        log_client_to_target(c, CLI_LOG_INFO, "client_gone", "hung up while connecting to",
+                             "; let go");
         conn_free(c);
     } else {
         unwatch_client(c);  /* a half-close: its EOF is passed on once the target is there */
@@ -621,11 +626,7 @@ static void conn_connected(struct conn *c, int fd) {
         conn_free(c);
         return;
     }
-    if (cli_log_enabled(CLI_LOG_DEBUG)) {
-        struct cli_kv kv[] = { CLI_KV_STR("client", c->client_text) };
-        cli_log(CLI_LOG_DEBUG, "open", px->listen_text, kv, 1, "%s: connection from %s, "
-                "relayed to %s", px->listen_text, c->client_text, px->target.text);
-    }
+    log_client_to_target(c, CLI_LOG_DEBUG, "open", "relayed to", "");
 }
 
 /* A TLS session is ready (fd, its plaintext) or failed (logged): go on, or drop c. */
@@ -1009,15 +1010,11 @@ static void check_drained(struct proxy *px) {
 
 static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct proxy *px = data;
-    char dur[32];
 
     (void) loop;
     (void) timer_id;
     px->drain_timer = 0;
-    cli_log(CLI_LOG_INFO, "drain_timeout", px->listen_text, NULL, 0, "%s: %zu connection%s "
-            "still open after %s (--drain-timeout): closing them", px->listen_text,
-            px->n_conns, px->n_conns == 1 ? "" : "s",
-            cli_format_duration(px->args->common.drain_ms, dur, sizeof(dur)));
+    cli_log_drain_timeout(px->listen_text, px->n_conns, px->args->common.drain_ms);
     close_all(px);
     stop_loop(px);
 }
@@ -1098,7 +1095,8 @@ static const struct cli_command proxy_cmd = {
     .synopsis = "[OPTIONS] LISTEN TARGET",
     .help_col = 28,
     .operands = { .names = "LISTEN and TARGET", .min = 2, .max = 2,
-                  .example = "uds proxy tcp:127.0.0.1:6380 /run/redis.sock" },
+                  .example = "uds proxy tcp:127.0.0.1:6380 /run/redis.sock",
+                  .at = { CLI_OPERAND(P, listen), CLI_OPERAND(P, target) } },
     .intro =
         "Accept clients on LISTEN and relay each one, both ways, to its own connection to\n"
         "TARGET. Each side is a Unix socket (a path, @abstract, unix:PATH or unix:@name),\n"
@@ -1191,27 +1189,12 @@ static const struct cli_command proxy_cmd = {
           .help = "after activity, poll without sleeping for up to USEC\n"
                   "microseconds before waiting again: lower latency\n"
                   "for a CPU kept busy while traffic flows (default 0)" },
-        CLI_SECTION("Privileges:"),
-        CLI_INCLUDE(cli_run_as_opts, P, run_as, struct cli_run_as),
-        CLI_SECTION("Readiness and logs:"),
-        CLI_INCLUDE(cli_listen_log_opts, P, common, struct cli_listen_opts),
+        CLI_RUN_AS_SECTION(P),
+        CLI_LISTEN_LOG_SECTION(P),
         CLI_END,
     },
 };
 #undef P
-
-/* Returns CLI_CONTINUE when the command should go on, else the exit code. */
-static int parse_proxy_args(int argc, char **argv, struct proxy_args *a) {
-    struct cli_parsed p;
-    int code = cli_parse(&proxy_cmd, argc, argv, a, &p);
-
-    if (code != CLI_CONTINUE)
-        return code;
-    a->listen = p.operands[0];
-    a->target = p.operands[1];
-    return cli_listen_opts_check_per_uid(&a->common, "proxy");
-}
-
 
 /* ---- the command -------------------------------------------------------------------------- */
 
@@ -1437,8 +1420,11 @@ static int run_dgram(const struct proxy_args *a) {
 /* Everything up to the loop; returns CLI_CONTINUE, or the exit code. */
 static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **argv,
                    int *ret_sigfd) {
-    int code = parse_proxy_args(argc, argv, args);
+    struct cli_parsed p;
+    int code = cli_parse(&proxy_cmd, argc, argv, args, &p);
 
+    if (code == CLI_CONTINUE)
+        code = cli_listen_opts_check_per_uid(&args->common, "proxy");
     if (code == CLI_CONTINUE && args->type != UDS_STREAM)
         return run_dgram(args);
     if (code != CLI_CONTINUE)
@@ -1495,11 +1481,7 @@ int cmd_proxy(int argc, char **argv) {
     uds_dialer_free(px.dialer);
     uds_server_free(px.server);         /* and its listener */
     (void) uds_unlisten(&px.listener);  /* when no server took it over */
-    if (px.loop && sigfd >= 0)
-        (void) uds_loop_del(px.loop, sigfd);
-    uds_loop_free(px.loop);
-    if (sigfd >= 0)
-        (void) close(sigfd);
+    cli_signalfd_close(sigfd, px.loop);
     uds_uid_counter_free(px.uids);
     cli_listen_opts_done(&args.common);
     return code;

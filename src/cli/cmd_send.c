@@ -318,12 +318,8 @@ static int connect_and_send(const char *address, const struct uds_connect_opts *
     uint64_t start = cli_now_ms();
     int fd = uds_connect(address, opts), code;
 
-    if (fd < 0) {
-        struct cli_fail_info info = {
-            .timeout_ms = opts->timeout_ms ? opts->timeout_ms : opts->wait_ms,
-        };
-        return cli_fail(CLI_OP_CONNECT, address, errno, &info);
-    }
+    if (fd < 0)
+        return cli_exchange_connect_failed(address, opts);
     uint64_t deadline = opts->timeout_ms ? start + (uint64_t) opts->wait_ms +
                                            (uint64_t) opts->timeout_ms : 0;
     if (framed) {

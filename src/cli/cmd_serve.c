@@ -567,7 +567,7 @@ static const struct cli_command serve_cmd = {
     .help_col = 28,
     .operands = { .names = "ADDRESS", .min = 1, .max = 1, .example = "uds serve /run/app.sock",
                   .extra_hint = "to run a program for each client: uds serve ADDRESS -- PROGRAM",
-                  .rest_after_dashdash = true },
+                  .rest_after_dashdash = true, .at = { CLI_OPERAND(S, address) } },
     .intro =
         "Serve the Unix socket at ADDRESS (a path, @abstract, unix:PATH or unix:@name):\n"
         "echo what each client sends, answer each message with --reply TEXT, or run\n"
@@ -607,8 +607,7 @@ static const struct cli_command serve_cmd = {
                  "UNIXLOCALGID. Then --max-conns limits the programs\n"
                  "running, --drain-timeout is how long they get after\n"
                  "their SIGTERM, and -v logs each start and end"),
-        CLI_SECTION("Access:"),
-        CLI_INCLUDE(cli_listen_access_opts, S, common, struct cli_listen_opts),
+        CLI_LISTEN_ACCESS_SECTION(S),
         CLI_SECTION("Limits:"),
         CLI_INCLUDE(cli_listen_limit_opts, S, common, struct cli_listen_opts),
         CLI_INCLUDE(cli_listen_thread_opts, S, common, struct cli_listen_opts),
@@ -618,10 +617,8 @@ static const struct cli_command serve_cmd = {
                   "(--framed) or packet (seqpacket, dgram), K/M\n"
                   "suffixes (default 64K); a client over it is closed\n"
                   "and logged" },
-        CLI_SECTION("Privileges:"),
-        CLI_INCLUDE(cli_run_as_opts, S, run_as, struct cli_run_as),
-        CLI_SECTION("Readiness and logs:"),
-        CLI_INCLUDE(cli_listen_log_opts, S, common, struct cli_listen_opts),
+        CLI_RUN_AS_SECTION(S),
+        CLI_LISTEN_LOG_SECTION(S),
         CLI_END,
     },
 };
@@ -629,7 +626,6 @@ static const struct cli_command serve_cmd = {
 
 /* Options that make no sense together, and -- PROGRAM: a usage error, or CLI_CONTINUE. */
 static int check_serve_args(struct serve_args *a, const struct cli_parsed *p) {
-    a->address = p->operands[0];
     if (p->dashdash && p->n_operands < 2)
         return cli_usage("serve", "missing PROGRAM after --; e.g. uds serve %s -- cat",
                          a->address);
@@ -696,15 +692,7 @@ static int start_listening(struct serve *sv) {
 
 /* Readiness: the log line scripts wait for, --ready-fd, and systemd. */
 static void announce_ready(struct serve *sv) {
-    const struct serve_args *a = sv->args;
-    struct cli_kv kv[] = {
-        CLI_KV_STR("type", uds_socket_type_name(a->type)),
-        CLI_KV_NUM("pid", getpid()),
-    };
-
-    cli_warn_open_access(&a->common, sv->addr, sv->abstract);
-    cli_log(CLI_LOG_INFO, "listening", sv->addr, kv, 2, "listening on %s", sv->addr);
-    cli_signal_ready(&a->common, sv->addr);
+    cli_listen_announce(&sv->args->common, sv->addr, sv->abstract, sv->args->type);
 }
 
 static int run_dgram(struct serve *sv, int sigfd) {

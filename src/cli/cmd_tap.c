@@ -531,14 +531,11 @@ static void close_listener(struct tap *t) {
 
 static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct tap *t = data;
-    char dur[32];
 
     (void) loop;
     (void) timer_id;
     t->drain_timer = 0;
-    cli_log(CLI_LOG_INFO, "drain_timeout", t->listen_text, NULL, 0, "%s: %zu connection%s "
-            "still open after %s (--drain-timeout): closing them", t->listen_text, t->n_conns,
-            t->n_conns == 1 ? "" : "s", cli_format_duration(t->args->drain_ms, dur, sizeof(dur)));
+    cli_log_drain_timeout(t->listen_text, t->n_conns, t->args->drain_ms);
     t->cut_off = t->n_conns > 0;
     close_all(t);
     uds_loop_stop(t->loop);
@@ -602,7 +599,7 @@ static const struct cli_command tap_cmd = {
     .synopsis = "[OPTIONS] ADDRESS | --listen NEW [OPTIONS] TARGET",
     .help_col = 26,
     .operands = { .names = "ADDRESS", .min = 1, .max = 1,
-                  .example = "uds tap /run/app.sock" },
+                  .example = "uds tap /run/app.sock", .at = { CLI_OPERAND(T, address) } },
     .intro =
         "Show what flows through a live Unix socket without restarting its server: bind a\n"
         "socket beside ADDRESS with the same mode, owner and group and exchange the two\n"
@@ -907,7 +904,6 @@ int cmd_tap(int argc, char **argv) {
     code = cli_parse(&tap_cmd, argc, argv, &args, &p);
     if (code != CLI_CONTINUE)
         return code;
-    args.address = p.operands[0];
     cli_log_setup(0, false);
     code = prepare(&t, &sigfd);
     if (code == CLI_CONTINUE) {
@@ -927,10 +923,6 @@ int cmd_tap(int argc, char **argv) {
         code = cli_fail(CLI_OP_ANY, args.write, errno, NULL);
     uds_relay_group_free(t.relays);
     uds_dialer_free(t.dialer);
-    if (t.loop && sigfd >= 0)
-        (void) uds_loop_del(t.loop, sigfd);
-    uds_loop_free(t.loop);
-    if (sigfd >= 0)
-        (void) close(sigfd);
+    cli_signalfd_close(sigfd, t.loop);
     return code;
 }

@@ -38,6 +38,9 @@ int cli_exchange_stdio_code(const struct uds_relay_info *info);
 /* Before connecting: a closed stdin or stdout becomes /dev/null (as a closed stdin always
  * read as empty), so that the socket cannot take its number. */
 void cli_exchange_hold_stdio(void);
+/* Report that uds_connect(address, opts) failed (errno); a timeout is said to be --timeout,
+ * or --wait without it. Returns the exit code. */
+int cli_exchange_connect_failed(const char *address, const struct uds_connect_opts *opts);
 /* Run the exchange on a uds_loop until the relay ends: at the end of the input the socket
  * is shut down for writing, and output goes on until the server closes (dgram: until the
  * replies are in). Returns an exit code; prints the message for a failure. */

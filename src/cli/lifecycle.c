@@ -61,6 +61,18 @@ void cli_signal_ready(const struct cli_listen_opts *o, const char *text) {
     cli_notify("READY=1");
 }
 
+void cli_listen_announce(const struct cli_listen_opts *o, const char *text, bool abstract,
+                         enum uds_socket_type type) {
+    struct cli_kv kv[] = {
+        CLI_KV_STR("type", uds_socket_type_name(type)),
+        CLI_KV_NUM("pid", getpid()),
+    };
+
+    cli_warn_open_access(o, text, abstract);
+    cli_log(CLI_LOG_INFO, "listening", text, kv, 2, "listening on %s", text);
+    cli_signal_ready(o, text);
+}
+
 static void say_stop(struct cli_stop *st, const char *name) {
     size_t conns = st->count ? st->count(st->data) : 0;
     struct cli_kv kv[] = {
@@ -111,6 +123,22 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
     }
 }
 
+void cli_log_drain_timeout(const char *address, size_t conns, int drain_ms) {
+    char dur[32];
+
+    cli_log(CLI_LOG_INFO, "drain_timeout", address, NULL, 0, "%s: %zu connection%s still open "
+            "after %s (--drain-timeout): closing them", address, conns, conns == 1 ? "" : "s",
+            cli_format_duration(drain_ms, dur, sizeof(dur)));
+}
+
 int cli_stop_watch(struct cli_stop *st, struct uds_loop *loop, int sigfd) {
     return uds_loop_add(loop, sigfd, UDS_EV_READ, on_signal, st);
+}
+
+void cli_signalfd_close(int sigfd, struct uds_loop *loop) {
+    if (loop && sigfd >= 0)
+        (void) uds_loop_del(loop, sigfd);
+    uds_loop_free(loop);
+    if (sigfd >= 0)
+        (void) close(sigfd);
 }

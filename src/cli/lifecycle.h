@@ -29,6 +29,12 @@ const char *cli_signal_name(uint32_t signo);
  * then), and READY=1 to $NOTIFY_SOCKET. */
 void cli_signal_ready(const struct cli_listen_opts *opts, const char *text);
 
+/* Readiness of a listener of type at text (serve, listen): the warning for access left
+ * open, the "listening on TEXT" line scripts wait for (with the type and the pid), then
+ * cli_signal_ready(). */
+void cli_listen_announce(const struct cli_listen_opts *opts, const char *text, bool abstract,
+                         enum uds_socket_type type);
+
 /* state ("READY=1", "STOPPING=1") to $NOTIFY_SOCKET when set; a failure is logged. */
 void cli_notify(const char *state);
 
@@ -54,8 +60,15 @@ struct cli_stop {
     bool cut_off;                   /* a second signal closed connections in flight */
 };
 
+/* The drain has run out with conns connections still open, about to be closed: "ADDRESS: N
+ * connections still open after DRAIN (--drain-timeout): closing them". */
+void cli_log_drain_timeout(const char *address, size_t conns, int drain_ms);
+
 /* Watch sigfd (from cli_signalfd()) on loop for stop; stop must outlive the watch.
  * Returns 0, or -1 with errno (those of uds_loop_add()). */
 int cli_stop_watch(struct cli_stop *stop, struct uds_loop *loop, int sigfd);
+/* At the end of a command: free loop (NULL is fine) and close sigfd (-1 is fine), which
+ * may be watched on it. */
+void cli_signalfd_close(int sigfd, struct uds_loop *loop);
 
 #endif

@@ -61,6 +61,14 @@ enum { CLI_LOG_FORMAT_TEXT, CLI_LOG_FORMAT_JSON };
  * (--ready-fd --log -q -v; -h follows, as in every command). Their help is laid out for column 28. */
 extern const struct cli_opt cli_listen_access_opts[], cli_listen_limit_opts[],
     cli_listen_log_opts[];
+/* The access and the log options under their usual --help heading, into the struct
+ * cli_listen_opts common of struct T. */
+#define CLI_LISTEN_ACCESS_SECTION(T) \
+    CLI_SECTION("Access:"), \
+    CLI_INCLUDE(cli_listen_access_opts, T, common, struct cli_listen_opts)
+#define CLI_LISTEN_LOG_SECTION(T) \
+    CLI_SECTION("Readiness and logs:"), \
+    CLI_INCLUDE(cli_listen_log_opts, T, common, struct cli_listen_opts)
 /* --threads, for the commands that can serve on worker threads. */
 extern const struct cli_opt cli_listen_thread_opts[];
 

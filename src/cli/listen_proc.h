@@ -26,6 +26,9 @@ struct cli_run_as {
 
 /* The --user option, for CLI_INCLUDE() of a struct cli_run_as; help laid out for column 28. */
 extern const struct cli_opt cli_run_as_opts[];
+/* The same with its --help heading, into the struct cli_run_as run_as of struct T. */
+#define CLI_RUN_AS_SECTION(T) \
+    CLI_SECTION("Privileges:"), CLI_INCLUDE(cli_run_as_opts, T, run_as, struct cli_run_as)
 
 /* After the options, before anything is made: --user from a process that cannot change
  * its user and groups (not root: no CAP_SETUID and CAP_SETGID) is refused. Returns

@@ -566,8 +566,9 @@ static int take(const struct cli_command *cmd, const struct flat *f, size_t i,
     return CLI_CONTINUE;
 }
 
-/* Too few or too many operands: a usage error. */
-static int check_operands(const struct cli_command *cmd, const struct cli_parsed *p) {
+/* Too few or too many operands: a usage error. Else those the table places are stored. */
+static int take_operands(const struct cli_command *cmd, const struct cli_parsed *p,
+                         char *args) {
     const struct cli_operands *o = &cmd->operands;
     int max = p->dashdash && o->rest_after_dashdash ? -1 : o->max;
 
@@ -577,6 +578,9 @@ static int check_operands(const struct cli_command *cmd, const struct cli_parsed
         return cli_usage(cmd->name, "%s%s only; '%s' is extra%s%s", max == 1 ? "one " : "",
                          o->names, p->operands[max], o->extra_hint ? "; " : "",
                          o->extra_hint ? o->extra_hint : "");
+    for (int i = 0; i < CLI_OPERANDS_AT && i < p->n_operands; i++)
+        if (o->at[i])
+            *(const char **) (args + o->at[i] - 1) = p->operands[i];
     return CLI_CONTINUE;
 }
 
@@ -610,5 +614,5 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args,
         .dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0 &&
                     argv[optind - 1] != dash_value,
     };
-    return check_operands(cmd, ret);
+    return take_operands(cmd, ret, args);
 }

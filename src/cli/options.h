@@ -152,14 +152,19 @@ struct cli_opt {
 
 /* The operands after the options, named in messages ("ADDRESS", "LISTEN and TARGET"): at
  * least min, at most max (-1: any number); after a "--", any number when
- * rest_after_dashdash (serve's -- PROGRAM ARGS). */
+ * rest_after_dashdash (serve's -- PROGRAM ARGS). The first ones given go where .at says
+ * (CLI_OPERAND()), the rest are the command's to take from struct cli_parsed. */
+#define CLI_OPERANDS_AT 2
 struct cli_operands {
     const char *names;
     int min, max;
     const char *example;        /* "uds serve /run/app.sock", for a missing operand */
     const char *extra_hint;     /* after "'x' is extra; " */
     bool rest_after_dashdash;
+    size_t at[CLI_OPERANDS_AT]; /* CLI_OPERAND() each, or 0: not stored */
 };
+/* Operand into field f (a const char *) of T. */
+#define CLI_OPERAND(T, f) (CLI_AT(T, f, const char *) + 1)
 
 struct cli_command {
     const char *name;           /* "serve" */
@@ -183,7 +188,7 @@ struct cli_parsed {
  * ARG KIND [WORD...]", "-" for what it has not), on stdout (EX_OK, or CLI_EXIT_FAILURE
  * when stdout fails); prints a usage error and returns EX_USAGE for an
  * unknown option, a bad value or operands too few or too many; else returns CLI_CONTINUE
- * with the operands in *ret. */
+ * with the operands in *ret, the first ones also in args where cmd->operands.at says. */
 int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args,
               struct cli_parsed *ret);
 

@@ -119,12 +119,7 @@ static void dial_release(struct uds_dial *d) {
         (void) uds_loop_del(dl->loop, d->fd);
         (void) close(d->fd);    /* an unfinished handshake: nothing to flush */
     }
-    if (d->prev)
-        d->prev->next = d->next;
-    else if (dl->dials == d)
-        dl->dials = d->next;
-    if (d->next)
-        d->next->prev = d->prev;
+    UDS__LIST_UNLINK(dl->dials, d);
     free(d);
 }
 
@@ -340,10 +335,7 @@ static int dial_async(struct uds_dialer *dl, uds_dial_done_fn *done, void *data,
         errno = e;
         return fd;
     }
-    d->next = dl->dials;
-    if (dl->dials)
-        dl->dials->prev = d;
-    dl->dials = d;
+    UDS__LIST_PUSH(dl->dials, d);
     *ret_dial = d;
     return -1;  /* errno EINPROGRESS */
 }

@@ -46,6 +46,27 @@ static inline bool uds__gid_listed(gid_t gid, const gid_t *list, size_t n) {
     return false;
 }
 
+/* A doubly linked list of structs with prev and next fields, first at head (NULL: empty),
+ * the newest first. Unlinking an item that is in no list (prev NULL, not head) does no
+ * harm; its own fields are left as they were. */
+#define UDS__LIST_PUSH(head, item) \
+    do { \
+        (item)->prev = NULL; \
+        (item)->next = (head); \
+        if (head) \
+            (head)->prev = (item); \
+        (head) = (item); \
+    } while (0)
+#define UDS__LIST_UNLINK(head, item) \
+    do { \
+        if ((item)->prev) \
+            (item)->prev->next = (item)->next; \
+        else if ((head) == (item)) \
+            (head) = (item)->next; \
+        if ((item)->next) \
+            (item)->next->prev = (item)->prev; \
+    } while (0)
+
 /* Monotonic milliseconds. */
 uint64_t uds__now_ms(void);
 

@@ -123,12 +123,7 @@ static void destroy(struct uds_relay *r, bool abort_peers) {
     struct uds_relay_group *g = r->group;
 
     release(r, abort_peers);
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        g->relays = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
+    UDS__LIST_UNLINK(g->relays, r);
     g->count--;
 }
 
@@ -538,10 +533,7 @@ UDS_API struct uds_relay *uds_relay_new2(struct uds_relay_group *group,
         errno = r->error;
         goto fail;
     }
-    r->next = group->relays;
-    if (group->relays)
-        group->relays->prev = r;
-    group->relays = r;
+    UDS__LIST_PUSH(group->relays, r);
     group->count++;
     return r;
 

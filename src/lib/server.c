@@ -1014,6 +1014,16 @@ static void free_server(struct uds_server *s) {
     free(s);
 }
 
+/* free_server() on an error path: errno is kept, and NULL returned for the caller to pass
+ * on. */
+static struct uds_server *discard_server(struct uds_server *s) {
+    int e = errno;
+
+    free_server(s);
+    errno = e;
+    return NULL;
+}
+
 /* Asked of the socket, not of listener->addr: a caller may fill in a listener by hand. */
 static bool is_tcp(int fd) {
     int domain = AF_UNIX;
@@ -1065,12 +1075,7 @@ static struct uds_server *server_alloc(struct uds_loop *loop, const struct uds_s
     return s;
 
 fail:
-    {
-        int e = errno;
-        free_server(s);
-        errno = e;
-    }
-    return NULL;
+    return discard_server(s);
 }
 
 /* The settings server_alloc() took from opts, back as opts. */
@@ -1157,12 +1162,7 @@ UDS_API struct uds_server *uds_server_new(struct uds_loop *loop, struct uds_list
     return s;
 
 fail:
-    {
-        int e = errno;
-        free_server(s);
-        errno = e;
-    }
-    return NULL;
+    return discard_server(s);
 }
 
 UDS_API int uds_server_run(struct uds_server *s) {
