@@ -17,6 +17,10 @@
 #include "lifecycle.h"
 #include "proxy_dgram.h"
 
+/* Fds besides the senders': stdio, the socket and its lock file, epoll, timers, signalfd,
+ * fds passed with the datagram in hand, and some slack. */
+#define FD_MARGIN 320
+
 struct proxy_dgram {
     const struct proxy_dgram_args *args;
     struct uds_addr listen, target;
@@ -313,6 +317,8 @@ int proxy_dgram_run(const struct proxy_dgram_args *a) {
     if (code != CLI_CONTINUE)
         return code;
     pd.allow = cli_listen_opts_allow(a->common);
+    /* One fd a sender remembered (its socket to TARGET), up to --max-conns of them. */
+    cli_raise_nofile(a->common, 1, FD_MARGIN);
     pd.loop = uds_loop_new();
     /* Before the socket exists, so a stop signal can never leave it behind. */
     sigfd = pd.loop ? cli_signalfd(false) : -1;

@@ -47,6 +47,15 @@ peer() {
     [ "$output" = "a: a1 a2 a3 b: b1 b2" ]
 }
 
+@test "proxy --type dgram: abstract names on both sides, uds send as the sender" {
+    start_server --type dgram "@uds-pd-app-$$"
+    start_proxy "@uds-pd-front-$$" "@uds-pd-app-$$"
+    grep -q "an abstract socket has no file permissions" "$PROXY_LOG"
+    run timeout 10 "$UDS" send --type dgram "@uds-pd-front-$$" "Hi server!"
+    [ "$status" -eq 0 ]
+    [ "$output" = "Hi server!" ]
+}
+
 @test "proxy --type dgram: socat UNIX-SENDTO through the proxy to socat UNIX-RECVFROM and back" {
     LEFTOVER_OK+=("$T/app.sock" "$T/c.sock")
     bg_start "$T/socat.err" timeout 30 socat UNIX-RECVFROM:"$T/app.sock",fork \
@@ -96,16 +105,17 @@ peer() {
     start_proxy --mode 0666 --allow-uid 0 "$T/front.sock" "$T/app.sock"
     run as_nobody timeout 10 /usr/bin/python3 "$PEER" say "$T/front.sock" "@uds-pd-$$" hi
     [ "$output" = "no answer" ]
-    wait_for_line "$PROXY_LOG" "a datagram from @uds-pd-$$ \(pid [0-9]+ uid $NOBODY gid $NOBODY\) dropped: not allowed here"
+    local who="@uds-pd-$$ \(pid [0-9]+ uid $NOBODY gid $NOBODY\)"
+    wait_for_line "$PROXY_LOG" "a datagram from $who dropped: not allowed here"
     run grep -c "datagram from" "$SERVER_LOG"
     [ "$output" = 0 ]
     run peer say "$T/front.sock" "$T/c.sock" "root may"
     [ "$output" = "root may" ]
 }
 
-@test "proxy --type dgram: a target not there yet is a warning, its drops are logged, then it is served" {
+@test "proxy --type dgram: a target not there yet: a warning, drops logged, then it is served" {
     start_proxy "$T/front.sock" "$T/app.sock"
-    grep -q "$T/app.sock: No such file or directory; datagrams are dropped until a server is there" \
+    grep -q "$T/app.sock: No such file or directory; datagrams are dropped until a server" \
         "$PROXY_LOG"
     run peer say "$T/front.sock" "$T/c.sock" early
     [ "$output" = "no answer" ]
@@ -140,10 +150,11 @@ peer() {
     grep -q "front.sock: stopping on SIGTERM" "$PROXY_LOG"
 }
 
-@test "proxy --type dgram: TCP or TLS on either side, and what needs connections, are usage errors" {
+@test "proxy --type dgram: TCP or TLS on either side, or what needs connections: usage errors" {
     run --separate-stderr "$UDS" proxy --type dgram tcp:127.0.0.1:9000 "$T/app.sock"
     [ "$status" -eq 64 ]
-    [[ "$stderr" == *"--type dgram relays between two Unix datagram sockets; LISTEN 'tcp:127.0.0.1:9000' is TCP"* ]]
+    [[ "$stderr" == *"--type dgram relays between two Unix datagram sockets;"* ]]
+    [[ "$stderr" == *"LISTEN 'tcp:127.0.0.1:9000' is TCP"* ]]
     run --separate-stderr "$UDS" proxy --type dgram "$T/front.sock" tls:db.example:5432
     [ "$status" -eq 64 ]
     [[ "$stderr" == *"TARGET 'tls:db.example:5432' is TLS"* ]]

@@ -2,14 +2,15 @@
 /*
  * test_dgram_relay.c — unit tests of the datagram relay (uds_dgram_relay_*) over real dgram
  * sockets in a temporary directory, the test playing the senders and the server on its own
- * thread: datagrams both ways keep their boundaries (an empty one too); two senders each get
- * their own answers; an fd passed by a sender reaches the server; the observer sees each
- * datagram with its direction, sender and credentials; a quiet sender is forgotten and its
- * socket closed; an answer that cannot reach its sender, a datagram for a server that is not
- * there, one from a sender over max_senders and one from a sender not allowed are dropped,
- * counted and told; run as root with UDS_DGRAM_RELAY_AS_SENDER the server sees the sender's
- * uid, even once the sender has exited (with the relay's pid then); free closes every fd the
- * relay made and leaves the caller's.
+ * thread: datagrams both ways keep their boundaries (an empty one too), one longer than
+ * max_size is cut and its full length told; two senders each get their own answers; an fd
+ * passed by a sender reaches the server; the observer sees each datagram with its
+ * direction, sender and credentials; a quiet sender is forgotten and its socket closed; an
+ * answer that cannot reach its sender, a datagram for a server that is not there, one from
+ * a sender over max_senders and one from a sender not allowed are dropped, counted and
+ * told; run as root with UDS_DGRAM_RELAY_AS_SENDER the server sees the sender's uid, even
+ * once the sender has exited (with the relay's pid then); free closes every fd the relay
+ * made and leaves the caller's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -216,6 +217,23 @@ static void dgram_relay_keeps_boundaries_both_ways_with_an_empty_datagram(void *
     assert_string_equal(buf, "xy");
     assert_int_equal(uds_dgram_relay_senders(f->relay), 1);
     assert_int_equal(uds_dgram_relay_dropped(f->relay), 0);
+    close(a);
+}
+
+static void dgram_relay_cuts_a_datagram_longer_than_max_size_and_says_so(void **state) {
+    struct fix *f = *state;
+    const struct uds_dgram_relay_opts o = { .max_size = 16 };
+    char big[100], buf[256];
+    int a = sender(f, "a.sock");
+
+    relay_start(f, &o);
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    send_to_relay(f, a, big);
+    assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), NULL, NULL), 16);
+    assert_int_equal(f->seen[1].type, UDS_DGRAM_RELAY_FROM_SENDER);
+    assert_int_equal(f->seen[1].len, 16);
+    assert_int_equal(f->seen[1].full_len, 99);
     close(a);
 }
 
@@ -556,6 +574,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(dgram_relay_keeps_boundaries_both_ways_with_an_empty_datagram),
+        T(dgram_relay_cuts_a_datagram_longer_than_max_size_and_says_so),
         T(dgram_relay_two_senders_each_get_their_own_answers),
         T(dgram_relay_observer_sees_direction_sender_and_credentials),
         T(dgram_relay_passes_a_senders_fd_to_the_server),
