@@ -24,6 +24,7 @@
 #define DEFAULT_MAX_SENDERS 1024
 #define DEFAULT_MAX_SIZE (256u << 10)   /* more than a Unix datagram can be by default */
 #define MAX_SIZE_LIMIT (64u << 20)
+#define BUCKETS_MAX 65536u      /* for the senders looked up by address */
 /* Datagrams read from one fd per wakeup: a busy sender, or a busy server, cannot keep the
  * loop from the others. */
 #define PER_WAKEUP 64
@@ -32,7 +33,9 @@ enum { FROM_SENDER = 0, FROM_SERVER = 1 };
 
 struct sender {
     struct uds_dgram_relay *relay;
-    struct sender *next;
+    struct sender *next;        /* every sender, for the sweep and the end */
+    struct sender *hnext;       /* in its bucket */
+    size_t bucket;
     struct sockaddr_un addr;
     socklen_t addr_len;
     struct uds_peer cred;       /* of its first datagram; no groups, pidfd -1 */
@@ -50,6 +53,8 @@ struct uds_dgram_relay {
     char *buf;                  /* o.max_size bytes: the datagram being relayed */
     struct sender *senders;
     size_t n_senders;
+    struct sender **buckets;    /* the senders by address: each datagram finds its own */
+    size_t mask;                /* buckets - 1, a power of two less one */
     uint64_t timer;             /* forgets the idle senders; 0 when none is pending */
     uint64_t dropped;
 };
@@ -169,9 +174,33 @@ static bool is_bound(socklen_t addr_len) {
     return addr_len > SUN_PATH_OFFSET;
 }
 
+/* Where a sender is filed: by its address, and an unbound one (all of them alike) by its
+ * pid too. FNV-1a: a sender who picks names that collide only slows down its own bucket's
+ * lookups to what a list would cost. */
+static size_t bucket_of(const struct uds_dgram_relay *r, const struct sockaddr_un *addr,
+                        socklen_t len, pid_t pid) {
+    const unsigned char *p = (const unsigned char *) addr;
+    uint64_t h = 14695981039346656037u;
+
+    for (socklen_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211u;
+    if (!is_bound(len))
+        h = (h ^ (uint32_t) pid) * 1099511628211u;
+    return (size_t) h & r->mask;
+}
+
+static void sender_unfile(struct sender *s) {
+    struct sender **p = &s->relay->buckets[s->bucket];
+
+    while (*p != s)
+        p = &(*p)->hnext;
+    *p = s->hnext;
+}
+
 static void sender_free(struct sender *s) {
     struct uds_dgram_relay *r = s->relay;
 
+    sender_unfile(s);
     tell(s, EVENT(UDS_DGRAM_RELAY_SENDER_GONE), NULL);
     (void) uds_loop_del(r->loop, s->up);
     (void) close(s->up);        /* the server's answers to it, if any, are no one's now */
@@ -208,6 +237,9 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
     }
     s->next = r->senders;
     r->senders = s;
+    s->bucket = bucket_of(r, &s->addr, s->addr_len, s->cred.pid);
+    s->hnext = r->buckets[s->bucket];
+    r->buckets[s->bucket] = s;
     r->n_senders++;
     tell(s, EVENT(UDS_DGRAM_RELAY_SENDER_NEW), NULL);
     return s;
@@ -217,7 +249,9 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
  * its owner left is another sender), or for an unbound one, which has no name, the same
  * pid. */
 static struct sender *sender_find(struct uds_dgram_relay *r, const struct datagram *g) {
-    for (struct sender *s = r->senders; s; s = s->next) {
+    size_t b = bucket_of(r, &g->from, g->from_len, g->cred.pid);
+
+    for (struct sender *s = r->buckets[b]; s; s = s->hnext) {
         if (s->addr_len != g->from_len || memcmp(&s->addr, &g->from, g->from_len) != 0)
             continue;
         if (is_bound(g->from_len) ? s->cred.uid == g->cred.uid && s->cred.gid == g->cred.gid
@@ -399,13 +433,17 @@ UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int f
         r->o.max_senders = DEFAULT_MAX_SENDERS;
     if (!r->o.max_size)
         r->o.max_size = DEFAULT_MAX_SIZE;
-    r->buf = malloc(r->o.max_size);
+    for (r->mask = 15; r->mask + 1 < r->o.max_senders && r->mask + 1 < BUCKETS_MAX;)
+        r->mask = r->mask * 2 + 1;
+    r->buckets = calloc(r->mask + 1, sizeof(*r->buckets));
+    r->buf = r->buckets ? malloc(r->o.max_size) : NULL;
     /* Each datagram then carries its sender's pid, uid and gid: who it is, and whom an
      * answer may go to (uds_dgram_reply() checks the owner of the sender's path). */
     if (!r->buf || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
         uds_loop_add(loop, fd, UDS_EV_READ, on_request, r) < 0) {
         int e = errno;
         free(r->buf);
+        free(r->buckets);
         free(r);
         errno = e;
         return NULL;
@@ -432,5 +470,6 @@ UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay) {
         sender_free(s);
     }
     free(relay->buf);
+    free(relay->buckets);
     free(relay);
 }

@@ -3,14 +3,14 @@
  * test_dgram_relay.c — unit tests of the datagram relay (uds_dgram_relay_*) over real dgram
  * sockets in a temporary directory, the test playing the senders and the server on its own
  * thread: datagrams both ways keep their boundaries (an empty one too), one longer than
- * max_size is cut and its full length told; two senders each get their own answers; an fd
- * passed by a sender reaches the server; the observer sees each datagram with its
- * direction, sender and credentials; a quiet sender is forgotten and its socket closed; an
- * answer that cannot reach its sender, a datagram for a server that is not there, one from
- * a sender over max_senders and one from a sender not allowed are dropped, counted and
- * told; run as root with UDS_DGRAM_RELAY_AS_SENDER the server sees the sender's uid, even
- * once the sender has exited (with the relay's pid then); free closes every fd the relay
- * made and leaves the caller's.
+ * max_size is cut and its full length told; two senders, and a hundred, each get their
+ * own answers; an fd passed by a sender reaches the server; the observer sees each
+ * datagram with its direction, sender and credentials; a quiet sender is forgotten and its
+ * socket closed; an answer that cannot reach its sender, a datagram for a server that is
+ * not there, one from a sender over max_senders and one from a sender not allowed are
+ * dropped, counted and told; run as root with UDS_DGRAM_RELAY_AS_SENDER the server sees
+ * the sender's uid, even once the sender has exited (with the relay's pid then); free
+ * closes every fd the relay made and leaves the caller's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +32,7 @@
 #include "udskit.h"
 
 #define NOBODY 65534
-#define EVENTS_MAX 64
+#define EVENTS_MAX 512
 
 struct seen {
     enum uds_dgram_relay_event_type type;
@@ -265,6 +265,37 @@ static void dgram_relay_two_senders_each_get_their_own_answers(void **state) {
     assert_int_equal(uds_dgram_relay_senders(f->relay), 2);
     close(a);
     close(b);
+}
+
+static void dgram_relay_a_hundred_senders_each_get_their_own_answers(void **state) {
+    struct fix *f = *state;
+    enum { N = 100 };
+    int s[N];
+    char buf[64], want[64];
+
+    relay_start(f, NULL);
+    /* One at a time: a datagram socket's queue is short (net.unix.max_dgram_qlen), and the
+     * senders would wait for a relay that only runs between their sends. */
+    for (int i = 0; i < N; i++) {
+        struct sockaddr_un up;
+        socklen_t up_len;
+        snprintf(buf, sizeof(buf), "@udskit-test-dgram-relay-%d-%d", (int) getpid(), i);
+        s[i] = tu_bind_unix(buf, SOCK_DGRAM, -1);
+        snprintf(buf, sizeof(buf), "%d", i);
+        send_to_relay(f, s[i], buf);
+        /* The server echoes it to where it came from: the relay's socket for its sender. */
+        assert_true(recv_pumped(f, f->server, buf, sizeof(buf), &up, &up_len) > 0);
+        server_answer(f, &up, up_len, buf);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(want, sizeof(want), "%d", i);
+        assert_true(recv_pumped(f, s[i], buf, sizeof(buf), NULL, NULL) > 0);
+        assert_string_equal(buf, want);
+    }
+    assert_int_equal(uds_dgram_relay_senders(f->relay), N);
+    assert_int_equal(count_seen(f, UDS_DGRAM_RELAY_SENDER_NEW), N);
+    for (int i = 0; i < N; i++)
+        close(s[i]);
 }
 
 static void dgram_relay_observer_sees_direction_sender_and_credentials(void **state) {
@@ -576,6 +607,7 @@ int main(void) {
         T(dgram_relay_keeps_boundaries_both_ways_with_an_empty_datagram),
         T(dgram_relay_cuts_a_datagram_longer_than_max_size_and_says_so),
         T(dgram_relay_two_senders_each_get_their_own_answers),
+        T(dgram_relay_a_hundred_senders_each_get_their_own_answers),
         T(dgram_relay_observer_sees_direction_sender_and_credentials),
         T(dgram_relay_passes_a_senders_fd_to_the_server),
         T(dgram_relay_forgets_a_quiet_sender_and_closes_its_socket),
