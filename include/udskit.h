@@ -1291,9 +1291,11 @@ UDS_API void uds_relay_free(struct uds_relay *relay);
  * server sends to that socket goes back to the sender from the relay's socket, through
  * uds_dgram_reply() (a sender's name never redirects an answer). A sender from which
  * nothing has passed either way for idle_timeout_ms is forgotten: its socket is closed.
- * Boundaries are kept (an empty datagram too). Nothing is retried or queued: a datagram
- * that cannot go at once is dropped and counted, as an overloaded datagram path may drop
- * it. How and why: udskit.3 (Datagram relay).
+ * Boundaries are kept (an empty datagram too). A server with no room in its queue is
+ * waited for: the relay holds the one datagram and reads no more until the server has
+ * room, so that senders wait as they would at the server's own socket. Anything else that
+ * cannot go at once (no server there, an answer to a sender whose queue is full) is dropped
+ * and counted. How and why: udskit.3 (Datagram relay).
  * ------------------------------------------------------------------------------------- */
 
 struct uds_dgram_relay;
@@ -1348,7 +1350,9 @@ struct uds_dgram_relay_event {
     uint64_t bytes_from_sender;         /* so far, this datagram's included */
     uint64_t bytes_from_server;
     int error;                          /* DROPPED: ENOENT/ECONNREFUSED no server there,
-                                         * EAGAIN its queue (or the sender's) full, EACCES
+                                         * EAGAIN the sender's queue full (an answer; the
+                                         * server's is waited for), ESHUTDOWN one held for
+                                         * a full server when the relay is freed, EACCES
                                          * a sender not in allow, EUSERS max_senders
                                          * reached, EMSGSIZE more fds than could be
                                          * received; for an answer, those of
@@ -1396,15 +1400,16 @@ UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int f
                                                     const struct uds_dgram_relay_opts *opts);
 /* Datagrams dropped so far either way (each told to the observer as DROPPED, with why):
  * no socket to the server could be made, a sender not allowed or one more than
- * max_senders, a full queue at the receiver (EAGAIN), a receiver gone, a sender that
- * cannot be answered (unbound, or its address no longer its: see uds_dgram_reply()), more
- * fds than could be received. 0 for NULL. */
+ * max_senders, a receiver gone, a sender that cannot be answered (unbound, its queue full,
+ * or its address no longer its: see uds_dgram_reply()), more fds than could be received.
+ * 0 for NULL. */
 UDS_API uint64_t uds_dgram_relay_dropped(const struct uds_dgram_relay *relay);
 /* Senders remembered now (each with its socket to the server). 0 for NULL. */
 UDS_API size_t uds_dgram_relay_senders(const struct uds_dgram_relay *relay);
 /* Forget every sender (the observer sees SENDER_GONE for each; their sockets are closed,
- * and answers still on their way are lost), stop watching fd (not closed) and free the
- * relay. Not from inside its observer. NULL is fine. */
+ * and answers still on their way are lost, as is a datagram held for a full server:
+ * DROPPED, ESHUTDOWN), stop watching fd (not closed; what waits in its queue stays there)
+ * and free the relay. Not from inside its observer. NULL is fine. */
 UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay);
 
 /* ---------------------------------------------------------------------------------------

@@ -111,6 +111,9 @@ static void describe_drop(const struct proxy_dgram *pd, const struct uds_dgram_r
     case EAGAIN:
         snprintf(buf, size, "%s: its queue is full; is the server keeping up?", t);
         break;
+    case ESHUTDOWN:
+        snprintf(buf, size, "%s had no room for it yet when the proxy stopped", t);
+        break;
     case EACCES:
     case EPERM:
         if (uds_allow_is_set(&pd->allow) && !uds_peer_allowed(ev->cred, &pd->allow))

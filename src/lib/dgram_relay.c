@@ -45,6 +45,24 @@ struct sender {
     void *user;                 /* the observer's (event.sender_data) */
 };
 
+union control {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(UDS_MAX_FDS * sizeof(int))];
+};
+
+/* A datagram and what came with it. */
+struct datagram {
+    const char *data;           /* the relay's buffer, or the held one */
+    size_t len, full_len;
+    struct sockaddr_un from;
+    socklen_t from_len;
+    struct ucred cred;
+    bool has_cred;
+    bool fds_cut;               /* more fds came than could be received */
+    int fds[UDS_MAX_FDS];
+    size_t n_fds;
+};
+
 struct uds_dgram_relay {
     struct uds_loop *loop;
     int fd;                     /* the caller's */
@@ -57,23 +75,11 @@ struct uds_dgram_relay {
     size_t mask;                /* buckets - 1, a power of two less one */
     uint64_t timer;             /* forgets the idle senders; 0 when none is pending */
     uint64_t dropped;
-};
-
-union control {
-    struct cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(UDS_MAX_FDS * sizeof(int))];
-};
-
-/* A datagram (its bytes in the relay's buffer) and what came with it. */
-struct datagram {
-    size_t len, full_len;
-    struct sockaddr_un from;
-    socklen_t from_len;
-    struct ucred cred;
-    bool has_cred;
-    bool fds_cut;               /* more fds came than could be received */
-    int fds[UDS_MAX_FDS];
-    size_t n_fds;
+    /* A datagram the server had no room for, held until it has; meanwhile fd is not read,
+     * so that the senders wait in its queue as they would have in the server's. */
+    struct sender *held_for;    /* NULL: none is held */
+    char *held_buf;             /* o.max_size bytes, from the first time one is held */
+    struct datagram held;       /* its fds are the relay's until it goes */
 };
 
 static void close_fds(struct datagram *g) {
@@ -113,7 +119,7 @@ static int take(struct uds_dgram_relay *r, int fd, struct datagram *g) {
     };
     ssize_t n;
 
-    *g = (struct datagram) { .n_fds = 0 };
+    *g = (struct datagram) { .data = r->buf };
     do
         n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
@@ -140,7 +146,7 @@ static void tell(struct sender *s, struct uds_dgram_relay_event ev, const struct
     ev.bytes_from_sender = s->bytes[FROM_SENDER];
     ev.bytes_from_server = s->bytes[FROM_SERVER];
     if (g) {
-        ev.data = r->buf;
+        ev.data = g->data;
         ev.len = g->len;
         ev.full_len = g->full_len;
         ev.fds = g->fds;
@@ -197,9 +203,15 @@ static void sender_unfile(struct sender *s) {
     *p = s->hnext;
 }
 
+static void let_go(struct uds_dgram_relay *r);
+
 static void sender_free(struct sender *s) {
     struct uds_dgram_relay *r = s->relay;
 
+    if (r->held_for == s) {
+        drop(s, &r->held, ESHUTDOWN, false);    /* the relay is freed */
+        let_go(r);
+    }
     sender_unfile(s);
     tell(s, EVENT(UDS_DGRAM_RELAY_SENDER_GONE), NULL);
     (void) uds_loop_del(r->loop, s->up);
@@ -288,7 +300,7 @@ static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
     r->timer = 0;
     for (struct sender **p = &r->senders; *p;) {
         struct sender *s = *p;
-        if (now - s->last_ms < idle) {
+        if (now - s->last_ms < idle || s == r->held_for) {
             p = &s->next;
             continue;
         }
@@ -304,7 +316,7 @@ static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
 static int forward(struct sender *s, const struct datagram *g) {
     struct uds_dgram_relay *r = s->relay;
     union control control = { .bytes = { 0 } };
-    struct iovec iov = { .iov_base = r->buf, .iov_len = g->len };
+    struct iovec iov = { .iov_base = (void *) g->data, .iov_len = g->len };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes };
     struct cmsghdr *c = (struct cmsghdr *) control.bytes;
     struct ucred *cred = NULL;
@@ -351,28 +363,93 @@ static bool allowed(const struct uds_dgram_relay *r, const struct datagram *g) {
     return !uds_allow_is_set(r->o.allow) || (g->has_cred && uds_peer_allowed(&peer, r->o.allow));
 }
 
+/* ---- a server with no room ------------------------------------------------------------- */
+
+/* The server's queue is full: keep g (its bytes copied, its fds taken) until s's socket to
+ * the server is writable again, and stop reading the relay's socket meanwhile. Senders then
+ * wait in its queue, or get EAGAIN, as they would have at the server's, rather than lose
+ * datagrams the relay could not pass on. Returns 0, or -1 with g still the caller's. */
+static int hold(struct sender *s, struct datagram *g) {
+    struct uds_dgram_relay *r = s->relay;
+
+    if (!r->held_buf && !(r->held_buf = malloc(r->o.max_size)))
+        return -1;
+    if (uds_loop_mod(r->loop, s->up, UDS_EV_READ | UDS_EV_WRITE) < 0)
+        return -1;
+    if (uds_loop_mod(r->loop, r->fd, 0) < 0) {
+        (void) uds_loop_mod(r->loop, s->up, UDS_EV_READ);
+        return -1;
+    }
+    memcpy(r->held_buf, g->data, g->len);
+    r->held = *g;
+    r->held.data = r->held_buf;
+    g->n_fds = 0;               /* they are the held datagram's now */
+    r->held_for = s;
+    return 0;
+}
+
+/* The held datagram is gone (sent, or dropped): read the relay's socket again. */
+static void let_go(struct uds_dgram_relay *r) {
+    struct sender *s = r->held_for;
+
+    close_fds(&r->held);
+    r->held_for = NULL;
+    (void) uds_loop_mod(r->loop, s->up, UDS_EV_READ);
+    (void) uds_loop_mod(r->loop, r->fd, UDS_EV_READ);
+}
+
+/* s's socket to the server is writable: the held datagram goes, unless the queue filled
+ * again first. */
+static void send_held(struct sender *s) {
+    struct uds_dgram_relay *r = s->relay;
+
+    if (forward(s, &r->held) < 0) {
+        if (errno == EAGAIN)
+            return;
+        drop(s, &r->held, errno, false);
+    }
+    let_go(r);
+}
+
+/* ---- both ways ---------------------------------------------------------------------------- */
+
+/* One datagram from a sender to the server: 0 when done with (sent or dropped), 1 when held
+ * (then nothing more is read until it has gone). */
+static int pass_request(struct uds_dgram_relay *r, struct datagram *g) {
+    struct sender *s;
+
+    if (!allowed(r, g)) {
+        drop_unknown(r, g, EACCES);
+        return 0;
+    }
+    s = g->fds_cut ? NULL : sender_find(r, g);
+    if (!s) {
+        drop_unknown(r, g, g->fds_cut ? EMSGSIZE : errno);
+        return 0;
+    }
+    s->last_ms = uds_loop_now_ms(r->loop);
+    s->bytes[FROM_SENDER] += g->len;
+    tell(s, EVENT(UDS_DGRAM_RELAY_FROM_SENDER), g);
+    if (forward(s, g) == 0)
+        return 0;
+    int e = errno;
+    if (e == EAGAIN && hold(s, g) == 0)
+        return 1;
+    drop(s, g, e, false);
+    return 0;
+}
+
 static void on_request(struct uds_loop *loop, int fd, unsigned events, void *data) {
     struct uds_dgram_relay *r = data;
     struct datagram g;
 
+    (void) loop;
     (void) events;
-    for (int i = 0; i < PER_WAKEUP && take(r, fd, &g) > 0; i++) {
-        if (!allowed(r, &g)) {
-            drop_unknown(r, &g, EACCES);
-            close_fds(&g);
-            continue;
-        }
-        struct sender *s = g.fds_cut ? NULL : sender_find(r, &g);
-        if (s) {
-            s->last_ms = uds_loop_now_ms(loop);
-            s->bytes[FROM_SENDER] += g.len;
-            tell(s, EVENT(UDS_DGRAM_RELAY_FROM_SENDER), &g);
-            if (forward(s, &g) < 0)
-                drop(s, &g, errno, false);
-        } else {
-            drop_unknown(r, &g, g.fds_cut ? EMSGSIZE : errno);
-        }
-        close_fds(&g);
+    for (int i = 0; i < PER_WAKEUP && !r->held_for && take(r, fd, &g) > 0; i++) {
+        int held = pass_request(r, &g);
+        close_fds(&g);          /* passed on (the server has its own), dropped, or held */
+        if (held)
+            break;
     }
     arm_timer(r);
 }
@@ -382,14 +459,17 @@ static void on_reply(struct uds_loop *loop, int fd, unsigned events, void *data)
     struct uds_dgram_relay *r = s->relay;
     struct datagram g;
 
-    (void) events;
+    if (r->held_for == s && (events & (UDS_EV_WRITE | UDS_EV_ERROR | UDS_EV_HUP)))
+        send_held(s);
     for (int i = 0; i < PER_WAKEUP && take(r, fd, &g) > 0; i++) {
         s->last_ms = uds_loop_now_ms(loop);
         s->bytes[FROM_SERVER] += g.len;
         tell(s, EVENT(UDS_DGRAM_RELAY_FROM_SERVER), &g);
         /* An unbound sender cannot be answered (EDESTADDRREQ); fds are not passed back:
-         * the sender's address is its word, not a channel to hand it ours. */
-        if (uds_dgram_reply(r->fd, r->buf, g.len, MSG_DONTWAIT, &s->addr, s->addr_len,
+         * the sender's address is its word, not a channel to hand it ours. A sender whose
+         * queue is full loses its answer: the relay's socket is not connected to it, so
+         * there is nothing to wait on for room there. */
+        if (uds_dgram_reply(r->fd, g.data, g.len, MSG_DONTWAIT, &s->addr, s->addr_len,
                             &s->cred) < 0)
             drop(s, &g, errno, true);
         close_fds(&g);
@@ -470,6 +550,7 @@ UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay) {
         sender_free(s);
     }
     free(relay->buf);
+    free(relay->held_buf);
     free(relay->buckets);
     free(relay);
 }

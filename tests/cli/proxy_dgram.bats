@@ -1,11 +1,12 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # `uds proxy --type dgram`: datagrams between two Unix datagram sockets. Boundaries both
-# ways (an empty datagram too), each sender answered alone, an fd passed through, the
-# senders' credentials as root and the proxy's after --user, an allow-list, a target that
-# comes late, idle senders forgotten, the stop, and the usage errors for TCP, TLS and what
-# needs connections. The peers are `uds serve --type dgram`, socat (UNIX-SENDTO,
-# UNIX-RECVFROM) and Python's socket module (proxy_dgram_peer.py).
+# ways (an empty datagram too), each sender answered alone, a slow target that makes its
+# senders wait and loses nothing, an fd passed through, the senders' credentials as root
+# and the proxy's after --user, an allow-list, a target that comes late, idle senders
+# forgotten, the stop, and the usage errors for TCP, TLS and what needs connections. The
+# peers are `uds serve --type dgram`, socat (UNIX-SENDTO, UNIX-RECVFROM) and Python's
+# socket module (proxy_dgram_peer.py).
 
 load helpers
 
@@ -65,6 +66,14 @@ peer() {
     run bash -c 'printf "hello there" |
         timeout 10 socat -t 1 - UNIX-SENDTO:"$0/front.sock",bind="$0/c.sock"' "$T"
     [ "$output" = "HELLO THERE" ]
+}
+
+@test "proxy --type dgram: a target that reads late makes the sender wait; nothing is lost" {
+    start_peer slow slow-server "$T/app.sock"
+    start_proxy "$T/front.sock" "$T/app.sock"
+    run peer burst "$T/front.sock" "$T/c.sock" 500
+    [ "$output" = "got 500 in order" ]
+    ! grep -q dropped "$PROXY_LOG"
 }
 
 @test "proxy --type dgram: an fd passed with a datagram reaches the target, usable there" {

@@ -8,6 +8,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 
 def bound(own):
@@ -110,6 +111,34 @@ def creds_server(path, ready_file):
         s.sendto(answer, addr)
 
 
+def slow_server(path, ready_file):
+    """Reads nothing for a second, then counts datagrams up to 'end' and answers that
+    sender 'got N in order' (or 'got N out of order')."""
+    s = bound(path)
+    open(ready_file, "w").close()
+    time.sleep(1)
+    s.settimeout(30)
+    n, in_order = 0, True
+    while True:
+        m, addr = s.recvfrom(100)
+        if m == b"end":
+            s.sendto(b"got %d %s" % (n, b"in order" if in_order else b"out of order"), addr)
+            return
+        in_order = in_order and m == b"%d" % n
+        n += 1
+
+
+def burst(proxy, own, count):
+    """COUNT datagrams as fast as they go (a send waits while there is no room), then
+    'end'; prints the answer."""
+    s = bound(own)
+    for i in range(int(count)):
+        s.sendto(b"%d" % i, proxy)
+    s.sendto(b"end", proxy)
+    print(s.recv(100).decode())
+    release(own)
+
+
 def say(proxy, own, text):
     """One datagram; prints the answer, or 'no answer' after 2 s."""
     s = bound(own)
@@ -124,7 +153,7 @@ def say(proxy, own, text):
 
 COMMANDS = {
     "sizes": sizes, "two": two, "pass-fd": pass_fd, "fd-server": fd_server,
-    "creds-server": creds_server, "say": say,
+    "creds-server": creds_server, "say": say, "slow-server": slow_server, "burst": burst,
 }
 
 if __name__ == "__main__":

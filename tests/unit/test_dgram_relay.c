@@ -4,7 +4,8 @@
  * sockets in a temporary directory, the test playing the senders and the server on its own
  * thread: datagrams both ways keep their boundaries (an empty one too), one longer than
  * max_size is cut and its full length told; two senders, and a hundred, each get their
- * own answers; an fd passed by a sender reaches the server; the observer sees each
+ * own answers; a server with no room in its queue makes the senders wait, and nothing is
+ * lost; an fd passed by a sender reaches the server; the observer sees each
  * datagram with its direction, sender and credentials; a quiet sender is forgotten and its
  * socket closed; an answer that cannot reach its sender, a datagram for a server that is
  * not there, one from a sender over max_senders and one from a sender not allowed are
@@ -234,6 +235,108 @@ static void dgram_relay_cuts_a_datagram_longer_than_max_size_and_says_so(void **
     assert_int_equal(f->seen[1].type, UDS_DGRAM_RELAY_FROM_SENDER);
     assert_int_equal(f->seen[1].len, 16);
     assert_int_equal(f->seen[1].full_len, 99);
+    close(a);
+}
+
+/* A datagram "i" from fd to the relay without waiting: 0, or -1 with EAGAIN. */
+static int try_send(struct fix *f, int fd, int i) {
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char text[16];
+    int n = snprintf(text, sizeof(text), "%d", i);
+
+    strcpy(sa.sun_path, f->relay_path);
+    if (sendto(fd, text, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *) &sa,
+               sizeof(sa)) == n)
+        return 0;
+    assert_int_equal(errno, EAGAIN);
+    return -1;
+}
+
+static void dgram_relay_a_server_with_no_room_makes_senders_wait_and_loses_nothing(void **state) {
+    struct fix *f = *state;
+    enum { N = 100 };
+    int a = sender(f, "a.sock"), sent = 0, got = 0, refused = 0;
+    char buf[32], want[32];
+    uint64_t end = tu_now_ms() + 10000;
+
+    relay_start(f, NULL);
+    /* The server reads nothing: its queue fills, then the relay's, then the sender waits
+     * (here: EAGAIN), as it would at the server's own socket. */
+    while (sent < N && refused < 5) {
+        if (try_send(f, a, sent) == 0)
+            sent++;
+        else
+            refused++;
+        uds_loop_run_once(f->loop, 5);
+    }
+    assert_true(sent < N);
+    assert_int_equal(uds_dgram_relay_dropped(f->relay), 0);
+    /* The server reads: everything comes, once, in order. */
+    while (got < N && tu_now_ms() < end) {
+        ssize_t n;
+        while ((n = recv(f->server, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
+            buf[n] = '\0';
+            snprintf(want, sizeof(want), "%d", got++);
+            assert_string_equal(buf, want);
+        }
+        if (sent < N && try_send(f, a, sent) == 0)
+            sent++;
+        uds_loop_run_once(f->loop, 5);
+    }
+    assert_int_equal(got, N);
+    assert_int_equal(uds_dgram_relay_dropped(f->relay), 0);
+    close(a);
+}
+
+/* A datagram "fd" with fd passed, from the connected socket from, without waiting: 0, or
+ * -1 with EAGAIN. */
+static int try_send_fd(int from, int fd) {
+    union {
+        struct cmsghdr align;
+        char bytes[CMSG_SPACE(sizeof(int))];
+    } control = { .bytes = { 0 } };
+    struct iovec iov = { .iov_base = "fd", .iov_len = 2 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
+                         .msg_controllen = sizeof(control.bytes) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == 2)
+        return 0;
+    assert_int_equal(errno, EAGAIN);
+    return -1;
+}
+
+static void dgram_relay_free_with_a_datagram_held_closes_the_fds_it_holds(void **state) {
+    struct fix *f = *state;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int a = sender(f, "a.sock"), p[2], before, refused = 0;
+
+    strcpy(sa.sun_path, f->relay_path);
+    assert_int_equal(connect(a, (struct sockaddr *) &sa, sizeof(sa)), 0);
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    before = tu_count_open_fds();
+    relay_start(f, NULL);
+    /* The pipe's write end with each datagram, until the sender has to wait: the server's
+     * queue is full, one datagram is held, the relay's own queue full behind it. */
+    for (int i = 0; i < 100 && refused < 5; i++) {
+        if (try_send_fd(a, p[1]) < 0)
+            refused++;
+        uds_loop_run_once(f->loop, 5);
+    }
+    assert_int_equal(refused, 5);
+    assert_int_equal(uds_dgram_relay_dropped(f->relay), 0);
+    uds_dgram_relay_free(f->relay);
+    f->relay = NULL;
+    /* The held one is told as dropped, and its fd closed with the sender's socket. */
+    assert_int_equal(count_seen(f, UDS_DGRAM_RELAY_DROPPED), 1);
+    assert_int_equal(f->seen[f->n_seen - 2].error, ESHUTDOWN);
+    assert_int_equal(tu_count_open_fds(), before);
+    close(p[0]);
+    close(p[1]);
     close(a);
 }
 
@@ -606,6 +709,8 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(dgram_relay_keeps_boundaries_both_ways_with_an_empty_datagram),
         T(dgram_relay_cuts_a_datagram_longer_than_max_size_and_says_so),
+        T(dgram_relay_a_server_with_no_room_makes_senders_wait_and_loses_nothing),
+        T(dgram_relay_free_with_a_datagram_held_closes_the_fds_it_holds),
         T(dgram_relay_two_senders_each_get_their_own_answers),
         T(dgram_relay_a_hundred_senders_each_get_their_own_answers),
         T(dgram_relay_observer_sees_direction_sender_and_credentials),
