@@ -6,8 +6,10 @@
  * name, so that the server's answers to it come back apart from everyone else's; what the
  * sender sends goes out there (with the fds it passed and, if asked, its own credentials),
  * what the server answers goes back to the sender from the relay's socket through
- * uds_dgram_reply(). Senders quiet for a while are forgotten. It knows nothing of what the
- * datagrams mean and prints nothing: an observer is shown each one.
+ * uds_dgram_reply(). A server with no room is waited for, the relay's own socket left
+ * unread meanwhile so that the senders wait as they would have at the server's. Senders
+ * quiet for a while are forgotten. It knows nothing of what the datagrams mean and prints
+ * nothing: an observer is shown each one.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -341,8 +343,8 @@ static int forward(struct sender *s, const struct datagram *g) {
     mh.msg_controllen = ctl;
     if (ctl == 0)
         mh.msg_control = NULL;
-    /* A server whose queue is full would have made the sender wait; the relay cannot, and
-     * drops the datagram, as an overloaded datagram path may. */
+    /* Never blocking the loop: a server with no room answers EAGAIN, and the datagram is
+     * held until it has some (hold()). */
     if (sendmsg(s->up, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
         return 0;
     if (errno != ESRCH || !cred)
