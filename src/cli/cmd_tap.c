@@ -913,7 +913,7 @@ int cmd_tap(int argc, char **argv) {
     close_all(&t);
     if (tap_dgram_dropped(t.dgram) > 0)
         cli_log(CLI_LOG_WARN, "dropped", t.listen_text, NULL, 0, "%s: %llu datagrams dropped "
-                "(a full queue, or a sender that cannot be answered)", t.listen_text,
+                "(no server to take them, or a sender that cannot be answered)", t.listen_text,
                 (unsigned long long) tap_dgram_dropped(t.dgram));
     tap_dgram_free(t.dgram);
     t.listen_fd = -1;
