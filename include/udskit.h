@@ -997,8 +997,8 @@ struct uds_server_opts {
  *   uds_server_run() returns) once every worker has drained and its thread has ended.
  *   uds_server_free() stops the workers at once (on_close with ECANCELED on the workers'
  *   threads) and joins them before it returns.
- * Workers block every signal, and are named "udsw/I" (I from 0: ps -L, top -H). With 0 or 1 nothing changes: every callback runs in the
- * server's loop. */
+ * Workers block every signal, and are named "udsw/I" (I from 0: ps -L, top -H). With 0 or
+ * 1 nothing changes: every callback runs in the server's loop. */
 
 /* A server over listener (taken over: the server unlistens it when it stops or is freed):
  * a Unix stream or seqpacket listener, or a TCP one (uds_listen_tcp(),

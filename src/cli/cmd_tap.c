@@ -105,7 +105,7 @@ static uint64_t now_us(void) {
     return (uint64_t) tv.tv_sec * 1000000u + (uint64_t) tv.tv_usec;
 }
 
-/* ---- stopping ----------------------------------------------------------------------------- */
+/* ---- stopping -------------------------------------------------------------------------------- */
 
 static void conn_free(struct conn *c);
 
@@ -186,7 +186,7 @@ static void captured(struct tap *t, int r) {
         (void) uds_loop_timer_add(t->loop, FLUSH_MS, on_flush, t, &t->flush_timer);
 }
 
-/* ---- what flows ---------------------------------------------------------------------------- */
+/* ---- what flows ------------------------------------------------------------------------------ */
 
 /* "pid 4242 uid 1000 gid 1000 comm curl", for the first packet of a connection. */
 static const char *identity_comment(struct conn *c, char *buf, size_t size) {
@@ -313,7 +313,7 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
     conn_free(c);
 }
 
-/* ---- connections -------------------------------------------------------------------------- */
+/* ---- connections ----------------------------------------------------------------------------- */
 
 static void conn_free(struct conn *c) {
     struct tap *t = c->tap;
@@ -462,7 +462,7 @@ static void on_client(struct tap *t, int fd) {
     connect_server(c);
 }
 
-/* ---- accepting ------------------------------------------------------------------------------ */
+/* ---- accepting ------------------------------------------------------------------------------- */
 
 static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct tap *t = data;
@@ -527,7 +527,7 @@ static void close_listener(struct tap *t) {
     check_done(t);
 }
 
-/* ---- signals ---------------------------------------------------------------------------------- */
+/* ---- signals --------------------------------------------------------------------------------- */
 
 static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct tap *t = data;
@@ -591,7 +591,7 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
     }
 }
 
-/* ---- options ---------------------------------------------------------------------------------- */
+/* ---- options --------------------------------------------------------------------------------- */
 
 #define T struct tap_args
 static const struct cli_command tap_cmd = {
@@ -626,9 +626,10 @@ static const struct cli_command tap_cmd = {
         "loopback addresses (handshake, sequence numbers, FIN at each half-close) and\n"
         "seqpacket and dgram messages as UDP datagrams, so that Wireshark and tshark\n"
         "dissect them; the interface is named after the socket, the client and passed fds\n"
-        "are in packet comments. The server port (and so the dissector) is --port, or from the socket's\n"
-        "name: .s.PGSQL.N is N (PostgreSQL), docker.sock 80 (HTTP), php-fpm 9000 (FastCGI),\n"
-        "else 49152. 'uds tap -w - ADDRESS | wireshark -k -i -' watches live.\n"
+        "are in packet comments. The server port (and so the dissector) is --port, or\n"
+        "from the socket's name: .s.PGSQL.N is N (PostgreSQL), docker.sock 80 (HTTP),\n"
+        "php-fpm 9000 (FastCGI), else 49152. 'uds tap -w - ADDRESS | wireshark -k -i -'\n"
+        "watches live.\n"
         "\n"
         "Exit status: 0 stopped by a signal, 1 failure (or connections cut off), 64 usage\n"
         "error, 69 nothing listens at ADDRESS or it is tapped already, 73 ADDRESS is not a\n"
@@ -668,7 +669,7 @@ static const struct cli_command tap_cmd = {
 };
 #undef T
 
-/* ---- starting ---------------------------------------------------------------------------------- */
+/* ---- starting -------------------------------------------------------------------------------- */
 
 static int swap_error(const char *address, int err) {
     switch (err) {

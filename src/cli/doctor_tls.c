@@ -127,8 +127,8 @@ static void check_own_cert(struct doctor_tls *t, SSL_CTX *ctx) {
         snprintf(what, sizeof(what), "Your certificate (--cert %s: %s) is not signed by a CA "
                  "in --ca %s (%s): a server that trusts only that CA will refuse it.",
                  t->o->cert, id, t->o->ca, X509_verify_cert_error_string(err));
-        finding(t, "tls-cert-other-ca", SEV_WARNING, 0, what, "If the server's --ca is another file, ignore this; "
-                "else have your certificate signed by that CA.");
+        finding(t, "tls-cert-other-ca", SEV_WARNING, 0, what, "If the server's --ca is another "
+                "file, ignore this; else have your certificate signed by that CA.");
     } else {
         snprintf(what, sizeof(what), "Your certificate (%s) is within its dates%s.", id,
                  t->o->ca ? " and signed by a CA in --ca" : "");

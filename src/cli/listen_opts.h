@@ -58,7 +58,8 @@ enum { CLI_LOG_FORMAT_TEXT, CLI_LOG_FORMAT_JSON };
 /* The shared options by --help section, for CLI_INCLUDE() in a command's table: access to
  * a Unix listener (-m -o -g --allow-uid --allow-gid), limits (-c --max-conns-per-uid
  * --idle-timeout --drain-timeout --first-byte-timeout --backlog), readiness and logs
- * (--ready-fd --log -q -v; -h follows, as in every command). Their help is laid out for column 28. */
+ * (--ready-fd --log -q -v; -h follows, as in every command). Their help is laid out for
+ * column 28. */
 extern const struct cli_opt cli_listen_access_opts[], cli_listen_limit_opts[],
     cli_listen_log_opts[];
 /* The access and the log options under their usual --help heading, into the struct

@@ -253,7 +253,8 @@ static int pump_up(struct tls_pump *p, unsigned *net_ev, unsigned *pair_ev) {
 
     for (;;) {
         if (d->off < d->len) {
-            ssize_t n = send(p->pair, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t n = send(p->pair, d->buf + d->off, d->len - d->off,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n < 0 && errno == EAGAIN) {
                 *pair_ev |= UDS_EV_WRITE;
                 return 0;
