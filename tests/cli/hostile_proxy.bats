@@ -180,9 +180,9 @@ this proxy's own listener \(a loop\); choose another TARGET"
     # Each proxy logs the loop it saw.
     local back="relaying it would loop back to it; check that TARGET does not lead back here"
     wait_for_line "$T/b.log" "uds: $T/a.sock: client pid $a $MY_IDS closed: the client is the \
-process listening on the target \(pid $a\): $back"
+process listening on the target \(pid $a\): $back" 15
     wait_for_line "$T/a.log" "uds: $T/a.sock: refused pid $b $MY_IDS: it is the process listening \
-on the target $T/b.sock: $back"
+on the target $T/b.sock: $back" 15
     # B still answers at once (nothing hangs)...
     run timeout 5 python3 "$PEER" send-wait "$T/b.sock" "to b" 3
     [[ "$output" =~ ^(EOF|RESET)$ ]]
