@@ -47,6 +47,7 @@ struct proxy_args {
     bool public;
     int send_proxy;             /* 0, 1 (v1 text) or 2 (v2 binary) */
     int connect_ms;
+    const char *connect_ms_given;   /* --connect-timeout said (not the default) */
     int retry_ms;               /* --connect-retry: how long to wait for a TARGET not there */
     int exit_idle_ms;           /* --exit-idle-time, 0 never */
     size_t buffer_size;
@@ -1147,6 +1148,7 @@ static const struct cli_command proxy_cmd = {
         CLI_OPT_TYPE(P, type, "stream (default) or dgram: datagrams between\n"
                      "two Unix datagram sockets"),
         { "--connect-timeout", 0, "SECONDS", CLI_DURATION(P, connect_ms, 1),
+          CLI_SEEN(P, connect_ms_given),
           .help = "give up connecting to TARGET for a client after\n"
                   "this long and close that client (default 5)" },
         { "--connect-retry", 0, "SECONDS", CLI_DURATION(P, retry_ms, 0), .example = "10",
@@ -1403,7 +1405,8 @@ static int run_dgram(const struct proxy_args *a) {
                         a->send_proxy ? "--send-proxy-v2" : a->retry_ms ? "--connect-retry" :
                         a->exit_idle_ms ? "--exit-idle-time" : a->no_splice ? "--no-splice" :
                         a->no_pass_fds ? "--no-pass-fds" : a->no_batch ? "--no-batch" :
-                        a->busy_poll_us ? "--busy-poll" : NULL;
+                        a->busy_poll_us ? "--busy-poll" :
+                        a->connect_ms_given ? "--connect-timeout" : NULL;
     const struct proxy_dgram_args d = {
         .listen = a->listen, .target = a->target, .common = &a->common,
         .run_as = &a->run_as, .tls = &a->tls, .max_size = a->buffer_size,

@@ -173,6 +173,9 @@ peer() {
     run --separate-stderr "$UDS" proxy --type dgram --first-byte-timeout 1 "$T/f.sock" "$T/a.sock"
     [ "$status" -eq 64 ]
     [[ "$stderr" == *"--first-byte-timeout needs connections"* ]]
+    run --separate-stderr "$UDS" proxy --type dgram --connect-timeout 2 "$T/f.sock" "$T/a.sock"
+    [ "$status" -eq 64 ]
+    [[ "$stderr" == *"--connect-timeout needs connections"* ]]
     run --separate-stderr "$UDS" proxy --type dgram --cert x.pem "$T/f.sock" "$T/a.sock"
     [ "$status" -eq 64 ]
     [[ "$stderr" == *"--cert is for a tls:HOST:PORT LISTEN or TARGET"* ]]
