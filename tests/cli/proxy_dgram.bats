@@ -5,8 +5,8 @@
 # senders wait and loses nothing, an fd passed through, the senders' credentials as root
 # and the proxy's after --user, an allow-list, a target that comes late, idle senders
 # forgotten, the stop, and the usage errors for TCP, TLS and what needs connections. The
-# peers are `uds serve --type dgram`, socat (UNIX-SENDTO, UNIX-RECVFROM) and Python's
-# socket module (proxy_dgram_peer.py).
+# peers are `uds serve --type dgram`, `uds listen --type dgram`, socat (UNIX-SENDTO,
+# UNIX-RECVFROM), util-linux's logger and Python's socket module (proxy_dgram_peer.py).
 
 load helpers
 
@@ -198,4 +198,27 @@ peer() {
     [ "$status" -eq 64 ]
     [[ "$stderr" == *"is this proxy's own socket"* ]]
     [ ! -e "$T/front.sock" ]
+}
+
+@test "proxy --type dgram: logger(1) as nobody sends syslog lines through it; the listener sees nobody" {
+    command -v logger >/dev/null || skip "logger is not installed (Debian package bsdutils)"
+    bg_start "$T/listen.err" bash -c 'exec "$@" >"$0"' "$T/got.json" timeout 20 \
+        "$UDS" listen --type dgram --json -n 2 "$T/log.sock"
+    local listener=$BG_PID
+    wait_for_line "$T/listen.err" 'listening on'
+    start_proxy --mode 0666 "$T/front.sock" "$T/log.sock"
+    # A syslog client as the sockets of /dev/log see them: util-linux's logger, as root and
+    # as another user.
+    logger -u "$T/front.sock" --socket-errors=on -t demo "hello from root"
+    as_nobody logger -u "$T/front.sock" --socket-errors=on -t demo "hello from nobody"
+    wait_status "$listener" 10
+    /usr/bin/python3 - "$T/got.json" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 2, lines
+for d, uid, text in zip(lines, (0, 65534), ("hello from root", "hello from nobody")):
+    assert d["uid"] == uid, d
+    assert d["data"].startswith("<13>") and d["data"].endswith("demo: " + text), d
+print("ok")
+PY
 }
