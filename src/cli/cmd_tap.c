@@ -62,6 +62,7 @@ struct tap {
     struct uds_swap swap;
     struct uds_listener listener;   /* --listen */
     struct tap_dgram *dgram;        /* a datagram server's senders */
+    uint64_t dgram_dropped;         /* by a tap_dgram freed already, at the stop */
     int listen_fd;                  /* swap.fd or listener.fd; -1 once closed */
     bool listen_unix;
     uint64_t retry_timer;           /* accept paused after EMFILE */
@@ -514,6 +515,7 @@ static void close_listener(struct tap *t) {
         uds_loop_timer_cancel(t->loop, t->retry_timer);
     t->retry_timer = 0;
     if (t->dgram) {
+        t->dgram_dropped += tap_dgram_dropped(t->dgram);
         tap_dgram_free(t->dgram);   /* answers still on their way are lost: no connection
                                      * says they are due */
         t->dgram = NULL;
@@ -850,6 +852,7 @@ static int watch_clients(struct tap *t) {
         .fd = t->listen_fd,
         .server = &t->target,
         .server_name = t->args->listen ? t->target_text : t->listen_text,
+        .listen_name = t->listen_text,
         .as_client = t->as_client,
         .printer = t->print ? &t->printer : NULL,
         .cap = &t->cap,
@@ -912,10 +915,12 @@ int cmd_tap(int argc, char **argv) {
                                          : t.cut_off ? CLI_EXIT_FAILURE : EX_OK;
     }
     close_all(&t);
-    if (tap_dgram_dropped(t.dgram) > 0)
-        cli_log(CLI_LOG_WARN, "dropped", t.listen_text, NULL, 0, "%s: %llu datagrams dropped "
-                "(no server to take them, or a sender that cannot be answered)", t.listen_text,
-                (unsigned long long) tap_dgram_dropped(t.dgram));
+    t.dgram_dropped += tap_dgram_dropped(t.dgram);
+    if (t.dgram_dropped > 0)
+        cli_log(CLI_LOG_WARN, "dropped", t.listen_text, NULL, 0, "%s: %llu datagram%s dropped "
+                "in all (no server to take them, or a sender that cannot be answered)",
+                t.listen_text, (unsigned long long) t.dgram_dropped,
+                t.dgram_dropped == 1 ? "" : "s");
     tap_dgram_free(t.dgram);
     t.listen_fd = -1;
     uds_swap_done(&t.swap);             /* the server back, if a signal did not already */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dgram_drops.h"
 #include "lifecycle.h"
 #include "proxy_dgram.h"
 
@@ -32,8 +33,7 @@ struct proxy_dgram {
     struct uds_dgram_relay *relay;
     struct cli_stop stop;
     bool as_sender;             /* root: the target sees each sender's own credentials */
-    uint64_t drop_logged_ms;
-    unsigned drops_unlogged;
+    struct dgram_drops drops;
 };
 
 /* ---- options -------------------------------------------------------------------------- */
@@ -77,113 +77,6 @@ static int check_options(const struct proxy_dgram_args *a) {
     return tls_proxy_new(a->tls, &listen, &target, NULL, &none);
 }
 
-/* ---- logs ----------------------------------------------------------------------------- */
-
-static void describe_sender(const struct uds_dgram_relay_event *ev, char *buf, size_t size) {
-    size_t off = offsetof(struct sockaddr_un, sun_path);
-    size_t n = ev->sender_len > off ? ev->sender_len - off : 0;
-    const char *path = ev->sender->sun_path;
-    char where[sizeof(ev->sender->sun_path) + 2];
-
-    if (n == 0)
-        snprintf(where, sizeof(where), "an unbound socket");
-    else if (path[0] == '\0')
-        snprintf(where, sizeof(where), "@%.*s", (int) (n - 1), path + 1);
-    else
-        snprintf(where, sizeof(where), "%.*s", (int) strnlen(path, n), path);
-    snprintf(buf, size, "%s (pid %ld uid %lu gid %lu)", where, (long) ev->cred->pid,
-             (unsigned long) ev->cred->uid, (unsigned long) ev->cred->gid);
-}
-
-/* Why a sender's datagram was dropped, and what to do about it. */
-static void describe_drop(const struct proxy_dgram *pd, const struct uds_dgram_relay_event *ev,
-                          char *buf, size_t size) {
-    const char *t = pd->target_text;
-
-    switch (ev->error) {
-    case ENOENT:
-        snprintf(buf, size, "%s: no such socket; is the server running?", t);
-        break;
-    case ECONNREFUSED:
-        snprintf(buf, size, "%s: nothing is bound there (stale socket file); start the server",
-                 t);
-        break;
-    case EAGAIN:
-        snprintf(buf, size, "%s: its queue is full; is the server keeping up?", t);
-        break;
-    case ESHUTDOWN:
-        snprintf(buf, size, "%s had no room for it yet when the proxy stopped", t);
-        break;
-    case EACCES:
-    case EPERM:
-        if (uds_allow_is_set(&pd->allow) && !uds_peer_allowed(ev->cred, &pd->allow))
-            snprintf(buf, size, "not allowed here (--allow-uid/--allow-gid)");
-        else
-            snprintf(buf, size, "%s: permission denied; give this proxy's user (uid %lu) "
-                     "write access", t, (unsigned long) geteuid());
-        break;
-    case EUSERS:
-        snprintf(buf, size, "%ld senders already (--max-conns); raise it, or lower "
-                 "--idle-timeout", pd->args->common->max_conns);
-        break;
-    default:
-        snprintf(buf, size, "%s: %s", t, strerror(ev->error));
-        break;
-    }
-}
-
-/* Why an answer from the target was not passed back to its sender. */
-static void describe_answer_drop(const struct uds_dgram_relay_event *ev, char *buf,
-                                 size_t size) {
-    switch (ev->error) {
-    case EDESTADDRREQ:
-        snprintf(buf, size, "the sender is not bound to an address: nowhere to answer (bind "
-                 "it, e.g. to an abstract name)");
-        break;
-    case ECONNREFUSED:
-    case ENOENT:
-        snprintf(buf, size, "the sender has gone");
-        break;
-    case ELOOP:
-    case EPERM:
-    case ENOTSOCK:
-        snprintf(buf, size, "its address no longer names its own socket; answers go only "
-                 "there");
-        break;
-    default:
-        snprintf(buf, size, "%s", strerror(ev->error));
-        break;
-    }
-}
-
-/* A target that is down drops every datagram: one line per second says it all. */
-static void log_drop(struct proxy_dgram *pd, const struct uds_dgram_relay_event *ev) {
-    uint64_t now = cli_now_ms();
-    char who[256], why[UDS_PATH_MAX + 200], more[64] = "";
-
-    if (pd->drop_logged_ms && now - pd->drop_logged_ms < 1000) {
-        pd->drops_unlogged++;
-        return;
-    }
-    if (pd->drops_unlogged)
-        snprintf(more, sizeof(more), " (and %u more since the last report)",
-                 pd->drops_unlogged);
-    pd->drop_logged_ms = now;
-    pd->drops_unlogged = 0;
-    describe_sender(ev, who, sizeof(who));
-    if (ev->from_server)
-        describe_answer_drop(ev, why, sizeof(why));
-    else
-        describe_drop(pd, ev, why, sizeof(why));
-    struct cli_kv kv[] = {
-        CLI_KV_STR("sender", who),
-        CLI_KV_STR("reason", strerror(ev->error)),
-    };
-    cli_log(CLI_LOG_WARN, ev->from_server ? "answer_dropped" : "dropped", pd->listen_text, kv,
-            2, "%s: %s %s%s dropped: %s", pd->listen_text,
-            ev->from_server ? "an answer to" : "a datagram from", who, more, why);
-}
-
 static void observe(struct uds_dgram_relay *relay, const struct uds_dgram_relay_event *ev,
                     void *data) {
     struct proxy_dgram *pd = data;
@@ -191,13 +84,13 @@ static void observe(struct uds_dgram_relay *relay, const struct uds_dgram_relay_
 
     (void) relay;
     if (ev->type == UDS_DGRAM_RELAY_DROPPED) {
-        log_drop(pd, ev);
+        dgram_drops_log(&pd->drops, ev);
         return;
     }
     if (!cli_log_enabled(CLI_LOG_DEBUG) || (ev->type != UDS_DGRAM_RELAY_SENDER_NEW &&
                                             ev->type != UDS_DGRAM_RELAY_SENDER_GONE))
         return;
-    describe_sender(ev, who, sizeof(who));
+    dgram_describe_sender(ev, who, sizeof(who));
     if (ev->type == UDS_DGRAM_RELAY_SENDER_NEW)
         cli_log(CLI_LOG_DEBUG, "sender", pd->listen_text, NULL, 0, "%s: sender %s",
                 pd->listen_text, who);
@@ -286,6 +179,11 @@ static int run(struct proxy_dgram *pd, int sigfd) {
     };
     uint64_t dropped;
 
+    pd->drops = (struct dgram_drops) {
+        .listen_text = pd->listen_text, .target_text = pd->target_text,
+        .who_relays = "this proxy", .allow = &pd->allow, .max_senders = a->common->max_conns,
+        .max_option = "--max-conns",
+    };
     pd->relay = uds_dgram_relay_new(pd->loop, pd->listener.fd, &pd->target, &o);
     pd->stop = (struct cli_stop) {
         .address = pd->listen_text, .drain = stop_loop, .now = stop_loop, .data = pd,

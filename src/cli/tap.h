@@ -173,7 +173,8 @@ struct tap_dgram_opts {
     struct uds_loop *loop;
     int fd;                             /* the tap's bound dgram socket (the caller's) */
     const struct uds_addr *server;
-    const char *server_name;            /* for capture comments */
+    const char *server_name;            /* for capture comments and drop warnings */
+    const char *listen_name;            /* the address the senders write to, for the log */
     bool as_client;                     /* root: send with each sender's credentials */
     const struct tap_printer *printer;  /* NULL: print nothing */
     struct tap_capture *cap;

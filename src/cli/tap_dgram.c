@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dgram_drops.h"
 #include "tap.h"
 
 #define FDS_SHOWN 16
@@ -28,6 +29,7 @@ struct tap_sender {
 struct tap_dgram {
     struct tap_dgram_opts o;
     struct uds_dgram_relay *relay;
+    struct dgram_drops drops;
 };
 
 static uint64_t now_us(void) {
@@ -122,6 +124,10 @@ static void observe(struct uds_dgram_relay *relay, const struct uds_dgram_relay_
     struct tap_sender *s = *ev->sender_data;
 
     (void) relay;
+    if (ev->type == UDS_DGRAM_RELAY_DROPPED) {
+        dgram_drops_log(&d->drops, ev);
+        return;
+    }
     if (ev->type == UDS_DGRAM_RELAY_SENDER_NEW) {
         *ev->sender_data = sender_new(d, ev);
         return;
@@ -137,7 +143,6 @@ static void observe(struct uds_dgram_relay *relay, const struct uds_dgram_relay_
     }
     if (ev->type == UDS_DGRAM_RELAY_FROM_SENDER || ev->type == UDS_DGRAM_RELAY_FROM_SERVER)
         show(d, s, ev->type == UDS_DGRAM_RELAY_FROM_SENDER ? TAP_TO_SERVER : TAP_TO_CLIENT, ev);
-    /* A drop is counted by the relay and reported once, at the end. */
 }
 
 struct tap_dgram *tap_dgram_new(const struct tap_dgram_opts *o) {
@@ -146,6 +151,10 @@ struct tap_dgram *tap_dgram_new(const struct tap_dgram_opts *o) {
     if (!d)
         return NULL;
     d->o = *o;
+    d->drops = (struct dgram_drops) {
+        .listen_text = o->listen_name, .target_text = o->server_name,
+        .who_relays = "this tap", .max_senders = 1024,
+    };
     const struct uds_dgram_relay_opts ro = {
         .flags = o->as_client ? UDS_DGRAM_RELAY_AS_SENDER : 0,
         .observe = observe,

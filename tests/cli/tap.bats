@@ -341,6 +341,22 @@ PY
     [ "$WAIT_STATUS" -eq 0 ]
 }
 
+@test "tap: a datagram that cannot go on is said at once, with why: an answer to a sender that is not bound" {
+    TAP_OUT=$T/tap.out
+    start_peer dgram dgram-server "$T/d.sock" "$T/creds"
+    start_tap "$T/d.sock"
+    # The server answers the tap's socket for this sender; the tap has nowhere to pass the
+    # answer on, as the sender never bound a name.
+    /usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"anyone?", sys.argv[1])' "$T/d.sock"
+    wait_for_line "$T/tap.log" "uds: $T/d.sock: an answer to an unbound socket \(pid [0-9]+ uid \
+[0-9]+ gid [0-9]+\) dropped: the sender is not bound to an address: nowhere to answer"
+    stop_tap
+    [ "$WAIT_STATUS" -eq 0 ]
+    grep -qF "uds: $T/d.sock: 1 datagram dropped in all" "$T/tap.log"
+}
+
 @test "tap: a reader of what is shown that leaves stops the tap, and the server is back" {
     start_server "$T/s.sock"
     local before
