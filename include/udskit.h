@@ -1354,7 +1354,8 @@ struct uds_dgram_relay_event {
                                          * server's is waited for), ESHUTDOWN one held for
                                          * a full server when the relay is freed, EACCES
                                          * a sender not in allow, EUSERS max_senders
-                                         * reached, EMSGSIZE more fds than could be
+                                         * reached, EDQUOT max_senders_per_uid reached
+                                         * for its uid, EMSGSIZE more fds than could be
                                          * received; for an answer, those of
                                          * uds_dgram_reply() (EDESTADDRREQ an unbound
                                          * sender...); ENOMEM, EMFILE... */
@@ -1372,6 +1373,10 @@ struct uds_dgram_relay_opts {
                              * long; 0 = 30 s */
     size_t max_senders;     /* senders remembered at once (each holds an fd): a datagram
                              * from one more is dropped until one is forgotten; 0 = 1024 */
+    size_t max_senders_per_uid; /* of those, at most this many under one uid (the uid its
+                                 * datagrams carry): one more of that uid's is dropped
+                                 * (EDQUOT) until one of its own is forgotten, so that one
+                                 * user cannot take every slot; 0 = no such limit */
     size_t max_size;        /* longest datagram passed whole, a longer one is cut to it;
                              * 0 = 256 KiB; at most 64 MiB */
     unsigned flags;         /* enum uds_dgram_relay_flags */
@@ -1400,7 +1405,7 @@ UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int f
                                                     const struct uds_dgram_relay_opts *opts);
 /* Datagrams dropped so far either way (each told to the observer as DROPPED, with why):
  * no socket to the server could be made, a sender not allowed or one more than
- * max_senders, a receiver gone, a sender that cannot be answered (unbound, its queue full,
+ * max_senders (or than max_senders_per_uid for its uid), a receiver gone, a sender that cannot be answered (unbound, its queue full,
  * or its address no longer its: see uds_dgram_reply()), more fds than could be received.
  * 0 for NULL. */
 UDS_API uint64_t uds_dgram_relay_dropped(const struct uds_dgram_relay *relay);

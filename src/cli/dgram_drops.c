@@ -66,6 +66,12 @@ static void describe_drop(const struct dgram_drops *d, const struct uds_dgram_re
             snprintf(buf, size, "%ld senders already; a sender quiet for 30 s is forgotten",
                      d->max_senders);
         break;
+    case EDQUOT:
+        snprintf(buf, size, "uid %lu has %zu senders remembered already, its share (%s%s%zu); "
+                 "its quiet ones are forgotten after --idle-timeout", (unsigned long)
+                 ev->cred->uid, d->per_uid, d->per_uid_option ? d->per_uid_option : "",
+                 d->per_uid_option ? " " : "", d->per_uid);
+        break;
     default:
         snprintf(buf, size, "%s: %s", t, strerror(ev->error));
         break;

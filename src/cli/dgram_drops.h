@@ -17,6 +17,8 @@ struct dgram_drops {
     const struct uds_allow *allow;  /* the senders allowed, or NULL for all */
     long max_senders;               /* how many are remembered at once, for the advice */
     const char *max_option;         /* the option that sets it ("--max-conns"), or NULL */
+    size_t per_uid;                 /* of those, how many one uid may hold (0: no limit) */
+    const char *per_uid_option;     /* the option that sets that, or NULL */
     uint64_t logged_ms;             /* the rate limit's state: zero it with the rest */
     unsigned unlogged;
 };

@@ -66,8 +66,7 @@ static int parse_sides(struct proxy_dgram *pd) {
 static int check_options(const struct proxy_dgram_args *a) {
     const struct cli_listen_opts *c = a->common;
     const char *which = c->first_byte_given ? c->first_byte_given :
-                        c->backlog_given ? c->backlog_given :
-                        c->max_per_uid > 0 ? "--max-conns-per-uid" : c->threads_given;
+                        c->backlog_given ? c->backlog_given : c->threads_given;
     const char *listen = a->listen, *target = a->target;
     struct tls_proxy *none = NULL;
 
@@ -171,6 +170,7 @@ static int run(struct proxy_dgram *pd, int sigfd) {
     const struct uds_dgram_relay_opts o = {
         .idle_timeout_ms = a->common->idle_ms,
         .max_senders = (size_t) a->common->max_conns,
+        .max_senders_per_uid = cli_listen_opts_per_uid(a->common),
         .max_size = a->max_size,
         .flags = pd->as_sender ? UDS_DGRAM_RELAY_AS_SENDER : 0,
         .observe = observe,
@@ -182,7 +182,8 @@ static int run(struct proxy_dgram *pd, int sigfd) {
     pd->drops = (struct dgram_drops) {
         .listen_text = pd->listen_text, .target_text = pd->target_text,
         .who_relays = "this proxy", .allow = &pd->allow, .max_senders = a->common->max_conns,
-        .max_option = "--max-conns",
+        .max_option = "--max-conns", .per_uid = cli_listen_opts_per_uid(a->common),
+        .per_uid_option = "--max-conns-per-uid",
     };
     pd->relay = uds_dgram_relay_new(pd->loop, pd->listener.fd, &pd->target, &o);
     pd->stop = (struct cli_stop) {

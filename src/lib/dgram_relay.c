@@ -73,6 +73,7 @@ struct uds_dgram_relay {
     char *buf;                  /* o.max_size bytes: the datagram being relayed */
     struct sender *senders;
     size_t n_senders;
+    struct uds_uid_counter *uids;   /* senders remembered per uid (o.max_senders_per_uid) */
     struct sender **buckets;    /* the senders by address: each datagram finds its own */
     size_t mask;                /* buckets - 1, a power of two less one */
     uint64_t timer;             /* forgets the idle senders; 0 when none is pending */
@@ -218,6 +219,8 @@ static void sender_free(struct sender *s) {
     tell(s, EVENT(UDS_DGRAM_RELAY_SENDER_GONE), NULL);
     (void) uds_loop_del(r->loop, s->up);
     (void) close(s->up);        /* the server's answers to it, if any, are no one's now */
+    if (r->uids)
+        (void) uds_uid_counter_release(r->uids, s->cred.uid);  /* taken in sender_new() */
     r->n_senders--;
     free(s);
 }
@@ -234,8 +237,21 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
         errno = EUSERS;
         return NULL;
     }
-    if (!(s = calloc(1, sizeof(*s))))
+    /* One user's share, so that senders under one uid cannot fill every slot and leave
+     * the other users' datagrams dropped (EUSERS) until theirs are forgotten. */
+    if (r->uids) {
+        int took = uds_uid_counter_take(r->uids, g->cred.uid, r->o.max_senders_per_uid);
+        if (took <= 0) {
+            if (took == 0)
+                errno = EDQUOT;
+            return NULL;
+        }
+    }
+    if (!(s = calloc(1, sizeof(*s)))) {
+        if (r->uids)
+            (void) uds_uid_counter_release(r->uids, g->cred.uid);
         return NULL;
+    }
     *s = (struct sender) {
         .relay = r, .addr = g->from, .addr_len = g->from_len, .up = -1,
         .last_ms = uds_loop_now_ms(r->loop),
@@ -245,8 +261,13 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
      * one else's; uds_connect_addr() binds it to an abstract name the server can answer. */
     s->up = uds_connect_addr(&r->server, &opts);
     if (s->up < 0 || uds_loop_add(r->loop, s->up, UDS_EV_READ, on_reply, s) < 0) {
-        uds__close_keep_errno(s->up);
+        int e = errno;
+        if (s->up >= 0)
+            (void) close(s->up);
+        if (r->uids)
+            (void) uds_uid_counter_release(r->uids, s->cred.uid);
         free(s);
+        errno = e;
         return NULL;
     }
     s->next = r->senders;
@@ -519,11 +540,16 @@ UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int f
         r->mask = r->mask * 2 + 1;
     r->buckets = calloc(r->mask + 1, sizeof(*r->buckets));
     r->buf = r->buckets ? malloc(r->o.max_size) : NULL;
+    if (r->buf && r->o.max_senders_per_uid > 0 && !(r->uids = uds_uid_counter_new())) {
+        free(r->buf);
+        r->buf = NULL;
+    }
     /* Each datagram then carries its sender's pid, uid and gid: who it is, and whom an
      * answer may go to (uds_dgram_reply() checks the owner of the sender's path). */
     if (!r->buf || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
         uds_loop_add(loop, fd, UDS_EV_READ, on_request, r) < 0) {
         int e = errno;
+        uds_uid_counter_free(r->uids);
         free(r->buf);
         free(r->buckets);
         free(r);
@@ -551,6 +577,7 @@ UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay) {
         relay->senders = s->next;
         sender_free(s);
     }
+    uds_uid_counter_free(relay->uids);
     free(relay->buf);
     free(relay->held_buf);
     free(relay->buckets);

@@ -222,3 +222,37 @@ for d, uid, text in zip(lines, (0, 65534), ("hello from root", "hello from nobod
 print("ok")
 PY
 }
+
+@test "proxy --type dgram: one user binding name after name holds its share of senders, not every slot" {
+    need_root
+    start_server --type dgram "$T/app.sock"
+    start_proxy --mode 0666 --max-conns 4 "$T/front.sock" "$T/app.sock"
+    mkdir -m 1777 "$T/names"
+    # nobody makes 4 senders, each bound to a name of its own; its share is 2 (half of 4).
+    run as_nobody timeout 10 /usr/bin/python3 - "$T/front.sock" "$T/names" <<'PY'
+import os, socket, sys
+got = []
+for i in range(4):
+    name = os.path.join(sys.argv[2], "n%d.sock" % i)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(name)
+    s.settimeout(1)
+    s.sendto(b"mine %d" % i, sys.argv[1])
+    try:
+        got.append(s.recv(100).decode())
+    except socket.timeout:
+        got.append("-")
+    s.close()
+    os.unlink(name)
+print(" ".join(got))
+PY
+    echo "$output"
+    [ "$output" = "mine 0 mine 1 - -" ]
+    wait_for_line "$PROXY_LOG" "a datagram from $T/names/n2.sock \(pid [0-9]+ uid $NOBODY gid \
+$NOBODY\) dropped: uid $NOBODY has 2 senders remembered already, its share \
+\(--max-conns-per-uid 2\)"
+    # Another user is still taken in, and answered.
+    run timeout 5 "$UDS" send --type dgram "$T/front.sock" "still room for root"
+    [ "$status" -eq 0 ]
+    [ "$output" = "still room for root" ]
+}

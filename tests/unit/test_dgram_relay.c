@@ -575,6 +575,38 @@ static void dgram_relay_one_sender_over_max_senders_is_dropped(void **state) {
         close(s[i]);
 }
 
+/* One uid's senders are held to their share; the relay's other slots stay free for other
+ * users (here the same uid is all the test has: the share is what is checked). */
+static void dgram_relay_one_uid_over_its_share_is_dropped_with_edquot(void **state) {
+    struct fix *f = *state;
+    const struct uds_dgram_relay_opts o = {
+        .max_senders = 8, .max_senders_per_uid = 2, .idle_timeout_ms = 200,
+    };
+    int s[3] = { sender(f, "u0.sock"), sender(f, "u1.sock"), sender(f, "u2.sock") };
+    char buf[16];
+
+    relay_start(f, &o);
+    send_to_relay(f, s[0], "0");
+    send_to_relay(f, s[1], "1");
+    send_to_relay(f, s[2], "2");
+    assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), NULL, NULL), 1);
+    assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), NULL, NULL), 1);
+    pump(f, 50);
+    assert_int_equal(recv(f->server, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(uds_dgram_relay_senders(f->relay), 2);
+    assert_int_equal(uds_dgram_relay_dropped(f->relay), 1);
+    assert_int_equal(f->seen[f->n_seen - 1].type, UDS_DGRAM_RELAY_DROPPED);
+    assert_int_equal(f->seen[f->n_seen - 1].error, EDQUOT);
+    /* Its own forgotten, the uid has its share back. */
+    for (int i = 0; i < 200 && uds_dgram_relay_senders(f->relay) > 0; i++)
+        uds_loop_run_once(f->loop, 10);
+    send_to_relay(f, s[2], "2");
+    assert_int_equal(recv_pumped(f, f->server, buf, sizeof(buf), NULL, NULL), 1);
+    assert_string_equal(buf, "2");
+    for (int i = 0; i < 3; i++)
+        close(s[i]);
+}
+
 static void dgram_relay_a_sender_not_allowed_is_dropped(void **state) {
     struct fix *f = *state;
     const uid_t other = geteuid() + 1;
@@ -719,6 +751,7 @@ int main(void) {
         T(dgram_relay_a_sender_that_cannot_be_answered_is_dropped),
         T(dgram_relay_a_server_that_is_not_there_drops),
         T(dgram_relay_one_sender_over_max_senders_is_dropped),
+        T(dgram_relay_one_uid_over_its_share_is_dropped_with_edquot),
         T(dgram_relay_a_sender_not_allowed_is_dropped),
         T(dgram_relay_as_sender_gives_the_server_an_exited_senders_uid),
         T(dgram_relay_free_closes_every_fd_it_made),
