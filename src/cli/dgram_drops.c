@@ -35,7 +35,9 @@ void dgram_describe_sender(const struct uds_dgram_relay_event *ev, char *buf, si
 static void describe_drop(const struct dgram_drops *d, const struct uds_dgram_relay_event *ev,
                           char *buf, size_t size) {
     const char *t = d->target_text;
+    char idle[32];
 
+    cli_format_duration(d->idle_ms > 0 ? d->idle_ms : 30000, idle, sizeof(idle));
     switch (ev->error) {
     case ENOENT:
         snprintf(buf, size, "%s: no such socket; is the server running?", t);
@@ -63,14 +65,14 @@ static void describe_drop(const struct dgram_drops *d, const struct uds_dgram_re
             snprintf(buf, size, "%ld senders already (%s); raise it, or lower "
                      "--idle-timeout", d->max_senders, d->max_option);
         else
-            snprintf(buf, size, "%ld senders already; a sender quiet for 30 s is forgotten",
-                     d->max_senders);
+            snprintf(buf, size, "%ld senders already; a sender quiet for %s is forgotten",
+                     d->max_senders, idle);
         break;
     case EDQUOT:
         snprintf(buf, size, "uid %lu has %zu senders remembered already, its share (%s%s%zu); "
-                 "its quiet ones are forgotten after --idle-timeout", (unsigned long)
-                 ev->cred->uid, d->per_uid, d->per_uid_option ? d->per_uid_option : "",
-                 d->per_uid_option ? " " : "", d->per_uid);
+                 "a sender quiet for %s is forgotten", (unsigned long) ev->cred->uid,
+                 d->per_uid, d->per_uid_option ? d->per_uid_option : "",
+                 d->per_uid_option ? " " : "", d->per_uid, idle);
         break;
     default:
         snprintf(buf, size, "%s: %s", t, strerror(ev->error));

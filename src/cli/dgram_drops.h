@@ -18,6 +18,7 @@ struct dgram_drops {
     long max_senders;               /* how many are remembered at once, for the advice */
     const char *max_option;         /* the option that sets it ("--max-conns"), or NULL */
     size_t per_uid;                 /* of those, how many one uid may hold (0: no limit) */
+    int idle_ms;                    /* how long a quiet sender is remembered (0: 30 s) */
     const char *per_uid_option;     /* the option that sets that, or NULL */
     uint64_t logged_ms;             /* the rate limit's state: zero it with the rest */
     unsigned unlogged;

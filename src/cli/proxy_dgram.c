@@ -183,7 +183,7 @@ static int run(struct proxy_dgram *pd, int sigfd) {
         .listen_text = pd->listen_text, .target_text = pd->target_text,
         .who_relays = "this proxy", .allow = &pd->allow, .max_senders = a->common->max_conns,
         .max_option = "--max-conns", .per_uid = cli_listen_opts_per_uid(a->common),
-        .per_uid_option = "--max-conns-per-uid",
+        .per_uid_option = "--max-conns-per-uid", .idle_ms = a->common->idle_ms,
     };
     pd->relay = uds_dgram_relay_new(pd->loop, pd->listener.fd, &pd->target, &o);
     pd->stop = (struct cli_stop) {

@@ -26,6 +26,8 @@ struct tap_sender {
     bool commented;             /* the capture has said who it is */
 };
 
+#define TAP_DGRAM_SENDERS 1024
+
 struct tap_dgram {
     struct tap_dgram_opts o;
     struct uds_dgram_relay *relay;
@@ -153,9 +155,14 @@ struct tap_dgram *tap_dgram_new(const struct tap_dgram_opts *o) {
     d->o = *o;
     d->drops = (struct dgram_drops) {
         .listen_text = o->listen_name, .target_text = o->server_name,
-        .who_relays = "this tap", .max_senders = 1024,
+        .who_relays = "this tap", .max_senders = TAP_DGRAM_SENDERS,
+        .per_uid = TAP_DGRAM_SENDERS / 2,
     };
     const struct uds_dgram_relay_opts ro = {
+        /* The server itself has no slots to fill; the tap's are the relay's 1024, and one
+         * user may hold half of them, so that the others still get through. */
+        .max_senders = TAP_DGRAM_SENDERS,
+        .max_senders_per_uid = TAP_DGRAM_SENDERS / 2,
         .flags = o->as_client ? UDS_DGRAM_RELAY_AS_SENDER : 0,
         .observe = observe,
         .data = d,
