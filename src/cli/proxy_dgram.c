@@ -4,12 +4,11 @@
  * LISTEN (safely, as `uds serve --type dgram` makes it) and handed to the library's
  * datagram relay, which gives each sender a socket of its own to TARGET and sends the
  * answers back. Here: the options that mean something without connections, the start
- * (TARGET probed, a loop back to LISTEN refused), the log lines (drops at most once a
- * second, senders with -v) and the stop. No datagram is read or written by this file.
+ * (TARGET probed, a loop back to LISTEN refused), the log lines (senders with -v; why a
+ * datagram was dropped is dgram_drops.c's) and the stop. No datagram is read or written by
+ * this file.
  */
 #include <errno.h>
-#include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
