@@ -1418,6 +1418,173 @@ UDS_API size_t uds_dgram_relay_senders(const struct uds_dgram_relay *relay);
 UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay);
 
 /* ---------------------------------------------------------------------------------------
+ * Capture: what flows through Unix sockets, as pcapng that Wireshark and tshark read with
+ * their own dissectors. A Unix socket has no link layer they know, so each connection is
+ * written as a synthetic IPv4 flow between two loopback addresses: a stream connection as
+ * TCP (handshake, sequence numbers, FIN at each half-close, RST at an abortive end), which
+ * Wireshark reassembles; each seqpacket or dgram message as one UDP datagram. The server's
+ * port chooses the dissector. The encoder (uds_pcapng_*) is pure: no system call, no
+ * allocation, it writes into the caller's buffer. The writer (uds_capture_*) turns what a
+ * program saw into those packets and writes them to a file in batches. Blocks as the pcapng
+ * specification (draft-ietf-opsawg-pcapng) lays them out, in the host's byte order (which
+ * the section header states), timestamps in microseconds. How and why: udskit.3 (Capture).
+ * ------------------------------------------------------------------------------------- */
+
+/* The largest payload of one synthetic packet: what fits in an IPv4 packet of 65535 bytes
+ * after its 20-byte header and a 20-byte TCP or 8-byte UDP header. */
+#define UDS_PCAPNG_TCP_MAX 65495u
+#define UDS_PCAPNG_UDP_MAX 65507u
+/* A comment or name is written up to this many bytes; the rest is left out. */
+#define UDS_PCAPNG_TEXT_MAX 65000u
+
+/* Which way a packet goes. */
+enum uds_pcapng_dir {
+    UDS_PCAPNG_TO_SERVER = 0,   /* from the client */
+    UDS_PCAPNG_TO_CLIENT = 1,   /* from the server */
+};
+
+/* The TCP flags of a packet (struct uds_pcapng_packet's flags). */
+enum uds_pcapng_tcp_flags {
+    UDS_PCAPNG_FIN = 0x01,
+    UDS_PCAPNG_SYN = 0x02,
+    UDS_PCAPNG_RST = 0x04,
+    UDS_PCAPNG_PSH = 0x08,
+    UDS_PCAPNG_ACK = 0x10,
+};
+
+/* One connection as a flow between two IPv4 endpoints, in caller storage. Packets of a TCP
+ * flow advance seq: keep the flow for the connection's life. */
+struct uds_pcapng_flow {
+    uint32_t client_ip, server_ip;      /* host byte order */
+    uint16_t client_port, server_port;
+    uint32_t seq[2];                    /* the next sequence number each side sends, indexed
+                                         * by enum uds_pcapng_dir (TCP only) */
+    bool udp;                           /* messages: each one UDP datagram */
+};
+
+/* One packet of a flow. */
+struct uds_pcapng_packet {
+    enum uds_pcapng_dir dir;
+    unsigned flags;             /* enum uds_pcapng_tcp_flags (TCP only) */
+    const void *payload;        /* len bytes; may be NULL when len is 0 */
+    size_t len;                 /* at most UDS_PCAPNG_TCP_MAX, or UDS_PCAPNG_UDP_MAX */
+    size_t cap_len;             /* of those, the bytes written (a snap length); <= len */
+    uint64_t ts_us;             /* microseconds since the epoch */
+    const char *comment;        /* the packet's comment (opt_comment), or NULL */
+};
+
+/* Set flow up for connection number id (each connection of a capture its own number): the
+ * client 127.0.1.1 + id / 60000 at port 1024 + id % 60000, the server 127.0.0.1 at
+ * server_port, initial sequence numbers 1000 * id and 2000000000 + 1000 * id; udp for
+ * messages. */
+UDS_API void uds_pcapng_flow_init(struct uds_pcapng_flow *flow, unsigned id,
+                                  uint16_t server_port, bool udp);
+/* A server port for a capture of the socket at path, which chooses Wireshark's dissector:
+ * for a file named .s.PGSQL.N, N (PostgreSQL); with "docker" in its name, 80 (HTTP); with
+ * "php" or "fpm", 9000 (FastCGI); otherwise (and for NULL) 49152, which no dissector
+ * claims. Only the name is read, never the file. */
+UDS_API uint16_t uds_pcapng_port(const char *path);
+
+/* Write the Section Header Block into buf (size bytes), with shb_userappl application
+ * (NULL: no such option). Returns its length (28 bytes plus the option).
+ * Errors: ENOSPC size too small (nothing counts as written); EINVAL buf NULL. */
+UDS_API ssize_t uds_pcapng_section(void *buf, size_t size, const char *application);
+/* Write the Interface Description Block of the section's interface 0, which every packet
+ * block names: LINKTYPE_RAW (each packet an IPv4 packet), no snap length, if_name name
+ * (NULL: no such option). Returns its length. Errors: as uds_pcapng_section(). */
+UDS_API ssize_t uds_pcapng_interface(void *buf, size_t size, const char *name);
+/* The length of the block uds_pcapng_packet() writes for pkt on flow. */
+UDS_API size_t uds_pcapng_packet_size(const struct uds_pcapng_flow *flow,
+                                      const struct uds_pcapng_packet *pkt);
+/* Write pkt's Enhanced Packet Block into buf: an IPv4 packet with a TCP header (flags,
+ * sequence and, with ACK, acknowledgement numbers from flow) or a UDP one, both checksums
+ * right (the transport's over the whole payload, past cap_len too), cap_len payload bytes,
+ * the comment. Advances flow->seq[pkt->dir] by len, and by one more for SYN and for FIN.
+ * Returns the block's length, uds_pcapng_packet_size().
+ * Errors (flow then unchanged): EINVAL a NULL argument, dir outside the enum, len over the
+ * flow's maximum, cap_len over len, payload NULL with len; ENOSPC size too small. */
+UDS_API ssize_t uds_pcapng_packet(void *buf, size_t size, struct uds_pcapng_flow *flow,
+                                  const struct uds_pcapng_packet *pkt);
+/* The same block in three parts, for a payload written from where it lies (with writev())
+ * instead of copied: the head (block header, IP and TCP/UDP headers), then the caller's
+ * cap_len payload bytes, then the tail (padding, comment, the block's length again). The
+ * head advances flow as uds_pcapng_packet() does, and the tail needs the flow as the head
+ * left it; head and tail together take uds_pcapng_packet_size() - cap_len bytes: have room
+ * for both before writing the head. Each returns its length. Errors: as
+ * uds_pcapng_packet(). */
+UDS_API ssize_t uds_pcapng_packet_head(void *buf, size_t size, struct uds_pcapng_flow *flow,
+                                       const struct uds_pcapng_packet *pkt);
+UDS_API ssize_t uds_pcapng_packet_tail(void *buf, size_t size,
+                                       const struct uds_pcapng_flow *flow,
+                                       const struct uds_pcapng_packet *pkt);
+
+/* A capture being written: a section, its interface, then the packets of the flows the
+ * program reports. Packets are gathered in a buffer of the capture's own (1 MiB) and
+ * written when it fills, at uds_capture_flush() and at uds_capture_close(); a payload of
+ * 32 KiB or more is not copied into it but written from where it lies, before
+ * uds_capture_data() returns. Writes block until done (a non-blocking fd is waited for);
+ * on a socket they use MSG_NOSIGNAL, and a pipe whose reader has gone fails with EPIPE
+ * without raising SIGPIPE. Bytes that cannot be written are lost, not retried: the next
+ * call starts afresh. One thread at a time. */
+struct uds_capture;
+
+enum uds_capture_flags {
+    UDS_CAPTURE_UNBUFFERED = 1u << 0,   /* every call writes its packets before it returns:
+                                         * for a reader that follows the capture live (a
+                                         * pipe into `wireshark -k -i -`) */
+};
+
+struct uds_capture_opts {
+    const char *application;    /* the section's shb_userappl; NULL: "libudskit" */
+    const char *if_name;        /* the interface's name, e.g. the socket's path; NULL:
+                                 * none. Copied */
+    size_t snaplen;             /* payload bytes kept of each packet (its length still
+                                 * counts them all); 0 = all */
+    unsigned flags;             /* enum uds_capture_flags */
+};
+
+/* Create the file at path, or truncate it, with mode 0600 (what flows through a socket is
+ * often a secret: passwords, tokens) before the process umask, O_CLOEXEC, and write the
+ * section and interface blocks. Close the capture with uds_capture_close().
+ * Errors: EINVAL path NULL or empty, bad options; ENOMEM; those of open() and write(). */
+UDS_API struct uds_capture *uds_capture_open(const char *path,
+                                             const struct uds_capture_opts *opts);
+/* The same on fd, open for writing (stdout, a pipe, a file, a socket). fd stays the
+ * caller's: the capture writes to it and never closes it.
+ * Errors: EINVAL fd negative, bad options; ENOMEM; those of fstat() and write(). */
+UDS_API struct uds_capture *uds_capture_open_fd(int fd, const struct uds_capture_opts *opts);
+/* Flush, close the file (an fd given to uds_capture_open_fd() is left open) and free the
+ * capture, whatever fails. Returns 0, or -1 with the errno of the flush or close() that
+ * failed (then the file misses its last packets). NULL is fine (0). */
+UDS_API int uds_capture_close(struct uds_capture *capture);
+/* Write what is buffered. Errors: EINVAL capture NULL; those of writev() (EPIPE: the
+ * reader has gone; ENOSPC...). */
+UDS_API int uds_capture_flush(struct uds_capture *capture);
+/* Whether packets wait in the buffer for a flush. false for NULL. */
+UDS_API bool uds_capture_pending(const struct uds_capture *capture);
+
+/* A connection begins: for TCP, its handshake (SYN, SYN-ACK, ACK), with comment (NULL:
+ * none) on the SYN; for UDP nothing (returns 0). */
+UDS_API int uds_capture_begin(struct uds_capture *capture, struct uds_pcapng_flow *flow,
+                              uint64_t ts_us, const char *comment);
+/* len bytes went dir: on a TCP flow as many packets as they need (up to UDS_PCAPNG_TCP_MAX
+ * each), on a UDP flow one datagram (a message over UDS_PCAPNG_UDP_MAX is cut there: the
+ * rest would be another message to a dissector); comment on the first. data is borrowed for
+ * the call only. */
+UDS_API int uds_capture_data(struct uds_capture *capture, struct uds_pcapng_flow *flow,
+                             enum uds_pcapng_dir dir, const void *data, size_t len,
+                             uint64_t ts_us, const char *comment);
+/* The side that sends dir has ended its stream (FIN), or the connection ended abortively,
+ * reset from that side (RST). TCP only: nothing for UDP (returns 0). */
+UDS_API int uds_capture_fin(struct uds_capture *capture, struct uds_pcapng_flow *flow,
+                            enum uds_pcapng_dir dir, uint64_t ts_us);
+UDS_API int uds_capture_reset(struct uds_capture *capture, struct uds_pcapng_flow *flow,
+                              enum uds_pcapng_dir dir, uint64_t ts_us);
+/* The errors of uds_capture_begin(), _data(), _fin() and _reset(): EINVAL a NULL capture
+ * or flow, dir outside the enum, data NULL with len; those of uds_capture_flush() when the
+ * buffer is written. */
+
+/* ---------------------------------------------------------------------------------------
  * Inspection (SPEC §2): the Unix sockets of the caller's network namespace, read through
  * NETLINK_SOCK_DIAG (UNIX_DIAG_*), and the processes that hold them, read from
  * /proc/PID/fd. Needs no privilege; an unprivileged caller sees every socket but only the

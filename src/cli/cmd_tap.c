@@ -4,7 +4,7 @@
  * uds_swap_guard()'s watchdog), accept its clients, connect each to the real server under
  * its hidden name (as the client's own user when run as root: uds_connect_as()), relay
  * (uds_relay, forwarding passed fds, its observer showing each chunk), print what flows
- * (tap_print.c) and write it as pcapng (tap_capture.c); on SIGINT/SIGTERM put the server
+ * (tap_print.c) and write it as pcapng (uds_capture_open()); on SIGINT/SIGTERM put the server
  * back and finish the connections held. A datagram server's senders are tap_dgram.c's.
  * `uds tap --listen NEW TARGET` does the same at a new address, without a swap. No byte of
  * a connection is read or written here.
@@ -55,7 +55,7 @@ struct tap {
     struct uds_dialer *dialer;      /* a TCP target */
     struct tap_printer printer;
     bool print;
-    struct tap_capture cap;
+    struct uds_capture *cap;        /* -w, NULL: none (or closed after a failure) */
     uint64_t flush_timer;
     uint16_t server_port;
     /* where clients come in */
@@ -94,8 +94,8 @@ struct conn {
     int fd;                     /* the client, until the relay has it */
     struct uds_dial *dial;
     struct uds_relay *relay;
-    struct tap_flow flow;
-    bool ended[2];              /* a FIN was written each way (enum tap_dir) */
+    struct uds_pcapng_flow flow;
+    bool ended[2];              /* a FIN was written each way (enum uds_pcapng_dir) */
     bool commented;             /* the client's identity went into a packet comment */
 };
 
@@ -147,7 +147,8 @@ static void output_failed(struct tap *t, const char *what, const char *why) {
         return;
     t->failed = true;
     t->print = false;
-    (void) tap_capture_close(&t->cap);
+    (void) uds_capture_close(t->cap);
+    t->cap = NULL;
     cli_error(what, "stopping; the server is put back", "cannot write %s", why);
     if (uds_loop_timer_add(t->loop, 0, on_stop_soon, t, NULL) < 0) {
         t->cut_off = true;
@@ -168,7 +169,7 @@ static void on_flush(struct uds_loop *loop, uint64_t timer_id, void *data) {
     (void) loop;
     (void) timer_id;
     t->flush_timer = 0;
-    if (tap_capture_flush(&t->cap) < 0)
+    if (t->cap && uds_capture_flush(t->cap) < 0)
         capture_failed(t, errno);
 }
 
@@ -183,7 +184,7 @@ static void captured(struct tap *t, int r) {
         capture_failed(t, errno);
         return;
     }
-    if (!t->flush_timer && tap_capture_pending(&t->cap))
+    if (!t->flush_timer && uds_capture_pending(t->cap))
         (void) uds_loop_timer_add(t->loop, FLUSH_MS, on_flush, t, &t->flush_timer);
 }
 
@@ -234,7 +235,8 @@ static void fds_comment(const struct tap_fd *fds, size_t n, size_t total, char *
         cli_append(buf, size, &used, " %s", fds[i].what);
 }
 
-static void show_data(struct conn *c, enum tap_dir dir, const struct uds_relay_chunk *ch) {
+static void show_data(struct conn *c, enum uds_pcapng_dir dir,
+                      const struct uds_relay_chunk *ch) {
     struct tap *t = c->tap;
     struct tap_fd fds[FDS_SHOWN];
     size_t n_fds = describe_fds(ch->fds, ch->n_fds, fds);
@@ -244,7 +246,7 @@ static void show_data(struct conn *c, enum tap_dir dir, const struct uds_relay_c
     if (t->print)
         tap_print_data(&t->printer, &c->client, dir, ch->data, ch->len, ch->full_len,
                        ch->message, fds, n_fds);
-    if (t->cap.fd < 0) {
+    if (!t->cap) {
         captured(t, 0);
         return;
     }
@@ -257,14 +259,14 @@ static void show_data(struct conn *c, enum tap_dir dir, const struct uds_relay_c
             comment = passed;
         }
     }
-    captured(t, tap_capture_data(&t->cap, &c->flow, dir, ch->data, ch->len, now_us(),
-                                 comment));
+    captured(t, uds_capture_data(t->cap, &c->flow, dir, ch->data, ch->len, now_us(), comment));
 }
 
 static void on_chunk(struct uds_relay *relay, const struct uds_relay_chunk *ch, void *data) {
     struct conn *c = data;
     struct tap *t = c->tap;
-    enum tap_dir dir = ch->from == UDS_RELAY_A ? TAP_TO_SERVER : TAP_TO_CLIENT;
+    enum uds_pcapng_dir dir = ch->from == UDS_RELAY_A ? UDS_PCAPNG_TO_SERVER
+                                                      : UDS_PCAPNG_TO_CLIENT;
 
     (void) relay;
     if (!ch->end) {
@@ -275,7 +277,7 @@ static void on_chunk(struct uds_relay *relay, const struct uds_relay_chunk *ch, 
         tap_print_end(&t->printer, &c->client, dir);
     if (!c->ended[dir]) {
         c->ended[dir] = true;
-        captured(t, tap_capture_fin(&t->cap, &c->flow, dir, now_us()));
+        captured(t, t->cap ? uds_capture_fin(t->cap, &c->flow, dir, now_us()) : 0);
     }
 }
 
@@ -303,12 +305,14 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
         tap_print_close(&t->printer, &c->client, info->bytes_from_a, info->bytes_from_b,
                         why[0] ? why : NULL);
     if (info->error && !c->ended[0] && !c->ended[1]) {
-        enum tap_dir from = info->error_side == UDS_RELAY_B ? TAP_TO_CLIENT : TAP_TO_SERVER;
-        captured(t, tap_capture_reset(&t->cap, &c->flow, from, now_us()));
+        enum uds_pcapng_dir from = info->error_side == UDS_RELAY_B ? UDS_PCAPNG_TO_CLIENT
+                                                                   : UDS_PCAPNG_TO_SERVER;
+        captured(t, t->cap ? uds_capture_reset(t->cap, &c->flow, from, now_us()) : 0);
     } else {
-        for (int d = TAP_TO_SERVER; d <= TAP_TO_CLIENT; d++)
+        for (int d = UDS_PCAPNG_TO_SERVER; d <= UDS_PCAPNG_TO_CLIENT; d++)
             if (!c->ended[d])
-                captured(t, tap_capture_fin(&t->cap, &c->flow, (enum tap_dir) d, now_us()));
+                captured(t, t->cap ? uds_capture_fin(t->cap, &c->flow, (enum uds_pcapng_dir) d,
+                                                     now_us()) : 0);
     }
     c->ended[0] = c->ended[1] = true;
     conn_free(c);
@@ -331,21 +335,6 @@ static void conn_free(struct conn *c) {
     t->n_conns--;
     free(c);
     check_done(t);
-}
-
-/* Connection numbers become loopback addresses and ports: 60000 ports per address, from
- * 127.0.1.0 up; the server is 127.0.0.1 at the chosen port. */
-static void flow_init(struct conn *c) {
-    unsigned id = c->client.id;
-
-    c->flow = (struct tap_flow) {
-        .client_ip = 0x7F000101u + id / 60000u,
-        .server_ip = 0x7F000001u,
-        .client_port = (uint16_t) (1024u + id % 60000u),
-        .server_port = c->tap->server_port,
-        .seq = { 1000u * id, 2000000000u + 1000u * id },
-        .udp = c->tap->type != UDS_STREAM,
-    };
 }
 
 static void fail_conn(struct conn *c, int err) {
@@ -377,8 +366,8 @@ static void start_relay(struct conn *c, int server_fd) {
         fail_conn(c, errno);
         return;
     }
-    if (t->cap.fd >= 0 && !c->flow.udp)
-        captured(t, tap_capture_begin(&t->cap, &c->flow, now_us(),
+    if (t->cap && !c->flow.udp)
+        captured(t, uds_capture_begin(t->cap, &c->flow, now_us(),
                                       identity_comment(c, who, sizeof(who))));
 }
 
@@ -456,7 +445,7 @@ static void on_client(struct tap *t, int fd) {
     t->conns = c;
     t->n_conns++;
     identify(c);
-    flow_init(c);
+    uds_pcapng_flow_init(&c->flow, c->client.id, t->server_port, t->type != UDS_STREAM);
     if (t->print)
         tap_print_open(&t->printer, &c->client);
     captured(t, 0);
@@ -819,6 +808,21 @@ static void announce(struct tap *t) {
                 "server is at %s until the tap stops", t->listen_text, what, t->target_text);
 }
 
+/* -w FILE, or -w - on stdout, each packet written at once for a reader that follows it. */
+static int open_capture(struct tap *t, const char *name) {
+    bool out = strcmp(t->args->write, "-") == 0;
+    const struct uds_capture_opts opts = {
+        .application = "uds tap",
+        .if_name = name,
+        .snaplen = t->args->snaplen,
+        .flags = out ? UDS_CAPTURE_UNBUFFERED : 0,
+    };
+
+    t->cap = out ? uds_capture_open_fd(STDOUT_FILENO, &opts)
+                 : uds_capture_open(t->args->write, &opts);
+    return t->cap ? 0 : -1;
+}
+
 static int open_output(struct tap *t) {
     const struct tap_args *a = t->args;
     const char *name = a->listen ? t->target_text : a->address;
@@ -829,9 +833,8 @@ static int open_output(struct tap *t) {
         .snaplen = a->snaplen,
     };
     t->print = !a->quiet && !(a->write && strcmp(a->write, "-") == 0);
-    t->server_port = a->port ? (uint16_t) a->port : tap_default_port(name);
-    t->cap.fd = -1;
-    if (a->write && tap_capture_open(&t->cap, a->write, name, a->snaplen) < 0) {
+    t->server_port = a->port ? (uint16_t) a->port : uds_pcapng_port(name);
+    if (a->write && open_capture(t, name) < 0) {
         int e = errno;
         cli_error(a->write, "check the -w FILE", "cannot write: %s", strerror(e));
         return e == EACCES || e == EPERM ? EX_NOPERM : EX_CANTCREAT;
@@ -925,7 +928,7 @@ int cmd_tap(int argc, char **argv) {
     t.listen_fd = -1;
     uds_swap_done(&t.swap);             /* the server back, if a signal did not already */
     (void) uds_unlisten(&t.listener);
-    if (tap_capture_close(&t.cap) < 0 && code == EX_OK && !t.failed)
+    if (uds_capture_close(t.cap) < 0 && code == EX_OK && !t.failed)
         code = cli_fail(CLI_OP_ANY, args.write, errno, NULL);
     uds_relay_group_free(t.relays);
     uds_dialer_free(t.dialer);

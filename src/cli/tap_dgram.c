@@ -22,7 +22,7 @@
 /* A sender as the tap shows it (the relay's sender_data). */
 struct tap_sender {
     struct tap_client client;
-    struct tap_flow flow;
+    struct uds_pcapng_flow flow;
     bool commented;             /* the capture has said who it is */
 };
 
@@ -68,11 +68,7 @@ static struct tap_sender *sender_new(struct tap_dgram *d, const struct uds_dgram
     name_sender(&s->client, ev->sender, ev->sender_len);
     if (s->client.has_peer && uds_procinfo_get(ev->cred->pid, &info) == 0)
         memcpy(s->client.command, info.command, sizeof(s->client.command));
-    s->flow = (struct tap_flow) {
-        .client_ip = 0x7F000101u + s->client.id / 60000u, .server_ip = 0x7F000001u,
-        .client_port = (uint16_t) (1024u + s->client.id % 60000u),
-        .server_port = d->o.server_port, .udp = true,
-    };
+    uds_pcapng_flow_init(&s->flow, s->client.id, d->o.server_port, true);
     if (d->o.printer)
         tap_print_open(d->o.printer, &s->client);
     return s;
@@ -87,7 +83,7 @@ static void describe_fds(const struct uds_dgram_relay_event *ev, struct tap_fd *
     }
 }
 
-static void show(struct tap_dgram *d, struct tap_sender *s, enum tap_dir dir,
+static void show(struct tap_dgram *d, struct tap_sender *s, enum uds_pcapng_dir dir,
                  const struct uds_dgram_relay_event *ev) {
     struct tap_fd fds[FDS_SHOWN];
     size_t n = ev->n_fds < FDS_SHOWN ? ev->n_fds : FDS_SHOWN;
@@ -98,7 +94,7 @@ static void show(struct tap_dgram *d, struct tap_sender *s, enum tap_dir dir,
     if (d->o.printer)
         tap_print_data(d->o.printer, &s->client, dir, ev->data, ev->len, ev->full_len, true,
                        fds, n);
-    if (d->o.cap->fd < 0) {
+    if (!*d->o.cap) {
         d->o.captured(d->o.data, 0);    /* to see whether the printing went well */
         return;
     }
@@ -116,7 +112,7 @@ static void show(struct tap_dgram *d, struct tap_sender *s, enum tap_dir dir,
         for (size_t i = 0; i < n; i++)
             cli_append(comment, sizeof(comment), &used, " %s", fds[i].what);
     }
-    d->o.captured(d->o.data, tap_capture_data(d->o.cap, &s->flow, dir, ev->data, ev->len,
+    d->o.captured(d->o.data, uds_capture_data(*d->o.cap, &s->flow, dir, ev->data, ev->len,
                                               now_us(), used ? comment : NULL));
 }
 
@@ -144,7 +140,8 @@ static void observe(struct uds_dgram_relay *relay, const struct uds_dgram_relay_
         return;
     }
     if (ev->type == UDS_DGRAM_RELAY_FROM_SENDER || ev->type == UDS_DGRAM_RELAY_FROM_SERVER)
-        show(d, s, ev->type == UDS_DGRAM_RELAY_FROM_SENDER ? TAP_TO_SERVER : TAP_TO_CLIENT, ev);
+        show(d, s, ev->type == UDS_DGRAM_RELAY_FROM_SENDER ? UDS_PCAPNG_TO_SERVER
+                                                          : UDS_PCAPNG_TO_CLIENT, ev);
 }
 
 struct tap_dgram *tap_dgram_new(const struct tap_dgram_opts *o) {

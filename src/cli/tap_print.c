@@ -141,13 +141,14 @@ static void print_fds_text(FILE *out, const struct tap_fd *fds, size_t n) {
 }
 
 static void print_data_json(const struct tap_printer *p, const struct tap_client *c,
-                            enum tap_dir dir, const char *data, size_t shown, size_t len,
+                            enum uds_pcapng_dir dir, const char *data, size_t shown, size_t len,
                             bool message, const struct tap_fd *fds, size_t n_fds) {
     FILE *out = p->out;
 
     json_head(out, c, "data");
     fprintf(out, ",\"dir\":\"%s\",\"len\":%zu,\"message\":%s,\"data\":",
-            dir == TAP_TO_SERVER ? "to_server" : "to_client", len, message ? "true" : "false");
+            dir == UDS_PCAPNG_TO_SERVER ? "to_server" : "to_client", len,
+            message ? "true" : "false");
     cli_json_escape(data, shown, emit_file, out);
     fprintf(out, ",\"truncated\":%s,\"fds\":[", shown < len ? "true" : "false");
     for (size_t i = 0; i < n_fds; i++) {
@@ -158,9 +159,9 @@ static void print_data_json(const struct tap_printer *p, const struct tap_client
     fputs("]}\n", out);
 }
 
-void tap_print_data(const struct tap_printer *p, const struct tap_client *c, enum tap_dir dir,
-                    const void *data, size_t len, size_t full_len, bool message,
-                    const struct tap_fd *fds, size_t n_fds) {
+void tap_print_data(const struct tap_printer *p, const struct tap_client *c,
+                    enum uds_pcapng_dir dir, const void *data, size_t len, size_t full_len,
+                    bool message, const struct tap_fd *fds, size_t n_fds) {
     size_t shown = p->snaplen && len > p->snaplen ? p->snaplen : len;
     char ts[32], w[256];
 
@@ -172,7 +173,7 @@ void tap_print_data(const struct tap_printer *p, const struct tap_client *c, enu
     stamp(ts, sizeof(ts), false);
     who(c, w, sizeof(w));
     fprintf(p->out, "%s #%u %s %zu byte%s%s (%s)\n", ts, c->id,
-            dir == TAP_TO_SERVER ? "client > server" : "client < server", full_len,
+            dir == UDS_PCAPNG_TO_SERVER ? "client > server" : "client < server", full_len,
             full_len == 1 ? "" : "s", message ? " message" : "", w);
     if (shown > 0) {
         if (p->format == TAP_HEX)
@@ -187,17 +188,19 @@ void tap_print_data(const struct tap_printer *p, const struct tap_client *c, enu
     finish(p);
 }
 
-void tap_print_end(const struct tap_printer *p, const struct tap_client *c, enum tap_dir dir) {
+void tap_print_end(const struct tap_printer *p, const struct tap_client *c,
+                   enum uds_pcapng_dir dir) {
     char ts[32];
 
     if (p->format == TAP_JSON) {
         json_head(p->out, c, "end");
-        fprintf(p->out, ",\"dir\":\"%s\"}\n", dir == TAP_TO_SERVER ? "to_server" : "to_client");
+        fprintf(p->out, ",\"dir\":\"%s\"}\n",
+                dir == UDS_PCAPNG_TO_SERVER ? "to_server" : "to_client");
     } else {
         stamp(ts, sizeof(ts), false);
         fprintf(p->out, "%s #%u %s end of stream (%s half-closed)\n", ts, c->id,
-                dir == TAP_TO_SERVER ? "client > server" : "client < server",
-                dir == TAP_TO_SERVER ? "client" : "server");
+                dir == UDS_PCAPNG_TO_SERVER ? "client > server" : "client < server",
+                dir == UDS_PCAPNG_TO_SERVER ? "client" : "server");
     }
     finish(p);
 }

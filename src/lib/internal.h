@@ -90,6 +90,11 @@ int uds__sendmsg_all(int fd, struct msghdr *msg);
 /* One recvmsg(), retried on EINTR and waited for with poll() on a non-blocking fd. */
 ssize_t uds__recvmsg_wait(int fd, struct msghdr *msg, int flags);
 
+/* writev() that raises no SIGPIPE when fd is a pipe whose reader has gone (EPIPE all the
+ * same), whatever the caller's disposition: for pipes, where MSG_NOSIGNAL cannot be had. */
+struct iovec;
+ssize_t uds__writev_nosigpipe(int fd, const struct iovec *iov, int n_iov);
+
 /* One netlink message of a sock_diag dump, as diag_parse.c reads it (pure). */
 enum uds__diag_kind {
     UDS__DIAG_SKIP = 0,     /* not for us: another type or address family; ignore it */

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * io.c — whole-buffer send/recv over partial transfers and EINTR, O_NONBLOCK, and a
- * poll() wait. Blocking helpers for clients and tests; the server never calls them (it
- * has its own non-blocking path in server.c).
+ * poll() wait: blocking helpers for clients and tests; the server never calls them (it
+ * has its own non-blocking path in server.c). Also writev() to a pipe without SIGPIPE,
+ * which the relay and the capture writer share.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "internal.h"
@@ -82,6 +86,34 @@ ssize_t uds__recvmsg_wait(int fd, struct msghdr *msg, int flags) {
             continue;
         return -1;
     }
+}
+
+/* writev() to a pipe whose reader has left raises SIGPIPE, which a library must not do to
+ * a caller who has not ignored it: block it for the call, and take back the one this write
+ * raised, unless one was pending already (then it is someone else's, and stays). */
+ssize_t uds__writev_nosigpipe(int fd, const struct iovec *iov, int n_iov) {
+    sigset_t pipe_only, old, pending;
+    bool was_pending;
+    ssize_t n;
+    int e;
+
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigemptyset(&pending);
+    (void) sigpending(&pending);
+    was_pending = sigismember(&pending, SIGPIPE) == 1;
+    e = pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    if (e)
+        return uds__fail(e);
+    n = writev(fd, iov, n_iov);
+    e = errno;
+    if (n < 0 && e == EPIPE && !was_pending) {
+        const struct timespec now = { 0, 0 };
+        (void) sigtimedwait(&pipe_only, NULL, &now);
+    }
+    (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
 }
 
 UDS_API ssize_t uds_send_all(int fd, const void *buf, size_t len) {

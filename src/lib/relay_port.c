@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,34 +233,6 @@ ssize_t uds__port_read_fds(const struct port *p, void *buf, size_t len, int **re
     return n;
 }
 
-/* write() to a pipe whose reader has left raises SIGPIPE, which a library must not do to a
- * caller who has not ignored it: block it for the call, and take back the one this write
- * raised, unless one was pending already (then it is someone else's, and stays). */
-static ssize_t write_without_sigpipe(int fd, const void *buf, size_t len) {
-    sigset_t pipe_only, old, pending;
-    bool was_pending;
-    ssize_t n;
-    int e;
-
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    sigemptyset(&pending);
-    (void) sigpending(&pending);
-    was_pending = sigismember(&pending, SIGPIPE) == 1;
-    e = pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-    if (e)
-        return uds__fail(e);
-    n = write(fd, buf, len);
-    e = errno;
-    if (n < 0 && e == EPIPE && !was_pending) {
-        const struct timespec now = { 0, 0 };
-        (void) sigtimedwait(&pipe_only, NULL, &now);
-    }
-    (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
-    return n;
-}
-
 ssize_t uds__port_write(const struct uds_relay_group *g, const struct port *p,
                         const void *buf, size_t len) {
     ssize_t n;
@@ -271,7 +241,7 @@ ssize_t uds__port_write(const struct uds_relay_group *g, const struct port *p,
         if (p->kind == PORT_SOCKET)
             n = send(p->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         else if (p->kind == PORT_PIPE && !g->sigpipe_ignored)
-            n = write_without_sigpipe(p->fd, buf, len);
+            n = uds__writev_nosigpipe(p->fd, &(struct iovec) { (void *) buf, len }, 1);
         else
             n = write(p->fd, buf, len);
     } while (n < 0 && errno == EINTR);
