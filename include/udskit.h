@@ -1519,9 +1519,9 @@ UDS_API ssize_t uds_pcapng_packet_tail(void *buf, size_t size,
                                        const struct uds_pcapng_packet *pkt);
 
 /* A capture being written: a section, its interface, then the packets of the flows the
- * program reports. Packets are gathered in a buffer of the capture's own (1 MiB) and
- * written when it fills, at uds_capture_flush() and at uds_capture_close(); a payload of
- * 32 KiB or more is not copied into it but written from where it lies, before
+ * program reports. Packets are gathered in a buffer of the capture's own and written with
+ * one writev() once 256 KiB wait, at uds_capture_flush() and at uds_capture_close(); a
+ * payload of 32 KiB or more is not copied into it but written from where it lies, before
  * uds_capture_data() returns. Writes block until done (a non-blocking fd is waited for);
  * on a socket they use MSG_NOSIGNAL, and a pipe whose reader has gone fails with EPIPE
  * without raising SIGPIPE. Bytes that cannot be written are lost, not retried: the next

@@ -43,7 +43,7 @@ struct uds_capture {
     size_t n_iov;
     size_t mark;            /* the bytes of buf already in iov */
     size_t used;
-    uint8_t buf[BUF_SIZE];
+    uint8_t buf[];          /* BUF_SIZE bytes */
 };
 
 static ssize_t write_some(const struct uds_capture *c, struct iovec *iov, size_t n) {
@@ -114,7 +114,7 @@ static struct uds_capture *capture_new(int fd, bool own_fd,
 
     if (!opts)
         opts = &defaults;
-    if (fstat(fd, &st) < 0 || !(c = malloc(sizeof(*c)))) {
+    if (fstat(fd, &st) < 0 || !(c = malloc(sizeof(*c) + BUF_SIZE))) {
         if (own_fd)
             uds__close_keep_errno(fd);
         return NULL;
