@@ -1579,10 +1579,11 @@ enum uds_capture_flags {
                                          * pipe into `wireshark -k -i -`) */
 };
 
+/* Read by uds_capture_open() and uds_capture_open_fd() only: none of it is kept. */
 struct uds_capture_opts {
     const char *application;    /* the section's shb_userappl; NULL: "libudskit" */
     const char *if_name;        /* the interface's name, e.g. the socket's path; NULL:
-                                 * none. Copied */
+                                 * none */
     size_t snaplen;             /* payload bytes kept of each packet (its length still
                                  * counts them all); 0 = all */
     unsigned flags;             /* enum uds_capture_flags */
