@@ -905,6 +905,51 @@ UDS_API void uds_loop_stop(struct uds_loop *loop);
 UDS_API int uds_loop_fd(const struct uds_loop *loop);
 
 /* ---------------------------------------------------------------------------------------
+ * Loop pool: N threads, each running a uds_loop of its own, and a fair way to deal work
+ * out to them: pick the loop with the least work counted, count one more there, post a
+ * function to run on its thread, and mark the work done when it ends (on any thread).
+ * The threaded server (uds_server_opts.threads) runs on one; a program that spreads its
+ * own connections, as `uds proxy --threads` does, uses one directly. Each loop stays
+ * single-threaded: touch it only from its own thread (a posted function, or a callback
+ * of what runs there), or while its thread is not running (before uds_loop_pool_start(),
+ * after uds_loop_pool_join()). Pool threads block every signal and are named "NAME/I".
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_loop_pool;
+#define UDS_LOOP_POOL_MAX 1024
+
+typedef void uds_loop_pool_fn(void *arg);
+
+/* n loops (1 to UDS_LOOP_POOL_MAX) and their threads, not started yet: put on each loop
+ * what is to run there first (uds_loop_pool_loop()). name: at most 9 bytes.
+ * Errors: EINVAL, ENOMEM, and those of epoll and eventfd. */
+UDS_API struct uds_loop_pool *uds_loop_pool_new(unsigned n, const char *name);
+/* Start the threads. Errors: EINVAL; pthread_create's (EAGAIN): threads already started
+ * run on, and uds_loop_pool_start() may be called again for the others. */
+UDS_API int uds_loop_pool_start(struct uds_loop_pool *pool);
+UDS_API unsigned uds_loop_pool_size(const struct uds_loop_pool *pool);
+/* Loop i (0 <= i < size), NULL for none. See above for when it may be touched. */
+UDS_API struct uds_loop *uds_loop_pool_loop(const struct uds_loop_pool *pool, unsigned i);
+/* The loop with the least work counted (among equals, the first after the last picked),
+ * counted one more. Call it from one thread at a time (the one that deals work out). */
+UDS_API unsigned uds_loop_pool_pick(struct uds_loop_pool *pool);
+/* One piece of loop i's work ended. Any thread. */
+UDS_API void uds_loop_pool_done(struct uds_loop_pool *pool, unsigned i);
+/* Work counted on loop i now. Any thread. */
+UDS_API size_t uds_loop_pool_load(const struct uds_loop_pool *pool, unsigned i);
+/* Run fn(arg) on loop i's thread, after what was posted to it before. Any thread.
+ * Errors: EINVAL, ENOMEM. */
+UDS_API int uds_loop_pool_post(struct uds_loop_pool *pool, unsigned i, uds_loop_pool_fn *fn,
+                               void *arg);
+/* Have every thread leave its loop, once what was posted before has run, and wait for
+ * them; a thread also leaves when uds_loop_stop() is called on its loop from inside.
+ * The loops stay, for the caller to free what it put in them. Not from a pool thread. */
+UDS_API void uds_loop_pool_join(struct uds_loop_pool *pool);
+/* Join, then free the loops. Calls that no thread ran (posted to a thread that had left)
+ * are run here first, so that what they carry is not lost. NULL is fine. */
+UDS_API void uds_loop_pool_free(struct uds_loop_pool *pool);
+
+/* ---------------------------------------------------------------------------------------
  * Server: many connections on one loop, with bounded buffers, limits and graceful stop.
  * ------------------------------------------------------------------------------------- */
 

@@ -8,8 +8,8 @@
  * graceful stop are here (the options and listener it shares with `uds serve` are
  * listen_opts.c's); no byte of a connection is read or written by this file.
  * With --threads N the proxy's loop accepts, admits and counts; each client is then dialled
- * and relayed on one of N worker threads (loop_thread.c), the one with the fewest, which
- * has its own loop, dialer and relay group. What workers share with the proxy's loop (the
+ * and relayed on one of the N threads of a uds_loop_pool, the one with the fewest, where
+ * each loop has its own dialer and relay group. What workers share with the proxy's loop (the
  * per-uid counts, loop detection, the target-failure log rate) is under struct proxy's lock.
  */
 #include <errno.h>
@@ -29,7 +29,6 @@
 #include "cli.h"
 #include "listen_opts.h"
 #include "listen_proc.h"
-#include "loop_thread.h"
 #include "options.h"
 #include "proxy_dgram.h"
 #include "tls.h"
@@ -74,12 +73,11 @@ struct proxy;
 /* Where connections are dialled and relayed: the proxy's own loop, or a worker's. */
 struct shard {
     struct proxy *px;
-    struct cli_loop_thread *thread; /* NULL: the proxy's loop */
+    unsigned index;                 /* its loop in px->pool */
     struct uds_loop *loop;
     struct uds_dialer *dialer;
     struct uds_relay_group *relays;
     struct conn *conns;             /* its connections; touched on its thread only */
-    atomic_size_t n_conns;
 };
 
 struct proxy {
@@ -99,9 +97,9 @@ struct proxy {
     /* connections: connecting and relaying, on the shards */
     struct shard *shards;
     unsigned n_shards;
-    unsigned next_shard;            /* where the search for the least loaded begins */
-    bool threaded;                  /* the shards are worker threads */
-    int wake_fd;                    /* threaded: a connection ended (eventfd in loop) */
+    struct uds_loop_pool *pool;     /* --threads: the shards' loops and threads; NULL: one
+                                     * shard, on the proxy's own loop */
+    int wake_fd;                    /* --threads: a connection ended (eventfd in loop) */
     pthread_mutex_t lock;           /* uids, fail_*, target_*, self_loops */
     atomic_size_t n_conns;
     bool at_limit;                  /* --max-conns connections: the server is paused */
@@ -316,9 +314,9 @@ static void conn_unlink(struct conn *c) {
 static void conn_gone(struct proxy *px, struct shard *sh) {
     uint64_t one = 1;
 
-    atomic_fetch_sub(&sh->n_conns, 1);
     atomic_fetch_sub(&px->n_conns, 1);
-    if (px->threaded) {
+    if (px->pool) {
+        uds_loop_pool_done(px->pool, sh->index);
         if (write(px->wake_fd, &one, sizeof(one)) < 0) {
             /* Only full after 2^64-2 unread wakeups: the loop is woken either way. */
         }
@@ -782,23 +780,6 @@ static void describe_tcp_client(int fd, char *buf, size_t size) {
         uds_addr_format(&addr, buf, size);
 }
 
-/* The shard with the fewest connections; among equals the next in turn. */
-static struct shard *least_loaded(struct proxy *px) {
-    struct shard *best = &px->shards[0];
-    size_t best_n = SIZE_MAX;
-
-    for (unsigned k = 0; k < px->n_shards; k++) {
-        struct shard *sh = &px->shards[(px->next_shard + k) % px->n_shards];
-        size_t n = atomic_load(&sh->n_conns);
-        if (n < best_n) {
-            best = sh;
-            best_n = n;
-        }
-    }
-    px->next_shard = (unsigned) (best - px->shards + 1) % px->n_shards;
-    return best;
-}
-
 /* On c's shard: connect it to the target (a TLS client's certificate checked first). */
 static void conn_start(void *arg) {
     struct conn *c = arg;
@@ -846,15 +827,15 @@ static int on_open(struct uds_conn *uc, void *data) {
     }
     if (!px->listen_unix)
         describe_tcp_client(c->client, c->client_text, sizeof(c->client_text));
-    c->sh = least_loaded(px);
-    /* Counted here, on the proxy's loop, so that --max-conns pauses the server at once. */
-    atomic_fetch_add(&c->sh->n_conns, 1);
+    /* Counted here, on the proxy's loop, so that --max-conns pauses the server at once; the
+     * pool counts it on the loop it picks, the one with the fewest. */
+    c->sh = &px->shards[px->pool ? uds_loop_pool_pick(px->pool) : 0];
     atomic_fetch_add(&px->n_conns, 1);
     update_accepting(px);
     update_idle_timer(px);
-    if (!px->threaded)
+    if (!px->pool)
         conn_start(c);
-    else if (cli_loop_thread_post(c->sh->thread, conn_start, c) < 0)
+    else if (uds_loop_pool_post(px->pool, c->sh->index, conn_start, c) < 0)
         conn_free(c);   /* not yet on the shard's list: conn_unlink() does nothing */
     return 0;
 }
@@ -997,10 +978,10 @@ static void shard_close_all(void *arg) {
 static void close_all(struct proxy *px) {
     for (unsigned i = 0; i < px->n_shards; i++) {
         struct shard *sh = &px->shards[i];
-        if (!sh->thread)
+        if (!px->pool)
             shard_close_all(sh);
         else
-            (void) cli_loop_thread_post(sh->thread, shard_close_all, sh);
+            (void) uds_loop_pool_post(px->pool, i, shard_close_all, sh);
     }
 }
 
@@ -1289,20 +1270,12 @@ static void wake_io(struct uds_loop *loop, int fd, unsigned events, void *data) 
     check_drained(px);
 }
 
-static int start_worker(struct proxy *px, struct shard *sh, unsigned i,
-                        const struct uds_relay_opts *ropts) {
-    char name[16];
-
-    sh->thread = cli_loop_thread_new();
-    if (!sh->thread)
-        return -1;
-    sh->loop = cli_loop_thread_loop(sh->thread);
+/* Shard i's dialer and relay group, on its loop in the pool (not running yet). */
+static int start_worker(struct proxy *px, struct shard *sh, const struct uds_relay_opts *ropts) {
+    sh->loop = uds_loop_pool_loop(px->pool, sh->index);
     sh->dialer = new_dialer(px, sh->loop);
     sh->relays = sh->dialer ? uds_relay_group_new(sh->loop, ropts) : NULL;
-    if (!sh->relays)
-        return -1;
-    snprintf(name, sizeof(name), "udsp/%u", i);
-    return cli_loop_thread_start(sh->thread, name);
+    return sh->relays ? 0 : -1;
 }
 
 /* The shards: the proxy's own loop, or --threads workers. Returns 0, or -1 (errno). */
@@ -1314,7 +1287,7 @@ static int start_shards(struct proxy *px, const struct uds_relay_opts *ropts) {
         return -1;
     px->n_shards = n;
     for (unsigned i = 0; i < n; i++)
-        px->shards[i].px = px;
+        px->shards[i] = (struct shard) { .px = px, .index = i };
     if (n == 1) {
         px->relays = uds_relay_group_new(px->loop, ropts);
         px->shards[0].loop = px->loop;
@@ -1322,31 +1295,33 @@ static int start_shards(struct proxy *px, const struct uds_relay_opts *ropts) {
         px->shards[0].relays = px->relays;
         return px->relays ? 0 : -1;
     }
-    px->threaded = true;
     px->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (px->wake_fd < 0 || uds_loop_add(px->loop, px->wake_fd, UDS_EV_READ, wake_io, px) < 0)
         return -1;
+    px->pool = uds_loop_pool_new(n, "udsp");
+    if (!px->pool)
+        return -1;
     for (unsigned i = 0; i < n; i++)
-        if (start_worker(px, &px->shards[i], i, ropts) < 0)
+        if (start_worker(px, &px->shards[i], ropts) < 0)
             return -1;
-    return 0;
+    return uds_loop_pool_start(px->pool);
 }
 
 /* At exit: every connection closed (on its worker), the workers joined and freed. */
 static void stop_shards(struct proxy *px) {
+    for (unsigned i = 0; px->pool && i < px->n_shards; i++)
+        (void) uds_loop_pool_post(px->pool, i, shard_close_all, &px->shards[i]);
+    uds_loop_pool_join(px->pool);
     for (unsigned i = 0; i < px->n_shards; i++) {
         struct shard *sh = &px->shards[i];
-        if (sh->thread) {
-            (void) cli_loop_thread_post(sh->thread, shard_close_all, sh);
-            cli_loop_thread_join(sh->thread);
-        }
-        shard_close_all(sh);    /* what a failed post left, now that the thread has ended */
-        if (sh->thread) {
+        shard_close_all(sh);    /* what a failed post left, now that the threads have ended */
+        if (px->pool) {
             uds_relay_group_free(sh->relays);
             uds_dialer_free(sh->dialer);
-            cli_loop_thread_free(sh->thread);
         }
     }
+    uds_loop_pool_free(px->pool);
+    px->pool = NULL;
     free(px->shards);
     px->shards = NULL;
     px->n_shards = 0;

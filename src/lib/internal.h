@@ -159,4 +159,9 @@ int uds__loop_hook_add(struct uds_loop *loop, void (*fn)(void *data), void *data
 /* Remove the hook added with the same fn and data; nothing if there is none. */
 void uds__loop_hook_del(struct uds_loop *loop, void (*fn)(void *data), void *data);
 
+/* Called on pool thread i as it ends (its loop has returned), for the threaded server to
+ * count its workers. Set before uds_loop_pool_start(). */
+typedef void uds__loop_pool_end_fn(unsigned i, void *data);
+void uds__loop_pool_on_end(struct uds_loop_pool *pool, uds__loop_pool_end_fn *fn, void *data);
+
 #endif /* UDSKIT_INTERNAL_H */

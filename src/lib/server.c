@@ -943,7 +943,8 @@ static void finish_stop(struct uds_server *s) {
     /* Their threads have ended or are ending: none calls back once the run returns. */
     if (s->workers)
         uds__workers_join(s->workers);
-    if (s->own_loop)
+    /* A worker's thread leaves its loop with it (loop_pool.c). */
+    if (s->own_loop || s->worker)
         uds_loop_stop(s->loop);
 }
 
@@ -1095,9 +1096,10 @@ static struct uds_server_opts opts_of(const struct uds_server *s) {
     };
 }
 
-struct uds_server *uds__server_worker_new(struct uds_server *parent, struct uds__worker *worker) {
+struct uds_server *uds__server_worker_new(struct uds_server *parent, struct uds__worker *worker,
+                                          struct uds_loop *loop) {
     struct uds_server_opts opts = opts_of(parent);
-    struct uds_server *s = server_alloc(NULL, &opts, &parent->cb, parent->data,
+    struct uds_server *s = server_alloc(loop, &opts, &parent->cb, parent->data,
                                         parent->seqpacket ? UDS_SEQPACKET : UDS_STREAM);
 
     if (!s)

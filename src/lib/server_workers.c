@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * server_workers.c — a uds_server on N worker threads. Each worker owns a uds_loop, a
- * server without a listener (server.c) and the connections handed to it. The server's own
- * loop keeps the listener and accepts; this file hands each accepted fd to the worker with
- * the fewest connections (ties in turn) through a queue and an eventfd, counts the
- * connections of every worker for max_conns, and stops and joins the workers. It does not
- * accept, read or write connections (server.c does).
+ * server_workers.c — a uds_server on N worker threads, the threads and loops of a
+ * uds_loop_pool (loop_pool.c). On each pool loop a worker runs a server without a listener
+ * (server.c) that serves the connections handed to it. The server's own loop keeps the
+ * listener and accepts; this file hands each accepted fd to the worker the pool picks (the
+ * fewest connections, ties in turn) through a queue and an eventfd, counts the connections
+ * of every worker for max_conns, and stops the workers. It does not accept, read or write
+ * connections (server.c does).
  *
  * Several workers sharing one listener would not do: Unix listeners have no SO_REUSEPORT
  * balancing, and EPOLLEXCLUSIVE wakes the waiters in LIFO order, so one worker takes most
@@ -13,11 +14,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -28,29 +26,26 @@ enum { STOP_NONE, STOP_GRACEFUL, STOP_NOW };
 
 struct uds__worker {
     struct uds__workers *all;
-    struct uds_server *srv;         /* its own loop; on the worker thread only */
-    pthread_t thread;
-    bool started;
-    bool joined;
+    unsigned index;                 /* its thread and loop in all->pool */
+    struct uds_server *srv;         /* on the pool's loop; on the worker thread only */
     int efd;                        /* eventfd in srv's loop: something was posted */
     pthread_mutex_t lock;
     int *fds;                       /* under lock: accepted fds not yet taken */
     size_t n_fds;
     size_t cap;
     int stop;                       /* under lock: the strongest stop asked for */
-    atomic_size_t live;             /* connections handed and not yet closed */
     atomic_uint_fast64_t accepted;  /* connections handed, ever */
 };
 
 struct uds__workers {
     struct uds_server *parent;
     struct uds_loop *loop;          /* the parent's loop */
-    int wake_fd;                    /* eventfd in it: a slot freed at the limit, a worker ended */
+    struct uds_loop_pool *pool;     /* the threads, their loops, their connections counted */
+    int wake_fd;                    /* eventfd in loop: a slot freed at the limit, a worker ended */
     size_t max_conns;
     atomic_size_t live;             /* connections of every worker */
     atomic_uint running;            /* workers whose thread has not ended */
     unsigned n;
-    unsigned next;                  /* acceptor only: where the next search begins */
     struct uds__worker w[];
 };
 
@@ -72,6 +67,8 @@ static void drain_eventfd(int fd) {
 
 /* --- the worker's side ------------------------------------------------------------------- */
 
+/* The fds handed, and the stop, come through a mailbox of their own rather than
+ * uds_loop_pool_post(): a burst of accepts costs one lock each and no allocation. */
 static void mailbox_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
     struct uds__worker *w = arg;
     int *fds;
@@ -95,22 +92,20 @@ static void mailbox_io(struct uds_loop *loop, int fd, unsigned events, void *arg
         uds_server_stop(w->srv, stop == STOP_GRACEFUL);
 }
 
-static void *worker_main(void *arg) {
-    struct uds__worker *w = arg;
-    struct uds_loop *loop = uds_server_loop(w->srv);
+/* A worker's thread has left its loop: its server stopped (or the loop failed; its
+ * connections are then closed by uds__workers_free()). */
+static void worker_ended(unsigned i, void *arg) {
+    struct uds__workers *all = arg;
 
-    while (!uds_server_stopped(w->srv))
-        if (uds_loop_run_once(loop, -1) < 0 && errno != EINTR)
-            break;  /* its connections are closed by uds__workers_free() */
-    atomic_fetch_sub(&w->all->running, 1);
-    poke(w->all->wake_fd);
-    return NULL;
+    (void) i;
+    atomic_fetch_sub(&all->running, 1);
+    poke(all->wake_fd);
 }
 
 void uds__worker_conn_done(struct uds__worker *w) {
     struct uds__workers *all = w->all;
 
-    atomic_fetch_sub(&w->live, 1);
+    uds_loop_pool_done(all->pool, w->index);
     /* At the limit the acceptor's listener is out of its epoll set: tell it a slot is free. */
     if (atomic_fetch_sub(&all->live, 1) >= all->max_conns)
         poke(all->wake_fd);
@@ -142,32 +137,16 @@ static int post(struct uds__worker *w, int fd, int stop) {
     return ret;
 }
 
-/* The worker with the fewest connections; among equals the first after the last chosen. */
-static struct uds__worker *least_loaded(struct uds__workers *all) {
-    struct uds__worker *best = NULL;
-    size_t best_live = SIZE_MAX;
-
-    for (unsigned k = 0; k < all->n; k++) {
-        struct uds__worker *w = &all->w[(all->next + k) % all->n];
-        size_t live = atomic_load(&w->live);
-        if (live < best_live) {
-            best = w;
-            best_live = live;
-        }
-    }
-    all->next = (unsigned) (best - all->w + 1) % all->n;
-    return best;
-}
-
+/* To the worker with the fewest connections (among equals, the next in turn). */
 int uds__workers_hand(struct uds__workers *all, int fd) {
-    struct uds__worker *w = least_loaded(all);
+    unsigned i = uds_loop_pool_pick(all->pool);
+    struct uds__worker *w = &all->w[i];
 
     atomic_fetch_add(&all->live, 1);
-    atomic_fetch_add(&w->live, 1);
     if (post(w, fd, STOP_NONE) < 0) {
         int e = errno;
         (void) close(fd);
-        atomic_fetch_sub(&w->live, 1);
+        uds_loop_pool_done(all->pool, i);
         atomic_fetch_sub(&all->live, 1);
         return uds__fail(e);
     }
@@ -185,18 +164,12 @@ bool uds__workers_done(const struct uds__workers *all) {
 
 void uds__workers_stop(struct uds__workers *all, bool graceful) {
     for (unsigned i = 0; i < all->n; i++)
-        if (all->w[i].started)
+        if (all->w[i].all)  /* made (a failed start stops what it made) */
             (void) post(&all->w[i], -1, graceful ? STOP_GRACEFUL : STOP_NOW);
 }
 
 void uds__workers_join(struct uds__workers *all) {
-    for (unsigned i = 0; i < all->n; i++) {
-        struct uds__worker *w = &all->w[i];
-        if (w->started && !w->joined) {
-            (void) pthread_join(w->thread, NULL);
-            w->joined = true;
-        }
-    }
+    uds_loop_pool_join(all->pool);
 }
 
 unsigned uds__workers_count(const struct uds__workers *all) {
@@ -208,7 +181,7 @@ void uds__workers_stats(const struct uds__workers *all, unsigned i,
     struct uds__worker *w = (struct uds__worker *) &all->w[i];
 
     ret_stats->accepted = atomic_load(&w->accepted);
-    ret_stats->conns = atomic_load(&w->live);
+    ret_stats->conns = uds_loop_pool_load(all->pool, i);
 }
 
 /* --- making and ending ------------------------------------------------------------------- */
@@ -221,43 +194,24 @@ static void wake_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
     uds__server_poke(all->parent);
 }
 
-static int worker_init(struct uds__workers *all, struct uds__worker *w) {
+static int worker_init(struct uds__workers *all, unsigned i) {
+    struct uds__worker *w = &all->w[i];
+    struct uds_loop *loop = uds_loop_pool_loop(all->pool, i);
+
     w->all = all;
+    w->index = i;
     w->efd = -1;
-    if (pthread_mutex_init(&w->lock, NULL) != 0)
+    if (pthread_mutex_init(&w->lock, NULL) != 0) {
+        w->all = NULL;  /* nothing to undo */
         return uds__fail(ENOMEM);
+    }
     w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (w->efd < 0)
         return -1;
-    w->srv = uds__server_worker_new(all->parent, w);
+    w->srv = uds__server_worker_new(all->parent, w, loop);
     if (!w->srv)
         return -1;
-    return uds_loop_add(uds_server_loop(w->srv), w->efd, UDS_EV_READ, mailbox_io, w);
-}
-
-/* Every signal blocked in the workers: the process's signals go to its own threads (a
- * signalfd, a handler), never to a worker in the middle of a callback. */
-static int start_threads(struct uds__workers *all) {
-    sigset_t every, old;
-    int r = 0;
-
-    sigfillset(&every);
-    pthread_sigmask(SIG_SETMASK, &every, &old);
-    for (unsigned i = 0; i < all->n && r == 0; i++) {
-        atomic_fetch_add(&all->running, 1);
-        r = pthread_create(&all->w[i].thread, NULL, worker_main, &all->w[i]);
-        if (r != 0)
-            atomic_fetch_sub(&all->running, 1);
-        all->w[i].started = r == 0;
-        /* Seen in top -H, ps -L and /proc/PID/task/TID/comm; best effort. */
-        if (r == 0) {
-            char name[16];
-            snprintf(name, sizeof(name), "udsw/%u", i);
-            (void) pthread_setname_np(all->w[i].thread, name);
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return r == 0 ? 0 : uds__fail(r);
+    return uds_loop_add(loop, w->efd, UDS_EV_READ, mailbox_io, w);
 }
 
 struct uds__workers *uds__workers_new(struct uds_server *parent, struct uds_loop *loop,
@@ -267,28 +221,26 @@ struct uds__workers *uds__workers_new(struct uds_server *parent, struct uds_loop
     if (!all)
         return NULL;
     all->parent = parent;
-    all->loop = loop;
     all->n = n;
     all->max_conns = max_conns;
     all->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (all->wake_fd < 0)
+    all->pool = uds_loop_pool_new(n, "udsw");
+    if (all->wake_fd < 0 || !all->pool)
         goto fail;
     for (unsigned i = 0; i < n; i++)
-        if (worker_init(all, &all->w[i]) < 0)
+        if (worker_init(all, i) < 0)
             goto fail;
     if (uds_loop_add(loop, all->wake_fd, UDS_EV_READ, wake_io, all) < 0)
         goto fail;
-    if (start_threads(all) < 0) {
-        int e = errno;
-        (void) uds_loop_del(loop, all->wake_fd);
-        errno = e;
+    all->loop = loop;
+    uds__loop_pool_on_end(all->pool, worker_ended, all);
+    atomic_store(&all->running, n);
+    if (uds_loop_pool_start(all->pool) < 0)
         goto fail;
-    }
     return all;
 fail:
     {
         int e = errno;
-        all->loop = NULL;   /* wake_fd is not in it */
         uds__workers_free(all);
         errno = e;
     }
@@ -301,11 +253,13 @@ static void worker_done(struct uds__worker *w) {
     uds_server_free(w->srv);
     for (size_t i = 0; i < w->n_fds; i++) {
         (void) close(w->fds[i]);
-        atomic_fetch_sub(&w->all->live, 1);
+        uds__worker_conn_done(w);
     }
     free(w->fds);
-    if (w->efd >= 0)
+    if (w->efd >= 0) {
+        (void) uds_loop_del(uds_loop_pool_loop(w->all->pool, w->index), w->efd);
         (void) close(w->efd);
+    }
     pthread_mutex_destroy(&w->lock);
 }
 
@@ -313,12 +267,13 @@ void uds__workers_free(struct uds__workers *all) {
     if (!all)
         return;
     uds__workers_stop(all, false);
-    uds__workers_join(all);
+    uds_loop_pool_join(all->pool);
     for (unsigned i = 0; i < all->n; i++) {
         struct uds__worker *w = &all->w[i];
         if (w->all)
             worker_done(w);
     }
+    uds_loop_pool_free(all->pool);
     if (all->wake_fd >= 0) {
         if (all->loop)
             (void) uds_loop_del(all->loop, all->wake_fd);

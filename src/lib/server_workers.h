@@ -17,9 +17,10 @@ struct uds__worker;
 
 /* --- server.c, for server_workers.c -------------------------------------------------------- */
 
-/* A server without a listener on a loop of its own, serving for parent what worker is
+/* A server without a listener on loop (a pool thread's), serving for parent what worker is
  * handed, with parent's callbacks, data and limits. */
-struct uds_server *uds__server_worker_new(struct uds_server *parent, struct uds__worker *worker);
+struct uds_server *uds__server_worker_new(struct uds_server *parent, struct uds__worker *worker,
+                                          struct uds_loop *loop);
 /* Take fd (accepted on parent's listener) as a connection of worker server srv: allow-list,
  * on_open. Returns false when no connection was made (fd closed). */
 bool uds__server_adopt(struct uds_server *srv, int fd);
