@@ -268,8 +268,8 @@ static void access_docker(const struct doctor *d, const struct uds_server_ident 
           "\"group\" in %s says otherwise (%s%s), and mode 0660. Add %s to group %s: "
           "usermod -aG %s %s, then log in again. Mind that this group is worth root: "
           "whoever may use the docker socket controls this host.",
-          doctor_config_file(id), now.o ? "now " : "not set",
-          now.s, d->who.name, sock_group, sock_group, d->who.name);
+          doctor_config_file(id), now.o ? "now " : "not set", now.s, d->who.name, sock_group,
+          sock_group, d->who.name);
 }
 
 static void access_systemd(const struct doctor *d, const struct uds_server_ident *id,
