@@ -386,8 +386,7 @@ static void log_silent_client(const struct conn *c) {
 static void on_first_byte_due(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct conn *c = data;
 
-    (void) loop;
-    (void) timer_id;
+    (void) loop, (void) timer_id;
     c->first_byte_timer = 0;
     if (client_spoke(c->client)) {
         c->spoke = true;
@@ -461,8 +460,7 @@ static void log_client_to_target(const struct conn *c, enum cli_level level, con
 static void on_client_event(struct uds_loop *loop, int fd, unsigned events, void *data) {
     struct conn *c = data;
 
-    (void) loop;
-    (void) events;
+    (void) loop, (void) events;
     if (client_spoke(fd)) {
         c->spoke = true;
         unwatch_client(c);
@@ -993,8 +991,7 @@ static void check_drained(struct proxy *px) {
 static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
     struct proxy *px = data;
 
-    (void) loop;
-    (void) timer_id;
+    (void) loop, (void) timer_id;
     px->drain_timer = 0;
     cli_log_drain_timeout(px->listen_text, px->n_conns, px->args->common.drain_ms);
     close_all(px);
@@ -1009,8 +1006,7 @@ static void on_idle(struct uds_loop *loop, uint64_t timer_id, void *data) {
     char dur[32];
     struct cli_kv kv[] = { CLI_KV_NUM("idle_ms", px->args->exit_idle_ms) };
 
-    (void) loop;
-    (void) timer_id;
+    (void) loop, (void) timer_id;
     px->idle_timer = 0;
     cli_notify("STOPPING=1");
     cli_log(CLI_LOG_INFO, "idle_exit", px->listen_text, kv, 1, "%s: no connection for %s "
