@@ -11,6 +11,7 @@
 # in the rate by the share of the other processes.
 #
 #   ROUNDS=5 DURATION=3 bench/proxy/budget.sh
+#   UDS_ARGS="--threads 1" bench/proxy/budget.sh     options for uds proxy
 #
 # Prints one Markdown row per relay and round, then the medians.
 set -u
@@ -47,7 +48,7 @@ EOF
 
 declare -A CMD ADDR
 RELAYS=("uds proxy" "HAProxy" "socat")
-CMD["uds proxy"]="$UDS proxy -q $T/uds.sock $T/echo.sock"
+CMD["uds proxy"]="$UDS proxy -q ${UDS_ARGS:-} $T/uds.sock $T/echo.sock"
 ADDR["uds proxy"]=$T/uds.sock
 CMD["HAProxy"]="haproxy -db -f $T/haproxy.cfg"
 ADDR["HAProxy"]=$T/haproxy.sock

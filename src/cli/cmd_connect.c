@@ -46,20 +46,16 @@ static const struct cli_command connect_cmd = {
         "(the server's, from SO_PEERCRED) in its environment; its stdin and stdout stay\n"
         "ours. PROGRAM replaces uds: its exit status is the command's.\n",
     .outro =
-        "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
-        "unix:@name.\n"
-        "\n"
+        CLI_EXCHANGE_OUTRO_START
         "Exit status: 0 done, 1 failure, 64 usage error, 66 cannot open --send-fd FILE,\n"
         "69 no server (no such socket, or a stale one), 75 timeout, 77 permission denied.\n",
     .opts = (const struct cli_opt[]){
         CLI_SECTION("Options:"),
-        CLI_OPT_TYPE(C, connect.type,
-                     "stream (default), seqpacket or dgram; with seqpacket and\n"
-                     "dgram each read of stdin (up to 64 KiB) is one message"),
-        CLI_OPT_TIMEOUT(C, connect.timeout_ms,
-                        "give up connecting after SECONDS (exit 75); dgram: how\n"
-                        "long to wait for replies after stdin ends (default 1)"),
-        CLI_OPT_WAIT(C, connect.wait_ms),
+        CLI_OPTS_CONNECT(C, connect,
+                         "stream (default), seqpacket or dgram; with seqpacket and\n"
+                         "dgram each read of stdin (up to 64 KiB) is one message",
+                         "give up connecting after SECONDS (exit 75); dgram: how\n"
+                         "long to wait for replies after stdin ends (default 1)"),
         { "--send-fd", 0, "FILE", CLI_STRING(C, send_fd),
           .help = "open FILE read-only and pass its descriptor (SCM_RIGHTS)\n"
                   "with the first bytes sent; with empty stdin it goes\n"

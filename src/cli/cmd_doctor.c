@@ -371,16 +371,14 @@ static void backlog_setting(struct doctor *d, const struct uds_sockinfo *s, stru
         v = uds_server_setting(id, "listen.backlog", &line);
         T_ADD(t, "listen.backlog in pool [%s] of %s (%s%s), and more workers "
               "(pm.max_children), since a pool whose workers are all busy accepts nobody",
-              id->pool, id->config[0] ? id->config : "its pool file",
-              v ? "now " : "default 511", v ? v : "");
+              id->pool, doctor_config_file(id), v ? "now " : "default 511", v ? v : "");
         return;
     case UDS_SERVER_POSTGRESQL:
-        T_ADD(t, "PostgreSQL asks for twice max_connections (in %s)",
-              id->config[0] ? id->config : "postgresql.conf");
+        T_ADD(t, "PostgreSQL asks for twice max_connections (in %s)", doctor_config_file(id));
         return;
     case UDS_SERVER_REDIS:
         T_ADD(t, "tcp-backlog in %s, which redis uses for its Unix socket too",
-              id->config[0] ? id->config : "redis.conf");
+              doctor_config_file(id));
         return;
     case UDS_SERVER_UDSKIT:
         T_ADD(t, "uds serve asks for SOMAXCONN; at --max-conns it stops accepting and lets "

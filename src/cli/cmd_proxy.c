@@ -31,6 +31,7 @@
 #include "listen_proc.h"
 #include "options.h"
 #include "proxy_dgram.h"
+#include "timer.h"
 #include "tls.h"
 
 /* Fds besides those of the connections: stdio, listener, lock file, epoll, timer,
@@ -107,8 +108,8 @@ struct proxy {
     struct cli_stop stop;
     bool stopping;
     bool done;                      /* the loop is to return */
-    uint64_t drain_timer;
-    uint64_t idle_timer;            /* --exit-idle-time, while no connection is open */
+    struct cli_timer drain_timer;
+    struct cli_timer idle_timer;    /* --exit-idle-time, while no connection is open */
     /* rate limits */
     uint64_t fail_logged_ms;
     unsigned fails_unlogged;
@@ -128,7 +129,7 @@ struct conn {
     int client;                 /* -1 once handed to the relay */
     struct uds_dial *dial;      /* connecting to the target, or NULL */
     struct uds_relay *relay;
-    uint64_t first_byte_timer;  /* --first-byte-timeout while the target is connecting */
+    struct cli_timer first_byte_timer;  /* --first-byte-timeout while connecting */
     bool spoke;                 /* the client sent a byte before the relay began */
     bool client_watched;        /* in the shard's loop while the target is connecting */
     uint64_t started_ms;
@@ -332,8 +333,7 @@ static void conn_free(struct conn *c) {
     struct proxy *px = c->px;
     struct shard *sh = c->sh;
 
-    if (c->first_byte_timer)
-        uds_loop_timer_cancel(sh->loop, c->first_byte_timer);
+    cli_timer_cancel(&c->first_byte_timer);
     uds_dial_cancel(c->dial);
     unwatch_client(c);
     if (c->client >= 0)
@@ -383,11 +383,9 @@ static void log_silent_client(const struct conn *c) {
                 cli_format_duration(first_byte_ms(px), dur, sizeof(dur)));
 }
 
-static void on_first_byte_due(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_first_byte_due(void *data) {
     struct conn *c = data;
 
-    (void) loop, (void) timer_id;
-    c->first_byte_timer = 0;
     if (client_spoke(c->client)) {
         c->spoke = true;
         return;
@@ -406,8 +404,8 @@ static void watch_first_byte(struct conn *c) {
 
     if (limit == 0)
         return;
-    if (uds_loop_timer_add(c->sh->loop, spent < limit ? limit - spent : 0, on_first_byte_due, c,
-                           &c->first_byte_timer) < 0)
+    if (cli_timer_arm(&c->first_byte_timer, c->sh->loop, spent < limit ? limit - spent : 0,
+                      on_first_byte_due, c) < 0)
         conn_fail(c, errno);
 }
 
@@ -609,9 +607,7 @@ static void conn_connected(struct conn *c, int fd) {
         conn_fail(c, ELOOP);
         return;
     }
-    if (c->first_byte_timer)
-        uds_loop_timer_cancel(c->sh->loop, c->first_byte_timer);
-    c->first_byte_timer = 0;
+    cli_timer_cancel(&c->first_byte_timer);
     unwatch_client(c);      /* the relay watches it from here */
     /* The relay owns both fds from here, also if it fails. */
     c->client = -1;
@@ -988,11 +984,9 @@ static void check_drained(struct proxy *px) {
         stop_loop(px);
 }
 
-static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_drain_timeout(void *data) {
     struct proxy *px = data;
 
-    (void) loop, (void) timer_id;
-    px->drain_timer = 0;
     cli_log_drain_timeout(px->listen_text, px->n_conns, px->args->common.drain_ms);
     close_all(px);
     stop_loop(px);
@@ -1001,13 +995,11 @@ static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *dat
 /* --exit-idle-time, as systemd-socket-proxyd has it: a proxy started by socket activation
  * goes away once unused, and the service manager, which keeps the listening socket,
  * starts it again for the next client (waiting meanwhile in the backlog). */
-static void on_idle(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_idle(void *data) {
     struct proxy *px = data;
     char dur[32];
     struct cli_kv kv[] = { CLI_KV_NUM("idle_ms", px->args->exit_idle_ms) };
 
-    (void) loop, (void) timer_id;
-    px->idle_timer = 0;
     cli_notify("STOPPING=1");
     cli_log(CLI_LOG_INFO, "idle_exit", px->listen_text, kv, 1, "%s: no connection for %s "
             "(--exit-idle-time): exiting", px->listen_text,
@@ -1021,15 +1013,14 @@ static void on_idle(struct uds_loop *loop, uint64_t timer_id, void *data) {
 static void update_idle_timer(struct proxy *px) {
     bool idle = px->n_conns == 0 && !px->stopping && !px->done;
 
-    if (px->args->exit_idle_ms == 0 || idle == (px->idle_timer != 0))
+    if (px->args->exit_idle_ms == 0 || idle == cli_timer_armed(&px->idle_timer))
         return;
     if (!idle) {
-        uds_loop_timer_cancel(px->loop, px->idle_timer);
-        px->idle_timer = 0;
+        cli_timer_cancel(&px->idle_timer);
         return;
     }
-    if (uds_loop_timer_add(px->loop, (uint64_t) px->args->exit_idle_ms, on_idle, px,
-                           &px->idle_timer) < 0)
+    if (cli_timer_arm(&px->idle_timer, px->loop, (uint64_t) px->args->exit_idle_ms, on_idle,
+                      px) < 0)
         cli_log(CLI_LOG_WARN, "idle_error", px->listen_text, NULL, 0, "%s: cannot time "
                 "--exit-idle-time (%s); the proxy stays", px->listen_text, strerror(errno));
 }
@@ -1055,9 +1046,9 @@ static void stop_drain(void *data) {
     uds_server_stop(px->server, false);
     if (px->n_conns == 0)
         stop_loop(px);
-    else if (uds_loop_timer_add(px->loop, (uint64_t) px->args->common.drain_ms,
-                                on_drain_timeout, px, &px->drain_timer) < 0)
-        on_drain_timeout(px->loop, 0, px);
+    else if (cli_timer_arm(&px->drain_timer, px->loop, (uint64_t) px->args->common.drain_ms,
+                           on_drain_timeout, px) < 0)
+        on_drain_timeout(px);
 }
 
 static void stop_now(void *data) {
@@ -1444,11 +1435,9 @@ int cmd_proxy(int argc, char **argv) {
     code = prepare(&px, &args, argc, argv, &sigfd);
     if (code == CLI_CONTINUE)
         code = run(&px, sigfd);
-    if (px.drain_timer)
-        uds_loop_timer_cancel(px.loop, px.drain_timer);
+    cli_timer_cancel(&px.drain_timer);
     stop_shards(&px);
-    if (px.idle_timer)
-        uds_loop_timer_cancel(px.loop, px.idle_timer);
+    cli_timer_cancel(&px.idle_timer);
     tls_proxy_flush(px.tls, args.common.drain_ms);
     tls_proxy_free(px.tls);
     uds_relay_group_free(px.relays);

@@ -42,9 +42,7 @@ static const struct cli_command send_cmd = {
         "no MESSAGE. After sending, the sending side is shut down; the reply is printed\n"
         "until the server closes (dgram: the first reply datagram).\n",
     .outro =
-        "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"
-        "unix:@name.\n"
-        "\n"
+        CLI_EXCHANGE_OUTRO_START
         "Exit status: 0 done, 1 failure, 64 usage error, 69 no server (no such socket, or\n"
         "a stale one), 75 timeout, 77 permission denied.\n",
     .opts = (const struct cli_opt[]){
@@ -55,13 +53,11 @@ static const struct cli_command send_cmd = {
                   "then the bytes) and print the payload of the one frame\n"
                   "that comes back; the connection is not half-closed\n"
                   "(stream only)" },
-        CLI_OPT_TYPE(S, connect.type,
-                     "stream (default), seqpacket or dgram (the message is\n"
-                     "one packet)"),
-        CLI_OPT_TIMEOUT(S, connect.timeout_ms,
-                        "give up after SECONDS: connecting, sending and the whole\n"
-                        "reply (exit 75); counted after any --wait"),
-        CLI_OPT_WAIT(S, connect.wait_ms),
+        CLI_OPTS_CONNECT(S, connect,
+                         "stream (default), seqpacket or dgram (the message is\n"
+                         "one packet)",
+                         "give up after SECONDS: connecting, sending and the whole\n"
+                         "reply (exit 75); counted after any --wait"),
         CLI_OPT_QUIET(S, verbosity, "print errors only"),
         CLI_END,
     },

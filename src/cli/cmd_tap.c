@@ -24,6 +24,7 @@
 #include "listen_opts.h"
 #include "options.h"
 #include "tap.h"
+#include "timer.h"
 
 #define ACCEPTS_PER_WAKEUP 64
 #define FLUSH_MS 200            /* a capture file is at most this far behind */
@@ -56,7 +57,7 @@ struct tap {
     struct tap_printer printer;
     bool print;
     struct uds_capture *cap;        /* -w, NULL: none (or closed after a failure) */
-    uint64_t flush_timer;
+    struct cli_timer flush_timer;
     uint16_t server_port;
     /* where clients come in */
     struct uds_swap swap;
@@ -65,7 +66,7 @@ struct tap {
     uint64_t dgram_dropped;         /* by a tap_dgram freed already, at the stop */
     int listen_fd;                  /* swap.fd or listener.fd; -1 once closed */
     bool listen_unix;
-    uint64_t retry_timer;           /* accept paused after EMFILE */
+    struct cli_timer retry_timer;   /* accept paused after EMFILE */
     char listen_text[UDS_PATH_MAX + 16];
     /* where they go */
     struct uds_addr target;
@@ -83,7 +84,8 @@ struct tap {
     bool stopping;
     bool cut_off;
     bool failed;                    /* the capture could not be written */
-    uint64_t grace_timer, drain_timer;
+    struct cli_timer stop_timer;    /* output failed: stop on the loop's next turn */
+    struct cli_timer grace_timer, drain_timer;
 };
 
 struct conn {
@@ -130,11 +132,9 @@ static void stop_now(struct tap *t) {
 
 static void begin_stop(struct tap *t, const char *signame);
 
-static void on_stop_soon(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_stop_soon(void *data) {
     struct tap *t = data;
 
-    (void) loop;
-    (void) timer_id;
     if (!t->stopping)
         begin_stop(t, "a capture error");
 }
@@ -150,7 +150,7 @@ static void output_failed(struct tap *t, const char *what, const char *why) {
     (void) uds_capture_close(t->cap);
     t->cap = NULL;
     cli_error(what, "stopping; the server is put back", "cannot write %s", why);
-    if (uds_loop_timer_add(t->loop, 0, on_stop_soon, t, NULL) < 0) {
+    if (cli_timer_arm(&t->stop_timer, t->loop, 0, on_stop_soon, t) < 0) {
         t->cut_off = true;
         uds_loop_stop(t->loop);     /* the end of cmd_tap() closes everything */
     }
@@ -163,12 +163,9 @@ static void capture_failed(struct tap *t, int err) {
     output_failed(t, strcmp(t->args->write, "-") == 0 ? "stdout" : t->args->write, why);
 }
 
-static void on_flush(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_flush(void *data) {
     struct tap *t = data;
 
-    (void) loop;
-    (void) timer_id;
-    t->flush_timer = 0;
     if (t->cap && uds_capture_flush(t->cap) < 0)
         capture_failed(t, errno);
 }
@@ -184,8 +181,8 @@ static void captured(struct tap *t, int r) {
         capture_failed(t, errno);
         return;
     }
-    if (!t->flush_timer && uds_capture_pending(t->cap))
-        (void) uds_loop_timer_add(t->loop, FLUSH_MS, on_flush, t, &t->flush_timer);
+    if (!cli_timer_armed(&t->flush_timer) && uds_capture_pending(t->cap))
+        (void) cli_timer_arm(&t->flush_timer, t->loop, FLUSH_MS, on_flush, t);
 }
 
 /* ---- what flows ------------------------------------------------------------------------------ */
@@ -454,13 +451,11 @@ static void on_client(struct tap *t, int fd) {
 
 /* ---- accepting ------------------------------------------------------------------------------- */
 
-static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_retry(void *data) {
     struct tap *t = data;
 
-    (void) timer_id;
-    t->retry_timer = 0;
     if (t->listen_fd >= 0)
-        (void) uds_loop_mod(loop, t->listen_fd, UDS_EV_READ);
+        (void) uds_loop_mod(t->loop, t->listen_fd, UDS_EV_READ);
 }
 
 /* Out of fds: rest the listener a moment rather than spin on it. */
@@ -468,8 +463,8 @@ static void rest_listener(struct tap *t, int err) {
     cli_log(CLI_LOG_WARN, "accept_error", t->listen_text, NULL, 0, "%s: cannot accept: %s; "
             "trying again in 0.1s", t->listen_text, strerror(err));
     (void) uds_loop_mod(t->loop, t->listen_fd, 0);
-    if (!t->retry_timer)
-        (void) uds_loop_timer_add(t->loop, 100, on_retry, t, &t->retry_timer);
+    if (!cli_timer_armed(&t->retry_timer))
+        (void) cli_timer_arm(&t->retry_timer, t->loop, 100, on_retry, t);
 }
 
 static void accept_some(struct tap *t) {
@@ -500,9 +495,7 @@ static void close_listener(struct tap *t) {
     if (t->listen_fd < 0)
         return;
     (void) uds_loop_del(t->loop, t->listen_fd);
-    if (t->retry_timer)
-        uds_loop_timer_cancel(t->loop, t->retry_timer);
-    t->retry_timer = 0;
+    cli_timer_cancel(&t->retry_timer);
     if (t->dgram) {
         t->dgram_dropped += tap_dgram_dropped(t->dgram);
         tap_dgram_free(t->dgram);   /* answers still on their way are lost: no connection
@@ -520,25 +513,17 @@ static void close_listener(struct tap *t) {
 
 /* ---- signals --------------------------------------------------------------------------------- */
 
-static void on_drain_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_drain_timeout(void *data) {
     struct tap *t = data;
 
-    (void) loop;
-    (void) timer_id;
-    t->drain_timer = 0;
     cli_log_drain_timeout(t->listen_text, t->n_conns, t->args->drain_ms);
     t->cut_off = t->n_conns > 0;
     close_all(t);
     uds_loop_stop(t->loop);
 }
 
-static void on_grace_over(struct uds_loop *loop, uint64_t timer_id, void *data) {
-    struct tap *t = data;
-
-    (void) loop;
-    (void) timer_id;
-    t->grace_timer = 0;
-    close_listener(t);
+static void on_grace_over(void *data) {
+    close_listener(data);
 }
 
 /* The server's path back at once; the tap's socket a moment longer for clients that
@@ -558,10 +543,10 @@ static void begin_stop(struct tap *t, const char *signame) {
             cli_format_duration(t->args->drain_ms, dur, sizeof(dur)));
     if (t->args->listen)
         close_listener(t);
-    else if (uds_loop_timer_add(t->loop, GRACE_MS, on_grace_over, t, &t->grace_timer) < 0)
+    else if (cli_timer_arm(&t->grace_timer, t->loop, GRACE_MS, on_grace_over, t) < 0)
         close_listener(t);
-    (void) uds_loop_timer_add(t->loop, (uint64_t) t->args->drain_ms, on_drain_timeout, t,
-                              &t->drain_timer);
+    (void) cli_timer_arm(&t->drain_timer, t->loop, (uint64_t) t->args->drain_ms,
+                         on_drain_timeout, t);
     check_done(t);
 }
 

@@ -125,6 +125,9 @@ const struct uds_server_ident *doctor_ident(struct doctor *d, const struct uds_s
 /* The server that serves the socket: for systemd, the one it hands the socket to. */
 enum uds_server_kind doctor_served_by(const struct uds_server_ident *id);
 const char *doctor_server_title(enum uds_server_kind kind);
+/* The file the server reads its socket's settings from: the one it was seen to read, or the
+ * usual one of its kind ("postgresql.conf"); NULL for a kind with none. */
+const char *doctor_config_file(const struct uds_server_ident *id);
 /* How that server is started ("systemctl start php8.2-fpm"); "" unknown. */
 void doctor_start_command(const struct uds_server_ident *id, char *buf, size_t size);
 /* The "server" finding: which server, and the file and line that make the socket. */

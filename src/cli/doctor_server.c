@@ -41,16 +41,37 @@ enum uds_server_kind doctor_served_by(const struct uds_server_ident *id) {
     return id->kind == UDS_SERVER_SYSTEMD && id->service ? id->service : id->kind;
 }
 
+/* What doctor says of each kind of server whatever the instance. */
+struct server_words {
+    const char *title;      /* as a sentence names it: "PostgreSQL" */
+    const char *config;     /* the file its socket is set up in, when the one this instance
+                             * read is not known; NULL: none */
+    const char *service;    /* systemctl start SERVICE, when no unit was found; NULL: none
+                             * that does not depend on the version */
+};
+
+static const struct server_words server_words[] = {
+    [UDS_SERVER_UNKNOWN] = { "an unknown server", NULL, NULL },
+    [UDS_SERVER_UDSKIT] = { "a udskit listener", NULL, NULL },
+    [UDS_SERVER_PHP_FPM] = { "php-fpm", "its pool file", NULL },
+    [UDS_SERVER_POSTGRESQL] = { "PostgreSQL", "postgresql.conf", "postgresql" },
+    [UDS_SERVER_REDIS] = { "redis", "redis.conf", "redis-server" },
+    [UDS_SERVER_DOCKERD] = { "dockerd", "/etc/docker/daemon.json", "docker" },
+    [UDS_SERVER_SYSTEMD] = { "systemd", NULL, NULL },
+};
+
+static const struct server_words *words_of(enum uds_server_kind kind) {
+    if ((size_t) kind >= sizeof(server_words) / sizeof(server_words[0]))
+        kind = UDS_SERVER_UNKNOWN;
+    return &server_words[kind];
+}
+
 const char *doctor_server_title(enum uds_server_kind kind) {
-    switch (kind) {
-    case UDS_SERVER_UDSKIT: return "a udskit listener";
-    case UDS_SERVER_PHP_FPM: return "php-fpm";
-    case UDS_SERVER_POSTGRESQL: return "PostgreSQL";
-    case UDS_SERVER_REDIS: return "redis";
-    case UDS_SERVER_DOCKERD: return "dockerd";
-    case UDS_SERVER_SYSTEMD: return "systemd";
-    default: return "an unknown server";
-    }
+    return words_of(kind)->title;
+}
+
+const char *doctor_config_file(const struct uds_server_ident *id) {
+    return id->config[0] ? id->config : words_of(doctor_served_by(id))->config;
 }
 
 /* "listen.owner = nobody (line 6), listen.mode = 0660 (line 8)" for the keys that are
@@ -79,19 +100,17 @@ static void settings_text(const struct uds_server_ident *id, const char *const *
 
 /* "systemctl start php8.2-fpm": how the server is started, when it is known. */
 void doctor_start_command(const struct uds_server_ident *id, char *buf, size_t size) {
+    enum uds_server_kind kind = doctor_served_by(id);
+
     buf[0] = '\0';
     if (id->socket_unit[0])
         snprintf(buf, size, "systemctl start %s", id->socket_unit);
     else if (id->unit[0] && strcmp(id->unit, "init.scope") != 0)
         snprintf(buf, size, "systemctl start %s", id->unit);
-    else if (doctor_served_by(id) == UDS_SERVER_PHP_FPM && id->version[0])
+    else if (kind == UDS_SERVER_PHP_FPM && id->version[0])
         snprintf(buf, size, "systemctl start php%s-fpm", id->version);
-    else if (doctor_served_by(id) == UDS_SERVER_POSTGRESQL)
-        snprintf(buf, size, "systemctl start postgresql");
-    else if (doctor_served_by(id) == UDS_SERVER_REDIS)
-        snprintf(buf, size, "systemctl start redis-server");
-    else if (doctor_served_by(id) == UDS_SERVER_DOCKERD)
-        snprintf(buf, size, "systemctl start docker");
+    else if (words_of(kind)->service)
+        snprintf(buf, size, "systemctl start %s", words_of(kind)->service);
 }
 
 /* "; its socket settings are read from F" and so on, for the kind that reads them. */
@@ -122,8 +141,7 @@ static void describe_config(const struct uds_server_ident *id, struct text *t) {
                   "once started)");
         return;
     case UDS_SERVER_DOCKERD:
-        T_ADD(t, "; its socket settings are its command line and %s",
-              id->config[0] ? id->config : "/etc/docker/daemon.json");
+        T_ADD(t, "; its socket settings are its command line and %s", doctor_config_file(id));
         return;
     case UDS_SERVER_UDSKIT:
         T_ADD(t, ", uds serve or a program built on libudskit");
@@ -250,8 +268,8 @@ static void access_docker(const struct doctor *d, const struct uds_server_ident 
           "\"group\" in %s says otherwise (%s%s), and mode 0660. Add %s to group %s: "
           "usermod -aG %s %s, then log in again. Mind that this group is worth root: "
           "whoever may use the docker socket controls this host.",
-          id->config[0] ? id->config : "/etc/docker/daemon.json", now.o ? "now " : "not set",
-          now.s, d->who.name, sock_group, sock_group, d->who.name);
+          doctor_config_file(id), now.o ? "now " : "not set", now.s, d->who.name, sock_group,
+          sock_group, d->who.name);
 }
 
 static void access_systemd(const struct doctor *d, const struct uds_server_ident *id,

@@ -11,6 +11,12 @@
 
 #include <udskit.h>
 
+/* How the --help of connect and send ends, before its exit status. */
+#define CLI_EXCHANGE_OUTRO_START                                                            \
+    "SECONDS may have decimals (0.5). ADDRESS is a path, @abstract, unix:PATH or\n"        \
+    "unix:@name.\n"                                                                         \
+    "\n"
+
 /* What `uds connect` and `uds send` hand to the library's relay: stdin and stdout (or one
  * message given whole) on one side, the connected socket on the other. */
 struct cli_exchange {

@@ -145,6 +145,11 @@ struct cli_opt {
 #define CLI_OPT_WAIT(T, f) \
     { "--wait", 0, "SECONDS", CLI_DURATION(T, f, 0), .example = "5", \
       .help = "wait up to SECONDS for the server to appear" }
+/* A client's --type, --timeout and --wait, into its struct uds_connect_opts f (connect and
+ * send); the first two with the command's own help. */
+#define CLI_OPTS_CONNECT(T, f, type_text, timeout_text)                                      \
+    CLI_OPT_TYPE(T, f.type, type_text), CLI_OPT_TIMEOUT(T, f.timeout_ms, timeout_text),     \
+        CLI_OPT_WAIT(T, f.wait_ms)
 /* -q into an int verbosity (-1), as cli_log_setup() takes it. */
 #define CLI_OPT_QUIET(T, f, text) { "--quiet", 'q', NULL, CLI_SET(T, f, -1), .help = (text) }
 

@@ -40,6 +40,7 @@
 #include <openssl/x509v3.h>
 
 #include "cli.h"
+#include "timer.h"
 #include "tls_int.h"
 
 #define PUMP_BUF 16384          /* one TLS record's plaintext */
@@ -72,7 +73,7 @@ struct tls_pump {
     bool in_fn;                 /* fn is running */
     bool release_asked;         /*   and asked for the release, done once it returns */
     int release_error;
-    uint64_t timer;             /* the handshake's, or the one of a session alone */
+    struct cli_timer timer;     /* the handshake's, or the one of a session alone */
     tls_pump_fn *fn;
     void *data;
     char *who;                  /* the caller's text for the client, or NULL */
@@ -91,8 +92,7 @@ static void on_io(struct uds_loop *loop, int fd, unsigned events, void *data);
 void tls_pump_destroy(struct tls_pump *p) {
     struct uds_loop *loop = p->tp->loop;
 
-    if (p->timer)
-        uds_loop_timer_cancel(loop, p->timer);
+    cli_timer_cancel(&p->timer);
     (void) uds_loop_del(loop, p->net);
     if (p->pair >= 0) {
         (void) uds_loop_del(loop, p->pair);
@@ -108,12 +108,9 @@ void tls_pump_destroy(struct tls_pump *p) {
     free(p);
 }
 
-static void on_alone_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_alone_timeout(void *data) {
     struct tls_pump *p = data;
 
-    (void) loop;
-    (void) timer_id;
-    p->timer = 0;
     cli_log(CLI_LOG_DEBUG, "close", p->side, NULL, 0, "%s: %s: dropped the TLS session: its "
             "peer took nothing for %d s after the connection ended", p->side, p->peer,
             ALONE_MS / 1000);
@@ -131,7 +128,7 @@ static bool release(struct tls_pump *p, int error) {
     }
     p->alone = true;
     p->tp->n_alone++;
-    if (uds_loop_timer_add(p->tp->loop, ALONE_MS, on_alone_timeout, p, &p->timer) < 0) {
+    if (cli_timer_arm(&p->timer, p->tp->loop, ALONE_MS, on_alone_timeout, p) < 0) {
         tls_pump_destroy(p);
         return false;
     }
@@ -384,9 +381,7 @@ static bool admit_client(struct tls_pump *p) {
 static void established(struct tls_pump *p) {
     int sv[2];
 
-    if (p->timer)
-        uds_loop_timer_cancel(p->tp->loop, p->timer);
-    p->timer = 0;
+    cli_timer_cancel(&p->timer);
     log_established(p);
     if (p->server && !admit_client(p)) {
         pump_fail(p, EACCES);
@@ -443,12 +438,9 @@ static void handshake(struct tls_pump *p) {
         handshake_failed(p, r, e);
 }
 
-static void on_handshake_timeout(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_handshake_timeout(void *data) {
     struct tls_pump *p = data;
 
-    (void) loop;
-    (void) timer_id;
-    p->timer = 0;
     cli_log(CLI_LOG_WARN, p->server ? "deny" : "target_error", p->side, NULL, 0, "%s: %s: "
             "closed: the TLS handshake was not done after %d s", p->side, p->peer,
             HANDSHAKE_MS / 1000);
@@ -532,8 +524,7 @@ static struct tls_pump *pump_start(struct tls_pump *p) {
 
     if (uds_loop_add(p->tp->loop, p->net, UDS_EV_READ | UDS_EV_WRITE, on_io, p) == 0) {
         p->net_ev = UDS_EV_READ | UDS_EV_WRITE;
-        if (uds_loop_timer_add(p->tp->loop, HANDSHAKE_MS, on_handshake_timeout, p,
-                               &p->timer) == 0)
+        if (cli_timer_arm(&p->timer, p->tp->loop, HANDSHAKE_MS, on_handshake_timeout, p) == 0)
             return p;
     }
     e = errno;

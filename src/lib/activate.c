@@ -161,9 +161,7 @@ UDS_API int uds_activation_get(unsigned flags, struct uds_activation *ret_activa
     if (!ret_activation || (flags & ~KNOWN_FLAGS))
         return uds__fail(EINVAL);
     int n = get(&a);
-    int saved = errno;
-    unset_env(flags);
-    errno = saved;
+    UDS__KEEP_ERRNO(unset_env(flags));
     if (n < 0)
         return -1;
     *ret_activation = a;

@@ -518,6 +518,21 @@ static int check_args(struct uds_loop *loop, int fd, const struct uds_addr *serv
     return type == SOCK_DGRAM ? 0 : uds__fail(EINVAL);
 }
 
+/* What a relay holds in memory, r itself last: for uds_dgram_relay_free(), and for a relay
+ * that uds_dgram_relay_new() could not finish. */
+static void free_memory(struct uds_dgram_relay *r) {
+    while (r->senders) {
+        struct sender *s = r->senders;
+        r->senders = s->next;
+        sender_free(s);
+    }
+    uds_uid_counter_free(r->uids);
+    free(r->buf);
+    free(r->held_buf);
+    free(r->buckets);
+    free(r);
+}
+
 UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int fd,
                                                     const struct uds_addr *server,
                                                     const struct uds_dgram_relay_opts *opts) {
@@ -548,12 +563,7 @@ UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int f
      * answer may go to (uds_dgram_reply() checks the owner of the sender's path). */
     if (!r->buf || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
         uds_loop_add(loop, fd, UDS_EV_READ, on_request, r) < 0) {
-        int e = errno;
-        uds_uid_counter_free(r->uids);
-        free(r->buf);
-        free(r->buckets);
-        free(r);
-        errno = e;
+        UDS__KEEP_ERRNO(free_memory(r));
         return NULL;
     }
     return r;
@@ -572,14 +582,5 @@ UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay) {
         return;
     (void) uds_loop_del(relay->loop, relay->fd);
     uds_loop_timer_cancel(relay->loop, relay->timer);
-    while (relay->senders) {
-        struct sender *s = relay->senders;
-        relay->senders = s->next;
-        sender_free(s);
-    }
-    uds_uid_counter_free(relay->uids);
-    free(relay->buf);
-    free(relay->held_buf);
-    free(relay->buckets);
-    free(relay);
+    free_memory(relay);
 }

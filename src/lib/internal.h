@@ -23,13 +23,19 @@
 #define SO_PEERPIDFD 77
 #endif
 
-/* close() that leaves errno as it was, for error paths (STYLE E2). */
+/* Run cleanup, a statement, leaving errno as it was: for error paths that undo what they
+ * built before returning the error (STYLE E2). */
+#define UDS__KEEP_ERRNO(cleanup)                                                           \
+    do {                                                                                   \
+        int saved_errno_ = errno;                                                          \
+        cleanup;                                                                           \
+        errno = saved_errno_;                                                              \
+    } while (0)
+
+/* close() that leaves errno as it was, for error paths. */
 static inline void uds__close_keep_errno(int fd) {
-    if (fd >= 0) {
-        int saved = errno;
-        (void) close(fd);
-        errno = saved;
-    }
+    if (fd >= 0)
+        UDS__KEEP_ERRNO((void) close(fd));
 }
 
 /* Set errno and return -1, for one-line error returns. */

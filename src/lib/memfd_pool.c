@@ -266,10 +266,7 @@ UDS_API struct uds_memfd_pool *uds_memfd_pool_new(const struct uds_memfd_pool_op
     pool->pfd_slot = calloc(o.max_buffers, sizeof(*pool->pfd_slot));
     pool->spent = calloc(o.max_buffers, sizeof(*pool->spent));
     if (!pool->pfds || !pool->pfd_slot || !pool->spent) {
-        free(pool->pfds);
-        free(pool->pfd_slot);
-        free(pool->spent);
-        free(pool);
+        uds_memfd_pool_free(pool);  /* no slot made yet: only the arrays */
         errno = ENOMEM;
         return NULL;
     }

@@ -107,9 +107,7 @@ UDS_API int uds_peer_get(int fd, unsigned flags, struct uds_peer *ret_peer) {
     if ((flags & UDS_PEER_GROUPS) && get_groups(fd, &peer.groups, &peer.n_groups) < 0)
         return -1;
     if ((flags & UDS_PEER_PIDFD) && get_pidfd(fd, &peer.pidfd) < 0) {
-        int e = errno;
-        free(peer.groups);
-        errno = e;
+        UDS__KEEP_ERRNO(free(peer.groups));
         return -1;
     }
     *ret_peer = peer;

@@ -139,9 +139,7 @@ static int scan_pid(int proc_fd, pid_t pid, struct scan *s, bool strict) {
         if (!parse_socket_link(link, &e.inode))
             continue;
         if (add_entry(s, &e) < 0) {
-            int saved = errno;
-            (void) closedir(dir);
-            errno = saved;
+            UDS__KEEP_ERRNO((void) closedir(dir));
             return -1;
         }
     }

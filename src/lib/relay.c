@@ -580,9 +580,7 @@ UDS_API int uds_relay_set_first_byte_timeout(struct uds_relay *relay, int timeou
     relay->first_byte_at = timeout_ms > 0 ? uds_loop_now_ms(relay->group->loop) +
                                             (uint64_t) timeout_ms : 0;
     if (uds__relay_arm(relay) < 0) {
-        int e = errno;
         relay->first_byte_at = was;
-        errno = e;
         return -1;
     }
     return 0;

@@ -271,24 +271,16 @@ static void flush_batch(void *data);
 
 struct uds__batch *uds__batch_new(struct uds_loop *loop) {
     struct uds__batch *b = calloc(1, sizeof(*b));
-    int e;
 
     if (!b)
         return NULL;
     b->loop = loop;
     b->ring = ring_new(RING_MAX);
-    if (!b->ring)
-        goto fail;
-    if (uds__loop_hook_add(loop, flush_batch, b) < 0)
-        goto fail;
+    if (!b->ring || uds__loop_hook_add(loop, flush_batch, b) < 0) {
+        UDS__KEEP_ERRNO(uds__batch_free(b));
+        return NULL;
+    }
     return b;
-
-fail:
-    e = errno;
-    ring_free(b->ring);
-    free(b);
-    errno = e;
-    return NULL;
 }
 
 void uds__batch_free(struct uds__batch *b) {
