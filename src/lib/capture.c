@@ -131,9 +131,7 @@ static struct uds_capture *capture_new(int fd, bool own_fd,
     c->used += (size_t) uds_pcapng_interface(c->buf + c->used, BUF_SIZE - c->used,
                                              opts->if_name);
     if (uds_capture_flush(c) < 0) {
-        int e = errno;
-        (void) uds_capture_close(c);
-        errno = e;
+        UDS__KEEP_ERRNO((void) uds_capture_close(c));
         return NULL;
     }
     return c;
