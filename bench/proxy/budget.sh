@@ -62,8 +62,9 @@ ticks() {   # ticks PID: CPU ticks of it and its children, reaped or not (socat 
     done
     echo "$t"
 }
-machine() { # machine: "busy total" jiffies of every CPU
-    awk '/^cpu /{t=0; for (i=2;i<=NF;i++) t+=$i; print t-$5-$6, t}' /proc/stat
+machine() { # machine: "busy total" jiffies of every CPU (busy: user, nice, system, irq,
+            # softirq; total adds idle, iowait and steal; guest is counted in user already)
+    awk '/^cpu /{b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6 + $9}' /proc/stat
 }
 wait_sock() {
     local i

@@ -76,16 +76,24 @@ static void put_text_option(struct out *o, uint16_t code, const char *text) {
     put16(o, 0);
 }
 
-UDS_API ssize_t uds_pcapng_section(void *buf, size_t size, const char *application) {
-    size_t total = 28 + text_option_size(application);
-    struct out o = { buf, 0 };
-
+/* Open a block of type and total length at buf, checked to fit: its first two fields. */
+static int block_open(struct out *o, void *buf, size_t size, uint32_t type, size_t total) {
     if (!buf)
         return uds__fail(EINVAL);
     if (size < total)
         return uds__fail(ENOSPC);
-    put32(&o, BT_SHB);
-    put32(&o, (uint32_t) total);
+    *o = (struct out) { buf, 0 };
+    put32(o, type);
+    put32(o, (uint32_t) total);
+    return 0;
+}
+
+UDS_API ssize_t uds_pcapng_section(void *buf, size_t size, const char *application) {
+    size_t total = 28 + text_option_size(application);
+    struct out o;
+
+    if (block_open(&o, buf, size, BT_SHB, total) < 0)
+        return -1;
     put32(&o, BYTE_ORDER_MAGIC);
     put16(&o, 1);                   /* version 1.0 */
     put16(&o, 0);
@@ -98,14 +106,10 @@ UDS_API ssize_t uds_pcapng_section(void *buf, size_t size, const char *applicati
 
 UDS_API ssize_t uds_pcapng_interface(void *buf, size_t size, const char *name) {
     size_t total = 20 + text_option_size(name);
-    struct out o = { buf, 0 };
+    struct out o;
 
-    if (!buf)
-        return uds__fail(EINVAL);
-    if (size < total)
-        return uds__fail(ENOSPC);
-    put32(&o, BT_IDB);
-    put32(&o, (uint32_t) total);
+    if (block_open(&o, buf, size, BT_IDB, total) < 0)
+        return -1;
     put16(&o, LINKTYPE_RAW);        /* each packet an IPv4 packet, no link header */
     put16(&o, 0);
     put32(&o, 0);                   /* snaplen: no limit */
