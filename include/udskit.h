@@ -1450,8 +1450,9 @@ UDS_API struct uds_dgram_relay *uds_dgram_relay_new(struct uds_loop *loop, int f
                                                     const struct uds_dgram_relay_opts *opts);
 /* Datagrams dropped so far either way (each told to the observer as DROPPED, with why):
  * no socket to the server could be made, a sender not allowed or one more than
- * max_senders (or than max_senders_per_uid for its uid), a receiver gone, a sender that cannot be answered (unbound, its queue full,
- * or its address no longer its: see uds_dgram_reply()), more fds than could be received.
+ * max_senders (or than max_senders_per_uid for its uid), a receiver gone, a sender that
+ * cannot be answered (unbound, its queue full, or its address no longer its: see
+ * uds_dgram_reply()), more fds than could be received.
  * 0 for NULL. */
 UDS_API uint64_t uds_dgram_relay_dropped(const struct uds_dgram_relay *relay);
 /* Senders remembered now (each with its socket to the server). 0 for NULL. */
