@@ -931,7 +931,8 @@ UDS_API unsigned uds_loop_pool_size(const struct uds_loop_pool *pool);
 /* Loop i (0 <= i < size), NULL for none. See above for when it may be touched. */
 UDS_API struct uds_loop *uds_loop_pool_loop(const struct uds_loop_pool *pool, unsigned i);
 /* The loop with the least work counted (among equals, the first after the last picked),
- * counted one more. Call it from one thread at a time (the one that deals work out). */
+ * counted one more; 0 for NULL. Call it from one thread at a time (the one that deals
+ * work out). */
 UDS_API unsigned uds_loop_pool_pick(struct uds_loop_pool *pool);
 /* One piece of loop i's work ended. Any thread. */
 UDS_API void uds_loop_pool_done(struct uds_loop_pool *pool, unsigned i);

@@ -133,6 +133,9 @@ UDS_API int uds_loop_pool_post(struct uds_loop_pool *pool, unsigned i, uds_loop_
 }
 
 UDS_API unsigned uds_loop_pool_pick(struct uds_loop_pool *pool) {
+    if (!pool)
+        return 0;
+
     unsigned best = pool->next;
     size_t best_load = SIZE_MAX;
 

@@ -305,6 +305,8 @@ static void bad_arguments_are_einval(void **state) {
     uds_loop_pool_free(pool);
     uds_loop_pool_free(NULL);
     uds_loop_pool_join(NULL);
+    assert_int_equal(uds_loop_pool_pick(NULL), 0);
+    assert_int_equal(uds_loop_pool_size(NULL), 0);
     assert_int_equal(uds_loop_pool_start(NULL), -1);
 }
 
