@@ -181,8 +181,12 @@ this proxy's own listener \(a loop\); choose another TARGET"
     local back="relaying it would loop back to it; check that TARGET does not lead back here"
     wait_for_line "$T/b.log" "uds: $T/a.sock: client pid $a $MY_IDS closed: the client is the \
 process listening on the target \(pid $a\): $back" 15
+    # A refuses B's connection when it arrives, having learnt who listens on B from its own
+    # connection there; when B's connection comes first (A's worker still between its
+    # connect() and SO_PEERCRED), A cuts it once it reaches B, as B did.
     wait_for_line "$T/a.log" "uds: $T/a.sock: refused pid $b $MY_IDS: it is the process listening \
-on the target $T/b.sock: $back" 15
+on the target $T/b.sock: $back|uds: $T/b.sock: client pid $b $MY_IDS closed: the client is the \
+process listening on the target \(pid $b\): $back" 15
     # B still answers at once (nothing hangs)...
     run timeout 5 python3 "$PEER" send-wait "$T/b.sock" "to b" 3
     [[ "$output" =~ ^(EOF|RESET)$ ]]
