@@ -33,18 +33,8 @@ HZ=$(getconf CLK_TCK)
 taskset -c 0 "$T/loadgen" echo "$T/echo.sock" >/dev/null &
 ECHO_PID=$!
 PIDS+=("$ECHO_PID")
-cat >"$T/haproxy.cfg" <<EOF
-global
-    maxconn 4096
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 120s
-    timeout server 120s
-listen proxy
-    bind unix@$T/haproxy.sock
-    server echo unix@$T/echo.sock
-EOF
+. bench/proxy/haproxy_cfg.sh
+haproxy_cfg "$T/haproxy.cfg" "unix@$T/haproxy.sock" "$T/echo.sock"
 
 declare -A CMD ADDR
 RELAYS=("uds proxy" "HAProxy" "socat")

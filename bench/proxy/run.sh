@@ -130,28 +130,13 @@ add "uds proxy --no-batch" "$T/uds-nb.sock" "$UDS" proxy -q --no-batch "$T/uds-n
 add "uds proxy --busy-poll 50" "$T/uds-bp.sock" \
     "$UDS" proxy -q --busy-poll 50 "$T/uds-bp.sock" "$ECHO"
 
-# HAProxy in TCP mode as its users configure a Unix-socket relay: its defaults otherwise
-# (nbthread: one thread per CPU it may run on; no splicing unless asked).
-haproxy_cfg() {     # haproxy_cfg FILE BIND [GLOBAL-LINE]
-    cat >"$1" <<EOF
-global
-    maxconn 4096
-    ${3:-}
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 120s
-    timeout server 120s
-listen proxy
-    bind $2
-    server echo unix@$ECHO
-EOF
-}
+# HAProxy as its users configure a Unix-socket relay (haproxy_cfg.sh).
+. bench/proxy/haproxy_cfg.sh
 HP=$(free_port)
-haproxy_cfg "$T/haproxy-unix.cfg" "unix@$T/haproxy.sock"
-haproxy_cfg "$T/haproxy-tcp.cfg" "127.0.0.1:$HP"
-haproxy_cfg "$T/haproxy-bp.cfg" "unix@$T/haproxy-bp.sock" busy-polling
-haproxy_cfg "$T/haproxy-t1.cfg" "unix@$T/haproxy-t1.sock" "nbthread 1"
+haproxy_cfg "$T/haproxy-unix.cfg" "unix@$T/haproxy.sock" "$ECHO"
+haproxy_cfg "$T/haproxy-tcp.cfg" "127.0.0.1:$HP" "$ECHO"
+haproxy_cfg "$T/haproxy-bp.cfg" "unix@$T/haproxy-bp.sock" "$ECHO" busy-polling
+haproxy_cfg "$T/haproxy-t1.cfg" "unix@$T/haproxy-t1.sock" "$ECHO" "nbthread 1"
 add "HAProxy" "$T/haproxy.sock" haproxy -db -f "$T/haproxy-unix.cfg"
 add "HAProxy nbthread 1" "$T/haproxy-t1.sock" haproxy -db -f "$T/haproxy-t1.cfg"
 add "HAProxy (TCP)" "tcp:127.0.0.1:$HP" haproxy -db -f "$T/haproxy-tcp.cfg"
