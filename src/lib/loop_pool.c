@@ -176,13 +176,11 @@ UDS_API struct uds_loop *uds_loop_pool_loop(const struct uds_loop_pool *pool, un
 static int thread_init(struct uds_loop_pool *pool, unsigned i) {
     struct pool_thread *t = &pool->t[i];
 
+    if (pthread_mutex_init(&t->lock, NULL) != 0)
+        return uds__fail(ENOMEM);   /* t->pool stays NULL: nothing for free to undo */
     t->pool = pool;
     t->index = i;
     t->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (pthread_mutex_init(&t->lock, NULL) != 0) {
-        t->pool = NULL;     /* nothing to destroy */
-        return uds__fail(ENOMEM);
-    }
     t->loop = uds_loop_new();
     if (t->efd < 0 || !t->loop)
         return -1;
