@@ -522,10 +522,16 @@ static void begin_stop(struct tap *t, const char *signame) {
     char dur[32];
 
     t->stopping = true;
-    if (t->swap.swapped && uds_swap_out(&t->swap) < 0)
+    if (t->swap.swapped && uds_swap_out(&t->swap) < 0) {
         cli_log(CLI_LOG_WARN, "restore", t->listen_text, NULL, 0, "%s: %s; left as it is",
                 t->listen_text, errno == ESTALE ? "the path changed while tapped (the "
                 "server restarted?)" : strerror(errno));
+    } else if (!t->args->listen) {
+        /* The hidden name is the tap's own socket now: a client still accepted goes to the
+         * server at its path. */
+        (void) uds_addr_parse(t->args->address, 0, &t->target);
+        snprintf(t->target_text, sizeof(t->target_text), "%s", t->args->address);
+    }
     cli_log(CLI_LOG_INFO, "stopping", t->listen_text, NULL, 0, "%s: stopping on %s%s: "
             "finishing %zu connection%s (up to %s; a second signal stops at once)",
             t->listen_text, signame, t->args->listen ? "" : ", the server is back at its path",
