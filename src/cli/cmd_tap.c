@@ -453,8 +453,8 @@ static int on_open(struct uds_conn *uc, void *data) {
     return 0;
 }
 
-/* The server sheds a client it has no fd for (its spare one), or rests a moment, and goes
- * on: said at the log's rate for a warning. */
+/* Out of fds, the server closes the client waiting (accepted into its spare fd); after
+ * another error it rests a moment. Either way it goes on. */
 static void on_accept_error(int error, void *data) {
     struct tap *t = data;
     bool fds = error == EMFILE || error == ENFILE;
@@ -507,9 +507,7 @@ static void on_drain_timeout(void *data) {
     struct tap *t = data;
 
     cli_log_drain_timeout(t->listen_text, t->n_conns, t->args->drain_ms);
-    t->cut_off = t->n_conns > 0;
-    close_all(t);
-    uds_loop_stop(t->loop);
+    stop_now(t);
 }
 
 static void on_grace_over(void *data) {
@@ -537,9 +535,8 @@ static void begin_stop(struct tap *t, const char *signame) {
             t->listen_text, signame, t->args->listen ? "" : ", the server is back at its path",
             t->n_conns, t->n_conns == 1 ? "" : "s",
             cli_format_duration(t->args->drain_ms, dur, sizeof(dur)));
-    if (t->args->listen)
-        close_listener(t);
-    else if (cli_timer_arm(&t->grace_timer, t->loop, GRACE_MS, on_grace_over, t) < 0)
+    if (t->args->listen || cli_timer_arm(&t->grace_timer, t->loop, GRACE_MS, on_grace_over,
+                                         t) < 0)
         close_listener(t);
     (void) cli_timer_arm(&t->drain_timer, t->loop, (uint64_t) t->args->drain_ms,
                          on_drain_timeout, t);
