@@ -29,6 +29,16 @@ def serve_forever(sock, handle):
         threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
+def recv_all(c, size=65536):
+    """What c receives until its end."""
+    got = bytearray()
+    while True:
+        b = c.recv(size)
+        if not b:
+            return bytes(got)
+        got += b
+
+
 def listen(path, kind=socket.SOCK_STREAM):
     s = socket.socket(socket.AF_UNIX, kind)
     s.bind(path)
@@ -173,16 +183,11 @@ def bulk_one(path, size, seed, results, i):
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c.settimeout(30)
         c.connect(path)
-        got = bytearray()
         sender = threading.Thread(target=lambda: (c.sendall(data), c.shutdown(socket.SHUT_WR)))
         sender.start()
-        while True:
-            b = c.recv(262144)
-            if not b:
-                break
-            got += b
+        got = recv_all(c, 262144)
         sender.join()
-        results[i] = bytes(got) == data
+        results[i] = got == data
     except Exception as e:  # noqa: BLE001 - reported as a failure
         sys.stderr.write("client %d: %s\n" % (i, e))
         results[i] = False
@@ -267,14 +272,9 @@ def pipelined(path, tap_pid, out_file):
     sender = threading.Thread(target=lambda: (c.sendall(data[4096:]),
                                               c.shutdown(socket.SHUT_WR)))
     sender.start()
-    got = bytearray()
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        got += b
+    got = recv_all(c)
     sender.join()
-    print("ok %d bytes" % len(got) if bytes(got) == data else "mismatch: %d bytes" % len(got))
+    print("ok %d bytes" % len(got) if got == data else "mismatch: %d bytes" % len(got))
 
 
 def after_stop(path, tap_pid, text):
@@ -294,13 +294,7 @@ def after_stop(path, tap_pid, text):
     c.connect(hidden[0])
     c.sendall(text.encode())
     c.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        got += b
-    print(got.decode())
+    print(recv_all(c).decode())
 
 
 def send_raw(path, hexdata):
