@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_tap.c — `uds tap ADDRESS`: stand in front of a live server (uds_swap_in(), with
- * uds_swap_guard()'s watchdog), accept its clients, connect each to the real server under
- * its hidden name (as the client's own user when run as root: uds_connect_as()), relay
- * (uds_relay, forwarding passed fds, its observer showing each chunk), print what flows
- * (tap_print.c) and write it as pcapng (uds_capture_open()); on SIGINT/SIGTERM put the server
- * back and finish the connections held. A datagram server's senders are tap_dgram.c's.
- * `uds tap --listen NEW TARGET` does the same at a new address, without a swap. No byte of
- * a connection is read or written here.
+ * uds_swap_guard()'s watchdog), accept its clients (uds_server, each detached at once),
+ * connect each to the real server under its hidden name (as the client's own user when run
+ * as root: uds_connect_as()), relay (uds_relay, forwarding passed fds, its observer showing
+ * each chunk), print what flows (tap_print.c) and write it as pcapng (uds_capture_open());
+ * on SIGINT/SIGTERM put the server back and finish the connections held. A datagram
+ * server's senders are tap_dgram.c's. `uds tap --listen NEW TARGET` does the same at a new
+ * address, without a swap. No byte of a connection is read or written here.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,6 @@
 #include "tap.h"
 #include "timer.h"
 
-#define ACCEPTS_PER_WAKEUP 64
 #define FLUSH_MS 200            /* a capture file is at most this far behind */
 #define GRACE_MS 250            /* after the swap back: clients that found the tap's socket
                                  * just before it are still accepted */
@@ -61,12 +59,13 @@ struct tap {
     uint16_t server_port;
     /* where clients come in */
     struct uds_swap swap;
-    struct uds_listener listener;   /* --listen */
+    struct uds_listener listener;   /* --listen, until the server takes it */
+    struct uds_server *server;      /* accepts (stream, seqpacket) on a copy of swap.fd or
+                                     * on the listener */
     struct tap_dgram *dgram;        /* a datagram server's senders */
     uint64_t dgram_dropped;         /* by a tap_dgram freed already, at the stop */
-    int listen_fd;                  /* swap.fd or listener.fd; -1 once closed */
+    bool listening;                 /* until close_listener() */
     bool listen_unix;
-    struct cli_timer retry_timer;   /* accept paused after EMFILE */
     char listen_text[UDS_PATH_MAX + 16];
     /* where they go */
     struct uds_addr target;
@@ -113,7 +112,7 @@ static uint64_t now_us(void) {
 static void conn_free(struct conn *c);
 
 static void check_done(struct tap *t) {
-    if (t->stopping && t->n_conns == 0 && t->listen_fd < 0)
+    if (t->stopping && t->n_conns == 0 && !t->listening)
         uds_loop_stop(t->loop);
 }
 
@@ -424,15 +423,19 @@ static void identify(struct conn *c) {
         uds_addr_format(&addr, cl->address, sizeof(cl->address));
 }
 
-static void on_client(struct tap *t, int fd) {
+/* ---- accepting ------------------------------------------------------------------------------- */
+
+/* A client, detached from the server before it has read a byte of it: the relay reads it
+ * from its start, and its observer shows each byte once. */
+static int on_open(struct uds_conn *uc, void *data) {
+    struct tap *t = data;
     struct conn *c = calloc(1, sizeof(*c));
 
-    if (!c) {
-        (void) close(fd);   /* no room to serve it: it sees its end at once */
-        return;
+    if (!c || (c->fd = uds_conn_detach(uc)) < 0) {
+        free(c);
+        return -1;          /* the server closes it: it sees its end at once */
     }
     c->tap = t;
-    c->fd = fd;
     c->peer.pidfd = -1;
     c->client.id = ++t->next_id;
     c->next = t->conns;
@@ -447,67 +450,54 @@ static void on_client(struct tap *t, int fd) {
         tap_print_open(&t->printer, &c->client);
     captured(t, 0);
     connect_server(c);
+    return 0;
 }
 
-/* ---- accepting ------------------------------------------------------------------------------- */
-
-static void on_retry(void *data) {
+/* Out of fds, the server closes the client waiting (accepted into its spare fd); after
+ * another error it rests a moment. Either way it goes on. */
+static void on_accept_error(int error, void *data) {
     struct tap *t = data;
+    bool fds = error == EMFILE || error == ENFILE;
 
-    if (t->listen_fd >= 0)
-        (void) uds_loop_mod(t->loop, t->listen_fd, UDS_EV_READ);
-}
-
-/* Out of fds: rest the listener a moment rather than spin on it. */
-static void rest_listener(struct tap *t, int err) {
     cli_log(CLI_LOG_WARN, "accept_error", t->listen_text, NULL, 0, "%s: cannot accept: %s; "
-            "trying again in 0.1s", t->listen_text, strerror(err));
-    (void) uds_loop_mod(t->loop, t->listen_fd, 0);
-    if (!cli_timer_armed(&t->retry_timer))
-        (void) cli_timer_arm(&t->retry_timer, t->loop, 100, on_retry, t);
+            "trying again%s", t->listen_text, strerror(error), fds ? " (a client that finds "
+            "no fd is closed); raise the open-file limit (ulimit -n)" : "");
 }
 
-static void accept_some(struct tap *t) {
-    for (int i = 0; i < ACCEPTS_PER_WAKEUP && t->listen_fd >= 0; i++) {
-        int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd >= 0) {
-            on_client(t, fd);
-            continue;
-        }
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            rest_listener(t, errno);
-        else if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        return;
+/* The server takes the --listen listener, or for a swap a copy of its socket: the swap
+ * keeps its own fd, its socket file and its watchdog until close_listener(). */
+static int start_server(struct tap *t) {
+    const struct uds_server_callbacks cbs = { .on_open = on_open,
+                                              .on_accept_error = on_accept_error };
+    struct uds_listener copy, *l = &t->listener;
+
+    if (!t->args->listen) {
+        int fd = fcntl(t->swap.fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0 || uds_listener_adopt(fd, &copy) < 0)
+            return -1;
+        l = &copy;
     }
+    t->server = uds_server_new(t->loop, l, NULL, &cbs, t);
+    if (!t->server && l == &copy)
+        (void) uds_unlisten(&copy);     /* only closes the copy; errno kept */
+    return t->server ? 0 : -1;
 }
 
-static void on_listen(struct uds_loop *loop, int fd, unsigned events, void *data) {
-    (void) loop;
-    (void) fd;
-    (void) events;
-    accept_some(data);
-}
-
-/* No more clients: the last ones queued are taken, then the socket goes (swap: the
- * watchdog ends, the tap's socket file is removed). */
+/* No more clients: the tap's socket file goes (swap: the watchdog ends), the clients
+ * queued are taken, then the socket is closed. */
 static void close_listener(struct tap *t) {
-    if (t->listen_fd < 0)
+    if (!t->listening)
         return;
-    (void) uds_loop_del(t->loop, t->listen_fd);
-    cli_timer_cancel(&t->retry_timer);
     if (t->dgram) {
         t->dgram_dropped += tap_dgram_dropped(t->dgram);
         tap_dgram_free(t->dgram);   /* answers still on their way are lost: no connection
                                      * says they are due */
         t->dgram = NULL;
-    } else {
-        for (int i = 0; i < 16 && t->listen_fd >= 0; i++)
-            accept_some(t);
     }
-    t->listen_fd = -1;
     uds_swap_done(&t->swap);
+    uds_server_stop(t->server, true);
     (void) uds_unlisten(&t->listener);
+    t->listening = false;
     check_done(t);
 }
 
@@ -517,9 +507,7 @@ static void on_drain_timeout(void *data) {
     struct tap *t = data;
 
     cli_log_drain_timeout(t->listen_text, t->n_conns, t->args->drain_ms);
-    t->cut_off = t->n_conns > 0;
-    close_all(t);
-    uds_loop_stop(t->loop);
+    stop_now(t);
 }
 
 static void on_grace_over(void *data) {
@@ -532,18 +520,23 @@ static void begin_stop(struct tap *t, const char *signame) {
     char dur[32];
 
     t->stopping = true;
-    if (t->swap.swapped && uds_swap_out(&t->swap) < 0)
+    if (t->swap.swapped && uds_swap_out(&t->swap) < 0) {
         cli_log(CLI_LOG_WARN, "restore", t->listen_text, NULL, 0, "%s: %s; left as it is",
                 t->listen_text, errno == ESTALE ? "the path changed while tapped (the "
                 "server restarted?)" : strerror(errno));
+    } else if (!t->args->listen) {
+        /* The hidden name is the tap's own socket now: a client still accepted goes to the
+         * server at its path. */
+        (void) uds_addr_parse(t->args->address, 0, &t->target);
+        snprintf(t->target_text, sizeof(t->target_text), "%s", t->args->address);
+    }
     cli_log(CLI_LOG_INFO, "stopping", t->listen_text, NULL, 0, "%s: stopping on %s%s: "
             "finishing %zu connection%s (up to %s; a second signal stops at once)",
             t->listen_text, signame, t->args->listen ? "" : ", the server is back at its path",
             t->n_conns, t->n_conns == 1 ? "" : "s",
             cli_format_duration(t->args->drain_ms, dur, sizeof(dur)));
-    if (t->args->listen)
-        close_listener(t);
-    else if (cli_timer_arm(&t->grace_timer, t->loop, GRACE_MS, on_grace_over, t) < 0)
+    if (t->args->listen || cli_timer_arm(&t->grace_timer, t->loop, GRACE_MS, on_grace_over,
+                                         t) < 0)
         close_listener(t);
     (void) cli_timer_arm(&t->drain_timer, t->loop, (uint64_t) t->args->drain_ms,
                          on_drain_timeout, t);
@@ -692,7 +685,6 @@ static int swap_in(struct tap *t) {
         uds_swap_done(&t->swap);
         return cli_fail(CLI_OP_ANY, address, e, NULL);
     }
-    t->listen_fd = t->swap.fd;
     t->listen_unix = true;
     t->type = t->swap.type;
     snprintf(t->listen_text, sizeof(t->listen_text), "%s", address);
@@ -743,7 +735,6 @@ static int listen_new(struct tap *t) {
         uds_addr_format(&addr, t->listen_text, sizeof(t->listen_text));
         code = CLI_CONTINUE;
     }
-    t->listen_fd = t->listener.fd;
     return code;
 }
 
@@ -833,11 +824,15 @@ static void dgram_captured(void *data, int result) {
 
 /* Accept clients, or for a datagram server read its senders' datagrams. */
 static int watch_clients(struct tap *t) {
+    int fd = t->args->listen ? t->listener.fd : t->swap.fd;
+
     if (t->type != UDS_DGRAM)
-        return uds_loop_add(t->loop, t->listen_fd, UDS_EV_READ, on_listen, t);
+        return start_server(t);
+    if (uds_set_nonblock(fd, true) < 0)
+        return -1;
     const struct tap_dgram_opts o = {
         .loop = t->loop,
-        .fd = t->listen_fd,
+        .fd = fd,
         .server = &t->target,
         .server_name = t->args->listen ? t->target_text : t->listen_text,
         .listen_name = t->listen_text,
@@ -879,15 +874,16 @@ static int prepare(struct tap *t, int *ret_sigfd) {
     }
     if (code != CLI_CONTINUE)
         return code;
-    if (uds_set_nonblock(t->listen_fd, true) < 0 || watch_clients(t) < 0)
+    if (watch_clients(t) < 0)
         return cli_fail(CLI_OP_ANY, t->listen_text, errno, NULL);
+    t->listening = true;
     announce(t);
     return CLI_CONTINUE;
 }
 
 int cmd_tap(int argc, char **argv) {
     struct tap_args args = { .drain_ms = 10000, .connect_ms = 5000 };
-    struct tap t = { .args = &args, .listen_fd = -1 };
+    struct tap t = { .args = &args };
     struct cli_parsed p;
     int code, sigfd = -1;
 
@@ -910,9 +906,9 @@ int cmd_tap(int argc, char **argv) {
                 t.listen_text, (unsigned long long) t.dgram_dropped,
                 t.dgram_dropped == 1 ? "" : "s");
     tap_dgram_free(t.dgram);
-    t.listen_fd = -1;
     uds_swap_done(&t.swap);             /* the server back, if a signal did not already */
-    (void) uds_unlisten(&t.listener);
+    uds_server_free(t.server);          /* and its socket (--listen: its file too) */
+    (void) uds_unlisten(&t.listener);   /* a datagram one, or one no server took */
     if (uds_capture_close(t.cap) < 0 && code == EX_OK && !t.failed)
         code = cli_fail(CLI_OP_ANY, args.write, errno, NULL);
     uds_relay_group_free(t.relays);

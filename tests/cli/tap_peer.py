@@ -29,6 +29,16 @@ def serve_forever(sock, handle):
         threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
+def recv_all(c, size=65536):
+    """What c receives until its end."""
+    got = bytearray()
+    while True:
+        b = c.recv(size)
+        if not b:
+            return bytes(got)
+        got += b
+
+
 def listen(path, kind=socket.SOCK_STREAM):
     s = socket.socket(socket.AF_UNIX, kind)
     s.bind(path)
@@ -173,16 +183,11 @@ def bulk_one(path, size, seed, results, i):
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c.settimeout(30)
         c.connect(path)
-        got = bytearray()
         sender = threading.Thread(target=lambda: (c.sendall(data), c.shutdown(socket.SHUT_WR)))
         sender.start()
-        while True:
-            b = c.recv(262144)
-            if not b:
-                break
-            got += b
+        got = recv_all(c, 262144)
         sender.join()
-        results[i] = bytes(got) == data
+        results[i] = got == data
     except Exception as e:  # noqa: BLE001 - reported as a failure
         sys.stderr.write("client %d: %s\n" % (i, e))
         results[i] = False
@@ -224,6 +229,74 @@ def client_loop(path, stop_file, out_file):
         f.write("ok %d failed %d %s\n" % (ok, failed, errors if errors else ""))
 
 
+def flood(path, clients):
+    """CLIENTS clients connect at once and wait up to 5 s for their end; counts those the
+    tap closed (shed) and those still open, then closes them all."""
+    socks = []
+    for _ in range(int(clients)):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(5)
+        c.connect(path)
+        socks.append(c)
+    shed = 0
+    deadline = time.time() + 5
+    for c in socks:
+        c.settimeout(max(0.01, deadline - time.time()))
+        try:
+            if c.recv(1) == b"":
+                shed += 1
+        except ConnectionResetError:
+            shed += 1
+        except socket.timeout:
+            pass
+        c.close()
+    print("shed %d of %d" % (shed, len(socks)))
+
+
+def pipelined(path, tap_pid, out_file):
+    """Requests sent at once on connect, the first ones while the tap is stopped (SIGSTOP),
+    so that they wait in the socket before it accepts; the echo compared byte for byte.
+    Writes what was sent to OUT_FILE."""
+    data = b"".join(b"request %06d\n" % i for i in range(20000))
+    with open(out_file, "wb") as f:
+        f.write(data)
+    pid = int(tap_pid)
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(30)
+    os.kill(pid, 19)    # SIGSTOP
+    try:
+        c.connect(path)
+        c.sendall(data[:4096])
+    finally:
+        os.kill(pid, 18)    # SIGCONT
+    sender = threading.Thread(target=lambda: (c.sendall(data[4096:]),
+                                              c.shutdown(socket.SHUT_WR)))
+    sender.start()
+    got = recv_all(c)
+    sender.join()
+    print("ok %d bytes" % len(got) if got == data else "mismatch: %d bytes" % len(got))
+
+
+def after_stop(path, tap_pid, text):
+    """SIGTERM to the tap, then, once the server is back at PATH, a client at the tap's
+    socket (its hidden name) within the grace period: sends TEXT, prints the answer."""
+    d, name = os.path.split(path)
+    hidden = [os.path.join(d, n) for n in os.listdir(d) if n.startswith("." + name + ".uds-tap.")]
+    server_ino = os.stat(hidden[0]).st_ino
+    os.kill(int(tap_pid), 15)   # SIGTERM
+    deadline = time.time() + 5
+    while os.stat(path).st_ino != server_ino:
+        if time.time() > deadline:
+            raise SystemExit("the server is not back at %s" % path)
+        time.sleep(0.001)
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(hidden[0])
+    c.sendall(text.encode())
+    c.shutdown(socket.SHUT_WR)
+    print(recv_all(c).decode())
+
+
 def send_raw(path, hexdata):
     c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     c.settimeout(10)
@@ -248,4 +321,7 @@ if __name__ == "__main__":
         "bulk": bulk,
         "client-loop": client_loop,
         "send-raw": send_raw,
+        "flood": flood,
+        "pipelined": pipelined,
+        "after-stop": after_stop,
     }[cmd](*args)
