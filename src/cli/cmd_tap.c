@@ -550,9 +550,11 @@ static void on_signal(struct uds_loop *loop, int fd, unsigned events, void *data
     (void) loop;
     (void) events;
     while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        if (++t->signals > 1) {
-            cli_log(CLI_LOG_INFO, "stopping_now", t->listen_text, NULL, 0, "%s: %s again: "
-                    "stopping now", t->listen_text, cli_signal_name(si.ssi_signo));
+        /* A second signal, or the first once a failed output has begun the stop. */
+        if (++t->signals > 1 || t->stopping) {
+            cli_log(CLI_LOG_INFO, "stopping_now", t->listen_text, NULL, 0, "%s: %s %s: "
+                    "stopping now", t->listen_text, cli_signal_name(si.ssi_signo),
+                    t->signals > 1 ? "again" : "while stopping");
             stop_now(t);
             return;
         }

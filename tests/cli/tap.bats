@@ -323,6 +323,25 @@ PY
     wait_status "$BG_PID"
 }
 
+@test "tap: a signal after a failed output began the stop ends it at once, held clients too" {
+    TAP_OUT=/dev/full
+    start_server "$T/s.sock"
+    local before
+    before=$(inode "$T/s.sock")
+    start_tap --drain-timeout 30 "$T/s.sock"
+    open_client held "$T/s.sock"
+    say_client held "hi"
+    wait_for_line "$T/held.out" hi
+    wait_for_line "$T/tap.log" "uds: stdout: cannot write what is shown"
+    # The stop has begun and waits for the held client, up to 30 s; a signal ends the wait.
+    [ "$(inode "$T/s.sock")" = "$before" ]
+    kill -TERM "$TAP_PID"
+    wait_status "$TAP_PID" 5
+    [ "$WAIT_STATUS" -eq 1 ]
+    grep -qF "uds: $T/s.sock: SIGTERM while stopping: stopping now" "$T/tap.log"
+    close_client held
+}
+
 @test "tap: a datagram server: boundaries (an empty datagram too), answers, the sender's credentials" {
     need_root
     TAP_OUT=$T/tap.out
