@@ -1182,18 +1182,17 @@ struct uds_child {
  * it is now, minus PROTO, UNIXLOCAL*, UNIXREMOTE* and the service manager's LISTEN_PID,
  * LISTEN_PIDFDID, LISTEN_FDS, LISTEN_FDNAMES and NOTIFY_SOCKET (meant for the server alone),
  * plus the UCSPI variables. Signals the caller ignores now (SIGPIPE, SIGHUP under nohup)
- * are back to their default in the programs. Opens /dev/null on whichever of fds 0, 1 and
- * 2 is closed (not close-on-exec), so that no socket opened later takes its number and
- * reaches the programs as their stderr. argv must outlive the spawner. opts: NULL for
- * defaults. Errors: EINVAL argv empty or local_path NULL; ENOENT, EACCES as
- * uds_program_find(); ENOMEM; those of open(). */
+ * are back to their default in the programs. argv must outlive the spawner. opts: NULL
+ * for defaults. Errors: EINVAL argv empty or local_path NULL; ENOENT, EACCES as
+ * uds_program_find(); ENOMEM. */
 UDS_API struct uds_spawner *uds_spawner_new(char *const argv[], const char *local_path,
                                             const struct uds_spawner_opts *opts);
 /* The program's path as found. */
 UDS_API const char *uds_spawner_path(const struct uds_spawner *spawner);
 /* Start the program on the connected socket fd: fd (made blocking: O_NONBLOCK belongs to
  * the open file, shared with the program) becomes its stdin and stdout, fd 2 is the
- * caller's, and no other fd reaches it, close-on-exec or not. UNIXLOCALUID and
+ * caller's (/dev/null if the caller had no fd 2 when the spawner was made: a socket may
+ * have taken that number since), and no other fd reaches it, close-on-exec or not. UNIXLOCALUID and
  * UNIXLOCALGID are the caller's ids at this call, UNIXREMOTE* those of peer (the client's
  * identity as the server read it, uds_conn_peer()), or with peer NULL read from fd
  * (SO_PEERCRED; left out when that fails). The program runs with an empty signal mask, in

@@ -41,6 +41,7 @@ struct uds_spawner {
     posix_spawnattr_t attr;
     bool attr_ready;
     rlim_t nofile;              /* the programs' soft RLIMIT_NOFILE; 0: the caller's */
+    bool stderr_closed;         /* the caller had no fd 2 when the spawner was made */
     struct uds_child *children;
     size_t n_children;
     size_t cap_children;
@@ -121,25 +122,6 @@ static int setup_attr(struct uds_spawner *sp) {
     return 0;
 }
 
-/* 0, 1 and 2 open, on /dev/null if need be: otherwise a socket the caller opens later could
- * take one of those numbers and reach every program as its stderr. Not close-on-exec: they
- * are the standard streams. */
-static int fill_stdio(void) {
-    for (int fd = 0; fd <= 2; fd++) {
-        if (fcntl(fd, F_GETFD) >= 0)
-            continue;
-        int nul = open("/dev/null", O_RDWR);
-        if (nul < 0)
-            return -1;
-        if (nul != fd) {
-            /* open() takes the lowest free number, and 0..fd-1 are open by now. */
-            (void) close(nul);
-            return uds__fail(EBADF);
-        }
-    }
-    return 0;
-}
-
 UDS_API struct uds_spawner *uds_spawner_new(char *const argv[], const char *local_path,
                                             const struct uds_spawner_opts *opts) {
     struct uds_spawner *sp;
@@ -162,8 +144,9 @@ UDS_API struct uds_spawner *uds_spawner_new(char *const argv[], const char *loca
     if (!sp->argv)
         goto fail;
     memcpy(sp->argv, argv, argc * sizeof(*argv));
-    if (build_env(sp, local_path) < 0 || setup_attr(sp) < 0 || fill_stdio() < 0)
+    if (build_env(sp, local_path) < 0 || setup_attr(sp) < 0)
         goto fail;
+    sp->stderr_closed = fcntl(STDERR_FILENO, F_GETFD) < 0;
     if (opts && opts->nofile)
         sp->nofile = (rlim_t) opts->nofile;
     else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
@@ -240,7 +223,9 @@ static void set_vars(struct uds_spawner *sp, const struct uds_peer *peer) {
 }
 
 /* fd on 0 and 1, and nothing above 2: descriptors the caller inherited (from a shell, a
- * supervisor) or made without O_CLOEXEC must not reach the programs. */
+ * supervisor) or made without O_CLOEXEC must not reach the programs. A caller started
+ * without a stderr may have given its number to a socket since (another client's, say):
+ * then the programs get /dev/null there. */
 static int start(struct uds_spawner *sp, int fd, pid_t *ret_pid) {
     posix_spawn_file_actions_t fa;
     int r = posix_spawn_file_actions_init(&fa);
@@ -249,6 +234,9 @@ static int start(struct uds_spawner *sp, int fd, pid_t *ret_pid) {
         return r;
     if ((r = posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO)) == 0 &&
         (r = posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO)) == 0 &&
+        (!sp->stderr_closed ||
+         (r = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY,
+                                               0)) == 0) &&
         (r = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) == 0)
         /* glibc (2.24 on) reports a failed execve here, as its errno, and reaps that
          * child. */

@@ -215,6 +215,36 @@ static void spawn_socket_is_stdin_and_stdout_and_no_other_fd_passes(void **state
     assert_string_equal(out, want);
 }
 
+static void spawn_without_a_stderr_the_program_gets_dev_null_there(void **state) {
+    char *argv[] = { "/bin/sh", "-c", "readlink /proc/$$/fd/2", NULL };
+    int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    struct uds_spawner *sp;
+    struct uds_child ch;
+    char out[256];
+    int sv[2], status;
+
+    (void) state;
+    assert_true(saved >= 0);
+    close(STDERR_FILENO);
+    sp = uds_spawner_new(argv, "/run/test.sock", NULL);
+    /* The number is free: the pair takes it, as a client's socket would. */
+    tu_socketpair(SOCK_STREAM, sv);
+    bool took_2 = sv[0] == STDERR_FILENO;
+    if (sp)
+        assert_true(uds_spawner_spawn(sp, sv[1], NULL) > 0);
+    close(sv[1]);
+    if (sp)
+        read_to_end(sv[0], out, sizeof(out));
+    close(sv[0]);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    assert_non_null(sp);
+    assert_true(took_2);
+    reap_one(sp, &ch, &status);
+    uds_spawner_free(sp);
+    assert_string_equal(out, "/dev/null\n");
+}
+
 static void spawn_program_reads_blocking_though_the_socket_was_not(void **state) {
     char *argv[] = { "head", "-c", "5", NULL };
     struct uds_spawner *sp = uds_spawner_new(argv, "/run/test.sock", NULL);
@@ -660,6 +690,7 @@ int main(void) {
         T(spawn_child_gets_the_ucspi_environment),
         T(spawn_peer_given_is_the_remote_one),
         T(spawn_socket_is_stdin_and_stdout_and_no_other_fd_passes),
+        T(spawn_without_a_stderr_the_program_gets_dev_null_there),
         T(spawn_program_reads_blocking_though_the_socket_was_not),
         T(spawn_signal_mask_empty_and_ignored_signals_reset),
         T(spawn_program_has_a_process_group_of_its_own),
