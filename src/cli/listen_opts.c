@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "errors.h"
 #include "listen_opts.h"
 #include "listen_proc.h"
 

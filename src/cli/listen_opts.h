@@ -19,7 +19,7 @@
 
 #include <udskit.h>
 
-#include "cli.h"
+#include "log.h"
 #include "options.h"
 
 /* The shared options, in the command's own struct of parsed options. */

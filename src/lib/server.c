@@ -35,6 +35,22 @@
 #define GATHER_MAX 8192         /* message mode: replies below this are sent together */
 #define MSG_MIN_CAP 4096        /* first allocation for a message split across reads */
 
+/* What a connection needs in message mode on a stream (frames or lines), allocated with it
+ * only then: a byte-stream or seqpacket connection does not carry these 92 bytes. */
+struct conn_msgs {
+    char *msg;                  /* a message split across reads, being put together; NULL
+                                 * between messages */
+    size_t msg_have;
+    size_t msg_cap;
+    char *in;                   /* input read but held back while the replies are over
+                                 * max_outbuf, [in + in_off, + in_len) */
+    size_t in_off;
+    size_t in_len;
+    const char *rest;           /* during on_message: the bytes of the same read after this */
+    size_t rest_len;            /*   message, not yet delivered */
+    struct uds_frame_decoder dec;
+};
+
 struct uds_conn {
     struct uds_server *server;
     struct uds_conn *prev;      /* fresh or activity list (head: the oldest) */
@@ -45,17 +61,6 @@ struct uds_conn {
     size_t out_tail;
     size_t out_cap;
     uint64_t active_ms;
-    char *msg;                  /* message mode: a message split across reads, being put
-                                 * together; NULL between messages */
-    size_t msg_have;
-    size_t msg_cap;
-    char *in;                   /* message mode: input read but held back while the replies
-                                 * are over max_outbuf, [in + in_off, + in_len) */
-    size_t in_off;
-    size_t in_len;
-    const char *rest;           /* message mode, during on_message: the bytes of the same */
-    size_t rest_len;            /*   read after this message, not yet delivered */
-    struct uds_frame_decoder dec;
     struct uds_peer peer;       /* valid once have_peer is set (peer_of()) */
     int fd;
     int error;                  /* for on_close */
@@ -69,6 +74,8 @@ struct uds_conn {
     bool gather : 1;            /* delivering one read's messages: queue small replies */
     bool have_peer : 1;         /* peer has been read */
     bool fresh : 1;             /* no byte has arrived yet: on the fresh list */
+    bool holding : 1;           /* message mode: input held back in m->in */
+    struct conn_msgs m[];       /* message mode on a stream only (stream_msgs()) */
 };
 
 /* Connections in the order of a time: accept (fresh) or last activity. */
@@ -113,6 +120,7 @@ struct uds_server {
     bool seqpacket;
     bool messages;              /* on_message is set */
     bool lines;                 /* messages are lines (UDS_SERVER_LINES) */
+    bool stream_msgs;           /* messages on a stream (frames or lines): conns carry m[] */
     bool listening;
     bool accept_paused;         /* backing off after an accept error */
     bool user_paused;           /* uds_server_pause() */
@@ -147,8 +155,10 @@ static void finalize(struct uds_conn *c) {
         (void) close(c->fd);
     if (c->have_peer)
         uds_peer_done(&c->peer);
-    free(c->msg);
-    free(c->in);
+    if (s->stream_msgs) {
+        free(c->m->msg);
+        free(c->m->in);
+    }
     free(c->out);
     free(c);
 }
@@ -245,7 +255,7 @@ static bool taking_input(const struct uds_conn *c) {
 
 /* Whether to read the socket: input held back from an earlier read goes first. */
 static bool reading(const struct uds_conn *c) {
-    return taking_input(c) && c->in_len == 0;
+    return taking_input(c) && !c->holding;
 }
 
 static void update_events(struct uds_conn *c) {
@@ -418,11 +428,11 @@ static void got_eof(struct uds_conn *c) {
     /* No update_events() here: close_conn() below either sets the events a lingering
      * connection needs or takes the fd out of the loop, one epoll_ctl() either way. */
     c->eof = true;
-    if (s->lines && c->msg_have > 0) {
+    if (s->lines && c->m->msg_have > 0) {
         /* A last line without its newline is still a message. */
-        s->cb.on_message(c, c->msg, c->msg_have, s->data);
+        s->cb.on_message(c, c->m->msg, c->m->msg_have, s->data);
         msg_release(c);
-    } else if (s->messages && !s->seqpacket && !s->lines && !uds_frame_decoder_idle(&c->dec)) {
+    } else if (s->messages && !s->seqpacket && !s->lines && !uds_frame_decoder_idle(&c->m->dec)) {
         /* The rest of this message will never come. */
         msg_release(c);
         close_conn(c, true, EPROTO);
@@ -435,19 +445,19 @@ static void got_eof(struct uds_conn *c) {
 
 /* --- message mode: frames and lines ------------------------------------------------------
  * A message lying whole in one read is handed over in place; only one split across reads is
- * copied, into c->msg. That buffer grows with the bytes that arrive, never with the length a
+ * copied, into m->msg. That buffer grows with the bytes that arrive, never with the length a
  * frame header announces: the length is the peer's word, and reserving it up front let five
  * bytes pin 16 MiB of address space per connection. */
 
 static void msg_release(struct uds_conn *c) {
-    free(c->msg);
-    c->msg = NULL;
-    c->msg_have = c->msg_cap = 0;
+    free(c->m->msg);
+    c->m->msg = NULL;
+    c->m->msg_have = c->m->msg_cap = 0;
 }
 
-/* Room for n more bytes in c->msg, which never needs more than limit bytes in all. */
+/* Room for n more bytes in m->msg, which never needs more than limit bytes in all. */
 static int msg_reserve(struct uds_conn *c, size_t n, size_t limit) {
-    return grow(&c->msg, &c->msg_cap, c->msg_have + n, MSG_MIN_CAP, limit);
+    return grow(&c->m->msg, &c->m->msg_cap, c->m->msg_have + n, MSG_MIN_CAP, limit);
 }
 
 static bool msg_append(struct uds_conn *c, const void *data, size_t len, size_t limit) {
@@ -456,20 +466,20 @@ static bool msg_append(struct uds_conn *c, const void *data, size_t len, size_t 
         return false;
     }
     /* read_some may have received the piece straight into place. */
-    if (len > 0 && data != c->msg + c->msg_have)
-        memcpy(c->msg + c->msg_have, data, len);
-    c->msg_have += len;
+    if (len > 0 && data != c->m->msg + c->m->msg_have)
+        memcpy(c->m->msg + c->m->msg_have, data, len);
+    c->m->msg_have += len;
     return true;
 }
 
-/* Deliver the message put together in c->msg. */
+/* Deliver the message put together in m->msg. */
 static void msg_deliver(struct uds_conn *c) {
     struct uds_server *s = c->server;
-    char *msg = c->msg;
-    size_t len = c->msg_have;
+    char *msg = c->m->msg;
+    size_t len = c->m->msg_have;
 
-    c->msg = NULL;
-    c->msg_have = c->msg_cap = 0;
+    c->m->msg = NULL;
+    c->m->msg_have = c->m->msg_cap = 0;
     s->cb.on_message(c, msg, len, s->data);
     free(msg);
 }
@@ -483,9 +493,10 @@ static void hold_input(struct uds_conn *c, const char *rest, size_t n) {
         return;
     }
     memcpy(p, rest, n);
-    c->in = p;
-    c->in_off = 0;
-    c->in_len = n;
+    c->m->in = p;
+    c->m->in_off = 0;
+    c->m->in_len = n;
+    c->holding = true;
 }
 
 /* After a message, with n bytes of this read still to deliver: when the replies queued are
@@ -514,7 +525,7 @@ static void feed_frames(struct uds_conn *c, const char *buf, size_t len) {
     while (off < len && !over_bound(c, buf + off, len - off)) {
         enum uds_frame_event ev;
         struct uds_frame_piece p;
-        ssize_t used = uds_frame_decoder_feed(&c->dec, buf + off, len - off, &ev, &p);
+        ssize_t used = uds_frame_decoder_feed(&c->m->dec, buf + off, len - off, &ev, &p);
         if (used < 0) {
             close_conn(c, true, errno);
             return;
@@ -522,8 +533,8 @@ static void feed_frames(struct uds_conn *c, const char *buf, size_t len) {
         off += (size_t) used;
         if (ev != UDS_FRAME_PIECE)
             continue;
-        c->rest = buf + off;
-        c->rest_len = len - off;
+        c->m->rest = buf + off;
+        c->m->rest_len = len - off;
         /* One read may hold a thousand small requests: their replies go out in one send
          * (after the last of them) rather than a send each, which is most of the cost of a
          * small message. A lone request is answered at once. */
@@ -548,16 +559,16 @@ static void feed_lines(struct uds_conn *c, const char *buf, size_t len) {
         const char *line = buf + off;
         const char *nl = memchr(line, '\n', len - off);
         size_t piece = nl ? (size_t) (nl - line) : len - off;
-        if (c->msg_have + piece > s->max_message) {
+        if (c->m->msg_have + piece > s->max_message) {
             msg_release(c);
             close_conn(c, true, EMSGSIZE);
             return;
         }
         off += piece + (nl ? 1 : 0);
-        c->rest = buf + off;
-        c->rest_len = len - off;
+        c->m->rest = buf + off;
+        c->m->rest_len = len - off;
         c->gather = off < len;
-        if (nl && c->msg_have == 0)
+        if (nl && c->m->msg_have == 0)
             s->cb.on_message(c, line, piece, s->data);
         else if (msg_append(c, line, piece, s->max_message) && nl)
             msg_deliver(c);
@@ -576,7 +587,7 @@ static void deliver(struct uds_conn *c, const char *buf, size_t len) {
         else
             feed_frames(c, buf, len);
         c->gather = false;
-        c->rest_len = 0;
+        c->m->rest_len = 0;
         if (!c->dead && queued(c) > 0)
             flush(c);
     } else if (len > s->max_message) {
@@ -589,11 +600,12 @@ static void deliver(struct uds_conn *c, const char *buf, size_t len) {
 /* Input held back by over_bound(), now that the replies have drained. Feeding it may hold
  * back a tail of it again, in a buffer of its own. */
 static void deliver_held(struct uds_conn *c) {
-    char *in = c->in;
-    size_t off = c->in_off, len = c->in_len;
+    char *in = c->m->in;
+    size_t off = c->m->in_off, len = c->m->in_len;
 
-    c->in = NULL;
-    c->in_off = c->in_len = 0;
+    c->m->in = NULL;
+    c->m->in_off = c->m->in_len = 0;
+    c->holding = false;
     deliver(c, in + off, len);
     free(in);
 }
@@ -602,7 +614,7 @@ static void read_some(struct uds_conn *c) {
     struct uds_server *s = c->server;
 
     for (unsigned i = 0; i < s->read_budget && taking_input(c); i++) {
-        if (c->in_len > 0) {
+        if (c->holding) {
             deliver_held(c);
             continue;
         }
@@ -610,15 +622,15 @@ static void read_some(struct uds_conn *c) {
         size_t want = s->read_size;
         /* The rest of a frame being put together that would fill a whole read anyway is
          * received straight into its buffer: one copy fewer, and larger reads. */
-        if (c->msg && !s->lines && c->dec.remaining >= s->read_size) {
-            if (msg_reserve(c, s->read_size, c->dec.length) < 0) {
+        if (s->stream_msgs && c->m->msg && !s->lines && c->m->dec.remaining >= s->read_size) {
+            if (msg_reserve(c, s->read_size, c->m->dec.length) < 0) {
                 close_conn(c, false, ENOMEM);
                 return;
             }
-            dst = c->msg + c->msg_have;
-            want = c->msg_cap - c->msg_have;
-            if (want > c->dec.remaining)
-                want = c->dec.remaining;
+            dst = c->m->msg + c->m->msg_have;
+            want = c->m->msg_cap - c->m->msg_have;
+            if (want > c->m->dec.remaining)
+                want = c->m->dec.remaining;
         }
         ssize_t n;
         bool truncated = false;
@@ -669,7 +681,7 @@ static void conn_io(struct uds_loop *loop, int fd, unsigned events, void *arg) {
         flush(c);
     /* Replies drained below the bound: the input held back goes first, even with nothing
      * new to read (level-triggered epoll would not report the socket for it). */
-    if (c->in_len > 0 && taking_input(c))
+    if (c->holding && taking_input(c))
         read_some(c);
     else if ((events & (UDS_EV_READ | UDS_EV_HUP | UDS_EV_ERROR)) && reading(c))
         read_some(c);
@@ -842,7 +854,7 @@ static bool accept_one(struct uds_server *s, int fd) {
         (void) close(fd);
         return false;
     }
-    struct uds_conn *c = calloc(1, sizeof(*c));
+    struct uds_conn *c = calloc(1, sizeof(*c) + (s->stream_msgs ? sizeof(c->m[0]) : 0));
     if (c) {
         c->server = s;
         c->fd = fd;
@@ -857,7 +869,8 @@ static bool accept_one(struct uds_server *s, int fd) {
     }
     c->peer = peer;
     c->have_peer = eager;
-    uds_frame_decoder_init(&c->dec, s->max_message);
+    if (s->stream_msgs)
+        uds_frame_decoder_init(&c->m->dec, s->max_message);
     c->events = UDS_EV_READ;
     c->active_ms = uds_loop_now_ms(s->loop);
     c->fresh = s->first_byte_ms > 0;
@@ -1063,7 +1076,8 @@ static struct uds_server *server_alloc(struct uds_loop *loop, const struct uds_s
     s->peer_flags = opts->peer_flags;
     s->seqpacket = type == UDS_SEQPACKET;
     s->messages = s->cb.on_message != NULL;
-    s->lines = s->messages && !s->seqpacket && (opts->flags & UDS_SERVER_LINES);
+    s->stream_msgs = s->messages && !s->seqpacket;
+    s->lines = s->stream_msgs && (opts->flags & UDS_SERVER_LINES);
     s->max_message = opts->max_message ? opts->max_message : UDS_FRAME_DEFAULT_MAX;
     if (copy_allow(opts->allow, &s->allow) < 0)
         goto fail;
@@ -1347,31 +1361,36 @@ UDS_API int uds_conn_detach(struct uds_conn *c) {
 /* The input read from c but not delivered, in stream order: a message begun (its frame
  * header written back), the rest of the read being delivered, input held back. */
 static void *undelivered(const struct uds_conn *c, size_t *ret_len) {
+    const struct uds_server *s = c->server;
     uint8_t hdr[UDS_FRAME_HEADER_SIZE];
     size_t hdr_len = 0;
 
-    if (c->server->messages && !c->server->seqpacket && !c->server->lines) {
-        if (c->dec.in_payload) {
-            uds_frame_header(hdr, c->dec.length);
+    *ret_len = 0;
+    if (!s->stream_msgs)
+        return NULL;    /* every byte read was delivered, in the read itself */
+    const struct conn_msgs *m = c->m;
+    if (!s->lines) {
+        if (m->dec.in_payload) {
+            uds_frame_header(hdr, m->dec.length);
             hdr_len = sizeof(hdr);
         } else {
-            memcpy(hdr, c->dec.header, c->dec.have);
-            hdr_len = c->dec.have;
+            memcpy(hdr, m->dec.header, m->dec.have);
+            hdr_len = m->dec.have;
         }
     }
-    size_t len = hdr_len + c->msg_have + c->rest_len + c->in_len;
+    size_t len = hdr_len + m->msg_have + m->rest_len + m->in_len;
     char *buf = len > 0 ? malloc(len) : NULL;
     if (len > 0 && !buf)
         return NULL;
     char *p = buf;
     if (hdr_len > 0)
         p = (char *) memcpy(p, hdr, hdr_len) + hdr_len;
-    if (c->msg_have > 0)
-        p = (char *) memcpy(p, c->msg, c->msg_have) + c->msg_have;
-    if (c->rest_len > 0)
-        p = (char *) memcpy(p, c->rest, c->rest_len) + c->rest_len;
-    if (c->in_len > 0)
-        memcpy(p, c->in + c->in_off, c->in_len);
+    if (m->msg_have > 0)
+        p = (char *) memcpy(p, m->msg, m->msg_have) + m->msg_have;
+    if (m->rest_len > 0)
+        p = (char *) memcpy(p, m->rest, m->rest_len) + m->rest_len;
+    if (m->in_len > 0)
+        memcpy(p, m->in + m->in_off, m->in_len);
     *ret_len = len;
     return buf;
 }

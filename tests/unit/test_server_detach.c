@@ -28,6 +28,9 @@ struct ctx {
     struct tu_server fx;
     bool detach;            /* on_open detaches every connection into fds[] */
     bool pause_in_open;     /* on_open pauses accepting after the first connection */
+    bool detach_in_data;    /* on_data detaches with uds_conn_detach_input() into fds[] */
+    void *input;            /*   and what it handed over */
+    size_t input_len;
     int fds[8];
     size_t n_fds;
     int opens, closes, datas;
@@ -47,6 +50,7 @@ static int teardown(void **state) {
 
     for (size_t i = 0; i < c->n_fds; i++)
         close(c->fds[i]);
+    free(c->input);
     tu_server_free(c);
     return 0;
 }
@@ -72,6 +76,12 @@ static void on_data(struct uds_conn *conn, const void *buf, size_t len, void *da
     struct ctx *c = data;
 
     c->datas++;
+    if (c->detach_in_data) {
+        int fd = uds_conn_detach_input(conn, &c->input, &c->input_len);
+        assert_true(fd >= 0);
+        c->fds[c->n_fds++] = fd;
+        return;
+    }
     assert_int_equal(uds_conn_send(conn, buf, len), 0);
 }
 
@@ -146,6 +156,29 @@ static void detached_fd_closed_by_owner_ends_the_stream(void **state) {
     assert_int_equal(recv(cl2, buf, sizeof(buf), 0), 2);
 }
 
+/* A byte stream delivers all of a read in on_data: detaching from there hands over no input
+ * (the server keeps no message state for it), and what comes next is the new owner's. */
+static void detach_input_of_a_byte_stream_hands_over_nothing_already_delivered(void **state) {
+    struct ctx *c = *state;
+    char buf[16];
+
+    c->detach_in_data = true;
+    start(c);
+    int cl = tu_client(&c->fx, UDS_STREAM);
+    assert_int_equal(send(cl, "first", 5, MSG_NOSIGNAL), 5);
+    SPIN_UNTIL(c, c->n_fds == 1);
+    assert_int_equal(c->n_fds, 1);
+    assert_int_equal(c->datas, 1);
+    assert_null(c->input);
+    assert_int_equal(c->input_len, 0);
+    assert_int_equal(send(cl, "second", 6, MSG_NOSIGNAL), 6);
+    for (int i = 0; i < 5; i++)
+        tu_run_once(c->fx.s, 5);
+    assert_int_equal(c->datas, 1);
+    assert_int_equal(recv(c->fds[0], buf, sizeof(buf), 0), 6);
+    assert_memory_equal(buf, "second", 6);
+}
+
 static void detach_null_is_einval(void **state) {
     (void) state;
     assert_int_equal(uds_conn_detach(NULL), -1);
@@ -178,6 +211,8 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(detached_fd_closed_by_owner_ends_the_stream, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            detach_input_of_a_byte_stream_hands_over_nothing_already_delivered, setup, teardown),
         cmocka_unit_test(detach_null_is_einval),
         cmocka_unit_test_setup_teardown(pause_leaves_clients_in_the_backlog_until_resumed,
                                         setup, teardown),
