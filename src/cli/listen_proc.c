@@ -15,8 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "errors.h"
 #include "listen_proc.h"
+#include "log.h"
+#include "words.h"
 
 /* CAP_SETGID and CAP_SETUID, from <linux/capability.h>. */
 enum { CAP_BIT_SETGID = 6, CAP_BIT_SETUID = 7 };
