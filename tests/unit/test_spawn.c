@@ -69,21 +69,39 @@ static void reap_one(struct uds_spawner *sp, struct uds_child *ret_child, int *r
     assert_int_equal(r, 1);
 }
 
-/* Start argv through a new spawner on a socketpair, with peer (NULL: read from the socket),
- * and return everything the program wrote until it ended, reaped with its status. */
+/* sp's program started on a new socketpair of type for peer (NULL: read from the socket);
+ * its end is closed here. Returns ours, and the program's pid in *ret_pid unless NULL. */
+static int start_on_pair(struct uds_spawner *sp, int type, const struct uds_peer *peer,
+                         pid_t *ret_pid) {
+    int sv[2];
+    pid_t pid;
+
+    tu_socketpair(type, sv);
+    pid = uds_spawner_spawn(sp, sv[1], peer);
+    assert_true(pid > 0);
+    close(sv[1]);
+    if (ret_pid)
+        *ret_pid = pid;
+    return sv[0];
+}
+
+/* Everything the program on fd writes until it ends; then fd is closed and the program
+ * reaped, with its status. */
+static void finish(struct uds_spawner *sp, int fd, char *out, size_t size, int *ret_status) {
+    struct uds_child ch;
+
+    read_to_end(fd, out, size);
+    close(fd);
+    reap_one(sp, &ch, ret_status);
+}
+
+/* argv run through a new spawner, for peer: what it wrote, and its status. */
 static void run_program(char *const argv[], const struct uds_peer *peer, char *out,
                         size_t size, int *ret_status) {
     struct uds_spawner *sp = uds_spawner_new(argv, "/run/test.sock", NULL);
-    struct uds_child ch;
-    int sv[2];
 
     assert_non_null(sp);
-    tu_socketpair(SOCK_STREAM, sv);
-    assert_true(uds_spawner_spawn(sp, sv[1], peer) > 0);
-    close(sv[1]);
-    read_to_end(sv[0], out, size);
-    close(sv[0]);
-    reap_one(sp, &ch, ret_status);
+    finish(sp, start_on_pair(sp, SOCK_STREAM, peer, NULL), out, size, ret_status);
     uds_spawner_free(sp);
 }
 
@@ -248,21 +266,16 @@ static void spawn_without_a_stderr_the_program_gets_dev_null_there(void **state)
 static void spawn_program_reads_blocking_though_the_socket_was_not(void **state) {
     char *argv[] = { "head", "-c", "5", NULL };
     struct uds_spawner *sp = uds_spawner_new(argv, "/run/test.sock", NULL);
-    struct uds_child ch;
     char out[64];
-    int sv[2], status;
+    int fd, status;
 
     (void) state;
     assert_non_null(sp);
-    tu_socketpair(SOCK_STREAM | SOCK_NONBLOCK, sv);
-    assert_true(uds_spawner_spawn(sp, sv[1], NULL) > 0);
-    close(sv[1]);
+    fd = start_on_pair(sp, SOCK_STREAM | SOCK_NONBLOCK, NULL, NULL);
     /* head has surely read once by now, and found nothing: blocking, it waits. */
     tu_sleep_ms(50);
-    assert_int_equal(write(sv[0], "hello", 5), 5);
-    read_to_end(sv[0], out, sizeof(out));
-    close(sv[0]);
-    reap_one(sp, &ch, &status);
+    assert_int_equal(write(fd, "hello", 5), 5);
+    finish(sp, fd, out, sizeof(out), &status);
     uds_spawner_free(sp);
     assert_string_equal(out, "hello");
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -308,9 +321,8 @@ static void spawn_gives_the_open_file_limit_of_when_it_was_made(void **state) {
     struct uds_spawner_opts opts = { .nofile = 300 };
     struct rlimit orig, low, now;
     struct uds_spawner *sp, *sp_opts;
-    struct uds_child ch;
     char out[64];
-    int sv[2], status;
+    int status;
 
     (void) state;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &orig), 0);
@@ -328,12 +340,8 @@ static void spawn_gives_the_open_file_limit_of_when_it_was_made(void **state) {
     assert_non_null(sp);
     assert_non_null(sp_opts);
     for (int i = 0; i < 2; i++) {
-        tu_socketpair(SOCK_STREAM, sv);
-        assert_true(uds_spawner_spawn(i ? sp_opts : sp, sv[1], NULL) > 0);
-        close(sv[1]);
-        read_to_end(sv[0], out, sizeof(out));
-        close(sv[0]);
-        reap_one(i ? sp_opts : sp, &ch, &status);
+        struct uds_spawner *x = i ? sp_opts : sp;
+        finish(x, start_on_pair(x, SOCK_STREAM, NULL, NULL), out, sizeof(out), &status);
         assert_string_equal(out, i ? "300\n" : "256\n");
         assert_int_equal(getrlimit(RLIMIT_NOFILE, &now), 0);
         assert_int_equal(now.rlim_cur, 1024);
@@ -351,24 +359,21 @@ static void spawn_reap_reports_each_program_once_and_count_follows(void **state)
     struct uds_child ch;
     pid_t pids[3];
     bool seen[3] = { false };
-    int sv[3][2], status;
+    int fds[3], status;
     uint64_t before = tu_now_ms();
 
     (void) state;
     assert_non_null(sp);
     assert_int_equal(uds_spawner_reap(sp, &ch, &status), 0);
     for (int i = 0; i < 3; i++) {
-        tu_socketpair(SOCK_STREAM, sv[i]);
-        pids[i] = uds_spawner_spawn(sp, sv[i][1], NULL);
-        assert_true(pids[i] > 0);
-        close(sv[i][1]);
+        fds[i] = start_on_pair(sp, SOCK_STREAM, NULL, &pids[i]);
         assert_int_equal(uds_spawner_count(sp), (size_t) i + 1);
     }
     /* None has exited: each waits for its exit status on its socket. */
     assert_int_equal(uds_spawner_reap(sp, &ch, &status), 0);
     for (int i = 0; i < 3; i++) {
         char code = (char) ('3' + i);
-        assert_int_equal(write(sv[i][0], &code, 1), 1);
+        assert_int_equal(write(fds[i], &code, 1), 1);
     }
     for (int n = 0; n < 3; n++) {
         reap_one(sp, &ch, &status);
@@ -385,7 +390,7 @@ static void spawn_reap_reports_each_program_once_and_count_follows(void **state)
     }
     assert_int_equal(uds_spawner_reap(sp, &ch, &status), 0);
     for (int i = 0; i < 3; i++)
-        close(sv[i][0]);
+        close(fds[i]);
     uds_spawner_free(sp);
 }
 
@@ -393,7 +398,7 @@ static void spawn_reap_leaves_other_children_to_the_caller(void **state) {
     char *argv[] = { "true", NULL };
     struct uds_spawner *sp = uds_spawner_new(argv, "/run/test.sock", NULL);
     struct uds_child ch;
-    int sv[2], status;
+    int status;
     pid_t other, prog;
 
     (void) state;
@@ -403,10 +408,7 @@ static void spawn_reap_leaves_other_children_to_the_caller(void **state) {
         _exit(9);
     /* Let it exit first, so that the quick way finds it before the program. */
     tu_sleep_ms(50);
-    tu_socketpair(SOCK_STREAM, sv);
-    prog = uds_spawner_spawn(sp, sv[1], NULL);
-    assert_true(prog > 0);
-    tu_close_pair(sv);
+    close(start_on_pair(sp, SOCK_STREAM, NULL, &prog));
     reap_one(sp, &ch, &status);
     assert_int_equal(ch.pid, prog);
     assert_int_equal(uds_spawner_reap(sp, &ch, &status), 0);
@@ -439,17 +441,14 @@ static void spawn_kill_reaches_the_programs_process_group(void **state) {
     struct uds_spawner *sp = uds_spawner_new(argv, "/run/test.sock", NULL);
     struct uds_child ch;
     char line[64];
-    int sv[2], status;
+    int fd, status;
     pid_t prog, grandchild;
     uint64_t end;
 
     (void) state;
     assert_non_null(sp);
-    tu_socketpair(SOCK_STREAM, sv);
-    prog = uds_spawner_spawn(sp, sv[1], NULL);
-    assert_true(prog > 0);
-    close(sv[1]);
-    read_line(sv[0], line, sizeof(line));
+    fd = start_on_pair(sp, SOCK_STREAM, NULL, &prog);
+    read_line(fd, line, sizeof(line));
     grandchild = (pid_t) atol(line);
     assert_true(grandchild > 0);
     assert_int_equal(getpgid(grandchild), prog);
@@ -464,7 +463,7 @@ static void spawn_kill_reaches_the_programs_process_group(void **state) {
         tu_sleep_ms(5);
     char st = proc_state(grandchild);
     assert_true(st == 0 || st == 'Z');
-    close(sv[0]);
+    close(fd);
     uds_spawner_free(sp);
 }
 
