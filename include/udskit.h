@@ -818,6 +818,41 @@ UDS_API bool uds_peer_allowed(const struct uds_peer *peer, const struct uds_allo
 UDS_API bool uds_allow_is_set(const struct uds_allow *allow);
 
 /* ---------------------------------------------------------------------------------------
+ * Receiving datagrams: one datagram, its real length, its sender's address and credentials,
+ * and the fds it passed (closed unless asked for).
+ * ------------------------------------------------------------------------------------- */
+
+/* One datagram as uds_dgram_recv() received it, and what came with it. */
+struct uds_datagram {
+    size_t len;                 /* bytes put in the buffer */
+    size_t full_len;            /* the datagram's own length: over len when it was cut */
+    struct sockaddr_un from;    /* the sender's address, as recvmsg() fills in msg_name */
+    socklen_t from_len;         /*   its length (no more than the family for an unbound
+                                 *   sender: there is nowhere to answer) */
+    bool has_cred;              /* SCM_CREDENTIALS came (SO_PASSCRED is on for the socket) */
+    struct uds_peer cred;       /*   then the sender's pid, uid and gid; groups NULL and
+                                 *   pidfd -1, so nothing to release */
+    bool fds_cut;               /* more fds were passed than arrived (MSG_CTRUNC) */
+    size_t n_fds;               /* fds received (UDS_DGRAM_KEEP_FDS only, else 0) */
+    int fds[UDS_MAX_FDS];       /*   O_CLOEXEC, the caller's to close */
+};
+
+#define UDS_DGRAM_DONTWAIT 0x1u     /* EAGAIN rather than wait when none is queued */
+#define UDS_DGRAM_KEEP_FDS 0x2u     /* hand the passed fds over instead of closing them */
+
+/* Receive one datagram from fd (a datagram or seqpacket socket: on a stream socket the
+ * kernel would discard the bytes that do not fit) into buf, at most size bytes of it, and
+ * what came with it into *ret. Set SO_PASSCRED on fd to have every datagram's credentials.
+ * Fds a sender passed are closed before returning unless flags has UDS_DGRAM_KEEP_FDS:
+ * a sender must not fill the receiver's fd table with fds nobody reads. Retries on EINTR.
+ * Returns len, the bytes put in buf (0 for an empty datagram). Compare ret->full_len with
+ * it to tell a datagram cut to size.
+ * Errors: EINVAL fd < 0, ret NULL, buf NULL with size > 0, an unknown flag; EAGAIN none is
+ * queued (UDS_DGRAM_DONTWAIT or a non-blocking fd); those of recvmsg(). */
+UDS_API ssize_t uds_dgram_recv(int fd, void *buf, size_t size, unsigned flags,
+                               struct uds_datagram *ret);
+
+/* ---------------------------------------------------------------------------------------
  * Datagram replies: answering a sender at the address it sent from, without letting it
  * choose, through that address, where we send as ourselves.
  * ------------------------------------------------------------------------------------- */

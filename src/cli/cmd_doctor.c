@@ -18,7 +18,6 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,43 +85,6 @@ static const struct cli_command doctor_cmd = {
 };
 #undef D
 
-/* ---- findings ------------------------------------------------------------------------- */
-
-static void out_of_memory(void) {
-    fprintf(stderr, "uds: out of memory\n");
-    exit(CLI_EXIT_FAILURE);
-}
-
-__attribute__((format(printf, 6, 7)))
-void doctor_add(struct doctor *d, const char *code, enum severity sev, int exit_code,
-                const char *advice, const char *fmt, ...) {
-    struct finding *f;
-    va_list ap;
-
-    if (d->n == MAX_FINDINGS)
-        return;
-    f = &d->findings[d->n++];
-    f->code = code;
-    f->severity = sev;
-    f->exit_code = sev == SEV_ERROR ? exit_code : 0;
-    va_start(ap, fmt);
-    if (vasprintf(&f->message, fmt, ap) < 0)
-        f->message = NULL;
-    va_end(ap);
-    f->advice = advice && advice[0] ? strdup(advice) : NULL;
-    if (!f->message || (advice && advice[0] && !f->advice))
-        out_of_memory();
-    if (sev == SEV_ERROR)
-        d->blocked = true;
-}
-
-bool doctor_has_finding(const struct doctor *d, const char *code) {
-    for (size_t i = 0; i < d->n; i++)
-        if (strcmp(d->findings[i].code, code) == 0)
-            return true;
-    return false;
-}
-
 /* ---- checks made with the subject's ids (doctor_as_subject) ---------------------------- */
 
 static int get_pathinfo(struct doctor *d, void *out) {
@@ -150,12 +112,6 @@ static int test_connect(struct doctor *d, void *out) {
 static bool accepts(const struct uds_sockinfo *s) {
     return s->state == UDS_SOCK_LISTENING ||
            (s->type == UDS_DGRAM && s->state == UDS_SOCK_UNCONNECTED);
-}
-
-size_t doctor_holders(const struct doctor *d, const struct uds_sockinfo *s,
-                      const struct uds_procfd **ret) {
-    *ret = NULL;
-    return s && d->have_procs ? uds_procfd_list_find(&d->procs, s->inode, ret) : 0;
 }
 
 static const char *base_of(const char *path) {

@@ -212,25 +212,26 @@ static void print_json(const char *data, size_t len, bool cut, const char *name,
 
 /* Print one datagram and count it (one the allow-lists refuse is neither); returns false
  * when stdout is gone (the code is set). */
-static bool print_datagram(struct lsn *l, const struct cli_datagram *dg) {
-    const struct uds_peer *peer = &dg->peer;
+static bool print_datagram(struct lsn *l, const struct uds_datagram *dg, const char *data) {
+    const struct uds_peer *peer = &dg->cred;
     char name[sizeof(((struct sockaddr_un *) 0)->sun_path) + 1];
-    size_t name_len = cli_dgram_sender_name(dg->from, dg->from_len, name, sizeof(name));
+    size_t name_len = cli_dgram_sender_name(&dg->from, dg->from_len, name, sizeof(name));
+    bool truncated = dg->full_len > dg->len;
 
-    if (uds_allow_is_set(&l->allow) && (!dg->have_cred || !uds_peer_allowed(peer, &l->allow))) {
+    if (uds_allow_is_set(&l->allow) && (!dg->has_cred || !uds_peer_allowed(peer, &l->allow))) {
         on_deny(peer, l);
         return true;
     }
     log_peer(l, CLI_LOG_DEBUG, "datagram", peer, "datagram from", NULL);
-    if (dg->truncated)
+    if (truncated)
         log_peer(l, CLI_LOG_WARN, "truncated", peer, "datagram from",
                  "longer than 256 KiB, cut to that length");
     if (l->args->json) {
-        print_json(dg->data, dg->len, dg->truncated, name, name_len, peer, dg->have_cred);
+        print_json(data, dg->len, truncated, name, name_len, peer, dg->has_cred);
     } else {
-        fwrite(dg->data, 1, dg->len, stdout);
+        fwrite(data, 1, dg->len, stdout);
         /* One datagram a line, unless it brings its own newline. */
-        if (dg->len == 0 || dg->data[dg->len - 1] != '\n')
+        if (dg->len == 0 || data[dg->len - 1] != '\n')
             putchar('\n');
     }
     l->served++;
@@ -244,9 +245,9 @@ static bool print_datagram(struct lsn *l, const struct cli_datagram *dg) {
 }
 
 /* Print it; once --count datagrams are printed or stdout is gone, the loop ends. */
-static bool on_datagram(const struct cli_datagram *dg, void *data) {
-    struct lsn *l = data;
-    bool printed = print_datagram(l, dg);
+static bool on_datagram(const struct uds_datagram *dg, const char *data, void *ctx) {
+    struct lsn *l = ctx;
+    bool printed = print_datagram(l, dg, data);
     bool all = l->args->count > 0 && l->served >= l->args->count;
 
     if (printed && !all)

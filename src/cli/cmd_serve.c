@@ -497,16 +497,16 @@ static void log_unanswered(const struct serve *sv, int err, const struct sockadd
 }
 
 /* One datagram received: check the sender, answer it. */
-static bool on_datagram(const struct cli_datagram *dg, void *data) {
-    struct serve *sv = data;
+static bool on_datagram(const struct uds_datagram *dg, const char *data, void *ctx) {
+    struct serve *sv = ctx;
     const struct serve_args *a = sv->args;
-    const struct uds_peer *peer = &dg->peer;
+    const struct uds_peer *peer = &dg->cred;
 
-    if (uds_allow_is_set(&sv->allow) && (!dg->have_cred || !uds_peer_allowed(peer, &sv->allow))) {
+    if (uds_allow_is_set(&sv->allow) && (!dg->has_cred || !uds_peer_allowed(peer, &sv->allow))) {
         on_deny(peer, sv);
         return true;
     }
-    if (dg->truncated) {
+    if (dg->full_len > dg->len) {
         char why[96];
         snprintf(why, sizeof(why), "a datagram longer than --max-message %zu bytes, dropped",
                  a->max_message);
@@ -516,10 +516,10 @@ static bool on_datagram(const struct cli_datagram *dg, void *data) {
     log_peer(sv, CLI_LOG_DEBUG, "datagram", peer, "datagram from", NULL);
     /* Not a plain sendto(): the sender's address is a name it chose, and resolved again
      * now it could lead to a socket the sender cannot reach, with our credentials. */
-    if (uds_dgram_reply(sv->listener.fd, a->reply ? a->reply : dg->data,
-                        a->reply ? strlen(a->reply) : dg->len, MSG_DONTWAIT, dg->from,
-                        dg->from_len, dg->have_cred ? peer : NULL) < 0)
-        log_unanswered(sv, errno, dg->from, dg->from_len, peer);
+    if (uds_dgram_reply(sv->listener.fd, a->reply ? a->reply : data,
+                        a->reply ? strlen(a->reply) : dg->len, MSG_DONTWAIT, &dg->from,
+                        dg->from_len, dg->has_cred ? peer : NULL) < 0)
+        log_unanswered(sv, errno, &dg->from, dg->from_len, peer);
     return true;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dgram_in.c — datagrams read for a datagram server: recvmsg() on a loop with a budget per
- * wakeup, the sender's credentials taken from SCM_CREDENTIALS, fds it passed closed.
+ * dgram_in.c — datagrams read for a datagram server: uds_dgram_recv() on a loop with a
+ * budget per wakeup; the library takes the sender's credentials and closes the fds it
+ * passed.
  */
 #include <errno.h>
 #include <string.h>
@@ -10,59 +11,18 @@
 #include "dgram_in.h"
 #include "log.h"
 
-/* The sender's credentials (SCM_CREDENTIALS, from SO_PASSCRED) into dg; fds a sender
- * passed are closed, since nobody asked for them and they would leak. */
-static void read_control(struct msghdr *mh, struct cli_datagram *dg) {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET)
-            continue;
-        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-            struct ucred cred;
-            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-            dg->peer = (struct uds_peer) { .pid = cred.pid, .uid = cred.uid, .gid = cred.gid,
-                                           .pidfd = -1 };
-            dg->have_cred = true;
-        } else if (c->cmsg_type == SCM_RIGHTS) {
-            size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < nfds; i++) {
-                int passed;
-                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                (void) close(passed);   /* unwanted; its close status is irrelevant */
-            }
-        }
-    }
-}
-
 /* Receive one datagram into in->buf and hand it to in->fn. Returns what fn returned, or
  * false when nothing more can be read now. */
 static bool receive_one(struct cli_dgram_in *in) {
-    struct sockaddr_un from;
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
-    } ctl;
-    struct iovec iov = { .iov_base = in->buf, .iov_len = in->size };
-    struct msghdr mh = {
-        .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-    };
-    ssize_t n;
+    struct uds_datagram dg;
 
-    do {
-        n = recvmsg(in->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
+    if (uds_dgram_recv(in->fd, in->buf, in->size, UDS_DGRAM_DONTWAIT, &dg) < 0) {
         if (errno != EAGAIN)
             cli_log(CLI_LOG_WARN, "recv_error", in->address, NULL, 0, "%s: receiving: %s",
                     in->address, strerror(errno));
         return false;
     }
-    struct cli_datagram dg = {
-        .data = in->buf, .len = (size_t) n, .truncated = (mh.msg_flags & MSG_TRUNC) != 0,
-        .from = &from, .from_len = mh.msg_namelen, .peer = { .pidfd = -1 },
-    };
-    read_control(&mh, &dg);
-    return in->fn(&dg, in->data);
+    return in->fn(&dg, in->buf, in->data);
 }
 
 static void on_readable(struct uds_loop *loop, int fd, unsigned events, void *data) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dgram_in.h — the receiving side of a datagram server (uds serve and uds listen on a dgram
- * socket): datagrams read on a loop, a budget of them per wakeup, each with its sender's
- * address and credentials (SO_PASSCRED). What to do with one is the command's.
+ * socket): datagrams read on a loop (uds_dgram_recv()), a budget of them per wakeup, each
+ * with its sender's address and credentials (SO_PASSCRED). What to do with one is the
+ * command's.
  */
 #ifndef UDS_CLI_DGRAM_IN_H
 #define UDS_CLI_DGRAM_IN_H
@@ -14,19 +15,9 @@
 
 #include <udskit.h>
 
-/* One datagram, valid during the call that hands it over. */
-struct cli_datagram {
-    const char *data;
-    size_t len;
-    bool truncated;                     /* longer than the buffer, cut to it (MSG_TRUNC) */
-    const struct sockaddr_un *from;     /* the sender's address, as recvmsg() gives it */
-    socklen_t from_len;
-    struct uds_peer peer;               /* pid, uid and gid when have_cred; pidfd -1 */
-    bool have_cred;                     /* SCM_CREDENTIALS came with it */
-};
-
-/* Called for each datagram; returns false to read no more in this wakeup. */
-typedef bool cli_datagram_fn(const struct cli_datagram *dg, void *data);
+/* Called for each datagram (its bytes at data, valid during the call; fds it passed are
+ * closed already); returns false to read no more in this wakeup. */
+typedef bool cli_datagram_fn(const struct uds_datagram *dg, const char *data, void *ctx);
 
 /* A bound dgram socket read into buf (size bytes: the longest datagram kept whole). */
 struct cli_dgram_in {

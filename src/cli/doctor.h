@@ -5,7 +5,7 @@
  * checks; doctor_subject.c answers for the subject (and runs a check with its ids);
  * doctor_server.c speaks the configuration of the server behind the socket;
  * doctor_tls.c examines a TLS service (ADDRESS tls:HOST:PORT) into the same findings;
- * doctor_output.c prints the report, as text or JSON.
+ * doctor_findings.c records the findings and prints the report, as text or JSON.
  */
 #ifndef UDS_CLI_DOCTOR_H
 #define UDS_CLI_DOCTOR_H
@@ -87,7 +87,7 @@ struct text {
 
 #define T_ADD(t, ...) cli_append((t)->s, sizeof((t)->s), &(t)->o, __VA_ARGS__)
 
-/* ---- cmd_doctor.c ---- */
+/* ---- doctor_findings.c ---- */
 
 /* Record a finding: its code (for --json), severity, the exit status if it is the first
  * error, advice (NULL or "" for none) and the message. An error marks the run blocked. */
@@ -95,9 +95,13 @@ __attribute__((format(printf, 6, 7)))
 void doctor_add(struct doctor *d, const char *code, enum severity sev, int exit_code,
                 const char *advice, const char *fmt, ...);
 bool doctor_has_finding(const struct doctor *d, const char *code);
+
 /* The processes that hold socket s (from the /proc scan); *ret points into d. */
-size_t doctor_holders(const struct doctor *d, const struct uds_sockinfo *s,
-                      const struct uds_procfd **ret);
+static inline size_t doctor_holders(const struct doctor *d, const struct uds_sockinfo *s,
+                                    const struct uds_procfd **ret) {
+    *ret = NULL;
+    return s && d->have_procs ? uds_procfd_list_find(&d->procs, s->inode, ret) : 0;
+}
 
 /* ---- doctor_subject.c ---- */
 
@@ -144,8 +148,6 @@ extern const struct cli_opt doctor_tls_opts[];
  * files, the connection, the server's certificate, its verdict on this side's. Returns
  * CLI_CONTINUE, or EX_USAGE having said why. */
 int doctor_tls_examine(struct doctor *d);
-
-/* ---- doctor_output.c ---- */
 
 /* The exit status of the first error finding, 0 when none. */
 int doctor_first_exit(const struct doctor *d);

@@ -8,7 +8,7 @@
  * problem is named: an unknown CA, a name mismatch, dates; and last it waits a moment for
  * the server's verdict on this side's certificate, which TLS 1.3 sends after the handshake
  * (no certificate, an unknown CA, an expired one) or, for a name not allowed, by closing.
- * What it finds goes into doctor's findings, each with a code for --json; doctor_output.c
+ * What it finds goes into doctor's findings, each with a code for --json; doctor_findings.c
  * prints them.
  */
 #include <ctype.h>

@@ -52,17 +52,10 @@ union control {
     char bytes[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(UDS_MAX_FDS * sizeof(int))];
 };
 
-/* A datagram and what came with it. */
+/* A datagram and what came with it (d.fds are the relay's until closed). */
 struct datagram {
     const char *data;           /* the relay's buffer, or the held one */
-    size_t len, full_len;
-    struct sockaddr_un from;
-    socklen_t from_len;
-    struct ucred cred;
-    bool has_cred;
-    bool fds_cut;               /* more fds came than could be received */
-    int fds[UDS_MAX_FDS];
-    size_t n_fds;
+    struct uds_datagram d;
 };
 
 struct uds_dgram_relay {
@@ -86,53 +79,20 @@ struct uds_dgram_relay {
 };
 
 static void close_fds(struct datagram *g) {
-    for (size_t i = 0; i < g->n_fds; i++)
-        (void) close(g->fds[i]);    /* passed on (the receiver has its own now) or dropped */
-    g->n_fds = 0;
-}
-
-static void take_control(struct msghdr *mh, struct datagram *g) {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET)
-            continue;
-        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(g->cred))) {
-            memcpy(&g->cred, CMSG_DATA(c), sizeof(g->cred));
-            g->has_cred = true;
-        } else if (c->cmsg_type == SCM_RIGHTS) {
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            if (k > UDS_MAX_FDS - g->n_fds)
-                k = UDS_MAX_FDS - g->n_fds;
-            memcpy(g->fds + g->n_fds, CMSG_DATA(c), k * sizeof(int));
-            g->n_fds += k;
-        }
-    }
-    /* The kernel drops the fds that did not fit; passing the rest on would hand the
-     * receiver a message that is not the one sent. */
-    g->fds_cut = (mh->msg_flags & MSG_CTRUNC) != 0;
+    for (size_t i = 0; i < g->d.n_fds; i++)
+        (void) close(g->d.fds[i]);  /* passed on (the receiver has its own now) or dropped */
+    g->d.n_fds = 0;
 }
 
 /* One datagram from fd into r->buf, what came with it into *g. Returns 1, 0 when none
  * waits, -1 on an error. */
 static int take(struct uds_dgram_relay *r, int fd, struct datagram *g) {
-    union control control;
-    struct iovec iov = { .iov_base = r->buf, .iov_len = r->o.max_size };
-    struct msghdr mh = {
-        .msg_name = &g->from, .msg_namelen = sizeof(g->from), .msg_iov = &iov,
-        .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof(control),
-    };
-    ssize_t n;
-
-    *g = (struct datagram) { .data = r->buf };
-    do
-        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN ? 0 : -1;
-    g->full_len = (size_t) n;
-    g->len = (size_t) n < r->o.max_size ? (size_t) n : r->o.max_size;
-    g->from_len = mh.msg_namelen;
-    take_control(&mh, g);
-    return 1;
+    g->data = r->buf;
+    if (uds_dgram_recv(fd, r->buf, r->o.max_size, UDS_DGRAM_DONTWAIT | UDS_DGRAM_KEEP_FDS,
+                       &g->d) >= 0)
+        return 1;
+    g->d.n_fds = 0;
+    return errno == EAGAIN ? 0 : -1;
 }
 
 /* The observer shown ev (its type, and for a drop why) with the sender's facts and, if
@@ -150,10 +110,10 @@ static void tell(struct sender *s, struct uds_dgram_relay_event ev, const struct
     ev.bytes_from_server = s->bytes[FROM_SERVER];
     if (g) {
         ev.data = g->data;
-        ev.len = g->len;
-        ev.full_len = g->full_len;
-        ev.fds = g->fds;
-        ev.n_fds = g->n_fds;
+        ev.len = g->d.len;
+        ev.full_len = g->d.full_len;
+        ev.fds = g->d.fds;
+        ev.n_fds = g->d.n_fds;
     }
     r->o.observe(r, &ev, r->o.data);
 }
@@ -170,8 +130,8 @@ static void drop(struct sender *s, const struct datagram *g, int error, bool fro
 /* A datagram dropped before its sender was taken in: told with what it came with. */
 static void drop_unknown(struct uds_dgram_relay *r, const struct datagram *g, int error) {
     struct sender s = {
-        .relay = r, .addr = g->from, .addr_len = g->from_len, .up = -1,
-        .cred = { .pid = g->cred.pid, .uid = g->cred.uid, .gid = g->cred.gid, .pidfd = -1 },
+        .relay = r, .addr = g->d.from, .addr_len = g->d.from_len, .up = -1,
+        .cred = g->d.cred,
     };
 
     drop(&s, g, error, false);
@@ -240,7 +200,7 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
     /* One user's share, so that senders under one uid cannot fill every slot and leave
      * the other users' datagrams dropped (EUSERS) until theirs are forgotten. */
     if (r->uids) {
-        int took = uds_uid_counter_take(r->uids, g->cred.uid, r->o.max_senders_per_uid);
+        int took = uds_uid_counter_take(r->uids, g->d.cred.uid, r->o.max_senders_per_uid);
         if (took <= 0) {
             if (took == 0)
                 errno = EDQUOT;
@@ -249,13 +209,13 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
     }
     if (!(s = calloc(1, sizeof(*s)))) {
         if (r->uids)
-            (void) uds_uid_counter_release(r->uids, g->cred.uid);
+            (void) uds_uid_counter_release(r->uids, g->d.cred.uid);
         return NULL;
     }
     *s = (struct sender) {
-        .relay = r, .addr = g->from, .addr_len = g->from_len, .up = -1,
+        .relay = r, .addr = g->d.from, .addr_len = g->d.from_len, .up = -1,
         .last_ms = uds_loop_now_ms(r->loop),
-        .cred = { .pid = g->cred.pid, .uid = g->cred.uid, .gid = g->cred.gid, .pidfd = -1 },
+        .cred = g->d.cred,
     };
     /* Connected, so that what arrives there is the server's answer to this sender and no
      * one else's; uds_connect_addr() binds it to an abstract name the server can answer. */
@@ -284,13 +244,14 @@ static struct sender *sender_new(struct uds_dgram_relay *r, const struct datagra
  * its owner left is another sender), or for an unbound one, which has no name, the same
  * pid. */
 static struct sender *sender_find(struct uds_dgram_relay *r, const struct datagram *g) {
-    size_t b = bucket_of(r, &g->from, g->from_len, g->cred.pid);
+    size_t b = bucket_of(r, &g->d.from, g->d.from_len, g->d.cred.pid);
 
     for (struct sender *s = r->buckets[b]; s; s = s->hnext) {
-        if (s->addr_len != g->from_len || memcmp(&s->addr, &g->from, g->from_len) != 0)
+        if (s->addr_len != g->d.from_len || memcmp(&s->addr, &g->d.from, g->d.from_len) != 0)
             continue;
-        if (is_bound(g->from_len) ? s->cred.uid == g->cred.uid && s->cred.gid == g->cred.gid
-                                  : s->cred.pid == g->cred.pid)
+        if (is_bound(g->d.from_len)
+                ? s->cred.uid == g->d.cred.uid && s->cred.gid == g->d.cred.gid
+                : s->cred.pid == g->d.cred.pid)
             return s;
     }
     return sender_new(r, g);
@@ -339,27 +300,28 @@ static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
 static int forward(struct sender *s, const struct datagram *g) {
     struct uds_dgram_relay *r = s->relay;
     union control control = { .bytes = { 0 } };
-    struct iovec iov = { .iov_base = (void *) g->data, .iov_len = g->len };
+    struct iovec iov = { .iov_base = (void *) g->data, .iov_len = g->d.len };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes };
     struct cmsghdr *c = (struct cmsghdr *) control.bytes;
     struct ucred *cred = NULL;
     size_t ctl = 0;
 
-    if ((r->o.flags & UDS_DGRAM_RELAY_AS_SENDER) && g->has_cred) {
+    if ((r->o.flags & UDS_DGRAM_RELAY_AS_SENDER) && g->d.has_cred) {
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_CREDENTIALS;
-        c->cmsg_len = CMSG_LEN(sizeof(g->cred));
+        c->cmsg_len = CMSG_LEN(sizeof(*cred));
         cred = (struct ucred *) (void *) CMSG_DATA(c);
-        memcpy(cred, &g->cred, sizeof(g->cred));
-        ctl = CMSG_SPACE(sizeof(g->cred));
+        *cred = (struct ucred) { .pid = g->d.cred.pid, .uid = g->d.cred.uid,
+                                 .gid = g->d.cred.gid };
+        ctl = CMSG_SPACE(sizeof(*cred));
         c = (struct cmsghdr *) (control.bytes + ctl);
     }
-    if (g->n_fds > 0) {
+    if (g->d.n_fds > 0) {
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(g->n_fds * sizeof(int));
-        memcpy(CMSG_DATA(c), g->fds, g->n_fds * sizeof(int));
-        ctl += CMSG_SPACE(g->n_fds * sizeof(int));
+        c->cmsg_len = CMSG_LEN(g->d.n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), g->d.fds, g->d.n_fds * sizeof(int));
+        ctl += CMSG_SPACE(g->d.n_fds * sizeof(int));
     }
     mh.msg_controllen = ctl;
     if (ctl == 0)
@@ -379,11 +341,8 @@ static int forward(struct sender *s, const struct datagram *g) {
 
 /* Checked on every datagram, not once per sender: each comes with its own credentials. */
 static bool allowed(const struct uds_dgram_relay *r, const struct datagram *g) {
-    const struct uds_peer peer = {
-        .pid = g->cred.pid, .uid = g->cred.uid, .gid = g->cred.gid, .pidfd = -1,
-    };
-
-    return !uds_allow_is_set(r->o.allow) || (g->has_cred && uds_peer_allowed(&peer, r->o.allow));
+    return !uds_allow_is_set(r->o.allow) ||
+           (g->d.has_cred && uds_peer_allowed(&g->d.cred, r->o.allow));
 }
 
 /* ---- a server with no room ------------------------------------------------------------- */
@@ -403,10 +362,10 @@ static int hold(struct sender *s, struct datagram *g) {
         (void) uds_loop_mod(r->loop, s->up, UDS_EV_READ);
         return -1;
     }
-    memcpy(r->held_buf, g->data, g->len);
+    memcpy(r->held_buf, g->data, g->d.len);
     r->held = *g;
     r->held.data = r->held_buf;
-    g->n_fds = 0;               /* they are the held datagram's now */
+    g->d.n_fds = 0;             /* they are the held datagram's now */
     r->held_for = s;
     return 0;
 }
@@ -445,13 +404,13 @@ static int pass_request(struct uds_dgram_relay *r, struct datagram *g) {
         drop_unknown(r, g, EACCES);
         return 0;
     }
-    s = g->fds_cut ? NULL : sender_find(r, g);
+    s = g->d.fds_cut ? NULL : sender_find(r, g);
     if (!s) {
-        drop_unknown(r, g, g->fds_cut ? EMSGSIZE : errno);
+        drop_unknown(r, g, g->d.fds_cut ? EMSGSIZE : errno);
         return 0;
     }
     s->last_ms = uds_loop_now_ms(r->loop);
-    s->bytes[FROM_SENDER] += g->len;
+    s->bytes[FROM_SENDER] += g->d.len;
     tell(s, EVENT(UDS_DGRAM_RELAY_FROM_SENDER), g);
     if (forward(s, g) == 0)
         return 0;
@@ -486,13 +445,13 @@ static void on_reply(struct uds_loop *loop, int fd, unsigned events, void *data)
         send_held(s);
     for (int i = 0; i < PER_WAKEUP && take(r, fd, &g) > 0; i++) {
         s->last_ms = uds_loop_now_ms(loop);
-        s->bytes[FROM_SERVER] += g.len;
+        s->bytes[FROM_SERVER] += g.d.len;
         tell(s, EVENT(UDS_DGRAM_RELAY_FROM_SERVER), &g);
         /* An unbound sender cannot be answered (EDESTADDRREQ); fds are not passed back:
          * the sender's address is its word, not a channel to hand it ours. A sender whose
          * queue is full loses its answer: the relay's socket is not connected to it, so
          * there is nothing to wait on for room there. */
-        if (uds_dgram_reply(r->fd, g.data, g.len, MSG_DONTWAIT, &s->addr, s->addr_len,
+        if (uds_dgram_reply(r->fd, g.data, g.d.len, MSG_DONTWAIT, &s->addr, s->addr_len,
                             &s->cred) < 0)
             drop(s, &g, errno, true);
         close_fds(&g);

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * doctor_output.c — `uds doctor`'s report: the findings as text (wrapped on a terminal,
- * names escaped) or one JSON object, and the exit status of the first blocking one.
+ * doctor_findings.c — what `uds doctor` found: each finding recorded as the checks make it,
+ * and the report of them as text (wrapped on a terminal, names escaped) or one JSON object,
+ * with the exit status of the first blocking one.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,43 @@
 #include <unistd.h>
 
 #include "doctor.h"
+
+/* ---- recording ------------------------------------------------------------------------ */
+
+static void out_of_memory(void) {
+    fprintf(stderr, "uds: out of memory\n");
+    exit(CLI_EXIT_FAILURE);
+}
+
+__attribute__((format(printf, 6, 7)))
+void doctor_add(struct doctor *d, const char *code, enum severity sev, int exit_code,
+                const char *advice, const char *fmt, ...) {
+    struct finding *f;
+    va_list ap;
+
+    if (d->n == MAX_FINDINGS)
+        return;
+    f = &d->findings[d->n++];
+    f->code = code;
+    f->severity = sev;
+    f->exit_code = sev == SEV_ERROR ? exit_code : 0;
+    va_start(ap, fmt);
+    if (vasprintf(&f->message, fmt, ap) < 0)
+        f->message = NULL;
+    va_end(ap);
+    f->advice = advice && advice[0] ? strdup(advice) : NULL;
+    if (!f->message || (advice && advice[0] && !f->advice))
+        out_of_memory();
+    if (sev == SEV_ERROR)
+        d->blocked = true;
+}
+
+bool doctor_has_finding(const struct doctor *d, const char *code) {
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->findings[i].code, code) == 0)
+            return true;
+    return false;
+}
 
 /* ---- output --------------------------------------------------------------------------- */
 
