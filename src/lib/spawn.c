@@ -73,9 +73,13 @@ static int build_env(struct uds_spawner *sp, const char *local_path) {
             return -1;
         sp->n_base++;
     }
-    if (asprintf(&sp->fixed[0], "PROTO=UNIX") < 0 ||
-        asprintf(&sp->fixed[1], "UNIXLOCALPATH=%s", local_path) < 0) {
-        sp->fixed[0] = sp->fixed[1] = NULL;     /* asprintf leaves them undefined */
+    /* asprintf() leaves its pointer undefined when it fails. */
+    if (asprintf(&sp->fixed[0], "PROTO=UNIX") < 0) {
+        sp->fixed[0] = NULL;
+        return -1;
+    }
+    if (asprintf(&sp->fixed[1], "UNIXLOCALPATH=%s", local_path) < 0) {
+        sp->fixed[1] = NULL;
         return -1;
     }
     for (size_t i = 0; i < N_FIXED; i++)
