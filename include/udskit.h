@@ -1175,6 +1175,113 @@ UDS_API struct uds_server *uds_conn_server(const struct uds_conn *conn);
 UDS_API struct uds_loop *uds_conn_loop(const struct uds_conn *conn);
 
 /* ---------------------------------------------------------------------------------------
+ * Programs per connection, the UCSPI way (ucspi-unix's unixserver and unixclient, s6's
+ * s6-ipcserverd and s6-ipcclient): a server starts a program for each client with the
+ * connection as its stdin and stdout (struct uds_spawner); a client becomes a program with
+ * the connection on fds 6 and 7 (uds_exec_client()). The program learns about the
+ * connection from its environment: PROTO=UNIX, UNIXLOCALPATH, UNIXLOCALUID, UNIXLOCALGID,
+ * and, where the peer's credentials can be read, UNIXREMOTEPID, UNIXREMOTEEUID and
+ * UNIXREMOTEEGID; variables of those names the caller had are never passed on. A server
+ * started as root drops to another user with uds_drop_privileges() once its socket is made.
+ * ------------------------------------------------------------------------------------- */
+
+/* name as execvp() would find it: name itself when it has a '/', else the first executable
+ * regular file of that name in $PATH (an empty entry is the current directory; no PATH
+ * is "/usr/local/bin:/usr/bin:/bin"). Executable means by the caller's effective ids now:
+ * look again after uds_drop_privileges(). Returns it malloc'ed (free() it).
+ * Errors: ENOENT none (or name is ""); EACCES found, but not an executable regular file;
+ * EINVAL name NULL; ENOMEM. */
+UDS_API char *uds_program_find(const char *name);
+
+struct uds_spawner;
+
+struct uds_spawner_opts {
+    uint64_t nofile;            /* the programs' soft RLIMIT_NOFILE (never above the hard
+                                 * limit); 0 = the caller's soft limit when the spawner was
+                                 * made, so that a server may raise its own afterwards (a
+                                 * program using select() needs fds below 1024) */
+};
+
+/* A program started and not reaped yet. */
+struct uds_child {
+    pid_t pid;                  /* also its process group's id */
+    pid_t peer_pid;             /* the client it serves, 0 when not known */
+    uid_t peer_uid;             /* (uid_t) -1 when not known */
+    gid_t peer_gid;             /* (gid_t) -1 when not known */
+    uint64_t started_ms;        /* CLOCK_MONOTONIC, in milliseconds */
+};
+
+/* A spawner for argv (PROGRAM ARGS; argv[0] found with uds_program_find() now, once, so that
+ * a connection costs one execve()) serving the address local_path (UNIXLOCALPATH; give it
+ * in its canonical form, uds_addr_format()). The programs' environment is the caller's as
+ * it is now, minus PROTO, UNIXLOCAL*, UNIXREMOTE* and the service manager's LISTEN_PID,
+ * LISTEN_PIDFDID, LISTEN_FDS, LISTEN_FDNAMES and NOTIFY_SOCKET (meant for the server alone),
+ * plus the UCSPI variables. Signals the caller ignores now (SIGPIPE, SIGHUP under nohup)
+ * are back to their default in the programs. argv must outlive the spawner. opts: NULL
+ * for defaults. Errors: EINVAL argv empty or local_path NULL; ENOENT, EACCES as
+ * uds_program_find(); ENOMEM. */
+UDS_API struct uds_spawner *uds_spawner_new(char *const argv[], const char *local_path,
+                                            const struct uds_spawner_opts *opts);
+/* The program's path as found. */
+UDS_API const char *uds_spawner_path(const struct uds_spawner *spawner);
+/* Start the program on the connected socket fd: fd (made blocking: O_NONBLOCK belongs to
+ * the open file, shared with the program) becomes its stdin and stdout, fd 2 is the
+ * caller's (/dev/null if the caller had no fd 2 when the spawner was made: a socket may
+ * have taken that number since), and no other fd reaches it, close-on-exec or not. UNIXLOCALUID and
+ * UNIXLOCALGID are the caller's ids at this call, UNIXREMOTE* those of peer (the client's
+ * identity as the server read it, uds_conn_peer()), or with peer NULL read from fd
+ * (SO_PEERCRED; left out when that fails). The program runs with an empty signal mask, in
+ * a process group of its own, with RLIMIT_NOFILE as opts said: for the call the caller's
+ * own soft limit is set to that (posix_spawn() has no attribute for limits), so no other
+ * thread of the caller should be opening fds meanwhile. The caller still owns fd and
+ * closes it (close(), never shutdown(): the program's copy stays connected). One thread
+ * at a time per spawner. Returns the program's pid. Errors: EINVAL; ENOMEM; those of
+ * fcntl() on fd (EBADF); those of posix_spawn() and of the execve() in the child (ENOENT,
+ * EACCES, ENOEXEC, E2BIG, EAGAIN, ENOMEM); EINVAL/EPERM from setrlimit(). */
+UDS_API pid_t uds_spawner_spawn(struct uds_spawner *spawner, int fd,
+                                const struct uds_peer *peer);
+/* Reap one of the spawner's programs that has exited, never blocking: 1 with its record
+ * in *ret_child and its wait status (waitpid()) in *ret_status (either may be NULL), 0
+ * when none has. Call it until 0 on every SIGCHLD (a signalfd, say). Children of the
+ * caller's that are not the spawner's are left alone, for the caller to reap (while one of
+ * them is waiting, each call asks every program in turn); the spawner's own must be reaped
+ * through it only. With SIGCHLD set to SIG_IGN the kernel reaps them itself, and this
+ * never reports them. Errors: EINVAL; ECHILD a program was reaped by someone else. */
+UDS_API int uds_spawner_reap(struct uds_spawner *spawner, struct uds_child *ret_child,
+                             int *ret_status);
+/* Programs started and not reaped yet; 0 for NULL. */
+UDS_API size_t uds_spawner_count(const struct uds_spawner *spawner);
+/* Send sig to every program's process group (and to the program itself when it has left
+ * its group); SIGTERM is followed by SIGCONT, for a program that is stopped. A program
+ * that is gone already is skipped (it is reaped soon). NULL is fine. */
+UDS_API void uds_spawner_kill(struct uds_spawner *spawner, int sig);
+/* Free the spawner; its programs keep running, unreaped. NULL is fine. */
+UDS_API void uds_spawner_free(struct uds_spawner *spawner);
+
+/* Become argv (argv[0] found with uds_program_find()) on the connected socket fd to
+ * address (as given): fd, made blocking, goes to fds 6 (read) and 7 (write), which stay
+ * open across exec (whatever was there is replaced), and fd itself is closed. The
+ * environment gets PROTO=UNIX, UNIXLOCALPATH (address as given), UNIXLOCALUID,
+ * UNIXLOCALGID, UNIXLOCALPID (this process, which the program becomes), UNIXREMOTEPATH
+ * (address in its canonical form) and, from SO_PEERCRED, UNIXREMOTEPID, UNIXREMOTEEUID and
+ * UNIXREMOTEEGID (left out when they cannot be read, as on a connected dgram socket); the
+ * caller's earlier variables of those names are removed. SIGPIPE goes back to its
+ * default. Returns only on failure: -1, fd closed; by then the environment, fds 6 and 7
+ * and SIGPIPE may have changed (nothing has when the program was not found): exit.
+ * Errors: EINVAL; ENOENT, EACCES as uds_program_find(); ENOMEM; those of fcntl() and
+ * dup2() (EBADF, EMFILE) and of execve() (ENOEXEC, E2BIG, ETXTBSY, ...). */
+UDS_API int uds_exec_client(int fd, const char *address, char *const argv[]);
+
+/* Become uid and gid for good, for the whole process (every thread): the supplementary
+ * groups of user (initgroups()), or none when user is NULL (a uid with no passwd entry);
+ * then real, effective and saved gid; then uid; then check that all six ids are those asked
+ * for and, unless uid is 0, that root cannot be taken back. Needs CAP_SETGID and
+ * CAP_SETUID (root). On failure the process may be half changed: exit. Errors: EINVAL uid
+ * or gid is -1; EPERM not allowed, or the check failed; those of initgroups() (ENOMEM),
+ * setgroups() and setresuid() (EAGAIN). */
+UDS_API int uds_drop_privileges(uid_t uid, gid_t gid, const char *user);
+
+/* ---------------------------------------------------------------------------------------
  * Relay: bridge two sides on a uds_loop, as a proxy or `nc -U` does. Bytes read on one side
  * are written to the other, both ways at once; an end of input on one side is passed on
  * (shutdown(SHUT_WR) on a socket), and the relay ends once both directions have ended. Each

@@ -28,7 +28,6 @@ FD_CALLS = ("socket", "socketpair", "accept4", "open", "openat", "pipe2", "epoll
 FD_CALLS_WITHOUT_FLAG = ("accept", "pipe", "dup", "epoll_create", "inotify_init")
 # Calls allowed without close-on-exec, as written (spaces squeezed), and why.
 NOT_CLOEXEC = {
-    'open("/dev/null", O_RDWR)': "fills a closed 0, 1 or 2 for the program started next",
     "dup2(fd, t)": "puts a connection on fds 6 and 7 for the program exec'd next (UCSPI)",
 }
 SENDS = ("send", "sendto", "sendmsg", "sendmmsg")

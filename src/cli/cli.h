@@ -14,7 +14,6 @@
 #include "errors.h"     /* exit codes, "uds: ADDRESS: what; what to do", usage errors */
 #include "escape.h"     /* peers' bytes made safe for JSON and terminals */
 #include "exchange.h"   /* connect and send: stdin and stdout to a socket */
-#include "exec.h"       /* serve -- PROGRAM */
 #include "lifecycle.h"  /* stop signals */
 #include "log.h"        /* the log on stderr */
 #include "words.h"      /* files, modes and owners in words */

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "connect_exec.h"
 #include "options.h"
 
 #define MESSAGE_MAX (64u * 1024)
@@ -257,8 +256,8 @@ static int connect_and_relay(const char *address, const struct uds_connect_opts 
  * a client that says nothing), then connect and become it. Returns only on failure. */
 static int connect_and_exec(const char *address, const struct uds_connect_opts *opts,
                             char **program) {
-    char *path = cli_find_program(program[0]);
-    int fd, code;
+    char *path = uds_program_find(program[0]);
+    int fd, e;
 
     if (!path && (errno == ENOENT || errno == EACCES))
         return cli_usage("connect", "%s: %s", program[0], errno == EACCES ?
@@ -267,10 +266,21 @@ static int connect_and_exec(const char *address, const struct uds_connect_opts *
     if (!path)
         return cli_fail(CLI_OP_ANY, address, errno, NULL);
     fd = uds_connect(address, opts);
-    code = fd < 0 ? cli_exchange_connect_failed(address, opts)
-                  : cli_connect_exec(fd, address, path, program);
+    if (fd < 0) {
+        free(path);
+        return cli_exchange_connect_failed(address, opts);
+    }
+    uds_exec_client(fd, address, program);
+    e = errno;
+    /* Handing the connection over failed (the socket, the environment), or the program
+     * itself could not run. */
+    if (e != ENOENT && e != EACCES && e != ENOEXEC && e != ETXTBSY && e != E2BIG) {
+        free(path);
+        return cli_fail(CLI_OP_ANY, address, e, NULL);
+    }
+    cli_error(path, "check the program", "cannot run it: %s", strerror(e));
     free(path);
-    return code;
+    return e == ENOENT || e == EACCES ? EX_USAGE : CLI_EXIT_FAILURE;
 }
 
 int cmd_connect(int argc, char **argv) {

@@ -4,7 +4,7 @@
  * message, framed messages, or a program per client), its own options, signals, readiness
  * and logs. The options and listener it shares with `uds proxy` are listen_opts.c's;
  * listening, accepting, buffering and draining are the library's (uds_listen, uds_server);
- * starting programs is serve_exec.c's; dgram, which has no connections, is served here on a
+ * starting programs is the library's too (uds_spawner); dgram, which has no connections, is served here on a
  * uds_loop. Echo and reply run on --threads worker threads: what their callbacks share (the
  * per-uid counts, the accept-error and drain tallies) is under struct serve's lock.
  */
@@ -73,7 +73,7 @@ struct serve {
     int first_byte_ms;              /* the server's first-byte timeout, 0 = none */
     size_t drain_cut;               /* connections the drain timeout closed */
     size_t drain_unsent;            /*   and the reply bytes they still had queued */
-    struct cli_exec *exec;          /* -- PROGRAM */
+    struct uds_spawner *exec;       /* -- PROGRAM */
     const char *program_name;       /* its argv[0], for logs */
     bool stopping;                  /* -- PROGRAM: stop begun, waiting for the children */
     uint64_t stop_timer;
@@ -272,14 +272,14 @@ static void on_accept_error(int error, void *data) {
 /* ---- -- PROGRAM: a process per client ------------------------------------------------------ */
 
 static void log_child(const struct serve *sv, enum cli_level level, const char *event,
-                      const struct cli_child *ch, const char *what) {
+                      const struct uds_child *ch, const char *what) {
     char dur[32];
     uint64_t ms = cli_now_ms() - ch->started_ms;
     struct cli_kv kv[] = {
         CLI_KV_NUM("child_pid", ch->pid),
         CLI_KV_NUM("pid", ch->peer_pid),
-        CLI_KV_NUM("uid", ch->uid),
-        CLI_KV_NUM("gid", ch->gid),
+        CLI_KV_NUM("uid", ch->peer_uid),
+        CLI_KV_NUM("gid", ch->peer_gid),
         CLI_KV_STR("status", what ? what : ""),
         CLI_KV_NUM("duration_ms", ms),
     };
@@ -289,18 +289,18 @@ static void log_child(const struct serve *sv, enum cli_level level, const char *
     if (!what) {
         cli_log(level, event, sv->addr, kv, 4, "%s: started %s (pid %ld) for pid %ld uid %lu "
                 "gid %lu", sv->addr, sv->program_name, (long) ch->pid, (long) ch->peer_pid,
-                (unsigned long) ch->uid, (unsigned long) ch->gid);
+                (unsigned long) ch->peer_uid, (unsigned long) ch->peer_gid);
         return;
     }
     cli_log(level, event, sv->addr, kv, 6, "%s: %s (pid %ld) for pid %ld uid %lu gid %lu %s "
             "after %s", sv->addr, sv->program_name, (long) ch->pid, (long) ch->peer_pid,
-            (unsigned long) ch->uid, (unsigned long) ch->gid, what,
+            (unsigned long) ch->peer_uid, (unsigned long) ch->peer_gid, what,
             cli_format_duration(ms > INT32_MAX ? INT32_MAX : (int) ms, dur, sizeof(dur)));
 }
 
 /* At --max-conns programs the listener rests: new clients wait in the backlog (s6). */
 static void update_accepting(struct serve *sv) {
-    size_t n = cli_exec_count(sv->exec);
+    size_t n = uds_spawner_count(sv->exec);
     bool full = n >= (size_t) sv->args->common.max_conns;
 
     if (sv->stopping)
@@ -321,9 +321,9 @@ static int on_open_exec(struct uds_conn *conn, void *data) {
 
     if (sv->stopping || uid_take(sv, peer, "program running") < 0)
         return -1;
-    pid = cli_exec_spawn(sv->exec, uds_conn_fd(conn), peer);
+    pid = uds_spawner_spawn(sv->exec, uds_conn_fd(conn), peer);
     if (pid < 0) {
-        snprintf(why, sizeof(why), "cannot start %s: %s", cli_exec_path(sv->exec),
+        snprintf(why, sizeof(why), "cannot start %s: %s", uds_spawner_path(sv->exec),
                  strerror(errno));
         log_peer(sv, CLI_LOG_WARN, "exec_error", peer, "closing connection from", why);
         uid_release(sv, peer->uid);
@@ -334,8 +334,8 @@ static int on_open_exec(struct uds_conn *conn, void *data) {
     if (fd >= 0)
         (void) close(fd);
     if (cli_log_enabled(CLI_LOG_DEBUG)) {
-        struct cli_child ch = {
-            .pid = pid, .peer_pid = peer->pid, .uid = peer->uid, .gid = peer->gid,
+        struct uds_child ch = {
+            .pid = pid, .peer_pid = peer->pid, .peer_uid = peer->uid, .peer_gid = peer->gid,
             .started_ms = cli_now_ms(),
         };
         log_child(sv, CLI_LOG_DEBUG, "exec", &ch, NULL);
@@ -344,26 +344,41 @@ static int on_open_exec(struct uds_conn *conn, void *data) {
     return 0;
 }
 
+/* "exited with status 3", "killed by SIGTERM". */
+static void describe_status(int status, char *buf, size_t size) {
+    if (WIFEXITED(status)) {
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        const char *name = sigabbrev_np(WTERMSIG(status));
+        char num[16];
+        snprintf(num, sizeof(num), "%d", WTERMSIG(status));
+        snprintf(buf, size, "killed by %s%s%s", name ? "SIG" : "signal ", name ? name : num,
+                 WCOREDUMP(status) ? " (core dumped)" : "");
+    } else {
+        snprintf(buf, size, "ended (wait status 0x%x)", (unsigned) status);
+    }
+}
+
 static void reap_children(struct serve *sv) {
-    struct cli_child ch;
+    struct uds_child ch;
     char what[64];
     int status;
 
-    while (cli_exec_reap(sv->exec, &ch, &status) == 1) {
-        uid_release(sv, ch.uid);
+    while (uds_spawner_reap(sv->exec, &ch, &status) == 1) {
+        uid_release(sv, ch.peer_uid);
         if (cli_log_enabled(CLI_LOG_DEBUG)) {
-            cli_exec_describe_status(status, what, sizeof(what));
+            describe_status(status, what, sizeof(what));
             log_child(sv, CLI_LOG_DEBUG, "exit", &ch, what);
         }
     }
     update_accepting(sv);
-    if (sv->stopping && cli_exec_count(sv->exec) == 0)
+    if (sv->stopping && uds_spawner_count(sv->exec) == 0)
         uds_loop_stop(sv->loop);
 }
 
 static void stop_now(struct uds_loop *loop, uint64_t id, void *data) {
     struct serve *sv = data;
-    size_t n = cli_exec_count(sv->exec);
+    size_t n = uds_spawner_count(sv->exec);
     char dur[32];
 
     (void) id;
@@ -375,7 +390,7 @@ static void stop_now(struct uds_loop *loop, uint64_t id, void *data) {
 }
 
 static void kill_children(struct serve *sv) {
-    cli_exec_kill(sv->exec, SIGKILL);
+    uds_spawner_kill(sv->exec, SIGKILL);
     uds_loop_timer_cancel(sv->loop, sv->stop_timer);
     sv->stop_timer = 0;
     /* Without this timer the loop still ends, once the killed programs are reaped. */
@@ -384,7 +399,7 @@ static void kill_children(struct serve *sv) {
 
 static void drain_expired(struct uds_loop *loop, uint64_t id, void *data) {
     struct serve *sv = data;
-    size_t n = cli_exec_count(sv->exec);
+    size_t n = uds_spawner_count(sv->exec);
     char dur[32];
 
     (void) loop, (void) id;
@@ -398,7 +413,7 @@ static void drain_expired(struct uds_loop *loop, uint64_t id, void *data) {
 /* First signal: no new clients, SIGTERM to every program, SIGKILL after --drain-timeout.
  * Second signal: SIGKILL now. The loop ends once every child is reaped. */
 static void stop_exec(struct serve *sv, const char *name) {
-    size_t n = cli_exec_count(sv->exec);
+    size_t n = uds_spawner_count(sv->exec);
     struct cli_kv kv[] = {
         CLI_KV_STR("signal", name),
         CLI_KV_NUM("programs", n),
@@ -421,7 +436,7 @@ static void stop_exec(struct serve *sv, const char *name) {
                 "sent SIGTERM to %zu program%s (SIGKILL after %s; a second signal sends it at "
                 "once)", sv->addr, name, n, n == 1 ? "" : "s",
                 cli_format_duration(sv->args->common.drain_ms, dur, sizeof(dur)));
-        cli_exec_kill(sv->exec, SIGTERM);
+        uds_spawner_kill(sv->exec, SIGTERM);
         if (uds_loop_timer_add(sv->loop, (uint64_t) sv->args->common.drain_ms, drain_expired,
                                sv, &sv->stop_timer) < 0)
             kill_children(sv);
@@ -805,7 +820,8 @@ static int prepare_exec(struct serve *sv) {
         return cli_fail(CLI_OP_LISTEN, a->address, errno, NULL);
     uds_addr_format(&addr, local, sizeof(local));
     sv->program_name = a->program[0];
-    sv->exec = cli_exec_new(a->program, local);
+    /* Before cli_raise_nofile(): the programs keep the open-file limit we were given. */
+    sv->exec = uds_spawner_new(a->program, local, NULL);
     if (sv->exec)
         return CLI_CONTINUE;
     if (errno == ENOENT)
@@ -824,9 +840,9 @@ static int become_user(struct serve *sv) {
     int code = cli_run_as_drop(&a->run_as, &sv->listener, sv->addr);
 
     if (code != CLI_CONTINUE || !sv->exec ||
-        faccessat(AT_FDCWD, cli_exec_path(sv->exec), X_OK, AT_EACCESS) == 0)
+        faccessat(AT_FDCWD, uds_spawner_path(sv->exec), X_OK, AT_EACCESS) == 0)
         return code;
-    cli_error(cli_exec_path(sv->exec), "let the user of --user run it, or choose another",
+    cli_error(uds_spawner_path(sv->exec), "let the user of --user run it, or choose another",
               "%s (--user) may not run it: %s", a->run_as.given, strerror(errno));
     return EX_NOPERM;
 }
@@ -888,7 +904,7 @@ out:
         uds_loop_free(sv.loop);
     if (sigfd >= 0)
         (void) close(sigfd);    /* nothing is pending on it that matters any more */
-    cli_exec_free(sv.exec);
+    uds_spawner_free(sv.exec);
     uds_uid_counter_free(sv.uids);
     free(sv.dgram_buf);
     serve_args_done(&args);

@@ -474,17 +474,6 @@ int cli_listen_unix(const char *cmd, const struct cli_listen_opts *o, const char
 
 /* ---- process setup, readiness, logs ----------------------------------------------------- */
 
-/* The limit as it was before cli_raise_nofile() raised it, for the programs we start. */
-static struct rlimit nofile_before;
-static bool nofile_raised;
-
-int cli_nofile_before_raise(struct rlimit *ret_limit) {
-    if (!nofile_raised)
-        return 0;
-    *ret_limit = nofile_before;
-    return 1;
-}
-
 void cli_raise_nofile(const struct cli_listen_opts *o, unsigned fds_per_conn, unsigned margin) {
     struct rlimit rl;
     unsigned long long need = (unsigned long long) fds_per_conn *
@@ -495,11 +484,8 @@ void cli_raise_nofile(const struct cli_listen_opts *o, unsigned fds_per_conn, un
         return;
     if (rl.rlim_cur < rl.rlim_max) {
         struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
-            nofile_before = rl;
-            nofile_raised = true;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
             rl = want;
-        }
     }
     if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
         cli_log(CLI_LOG_WARN, "limit", NULL, NULL, 0, "--max-conns %ld needs about %llu open "

@@ -158,11 +158,6 @@ int cli_activation_take_inet(const struct sockaddr *sa, int *ret_fd);
 void cli_raise_nofile(const struct cli_listen_opts *opts, unsigned fds_per_conn,
                       unsigned margin);
 
-/* The RLIMIT_NOFILE this process had before cli_raise_nofile() raised its soft limit: what
- * a program it starts must get back (select() fails on fds from FD_SETSIZE, 1024, on).
- * Returns 1 with *ret_limit when the limit was raised, 0 when it is as it was given. */
-int cli_nofile_before_raise(struct rlimit *ret_limit);
-
 /* The warning for an abstract listener (no file permissions) without an allow-list. */
 void cli_warn_open_access(const struct cli_listen_opts *opts, const char *text, bool abstract);
 

@@ -2,8 +2,9 @@
 /*
  * listen_proc.c — --user for `uds serve` and `uds proxy`: resolving USER[:GROUP] when the
  * options are read, refusing it early when the process cannot change ids, and the drop
- * itself once the socket is bound (unixserver -u/-g and s6-applyuidgid do the same job); and
- * the --backlog cap warning. Making the listener is listen_opts.c's.
+ * once the socket is bound (the change of ids and its check are the library's,
+ * uds_drop_privileges()); and the --backlog cap warning. Making the listener is
+ * listen_opts.c's.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,8 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "errors.h"
 #include "listen_proc.h"
+#include "log.h"
+#include "words.h"
 
 /* CAP_SETGID and CAP_SETUID, from <linux/capability.h>. */
 enum { CAP_BIT_SETGID = 6, CAP_BIT_SETUID = 7 };
@@ -158,22 +161,9 @@ int cli_run_as_check(const struct cli_run_as *r) {
     return EX_NOPERM;
 }
 
-/* The ids now are exactly the ones asked for, all three of each. */
-static bool became(const struct cli_run_as *r) {
-    uid_t ru, eu, su;
-    gid_t rg, eg, sg;
-
-    if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
-        return false;
-    return ru == r->uid && eu == r->uid && su == r->uid && rg == r->gid && eg == r->gid &&
-           sg == r->gid;
-}
-
-static int drop_failed(const struct cli_run_as *r, const char *text, const char *step,
-                       int err) {
+static int drop_failed(const struct cli_run_as *r, const char *text, int err) {
     cli_error(text, "check the user and group of --user", "cannot become %s (uid %lu gid %lu): "
-              "%s: %s", r->given, (unsigned long) r->uid, (unsigned long) r->gid, step,
-              strerror(err));
+              "%s", r->given, (unsigned long) r->uid, (unsigned long) r->gid, strerror(err));
     return err == EPERM ? EX_NOPERM : CLI_EXIT_FAILURE;
 }
 
@@ -210,17 +200,9 @@ int cli_run_as_drop(const struct cli_run_as *r, const struct uds_listener *l,
 
     if (!r->given)
         return CLI_CONTINUE;
-    /* Groups first, then gid, then uid: each step needs the privilege the next takes away. */
-    if (r->name[0] ? initgroups(r->name, r->gid) < 0 : setgroups(0, NULL) < 0)
-        return drop_failed(r, text, "setting its groups", errno);
-    if (setresgid(r->gid, r->gid, r->gid) < 0)
-        return drop_failed(r, text, "setresgid", errno);
-    if (setresuid(r->uid, r->uid, r->uid) < 0)
-        return drop_failed(r, text, "setresuid", errno);
-    /* A kernel or security module that half-applied the change must not leave a server
-     * that believes it is unprivileged and is not. */
-    if (!became(r) || (r->uid != 0 && setresuid(0, 0, 0) == 0))
-        return drop_failed(r, text, "checking the change", EPERM);
+    /* A uid with no passwd entry has no name, and gets no supplementary groups. */
+    if (uds_drop_privileges(r->uid, r->gid, r->name[0] ? r->name : NULL) < 0)
+        return drop_failed(r, text, errno);
     warn_file_stays(r, l, text);
     cli_log(CLI_LOG_DEBUG, "user", text, kv, 2, "%s: running as %s (uid %lu gid %lu)", text,
             r->given, (unsigned long) r->uid, (unsigned long) r->gid);

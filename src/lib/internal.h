@@ -169,4 +169,8 @@ void uds__loop_hook_del(struct uds_loop *loop, void (*fn)(void *data), void *dat
 typedef void uds__loop_pool_end_fn(unsigned i, void *data);
 void uds__loop_pool_on_end(struct uds_loop_pool *pool, uds__loop_pool_end_fn *fn, void *data);
 
+/* Whether the environment entry var ("NAME=value") describes a connection the UCSPI way:
+ * PROTO, UNIXLOCAL*, UNIXREMOTE* (program.c). */
+bool uds__ucspi_var(const char *var);
+
 #endif /* UDSKIT_INTERNAL_H */
