@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Run every test (cmocka unit tests, bats CLI tests, library checks) and end with the one
-# line "N passed, N failed". Each suite is bounded in time.
+# Run every test (cmocka unit tests, bats CLI tests, library and tree checks) and end with
+# the one line "N passed, N failed". Each suite is bounded in time.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -86,6 +86,16 @@ else
 fi
 cat "$log"
 tally symbols "$status" "$log"
+
+# The rules of the tree the compiler cannot check (function length, include cycles, the
+# library's silence, MSG_NOSIGNAL, close-on-exec): scripts/check-tree.py.
+if [ "${SANITIZE:-}" != thread ]; then
+    echo "# tree: check-tree.py"
+    timeout -k 5 60 python3 scripts/check-tree.py > "$log" 2>&1
+    status=$?
+    cat "$log"
+    tally tree "$status" "$log"
+fi
 
 if ls tests/cli/*.bats >/dev/null 2>&1; then
     echo "# cli: bats"

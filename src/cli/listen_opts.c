@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "listen_opts.h"
 #include "listen_proc.h"

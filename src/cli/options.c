@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "errors.h"
+#include "words.h"
 #include "options.h"
 
 /* More than any command has: serve has 20. */

@@ -20,7 +20,7 @@
 
 #include <udskit.h>
 
-#include "cli.h"
+#include "errors.h"
 
 /* Users or groups (uid_t and gid_t are both 32 bits on Linux). */
 struct cli_ids {
