@@ -924,6 +924,30 @@ UDS_API int uds_loop_timer_add(struct uds_loop *loop, uint64_t after_ms, uds_loo
  * ignored. */
 UDS_API void uds_loop_timer_cancel(struct uds_loop *loop, uint64_t timer_id);
 
+/* A one-shot timer that keeps its own id: armed, it is there to cancel; once it has fired
+ * or been cancelled it is not, so no caller keeps or clears an id by hand (the stale id of
+ * a timer that already fired is the usual bug of id-based timers). Zero-initialised it is
+ * not armed. Its callback takes only its data. It must stay at its address while armed
+ * (the loop holds a pointer to it). */
+typedef void uds_timer_fn(void *data);
+struct uds_timer {
+    struct uds_loop *loop;      /* the loop it was last armed on */
+    uint64_t id;                /* the loop's timer id; 0: not armed */
+    uds_timer_fn *fn;
+    void *data;
+};
+
+/* Call fn(data) once, after_ms milliseconds from now, unless cancelled first. A timer still
+ * armed is cancelled first; fn may arm the timer again. Returns 0.
+ * Errors: EINVAL timer, loop or fn NULL; those of uds_loop_timer_add() (the timer is then
+ * not armed). */
+UDS_API int uds_timer_arm(struct uds_timer *timer, struct uds_loop *loop, uint64_t after_ms,
+                          uds_timer_fn *fn, void *data);
+/* Cancel the timer if it is armed (NULL is fine). */
+UDS_API void uds_timer_cancel(struct uds_timer *timer);
+/* Whether it is armed: set and not yet fired or cancelled. */
+UDS_API bool uds_timer_armed(const struct uds_timer *timer);
+
 /* Monotonic clock in milliseconds, as the loop sees it. */
 UDS_API uint64_t uds_loop_now_ms(struct uds_loop *loop);
 

@@ -31,7 +31,6 @@
 #include "listen_proc.h"
 #include "options.h"
 #include "proxy_dgram.h"
-#include "timer.h"
 #include "tls.h"
 
 /* Fds besides those of the connections: stdio, listener, lock file, epoll, timer,
@@ -108,8 +107,8 @@ struct proxy {
     struct cli_stop stop;
     bool stopping;
     bool done;                      /* the loop is to return */
-    struct cli_timer drain_timer;
-    struct cli_timer idle_timer;    /* --exit-idle-time, while no connection is open */
+    struct uds_timer drain_timer;
+    struct uds_timer idle_timer;    /* --exit-idle-time, while no connection is open */
     /* rate limits */
     uint64_t fail_logged_ms;
     unsigned fails_unlogged;
@@ -129,7 +128,7 @@ struct conn {
     int client;                 /* -1 once handed to the relay */
     struct uds_dial *dial;      /* connecting to the target, or NULL */
     struct uds_relay *relay;
-    struct cli_timer first_byte_timer;  /* --first-byte-timeout while connecting */
+    struct uds_timer first_byte_timer;  /* --first-byte-timeout while connecting */
     bool spoke;                 /* the client sent a byte before the relay began */
     bool client_watched;        /* in the shard's loop while the target is connecting */
     uint64_t started_ms;
@@ -333,7 +332,7 @@ static void conn_free(struct conn *c) {
     struct proxy *px = c->px;
     struct shard *sh = c->sh;
 
-    cli_timer_cancel(&c->first_byte_timer);
+    uds_timer_cancel(&c->first_byte_timer);
     uds_dial_cancel(c->dial);
     unwatch_client(c);
     if (c->client >= 0)
@@ -404,7 +403,7 @@ static void watch_first_byte(struct conn *c) {
 
     if (limit == 0)
         return;
-    if (cli_timer_arm(&c->first_byte_timer, c->sh->loop, spent < limit ? limit - spent : 0,
+    if (uds_timer_arm(&c->first_byte_timer, c->sh->loop, spent < limit ? limit - spent : 0,
                       on_first_byte_due, c) < 0)
         conn_fail(c, errno);
 }
@@ -607,7 +606,7 @@ static void conn_connected(struct conn *c, int fd) {
         conn_fail(c, ELOOP);
         return;
     }
-    cli_timer_cancel(&c->first_byte_timer);
+    uds_timer_cancel(&c->first_byte_timer);
     unwatch_client(c);      /* the relay watches it from here */
     /* The relay owns both fds from here, also if it fails. */
     c->client = -1;
@@ -1013,13 +1012,13 @@ static void on_idle(void *data) {
 static void update_idle_timer(struct proxy *px) {
     bool idle = px->n_conns == 0 && !px->stopping && !px->done;
 
-    if (px->args->exit_idle_ms == 0 || idle == cli_timer_armed(&px->idle_timer))
+    if (px->args->exit_idle_ms == 0 || idle == uds_timer_armed(&px->idle_timer))
         return;
     if (!idle) {
-        cli_timer_cancel(&px->idle_timer);
+        uds_timer_cancel(&px->idle_timer);
         return;
     }
-    if (cli_timer_arm(&px->idle_timer, px->loop, (uint64_t) px->args->exit_idle_ms, on_idle,
+    if (uds_timer_arm(&px->idle_timer, px->loop, (uint64_t) px->args->exit_idle_ms, on_idle,
                       px) < 0)
         cli_log(CLI_LOG_WARN, "idle_error", px->listen_text, NULL, 0, "%s: cannot time "
                 "--exit-idle-time (%s); the proxy stays", px->listen_text, strerror(errno));
@@ -1046,7 +1045,7 @@ static void stop_drain(void *data) {
     uds_server_stop(px->server, false);
     if (px->n_conns == 0)
         stop_loop(px);
-    else if (cli_timer_arm(&px->drain_timer, px->loop, (uint64_t) px->args->common.drain_ms,
+    else if (uds_timer_arm(&px->drain_timer, px->loop, (uint64_t) px->args->common.drain_ms,
                            on_drain_timeout, px) < 0)
         on_drain_timeout(px);
 }
@@ -1435,9 +1434,9 @@ int cmd_proxy(int argc, char **argv) {
     code = prepare(&px, &args, argc, argv, &sigfd);
     if (code == CLI_CONTINUE)
         code = run(&px, sigfd);
-    cli_timer_cancel(&px.drain_timer);
+    uds_timer_cancel(&px.drain_timer);
     stop_shards(&px);
-    cli_timer_cancel(&px.idle_timer);
+    uds_timer_cancel(&px.idle_timer);
     tls_proxy_flush(px.tls, args.common.drain_ms);
     tls_proxy_free(px.tls);
     uds_relay_group_free(px.relays);

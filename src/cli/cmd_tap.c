@@ -23,7 +23,6 @@
 #include "listen_opts.h"
 #include "options.h"
 #include "tap.h"
-#include "timer.h"
 
 #define FLUSH_MS 200            /* a capture file is at most this far behind */
 #define GRACE_MS 250            /* after the swap back: clients that found the tap's socket
@@ -55,7 +54,7 @@ struct tap {
     struct tap_printer printer;
     bool print;
     struct uds_capture *cap;        /* -w, NULL: none (or closed after a failure) */
-    struct cli_timer flush_timer;
+    struct uds_timer flush_timer;
     uint16_t server_port;
     /* where clients come in */
     struct uds_swap swap;
@@ -83,8 +82,8 @@ struct tap {
     bool stopping;
     bool cut_off;
     bool failed;                    /* the capture could not be written */
-    struct cli_timer stop_timer;    /* output failed: stop on the loop's next turn */
-    struct cli_timer grace_timer, drain_timer;
+    struct uds_timer stop_timer;    /* output failed: stop on the loop's next turn */
+    struct uds_timer grace_timer, drain_timer;
 };
 
 struct conn {
@@ -149,7 +148,7 @@ static void output_failed(struct tap *t, const char *what, const char *why) {
     (void) uds_capture_close(t->cap);
     t->cap = NULL;
     cli_error(what, "stopping; the server is put back", "cannot write %s", why);
-    if (cli_timer_arm(&t->stop_timer, t->loop, 0, on_stop_soon, t) < 0) {
+    if (uds_timer_arm(&t->stop_timer, t->loop, 0, on_stop_soon, t) < 0) {
         t->cut_off = true;
         uds_loop_stop(t->loop);     /* the end of cmd_tap() closes everything */
     }
@@ -180,8 +179,8 @@ static void captured(struct tap *t, int r) {
         capture_failed(t, errno);
         return;
     }
-    if (!cli_timer_armed(&t->flush_timer) && uds_capture_pending(t->cap))
-        (void) cli_timer_arm(&t->flush_timer, t->loop, FLUSH_MS, on_flush, t);
+    if (!uds_timer_armed(&t->flush_timer) && uds_capture_pending(t->cap))
+        (void) uds_timer_arm(&t->flush_timer, t->loop, FLUSH_MS, on_flush, t);
 }
 
 /* ---- what flows ------------------------------------------------------------------------------ */
@@ -535,10 +534,10 @@ static void begin_stop(struct tap *t, const char *signame) {
             t->listen_text, signame, t->args->listen ? "" : ", the server is back at its path",
             t->n_conns, t->n_conns == 1 ? "" : "s",
             cli_format_duration(t->args->drain_ms, dur, sizeof(dur)));
-    if (t->args->listen || cli_timer_arm(&t->grace_timer, t->loop, GRACE_MS, on_grace_over,
+    if (t->args->listen || uds_timer_arm(&t->grace_timer, t->loop, GRACE_MS, on_grace_over,
                                          t) < 0)
         close_listener(t);
-    (void) cli_timer_arm(&t->drain_timer, t->loop, (uint64_t) t->args->drain_ms,
+    (void) uds_timer_arm(&t->drain_timer, t->loop, (uint64_t) t->args->drain_ms,
                          on_drain_timeout, t);
     check_done(t);
 }

@@ -40,7 +40,6 @@
 #include <openssl/x509v3.h>
 
 #include "cli.h"
-#include "timer.h"
 #include "tls_int.h"
 
 #define PUMP_BUF 16384          /* one TLS record's plaintext */
@@ -73,7 +72,7 @@ struct tls_pump {
     bool in_fn;                 /* fn is running */
     bool release_asked;         /*   and asked for the release, done once it returns */
     int release_error;
-    struct cli_timer timer;     /* the handshake's, or the one of a session alone */
+    struct uds_timer timer;     /* the handshake's, or the one of a session alone */
     tls_pump_fn *fn;
     void *data;
     char *who;                  /* the caller's text for the client, or NULL */
@@ -92,7 +91,7 @@ static void on_io(struct uds_loop *loop, int fd, unsigned events, void *data);
 void tls_pump_destroy(struct tls_pump *p) {
     struct uds_loop *loop = p->tp->loop;
 
-    cli_timer_cancel(&p->timer);
+    uds_timer_cancel(&p->timer);
     (void) uds_loop_del(loop, p->net);
     if (p->pair >= 0) {
         (void) uds_loop_del(loop, p->pair);
@@ -128,7 +127,7 @@ static bool release(struct tls_pump *p, int error) {
     }
     p->alone = true;
     p->tp->n_alone++;
-    if (cli_timer_arm(&p->timer, p->tp->loop, ALONE_MS, on_alone_timeout, p) < 0) {
+    if (uds_timer_arm(&p->timer, p->tp->loop, ALONE_MS, on_alone_timeout, p) < 0) {
         tls_pump_destroy(p);
         return false;
     }
@@ -381,7 +380,7 @@ static bool admit_client(struct tls_pump *p) {
 static void established(struct tls_pump *p) {
     int sv[2];
 
-    cli_timer_cancel(&p->timer);
+    uds_timer_cancel(&p->timer);
     log_established(p);
     if (p->server && !admit_client(p)) {
         pump_fail(p, EACCES);
@@ -524,7 +523,7 @@ static struct tls_pump *pump_start(struct tls_pump *p) {
 
     if (uds_loop_add(p->tp->loop, p->net, UDS_EV_READ | UDS_EV_WRITE, on_io, p) == 0) {
         p->net_ev = UDS_EV_READ | UDS_EV_WRITE;
-        if (cli_timer_arm(&p->timer, p->tp->loop, HANDSHAKE_MS, on_handshake_timeout, p) == 0)
+        if (uds_timer_arm(&p->timer, p->tp->loop, HANDSHAKE_MS, on_handshake_timeout, p) == 0)
             return p;
     }
     e = errno;
