@@ -112,9 +112,9 @@ struct uds_server {
     struct uds_conn *pending_tail;
     unsigned depth;             /* callbacks and API calls in progress */
     unsigned listen_events;
-    uint64_t idle_timer;
-    uint64_t drain_timer;
-    uint64_t accept_timer;
+    struct uds_timer idle_timer;
+    struct uds_timer drain_timer;
+    struct uds_timer accept_timer;
     bool own_loop;
     bool tcp;                   /* a TCP listener: peers without credentials */
     bool seqpacket;
@@ -708,22 +708,20 @@ static void accept_error(struct uds_server *s, int error) {
         s->cb.on_accept_error(error, s->data);
 }
 
-static void resume_accept(struct uds_loop *loop, uint64_t id, void *arg) {
+static void resume_accept(void *arg) {
     struct uds_server *s = arg;
 
-    (void) loop, (void) id;
-    s->accept_timer = 0;
     s->accept_paused = false;
     enter(s);
     leave(s);   /* re-evaluates the listener */
 }
 
 static void pause_accept(struct uds_server *s) {
-    if (s->accept_timer)
+    if (uds_timer_armed(&s->accept_timer))
         return;
     /* Without a timer there would be nothing to resume with: keep accepting instead. */
-    s->accept_paused = uds_loop_timer_add(s->loop, ACCEPT_PAUSE_MS, resume_accept, s,
-                                          &s->accept_timer) == 0;
+    s->accept_paused = uds_timer_arm(&s->accept_timer, s->loop, ACCEPT_PAUSE_MS,
+                                     resume_accept, s) == 0;
 }
 
 static int open_reserve(void) {
@@ -748,7 +746,7 @@ static bool shed_one(struct uds_server *s) {
     return fd >= 0;
 }
 
-static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg);
+static void idle_tick(void *arg);
 
 /* How long a connection may stay fresh (no byte received): the first-byte timeout, or the
  * idle timeout if shorter; 0 for no limit. */
@@ -759,7 +757,8 @@ static int fresh_ms(const struct uds_server *s) {
 }
 
 static void arm_idle_timer(struct uds_server *s) {
-    if ((s->idle_ms <= 0 && s->first_byte_ms <= 0) || s->idle_timer || s->stopped)
+    if ((s->idle_ms <= 0 && s->first_byte_ms <= 0) || uds_timer_armed(&s->idle_timer) ||
+        s->stopped)
         return;
     int shortest = s->idle_ms > 0 && s->idle_ms < fresh_ms(s) ? s->idle_ms : fresh_ms(s);
     uint64_t tick = (uint64_t) shortest / 4;
@@ -768,7 +767,7 @@ static void arm_idle_timer(struct uds_server *s) {
     if (tick == 0)
         tick = 1;
     /* On failure the next accepted connection tries again. */
-    (void) uds_loop_timer_add(s->loop, tick, idle_tick, s, &s->idle_timer);
+    (void) uds_timer_arm(&s->idle_timer, s->loop, tick, idle_tick, s);
 }
 
 /* Close the connections of l idle for limit_ms (0: no limit) by now. Most recently active at
@@ -784,12 +783,10 @@ static void expire(struct conn_list *l, int limit_ms, uint64_t now) {
     }
 }
 
-static void idle_tick(struct uds_loop *loop, uint64_t id, void *arg) {
+static void idle_tick(void *arg) {
     struct uds_server *s = arg;
-    uint64_t now = uds_loop_now_ms(loop);
+    uint64_t now = uds_loop_now_ms(s->loop);
 
-    (void) id;
-    s->idle_timer = 0;
     enter(s);
     expire(&s->fresh, fresh_ms(s), now);
     expire(&s->active, s->idle_ms, now);
@@ -933,10 +930,7 @@ static void close_listener(struct uds_server *s) {
      * replaces safely; there is no one to report it to. */
     (void) uds_unlisten(&s->listener);
     s->listening = false;
-    if (s->accept_timer) {
-        uds_loop_timer_cancel(s->loop, s->accept_timer);
-        s->accept_timer = 0;
-    }
+    uds_timer_cancel(&s->accept_timer);
 }
 
 static void close_all(struct uds_server *s, int error) {
@@ -948,10 +942,9 @@ static void close_all(struct uds_server *s, int error) {
 
 static void finish_stop(struct uds_server *s) {
     s->stopped = true;
-    uds_loop_timer_cancel(s->loop, s->idle_timer);
-    uds_loop_timer_cancel(s->loop, s->drain_timer);
-    uds_loop_timer_cancel(s->loop, s->accept_timer);
-    s->idle_timer = s->drain_timer = s->accept_timer = 0;
+    uds_timer_cancel(&s->idle_timer);
+    uds_timer_cancel(&s->drain_timer);
+    uds_timer_cancel(&s->accept_timer);
     close_listener(s);
     /* Their threads have ended or are ending: none calls back once the run returns. */
     if (s->workers)
@@ -961,11 +954,9 @@ static void finish_stop(struct uds_server *s) {
         uds_loop_stop(s->loop);
 }
 
-static void drain_expired(struct uds_loop *loop, uint64_t id, void *arg) {
+static void drain_expired(void *arg) {
     struct uds_server *s = arg;
 
-    (void) loop, (void) id;
-    s->drain_timer = 0;
     enter(s);
     close_all(s, ETIMEDOUT);
     leave(s);
@@ -983,8 +974,8 @@ UDS_API void uds_server_stop(struct uds_server *s, bool graceful) {
         /* A drain without its deadline could last for ever: without a timer, stop now.
          * With workers, each drains its own connections against its own timer. */
         if (graceful && s->drain_ms >= 0 && !s->workers &&
-            uds_loop_timer_add(s->loop, (uint64_t) s->drain_ms, drain_expired, s,
-                               &s->drain_timer) < 0)
+            uds_timer_arm(&s->drain_timer, s->loop, (uint64_t) s->drain_ms, drain_expired,
+                          s) < 0)
             graceful = false;
     }
     if (s->workers)
