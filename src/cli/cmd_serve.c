@@ -4,9 +4,10 @@
  * message, framed messages, or a program per client), its own options, signals, readiness
  * and logs. The options and listener it shares with `uds proxy` are listen_opts.c's;
  * listening, accepting, buffering and draining are the library's (uds_listen, uds_server);
- * starting programs is the library's too (uds_spawner); dgram, which has no connections, is served here on a
- * uds_loop. Echo and reply run on --threads worker threads: what their callbacks share (the
- * per-uid counts, the accept-error and drain tallies) is under struct serve's lock.
+ * starting programs is the library's too (uds_spawner); dgram, which has no connections, is
+ * served here on a uds_loop. Echo and reply run on --threads worker threads: what their
+ * callbacks share (the per-uid counts, the accept-error and drain tallies) is under struct
+ * serve's lock.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -36,9 +36,9 @@ extern const struct cli_opt cli_run_as_opts[];
 int cli_run_as_check(const struct cli_run_as *run_as);
 
 /* Become the --user (no-op without it) with uds_drop_privileges(): the supplementary
- * groups of its passwd name (or none), its gid and uid, checked. Says so when the user may not remove listener's socket file at the stop.
- * text names the listener in messages. Returns CLI_CONTINUE, or the exit code having said
- * why (77 for EPERM). */
+ * groups of its passwd name (or none), its gid and uid, checked. Says so when the user may
+ * not remove listener's socket file at the stop. text names the listener in messages.
+ * Returns CLI_CONTINUE, or the exit code having said why (77 for EPERM). */
 int cli_run_as_drop(const struct cli_run_as *run_as, const struct uds_listener *listener,
                     const char *text);
 
