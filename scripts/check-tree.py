@@ -3,7 +3,7 @@
 """Check the rules of the tree that the compiler cannot see, over every .c and .h in src/
 and include/, and report each as a TAP test (scripts/run-tests.sh counts them):
 
-- no function longer than 80 lines;
+- no function longer than 80 lines, no line wider than 100 columns;
 - no include cycle, between files or between modules (foo.c, foo.h and foo_int.h are one);
 - the library includes nothing of the tool's, and never prints or exits;
 - every send() has MSG_NOSIGNAL (a peer that went away is an EPIPE, not a SIGPIPE);
@@ -19,6 +19,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_FUNCTION_LINES = 80
+MAX_COLUMNS = 100
 
 # Calls that make an fd and how close-on-exec is asked for (the argument text must name it).
 FD_CALLS = ("socket", "socketpair", "accept4", "open", "openat", "pipe2", "epoll_create1",
@@ -130,6 +131,9 @@ def main():
                  for f in files
                  for name, line, n in functions(code[f]) if n > MAX_FUNCTION_LINES]
     results.append((f"no function in src/ is over {MAX_FUNCTION_LINES} lines", long_ones))
+    wide = [f"{f}:{i}: {len(line)} columns" for f in files
+            for i, line in enumerate(raw[f].split("\n"), 1) if len(line) > MAX_COLUMNS]
+    results.append((f"no line in src/ or include/ is over {MAX_COLUMNS} columns", wide))
 
     def resolve(f, inc):
         here = os.path.join(os.path.dirname(f), inc)

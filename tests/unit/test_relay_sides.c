@@ -6,8 +6,9 @@
  * SIGPIPE), a terminal (a pty), a regular file and /dev/null as input, borrowed fds left as
  * they were; seqpacket and dgram sockets keeping their message boundaries, the dgram end
  * rules (a reply count, every message answered, a linger time), an fd passed with the first
- * bytes, the first-byte limit, and bad arguments. The relay runs on a uds_loop in the test's thread; the test
- * plays both outer ends. Every test runs twice: writes batched, and UDS_RELAY_NO_BATCH.
+ * bytes, the first-byte limit, and bad arguments. The relay runs on a uds_loop in the
+ * test's thread; the test plays both outer ends. Every test runs twice: writes batched, and
+ * UDS_RELAY_NO_BATCH.
  */
 #include <errno.h>
 #include <fcntl.h>
