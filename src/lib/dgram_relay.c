@@ -69,7 +69,7 @@ struct uds_dgram_relay {
     struct uds_uid_counter *uids;   /* senders remembered per uid (o.max_senders_per_uid) */
     struct sender **buckets;    /* the senders by address: each datagram finds its own */
     size_t mask;                /* buckets - 1, a power of two less one */
-    uint64_t timer;             /* forgets the idle senders; 0 when none is pending */
+    struct uds_timer timer;     /* forgets the idle senders */
     uint64_t dropped;
     /* A datagram the server had no room for, held until it has; meanwhile fd is not read,
      * so that the senders wait in its queue as they would have in the server's. */
@@ -259,7 +259,7 @@ static struct sender *sender_find(struct uds_dgram_relay *r, const struct datagr
 
 /* ---- forgetting ----------------------------------------------------------------------------- */
 
-static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data);
+static void on_timer(void *data);
 
 /* One timer for all the senders, never moved as datagrams flow: it fires when the quietest
  * sender could first be idle long enough, and checks. Should it fail to be set (ENOMEM), the
@@ -267,21 +267,19 @@ static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data);
 static void arm_timer(struct uds_dgram_relay *r) {
     uint64_t now = uds_loop_now_ms(r->loop), oldest = now, after;
 
-    if (r->timer || !r->senders)
+    if (uds_timer_armed(&r->timer) || !r->senders)
         return;
     for (const struct sender *s = r->senders; s; s = s->next)
         if (s->last_ms < oldest)
             oldest = s->last_ms;
     after = oldest + (uint64_t) r->o.idle_timeout_ms;
-    (void) uds_loop_timer_add(r->loop, after > now ? after - now : 1, on_timer, r, &r->timer);
+    (void) uds_timer_arm(&r->timer, r->loop, after > now ? after - now : 1, on_timer, r);
 }
 
-static void on_timer(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_timer(void *data) {
     struct uds_dgram_relay *r = data;
-    uint64_t now = uds_loop_now_ms(loop), idle = (uint64_t) r->o.idle_timeout_ms;
+    uint64_t now = uds_loop_now_ms(r->loop), idle = (uint64_t) r->o.idle_timeout_ms;
 
-    (void) timer_id;
-    r->timer = 0;
     for (struct sender **p = &r->senders; *p;) {
         struct sender *s = *p;
         if (now - s->last_ms < idle || s == r->held_for) {
@@ -540,6 +538,6 @@ UDS_API void uds_dgram_relay_free(struct uds_dgram_relay *relay) {
     if (!relay)
         return;
     (void) uds_loop_del(relay->loop, relay->fd);
-    uds_loop_timer_cancel(relay->loop, relay->timer);
+    uds_timer_cancel(&relay->timer);
     free_memory(relay);
 }

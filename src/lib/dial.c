@@ -47,8 +47,8 @@ struct uds_dial {
     int absent_error;               /* ENOENT or ECONNREFUSED while waiting for it; else 0 */
     uint64_t deadline;              /* loop time to give up at; 0 = never */
     uint64_t wait_until;            /* loop time to stop waiting for it; 0 = no waiting */
-    uint64_t deadline_timer;        /* TCP: at the deadline */
-    uint64_t retry_timer;           /* the next attempt */
+    struct uds_timer deadline_timer;    /* TCP: at the deadline */
+    struct uds_timer retry_timer;       /* the next attempt */
 };
 
 /* ---- attempts ----------------------------------------------------------------------------- */
@@ -111,10 +111,8 @@ static int attempt_tcp(struct uds_dial *d, int err) {
 static void dial_release(struct uds_dial *d) {
     struct uds_dialer *dl = d->dialer;
 
-    if (d->deadline_timer)
-        uds_loop_timer_cancel(dl->loop, d->deadline_timer);
-    if (d->retry_timer)
-        uds_loop_timer_cancel(dl->loop, d->retry_timer);
+    uds_timer_cancel(&d->deadline_timer);
+    uds_timer_cancel(&d->retry_timer);
     if (d->fd >= 0) {
         (void) uds_loop_del(dl->loop, d->fd);
         (void) close(d->fd);    /* an unfinished handshake: nothing to flush */
@@ -133,16 +131,14 @@ static void finish(struct uds_dial *d, int fd, int error) {
 }
 
 /* TCP. Between two tries for a destination not there, the truth is that it was not. */
-static void on_deadline(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_deadline(void *data) {
     struct uds_dial *d = data;
 
-    (void) loop, (void) timer_id;
-    d->deadline_timer = 0;
     finish(d, -1, d->fd < 0 && d->absent_error ? d->absent_error : ETIMEDOUT);
 }
 
 static void on_writable(struct uds_loop *loop, int fd, unsigned events, void *data);
-static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data);
+static void on_retry(void *data);
 
 /* Whether err says that nobody is there: no socket file (or no directory for a long path),
  * a stale one, or a closed TCP port. */
@@ -176,7 +172,7 @@ static int after_failure(struct uds_dial *d, int err) {
     } else {
         return uds__fail(err);
     }
-    if (uds_loop_timer_add(loop, wait, on_retry, d, &d->retry_timer) < 0)
+    if (uds_timer_arm(&d->retry_timer, loop, wait, on_retry, d) < 0)
         return -1;
     return uds__fail(EINPROGRESS);
 }
@@ -219,12 +215,10 @@ static void on_writable(struct uds_loop *loop, int fd, unsigned events, void *da
 }
 
 /* The next attempt: the Unix destination again, or every TCP address from the first. */
-static void on_retry(struct uds_loop *loop, uint64_t timer_id, void *data) {
+static void on_retry(void *data) {
     struct uds_dial *d = data;
     int fd;
 
-    (void) loop, (void) timer_id;
-    d->retry_timer = 0;
     if (d->dialer->tcp) {
         d->next_addr = 0;
         fd = next_tcp(d, ECONNREFUSED);
@@ -322,8 +316,8 @@ static int dial_async(struct uds_dialer *dl, uds_dial_done_fn *done, void *data,
         .wait_until = dl->wait_ms ? now + (uint64_t) dl->wait_ms : 0,
     };
     if (dl->tcp && longest) {
-        if (uds_loop_timer_add(dl->loop, (uint64_t) longest, on_deadline, d,
-                               &d->deadline_timer) < 0) {
+        if (uds_timer_arm(&d->deadline_timer, dl->loop, (uint64_t) longest, on_deadline,
+                          d) < 0) {
             free(d);
             return -1;
         }
