@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_dgram_recv.c — uds_dgram_recv() over real dgram sockets in a temporary directory:
  * the bytes, the real length of a datagram cut to the buffer, the sender's address and
- * credentials, passed fds closed unless asked for (and then close-on-exec), nothing waiting,
- * and bad arguments. */
+ * credentials, passed fds closed unless asked for (and then close-on-exec), a flood of them,
+ * nothing waiting, and bad arguments. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -153,6 +153,44 @@ static void dgram_recv_closes_passed_fds_unless_kept(void **state) {
     close(r);
 }
 
+/* A hostile sender slips the most fds the kernel takes (253) into each of many datagrams:
+ * every one is closed as it arrives, so the receiver's fd table never fills (the fixture
+ * checks at the end that no fd was left open). */
+static void dgram_recv_survives_a_flood_of_passed_fds(void **state) {
+    struct tu_fixture *f = *state;
+    int r = receiver(f), s = sender(f, NULL);
+    int fds[UDS_MAX_FDS];
+    union {
+        struct cmsghdr align;
+        char bytes[CMSG_SPACE(sizeof(fds))];
+    } control;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+    struct msghdr mh = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
+                         .msg_iovlen = 1, .msg_control = control.bytes,
+                         .msg_controllen = sizeof(control.bytes) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    struct uds_datagram dg;
+    char buf[4];
+
+    strcpy(sa.sun_path, f->path);
+    for (size_t i = 0; i < UDS_MAX_FDS; i++)
+        fds[i] = s;     /* the same socket, 253 times: the receiver gets 253 new fds */
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(fds));
+    memcpy(CMSG_DATA(c), fds, sizeof(fds));
+    /* 40 × 253 fds: far over the 1024 a default limit allows, were any kept. */
+    for (int round = 0; round < 40; round++) {
+        assert_int_equal(sendmsg(s, &mh, MSG_NOSIGNAL), 1);
+        assert_int_equal(uds_dgram_recv(r, buf, sizeof(buf), UDS_DGRAM_DONTWAIT, &dg), 1);
+        assert_int_equal(dg.n_fds, 0);
+        assert_false(dg.fds_cut);
+    }
+    close(s);
+    close(r);
+}
+
 static void dgram_recv_bad_arguments_einval(void **state) {
     struct tu_fixture *f = *state;
     int r = receiver(f);
@@ -177,6 +215,7 @@ int main(void) {
         T(dgram_recv_tells_a_datagram_cut_to_the_buffer),
         T(dgram_recv_empty_datagram_is_zero_bytes),
         T(dgram_recv_closes_passed_fds_unless_kept),
+        T(dgram_recv_survives_a_flood_of_passed_fds),
         T(dgram_recv_bad_arguments_einval),
 #undef T
     };
