@@ -10,10 +10,6 @@
 load helpers
 load tap_helpers
 
-inode() {
-    stat -c %i "$1"
-}
-
 # ---- swapping in and out -------------------------------------------------------------
 
 @test "tap: swaps in, shows both ways with the client, and puts the server back" {

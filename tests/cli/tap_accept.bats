@@ -8,10 +8,6 @@
 load helpers
 load tap_helpers
 
-inode() {
-    stat -c %i "$1"
-}
-
 # fds_of PID: how many fds process PID has open.
 fds_of() {
     ls "/proc/$1/fd" | wc -l

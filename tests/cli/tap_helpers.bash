@@ -33,3 +33,8 @@ start_peer() {
 peer() {
     timeout 60 python3 "$PEER" "$@"
 }
+
+# inode PATH: the inode the path names now (a swap changes it, the swap back restores it).
+inode() {
+    stat -c %i "$1"
+}
