@@ -1495,6 +1495,141 @@ UDS_API void uds_relay_get_info(const struct uds_relay *relay, struct uds_relay_
 UDS_API void uds_relay_free(struct uds_relay *relay);
 
 /* ---------------------------------------------------------------------------------------
+ * Forwarder: clients connected one by one to one destination and relayed there, as a
+ * proxy does. A forward is one client on its way: it is connected to the destination by
+ * a uds_dialer (waiting for one that is not there yet, if asked), then relayed both ways
+ * by a uds_relay, behind a PROXY protocol header if asked. Meanwhile the client is
+ * watched: one that hangs up with nothing to deliver is let go at once, and one that
+ * sends nothing for the first-byte timeout is closed, that clock counting from when the
+ * client was handed over. With threads, each forward is dialled and relayed on one of
+ * N worker loops, the one with the fewest; the forwarder itself is the caller's, on its
+ * loop. Words, policy and who may come in stay the caller's. How: udskit.3 (Forwarder).
+ * ------------------------------------------------------------------------------------- */
+
+struct uds_forwarder;
+struct uds_forward;
+
+/* uds_forwarder_opts.flags */
+enum uds_forwarder_flags {
+    UDS_FORWARDER_PASS_FDS = 1u << 0,   /* between a Unix client and a Unix destination,
+                                         * forward the fds a side passes
+                                         * (UDS_RELAY_PASS_FDS) */
+};
+
+struct uds_forwarder_opts {
+    struct uds_dialer_opts dial;    /* how the destination is connected (timeout_ms, tcp,
+                                     * wait_ms), as for uds_dialer_new() */
+    struct uds_relay_opts relay;    /* the relays' options, as for uds_relay_group_new();
+                                     * first_byte_timeout_ms counts from the hand-over
+                                     * (uds_forward_new()), also while the destination
+                                     * is being connected */
+    unsigned threads;               /* 0 or 1: everything on the forwarder's loop; N: N
+                                     * worker threads (at most UDS_LOOP_POOL_MAX) */
+    unsigned flags;                 /* enum uds_forwarder_flags */
+    int proxy_header;               /* 0 none; 1 or 2: each relay begins with a PROXY
+                                     * protocol header of that version, naming the client
+                                     * by its socket's two addresses (uds_proxy_header()),
+                                     * unless uds_forward_set_prefix() gave another */
+    const char *thread_name;        /* the workers are named "NAME/I" (at most 9 bytes);
+                                     * NULL: "udsfwd" */
+};
+
+/* What a connected callback answers (or -1 with errno). */
+enum uds_forward_next {
+    UDS_FORWARD_RELAY = 0,      /* relay the client to fd (the forward takes fd over) */
+    UDS_FORWARD_LATER = 1,      /* fd stays the caller's: it will call uds_forward_resume()
+                                 * with the fd to relay to (a TLS session's, say), or
+                                 * uds_forward_close() */
+};
+
+/* The destination answered on fd (connected, non-blocking, O_CLOEXEC), before any relay:
+ * the caller may look at it (SO_PEERCRED), set a prefix, or put something between. Returns
+ * UDS_FORWARD_RELAY, UDS_FORWARD_LATER, or -1 with errno to drop the client with that
+ * error (reported to connect_error; fd stays the caller's, to close). It may not free the
+ * forward nor the forwarder. */
+typedef int uds_forward_connected_fn(struct uds_forward *fwd, int fd, void *data);
+/* A forward ends with error: connect_error when the destination could not be connected
+ * (the dial's error: ENOENT, ECONNREFUSED, ETIMEDOUT... or the connected callback's);
+ * relay_error when the relay could not be made (ENOMEM, EMFILE...). */
+typedef void uds_forward_error_fn(struct uds_forward *fwd, int error, void *data);
+/* A forward ends without a relay (client_gone: the client hung up while the destination
+ * was being connected, with nothing to deliver; silent: the first-byte timeout passed
+ * before the relay began), or it is being freed (freed: the last call with data). */
+typedef void uds_forward_fn(struct uds_forward *fwd, void *data);
+/* The relay ended (closed): its counters and error, as uds_relay_close_fn has them. */
+typedef void uds_forward_closed_fn(struct uds_forward *fwd, const struct uds_relay_info *info,
+                                   void *data);
+/* The number of forwards changed; count is the new one (it may have changed again). */
+typedef void uds_forwarder_count_fn(struct uds_forwarder *fwdr, size_t count, void *data);
+
+/* Each may be NULL. The forward callbacks get the data given to uds_forward_new() and run on
+ * the forward's loop: the forwarder's while it is held, then the worker's it was started on
+ * (with threads 0 or 1 always the forwarder's). A forward ends with exactly one of
+ * connect_error, relay_error, client_gone, silent or closed, or with none when the caller
+ * closes it (uds_forward_close(), uds_forwarder_close_all(), uds_forwarder_free()); freed
+ * follows in every case. count runs on the forwarder's loop (a change on a worker is told
+ * through the loop, soon after) with the forwarder's data; it may not free the forwarder.
+ * None may free the forward it is called for. */
+struct uds_forwarder_callbacks {
+    uds_forward_connected_fn *connected;    /* NULL: relay */
+    uds_forward_error_fn *connect_error;
+    uds_forward_error_fn *relay_error;
+    uds_forward_fn *client_gone;
+    uds_forward_fn *silent;
+    uds_forward_closed_fn *closed;
+    uds_forward_fn *freed;
+    uds_forwarder_count_fn *count;
+};
+
+/* A forwarder to dest (copied) on loop, which must outlive it; with opts->threads > 1 its
+ * worker threads are started here (they block every signal). opts NULL: defaults; cbs
+ * NULL: none; data goes to cbs->count.
+ * Errors: EINVAL; those of uds_dialer_new(), uds_relay_group_new() and
+ * uds_loop_pool_new(); ENOMEM; EAGAIN no thread could be started. */
+UDS_API struct uds_forwarder *uds_forwarder_new(struct uds_loop *loop,
+                                                const struct uds_addr *dest,
+                                                const struct uds_forwarder_opts *opts,
+                                                const struct uds_forwarder_callbacks *cbs,
+                                                void *data);
+/* Forwards alive now, held ones included. Any thread; 0 for NULL. */
+UDS_API size_t uds_forwarder_count(const struct uds_forwarder *fwdr);
+/* Close every forward as uds_forward_close() does: the held ones at once, a worker's on
+ * its thread, soon after. From the forwarder's loop, not from inside a callback. */
+UDS_API void uds_forwarder_close_all(struct uds_forwarder *fwdr);
+/* Close every forward (freed is called for each, on its thread or on the caller's), stop
+ * and join the workers, and free the forwarder; count is not called. From the forwarder's
+ * loop, not from inside a callback. NULL is fine. */
+UDS_API void uds_forwarder_free(struct uds_forwarder *fwdr);
+
+/* A new forward, held: counted (count is called), its first-byte clock started, nothing
+ * else until uds_forward_start(). data is the caller's, given to every callback of this
+ * forward until freed. On the forwarder's loop. Errors: EINVAL; ENOMEM. */
+UDS_API struct uds_forward *uds_forward_new(struct uds_forwarder *fwdr, void *data);
+/* Connect the held forward's client, client_fd (a connected stream socket, taken over:
+ * made non-blocking, closed when the forward ends, and on failure too), to the
+ * destination and relay it: on the forwarder's loop, or posted to the worker with the
+ * fewest forwards. Returns 0; the forward then ends with one of the callbacks. Returns -1
+ * when it could not be started (EINVAL not held or client_fd < 0; ENOMEM): the forward
+ * has ended then, freed called before the return. On the forwarder's loop. */
+UDS_API int uds_forward_start(struct uds_forward *fwd, int client_fd);
+/* After connected answered UDS_FORWARD_LATER: relay the client to fd (taken over, also on
+ * failure). Returns 0, or -1 when the relay could not be made: the forward has ended,
+ * relay_error and freed called before the return; EINVAL (not waiting, fd < 0) also
+ * ends it. On the forward's loop. */
+UDS_API int uds_forward_resume(struct uds_forward *fwd, int fd);
+/* Send these len bytes (copied) to the destination before anything from the client,
+ * instead of the PROXY header of opts->proxy_header: from a connected callback, or before
+ * the forward is started. Errors: EINVAL; EMSGSIZE longer than the relay's buffer_size;
+ * ENOMEM. */
+UDS_API int uds_forward_set_prefix(struct uds_forward *fwd, const void *buf, size_t len);
+/* End the forward now, in whatever stage: its dial cancelled, its relay freed (sockets
+ * with SO_LINGER 0), its fds closed; only freed is called. On the forward's loop, not from
+ * inside its own callbacks. NULL is fine. */
+UDS_API void uds_forward_close(struct uds_forward *fwd);
+/* The loop the forward runs on now (see above). */
+UDS_API struct uds_loop *uds_forward_loop(const struct uds_forward *fwd);
+
+/* ---------------------------------------------------------------------------------------
  * Datagram relay: stand in front of a Unix datagram server, as `uds tap` and `uds proxy`
  * do for one. A datagram socket has no connections to relay: a sender is told from another
  * by the address it is bound to (an unbound one by its pid). Each sender gets a socket of
