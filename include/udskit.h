@@ -1576,6 +1576,8 @@ struct uds_forwarder_callbacks {
     uds_forward_error_fn *relay_error;
     uds_forward_fn *client_gone;
     uds_forward_fn *silent;
+    uds_forward_fn *relayed;                /* the relay began (no ending: it is told
+                                             * when it ends, by closed) */
     uds_forward_closed_fn *closed;
     uds_forward_fn *freed;
     uds_forwarder_count_fn *count;

@@ -3,25 +3,21 @@
  * cmd_proxy.c — `uds proxy LISTEN TARGET`, a composition of library pieces: uds_server
  * accepts on the Unix or TCP listener (EMFILE shedding, the allow-lists); each client is
  * admitted here (no loop back to the proxy, its user's share of the slots), detached from
- * the server, connected to the target by a uds_dialer and handed with that connection to
- * a uds_relay, behind a PROXY protocol header if asked. Limits, signals, logs and the
- * graceful stop are here (the options and listener it shares with `uds serve` are
- * listen_opts.c's); no byte of a connection is read or written by this file.
- * With --threads N the proxy's loop accepts, admits and counts; each client is then dialled
- * and relayed on one of the N threads of a uds_loop_pool, the one with the fewest, where
- * each loop has its own dialer and relay group. What workers share with the proxy's loop (the
- * per-uid counts, loop detection, the target-failure log rate) is under struct proxy's lock.
+ * the server and handed to a uds_forwarder, which connects it to the target and relays it
+ * (behind a PROXY protocol header if asked), on the proxy's loop or, with --threads N, on
+ * the one of its N worker loops with the fewest connections. Limits, signals, logs, the
+ * TLS glue and the graceful stop are here (the options and listener it shares with `uds
+ * serve` are listen_opts.c's); no byte of a connection is read or written by this file.
+ * What the forwarder's workers share with the proxy's loop (the per-uid counts, loop
+ * detection, the target-failure log rate) is under struct proxy's lock.
  */
 #include <errno.h>
 #include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,25 +63,11 @@ struct target {
     struct uds_tcp_addrs tcp;       /* a TCP target's addresses */
 };
 
-struct conn;
-struct proxy;
-
-/* Where connections are dialled and relayed: the proxy's own loop, or a worker's. */
-struct shard {
-    struct proxy *px;
-    unsigned index;                 /* its loop in px->pool */
-    struct uds_loop *loop;
-    struct uds_dialer *dialer;
-    struct uds_relay_group *relays;
-    struct conn *conns;             /* its connections; touched on its thread only */
-};
-
 struct proxy {
     const struct proxy_args *args;
     struct uds_loop *loop;
     struct uds_server *server;      /* accepts; each client leaves it at once, detached */
-    struct uds_dialer *dialer;      /* connects to the target */
-    struct uds_relay_group *relays;
+    struct uds_forwarder *fwdr;     /* connects each client to the target and relays it */
     struct tls_proxy *tls;          /* TLS sides, or NULL */
     struct target target;
     /* the listener, until the server takes it over */
@@ -94,14 +76,7 @@ struct proxy {
     char listen_text[UDS_PATH_MAX + 16];
     bool abstract;
     struct uds_allow allow;
-    /* connections: connecting and relaying, on the shards */
-    struct shard *shards;
-    unsigned n_shards;
-    struct uds_loop_pool *pool;     /* --threads: the shards' loops and threads; NULL: one
-                                     * shard, on the proxy's own loop */
-    int wake_fd;                    /* --threads: a connection ended (eventfd in loop) */
     pthread_mutex_t lock;           /* uids, fail_*, target_*, self_loops */
-    atomic_size_t n_conns;
     bool at_limit;                  /* --max-conns connections: the server is paused */
     /* stop */
     struct cli_stop stop;
@@ -121,16 +96,10 @@ struct proxy {
     unsigned self_loops;            /* our own connections back in our backlog, reported */
 };
 
+/* A client, from its admission until its forward is freed (on the forward's loop). */
 struct conn {
     struct proxy *px;
-    struct shard *sh;           /* the loop it is dialled and relayed on */
-    struct conn *next, **pprev;     /* in px->conns; pprev: what points to this one */
-    int client;                 /* -1 once handed to the relay */
-    struct uds_dial *dial;      /* connecting to the target, or NULL */
-    struct uds_relay *relay;
-    struct uds_timer first_byte_timer;  /* --first-byte-timeout while connecting */
-    bool spoke;                 /* the client sent a byte before the relay began */
-    bool client_watched;        /* in the shard's loop while the target is connecting */
+    struct uds_forward *fwd;
     uint64_t started_ms;
     char client_text[CLIENT_TEXT_MAX];
     pid_t client_pid;           /* a Unix client's, 0 for none */
@@ -139,6 +108,7 @@ struct conn {
     pid_t loop_pid;             /* ELOOP: the process the client would come back to */
     struct tls_pump *tls_client;    /* a TLS listener's session with the client */
     struct tls_pump *tls_target;    /* a TLS target's session */
+    bool relaying;              /* the relay runs: its end has not come */
     int relay_error;            /* how the relay ended, for the TLS sessions */
 };
 
@@ -267,8 +237,12 @@ static void log_connect_failure(struct proxy *px, const struct conn *c, int err)
 /* ---- connections -------------------------------------------------------------------------- */
 
 static void check_drained(struct proxy *px);
-static void unwatch_client(struct conn *c);
 static void update_idle_timer(struct proxy *px);
+
+/* Connections open now: relaying, connecting, or in a TLS handshake. */
+static size_t conns(const struct proxy *px) {
+    return uds_forwarder_count(px->fwdr);
+}
 
 /* --first-byte-timeout: none unless given, for the target may be the one to speak first
  * (MySQL, SMTP) while its client waits in silence. */
@@ -279,95 +253,62 @@ static int first_byte_ms(const struct proxy *px) {
 /* At --max-conns the listener rests and new clients wait in the backlog (s6): the server
  * cannot count the connections itself, as each leaves it at once. */
 static void update_accepting(struct proxy *px) {
-    bool full = px->n_conns >= (size_t) px->args->common.max_conns;
+    size_t n = conns(px);
+    bool full = n >= (size_t) px->args->common.max_conns;
 
     if (px->stopping || !px->server)
         return;
     if (full && !px->at_limit)
-        cli_log_limit_reached(&px->args->common, px->listen_text, px->n_conns, "connection");
+        cli_log_limit_reached(&px->args->common, px->listen_text, n, "connection");
     px->at_limit = full;
     uds_server_pause(px->server, full);
 }
 
-/* On c's shard. */
-static void conn_link(struct conn *c) {
-    struct shard *sh = c->sh;
+/* The number of connections changed (on the proxy's loop): re-evaluate the limit, the idle
+ * clock and the drain. */
+static void on_count(struct uds_forwarder *fwdr, size_t count, void *data) {
+    struct proxy *px = data;
 
-    c->next = sh->conns;
-    c->pprev = &sh->conns;
-    if (c->next)
-        c->next->pprev = &c->next;
-    sh->conns = c;
-}
-
-/* Not linked yet (its shard never got it): nothing to do. */
-static void conn_unlink(struct conn *c) {
-    if (!c->pprev)
-        return;
-    *c->pprev = c->next;
-    if (c->next)
-        c->next->pprev = c->pprev;
-}
-
-/* A connection has ended: the proxy's loop re-evaluates the limit, the idle clock and the
- * drain (told through wake_fd when the connection was a worker's). */
-static void conn_gone(struct proxy *px, struct shard *sh) {
-    uint64_t one = 1;
-
-    atomic_fetch_sub(&px->n_conns, 1);
-    if (px->pool) {
-        uds_loop_pool_done(px->pool, sh->index);
-        if (write(px->wake_fd, &one, sizeof(one)) < 0) {
-            /* Only full after 2^64-2 unread wakeups: the loop is woken either way. */
-        }
-        return;
-    }
+    (void) fwdr, (void) count;
     update_accepting(px);
     update_idle_timer(px);
     check_drained(px);
 }
 
-/* Drop a connection, relaying or not yet: its fds, timer, dial and slot. */
-static void conn_free(struct conn *c) {
+static void release_uid(struct conn *c) {
     struct proxy *px = c->px;
-    struct shard *sh = c->sh;
 
-    uds_timer_cancel(&c->first_byte_timer);
-    uds_dial_cancel(c->dial);
-    unwatch_client(c);
-    if (c->client >= 0)
-        (void) close(c->client);    /* the client learns of it by the EOF */
+    if (!c->uid_counted)
+        return;
+    pthread_mutex_lock(&px->lock);
+    (void) uds_uid_counter_release(px->uids, c->client_uid);   /* counted, so held */
+    pthread_mutex_unlock(&px->lock);
+}
+
+/* The connection is gone, on its loop: its TLS sessions and its share of the slots. */
+static void on_freed(struct uds_forward *fwd, void *data) {
+    struct conn *c = data;
+
+    (void) fwd;
     /* A relay cut short here (a failed session, the drain's end) has no clean end to
      * pass on: its TLS sessions are dropped without close_notify. */
-    tls_pump_release(c->tls_client, c->relay ? ECONNABORTED : c->relay_error);
-    tls_pump_release(c->tls_target, c->relay ? ECONNABORTED : c->relay_error);
-    if (c->relay)
-        uds_relay_free(c->relay);
-    if (c->uid_counted) {
-        pthread_mutex_lock(&px->lock);
-        (void) uds_uid_counter_release(px->uids, c->client_uid);   /* counted, so held */
-        pthread_mutex_unlock(&px->lock);
-    }
-    conn_unlink(c);
+    tls_pump_release(c->tls_client, c->relaying ? ECONNABORTED : c->relay_error);
+    tls_pump_release(c->tls_target, c->relaying ? ECONNABORTED : c->relay_error);
+    release_uid(c);
     free(c);
-    conn_gone(px, sh);
 }
 
-static void conn_fail(struct conn *c, int err) {
+static void on_connect_error(struct uds_forward *fwd, int err, void *data) {
+    struct conn *c = data;
+
+    (void) fwd;
     log_connect_failure(c->px, c, err);
-    conn_free(c);
 }
 
-/* ---- the client's first byte -------------------------------------------------------------- */
+/* ---- the client on its way ---------------------------------------------------------------- */
 
-/* Whether the client has sent a byte that nobody has read yet. */
-static bool client_spoke(int fd) {
-    char b;
-
-    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-}
-
-static void log_silent_client(const struct conn *c) {
+static void on_silent(struct uds_forward *fwd, void *data) {
+    const struct conn *c = data;
     struct proxy *px = c->px;
     char dur[32];
     struct cli_kv kv[] = {
@@ -375,67 +316,12 @@ static void log_silent_client(const struct conn *c) {
         CLI_KV_STR("reason", "sent nothing (--first-byte-timeout)"),
     };
 
+    (void) fwd;
     if (cli_log_enabled(CLI_LOG_DEBUG))
         cli_log(CLI_LOG_DEBUG, "close", px->listen_text, kv, 2, "%s: closed connection from "
                 "%s while connecting to %s: sent nothing for %s (--first-byte-timeout)",
                 px->listen_text, c->client_text, px->target.text,
                 cli_format_duration(first_byte_ms(px), dur, sizeof(dur)));
-}
-
-static void on_first_byte_due(void *data) {
-    struct conn *c = data;
-
-    if (client_spoke(c->client)) {
-        c->spoke = true;
-        return;
-    }
-    log_silent_client(c);
-    conn_free(c);
-}
-
-/* The first-byte clock starts at the accept, and keeps running while the target is slow to
- * answer: a client held up there is waiting, but what it sends meanwhile waits in its
- * socket and counts. Set only once a connect does not complete at once, so a target that
- * answers at once (a Unix server with room in its backlog) costs no timer. */
-static void watch_first_byte(struct conn *c) {
-    struct proxy *px = c->px;
-    uint64_t limit = (uint64_t) first_byte_ms(px), spent = cli_now_ms() - c->started_ms;
-
-    if (limit == 0)
-        return;
-    if (uds_timer_arm(&c->first_byte_timer, c->sh->loop, spent < limit ? limit - spent : 0,
-                      on_first_byte_due, c) < 0)
-        conn_fail(c, errno);
-}
-
-/* The relay counts from its own start: give it what is left of the limit counted from the
- * accept. At least 1 ms, as 0 would lift it; the relay then reads what is waiting before it
- * judges. Returns -1 on failure (errno). */
-static int hand_over_first_byte(struct conn *c) {
-    uint64_t limit = (uint64_t) first_byte_ms(c->px), spent = cli_now_ms() - c->started_ms;
-
-    if (limit == 0 || c->spoke || spent == 0)
-        return 0;   /* none, met already, or the relay's own clock is the same */
-    return uds_relay_set_first_byte_timeout(c->relay, spent < limit ? (int) (limit - spent) : 1);
-}
-
-/* ---- a client that leaves while the target is connecting --------------------------------- */
-
-static void unwatch_client(struct conn *c) {
-    if (!c->client_watched)
-        return;
-    (void) uds_loop_del(c->sh->loop, c->client);
-    c->client_watched = false;
-}
-
-/* Whether the client has closed its end altogether. A Unix client that only shut down its
- * writing (a request, then EOF) still waits for the answer: poll() tells the two apart
- * (POLLHUP once both ways are shut), where the loop's UDS_EV_HUP does not. A TCP client's
- * FIN is a half-close to us; only its reset counts. */
-static bool client_hung_up(int fd) {
-    struct pollfd p = { .fd = fd };
-
-    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
 /* "LISTEN: client CLIENT WHAT TARGET", with the client as a field of its own for --log
@@ -450,36 +336,35 @@ static void log_client_to_target(const struct conn *c, enum cli_level level, con
                 c->client_text, what, px->target.text, after);
 }
 
-/* The client stirred while the target is being connected. Bytes it sent wait in its socket
- * for the relay, also after it closed: it is watched no more. A client gone with nothing
- * to deliver is let go at once, so that its slot (--max-conns, --max-conns-per-uid) is not
- * held for a target that may take the whole --connect-retry to come. */
-static void on_client_event(struct uds_loop *loop, int fd, unsigned events, void *data) {
-    struct conn *c = data;
-
-    (void) loop, (void) events;
-    if (client_spoke(fd)) {
-        c->spoke = true;
-        unwatch_client(c);
-    } else if (client_hung_up(fd)) {
-        log_client_to_target(c, CLI_LOG_INFO, "client_gone", "hung up while connecting to",
-                             "; let go");
-        conn_free(c);
-    } else {
-        unwatch_client(c);  /* a half-close: its EOF is passed on once the target is there */
-    }
-}
-
-static void watch_client(struct conn *c) {
-    if (c->client >= 0 && uds_loop_add(c->sh->loop, c->client, UDS_EV_READ, on_client_event,
-                                       c) == 0)
-        c->client_watched = true;
-    /* Not watched (no memory): it is held until the target answers, as it would be. */
+/* A client gone with nothing to deliver while the target is connecting is let go at once,
+ * so that its slot (--max-conns, --max-conns-per-uid) is not held for a target that may
+ * take the whole --connect-retry to come. */
+static void on_client_gone(struct uds_forward *fwd, void *data) {
+    (void) fwd;
+    log_client_to_target(data, CLI_LOG_INFO, "client_gone", "hung up while connecting to",
+                         "; let go");
 }
 
 /* ---- relaying ----------------------------------------------------------------------------- */
 
-static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info *info,
+static void on_relayed(struct uds_forward *fwd, void *data) {
+    struct conn *c = data;
+
+    (void) fwd;
+    c->relaying = true;
+    log_client_to_target(c, CLI_LOG_DEBUG, "open", "relayed to", "");
+}
+
+static void on_relay_error(struct uds_forward *fwd, int err, void *data) {
+    const struct conn *c = data;
+    struct proxy *px = c->px;
+
+    (void) fwd;
+    cli_log(CLI_LOG_WARN, "relay_error", px->listen_text, NULL, 0, "%s: closed connection "
+            "from %s: cannot relay it: %s", px->listen_text, c->client_text, strerror(err));
+}
+
+static void on_relay_close(struct uds_forward *fwd, const struct uds_relay_info *info,
                            void *data) {
     struct conn *c = data;
     struct proxy *px = c->px;
@@ -495,8 +380,8 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
         CLI_KV_STR("reason", info->error ? strerror(info->error) : ""),
     };
 
-    (void) relay;
-    c->relay = NULL;
+    (void) fwd;
+    c->relaying = false;
     c->relay_error = info->error;
     if (info->error == ETIMEDOUT && info->error_side == UDS_RELAY_A)
         snprintf(why, sizeof(why), ": sent nothing for %s (--first-byte-timeout)",
@@ -514,7 +399,6 @@ static void on_relay_close(struct uds_relay *relay, const struct uds_relay_info 
                 "connection from %s after %llu bytes from it and %llu to it%s",
                 px->listen_text, c->client_text, (unsigned long long) info->bytes_from_a,
                 (unsigned long long) info->bytes_from_b, why);
-    conn_free(c);
 }
 
 /* Whether relaying c to the Unix target it has just reached on fd would loop: the target
@@ -549,76 +433,39 @@ static bool target_loops(struct conn *c, int fd) {
     return true;
 }
 
-/* The PROXY protocol header naming the client, from its connection's two ends. */
-static size_t proxy_header(const struct conn *c, unsigned char *buf, size_t size) {
-    struct sockaddr_storage peer, local;
-    socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
-    bool known = getpeername(c->client, (struct sockaddr *) &peer, &peer_len) == 0 &&
-                 getsockname(c->client, (struct sockaddr *) &local, &local_len) == 0;
-    ssize_t n = uds_proxy_header(c->px->args->send_proxy,
-                                 known ? (const struct sockaddr *) &peer : NULL,
-                                 known ? (const struct sockaddr *) &local : NULL, buf, size);
-
-    return n > 0 ? (size_t) n : 0;
-}
-
-static void conn_tls_connect(struct conn *c, int fd);
-static void conn_dial(struct conn *c);
-
-/* Between two Unix sockets the fds a side passes (SCM_RIGHTS) go on with their bytes, as if
- * the client were connected to the target itself: programs such as tmux rely on it. That
- * costs splice(), which would drop them, so --no-pass-fds trades them for bulk speed. */
-static bool passes_fds(const struct proxy *px) {
-    return px->listen_unix && px->target.is_unix && !px->tls && !px->args->no_pass_fds;
-}
-
-/* Relay client and target (both taken over, also on failure). */
-static struct uds_relay *relay_start(struct conn *c, int client, int fd, const void *hdr,
-                                     size_t hdr_len) {
-    const struct uds_relay_args args = {
-        .fd_a_in = client,
-        .fd_a_out = client,
-        .fd_b = fd,
-        .prefix = hdr_len ? hdr : NULL,
-        .prefix_len = hdr_len,
-        .flags = passes_fds(c->px) ? UDS_RELAY_PASS_FDS : 0u,
-    };
-
-    return uds_relay_new2(c->sh->relays, &args, on_relay_close, c);
-}
-
-/* The target answered on fd: relay. */
-static void conn_connected(struct conn *c, int fd) {
-    struct proxy *px = c->px;
+/* A TLS client's PROXY header names the TCP client beneath its session (and, in v2, its
+ * certificate): the forward's own would name the session's socketpair. Returns 0, or -1
+ * (errno). */
+static int tls_client_header(struct conn *c) {
     unsigned char hdr[UDS_PROXY_HEADER_MAX + TLS_TLV_MAX];
-    size_t hdr_len;
-    int client = c->client;
+    int version = c->px->args->send_proxy;
 
-    if (tls_proxy_targets(px->tls) && !c->tls_target) {
-        conn_tls_connect(c, fd);    /* back here with the session's plaintext */
-        return;
+    if (!version || !c->tls_client)
+        return 0;
+    return uds_forward_set_prefix(c->fwd, hdr, tls_pump_proxy_header(c->tls_client, version,
+                                                                     hdr, sizeof(hdr)));
+}
+
+static void on_tls_ready(struct tls_pump *pump, int fd, int err, void *data);
+
+/* The target answered on fd: wrap it in TLS (back in on_tls_ready() with its plaintext),
+ * or check for a loop and relay. */
+static int on_connected(struct uds_forward *fwd, int fd, void *data) {
+    struct conn *c = data;
+    struct proxy *px = c->px;
+
+    (void) fwd;
+    if (tls_proxy_targets(px->tls)) {
+        c->tls_target = tls_pump_connect(px->tls, fd, c->client_text, px->target.text,
+                                         on_tls_ready, c);
+        return c->tls_target ? UDS_FORWARD_LATER : -1;     /* fd closed on failure */
     }
-    hdr_len = !px->args->send_proxy ? 0 : c->tls_client ?
-              tls_pump_proxy_header(c->tls_client, px->args->send_proxy, hdr, sizeof(hdr)) :
-              proxy_header(c, hdr, sizeof(hdr));
     if (target_loops(c, fd)) {
         (void) close(fd);
-        conn_fail(c, ELOOP);
-        return;
+        errno = ELOOP;
+        return -1;
     }
-    uds_timer_cancel(&c->first_byte_timer);
-    unwatch_client(c);      /* the relay watches it from here */
-    /* The relay owns both fds from here, also if it fails. */
-    c->client = -1;
-    c->relay = relay_start(c, client, fd, hdr, hdr_len);
-    if (!c->relay || hand_over_first_byte(c) < 0) {
-        cli_log(CLI_LOG_WARN, "relay_error", px->listen_text, NULL, 0, "%s: closed connection "
-                "from %s: cannot relay it: %s", px->listen_text, c->client_text,
-                strerror(errno));
-        conn_free(c);
-        return;
-    }
-    log_client_to_target(c, CLI_LOG_DEBUG, "open", "relayed to", "");
+    return tls_client_header(c) < 0 ? -1 : UDS_FORWARD_RELAY;
 }
 
 /* A TLS session is ready (fd, its plaintext) or failed (logged): go on, or drop c. */
@@ -627,43 +474,15 @@ static void on_tls_ready(struct tls_pump *pump, int fd, int err, void *data) {
 
     (void) err;
     if (fd < 0) {
-        conn_free(c);
+        uds_forward_close(c->fwd);
     } else if (pump == c->tls_client) {
-        c->client = fd;
-        conn_dial(c);
+        (void) uds_forward_start(c->fwd, fd);
+    } else if (tls_client_header(c) < 0) {
+        (void) close(fd);
+        on_relay_error(c->fwd, errno, c);
+        uds_forward_close(c->fwd);
     } else {
-        conn_connected(c, fd);
-    }
-}
-
-static void conn_tls_connect(struct conn *c, int fd) {
-    c->tls_target = tls_pump_connect(c->px->tls, fd, c->client_text, c->px->target.text,
-                                     on_tls_ready, c);
-    if (!c->tls_target)
-        conn_fail(c, errno);
-}
-
-static void on_dialed(int fd, int error, void *data) {
-    struct conn *c = data;
-
-    c->dial = NULL;
-    if (fd < 0)
-        conn_fail(c, error);
-    else
-        conn_connected(c, fd);
-}
-
-/* Connect c to the target: at once, or from the loop (a TCP handshake, a full backlog). */
-static void conn_dial(struct conn *c) {
-    int fd = uds_dial(c->sh->dialer, on_dialed, c, &c->dial);
-
-    if (fd >= 0) {
-        conn_connected(c, fd);
-    } else if (errno == EINPROGRESS) {
-        watch_client(c);
-        watch_first_byte(c);
-    } else {
-        conn_fail(c, errno);
+        (void) uds_forward_resume(c->fwd, fd);
     }
 }
 
@@ -773,63 +592,53 @@ static void describe_tcp_client(int fd, char *buf, size_t size) {
         uds_addr_format(&addr, buf, size);
 }
 
-/* On c's shard: connect it to the target (a TLS client's certificate checked first). */
-static void conn_start(void *arg) {
-    struct conn *c = arg;
+/* The client is the forward's from here; with a TLS listener, the target is reached only
+ * once the client's certificate has been checked (on_tls_ready() starts the forward with
+ * the session's plaintext). */
+static void start_client(struct conn *c, int fd) {
     struct proxy *px = c->px;
 
-    conn_link(c);
+    if (!px->listen_unix)
+        describe_tcp_client(fd, c->client_text, sizeof(c->client_text));
     if (!tls_proxy_listens(px->tls)) {
-        conn_dial(c);
+        (void) uds_forward_start(c->fwd, fd);   /* on failure it has ended, c with it */
         return;
     }
-    /* The target is reached only once the client's certificate has been checked. */
-    c->tls_client = tls_pump_accept(px->tls, c->client, c->client_text,
-                                    sizeof(c->client_text), px->listen_text, on_tls_ready, c);
-    c->client = -1;
+    c->tls_client = tls_pump_accept(px->tls, fd, c->client_text, sizeof(c->client_text),
+                                    px->listen_text, on_tls_ready, c);
     if (!c->tls_client)
-        conn_free(c);
+        uds_forward_close(c->fwd);
 }
 
-/* A new client, accepted by the server: check it, take it from the server and hand it to a
- * shard to be connected to the target. */
+/* A new client, accepted by the server: check it, take it from the server and hand it to
+ * the forwarder, counted at once (on the proxy's loop, so that --max-conns pauses the
+ * server at once), to be connected to the target on one of its loops. */
 static int on_open(struct uds_conn *uc, void *data) {
     struct proxy *px = data;
     struct conn *c = calloc(1, sizeof(*c));
+    int fd;
 
-    if (!c) {
-        cli_log(CLI_LOG_WARN, "accept_error", px->listen_text, NULL, 0, "%s: shed a client: %s",
-                px->listen_text, strerror(ENOMEM));
+    if (c)
+        *c = (struct conn) { .px = px, .started_ms = cli_now_ms() };
+    if (c && px->listen_unix && !admit_unix_client(px, c, uds_conn_peer(uc))) {
+        free(c);
         return -1;
     }
-    *c = (struct conn) { .px = px, .client = -1, .started_ms = cli_now_ms() };
-    if (px->listen_unix && !admit_unix_client(px, c, uds_conn_peer(uc))) {
+    if (!c || !(c->fwd = uds_forward_new(px->fwdr, c))) {
+        cli_log(CLI_LOG_WARN, "accept_error", px->listen_text, NULL, 0, "%s: shed a client: %s",
+                px->listen_text, strerror(c ? errno : ENOMEM));
+        if (c)
+            release_uid(c);
         free(c);
         return -1;
     }
     /* Nothing has been read from it yet: the relay reads it from the start. */
-    c->client = uds_conn_detach(uc);
-    if (c->client < 0) {
-        if (c->uid_counted) {
-            pthread_mutex_lock(&px->lock);
-            (void) uds_uid_counter_release(px->uids, c->client_uid);
-            pthread_mutex_unlock(&px->lock);
-        }
-        free(c);
+    fd = uds_conn_detach(uc);
+    if (fd < 0) {
+        uds_forward_close(c->fwd);
         return -1;
     }
-    if (!px->listen_unix)
-        describe_tcp_client(c->client, c->client_text, sizeof(c->client_text));
-    /* Counted here, on the proxy's loop, so that --max-conns pauses the server at once; the
-     * pool counts it on the loop it picks, the one with the fewest. */
-    c->sh = &px->shards[px->pool ? uds_loop_pool_pick(px->pool) : 0];
-    atomic_fetch_add(&px->n_conns, 1);
-    update_accepting(px);
-    update_idle_timer(px);
-    if (!px->pool)
-        conn_start(c);
-    else if (uds_loop_pool_post(px->pool, c->sh->index, conn_start, c) < 0)
-        conn_free(c);   /* not yet on the shard's list: conn_unlink() does nothing */
+    start_client(c, fd);
     return 0;
 }
 
@@ -959,35 +768,16 @@ static void stop_loop(struct proxy *px) {
     uds_loop_stop(px->loop);
 }
 
-static void shard_close_all(void *arg) {
-    struct shard *sh = arg;
-
-    while (sh->conns)
-        conn_free(sh->conns);
-}
-
-/* Close every connection: on its shard's thread (posted; a post that finds no memory
- * leaves them to stop_shards() at exit). */
-static void close_all(struct proxy *px) {
-    for (unsigned i = 0; i < px->n_shards; i++) {
-        struct shard *sh = &px->shards[i];
-        if (!px->pool)
-            shard_close_all(sh);
-        else
-            (void) uds_loop_pool_post(px->pool, i, shard_close_all, sh);
-    }
-}
-
 static void check_drained(struct proxy *px) {
-    if (px->stopping && px->n_conns == 0)
+    if (px->stopping && conns(px) == 0)
         stop_loop(px);
 }
 
 static void on_drain_timeout(void *data) {
     struct proxy *px = data;
 
-    cli_log_drain_timeout(px->listen_text, px->n_conns, px->args->common.drain_ms);
-    close_all(px);
+    cli_log_drain_timeout(px->listen_text, conns(px), px->args->common.drain_ms);
+    uds_forwarder_close_all(px->fwdr);
     stop_loop(px);
 }
 
@@ -1010,7 +800,7 @@ static void on_idle(void *data) {
  * starts it only when a connection ends): a proxy started for a client that gave up
  * before it was accepted goes away too. */
 static void update_idle_timer(struct proxy *px) {
-    bool idle = px->n_conns == 0 && !px->stopping && !px->done;
+    bool idle = conns(px) == 0 && !px->stopping && !px->done;
 
     if (px->args->exit_idle_ms == 0 || idle == uds_timer_armed(&px->idle_timer))
         return;
@@ -1031,7 +821,7 @@ static bool reload_tls(void *data) {
 }
 
 static size_t stop_count(void *data) {
-    return ((struct proxy *) data)->n_conns;
+    return conns(data);
 }
 
 static void stop_drain(void *data) {
@@ -1043,7 +833,7 @@ static void stop_drain(void *data) {
      * backlog get a reset. The server holds no connection, each having left it at
      * once: a graceful stop would only accept the backlog, not relayed when stopping. */
     uds_server_stop(px->server, false);
-    if (px->n_conns == 0)
+    if (conns(px) == 0)
         stop_loop(px);
     else if (uds_timer_arm(&px->drain_timer, px->loop, (uint64_t) px->args->common.drain_ms,
                            on_drain_timeout, px) < 0)
@@ -1051,8 +841,10 @@ static void stop_drain(void *data) {
 }
 
 static void stop_now(void *data) {
-    close_all(data);
-    stop_loop(data);
+    struct proxy *px = data;
+
+    uds_forwarder_close_all(px->fwdr);
+    stop_loop(px);
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -1212,27 +1004,25 @@ static int run_loop(struct proxy *px) {
     return 0;
 }
 
-/* The loop, and the dialer that connects clients to the target: made before the listener,
- * so that a TARGET that can never be reached is reported before the socket exists.
- * Returns CLI_CONTINUE, or the exit code. */
-static struct uds_dialer *new_dialer(struct proxy *px, struct uds_loop *loop) {
-    struct uds_dialer_opts dopts = {
+static struct uds_dialer_opts dial_opts(const struct proxy *px) {
+    return (struct uds_dialer_opts) {
         .timeout_ms = px->args->connect_ms,
         .tcp = px->target.is_unix ? NULL : &px->target.tcp,
         .wait_ms = px->args->retry_ms,
     };
-
-    return uds_dialer_new(loop, &px->target.addr, &dopts);
 }
 
-static int start_dialer(struct proxy *px) {
-    px->dialer = new_dialer(px, px->loop);
-    if (!px->dialer)
+/* A TARGET that can never be reached (a path too long for any directory to help) is
+ * reported before the listener exists: a dialer checks it, as the forwarder's will. */
+static int check_target(struct proxy *px) {
+    struct uds_dialer_opts dopts = dial_opts(px);
+    struct uds_dialer *dialer = uds_dialer_new(px->loop, &px->target.addr, &dopts);
+
+    if (!dialer)
         return cli_fail(CLI_OP_CONNECT, px->args->target, errno, NULL);
+    uds_dialer_free(dialer);
     return CLI_CONTINUE;
 }
-
-/* ---- worker threads ------------------------------------------------------------------------ */
 
 /* --threads; a TLS side (its sessions and SIGHUP reload live on the proxy's loop) and
  * --busy-poll (one spinning loop is the point) run on one. */
@@ -1242,90 +1032,48 @@ static unsigned proxy_threads(const struct proxy *px) {
     return cli_listen_opts_threads(&px->args->common);
 }
 
-/* A worker's connection ended: re-evaluate what depends on the count. */
-static void wake_io(struct uds_loop *loop, int fd, unsigned events, void *data) {
-    struct proxy *px = data;
-    uint64_t n;
-
-    (void) loop, (void) events;
-    if (read(fd, &n, sizeof(n)) < 0) {
-        /* EAGAIN: an earlier wakeup saw it already. */
-    }
-    update_accepting(px);
-    update_idle_timer(px);
-    check_drained(px);
+/* Between two Unix sockets the fds a side passes (SCM_RIGHTS) go on with their bytes, as if
+ * the client were connected to the target itself: programs such as tmux rely on it. That
+ * costs splice(), which would drop them, so --no-pass-fds trades them for bulk speed. */
+static bool passes_fds(const struct proxy *px) {
+    return px->listen_unix && px->target.is_unix && !px->tls && !px->args->no_pass_fds;
 }
 
-/* Shard i's dialer and relay group, on its loop in the pool (not running yet). */
-static int start_worker(struct proxy *px, struct shard *sh, const struct uds_relay_opts *ropts) {
-    sh->loop = uds_loop_pool_loop(px->pool, sh->index);
-    sh->dialer = new_dialer(px, sh->loop);
-    sh->relays = sh->dialer ? uds_relay_group_new(sh->loop, ropts) : NULL;
-    return sh->relays ? 0 : -1;
-}
+/* The forwarder, with its worker threads if any. Returns 0, or -1 (errno). */
+static int start_forwarder(struct proxy *px) {
+    const struct proxy_args *a = px->args;
+    const struct uds_forwarder_opts opts = {
+        .dial = dial_opts(px),
+        .relay = {
+            .buffer_size = a->buffer_size,
+            .idle_timeout_ms = a->common.idle_ms,
+            .first_byte_timeout_ms = first_byte_ms(px),
+            .flags = (a->no_splice ? UDS_RELAY_NO_SPLICE : 0u) |
+                     (a->no_batch ? UDS_RELAY_NO_BATCH : 0u),
+        },
+        .threads = proxy_threads(px),
+        .flags = passes_fds(px) ? UDS_FORWARDER_PASS_FDS : 0u,
+        .proxy_header = a->send_proxy,
+        .thread_name = "udsp",
+    };
+    const struct uds_forwarder_callbacks cbs = {
+        .connected = on_connected,
+        .connect_error = on_connect_error,
+        .relay_error = on_relay_error,
+        .client_gone = on_client_gone,
+        .silent = on_silent,
+        .relayed = on_relayed,
+        .closed = on_relay_close,
+        .freed = on_freed,
+        .count = on_count,
+    };
 
-/* The shards: the proxy's own loop, or --threads workers. Returns 0, or -1 (errno). */
-static int start_shards(struct proxy *px, const struct uds_relay_opts *ropts) {
-    unsigned n = proxy_threads(px);
-
-    px->shards = calloc(n, sizeof(*px->shards));
-    if (!px->shards)
-        return -1;
-    px->n_shards = n;
-    for (unsigned i = 0; i < n; i++)
-        px->shards[i] = (struct shard) { .px = px, .index = i };
-    if (n == 1) {
-        px->relays = uds_relay_group_new(px->loop, ropts);
-        px->shards[0].loop = px->loop;
-        px->shards[0].dialer = px->dialer;
-        px->shards[0].relays = px->relays;
-        return px->relays ? 0 : -1;
-    }
-    px->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (px->wake_fd < 0 || uds_loop_add(px->loop, px->wake_fd, UDS_EV_READ, wake_io, px) < 0)
-        return -1;
-    px->pool = uds_loop_pool_new(n, "udsp");
-    if (!px->pool)
-        return -1;
-    for (unsigned i = 0; i < n; i++)
-        if (start_worker(px, &px->shards[i], ropts) < 0)
-            return -1;
-    return uds_loop_pool_start(px->pool);
-}
-
-/* At exit: every connection closed (on its worker), the workers joined and freed. */
-static void stop_shards(struct proxy *px) {
-    for (unsigned i = 0; px->pool && i < px->n_shards; i++)
-        (void) uds_loop_pool_post(px->pool, i, shard_close_all, &px->shards[i]);
-    uds_loop_pool_join(px->pool);
-    for (unsigned i = 0; i < px->n_shards; i++) {
-        struct shard *sh = &px->shards[i];
-        shard_close_all(sh);    /* what a failed post left, now that the threads have ended */
-        if (px->pool) {
-            uds_relay_group_free(sh->relays);
-            uds_dialer_free(sh->dialer);
-        }
-    }
-    uds_loop_pool_free(px->pool);
-    px->pool = NULL;
-    free(px->shards);
-    px->shards = NULL;
-    px->n_shards = 0;
-    if (px->wake_fd >= 0) {
-        (void) uds_loop_del(px->loop, px->wake_fd);
-        (void) close(px->wake_fd);
-    }
+    px->fwdr = uds_forwarder_new(px->loop, &px->target.addr, &opts, &cbs, px);
+    return px->fwdr ? 0 : -1;
 }
 
 static int run(struct proxy *px, int sigfd) {
     const struct proxy_args *a = px->args;
-    struct uds_relay_opts ropts = {
-        .buffer_size = a->buffer_size,
-        .idle_timeout_ms = a->common.idle_ms,
-        .first_byte_timeout_ms = first_byte_ms(px),
-        .flags = (a->no_splice ? UDS_RELAY_NO_SPLICE : 0u) |
-                 (a->no_batch ? UDS_RELAY_NO_BATCH : 0u),
-    };
     struct uds_server_opts sopts = cli_listen_opts_server(&a->common, &px->allow);
     struct uds_server_callbacks cbs = {
         .on_open = on_open,
@@ -1333,7 +1081,7 @@ static int run(struct proxy *px, int sigfd) {
         .on_accept_error = on_accept_error,
     };
 
-    if (start_shards(px, &ropts) < 0)
+    if (start_forwarder(px) < 0)
         return cli_fail(CLI_OP_ANY, px->listen_text, errno, NULL);
     px->server = uds_server_new(px->loop, &px->listener, &sopts, &cbs, px);
     px->stop = (struct cli_stop) {
@@ -1351,7 +1099,7 @@ static int run(struct proxy *px, int sigfd) {
 }
 
 /* TLS sides: their contexts, and LISTEN and TARGET as the TCP addresses beneath. Needs the
- * loop, made here before the dialer. */
+ * loop, made here first. */
 static int start_tls(struct proxy *px, struct proxy_args *args) {
     px->loop = uds_loop_new();
     if (!px->loop)
@@ -1399,7 +1147,7 @@ static int prepare(struct proxy *px, struct proxy_args *args, int argc, char **a
     if (code == CLI_CONTINUE)
         code = setup_target(px);
     if (code == CLI_CONTINUE)
-        code = start_dialer(px);
+        code = check_target(px);
     if (code != CLI_CONTINUE)
         return code;
     /* Before the socket exists, so a stop signal can never leave it behind. */
@@ -1426,7 +1174,7 @@ int cmd_proxy(int argc, char **argv) {
     struct proxy_args args = {
         .connect_ms = 5000,
     };
-    struct proxy px = { .args = &args, .wake_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+    struct proxy px = { .args = &args, .lock = PTHREAD_MUTEX_INITIALIZER };
     int code, sigfd = -1;
 
     cli_listen_opts_init(&args.common);
@@ -1435,12 +1183,10 @@ int cmd_proxy(int argc, char **argv) {
     if (code == CLI_CONTINUE)
         code = run(&px, sigfd);
     uds_timer_cancel(&px.drain_timer);
-    stop_shards(&px);
+    uds_forwarder_free(px.fwdr);       /* every connection closed, the workers joined */
     uds_timer_cancel(&px.idle_timer);
     tls_proxy_flush(px.tls, args.common.drain_ms);
     tls_proxy_free(px.tls);
-    uds_relay_group_free(px.relays);
-    uds_dialer_free(px.dialer);
     uds_server_free(px.server);         /* and its listener */
     (void) uds_unlisten(&px.listener);  /* when no server took it over */
     cli_signalfd_close(sigfd, px.loop);

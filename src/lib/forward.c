@@ -203,6 +203,8 @@ static int relay(struct uds_forward *fwd, int fd) {
         end_error(fwd, fw->cbs.relay_error, errno);
         return -1;
     }
+    if (fw->cbs.relayed)
+        fw->cbs.relayed(fwd, fwd->data);
     return 0;
 }
 
