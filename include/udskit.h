@@ -1608,21 +1608,23 @@ UDS_API void uds_forwarder_free(struct uds_forwarder *fwdr);
  * forward until freed. On the forwarder's loop. Errors: EINVAL; ENOMEM. */
 UDS_API struct uds_forward *uds_forward_new(struct uds_forwarder *fwdr, void *data);
 /* Connect the held forward's client, client_fd (a connected stream socket, taken over:
- * made non-blocking, closed when the forward ends, and on failure too), to the
- * destination and relay it: on the forwarder's loop, or posted to the worker with the
- * fewest forwards. Returns 0; the forward then ends with one of the callbacks. Returns -1
- * when it could not be started (EINVAL not held or client_fd < 0; ENOMEM): the forward
- * has ended then, freed called before the return. On the forwarder's loop. */
+ * closed when the forward ends, and on failure too), to the destination and relay it: on
+ * the forwarder's loop, or posted to the worker with the fewest forwards. Returns 0; the
+ * forward then ends with one of the callbacks (on the forwarder's loop, possibly before
+ * this returns). Returns -1 when it could not be started (EINVAL client_fd < 0; ENOMEM):
+ * the forward has ended then, freed called before the return. EINVAL for fwd NULL or not
+ * held: nothing changes but client_fd closed. On the forwarder's loop. */
 UDS_API int uds_forward_start(struct uds_forward *fwd, int client_fd);
 /* After connected answered UDS_FORWARD_LATER: relay the client to fd (taken over, also on
- * failure). Returns 0, or -1 when the relay could not be made: the forward has ended,
- * relay_error and freed called before the return; EINVAL (not waiting, fd < 0) also
- * ends it. On the forward's loop. */
+ * failure). Returns 0, or -1 when the relay could not be made (fd < 0 included): the
+ * forward has ended, relay_error and freed called before the return. EINVAL for fwd NULL
+ * or not waiting: nothing changes but fd closed. On the forward's loop. */
 UDS_API int uds_forward_resume(struct uds_forward *fwd, int fd);
-/* Send these len bytes (copied) to the destination before anything from the client,
- * instead of the PROXY header of opts->proxy_header: from a connected callback, or before
- * the forward is started. Errors: EINVAL; EMSGSIZE longer than the relay's buffer_size;
- * ENOMEM. */
+/* Send these len bytes (copied; none for 0) to the destination before anything from the
+ * client, instead of the PROXY header of opts->proxy_header: any time before the relay
+ * begins (held, in or after a connected callback), on the forward's loop. A prefix longer
+ * than the relays' buffer_size ends the forward with relay_error (EMSGSIZE).
+ * Errors: EINVAL fwd NULL, buf NULL with len, or relaying already; ENOMEM. */
 UDS_API int uds_forward_set_prefix(struct uds_forward *fwd, const void *buf, size_t len);
 /* End the forward now, in whatever stage: its dial cancelled, its relay freed (sockets
  * with SO_LINGER 0), its fds closed; only freed is called. On the forward's loop, not from

@@ -280,15 +280,15 @@ UDS_API int uds_forward_start(struct uds_forward *fwd, int client_fd) {
             (void) close(client_fd);
         return uds__fail(EINVAL);
     }
+    if (client_fd < 0) {
+        uds__forward_end(fwd);      /* held still: counted on no worker */
+        return uds__fail(EINVAL);
+    }
     fw = fwd->fw;
     uds__forward_unlink(fwd);
     fwd->client = client_fd;
-    if (client_fd < 0 || !fw->pool) {
+    if (!fw->pool) {
         fwd->sh = &fw->shards[0];
-        if (client_fd < 0) {
-            uds__forward_end(fwd);
-            return uds__fail(EINVAL);
-        }
         uds__forward_run(fwd);
         return 0;
     }

@@ -5,7 +5,8 @@
  * and half-closed relayed; the first-byte clock counted from the hand-over, before and
  * into the relay; the PROXY header; the connected callback's drop and later/resume; fds
  * passed between Unix sides; two worker threads with twenty clients; closing and freeing
- * with forwards in every stage. The forwarder's own loop runs on the test's thread. */
+ * with forwards in every stage; bad arguments. The forwarder's own loop runs on the test's
+ * thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -820,6 +821,23 @@ static void forward_free_ends_every_stage_on_two_threads(void **state) {
 
 /* ---- arguments ---------------------------------------------------------------------------- */
 
+static void forward_start_without_a_client_ends_it_einval(void **state) {
+    struct tu_fixture *f = *state;
+    struct harness *h = harness_new();
+    struct uds_forwarder_opts opts = { .threads = 2 };
+
+    forwarder_start(h, f->path, &opts);
+    struct rec *r = forward_new(h);
+    assert_int_equal(uds_forwarder_count(h->fw), 1);
+    errno = 0;
+    assert_int_equal(uds_forward_start(r->fwd, -1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_true(r->freed);
+    assert_int_equal(uds_forwarder_count(h->fw), 0);
+    assert_int_equal(h->last_count, 0);
+    harness_free(h);
+}
+
 static void forwarder_bad_arguments_einval(void **state) {
     struct tu_fixture *f = *state;
     struct uds_loop *loop = uds_loop_new();
@@ -863,6 +881,7 @@ int main(void) {
         T(forward_two_threads_twenty_clients_all_relayed),
         T(forward_close_all_ends_every_stage),
         T(forward_free_ends_every_stage_on_two_threads),
+        T(forward_start_without_a_client_ends_it_einval),
         T(forwarder_bad_arguments_einval),
 #undef T
     };
