@@ -1554,7 +1554,8 @@ typedef int uds_forward_connected_fn(struct uds_forward *fwd, int fd, void *data
 typedef void uds_forward_error_fn(struct uds_forward *fwd, int error, void *data);
 /* A forward ends without a relay (client_gone: the client hung up while the destination
  * was being connected, with nothing to deliver; silent: the first-byte timeout passed
- * before the relay began), or it is being freed (freed: the last call with data). */
+ * before the relay began), its relay began (relayed), or it is being freed (freed: the
+ * last call with data). */
 typedef void uds_forward_fn(struct uds_forward *fwd, void *data);
 /* The relay ended (closed): its counters and error, as uds_relay_close_fn has them. */
 typedef void uds_forward_closed_fn(struct uds_forward *fwd, const struct uds_relay_info *info,
