@@ -1255,13 +1255,14 @@ UDS_API const char *uds_spawner_path(const struct uds_spawner *spawner);
  * UNIXLOCALGID are the caller's ids at this call, UNIXREMOTE* those of peer (the client's
  * identity as the server read it, uds_conn_peer()), or with peer NULL read from fd
  * (SO_PEERCRED; left out when that fails). The program runs with an empty signal mask, in
- * a process group of its own, with RLIMIT_NOFILE as opts said: for the call the caller's
- * own soft limit is set to that (posix_spawn() has no attribute for limits), so no other
- * thread of the caller should be opening fds meanwhile. The caller still owns fd and
- * closes it (close(), never shutdown(): the program's copy stays connected). One thread
- * at a time per spawner. Returns the program's pid. Errors: EINVAL; ENOMEM; those of
- * fcntl() on fd (EBADF); those of posix_spawn() and of the execve() in the child (ENOENT,
- * EACCES, ENOEXEC, E2BIG, EAGAIN, ENOMEM); EINVAL/EPERM from setrlimit(). */
+ * a process group of its own, with RLIMIT_NOFILE as opts said. All that is set in the
+ * child alone (made as glibc's posix_spawn() makes one, clone(CLONE_VM | CLONE_VFORK)):
+ * the caller's own limit never changes, and its other threads may open fds meanwhile. The
+ * caller still owns fd and closes it (close(), never shutdown(): the program's copy stays
+ * connected). One thread at a time per spawner. Returns the program's pid, once it has
+ * exec'ed. Errors: EINVAL; ENOMEM; those of fcntl() on fd (EBADF); those of clone()
+ * (EAGAIN, ENOMEM) and of the execve() in the child (ENOENT, EACCES, ENOEXEC, E2BIG,
+ * ENOMEM), that child reaped; EINVAL/EPERM from setrlimit() in the child. */
 UDS_API pid_t uds_spawner_spawn(struct uds_spawner *spawner, int fd,
                                 const struct uds_peer *peer);
 /* Reap one of the spawner's programs that has exited, never blocking: 1 with its record

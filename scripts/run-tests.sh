@@ -43,14 +43,15 @@ log=$(mktemp)
 trap 'rm -f "$summary" "$skips" "$log"' EXIT
 
 # Under ThreadSanitizer (make check SANITIZE=thread) only what starts threads runs: the
-# loop pool's, the threaded server's and the forwarder's unit tests and the CLI's --threads
-# tests, each report a failure.
+# loop pool's, the threaded server's and the forwarder's unit tests, the spawner's (a thread
+# watches the open-file limit while programs start), and the CLI's --threads tests, each
+# report a failure.
 units=("$BUILD"/tests/test_*)
 bats_dir=tests/cli
 if [ "${SANITIZE:-}" = thread ]; then
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1}
     units=("$BUILD"/tests/test_server_threads "$BUILD"/tests/test_loop_pool
-           "$BUILD"/tests/test_forward)
+           "$BUILD"/tests/test_forward "$BUILD"/tests/test_spawn)
     bats_dir=tests/cli/threads.bats
 fi
 

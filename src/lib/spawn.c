@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * spawn.c — a program per connection, the UCSPI server side (as ucspi-unix's unixserver and
- * s6's s6-ipcserverd do it): the environment the program gets, one posix_spawn() per
- * connection with the socket on fds 0 and 1, and the children kept track of until they are
- * reaped. Accepting, limits and logs are the caller's; finding the program is program.c's.
+ * s6's s6-ipcserverd do it): the environment the program gets, one child per connection
+ * with the socket on fds 0 and 1, and the children kept track of until they are reaped.
+ * Accepting, limits and logs are the caller's; finding the program is program.c's; starting
+ * it, spawn_child.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "spawn_child.h"
 
 extern char **environ;
 
@@ -38,8 +39,8 @@ struct uds_spawner {
     size_t n_base;
     char *fixed[N_FIXED];
     char vars[N_LOCAL + N_REMOTE][VAR_SIZE];
-    posix_spawnattr_t attr;
-    bool attr_ready;
+    uint64_t reset[UDS__SIG_WORDS];     /* the signals the programs get at SIG_DFL */
+    void *stack;                /* the children's, until they exec */
     rlim_t nofile;              /* the programs' soft RLIMIT_NOFILE; 0: the caller's */
     bool stderr_closed;         /* the caller had no fd 2 when the spawner was made */
     struct uds_child *children;
@@ -89,43 +90,6 @@ static int build_env(struct uds_spawner *sp, const char *local_path) {
     return 0;
 }
 
-/* The signals a child must get back to SIG_DFL: every one the caller ignores (SIGPIPE, and
- * SIGHUP under nohup), since exec keeps an ignored signal ignored (handled ones exec resets
- * itself); and glibc's two internal signals, which its posix_spawn sets to SIG_IGN in the
- * child unless they are in this set, and so would reach the program ignored. sigaddset()
- * refuses those two, so the set starts full and loses only what must stay as it is. */
-static void signals_to_reset(sigset_t *set) {
-    memset(set, 0xff, sizeof(*set));
-    for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction sa;
-        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-            continue;
-        (void) sigdelset(set, sig);     /* EINVAL for the internal ones: they stay */
-    }
-}
-
-static int setup_attr(struct uds_spawner *sp) {
-    sigset_t none, dfl;
-    int r;
-
-    sigemptyset(&none);
-    signals_to_reset(&dfl);
-    r = posix_spawnattr_init(&sp->attr);
-    if (r != 0)
-        return uds__fail(r);
-    sp->attr_ready = true;
-    /* A process group of its own: a stop signals the program and whatever it started, and
-     * a Ctrl-C at the terminal reaches the server, which then stops its children in order. */
-    if ((r = posix_spawnattr_setflags(&sp->attr, POSIX_SPAWN_SETSIGMASK |
-                                                     POSIX_SPAWN_SETSIGDEF |
-                                                     POSIX_SPAWN_SETPGROUP)) != 0 ||
-        (r = posix_spawnattr_setsigmask(&sp->attr, &none)) != 0 ||
-        (r = posix_spawnattr_setsigdefault(&sp->attr, &dfl)) != 0 ||
-        (r = posix_spawnattr_setpgroup(&sp->attr, 0)) != 0)
-        return uds__fail(r);
-    return 0;
-}
-
 UDS_API struct uds_spawner *uds_spawner_new(char *const argv[], const char *local_path,
                                             const struct uds_spawner_opts *opts) {
     struct uds_spawner *sp;
@@ -148,8 +112,16 @@ UDS_API struct uds_spawner *uds_spawner_new(char *const argv[], const char *loca
     if (!sp->argv)
         goto fail;
     memcpy(sp->argv, argv, argc * sizeof(*argv));
-    if (build_env(sp, local_path) < 0 || setup_attr(sp) < 0)
+    if (build_env(sp, local_path) < 0)
         goto fail;
+    sp->stack = uds__child_stack_new();
+    if (!sp->stack)
+        goto fail;
+    /* The signals a child must get back to SIG_DFL: every one the caller ignores (SIGPIPE,
+     * and SIGHUP under nohup), since exec keeps an ignored signal ignored; glibc's internal
+     * ones too (a process started by glibc's posix_spawn(), make's say, has them ignored).
+     * The handled ones the child sets to SIG_DFL itself. */
+    uds__child_ignored(sp->reset);
     sp->stderr_closed = fcntl(STDERR_FILENO, F_GETFD) < 0;
     if (opts && opts->nofile)
         sp->nofile = (rlim_t) opts->nofile;
@@ -164,8 +136,7 @@ fail:
 UDS_API void uds_spawner_free(struct uds_spawner *sp) {
     if (!sp)
         return;
-    if (sp->attr_ready)
-        posix_spawnattr_destroy(&sp->attr);
+    uds__child_stack_free(sp->stack);
     for (size_t i = 0; sp->envp && i < sp->n_base; i++)
         free(sp->envp[i]);
     for (size_t i = 0; i < N_FIXED; i++)
@@ -185,33 +156,6 @@ UDS_API size_t uds_spawner_count(const struct uds_spawner *sp) {
     return sp ? sp->n_children : 0;
 }
 
-/* posix_spawn() with the programs' soft RLIMIT_NOFILE, not the one the caller may have
- * raised for itself. posix_spawn has no attribute for limits, so the caller's own goes to
- * it for the call and back after it: glibc clones the child with CLONE_VFORK, so this
- * thread waits in the call until the child has exec'ed. The lower limit never takes away a
- * descriptor already open. Returns posix_spawn's result. */
-static int spawn_with_limit(pid_t *ret_pid, const struct uds_spawner *sp,
-                            const posix_spawn_file_actions_t *fa) {
-    struct rlimit now;
-    bool changed = false;
-    int r;
-
-    if (sp->nofile && getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_cur != sp->nofile) {
-        struct rlimit child = {
-            .rlim_cur = sp->nofile < now.rlim_max ? sp->nofile : now.rlim_max,
-            .rlim_max = now.rlim_max,
-        };
-        if (setrlimit(RLIMIT_NOFILE, &child) < 0)
-            return errno;
-        changed = true;
-    }
-    r = posix_spawn(ret_pid, sp->path, fa, &sp->attr, sp->argv, sp->envp);
-    /* Any soft limit up to the hard one is allowed: going back cannot fail. */
-    if (changed)
-        (void) setrlimit(RLIMIT_NOFILE, &now);
-    return r;
-}
-
 /* The per-start variables; the remote ones ended early (a NULL) without a peer. */
 static void set_vars(struct uds_spawner *sp, const struct uds_peer *peer) {
     char **local = sp->envp + sp->n_base + N_FIXED;
@@ -229,24 +173,24 @@ static void set_vars(struct uds_spawner *sp, const struct uds_peer *peer) {
 /* fd on 0 and 1, and nothing above 2: descriptors the caller inherited (from a shell, a
  * supervisor) or made without O_CLOEXEC must not reach the programs. A caller started
  * without a stderr may have given its number to a socket since (another client's, say):
- * then the programs get /dev/null there. */
+ * then the programs get /dev/null there. A process group of its own: a stop signals the
+ * program and whatever it started, and a Ctrl-C at the terminal reaches the server, which
+ * then stops its children in order. The open-file limit is set in the child alone: the
+ * caller's own, and so its other threads', never changes. Returns 0 or an errno value (a
+ * failed execve()'s too: that child is reaped). */
 static int start(struct uds_spawner *sp, int fd, pid_t *ret_pid) {
-    posix_spawn_file_actions_t fa;
-    int r = posix_spawn_file_actions_init(&fa);
+    struct uds__child_setup setup = {
+        .path = sp->path,
+        .argv = sp->argv,
+        .envp = sp->envp,
+        .fd = fd,
+        .null_stderr = sp->stderr_closed,
+        .nofile = sp->nofile == RLIM_INFINITY ? UINT64_MAX : (uint64_t) sp->nofile,
+        .stack = sp->stack,
+    };
 
-    if (r != 0)
-        return r;
-    if ((r = posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO)) == 0 &&
-        (r = posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO)) == 0 &&
-        (!sp->stderr_closed ||
-         (r = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY,
-                                               0)) == 0) &&
-        (r = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) == 0)
-        /* glibc (2.24 on) reports a failed execve here, as its errno, and reaps that
-         * child. */
-        r = spawn_with_limit(ret_pid, sp, &fa);
-    posix_spawn_file_actions_destroy(&fa);
-    return r;
+    memcpy(setup.reset, sp->reset, sizeof(setup.reset));
+    return uds__child_spawn(&setup, ret_pid);
 }
 
 UDS_API pid_t uds_spawner_spawn(struct uds_spawner *sp, int fd, const struct uds_peer *peer) {

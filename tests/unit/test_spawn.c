@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -263,6 +266,39 @@ static void spawn_without_a_stderr_the_program_gets_dev_null_there(void **state)
     assert_string_equal(out, "/dev/null\n");
 }
 
+static void spawn_low_limit_and_every_low_fd_taken_still_dev_null_on_stderr(void **state) {
+    char *argv[] = { "/bin/sh", "-c", "readlink /proc/$$/fd/2; ulimit -Sn", NULL };
+    struct uds_spawner_opts opts = { .nofile = 16 };
+    int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100);
+    int fillers[64], n = 0, sv[2], status;
+    struct uds_spawner *sp;
+    struct uds_child ch;
+    char out[256] = "";
+
+    (void) state;
+    assert_true(saved >= 0);
+    close(STDERR_FILENO);
+    sp = uds_spawner_new(argv, "/run/test.sock", &opts);
+    /* Every number from 2 to 40 taken, none free under the programs' limit. */
+    while (n < 64 && (n == 0 || fillers[n - 1] < 40))
+        fillers[n++] = fcntl(saved, F_DUPFD_CLOEXEC, 0);
+    tu_socketpair(SOCK_STREAM, sv);
+    pid_t pid = sp ? uds_spawner_spawn(sp, sv[1], NULL) : -1;
+    close(sv[1]);
+    if (pid > 0)
+        read_to_end(sv[0], out, sizeof(out));
+    close(sv[0]);
+    for (int i = 0; i < n; i++)
+        close(fillers[i]);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    assert_non_null(sp);
+    assert_true(pid > 0);
+    reap_one(sp, &ch, &status);
+    uds_spawner_free(sp);
+    assert_string_equal(out, "/dev/null\n16\n");
+}
+
 static void spawn_program_reads_blocking_though_the_socket_was_not(void **state) {
     char *argv[] = { "head", "-c", "5", NULL };
     struct uds_spawner *sp = uds_spawner_new(argv, "/run/test.sock", NULL);
@@ -299,6 +335,41 @@ static void spawn_signal_mask_empty_and_ignored_signals_reset(void **state) {
     sigaction(SIGUSR1, &old_usr1, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
     assert_string_equal(out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
+/* sig ignored behind libc's back: as glibc's internal signals (32 and 33) are in a process
+ * started by glibc's posix_spawn() (make's, say), and SIGHUP under nohup before any
+ * sanitizer's records begin. The kernel's struct sigaction: the handler, then zeros. */
+static int ignore_raw(int sig) {
+    struct { void (*handler)(int); unsigned long rest[4]; } ign = { .handler = SIG_IGN };
+
+    return (int) syscall(SYS_rt_sigaction, sig, &ign, NULL, 8);
+}
+
+static int ignored_signals_of_a_program(void *arg) {
+    char *argv[] = { "grep", "^SigIgn", "/proc/self/status", NULL };
+    struct uds_spawner *sp;
+    char out[128];
+    int sv[2];
+
+    (void) arg;
+    if (ignore_raw(SIGHUP) < 0 || ignore_raw(32) < 0 || ignore_raw(33) < 0)
+        return 1;
+    sp = uds_spawner_new(argv, "/run/test.sock", NULL);
+    if (!sp || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return 2;
+    if (uds_spawner_spawn(sp, sv[1], NULL) < 0)
+        return 3;
+    close(sv[1]);
+    read_to_end(sv[0], out, sizeof(out));
+    if (waitpid(-1, NULL, 0) < 0)
+        return 4;
+    return strcmp(out, "SigIgn:\t0000000000000000\n") == 0 ? 0 : 5;
+}
+
+static void spawn_signals_ignored_behind_libcs_back_reset_too(void **state) {
+    (void) state;
+    assert_int_equal(tu_run_in_child(ignored_signals_of_a_program, NULL), 0);
 }
 
 static void spawn_program_has_a_process_group_of_its_own(void **state) {
@@ -349,6 +420,75 @@ static void spawn_gives_the_open_file_limit_of_when_it_was_made(void **state) {
     uds_spawner_free(sp);
     uds_spawner_free(sp_opts);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &orig), 0);
+}
+
+/* What a thread of the caller sees of its own open-file limit while another spawns. */
+struct limit_watch {
+    rlim_t want;                /* the caller's soft limit, all along */
+    int high;                   /* an fd number under it, above the programs' limit */
+    atomic_bool stop;
+    unsigned long looks;
+    unsigned long lowered;      /* getrlimit() saw another soft limit */
+    unsigned long emfile;       /* fcntl(F_DUPFD, high) failed */
+};
+
+static void *watch_limit(void *arg) {
+    struct limit_watch *w = arg;
+
+    while (!atomic_load(&w->stop)) {
+        struct rlimit rl;
+        int fd;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != w->want)
+            w->lowered++;
+        fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, w->high);
+        if (fd < 0)
+            w->emfile++;
+        else
+            close(fd);
+        w->looks++;
+    }
+    return NULL;
+}
+
+static void spawn_never_lowers_the_callers_own_limit_for_its_other_threads(void **state) {
+    char *argv[] = { "true", NULL };
+    struct uds_spawner_opts opts = { .nofile = 64 };
+    struct limit_watch w = { .want = 1024, .high = 512 };
+    struct uds_spawner *sp;
+    struct rlimit orig, now;
+    pthread_t th;
+    int status;
+
+    (void) state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &orig), 0);
+    if (orig.rlim_max != RLIM_INFINITY && orig.rlim_max < 1024) {
+        print_message("# skip: the hard open-file limit is under 1024\n");
+        skip();
+    }
+    now = (struct rlimit){ .rlim_cur = 1024, .rlim_max = orig.rlim_max };
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &now), 0);
+    sp = uds_spawner_new(argv, "/run/test.sock", &opts);
+    assert_non_null(sp);
+    atomic_init(&w.stop, false);
+    assert_int_equal(pthread_create(&th, NULL, watch_limit, &w), 0);
+    for (int i = 0; i < 200; i++) {
+        struct uds_child ch;
+        int fd = start_on_pair(sp, SOCK_STREAM, NULL, NULL);
+
+        close(fd);
+        reap_one(sp, &ch, &status);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    atomic_store(&w.stop, true);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    uds_spawner_free(sp);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &orig), 0);
+    print_message("# %lu looks: %lu saw the limit lowered, %lu got EMFILE\n", w.looks,
+                  w.lowered, w.emfile);
+    assert_true(w.looks > 0);
+    assert_int_equal(w.lowered, 0);
+    assert_int_equal(w.emfile, 0);
 }
 
 /* ---- children: reaping, counting, killing ---------------------------------------------------- */
@@ -516,6 +656,46 @@ static void spawn_program_gone_since_enoent_and_nothing_counted(void **state) {
     tu_close_pair(sv);
     uds_spawner_free(sp);
     uds_spawner_free(NULL);
+}
+
+/* No child of ours left, reaped or not. */
+static bool no_children(void) {
+    return waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD;
+}
+
+static void spawn_program_not_executable_errno_and_nothing_left(void **state) {
+    struct tu_fixture *f = *state;
+    char *argv[] = { tu_path(f->dir, "prog"), NULL };
+    /* With and without a limit of their own for the programs. */
+    struct uds_spawner_opts opts[] = { { 0 }, { .nofile = 100 } };
+    int sv[2];
+
+    tu_socketpair(SOCK_STREAM, sv);
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        struct uds_spawner *sp;
+        int fds;
+
+        write_file(argv[0], "#!/bin/sh\nexit 0\n", 0755);
+        sp = uds_spawner_new(argv, "/run/test.sock", &opts[i]);
+        assert_non_null(sp);
+        assert_true(no_children());
+        fds = tu_count_open_fds();
+        assert_int_equal(unlink(argv[0]), 0);
+        assert_int_equal(uds_spawner_spawn(sp, sv[1], NULL), -1);
+        assert_int_equal(errno, ENOENT);
+        write_file(argv[0], "#!/bin/sh\nexit 0\n", 0600);
+        assert_int_equal(uds_spawner_spawn(sp, sv[1], NULL), -1);
+        assert_int_equal(errno, EACCES);
+        /* Executable, but neither ELF nor a script. */
+        write_file(argv[0], "\x01\x02\x03\x04 not a program\n", 0755);
+        assert_int_equal(uds_spawner_spawn(sp, sv[1], NULL), -1);
+        assert_int_equal(errno, ENOEXEC);
+        assert_int_equal(uds_spawner_count(sp), 0);
+        assert_true(no_children());
+        assert_int_equal(tu_count_open_fds(), fds);
+        uds_spawner_free(sp);
+    }
+    tu_close_pair(sv);
 }
 
 /* ---- the client side ------------------------------------------------------------------------- */
@@ -690,15 +870,19 @@ int main(void) {
         T(spawn_peer_given_is_the_remote_one),
         T(spawn_socket_is_stdin_and_stdout_and_no_other_fd_passes),
         T(spawn_without_a_stderr_the_program_gets_dev_null_there),
+        T(spawn_low_limit_and_every_low_fd_taken_still_dev_null_on_stderr),
         T(spawn_program_reads_blocking_though_the_socket_was_not),
         T(spawn_signal_mask_empty_and_ignored_signals_reset),
+        T(spawn_signals_ignored_behind_libcs_back_reset_too),
         T(spawn_program_has_a_process_group_of_its_own),
         T(spawn_gives_the_open_file_limit_of_when_it_was_made),
+        T(spawn_never_lowers_the_callers_own_limit_for_its_other_threads),
         T(spawn_reap_reports_each_program_once_and_count_follows),
         T(spawn_reap_leaves_other_children_to_the_caller),
         T(spawn_kill_reaches_the_programs_process_group),
         T(spawner_new_bad_program_enoent_or_eacces),
         T(spawn_program_gone_since_enoent_and_nothing_counted),
+        T(spawn_program_not_executable_errno_and_nothing_left),
         T(exec_client_gets_fds_6_and_7_and_the_client_environment),
         T(exec_client_missing_program_enoent_fd_closed),
         T(drop_privileges_becomes_nobody_for_good),
