@@ -387,6 +387,20 @@ static void spawn_program_has_a_process_group_of_its_own(void **state) {
     assert_int_not_equal(atol(out), (long) getpgrp());
 }
 
+/* Our soft open-file limit to soft, the one before in *ret_orig for the test to put back;
+ * the test is skipped where the hard limit leaves no room for 1024. */
+static void set_soft_nofile(rlim_t soft, struct rlimit *ret_orig) {
+    struct rlimit rl;
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, ret_orig), 0);
+    if (ret_orig->rlim_max != RLIM_INFINITY && ret_orig->rlim_max < 1024) {
+        print_message("# skip: the hard open-file limit is under 1024\n");
+        skip();
+    }
+    rl = (struct rlimit){ .rlim_cur = soft, .rlim_max = ret_orig->rlim_max };
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
 static void spawn_gives_the_open_file_limit_of_when_it_was_made(void **state) {
     char *argv[] = { "/bin/sh", "-c", "ulimit -Sn", NULL };
     struct uds_spawner_opts opts = { .nofile = 300 };
@@ -396,13 +410,8 @@ static void spawn_gives_the_open_file_limit_of_when_it_was_made(void **state) {
     int status;
 
     (void) state;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &orig), 0);
-    if (orig.rlim_max != RLIM_INFINITY && orig.rlim_max < 1024) {
-        print_message("# skip: the hard open-file limit is under 1024\n");
-        skip();
-    }
+    set_soft_nofile(256, &orig);
     low = (struct rlimit){ .rlim_cur = 256, .rlim_max = orig.rlim_max };
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     sp = uds_spawner_new(argv, "/run/test.sock", NULL);
     sp_opts = uds_spawner_new(argv, "/run/test.sock", &opts);
     /* The server raises its own afterwards. */
@@ -456,18 +465,12 @@ static void spawn_never_lowers_the_callers_own_limit_for_its_other_threads(void 
     struct uds_spawner_opts opts = { .nofile = 64 };
     struct limit_watch w = { .want = 1024, .high = 512 };
     struct uds_spawner *sp;
-    struct rlimit orig, now;
+    struct rlimit orig;
     pthread_t th;
     int status;
 
     (void) state;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &orig), 0);
-    if (orig.rlim_max != RLIM_INFINITY && orig.rlim_max < 1024) {
-        print_message("# skip: the hard open-file limit is under 1024\n");
-        skip();
-    }
-    now = (struct rlimit){ .rlim_cur = 1024, .rlim_max = orig.rlim_max };
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &now), 0);
+    set_soft_nofile(1024, &orig);
     sp = uds_spawner_new(argv, "/run/test.sock", &opts);
     assert_non_null(sp);
     atomic_init(&w.stop, false);
