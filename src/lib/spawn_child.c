@@ -277,7 +277,7 @@ CHILD static int child_main(void *arg) {
 int uds__child_spawn(const struct uds__child_setup *setup, pid_t *ret_pid) {
     struct child c = { .setup = setup, .err = 0 };
     sigset_t all, old;
-    int cancel, err;
+    int cancel, err, caller_errno = errno;
     pid_t pid;
 
     /* The calling thread is not to be cancelled with a child to reap. */
@@ -293,7 +293,11 @@ int uds__child_spawn(const struct uds__child_setup *setup, pid_t *ret_pid) {
             continue;
     (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
     (void) pthread_setcancelstate(cancel, NULL);
-    if (err == 0)
+    if (err == 0) {
+        /* The child's syscall() set errno where it failed (closing an fd 2 there is none
+         * of, say): that is this thread's errno, which a success leaves as it was. */
+        errno = caller_errno;
         *ret_pid = pid;
+    }
     return err;
 }

@@ -266,6 +266,34 @@ static void spawn_without_a_stderr_the_program_gets_dev_null_there(void **state)
     assert_string_equal(out, "/dev/null\n");
 }
 
+/* The child shares the caller's memory, errno included: what its own steps fail at (here
+ * the close of an fd 2 the caller does not have) must not show in the caller's errno. */
+static void spawn_success_leaves_the_callers_errno_alone(void **state) {
+    char *argv[] = { "/bin/true", NULL };
+    int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    struct uds_spawner *sp;
+    struct uds_child ch;
+    int sv[2], status, e;
+    pid_t pid;
+
+    (void) state;
+    assert_true(saved >= 0);
+    tu_socketpair(SOCK_STREAM, sv);
+    close(STDERR_FILENO);
+    sp = uds_spawner_new(argv, "/run/test.sock", NULL);
+    errno = ERANGE;
+    pid = sp ? uds_spawner_spawn(sp, sv[1], NULL) : -1;
+    e = errno;
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    assert_non_null(sp);
+    assert_true(pid > 0);
+    reap_one(sp, &ch, &status);
+    uds_spawner_free(sp);
+    tu_close_pair(sv);
+    assert_int_equal(e, ERANGE);
+}
+
 static void spawn_low_limit_and_every_low_fd_taken_still_dev_null_on_stderr(void **state) {
     char *argv[] = { "/bin/sh", "-c", "readlink /proc/$$/fd/2; ulimit -Sn", NULL };
     struct uds_spawner_opts opts = { .nofile = 16 };
@@ -873,6 +901,7 @@ int main(void) {
         T(spawn_peer_given_is_the_remote_one),
         T(spawn_socket_is_stdin_and_stdout_and_no_other_fd_passes),
         T(spawn_without_a_stderr_the_program_gets_dev_null_there),
+        T(spawn_success_leaves_the_callers_errno_alone),
         T(spawn_low_limit_and_every_low_fd_taken_still_dev_null_on_stderr),
         T(spawn_program_reads_blocking_though_the_socket_was_not),
         T(spawn_signal_mask_empty_and_ignored_signals_reset),
