@@ -465,7 +465,13 @@ static int on_connected(struct uds_forward *fwd, int fd, void *data) {
         errno = ELOOP;
         return -1;
     }
-    return tls_client_header(c) < 0 ? -1 : UDS_FORWARD_RELAY;
+    if (tls_client_header(c) < 0) {
+        int e = errno;
+        (void) close(fd);               /* a -1 leaves fd to us */
+        errno = e;
+        return -1;
+    }
+    return UDS_FORWARD_RELAY;
 }
 
 /* A TLS session is ready (fd, its plaintext) or failed (logged): go on, or drop c. */
