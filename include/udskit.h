@@ -1250,19 +1250,20 @@ UDS_API struct uds_spawner *uds_spawner_new(char *const argv[], const char *loca
 UDS_API const char *uds_spawner_path(const struct uds_spawner *spawner);
 /* Start the program on the connected socket fd: fd (made blocking: O_NONBLOCK belongs to
  * the open file, shared with the program) becomes its stdin and stdout, fd 2 is the
- * caller's (/dev/null if the caller had no fd 2 when the spawner was made: a socket may
- * have taken that number since), and no other fd reaches it, close-on-exec or not. UNIXLOCALUID and
- * UNIXLOCALGID are the caller's ids at this call, UNIXREMOTE* those of peer (the client's
- * identity as the server read it, uds_conn_peer()), or with peer NULL read from fd
- * (SO_PEERCRED; left out when that fails). The program runs with an empty signal mask, in
- * a process group of its own, with RLIMIT_NOFILE as opts said. All that is set in the
- * child alone (made as glibc's posix_spawn() makes one, clone(CLONE_VM | CLONE_VFORK)):
- * the caller's own limit never changes, and its other threads may open fds meanwhile. The
- * caller still owns fd and closes it (close(), never shutdown(): the program's copy stays
- * connected). One thread at a time per spawner. Returns the program's pid, once it has
- * exec'ed. Errors: EINVAL; ENOMEM; those of fcntl() on fd (EBADF); those of clone()
- * (EAGAIN, ENOMEM) and of the execve() in the child (ENOENT, EACCES, ENOEXEC, E2BIG,
- * ENOMEM), that child reaped; EINVAL/EPERM from setrlimit() in the child. */
+ * caller's (/dev/null if the caller had no fd 2 when the spawner was made, or its fd 2 is
+ * close-on-exec or closed now: a socket may have taken that number since), and no other
+ * fd reaches it, close-on-exec or not. UNIXLOCALUID and UNIXLOCALGID are the caller's ids
+ * at this call, UNIXREMOTE* those of peer (the client's identity as the server read it,
+ * uds_conn_peer()), or with peer NULL read from fd (SO_PEERCRED; left out when that
+ * fails). The program runs with an empty signal mask, in a process group of its own, with
+ * RLIMIT_NOFILE as opts said. All that is set in the child alone (made as glibc's
+ * posix_spawn() makes one, clone(CLONE_VM | CLONE_VFORK)): the caller's own limit never
+ * changes, and its other threads may open fds meanwhile. The caller still owns fd and
+ * closes it (close(), never shutdown(): the program's copy stays connected). One thread at
+ * a time per spawner. Returns the program's pid, once it has exec'ed, with errno as it
+ * was. Errors: EINVAL; ENOMEM; those of fcntl() on fd (EBADF); those of clone() (EAGAIN,
+ * ENOMEM) and of the execve() in the child (ENOENT, EACCES, ENOEXEC, E2BIG, ENOMEM), that
+ * child reaped; EINVAL/EPERM from setrlimit() in the child. */
 UDS_API pid_t uds_spawner_spawn(struct uds_spawner *spawner, int fd,
                                 const struct uds_peer *peer);
 /* Reap one of the spawner's programs that has exited, never blocking: 1 with its record

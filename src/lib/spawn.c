@@ -170,10 +170,21 @@ static void set_vars(struct uds_spawner *sp, const struct uds_peer *peer) {
     snprintf(sp->vars[4], VAR_SIZE, "UNIXREMOTEEGID=%lu", (unsigned long) peer->gid);
 }
 
-/* fd on 0 and 1, and nothing above 2: descriptors the caller inherited (from a shell, a
- * supervisor) or made without O_CLOEXEC must not reach the programs. A caller started
- * without a stderr may have given its number to a socket since (another client's, say):
- * then the programs get /dev/null there. A process group of its own: a stop signals the
+/* Whether the programs get /dev/null on fd 2 rather than the caller's: a caller started
+ * without a stderr may have given its number to a socket since (another client's, say),
+ * and one that had a stderr may have closed it since, its number taken by an fd of its
+ * own, close-on-exec, that the program would find closed, so that its first open() took
+ * fd 2 and its error messages went into that file. */
+static bool stderr_to_null(const struct uds_spawner *sp) {
+    int flags;
+
+    UDS__KEEP_ERRNO(flags = fcntl(STDERR_FILENO, F_GETFD));    /* EBADF is an answer here */
+    return sp->stderr_closed || flags < 0 || (flags & FD_CLOEXEC);
+}
+
+/* fd on 0 and 1, /dev/null on 2 if need be, and nothing above 2: descriptors the caller
+ * inherited (from a shell, a supervisor) or made without O_CLOEXEC must not reach the
+ * programs. A process group of its own: a stop signals the
  * program and whatever it started, and a Ctrl-C at the terminal reaches the server, which
  * then stops its children in order. The open-file limit is set in the child alone: the
  * caller's own, and so its other threads', never changes. Returns 0 or an errno value (a
@@ -184,7 +195,7 @@ static int start(struct uds_spawner *sp, int fd, pid_t *ret_pid) {
         .argv = sp->argv,
         .envp = sp->envp,
         .fd = fd,
-        .null_stderr = sp->stderr_closed,
+        .null_stderr = stderr_to_null(sp),
         .nofile = sp->nofile == RLIM_INFINITY ? UINT64_MAX : (uint64_t) sp->nofile,
         .stack = sp->stack,
     };

@@ -266,6 +266,35 @@ static void spawn_without_a_stderr_the_program_gets_dev_null_there(void **state)
     assert_string_equal(out, "/dev/null\n");
 }
 
+/* A caller that had a stderr when the spawner was made and closed it since: the number
+ * went to a socket of its own (close-on-exec), and the programs get /dev/null there, not
+ * a closed fd 2 that their first open() would take. */
+static void spawn_stderr_closed_after_the_spawner_was_made_dev_null_there(void **state) {
+    char *argv[] = { "/bin/sh", "-c", "readlink /proc/$$/fd/2", NULL };
+    int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    struct uds_spawner *sp = uds_spawner_new(argv, "/run/test.sock", NULL);
+    struct uds_child ch;
+    char out[256] = "";
+    int sv[2], status;
+
+    (void) state;
+    assert_true(saved >= 0);
+    assert_non_null(sp);
+    close(STDERR_FILENO);
+    tu_socketpair(SOCK_STREAM, sv);
+    bool took_2 = sv[0] == STDERR_FILENO;
+    assert_true(uds_spawner_spawn(sp, sv[1], NULL) > 0);
+    close(sv[1]);
+    read_to_end(sv[0], out, sizeof(out));
+    close(sv[0]);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    assert_true(took_2);
+    reap_one(sp, &ch, &status);
+    uds_spawner_free(sp);
+    assert_string_equal(out, "/dev/null\n");
+}
+
 /* The child shares the caller's memory, errno included: what its own steps fail at (here
  * the close of an fd 2 the caller does not have) must not show in the caller's errno. */
 static void spawn_success_leaves_the_callers_errno_alone(void **state) {
@@ -901,6 +930,7 @@ int main(void) {
         T(spawn_peer_given_is_the_remote_one),
         T(spawn_socket_is_stdin_and_stdout_and_no_other_fd_passes),
         T(spawn_without_a_stderr_the_program_gets_dev_null_there),
+        T(spawn_stderr_closed_after_the_spawner_was_made_dev_null_there),
         T(spawn_success_leaves_the_callers_errno_alone),
         T(spawn_low_limit_and_every_low_fd_taken_still_dev_null_on_stderr),
         T(spawn_program_reads_blocking_though_the_socket_was_not),
