@@ -236,33 +236,47 @@ static void spawn_socket_is_stdin_and_stdout_and_no_other_fd_passes(void **state
     assert_string_equal(out, want);
 }
 
-static void spawn_without_a_stderr_the_program_gets_dev_null_there(void **state) {
+/* What the program finds on fd 2 (readlink) when the caller has closed its own fd 2 and
+ * a socket of its own took the number, as a client's would: before the spawner was made
+ * (close_first) or after. Asserts the socket took 2; fd 2 is put back before any assert
+ * can fail. */
+static void program_stderr_with_ours_closed(bool close_first, char *out, size_t size) {
     char *argv[] = { "/bin/sh", "-c", "readlink /proc/$$/fd/2", NULL };
     int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-    struct uds_spawner *sp;
+    struct uds_spawner *sp = NULL;
     struct uds_child ch;
-    char out[256];
     int sv[2], status;
+    pid_t pid = -1;
 
-    (void) state;
     assert_true(saved >= 0);
+    *out = '\0';
+    if (!close_first)
+        sp = uds_spawner_new(argv, "/run/test.sock", NULL);
     close(STDERR_FILENO);
-    sp = uds_spawner_new(argv, "/run/test.sock", NULL);
-    /* The number is free: the pair takes it, as a client's socket would. */
+    if (close_first)
+        sp = uds_spawner_new(argv, "/run/test.sock", NULL);
     tu_socketpair(SOCK_STREAM, sv);
     bool took_2 = sv[0] == STDERR_FILENO;
     if (sp)
-        assert_true(uds_spawner_spawn(sp, sv[1], NULL) > 0);
+        pid = uds_spawner_spawn(sp, sv[1], NULL);
     close(sv[1]);
-    if (sp)
-        read_to_end(sv[0], out, sizeof(out));
+    if (pid > 0)
+        read_to_end(sv[0], out, size);
     close(sv[0]);
     assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
     close(saved);
     assert_non_null(sp);
+    assert_true(pid > 0);
     assert_true(took_2);
     reap_one(sp, &ch, &status);
     uds_spawner_free(sp);
+}
+
+static void spawn_without_a_stderr_the_program_gets_dev_null_there(void **state) {
+    char out[256];
+
+    (void) state;
+    program_stderr_with_ours_closed(true, out, sizeof(out));
     assert_string_equal(out, "/dev/null\n");
 }
 
@@ -270,28 +284,10 @@ static void spawn_without_a_stderr_the_program_gets_dev_null_there(void **state)
  * went to a socket of its own (close-on-exec), and the programs get /dev/null there, not
  * a closed fd 2 that their first open() would take. */
 static void spawn_stderr_closed_after_the_spawner_was_made_dev_null_there(void **state) {
-    char *argv[] = { "/bin/sh", "-c", "readlink /proc/$$/fd/2", NULL };
-    int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-    struct uds_spawner *sp = uds_spawner_new(argv, "/run/test.sock", NULL);
-    struct uds_child ch;
-    char out[256] = "";
-    int sv[2], status;
+    char out[256];
 
     (void) state;
-    assert_true(saved >= 0);
-    assert_non_null(sp);
-    close(STDERR_FILENO);
-    tu_socketpair(SOCK_STREAM, sv);
-    bool took_2 = sv[0] == STDERR_FILENO;
-    assert_true(uds_spawner_spawn(sp, sv[1], NULL) > 0);
-    close(sv[1]);
-    read_to_end(sv[0], out, sizeof(out));
-    close(sv[0]);
-    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-    close(saved);
-    assert_true(took_2);
-    reap_one(sp, &ch, &status);
-    uds_spawner_free(sp);
+    program_stderr_with_ours_closed(false, out, sizeof(out));
     assert_string_equal(out, "/dev/null\n");
 }
 
